@@ -1,0 +1,42 @@
+# Thin wrapper over CMake. `make demo` and `make test` are the two set-up commands.
+JOBS ?= 2
+BUILD ?= build/release
+SANITIZE_BUILD ?= build/sanitize
+FUZZ_BUILD ?= build/fuzz
+FUZZ_SECONDS ?= 60
+CMAKE_FLAGS ?=
+
+.PHONY: all deps release demo test test-sanitize fuzz format bench clean
+
+all: release
+
+deps:
+	@scripts/install-deps
+
+release: deps
+	@cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS) >/dev/null
+	@cmake --build $(BUILD) -j$(JOBS)
+
+demo: release
+	@scripts/demo $(BUILD)/cli/klaxon
+
+test: release
+	@cd $(BUILD) && ctest --output-on-failure -j$(JOBS)
+
+test-sanitize: deps
+	@cmake -S . -B $(SANITIZE_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DKLAXON_SANITIZE=ON \
+	  -DKLAXON_BENCH=OFF $(CMAKE_FLAGS) >/dev/null
+	@cmake --build $(SANITIZE_BUILD) -j$(JOBS)
+	@cd $(SANITIZE_BUILD) && KLAXON_SANITIZE=1 ctest --output-on-failure -j$(JOBS)
+
+fuzz: deps
+	@scripts/fuzz $(FUZZ_BUILD) $(FUZZ_SECONDS)
+
+format:
+	@git ls-files '*.h' '*.cpp' | xargs clang-format-14 -i
+
+bench: release
+	@scripts/bench $(BUILD)
+
+clean:
+	rm -rf build

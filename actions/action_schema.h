@@ -1,0 +1,54 @@
+// The argument schema of every built-in action kind, and its load-time validation.
+//
+// `klaxon check` calls ValidateActionDef for each `action NAME = KIND(...)` so that a bad
+// argument is reported at its position before anything runs. The list of kinds is explicit
+// (kActionKinds); adding a kind means adding its schema here and its factory in registry.cpp.
+#pragma once
+
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "engine/rule.h"
+
+namespace klaxon::actions {
+
+enum class ArgType {
+  kString,      // string literal, env(...) or file(...)
+  kSecret,      // like kString, but a literal is refused: secrets come from env(...) or file(...)
+  kTemplate,    // string literal with {{placeholders}}
+  kBool,
+  kNumber,
+  kDuration,
+  kStringList,  // a list of strings (a single string is accepted as a list of one)
+  kSecretList,  // a list of secrets (key rotation), or one secret
+};
+
+struct ArgSpec {
+  std::string_view key;
+  ArgType type;
+  bool required;
+  std::string_view help;
+};
+
+struct KindSpec {
+  std::string_view kind;
+  std::span<const ArgSpec> args;
+};
+
+// All built-in kinds, in documentation order.
+std::span<const KindSpec> ActionKinds();
+const KindSpec* FindKind(std::string_view kind);
+
+struct ActionProblem {
+  SourcePos pos;
+  std::string message;
+  std::string hint;  // may be empty
+};
+
+// Checks kind, keys (unknown, duplicate, missing required), value types, secret literals and
+// template syntax. Never reads the environment or files: checking needs no secrets.
+std::vector<ActionProblem> ValidateActionDef(const ActionDef& def);
+
+}  // namespace klaxon::actions

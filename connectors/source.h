@@ -1,0 +1,46 @@
+// Source: where raw events come from (Kafka, a JSON Lines file, stdin).
+//
+// A source hands out records one at a time and is told, record by record, which ones are
+// fully processed (evaluated, and every notification they caused in the durable outbox); only
+// those may be committed. Sources never parse events. Not thread-safe: the run loop owns it.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "engine/status.h"
+
+namespace klaxon::connectors {
+
+struct Record {
+  std::string_view payload;  // valid until the next call to Next()
+  std::string topic;         // empty for files
+  int32_t partition = -1;
+  int64_t offset = -1;           // Kafka offset, or the 1-based line number for files
+  int64_t broker_timestamp_ms = -1;
+};
+
+enum class NextStatus {
+  kRecord,   // *record is filled
+  kIdle,     // nothing arrived within the timeout; call again (time may advance meanwhile)
+  kEnd,      // the input is exhausted (files without follow mode)
+};
+
+class Source {
+ public:
+  virtual ~Source() = default;
+  // Waits up to `timeout` for the next record.
+  virtual Result<NextStatus> Next(std::chrono::milliseconds timeout, Record* record) = 0;
+  // Marks a record as processed; its position may be committed from now on.
+  virtual void MarkProcessed(const Record& record) = 0;
+  // Commits every processed position (Kafka: synchronous commit of stored offsets).
+  virtual Status Commit() = 0;
+  // Stops consuming and commits; idempotent.
+  virtual Status Close() = 0;
+};
+
+}  // namespace klaxon::connectors

@@ -1,0 +1,106 @@
+// Engine: evaluates a RuleSet over a stream of raw JSON events in event time.
+//
+// Owns all window and lifecycle state. Not thread-safe: one thread drives an Engine (the run
+// loop or replay). Never reads a clock: callers pass time in through Process (event time) and
+// AdvanceTo (the watermark while no events arrive).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "engine/notification.h"
+#include "engine/rule.h"
+#include "engine/status.h"
+
+namespace klaxon {
+
+struct EngineOptions {
+  // JSON path of the event time; epoch seconds (fractional allowed) or RFC 3339.
+  std::vector<std::string> timestamp_path = {"timestamp"};
+  int64_t allowed_lateness_ms = 5000;
+  size_t max_groups_per_rule = 100000;
+  size_t max_event_bytes = 1 << 20;
+  size_t max_depth = 64;
+  // Keep event ids in window state so notifications can say which events fired them.
+  bool explain = false;
+};
+
+// Why an event was not evaluated. Stable names are used in metrics and replay summaries.
+enum class RejectReason {
+  kNone = 0,
+  kInvalidJson,
+  kNotObject,
+  kInvalidUtf8,
+  kTooLarge,
+  kTooDeep,
+  kMissingTimestamp,
+  kInvalidTimestamp,
+  kCount_  // number of reasons; keep last
+};
+const char* RejectReasonName(RejectReason r);  // "invalid_json", "not_object", ...
+
+struct ProcessResult {
+  RejectReason rejected = RejectReason::kNone;  // kNone: accepted
+  bool late = false;         // accepted but older than the watermark; see docs/rules.md
+  uint64_t sequence = 0;     // 1-based sequence of accepted events
+  int64_t event_time_ms = 0;
+};
+
+struct RuleStats {
+  uint64_t matches = 0;
+  uint64_t notifications = 0;
+  uint64_t groups = 0;          // groups currently held
+  uint64_t groups_dropped = 0;  // new groups refused or evicted at the cap
+  uint64_t firing = 0;          // groups currently firing
+  uint64_t pending = 0;         // groups currently pending
+};
+
+struct EngineStats {
+  uint64_t received = 0;
+  uint64_t accepted = 0;
+  uint64_t late = 0;
+  uint64_t rejected[static_cast<int>(RejectReason::kCount_)] = {};
+  std::vector<RuleStats> rules;  // by rule index
+};
+
+struct ActiveAlert {
+  uint32_t rule_index = 0;
+  std::vector<std::optional<std::string>> group;
+  bool firing = false;  // false: pending
+  double value = 0;
+  int64_t since_ms = 0;
+};
+
+class Engine {
+ public:
+  // Validates and indexes the rules. When `previous` is given, the state of every rule whose
+  // id is unchanged is moved over from it (reload); `previous` must not be used afterwards.
+  static Result<std::unique_ptr<Engine>> Create(RuleSet rules, EngineOptions options,
+                                                Engine* previous = nullptr);
+  virtual ~Engine() = default;
+
+  // Decodes one raw event and evaluates it once the watermark passes it. Notifications that
+  // became due are appended to `out` in event-time order.
+  virtual ProcessResult Process(std::string_view raw_event, std::vector<Notification>& out) = 0;
+
+  // Moves the watermark to `now_ms` (never backwards): releases held events with time <= now
+  // minus the allowed lateness and emits time-driven notifications (resolve, flatline,
+  // pending -> firing) due by then.
+  virtual void AdvanceTo(int64_t now_ms, std::vector<Notification>& out) = 0;
+
+  // End of input: releases every held event and evaluates up to the latest event time seen.
+  virtual void Flush(std::vector<Notification>& out) = 0;
+
+  // All accepted events with a sequence below this have been evaluated (for offset commits).
+  virtual uint64_t LowestUnevaluatedSequence() const = 0;
+
+  virtual int64_t Watermark() const = 0;
+  virtual const RuleSet& Rules() const = 0;
+  virtual const EngineStats& Stats() const = 0;
+  virtual std::vector<ActiveAlert> ActiveAlerts() const = 0;
+};
+
+}  // namespace klaxon
