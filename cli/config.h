@@ -1,0 +1,82 @@
+// The `klaxon run` configuration: one YAML file, `${VAR}` / `${VAR:-default}` interpolation in
+// values, `KEY_file: PATH` beside any string KEY to read a secret from a file, and
+// `--section.key=value` flags that override any setting. Every key is documented in
+// docs/config.md; unknown keys are errors (a typo must not silently fall back to a default).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "engine/engine.h"
+#include "engine/status.h"
+
+namespace klaxon::cli {
+
+using EnvLookup = std::function<std::optional<std::string>(const std::string& name)>;
+using FileReader = std::function<Result<std::string>(const std::string& path)>;
+
+struct KafkaConfig {
+  std::string brokers = "127.0.0.1:9092";
+  std::vector<std::string> topics;
+  std::string topic_regex;
+  std::string group_id = "klaxon";
+  std::string client_id = "klaxon";
+  std::string security_protocol;  // plaintext, ssl, sasl_plaintext, sasl_ssl
+  std::string sasl_mechanism;
+  std::string sasl_username;
+  std::string sasl_password;  // secret
+  std::string ssl_ca_location;
+  std::string ssl_certificate_location;
+  std::string ssl_key_location;
+  std::string ssl_key_password;  // secret
+  int64_t statistics_interval_ms = 5000;
+  std::string dead_letter_topic;
+  std::map<std::string, std::string> properties;  // any librdkafka property, applied last
+};
+
+struct FileSourceConfig {
+  std::string path = "-";
+  bool follow = false;
+};
+
+struct Config {
+  std::string base_dir;  // the config file's folder; relative paths resolve against it
+  std::vector<std::string> rules;
+  std::string source_kind = "kafka";  // kafka | file | stdin
+  KafkaConfig kafka;
+  FileSourceConfig file;
+  EngineOptions engine;
+  std::string outbox_path = "klaxon-outbox.db";
+  int64_t outbox_max_age_ms = 3600000;
+  int64_t drain_timeout_ms = 10000;
+  int workers = 2;
+  int64_t connect_timeout_ms = 5000;
+  int64_t read_timeout_ms = 15000;
+  std::vector<std::string> http_allow;  // CIDRs or hosts allowed despite the SSRF deny list
+  std::string admin_listen = "127.0.0.1:9464";
+  bool enable_reload_endpoint = false;
+  std::string log_format = "logfmt";  // logfmt | json
+  std::string log_level = "info";     // debug | info | warn | error
+  int64_t idle_tick_ms = 200;         // how often the wall clock advances the engine when idle
+};
+
+// Parses `text` (YAML) with `overrides` ("section.key" -> value, from flags) applied on top.
+Result<Config> ParseConfig(const std::string& text,
+                           const std::map<std::string, std::string>& overrides,
+                           const EnvLookup& env, const FileReader& read_file);
+
+// Expands ${VAR} and ${VAR:-default}; `$$` is a literal `$`. An unset variable without a
+// default is an error naming it.
+Result<std::string> Interpolate(const std::string& value, const EnvLookup& env);
+
+// "30s", "5m", "1h", "250ms", "1d" -> milliseconds.
+Result<int64_t> ParseDurationMs(const std::string& text);
+
+// "1MiB", "512KiB", "1000000" -> bytes.
+Result<int64_t> ParseBytes(const std::string& text);
+
+}  // namespace klaxon::cli

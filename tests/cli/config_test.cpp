@@ -1,0 +1,106 @@
+#include "cli/config.h"
+
+#include <doctest/doctest.h>
+
+namespace klaxon::cli {
+namespace {
+
+std::optional<std::string> FakeEnv(const std::string& name) {
+  if (name == "BROKERS") return "kafka-1:9092,kafka-2:9092";
+  if (name == "EMPTY") return "";
+  return std::nullopt;
+}
+
+Result<std::string> FakeFile(const std::string& path) {
+  if (path == "/run/secrets/kafka") return std::string("s3cret\n");
+  return Status::NotFound("cannot read " + path);
+}
+
+Result<Config> Parse(const std::string& text, std::map<std::string, std::string> overrides = {}) {
+  return ParseConfig(text, overrides, FakeEnv, FakeFile);
+}
+
+TEST_CASE("a full configuration parses with interpolation and secret files") {
+  auto c = Parse(R"(
+rules: [examples/rules]
+source: kafka
+kafka:
+  brokers: ${BROKERS}
+  topics: [sentry-events]
+  group_id: ${GROUP:-klaxon-prod}
+  sasl_password_file: /run/secrets/kafka
+  properties:
+    fetch.max.bytes: "1048576"
+engine:
+  allowed_lateness: 10s
+  max_event_size: 512KiB
+outbox:
+  path: /var/lib/klaxon/outbox.db
+log:
+  format: json
+)");
+  REQUIRE(c.ok());
+  CHECK(c->kafka.brokers == "kafka-1:9092,kafka-2:9092");
+  CHECK(c->kafka.group_id == "klaxon-prod");
+  CHECK(c->kafka.sasl_password == "s3cret");
+  CHECK(c->kafka.properties.at("fetch.max.bytes") == "1048576");
+  CHECK(c->engine.allowed_lateness_ms == 10000);
+  CHECK(c->engine.max_event_bytes == 512 * 1024);
+  CHECK(c->log_format == "json");
+}
+
+TEST_CASE("flags override any key, including librdkafka properties with dots") {
+  auto c = Parse("rules: [a.rules]\nkafka: {topics: [t]}\n",
+                 {{"log.format", "json"},
+                  {"kafka.properties.session.timeout.ms", "6000"},
+                  {"kafka.topics", "a,b"},
+                  {"engine.allowed_lateness", "1s"}});
+  REQUIRE(c.ok());
+  CHECK(c->log_format == "json");
+  CHECK(c->kafka.properties.at("session.timeout.ms") == "6000");
+  CHECK(c->kafka.topics == std::vector<std::string>{"a", "b"});
+  CHECK(c->engine.allowed_lateness_ms == 1000);
+}
+
+TEST_CASE("every problem is reported with its key") {
+  auto c = Parse(R"(
+rules: [a.rules]
+source: kafak
+kafka: {topics: [t], brokers: "${NOPE}"}
+engine: {allowed_lateness: soon, max_groups_per_rule: -3}
+log: {formatt: json}
+)");
+  REQUIRE_FALSE(c.ok());
+  const std::string& m = c.status().message();
+  CHECK(m.find("source: must be kafka, file or stdin, not 'kafak'") != std::string::npos);
+  CHECK(m.find("kafka.brokers: environment variable NOPE is not set") != std::string::npos);
+  CHECK(m.find("engine.allowed_lateness: invalid duration 'soon'") != std::string::npos);
+  CHECK(m.find("engine.max_groups_per_rule: must be a non-negative whole number") !=
+        std::string::npos);
+  CHECK(m.find("log.formatt: unknown key") != std::string::npos);
+}
+
+TEST_CASE("invalid YAML names the line") {
+  auto c = Parse("rules: [a\nkafka: {");
+  REQUIRE_FALSE(c.ok());
+  CHECK(c.status().message().find("invalid YAML: line") == 0);
+}
+
+TEST_CASE("interpolation") {
+  CHECK(*Interpolate("a${BROKERS}b", FakeEnv) == "akafka-1:9092,kafka-2:9092b");
+  CHECK(*Interpolate("${EMPTY:-x}", FakeEnv) == "x");
+  CHECK(*Interpolate("$$HOME and $x", FakeEnv) == "$HOME and $x");
+  CHECK_FALSE(Interpolate("${UNSET}", FakeEnv).ok());
+  CHECK_FALSE(Interpolate("${BROKERS", FakeEnv).ok());
+}
+
+TEST_CASE("durations and sizes") {
+  CHECK(*ParseDurationMs("1m30s") == 90000);
+  CHECK(*ParseDurationMs("250ms") == 250);
+  CHECK_FALSE(ParseDurationMs("5 minutes").ok());
+  CHECK(*ParseBytes("1MiB") == 1048576);
+  CHECK_FALSE(ParseBytes("lots").ok());
+}
+
+}  // namespace
+}  // namespace klaxon::cli
