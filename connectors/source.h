@@ -20,14 +20,17 @@ struct Record {
   std::string_view payload;  // valid until the next call to Next()
   std::string topic;         // empty for files
   int32_t partition = -1;
-  int64_t offset = -1;           // Kafka offset, or the 1-based line number for files
+  int64_t offset = -1;  // Kafka offset, or the 1-based line number for files
   int64_t broker_timestamp_ms = -1;
+  // The record was larger than the source's limit: `payload` holds only its first bytes and the
+  // rest was skipped (files), so memory stays bounded. The run loop rejects it as too large.
+  bool truncated = false;
 };
 
 enum class NextStatus {
-  kRecord,   // *record is filled
-  kIdle,     // nothing arrived within the timeout; call again (time may advance meanwhile)
-  kEnd,      // the input is exhausted (files without follow mode)
+  kRecord,  // *record is filled
+  kIdle,    // nothing arrived within the timeout; call again (time may advance meanwhile)
+  kEnd,     // the input is exhausted (files without follow mode)
 };
 
 class Source {
