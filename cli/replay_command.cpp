@@ -1,12 +1,244 @@
+// `klaxon replay RULES... --events FILE`: the dry run. Runs the very evaluator that
+// `klaxon run` runs, with event time as its clock, over a recorded JSON Lines log, and prints
+// every notification in event-time order. Actions are never called.
+#include <chrono>
+#include <iostream>
 #include <ostream>
 
+#include <fmt/format.h>
+
 #include "cli/commands.h"
+#include "cli/config.h"
+#include "cli/event_time.h"
+#include "cli/notification_output.h"
+#include "cli/payload_preview.h"
+#include "cli/rule_files.h"
+#include "connectors/file_source.h"
+#include "engine/engine.h"
+#include "engine/time_format.h"
 
 namespace klaxon::cli {
+namespace {
 
-int RunReplay(const Args& /*args*/, std::ostream& /*out*/, std::ostream& err) {
-  err << "klaxon replay: not built yet\n";
-  return 2;
+constexpr std::string_view kReplayUsage =
+    "usage: klaxon replay RULES... --events FILE [options]\n"
+    "\n"
+    "Dry-runs rules (files or folders) over a recorded event log (JSON Lines, gzip allowed,\n"
+    "'-' for stdin) and prints every notification in event-time order, then a per-rule table.\n"
+    "\n"
+    "options:\n"
+    "  --events FILE             the event log (required)\n"
+    "  --format text|json        json: one notification object per line, nothing else\n"
+    "  --until TIME              run the clock on to TIME (RFC 3339 or Unix seconds) after the\n"
+    "                            last event, so resolves and flatlines due by then show\n"
+    "  --explain                 add window bounds, threshold and the firing events' ids\n"
+    "  --payloads                show the exact requests each action would send\n"
+    "  --allowed-lateness D      out-of-order tolerance (default 5s)\n"
+    "  --max-groups N            groups per rule (default 100000)\n"
+    "  --timestamp-field PATH    event time field (default timestamp)\n"
+    "  --max-event-size BYTES    larger events are rejected (default 1MiB)\n";
+
+struct RejectedLine {
+  int64_t line;
+  RejectReason reason;
+};
+
+}  // namespace
+
+int RunReplay(const Args& args, std::ostream& out, std::ostream& err) {
+  std::vector<std::string> rule_paths;
+  std::string events;
+  std::string format = "text";
+  std::optional<int64_t> until;
+  bool explain = false;
+  bool payloads = false;
+  EngineOptions options;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    auto value = [&](const char* flag) -> std::optional<std::string> {
+      if (i + 1 >= args.size()) {
+        err << "klaxon replay: " << flag << " needs a value\n";
+        return std::nullopt;
+      }
+      return args[++i];
+    };
+    if (a == "--help" || a == "-h") {
+      out << kReplayUsage;
+      return 0;
+    } else if (a == "--events") {
+      auto v = value("--events");
+      if (!v) return 2;
+      events = *v;
+    } else if (a == "--format") {
+      auto v = value("--format");
+      if (!v) return 2;
+      if (*v != "text" && *v != "json") {
+        err << "klaxon replay: --format must be text or json\n";
+        return 2;
+      }
+      format = *v;
+    } else if (a == "--until") {
+      auto v = value("--until");
+      if (!v) return 2;
+      Result<int64_t> t = ParseEventTime(*v);
+      if (!t.ok()) {
+        err << "klaxon replay: --until: " << t.status().message() << "\n";
+        return 2;
+      }
+      until = *t;
+    } else if (a == "--explain") {
+      explain = true;
+    } else if (a == "--payloads") {
+      payloads = true;
+    } else if (a == "--allowed-lateness") {
+      auto v = value("--allowed-lateness");
+      if (!v) return 2;
+      Result<int64_t> d = ParseDurationMs(*v);
+      if (!d.ok()) {
+        err << "klaxon replay: --allowed-lateness: " << d.status().message() << "\n";
+        return 2;
+      }
+      options.allowed_lateness_ms = *d;
+    } else if (a == "--max-groups") {
+      auto v = value("--max-groups");
+      if (!v) return 2;
+      char* end = nullptr;
+      const long long n = std::strtoll(v->c_str(), &end, 10);
+      if (v->empty() || *end != '\0' || n <= 0) {
+        err << "klaxon replay: --max-groups must be a positive number\n";
+        return 2;
+      }
+      options.max_groups_per_rule = static_cast<size_t>(n);
+    } else if (a == "--timestamp-field") {
+      auto v = value("--timestamp-field");
+      if (!v) return 2;
+      options.timestamp_path.clear();
+      size_t start = 0;
+      while (true) {
+        const size_t dot = v->find('.', start);
+        options.timestamp_path.push_back(v->substr(start, dot - start));
+        if (dot == std::string::npos) break;
+        start = dot + 1;
+      }
+    } else if (a == "--max-event-size") {
+      auto v = value("--max-event-size");
+      if (!v) return 2;
+      Result<int64_t> n = ParseBytes(*v);
+      if (!n.ok() || *n <= 0) {
+        err << "klaxon replay: --max-event-size: invalid size\n";
+        return 2;
+      }
+      options.max_event_bytes = static_cast<size_t>(*n);
+    } else if (!a.empty() && a[0] == '-' && a != "-") {
+      err << "klaxon replay: unknown flag " << a << "\n" << kReplayUsage;
+      return 2;
+    } else {
+      rule_paths.push_back(a);
+    }
+  }
+  if (rule_paths.empty() || events.empty()) {
+    err << kReplayUsage;
+    return 2;
+  }
+  options.explain = explain;
+
+  Result<LoadedRules> loaded = LoadRules(rule_paths, err);
+  if (!loaded.ok()) {
+    err << "klaxon replay: " << loaded.status().message() << "\n";
+    return 1;
+  }
+  std::unique_ptr<PayloadPreviewer> previewer;
+  if (payloads) {
+    Result<std::unique_ptr<PayloadPreviewer>> p = PayloadPreviewer::Create(loaded->rules);
+    if (!p.ok()) {
+      err << "klaxon replay: --payloads: " << p.status().message() << "\n";
+      return 1;
+    }
+    previewer = std::move(p).value();
+  }
+  connectors::FileSourceOptions source_options;
+  source_options.path = events;
+  source_options.max_line_bytes = options.max_event_bytes + 1;
+  Result<std::unique_ptr<connectors::FileSource>> source =
+      connectors::FileSource::Open(source_options);
+  if (!source.ok()) {
+    err << "klaxon replay: " << source.status().message() << "\n";
+    return 1;
+  }
+  Result<std::unique_ptr<Engine>> engine = Engine::Create(loaded->rules, options);
+  if (!engine.ok()) {
+    err << "klaxon replay: " << engine.status().message() << "\n";
+    return 1;
+  }
+  const RuleSet& rules = (*engine)->Rules();
+  NoiseTable table(rules);
+  std::vector<Notification> notes;
+  std::vector<RejectedLine> rejected;
+  uint64_t rejected_total = 0;
+  int64_t lines = 0;
+  int64_t last_time = 0;
+  auto emit = [&] {
+    for (const Notification& n : notes) {
+      const Rule& rule = rules.rules[n.rule_index];
+      table.Add(n);
+      last_time = std::max(last_time, n.at_ms);
+      if (format == "json") {
+        nlohmann::ordered_json j = NotificationJson(rule, n, explain);
+        if (previewer) j["requests"] = previewer->Preview(n);
+        out << j.dump() << "\n";
+      } else {
+        out << NotificationText(rule, n, explain) << "\n";
+        if (previewer) out << previewer->PreviewText(n);
+      }
+    }
+    notes.clear();
+  };
+  connectors::Record record;
+  while (true) {
+    Result<connectors::NextStatus> next =
+        (*source)->Next(std::chrono::milliseconds(1000), &record);
+    if (!next.ok()) {
+      err << "klaxon replay: " << next.status().message() << "\n";
+      return 1;
+    }
+    if (*next == connectors::NextStatus::kEnd) break;
+    if (*next != connectors::NextStatus::kRecord) continue;
+    ++lines;
+    RejectReason reason = RejectReason::kNone;
+    if (record.truncated) {
+      reason = RejectReason::kTooLarge;
+    } else {
+      ProcessResult r = (*engine)->Process(record.payload, notes);
+      reason = r.rejected;
+      if (reason == RejectReason::kNone) last_time = std::max(last_time, r.event_time_ms);
+    }
+    if (reason != RejectReason::kNone) {
+      ++rejected_total;
+      if (rejected.size() < 20) rejected.push_back({record.offset, reason});
+    }
+    emit();
+  }
+  (*engine)->Flush(notes);
+  emit();
+  if (until) {
+    (*engine)->AdvanceTo(*until + options.allowed_lateness_ms, notes);
+    emit();
+    last_time = std::max(last_time, *until);
+  }
+  if (format == "text") {
+    if (lines > 0) out << "\n";
+    table.Print(out, (*engine)->Stats(), last_time);
+  }
+  if (rejected_total > 0) {
+    err << fmt::format("klaxon replay: {} of {} lines rejected:\n", rejected_total, lines);
+    for (const RejectedLine& r : rejected) {
+      err << fmt::format("  line {}: {}\n", r.line, RejectReasonName(r.reason));
+    }
+    if (rejected_total > rejected.size()) {
+      err << fmt::format("  ... and {} more\n", rejected_total - rejected.size());
+    }
+  }
+  return 0;
 }
 
 }  // namespace klaxon::cli

@@ -1,0 +1,99 @@
+#include "cli/rule_files.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <ostream>
+#include <sstream>
+#include <system_error>
+
+#include <openssl/evp.h>
+
+#include "actions/action_schema.h"
+#include "rules-dsl/rules_dsl.h"
+
+namespace klaxon::cli {
+namespace {
+
+std::string Sha256Hex(const std::string& bytes) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_Digest(bytes.data(), bytes.size(), digest, &len, EVP_sha256(), nullptr);
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned int i = 0; i < len; ++i) {
+    out.push_back(kHex[digest[i] >> 4]);
+    out.push_back(kHex[digest[i] & 15]);
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<std::vector<std::string>> CollectRuleFiles(const std::vector<std::string>& paths) {
+  namespace fs = std::filesystem;
+  std::vector<std::string> files;
+  for (const std::string& p : paths) {
+    std::error_code ec;
+    const fs::file_status st = fs::status(p, ec);
+    if (ec || !fs::exists(st)) return Status::NotFound(p + ": no such file or folder");
+    if (fs::is_directory(st)) {
+      std::vector<std::string> found;
+      for (fs::recursive_directory_iterator it(p, ec), end; !ec && it != end; it.increment(ec)) {
+        if (it->is_regular_file() && it->path().extension() == ".rules") {
+          found.push_back(it->path().string());
+        }
+      }
+      if (ec) return Status::IoError(p + ": " + ec.message());
+      std::sort(found.begin(), found.end());
+      files.insert(files.end(), found.begin(), found.end());
+    } else {
+      files.push_back(p);
+    }
+  }
+  return files;
+}
+
+Result<std::string> ReadFileText(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Status::NotFound(path + ": cannot open");
+  std::ostringstream buf;
+  buf << in.rdbuf();
+  if (in.bad()) return Status::IoError(path + ": read error");
+  return buf.str();
+}
+
+Result<LoadedRules> LoadRules(const std::vector<std::string>& paths, std::ostream& err) {
+  Result<std::vector<std::string>> files = CollectRuleFiles(paths);
+  if (!files.ok()) return files.status();
+  if (files->empty()) return Status::InvalidArgument("no .rules files found");
+  LoadedRules loaded;
+  std::vector<rules_dsl::SourceFile> sources;
+  for (const std::string& f : *files) {
+    Result<std::string> text = ReadFileText(f);
+    if (!text.ok()) return text.status();
+    loaded.files.push_back(f);
+    loaded.sha256.push_back(Sha256Hex(*text));
+    sources.push_back({f, std::move(text).value()});
+  }
+  rules_dsl::CheckOptions options;
+  options.validate_action = [](const ActionDef& def) {
+    std::vector<rules_dsl::ActionProblem> problems;
+    for (actions::ActionProblem& p : actions::ValidateActionDef(def)) {
+      problems.push_back({std::move(p.pos), std::move(p.message), std::move(p.hint)});
+    }
+    return problems;
+  };
+  rules_dsl::LoadResult result = rules_dsl::ParseAndCheck(sources, options);
+  for (const rules_dsl::Diagnostic& d : result.diagnostics) {
+    err << rules_dsl::FormatDiagnostic(d);
+  }
+  if (!result.ok()) {
+    return Status::InvalidArgument(std::to_string(result.error_count()) +
+                                   " error(s) in rule files");
+  }
+  loaded.rules = std::move(result.rules);
+  return loaded;
+}
+
+}  // namespace klaxon::cli
