@@ -44,8 +44,8 @@ const char* RejectReasonName(RejectReason r);  // "invalid_json", "not_object", 
 
 struct ProcessResult {
   RejectReason rejected = RejectReason::kNone;  // kNone: accepted
-  bool late = false;         // accepted but older than the watermark; see docs/rules.md
-  uint64_t sequence = 0;     // 1-based sequence of accepted events
+  bool late = false;      // accepted but older than the watermark; see docs/rules.md
+  uint64_t sequence = 0;  // 1-based sequence of accepted events
   int64_t event_time_ms = 0;
 };
 

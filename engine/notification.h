@@ -16,7 +16,7 @@ enum class AlertState { kFiring, kRepeat, kResolved };
 const char* AlertStateName(AlertState s);  // "firing", "repeat", "resolved"
 
 struct Notification {
-  int64_t at_ms = 0;  // event time of the state change, Unix ms
+  int64_t at_ms = 0;        // event time of the state change, Unix ms
   uint32_t rule_index = 0;  // index into the RuleSet the engine was created with
   std::string rule_name;
   std::string rule_id;

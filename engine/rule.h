@@ -80,12 +80,12 @@ struct Condition {
   enum class Kind { kEvery, kCount, kUnique, kChange, kRatio, kNewValue };
   Kind kind = Kind::kEvery;
   CompareOp op = CompareOp::kGt;
-  double threshold = 0;    // a count, or a percentage for kChange and kRatio
-  int64_t window_ms = 0;   // all but kEvery and kNewValue
-  int64_t offset_ms = 0;   // kChange
-  FieldRef field;          // kUnique, kNewValue
-  Predicate numerator;     // kRatio
-  Predicate denominator;   // kRatio
+  double threshold = 0;   // a count, or a percentage for kChange and kRatio
+  int64_t window_ms = 0;  // all but kEvery and kNewValue
+  int64_t offset_ms = 0;  // kChange
+  FieldRef field;         // kUnique, kNewValue
+  Predicate numerator;    // kRatio
+  Predicate denominator;  // kRatio
 
   friend bool operator==(const Condition&, const Condition&) = default;
 };
@@ -117,8 +117,8 @@ struct Rule {
 struct ActionValue {
   enum class Kind { kString, kNumber, kDuration, kBool, kList, kEnv, kFile };
   Kind kind = Kind::kString;
-  std::string text;    // kString; the variable name for kEnv; the path for kFile
-  double number = 0;   // kNumber
+  std::string text;   // kString; the variable name for kEnv; the path for kFile
+  double number = 0;  // kNumber
   int64_t duration_ms = 0;
   bool boolean = false;
   std::vector<ActionValue> list;

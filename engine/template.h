@@ -16,7 +16,7 @@ namespace klaxon {
 
 struct TemplatePart {
   bool placeholder = false;
-  std::string text;  // literal text, or the placeholder's dotted name without spaces
+  std::string text;   // literal text, or the placeholder's dotted name without spaces
   size_t offset = 0;  // byte offset of the part in the template source
 };
 

@@ -1,0 +1,1131 @@
+// The Klaxon evaluation engine. See engine/README.md for the window algorithms, the lifecycle
+// state machine, the timer ordering and how lateness is handled.
+#include "engine/engine.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "engine/event_decoder.h"
+#include "engine/predicate.h"
+
+namespace klaxon {
+
+const char* RejectReasonName(RejectReason r) {
+  switch (r) {
+    case RejectReason::kNone:
+      return "none";
+    case RejectReason::kInvalidJson:
+      return "invalid_json";
+    case RejectReason::kNotObject:
+      return "not_object";
+    case RejectReason::kInvalidUtf8:
+      return "invalid_utf8";
+    case RejectReason::kTooLarge:
+      return "too_large";
+    case RejectReason::kTooDeep:
+      return "too_deep";
+    case RejectReason::kMissingTimestamp:
+      return "missing_timestamp";
+    case RejectReason::kInvalidTimestamp:
+      return "invalid_timestamp";
+    case RejectReason::kCount_:
+      break;
+  }
+  return "unknown";
+}
+
+namespace {
+
+constexpr int64_t kNever = std::numeric_limits<int64_t>::max();
+constexpr int64_t kNone = std::numeric_limits<int64_t>::min();
+constexpr uint32_t kNil = 0xffffffffu;
+// Count thresholds up to this keep exact timestamps in a fixed ring (8 bytes per event).
+constexpr uint32_t kMaxRingK = 64;
+// Past it, and for ratio/change, runs of events are merged when closer than W / kRunsPerWindow.
+constexpr int64_t kRunsPerWindow = 4096;
+constexpr uint32_t kMaxUniqueK = 100000;
+constexpr size_t kMaxNewValues = 100000;
+constexpr int kEvictionScan = 16;
+
+int64_t SatSub(int64_t a, int64_t b) {
+  if (b > 0 && a < kNone + b) return kNone;
+  return a - b;
+}
+int64_t SatAdd(int64_t a, int64_t b) {
+  if (b > 0 && a > kNever - b) return kNever;
+  return a + b;
+}
+
+uint64_t Hash64(std::string_view s) {
+  uint64_t h = 1469598103934665603ull;
+  for (unsigned char c : s) {
+    h ^= c;
+    h *= 1099511628211ull;
+  }
+  return h ^ (h >> 29);
+}
+
+struct SvHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+};
+using KeyMap = std::unordered_map<std::string, uint32_t, SvHash, std::equal_to<>>;
+
+enum class Mode { kEvery, kNewValue, kCount, kUnique, kChange, kRatio };
+enum class Life : uint8_t { kInactive, kPending, kFiring };
+
+struct Run {
+  int64_t ts;
+  uint64_t count;
+};
+
+// Runs of (time, count), oldest first. Runs closer than `merge_ms` are merged into the later
+// time, so an event may be counted up to merge_ms - 1 too long (never too short).
+struct RunRing {
+  std::vector<Run> runs;
+  size_t head = 0;
+  uint64_t total = 0;
+
+  bool empty() const { return head == runs.size(); }
+  const Run& front() const { return runs[head]; }
+  void Push(int64_t t, int64_t merge_ms) {
+    if (!empty() && t - runs.back().ts < merge_ms) {
+      runs.back().ts = std::max(runs.back().ts, t);
+      ++runs.back().count;
+    } else {
+      runs.push_back({t, 1});
+    }
+    ++total;
+  }
+  void PopFront() {
+    total -= runs[head].count;
+    ++head;
+    if (head == runs.size()) {
+      runs.clear();
+      head = 0;
+    } else if (head > 64 && head * 2 > runs.size()) {
+      runs.erase(runs.begin(), runs.begin() + static_cast<ptrdiff_t>(head));
+      head = 0;
+    }
+  }
+  void Expire(int64_t cutoff) {  // drop runs with ts <= cutoff
+    while (!empty() && runs[head].ts <= cutoff) PopFront();
+  }
+  void TrimKeep(uint64_t k) {  // keep only what is needed to know whether total >= k
+    while (!empty() && total - runs[head].count >= k) PopFront();
+  }
+  uint64_t CountIn(int64_t lo, int64_t hi) const {  // (lo, hi]
+    uint64_t n = 0;
+    for (size_t i = head; i < runs.size(); ++i) {
+      if (runs[i].ts > lo && runs[i].ts <= hi) n += runs[i].count;
+    }
+    return n;
+  }
+  size_t Bytes() const { return sizeof(*this) + runs.capacity() * sizeof(Run); }
+};
+
+// Rarely needed or per-kind state, allocated when a group first needs it.
+struct GroupExtra {
+  RunRing a;  // count (large k), change: all events; ratio: A and B
+  RunRing b;  // ratio: B
+  std::vector<std::pair<uint64_t, int64_t>> unique;  // (value hash, last seen), oldest first
+  std::unordered_set<uint64_t> seen;                 // new value
+  std::string trigger_json;
+  std::vector<std::string> trigger_ids;
+};
+
+struct Group {
+  const std::string* key = nullptr;  // owned by RuleState::keys
+  uint32_t prev = kNil;
+  uint32_t next = kNil;
+  uint32_t gen = 0;
+  uint32_t ring_head = 0;
+  uint32_t ring_size = 0;
+  uint32_t repeat_index = 0;
+  bool alive = false;
+  bool cond = false;
+  Life life = Life::kInactive;
+  int64_t first_seen = 0;
+  int64_t last_event = 0;
+  int64_t since = 0;  // pending since, or episode start while firing
+  int64_t false_since = kNone;
+  int64_t last_notified = kNone;
+  int64_t scheduled = kNever;
+  double value = 0;
+  std::unique_ptr<GroupExtra> extra;
+
+  GroupExtra& X() {
+    if (!extra) extra = std::make_unique<GroupExtra>();
+    return *extra;
+  }
+};
+
+// Everything that survives a reload of an unchanged rule.
+struct RuleState {
+  KeyMap keys;
+  std::vector<Group> groups;
+  std::vector<uint32_t> free_slots;
+  std::vector<int64_t> ring;          // k timestamps per slot (small count rules)
+  std::vector<std::string> ring_ids;  // parallel event ids (explain)
+  uint32_t lru_head = kNil;
+  uint32_t lru_tail = kNil;
+  RuleStats stats;
+};
+
+struct CompiledRule {
+  uint32_t index = 0;
+  const Rule* rule = nullptr;
+  CompiledPredicate filter;
+  CompiledPredicate numerator;
+  CompiledPredicate denominator;
+  std::vector<uint32_t> group_fields;
+  uint32_t value_field = 0;
+  Mode mode = Mode::kEvery;
+  bool lower = false;  // count/unique `<`/`<=`: the condition is "fewer than k"
+  uint64_t k = 1;      // count/unique: the condition is about "at least k"
+  bool small_ring = false;
+  int64_t merge_ms = 1;
+  int64_t window = 0;
+  int64_t offset = 0;
+  std::unique_ptr<RuleState> state;
+};
+
+struct Timer {
+  int64_t due;
+  uint32_t rule;
+  uint32_t slot;
+  uint32_t gen;
+  bool operator>(const Timer& o) const {
+    if (due != o.due) return due > o.due;
+    if (rule != o.rule) return rule > o.rule;
+    if (slot != o.slot) return slot > o.slot;
+    return gen > o.gen;
+  }
+};
+
+struct Held {
+  int64_t time;
+  uint64_t seq;
+  uint32_t idx;
+  bool operator>(const Held& o) const { return time != o.time ? time > o.time : seq > o.seq; }
+};
+
+// Which accepted sequences are evaluated; a ring that only grows with the held backlog.
+class SeqTracker {
+ public:
+  void Add(uint64_t seq) {
+    if (next_ - base_ >= done_.size()) Grow();
+    done_[seq % done_.size()] = 0;
+    next_ = seq + 1;
+  }
+  void Done(uint64_t seq) {
+    done_[seq % done_.size()] = 1;
+    while (base_ < next_ && done_[base_ % done_.size()]) ++base_;
+  }
+  uint64_t Lowest() const { return base_; }
+
+ private:
+  void Grow() {
+    std::vector<uint8_t> bigger(std::max<size_t>(1024, done_.size() * 2), 1);
+    for (uint64_t s = base_; s < next_; ++s) bigger[s % bigger.size()] = done_[s % done_.size()];
+    done_.swap(bigger);
+  }
+  std::vector<uint8_t> done_;
+  uint64_t base_ = 1;
+  uint64_t next_ = 1;
+};
+
+// (1-based) threshold k such that the rule's count condition is "count >= k" (upper) or
+// "count < k" (lower).
+void ThresholdToK(CompareOp op, double x, uint64_t& k, bool& lower) {
+  auto clamp = [](double v) -> uint64_t {
+    if (v <= 0) return 0;
+    if (v > 1e15) return static_cast<uint64_t>(1e15);
+    return static_cast<uint64_t>(v);
+  };
+  switch (op) {
+    case CompareOp::kGt:
+      k = clamp(std::floor(x) + 1);
+      lower = false;
+      break;
+    case CompareOp::kGe:
+    case CompareOp::kEq:  // == N on a count is treated as >= N (documented)
+      k = clamp(std::ceil(x));
+      lower = false;
+      break;
+    case CompareOp::kLt:
+      k = clamp(std::ceil(x));
+      lower = true;
+      break;
+    case CompareOp::kLe:
+      k = clamp(std::floor(x) + 1);
+      lower = true;
+      break;
+  }
+  if (!lower && k == 0) k = 1;
+}
+
+bool ComparePct(double a, CompareOp op, double b) {
+  switch (op) {
+    case CompareOp::kGt:
+      return a > b;
+    case CompareOp::kGe:
+      return a >= b;
+    case CompareOp::kLt:
+      return a < b;
+    case CompareOp::kLe:
+      return a <= b;
+    case CompareOp::kEq:
+      return a == b;
+  }
+  return false;
+}
+
+class EngineImpl final : public Engine {
+ public:
+  Status Init(RuleSet rules, EngineOptions options, EngineImpl* previous);
+
+  ProcessResult Process(std::string_view raw, std::vector<Notification>& out) override;
+  void AdvanceTo(int64_t now_ms, std::vector<Notification>& out) override;
+  void Flush(std::vector<Notification>& out) override;
+  uint64_t LowestUnevaluatedSequence() const override { return seqs_.Lowest(); }
+  int64_t Watermark() const override { return watermark_; }
+  const RuleSet& Rules() const override { return rules_; }
+  const EngineStats& Stats() const override;
+  std::vector<ActiveAlert> ActiveAlerts() const override;
+
+ private:
+  Status Compile();
+  void BuildIndex();
+  void TakeStateFrom(EngineImpl& prev);
+  void Accept(DecodedEvent* ev, uint32_t idx, std::vector<Notification>& out);
+  void Run(int64_t target);
+  void Evaluate(const DecodedEvent& ev);
+  void ApplyRule(CompiledRule& cr, const DecodedEvent& ev);
+  uint32_t FindOrCreateGroup(CompiledRule& cr, int64_t t);
+  bool Evictable(const CompiledRule& cr, const Group& g, int64_t t) const;
+  void Evict(CompiledRule& cr, uint32_t slot);
+  void Touch(RuleState& st, uint32_t slot);
+  void Unlink(RuleState& st, uint32_t slot);
+  void Update(CompiledRule& cr, uint32_t slot, int64_t t, const DecodedEvent* ev);
+  void EvalCondition(CompiledRule& cr, Group& g, uint32_t slot, int64_t t);
+  int64_t WindowChange(const CompiledRule& cr, Group& g, uint32_t slot, int64_t t) const;
+  void Schedule(CompiledRule& cr, uint32_t slot, int64_t due);
+  void SaveTrigger(CompiledRule& cr, Group& g, uint32_t slot, const DecodedEvent* ev);
+  void Emit(const CompiledRule& cr, Group& g, uint32_t slot, AlertState state, int64_t at,
+            const DecodedEvent* ev);
+  std::vector<std::optional<std::string>> GroupValues(const Group& g) const;
+
+  RuleSet rules_;
+  EngineOptions options_;
+  FieldTable fields_;
+  std::unique_ptr<EventDecoder> decoder_;
+  std::vector<CompiledRule> compiled_;
+  // Rule index: per field, exact value -> rules whose required conjunct matches it.
+  std::vector<std::unordered_map<std::string, std::vector<uint32_t>, SvHash, std::equal_to<>>>
+      index_;
+  std::vector<uint32_t> indexed_fields_;
+  std::vector<uint32_t> unindexed_;
+  std::vector<uint64_t> stamp_;
+  uint64_t current_stamp_ = 0;
+  std::vector<uint32_t> candidates_;
+  std::string key_buf_;
+
+  std::vector<std::unique_ptr<DecodedEvent>> pool_;
+  std::vector<uint32_t> free_events_;
+  std::vector<Held> held_;
+  std::vector<Timer> timers_;
+  SeqTracker seqs_;
+  uint64_t next_seq_ = 1;
+  int64_t watermark_ = kNone;
+  int64_t max_time_ = kNone;
+  std::vector<Notification>* out_ = nullptr;
+  mutable EngineStats stats_;
+};
+
+// ---- creation ------------------------------------------------------------------------------
+
+Status EngineImpl::Init(RuleSet rules, EngineOptions options, EngineImpl* previous) {
+  rules_ = std::move(rules);
+  options_ = std::move(options);
+  for (auto& r : rules_.rules) {
+    if (r.id.empty()) r.id = ComputeRuleId(r);
+  }
+  Status s = Compile();
+  if (!s.ok()) return s;
+  decoder_ = std::make_unique<EventDecoder>(fields_.fields(), options_);
+  BuildIndex();
+  stats_.rules.resize(compiled_.size());
+  if (previous != nullptr) TakeStateFrom(*previous);
+  return Status::Ok();
+}
+
+Status EngineImpl::Compile() {
+  compiled_.resize(rules_.rules.size());
+  for (size_t i = 0; i < rules_.rules.size(); ++i) {
+    const Rule& r = rules_.rules[i];
+    CompiledRule& cr = compiled_[i];
+    auto bad = [&](const std::string& what) {
+      return Status::InvalidArgument("rule '" + r.name + "': " + what);
+    };
+    auto bad_field = [](const FieldRef& f) {
+      return f.path.empty() &&
+             (f.kind == FieldRef::Kind::kPath || (f.tag.empty() && f.name.empty()));
+    };
+    cr.index = static_cast<uint32_t>(i);
+    cr.rule = &r;
+    cr.filter = CompiledPredicate::Compile(r.filter, fields_);
+    for (const auto& g : r.group_by) {
+      if (bad_field(g)) return bad("group by field without a path");
+      cr.group_fields.push_back(fields_.Intern(g));
+    }
+    const Condition& c = r.condition;
+    cr.window = c.window_ms;
+    cr.offset = c.offset_ms;
+    if (!std::isfinite(c.threshold)) return bad("threshold is not a finite number");
+    if (r.pending_ms < 0 || r.keep_firing_ms < 0 || r.repeat_ms < 0) {
+      return bad("negative duration");
+    }
+    const bool windowed = c.kind != Condition::Kind::kEvery && c.kind != Condition::Kind::kNewValue;
+    if (windowed && c.window_ms <= 0) return bad("window must be positive");
+    switch (c.kind) {
+      case Condition::Kind::kEvery:
+        cr.mode = Mode::kEvery;
+        break;
+      case Condition::Kind::kNewValue:
+        cr.mode = Mode::kNewValue;
+        if (bad_field(c.field)) return bad("new() needs a field");
+        cr.value_field = fields_.Intern(c.field);
+        break;
+      case Condition::Kind::kCount:
+        cr.mode = Mode::kCount;
+        ThresholdToK(c.op, c.threshold, cr.k, cr.lower);
+        cr.small_ring = cr.k <= kMaxRingK;
+        cr.merge_ms = cr.small_ring ? 1 : std::max<int64_t>(1, c.window_ms / kRunsPerWindow);
+        break;
+      case Condition::Kind::kUnique:
+        cr.mode = Mode::kUnique;
+        if (bad_field(c.field)) return bad("unique() needs a field");
+        cr.value_field = fields_.Intern(c.field);
+        ThresholdToK(c.op, c.threshold, cr.k, cr.lower);
+        if (cr.k > kMaxUniqueK) return bad("unique() thresholds above 100000 are not supported");
+        break;
+      case Condition::Kind::kChange:
+        cr.mode = Mode::kChange;
+        if (c.offset_ms <= 0) return bad("change needs a positive offset");
+        cr.merge_ms = std::max<int64_t>(1, (c.window_ms + c.offset_ms) / kRunsPerWindow);
+        break;
+      case Condition::Kind::kRatio:
+        cr.mode = Mode::kRatio;
+        cr.numerator = CompiledPredicate::Compile(c.numerator, fields_);
+        cr.denominator = CompiledPredicate::Compile(c.denominator, fields_);
+        cr.merge_ms = std::max<int64_t>(1, c.window_ms / kRunsPerWindow);
+        break;
+    }
+    cr.state = std::make_unique<RuleState>();
+  }
+  return Status::Ok();
+}
+
+void EngineImpl::BuildIndex() {
+  index_.resize(fields_.fields().size());
+  stamp_.assign(compiled_.size(), 0);
+  // Candidate conjuncts: exact (wildcard-free) kMatch at the top or directly under a top AND.
+  auto candidates = [&](const Predicate& f) {
+    std::vector<const Predicate*> out;
+    auto exact = [](const Predicate& p) {
+      if (p.kind != Predicate::Kind::kMatch || p.values.empty()) return false;
+      for (const auto& v : p.values) {
+        if (v.find('*') != std::string::npos) return false;
+      }
+      return true;
+    };
+    if (exact(f)) out.push_back(&f);
+    if (f.kind == Predicate::Kind::kAnd) {
+      for (const auto& c : f.children) {
+        if (exact(c)) out.push_back(&c);
+      }
+    }
+    return out;
+  };
+  // Prefer the conjunct whose keys are shared by the fewest rules.
+  std::unordered_map<std::string, uint32_t> freq;
+  auto key_of = [&](const Predicate& p, const std::string& v) {
+    return std::to_string(fields_.Intern(p.field)) + '\x1f' + v;
+  };
+  for (const auto& cr : compiled_) {
+    for (const Predicate* p : candidates(cr.rule->filter)) {
+      for (const auto& v : p->values) ++freq[key_of(*p, v)];
+    }
+  }
+  std::vector<uint8_t> field_indexed(fields_.fields().size(), 0);
+  for (auto& cr : compiled_) {
+    if (!cr.rule->enabled) continue;
+    const Predicate* best = nullptr;
+    uint64_t best_cost = ~0ull;
+    for (const Predicate* p : candidates(cr.rule->filter)) {
+      uint64_t cost = 0;
+      for (const auto& v : p->values) cost += freq[key_of(*p, v)];
+      if (cost < best_cost) {
+        best_cost = cost;
+        best = p;
+      }
+    }
+    if (best == nullptr) {
+      unindexed_.push_back(cr.index);
+      continue;
+    }
+    const uint32_t f = fields_.Intern(best->field);
+    field_indexed[f] = 1;
+    for (const auto& v : best->values) {
+      auto& list = index_[f][v];
+      if (list.empty() || list.back() != cr.index) list.push_back(cr.index);
+    }
+  }
+  for (uint32_t f = 0; f < field_indexed.size(); ++f) {
+    if (field_indexed[f]) indexed_fields_.push_back(f);
+  }
+  candidates_.reserve(compiled_.size());
+}
+
+void EngineImpl::TakeStateFrom(EngineImpl& prev) {
+  std::unordered_map<std::string, std::vector<uint32_t>> by_id;
+  for (size_t i = prev.compiled_.size(); i-- > 0;) {
+    by_id[prev.rules_.rules[i].id].push_back(static_cast<uint32_t>(i));
+  }
+  for (auto& cr : compiled_) {
+    auto it = by_id.find(cr.rule->id);
+    if (it == by_id.end() || it->second.empty()) continue;
+    CompiledRule& old = prev.compiled_[it->second.back()];
+    it->second.pop_back();
+    cr.state = std::move(old.state);
+    old.state = std::make_unique<RuleState>();
+    RuleState& st = *cr.state;
+    for (uint32_t s = 0; s < st.groups.size(); ++s) {
+      Group& g = st.groups[s];
+      if (g.alive && g.scheduled != kNever) {
+        timers_.push_back({g.scheduled, cr.index, s, g.gen});
+        std::push_heap(timers_.begin(), timers_.end(), std::greater<>());
+      }
+    }
+  }
+  watermark_ = prev.watermark_;
+  max_time_ = prev.max_time_;
+  next_seq_ = prev.next_seq_;
+  stats_.received = prev.stats_.received;
+  stats_.accepted = prev.stats_.accepted;
+  stats_.late = prev.stats_.late;
+  std::copy(std::begin(prev.stats_.rejected), std::end(prev.stats_.rejected),
+            std::begin(stats_.rejected));
+  seqs_ = prev.seqs_;
+  // Events still held back are decoded again for the new field table.
+  for (const Held& h : prev.held_) {
+    auto ev = std::make_unique<DecodedEvent>();
+    if (decoder_->Decode(prev.pool_[h.idx]->raw, *ev) != RejectReason::kNone) {
+      seqs_.Done(h.seq);
+      continue;
+    }
+    ev->sequence = h.seq;
+    pool_.push_back(std::move(ev));
+    held_.push_back({h.time, h.seq, static_cast<uint32_t>(pool_.size() - 1)});
+    std::push_heap(held_.begin(), held_.end(), std::greater<>());
+  }
+  prev.held_.clear();
+}
+
+// ---- event flow ----------------------------------------------------------------------------
+
+ProcessResult EngineImpl::Process(std::string_view raw, std::vector<Notification>& out) {
+  ProcessResult result;
+  ++stats_.received;
+  uint32_t idx;
+  if (!free_events_.empty()) {
+    idx = free_events_.back();
+    free_events_.pop_back();
+  } else {
+    pool_.push_back(std::make_unique<DecodedEvent>());
+    idx = static_cast<uint32_t>(pool_.size() - 1);
+  }
+  DecodedEvent* ev = pool_[idx].get();
+  const RejectReason reason = decoder_->Decode(raw, *ev);
+  if (reason != RejectReason::kNone) {
+    ++stats_.rejected[static_cast<int>(reason)];
+    free_events_.push_back(idx);
+    result.rejected = reason;
+    return result;
+  }
+  ++stats_.accepted;
+  ev->sequence = next_seq_++;
+  seqs_.Add(ev->sequence);
+  result.sequence = ev->sequence;
+  result.event_time_ms = ev->time_ms;
+  if (ev->time_ms < watermark_) {
+    // Late: window state and timers have moved past it; counted and skipped (README).
+    ++stats_.late;
+    result.late = true;
+    seqs_.Done(ev->sequence);
+    free_events_.push_back(idx);
+    return result;
+  }
+  Accept(ev, idx, out);
+  return result;
+}
+
+void EngineImpl::Accept(DecodedEvent* ev, uint32_t idx, std::vector<Notification>& out) {
+  held_.push_back({ev->time_ms, ev->sequence, idx});
+  std::push_heap(held_.begin(), held_.end(), std::greater<>());
+  max_time_ = std::max(max_time_, ev->time_ms);
+  out_ = &out;
+  Run(std::max(watermark_, SatSub(max_time_, options_.allowed_lateness_ms)));
+  out_ = nullptr;
+}
+
+void EngineImpl::AdvanceTo(int64_t now_ms, std::vector<Notification>& out) {
+  out_ = &out;
+  Run(std::max(watermark_, SatSub(now_ms, options_.allowed_lateness_ms)));
+  out_ = nullptr;
+}
+
+void EngineImpl::Flush(std::vector<Notification>& out) {
+  out_ = &out;
+  Run(std::max(watermark_, max_time_));
+  out_ = nullptr;
+}
+
+// Releases held events and fires timers in time order up to `target`. At equal times timers go
+// first: a window change due at t (an event leaving, a pending deadline) happens before an
+// event stamped t is counted.
+void EngineImpl::Run(int64_t target) {
+  while (true) {
+    const int64_t next_event = held_.empty() ? kNever : held_.front().time;
+    const int64_t next_timer = timers_.empty() ? kNever : timers_.front().due;
+    if (next_timer <= next_event && next_timer <= target) {
+      std::pop_heap(timers_.begin(), timers_.end(), std::greater<>());
+      const Timer t = timers_.back();
+      timers_.pop_back();
+      CompiledRule& cr = compiled_[t.rule];
+      Group& g = cr.state->groups[t.slot];
+      if (!g.alive || g.gen != t.gen) continue;
+      g.scheduled = kNever;
+      Update(cr, t.slot, t.due, nullptr);
+    } else if (next_event <= target) {
+      std::pop_heap(held_.begin(), held_.end(), std::greater<>());
+      const Held h = held_.back();
+      held_.pop_back();
+      Evaluate(*pool_[h.idx]);
+      seqs_.Done(h.seq);
+      free_events_.push_back(h.idx);
+    } else {
+      break;
+    }
+  }
+  watermark_ = std::max(watermark_, target);
+}
+
+void EngineImpl::Evaluate(const DecodedEvent& ev) {
+  ++current_stamp_;
+  candidates_.clear();
+  for (uint32_t f : indexed_fields_) {
+    const auto& map = index_[f];
+    for (const DecodedValue* v = ev.Begin(f); v != ev.End(f); ++v) {
+      if (v->type == ValueType::kPresent) continue;
+      auto it = map.find(ev.Text(*v));
+      if (it == map.end()) continue;
+      for (uint32_t r : it->second) {
+        if (stamp_[r] != current_stamp_) {
+          stamp_[r] = current_stamp_;
+          candidates_.push_back(r);
+        }
+      }
+    }
+  }
+  candidates_.insert(candidates_.end(), unindexed_.begin(), unindexed_.end());
+  std::sort(candidates_.begin(), candidates_.end());
+  for (uint32_t r : candidates_) {
+    CompiledRule& cr = compiled_[r];
+    if (!cr.filter.Eval(ev)) continue;
+    ++cr.state->stats.matches;
+    ApplyRule(cr, ev);
+  }
+}
+
+// ---- groups --------------------------------------------------------------------------------
+
+void EngineImpl::Unlink(RuleState& st, uint32_t slot) {
+  Group& g = st.groups[slot];
+  if (g.prev != kNil)
+    st.groups[g.prev].next = g.next;
+  else
+    st.lru_head = g.next;
+  if (g.next != kNil)
+    st.groups[g.next].prev = g.prev;
+  else
+    st.lru_tail = g.prev;
+  g.prev = g.next = kNil;
+}
+
+void EngineImpl::Touch(RuleState& st, uint32_t slot) {
+  if (st.lru_tail == slot) return;
+  Unlink(st, slot);
+  Group& g = st.groups[slot];
+  g.prev = st.lru_tail;
+  if (st.lru_tail != kNil) st.groups[st.lru_tail].next = slot;
+  st.lru_tail = slot;
+  if (st.lru_head == kNil) st.lru_head = slot;
+}
+
+bool EngineImpl::Evictable(const CompiledRule& cr, const Group& g, int64_t t) const {
+  if (g.life != Life::kInactive) return false;
+  switch (cr.mode) {
+    case Mode::kEvery:
+      return cr.rule->repeat_ms == 0 || g.last_notified == kNone ||
+             SatAdd(g.last_notified, cr.rule->repeat_ms) <= t;
+    case Mode::kNewValue:
+      return false;  // forgetting seen values would re-announce them
+    case Mode::kChange:
+      return SatAdd(g.last_event, cr.window + cr.offset) <= t;
+    default:
+      return SatAdd(g.last_event, cr.window) <= t;
+  }
+}
+
+void EngineImpl::Evict(CompiledRule& cr, uint32_t slot) {
+  RuleState& st = *cr.state;
+  Group& g = st.groups[slot];
+  Unlink(st, slot);
+  st.keys.erase(*g.key);
+  g.alive = false;
+  g.key = nullptr;
+  ++g.gen;  // invalidates its timers
+  g.extra.reset();
+  st.free_slots.push_back(slot);
+  --st.stats.groups;
+}
+
+uint32_t EngineImpl::FindOrCreateGroup(CompiledRule& cr, int64_t t) {
+  RuleState& st = *cr.state;
+  auto it = st.keys.find(std::string_view(key_buf_));
+  if (it != st.keys.end()) return it->second;
+  if (st.stats.groups >= options_.max_groups_per_rule) {
+    uint32_t victim = kNil;
+    uint32_t s = st.lru_head;
+    for (int i = 0; i < kEvictionScan && s != kNil; ++i, s = st.groups[s].next) {
+      if (Evictable(cr, st.groups[s], t)) {
+        victim = s;
+        break;
+      }
+    }
+    ++st.stats.groups_dropped;
+    if (victim == kNil) return kNil;  // refused: counted, never unbounded
+    Evict(cr, victim);
+  }
+  uint32_t slot;
+  if (!st.free_slots.empty()) {
+    slot = st.free_slots.back();
+    st.free_slots.pop_back();
+  } else {
+    st.groups.emplace_back();
+    slot = static_cast<uint32_t>(st.groups.size() - 1);
+    if (cr.mode == Mode::kCount && cr.small_ring) {
+      st.ring.resize(st.groups.size() * cr.k);
+      if (options_.explain) st.ring_ids.resize(st.groups.size() * cr.k);
+    }
+  }
+  auto [pos, inserted] = st.keys.emplace(key_buf_, slot);
+  (void)inserted;
+  Group& g = st.groups[slot];
+  const uint32_t gen = g.gen + 1;
+  g = Group();
+  g.gen = gen;
+  g.key = &pos->first;
+  g.alive = true;
+  g.first_seen = t;
+  g.last_event = t;
+  ++st.stats.groups;
+  Touch(st, slot);
+  return slot;
+}
+
+std::vector<std::optional<std::string>> EngineImpl::GroupValues(const Group& g) const {
+  std::vector<std::optional<std::string>> out;
+  std::string_view k = *g.key;
+  while (!k.empty()) {
+    if (k[0] == 0) {
+      out.emplace_back(std::nullopt);
+      k.remove_prefix(1);
+      continue;
+    }
+    uint32_t len;
+    std::memcpy(&len, k.data() + 1, 4);
+    out.emplace_back(std::string(k.substr(5, len)));
+    k.remove_prefix(5 + len);
+  }
+  return out;
+}
+
+// ---- conditions ----------------------------------------------------------------------------
+
+void EngineImpl::ApplyRule(CompiledRule& cr, const DecodedEvent& ev) {
+  const int64_t t = ev.time_ms;
+  // Group key: per field, 0 for null or 1 + u32 length + bytes of its first value.
+  key_buf_.clear();
+  for (uint32_t f : cr.group_fields) {
+    const DecodedValue* v = ev.Begin(f);
+    if (v == ev.End(f) || v->type == ValueType::kPresent) {
+      key_buf_.push_back('\0');
+      continue;
+    }
+    std::string_view text = ev.Text(*v);
+    const auto len = static_cast<uint32_t>(text.size());
+    key_buf_.push_back('\1');
+    key_buf_.append(reinterpret_cast<const char*>(&len), 4);
+    key_buf_.append(text);
+  }
+  const uint32_t slot = FindOrCreateGroup(cr, t);
+  if (slot == kNil) return;
+  RuleState& st = *cr.state;
+  Group& g = st.groups[slot];
+  g.last_event = t;
+  Touch(st, slot);
+  const Rule& r = *cr.rule;
+  switch (cr.mode) {
+    case Mode::kEvery:
+      if (r.repeat_ms > 0 && g.last_notified != kNone && t - g.last_notified < r.repeat_ms) return;
+      g.last_notified = t;
+      g.value = 1;
+      g.since = t;
+      Emit(cr, g, slot, AlertState::kFiring, t, &ev);
+      return;
+    case Mode::kNewValue: {
+      GroupExtra& x = g.X();
+      for (const DecodedValue* v = ev.Begin(cr.value_field); v != ev.End(cr.value_field); ++v) {
+        if (v->type == ValueType::kPresent) continue;
+        const uint64_t h = Hash64(ev.Text(*v));
+        if (x.seen.count(h)) continue;
+        if (x.seen.size() >= kMaxNewValues) {
+          ++st.stats.groups_dropped;  // past the bound new values are not tracked
+          continue;
+        }
+        x.seen.insert(h);
+        g.value = static_cast<double>(x.seen.size());
+        g.since = t;
+        Emit(cr, g, slot, AlertState::kFiring, t, &ev);
+      }
+      return;
+    }
+    case Mode::kCount:
+      if (cr.small_ring) {
+        const size_t base = static_cast<size_t>(slot) * cr.k;
+        size_t pos;
+        if (g.ring_size < cr.k) {
+          pos = base + (g.ring_head + g.ring_size) % cr.k;
+          ++g.ring_size;
+        } else {
+          pos = base + g.ring_head;
+          g.ring_head = static_cast<uint32_t>((g.ring_head + 1) % cr.k);
+        }
+        st.ring[pos] = t;
+        if (options_.explain) st.ring_ids[pos].assign(ev.EventId());
+      } else {
+        RunRing& a = g.X().a;
+        a.Push(t, cr.merge_ms);
+        a.TrimKeep(cr.k);
+      }
+      break;
+    case Mode::kUnique: {
+      auto& u = g.X().unique;
+      for (const DecodedValue* v = ev.Begin(cr.value_field); v != ev.End(cr.value_field); ++v) {
+        if (v->type == ValueType::kPresent) continue;
+        const uint64_t h = Hash64(ev.Text(*v));
+        auto it = std::find_if(u.begin(), u.end(), [&](const auto& p) { return p.first == h; });
+        if (it != u.end()) u.erase(it);
+        u.emplace_back(h, t);
+        if (u.size() > cr.k) u.erase(u.begin());
+      }
+      break;
+    }
+    case Mode::kChange:
+      g.X().a.Push(t, cr.merge_ms);
+      break;
+    case Mode::kRatio: {
+      if (!cr.denominator.Eval(ev)) break;
+      GroupExtra& x = g.X();
+      x.b.Push(t, cr.merge_ms);
+      if (cr.numerator.Eval(ev)) x.a.Push(t, cr.merge_ms);
+      break;
+    }
+  }
+  Update(cr, slot, t, &ev);
+}
+
+// Sets g.cond and g.value for time t (no event added here).
+void EngineImpl::EvalCondition(CompiledRule& cr, Group& g, uint32_t slot, int64_t t) {
+  const int64_t cutoff = SatSub(t, cr.window);
+  const RuleState& st = *cr.state;
+  switch (cr.mode) {
+    case Mode::kCount: {
+      uint64_t count = 0;
+      bool has_k = false;
+      if (cr.small_ring) {
+        const int64_t* ring = st.ring.data() + static_cast<size_t>(slot) * cr.k;
+        for (uint32_t i = 0; i < g.ring_size; ++i) count += ring[(g.ring_head + i) % cr.k] > cutoff;
+        has_k = cr.k > 0 && count >= cr.k;
+      } else {
+        RunRing& a = g.X().a;
+        a.Expire(cutoff);
+        count = a.total;
+        has_k = count >= cr.k;
+      }
+      g.value = static_cast<double>(count);
+      g.cond = cr.lower ? (!has_k && SatAdd(g.first_seen, cr.window) <= t) : has_k;
+      return;
+    }
+    case Mode::kUnique: {
+      uint64_t count = 0;
+      for (const auto& p : g.X().unique) count += p.second > cutoff;
+      g.value = static_cast<double>(count);
+      const bool has_k = count >= cr.k;
+      g.cond = cr.lower ? (!has_k && SatAdd(g.first_seen, cr.window) <= t) : has_k;
+      return;
+    }
+    case Mode::kRatio: {
+      GroupExtra& x = g.X();
+      x.a.Expire(cutoff);
+      x.b.Expire(cutoff);
+      g.value = x.b.total == 0
+                    ? 0
+                    : 100.0 * static_cast<double>(x.a.total) / static_cast<double>(x.b.total);
+      g.cond =
+          x.b.total > 0 && ComparePct(g.value, cr.rule->condition.op, cr.rule->condition.threshold);
+      return;
+    }
+    case Mode::kChange: {
+      RunRing& a = g.X().a;
+      const int64_t prev_hi = SatSub(t, cr.offset);
+      a.Expire(SatSub(prev_hi, cr.window));
+      const uint64_t cur = a.CountIn(cutoff, t);
+      const uint64_t prev = a.CountIn(SatSub(prev_hi, cr.window), prev_hi);
+      g.value = prev == 0 ? 0 : 100.0 * static_cast<double>(cur) / static_cast<double>(prev);
+      const bool covered = SatAdd(g.first_seen, cr.offset + cr.window) <= t;
+      g.cond = covered && prev > 0 &&
+               ComparePct(g.value, cr.rule->condition.op, cr.rule->condition.threshold);
+      return;
+    }
+    case Mode::kEvery:
+    case Mode::kNewValue:
+      g.cond = false;
+      return;
+  }
+}
+
+// The next time the window alone (no new event) could flip the condition, or kNever.
+int64_t EngineImpl::WindowChange(const CompiledRule& cr, Group& g, uint32_t slot, int64_t t) const {
+  auto oldest_kept = [&]() -> int64_t {  // time of the oldest of the k kept observations
+    if (cr.mode == Mode::kCount && cr.small_ring) {
+      if (g.ring_size < cr.k || cr.k == 0) return kNone;
+      return cr.state->ring[static_cast<size_t>(slot) * cr.k + g.ring_head];
+    }
+    if (cr.mode == Mode::kCount) return g.X().a.empty() ? kNone : g.X().a.front().ts;
+    const auto& u = g.X().unique;
+    return u.size() < cr.k || u.empty() ? kNone : u.front().second;
+  };
+  switch (cr.mode) {
+    case Mode::kCount:
+    case Mode::kUnique: {
+      if (!cr.lower) return g.cond ? SatAdd(oldest_kept(), cr.window) : kNever;
+      if (g.cond || cr.k == 0) return kNever;
+      const int64_t eligible = SatAdd(g.first_seen, cr.window);
+      if (eligible > t) return eligible;
+      const int64_t o = oldest_kept();
+      return o == kNone ? kNever : std::max(eligible, SatAdd(o, cr.window));
+    }
+    case Mode::kRatio: {
+      if (g.life == Life::kInactive) return kNever;
+      int64_t due = kNever;
+      if (!g.X().a.empty()) due = std::min(due, SatAdd(g.X().a.front().ts, cr.window));
+      if (!g.X().b.empty()) due = std::min(due, SatAdd(g.X().b.front().ts, cr.window));
+      return due;
+    }
+    case Mode::kChange: {
+      if (g.life == Life::kInactive) return kNever;
+      int64_t due = kNever;
+      const RunRing& a = g.X().a;
+      for (size_t i = a.head; i < a.runs.size(); ++i) {
+        const int64_t ts = a.runs[i].ts;
+        for (int64_t d :
+             {SatAdd(ts, cr.window), SatAdd(ts, cr.offset), SatAdd(ts, cr.offset + cr.window)}) {
+          if (d > t) due = std::min(due, d);
+        }
+      }
+      return due;
+    }
+    default:
+      return kNever;
+  }
+}
+
+// The lifecycle step: inactive -> pending -> firing -> (resolved) inactive. See README.
+void EngineImpl::Update(CompiledRule& cr, uint32_t slot, int64_t t, const DecodedEvent* ev) {
+  RuleState& st = *cr.state;
+  Group& g = st.groups[slot];
+  if (cr.mode == Mode::kEvery || cr.mode == Mode::kNewValue) return;
+  const Rule& r = *cr.rule;
+  EvalCondition(cr, g, slot, t);
+  switch (g.life) {
+    case Life::kInactive:
+      if (!g.cond) break;
+      SaveTrigger(cr, g, slot, ev);
+      if (r.pending_ms > 0) {
+        g.life = Life::kPending;
+        g.since = t;
+        ++st.stats.pending;
+        break;
+      }
+      g.life = Life::kFiring;
+      g.since = t;
+      g.repeat_index = 0;
+      g.false_since = kNone;
+      ++st.stats.firing;
+      Emit(cr, g, slot, AlertState::kFiring, t, ev);
+      break;
+    case Life::kPending:
+      if (!g.cond) {
+        g.life = Life::kInactive;
+        --st.stats.pending;
+      } else if (t >= SatAdd(g.since, r.pending_ms)) {
+        --st.stats.pending;
+        g.life = Life::kFiring;
+        g.since = t;
+        g.repeat_index = 0;
+        g.false_since = kNone;
+        ++st.stats.firing;
+        Emit(cr, g, slot, AlertState::kFiring, t, ev);
+      }
+      break;
+    case Life::kFiring:
+      if (g.cond) {
+        g.false_since = kNone;
+      } else {
+        if (g.false_since == kNone) g.false_since = t;
+        if (t >= SatAdd(g.false_since, r.keep_firing_ms)) {
+          Emit(cr, g, slot, AlertState::kResolved, t, ev);
+          g.life = Life::kInactive;
+          g.false_since = kNone;
+          --st.stats.firing;
+        }
+      }
+      break;
+  }
+  if (g.life == Life::kFiring && r.repeat_ms > 0) {
+    while (SatAdd(g.since, static_cast<int64_t>(g.repeat_index + 1) * r.repeat_ms) <= t) {
+      ++g.repeat_index;
+      Emit(cr, g, slot, AlertState::kRepeat,
+           g.since + static_cast<int64_t>(g.repeat_index) * r.repeat_ms, ev);
+    }
+  }
+  int64_t due = WindowChange(cr, g, slot, t);
+  if (g.life == Life::kPending) due = std::min(due, SatAdd(g.since, r.pending_ms));
+  if (g.life == Life::kFiring) {
+    if (r.repeat_ms > 0) {
+      due = std::min(due, SatAdd(g.since, static_cast<int64_t>(g.repeat_index + 1) * r.repeat_ms));
+    }
+    if (g.false_since != kNone) due = std::min(due, SatAdd(g.false_since, r.keep_firing_ms));
+  }
+  if (due <= t) due = t + 1;  // never re-run the same instant
+  Schedule(cr, slot, due);
+}
+
+void EngineImpl::Schedule(CompiledRule& cr, uint32_t slot, int64_t due) {
+  if (due == kNever) return;
+  Group& g = cr.state->groups[slot];
+  if (g.scheduled <= due) return;  // an earlier wake-up re-plans anyway
+  g.scheduled = due;
+  ++g.gen;
+  timers_.push_back({due, cr.index, slot, g.gen});
+  std::push_heap(timers_.begin(), timers_.end(), std::greater<>());
+}
+
+void EngineImpl::SaveTrigger(CompiledRule& cr, Group& g, uint32_t slot, const DecodedEvent* ev) {
+  GroupExtra& x = g.X();
+  x.trigger_json.assign(ev ? ev->Raw() : std::string_view());
+  x.trigger_ids.clear();
+  if (!options_.explain) return;
+  if (cr.mode == Mode::kCount && cr.small_ring) {
+    const size_t base = static_cast<size_t>(slot) * cr.k;
+    const int64_t cutoff = SatSub(ev ? ev->time_ms : 0, cr.window);
+    for (uint32_t i = 0; i < g.ring_size; ++i) {
+      const size_t pos = base + (g.ring_head + i) % cr.k;
+      if (cr.state->ring[pos] > cutoff) x.trigger_ids.push_back(cr.state->ring_ids[pos]);
+    }
+  } else if (ev && !ev->EventId().empty()) {
+    x.trigger_ids.emplace_back(ev->EventId());
+  }
+}
+
+void EngineImpl::Emit(const CompiledRule& cr, Group& g, uint32_t /*slot*/, AlertState state,
+                      int64_t at, const DecodedEvent* ev) {
+  ++cr.state->stats.notifications;
+  if (out_ == nullptr) return;
+  const Rule& r = *cr.rule;
+  Notification n;
+  n.at_ms = at;
+  n.rule_index = cr.index;
+  n.rule_name = r.name;
+  n.rule_id = r.id;
+  n.state = state;
+  n.group = GroupValues(g);
+  n.value = g.value;
+  n.threshold = r.condition.threshold;
+  n.window_ms = r.condition.window_ms;
+  n.episode_start_ms = g.since;
+  n.repeat_index = g.repeat_index;
+  n.window_start_ms = at - r.condition.window_ms;
+  n.window_end_ms = at;
+  if (cr.mode == Mode::kEvery || cr.mode == Mode::kNewValue) {
+    if (ev) n.event_json.assign(ev->Raw());
+    if (options_.explain && ev && !ev->EventId().empty()) n.event_ids.emplace_back(ev->EventId());
+  } else if (g.extra) {
+    n.event_json = g.extra->trigger_json;
+    if (options_.explain) n.event_ids = g.extra->trigger_ids;
+  }
+  out_->push_back(std::move(n));
+}
+
+const EngineStats& EngineImpl::Stats() const {
+  for (size_t i = 0; i < compiled_.size(); ++i) stats_.rules[i] = compiled_[i].state->stats;
+  return stats_;
+}
+
+std::vector<ActiveAlert> EngineImpl::ActiveAlerts() const {
+  std::vector<ActiveAlert> out;
+  for (const auto& cr : compiled_) {
+    for (const Group& g : cr.state->groups) {
+      if (!g.alive || g.life == Life::kInactive) continue;
+      ActiveAlert a;
+      a.rule_index = cr.index;
+      a.group = GroupValues(g);
+      a.firing = g.life == Life::kFiring;
+      a.value = g.value;
+      a.since_ms = g.since;
+      out.push_back(std::move(a));
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Engine>> Engine::Create(RuleSet rules, EngineOptions options,
+                                               Engine* previous) {
+  auto engine = std::make_unique<EngineImpl>();
+  Status s =
+      engine->Init(std::move(rules), std::move(options), dynamic_cast<EngineImpl*>(previous));
+  if (!s.ok()) return s;
+  return std::unique_ptr<Engine>(std::move(engine));
+}
+
+}  // namespace klaxon

@@ -1,0 +1,551 @@
+#include "engine/event_decoder.h"
+
+#include <simdjson.h>
+
+#include <algorithm>
+
+namespace klaxon {
+
+namespace od = simdjson::ondemand;
+
+uint32_t FieldTable::Intern(const FieldRef& f) {
+  for (size_t i = 0; i < fields_.size(); ++i) {
+    if (fields_[i] == f) return static_cast<uint32_t>(i);
+  }
+  fields_.push_back(f);
+  return static_cast<uint32_t>(fields_.size() - 1);
+}
+
+// ---- time parsing -------------------------------------------------------------------------
+
+namespace {
+
+constexpr int64_t kMaxAbsMs = int64_t{1} << 53;  // far beyond any real event time
+
+int64_t DaysFromCivil(int64_t y, unsigned m, unsigned d) {
+  // Howard Hinnant's days_from_civil.
+  y -= m <= 2;
+  const int64_t era = (y >= 0 ? y : y - 399) / 400;
+  const unsigned yoe = static_cast<unsigned>(y - era * 400);
+  const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + static_cast<int64_t>(doe) - 719468;
+}
+
+bool Digits(std::string_view s, size_t pos, size_t n, int& out) {
+  if (pos + n > s.size()) return false;
+  int v = 0;
+  for (size_t i = 0; i < n; ++i) {
+    char c = s[pos + i];
+    if (c < '0' || c > '9') return false;
+    v = v * 10 + (c - '0');
+  }
+  out = v;
+  return true;
+}
+
+}  // namespace
+
+std::optional<int64_t> ParseEpochSecondsText(std::string_view s) {
+  size_t i = 0;
+  bool negative = false;
+  if (i < s.size() && s[i] == '-') {
+    negative = true;
+    ++i;
+  }
+  // Collect significant digits and the decimal exponent: value = digits * 10^exp10.
+  char digits[40];
+  int ndigits = 0;
+  int exp10 = 0;
+  bool any = false;
+  bool dropped_nonzero = false;
+  int dropped_first = -1;  // first digit beyond our precision, for rounding
+  auto take = [&](char c, bool fractional) {
+    any = true;
+    if (ndigits == 0 && c == '0') {
+      if (fractional) --exp10;
+      return;
+    }
+    if (ndigits < 36) {
+      digits[ndigits++] = c;
+      if (fractional) --exp10;
+    } else {
+      if (dropped_first < 0)
+        dropped_first = c - '0';
+      else if (c != '0')
+        dropped_nonzero = true;
+      if (!fractional) ++exp10;
+    }
+  };
+  while (i < s.size() && s[i] >= '0' && s[i] <= '9') take(s[i++], false);
+  if (i < s.size() && s[i] == '.') {
+    ++i;
+    while (i < s.size() && s[i] >= '0' && s[i] <= '9') take(s[i++], true);
+  }
+  if (!any) return std::nullopt;
+  if (i < s.size() && (s[i] == 'e' || s[i] == 'E')) {
+    ++i;
+    bool eneg = false;
+    if (i < s.size() && (s[i] == '+' || s[i] == '-')) eneg = s[i++] == '-';
+    int e = 0;
+    bool edig = false;
+    while (i < s.size() && s[i] >= '0' && s[i] <= '9') {
+      edig = true;
+      if (e < 10000) e = e * 10 + (s[i] - '0');
+      ++i;
+    }
+    if (!edig) return std::nullopt;
+    exp10 += eneg ? -e : e;
+  }
+  while (i < s.size() && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r')) ++i;
+  if (i != s.size()) return std::nullopt;
+  // Milliseconds = digits * 10^(exp10 + 3); keep the integer part, round on the next digit.
+  const int shift = exp10 + 3;
+  const int int_len = ndigits + shift;  // number of digits in the integer part
+  if (int_len > 17) return std::nullopt;
+  int64_t ms = 0;
+  for (int k = 0; k < int_len; ++k) ms = ms * 10 + (k < ndigits ? digits[k] - '0' : 0);
+  int round_digit = 0;
+  if (int_len >= 0 && int_len < ndigits)
+    round_digit = digits[int_len] - '0';
+  else if (int_len == ndigits && dropped_first >= 0)
+    round_digit = dropped_first;
+  (void)dropped_nonzero;
+  if (round_digit >= 5) ++ms;  // half up (away from zero for negatives, symmetric)
+  if (ms > kMaxAbsMs) return std::nullopt;
+  return negative ? -ms : ms;
+}
+
+std::optional<int64_t> ParseRfc3339(std::string_view s) {
+  int year, month, day, hour, minute, second;
+  if (!Digits(s, 0, 4, year) || s.size() < 19 || s[4] != '-' || !Digits(s, 5, 2, month) ||
+      s[7] != '-' || !Digits(s, 8, 2, day) || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') ||
+      !Digits(s, 11, 2, hour) || s[13] != ':' || !Digits(s, 14, 2, minute) || s[16] != ':' ||
+      !Digits(s, 17, 2, second)) {
+    return std::nullopt;
+  }
+  static constexpr int kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  if (month < 1 || month > 12) return std::nullopt;
+  const bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+  const int mdays = kDays[month - 1] + (month == 2 && leap ? 1 : 0);
+  if (day < 1 || day > mdays || hour > 23 || minute > 59 || second > 60) return std::nullopt;
+  size_t i = 19;
+  int64_t frac_ms = 0;  // milliseconds * 10, then rounded
+  if (i < s.size() && s[i] == '.') {
+    ++i;
+    size_t start = i;
+    int64_t scaled = 0;  // first 4 fraction digits as ten-thousandths
+    int n = 0;
+    while (i < s.size() && s[i] >= '0' && s[i] <= '9') {
+      if (n < 4) {
+        scaled = scaled * 10 + (s[i] - '0');
+        ++n;
+      }
+      ++i;
+    }
+    if (i == start) return std::nullopt;
+    while (n < 4) {
+      scaled *= 10;
+      ++n;
+    }
+    frac_ms = (scaled + 5) / 10;  // round half up to ms
+  }
+  if (i >= s.size()) return std::nullopt;
+  int64_t offset_min = 0;
+  if (s[i] == 'Z' || s[i] == 'z') {
+    ++i;
+  } else if (s[i] == '+' || s[i] == '-') {
+    int oh, om;
+    if (!Digits(s, i + 1, 2, oh) || i + 3 >= s.size() || s[i + 3] != ':' ||
+        !Digits(s, i + 4, 2, om) || oh > 23 || om > 59) {
+      return std::nullopt;
+    }
+    offset_min = (oh * 60 + om) * (s[i] == '-' ? -1 : 1);
+    i += 6;
+  } else {
+    return std::nullopt;
+  }
+  if (i != s.size()) return std::nullopt;
+  const int64_t days =
+      DaysFromCivil(year, static_cast<unsigned>(month), static_cast<unsigned>(day));
+  const int64_t secs = days * 86400 + hour * 3600 + minute * 60 + second - offset_min * 60;
+  return secs * 1000 + frac_ms;
+}
+
+// ---- decoder -------------------------------------------------------------------------------
+
+namespace {
+
+// A trie over the referenced paths: the decoder descends only into keys present here.
+struct Node {
+  std::vector<std::pair<std::string, uint32_t>> children;
+  std::vector<uint32_t> leaf_fields;                         // fields read at this node
+  int32_t elem = -1;                                         // node for each array element
+  std::vector<std::pair<std::string, uint32_t>> tag_fields;  // this node holds the tags
+  bool timestamp = false;
+  bool event_id = false;
+};
+
+enum TimeStatus { kTimeMissing, kTimeOk, kTimeInvalid };
+
+}  // namespace
+
+struct EventDecoder::Impl {
+  std::vector<Node> nodes;
+  size_t field_count = 0;
+  std::vector<uint8_t> path_then_tag;  // per field
+  EngineOptions options;
+  od::parser parser;
+  simdjson::dom::parser dom_parser;  // only for documents that may be too deep
+  std::vector<uint32_t> counts;      // scratch for grouping values by field
+  std::vector<DecodedValue> scratch;
+
+  // per-decode
+  DecodedEvent* out = nullptr;
+  TimeStatus time_status = kTimeMissing;
+
+  uint32_t Child(uint32_t node, const std::string& key) {
+    for (auto& [k, idx] : nodes[node].children) {
+      if (k == key) return idx;
+    }
+    nodes.emplace_back();
+    const auto idx = static_cast<uint32_t>(nodes.size() - 1);
+    nodes[node].children.emplace_back(key, idx);
+    return idx;
+  }
+  uint32_t Elem(uint32_t node) {
+    if (nodes[node].elem < 0) {
+      nodes.emplace_back();
+      nodes[node].elem = static_cast<int32_t>(nodes.size() - 1);
+    }
+    return static_cast<uint32_t>(nodes[node].elem);
+  }
+  uint32_t Path(const std::vector<std::string>& path, int array_at) {
+    uint32_t n = 0;
+    for (size_t i = 0; i < path.size(); ++i) {
+      if (array_at >= 0 && static_cast<size_t>(array_at) == i) n = Elem(n);
+      n = Child(n, path[i]);
+    }
+    if (array_at >= 0 && static_cast<size_t>(array_at) == path.size()) n = Elem(n);
+    return n;
+  }
+
+  void Add(uint32_t field, ValueType type, std::string_view text, double number, bool tag) {
+    DecodedValue v;
+    v.field = field;
+    v.offset = static_cast<uint32_t>(out->arena.size());
+    v.length = static_cast<uint32_t>(text.size());
+    v.type = type;
+    v.from_tag = tag;
+    v.number = number;
+    out->arena.append(text);
+    out->values.push_back(v);
+  }
+
+  static std::string_view TrimToken(std::string_view t) {
+    while (!t.empty() &&
+           (t.back() == ' ' || t.back() == '\n' || t.back() == '\r' || t.back() == '\t')) {
+      t.remove_suffix(1);
+    }
+    return t;
+  }
+
+  // Reads a scalar and hands it to every consumer at `node`; returns false on a JSON error.
+  bool Scalar(od::value& v, od::json_type type, const Node& node, const uint32_t* tag_fields,
+              size_t tag_count) {
+    ValueType vt;
+    std::string_view text;
+    double number = 0;
+    switch (type) {
+      case od::json_type::string: {
+        if (v.get_string().get(text)) return false;
+        vt = ValueType::kString;
+        break;
+      }
+      case od::json_type::number: {
+        text = TrimToken(v.raw_json_token());
+        if (v.get_double().get(number)) {
+          // Out-of-range numbers still match as text.
+          number = 0;
+        }
+        vt = ValueType::kNumber;
+        break;
+      }
+      case od::json_type::boolean: {
+        bool b;
+        if (v.get_bool().get(b)) return false;
+        text = b ? "true" : "false";
+        vt = ValueType::kBool;
+        break;
+      }
+      case od::json_type::null: {
+        bool is_null = false;
+        if (v.is_null().get(is_null) || !is_null) return false;
+        if (node.timestamp && time_status == kTimeMissing) time_status = kTimeInvalid;
+        return true;  // null is absent
+      }
+      default:
+        return true;
+    }
+    for (uint32_t f : node.leaf_fields) Add(f, vt, text, number, false);
+    for (size_t i = 0; i < tag_count; ++i) Add(tag_fields[i], vt, text, number, true);
+    if (node.timestamp) {
+      std::optional<int64_t> t;
+      if (vt == ValueType::kNumber)
+        t = ParseEpochSecondsText(text);
+      else if (vt == ValueType::kString)
+        t = ParseRfc3339(text);
+      if (t) {
+        out->time_ms = *t;
+        time_status = kTimeOk;
+      } else {
+        time_status = kTimeInvalid;
+      }
+    }
+    if (node.event_id && vt == ValueType::kString) {
+      out->event_id_offset = static_cast<uint32_t>(out->arena.size());
+      out->event_id_length = static_cast<uint32_t>(text.size());
+      out->arena.append(text);
+    }
+    return true;
+  }
+
+  bool Tags(od::value& v, od::json_type type, const Node& node) {
+    auto lookup = [&](std::string_view key) -> const uint32_t* {
+      for (auto& [name, f] : node.tag_fields) {
+        if (name == key) return &f;
+      }
+      return nullptr;
+    };
+    static const Node kEmpty;
+    if (type == od::json_type::object) {
+      od::object obj;
+      if (v.get_object().get(obj)) return false;
+      for (auto field : obj) {
+        std::string_view key;
+        if (field.unescaped_key().get(key)) return false;
+        const uint32_t* f = lookup(key);
+        if (f == nullptr) continue;
+        od::value val;
+        if (field.value().get(val)) return false;
+        od::json_type t;
+        if (val.type().get(t)) return false;
+        if (!Scalar(val, t, kEmpty, f, 1)) return false;
+      }
+    } else if (type == od::json_type::array) {
+      od::array arr;
+      if (v.get_array().get(arr)) return false;
+      for (auto elem : arr) {
+        od::value pair;
+        if (elem.get(pair)) return false;
+        od::json_type t;
+        if (pair.type().get(t)) return false;
+        if (t != od::json_type::array) continue;
+        od::array kv;
+        if (pair.get_array().get(kv)) return false;
+        int i = 0;
+        const uint32_t* f = nullptr;
+        for (auto item : kv) {
+          od::value iv;
+          if (item.get(iv)) return false;
+          if (i == 0) {
+            od::json_type kt;
+            if (iv.type().get(kt)) return false;
+            if (kt == od::json_type::string) {
+              std::string_view key;
+              if (iv.get_string().get(key)) return false;
+              f = lookup(key);
+            }
+          } else if (i == 1 && f != nullptr) {
+            od::json_type vt;
+            if (iv.type().get(vt)) return false;
+            if (!Scalar(iv, vt, kEmpty, f, 1)) return false;
+          }
+          ++i;
+        }
+      }
+    }
+    return true;
+  }
+
+  bool Walk(od::value& v, uint32_t node_idx) {
+    od::json_type type;
+    if (v.type().get(type)) return false;
+    const Node& node = nodes[node_idx];
+    if (!node.tag_fields.empty()) {
+      // A tags container is read only as tags (built-in paths never go through `tags`).
+      return Tags(v, type, node);
+    }
+    if (type == od::json_type::object) {
+      for (uint32_t f : node.leaf_fields) Add(f, ValueType::kPresent, {}, 0, false);
+      if (node.timestamp) time_status = kTimeInvalid;
+      if (node.children.empty()) return true;
+      od::object obj;
+      if (v.get_object().get(obj)) return false;
+      for (auto field : obj) {
+        std::string_view key;
+        if (field.unescaped_key().get(key)) return false;
+        for (const auto& [k, child] : node.children) {
+          if (k == key) {
+            od::value cv;
+            if (field.value().get(cv)) return false;
+            if (!Walk(cv, child)) return false;
+            break;
+          }
+        }
+      }
+      return true;
+    }
+    if (type == od::json_type::array) {
+      if (node.timestamp) time_status = kTimeInvalid;
+      if (node.elem < 0 && node.leaf_fields.empty()) return true;
+      od::array arr;
+      if (v.get_array().get(arr)) return false;
+      for (auto elem : arr) {
+        od::value ev;
+        if (elem.get(ev)) return false;
+        od::json_type et;
+        if (ev.type().get(et)) return false;
+        if (et == od::json_type::object || et == od::json_type::array) {
+          if (node.elem >= 0 && !Walk(ev, static_cast<uint32_t>(node.elem))) return false;
+        } else if (!node.leaf_fields.empty()) {
+          // A leaf array of scalars: every element is a value of the field.
+          if (!Scalar(ev, et, node, nullptr, 0)) return false;
+        }
+      }
+      return true;
+    }
+    return Scalar(v, type, node, nullptr, 0);
+  }
+
+  // Cheap pre-check: a document can only nest deeper than max_depth if it has that many
+  // opening brackets; only then pay for a full DOM validation with the depth limit.
+  bool MaybeTooDeep(std::string_view raw) const {
+    size_t opens = 0;
+    for (char c : raw) opens += (c == '{') | (c == '[');
+    return opens > options.max_depth;
+  }
+};
+
+EventDecoder::EventDecoder(const std::vector<FieldRef>& fields, const EngineOptions& options)
+    : impl_(std::make_unique<Impl>()) {
+  Impl& m = *impl_;
+  m.options = options;
+  m.nodes.emplace_back();  // root
+  m.field_count = fields.size();
+  m.path_then_tag.assign(fields.size(), 0);
+  m.counts.assign(fields.size() + 1, 0);
+  for (size_t i = 0; i < fields.size(); ++i) {
+    const FieldRef& f = fields[i];
+    const auto id = static_cast<uint32_t>(i);
+    if (f.kind != FieldRef::Kind::kTag && !f.path.empty()) {
+      m.nodes[m.Path(f.path, f.array_at)].leaf_fields.push_back(id);
+    }
+    if (f.kind != FieldRef::Kind::kPath) {
+      const std::string& tag = f.tag.empty() ? f.name : f.tag;
+      const uint32_t tags = m.Child(0, "tags");
+      m.nodes[tags].tag_fields.emplace_back(tag, id);
+    }
+    if (f.kind == FieldRef::Kind::kPathThenTag) m.path_then_tag[i] = 1;
+  }
+  if (!options.timestamp_path.empty()) m.nodes[m.Path(options.timestamp_path, -1)].timestamp = true;
+  if (options.explain) m.nodes[m.Child(0, "event_id")].event_id = true;
+  if (m.dom_parser.allocate(4096, options.max_depth) != simdjson::SUCCESS) {
+    // Allocation failure surfaces later as a parse error; nothing else to do here.
+  }
+}
+
+EventDecoder::~EventDecoder() = default;
+
+RejectReason EventDecoder::Decode(std::string_view raw, DecodedEvent& out) {
+  Impl& m = *impl_;
+  if (raw.size() > m.options.max_event_bytes) return RejectReason::kTooLarge;
+  if (!simdjson::validate_utf8(raw.data(), raw.size())) return RejectReason::kInvalidUtf8;
+  out.raw.clear();
+  out.raw.reserve(raw.size() + simdjson::SIMDJSON_PADDING);
+  out.raw.append(raw);
+  out.arena.clear();
+  out.values.clear();
+  out.event_id_length = 0;
+  out.time_ms = 0;
+  if (m.MaybeTooDeep(raw)) {
+    simdjson::dom::element ignored;
+    auto err = m.dom_parser.parse(out.raw.data(), out.raw.size(), false).get(ignored);
+    if (err == simdjson::DEPTH_ERROR) return RejectReason::kTooDeep;
+    if (err) return RejectReason::kInvalidJson;
+  }
+  m.out = &out;
+  m.time_status = kTimeMissing;
+  od::document doc;
+  if (m.parser.iterate(out.raw.data(), out.raw.size(), out.raw.capacity()).get(doc)) {
+    return RejectReason::kInvalidJson;
+  }
+  od::json_type type;
+  if (doc.type().get(type)) return RejectReason::kInvalidJson;
+  if (type != od::json_type::object) {
+    // Make sure it is at least valid JSON before calling it "not an object".
+    simdjson::dom::element ignored;
+    if (m.dom_parser.parse(out.raw.data(), out.raw.size(), false).get(ignored)) {
+      return RejectReason::kInvalidJson;
+    }
+    return RejectReason::kNotObject;
+  }
+  {
+    od::object obj;
+    if (doc.get_object().get(obj)) return RejectReason::kInvalidJson;
+    const Node& root = m.nodes[0];
+    for (auto field : obj) {
+      std::string_view key;
+      if (field.unescaped_key().get(key)) return RejectReason::kInvalidJson;
+      for (const auto& [k, child] : root.children) {
+        if (k == key) {
+          od::value v;
+          if (field.value().get(v)) return RejectReason::kInvalidJson;
+          if (!m.Walk(v, child)) return RejectReason::kInvalidJson;
+          break;
+        }
+      }
+    }
+  }
+  if (m.time_status == kTimeMissing) return RejectReason::kMissingTimestamp;
+  if (m.time_status == kTimeInvalid) return RejectReason::kInvalidTimestamp;
+
+  // Group values by field (stable counting sort) and apply path-then-tag precedence.
+  auto& counts = m.counts;
+  std::fill(counts.begin(), counts.end(), 0);
+  for (const auto& v : out.values) ++counts[v.field + 1];
+  bool need_filter = false;
+  for (const auto& v : out.values) {
+    if (m.path_then_tag[v.field] && !v.from_tag) need_filter = true;
+  }
+  m.scratch.clear();
+  if (need_filter) {
+    // kPathThenTag: when the path produced values, drop the tag's values for that field.
+    std::vector<uint8_t>& has_path = m.path_then_tag;  // reuse: bit 1 = "has path value"
+    for (const auto& v : out.values) {
+      if (has_path[v.field] && !v.from_tag) has_path[v.field] |= 2;
+    }
+    std::fill(counts.begin(), counts.end(), 0);
+    for (const auto& v : out.values) {
+      if ((has_path[v.field] & 2) && v.from_tag) continue;
+      m.scratch.push_back(v);
+      ++counts[v.field + 1];
+    }
+    for (auto& b : has_path) b &= 1;
+    out.values.swap(m.scratch);
+  }
+  out.field_begin.resize(m.field_count + 1);
+  out.field_begin[0] = 0;
+  for (size_t f = 0; f < m.field_count; ++f)
+    out.field_begin[f + 1] = out.field_begin[f] + counts[f + 1];
+  m.scratch.resize(out.values.size());
+  {
+    // counts[f] becomes the write cursor of field f.
+    for (size_t f = 0; f < m.field_count; ++f) counts[f] = out.field_begin[f];
+    for (const auto& v : out.values) m.scratch[counts[v.field]++] = v;
+    out.values.swap(m.scratch);
+  }
+  return RejectReason::kNone;
+}
+
+}  // namespace klaxon
