@@ -76,8 +76,8 @@ constexpr std::array kLogArgs = {
 };
 
 constexpr std::array kKinds = {
-    KindSpec{"slack", kSlackArgs},     KindSpec{"pagerduty", kPagerDutyArgs},
-    KindSpec{"jira", kJiraArgs},       KindSpec{"webhook", kWebhookArgs},
+    KindSpec{"slack", kSlackArgs}, KindSpec{"pagerduty", kPagerDutyArgs},
+    KindSpec{"jira", kJiraArgs},   KindSpec{"webhook", kWebhookArgs},
     KindSpec{"log", kLogArgs},
 };
 
@@ -164,8 +164,8 @@ void CheckValue(const ActionArg& arg, const ArgSpec& spec, const ActionValue& v,
       return;
     case ArgType::kStringList:
     case ArgType::kSecretList: {
-      const ArgSpec element{spec.key, spec.type == ArgType::kStringList ? ArgType::kString
-                                                                         : ArgType::kSecret,
+      const ArgSpec element{spec.key,
+                            spec.type == ArgType::kStringList ? ArgType::kString : ArgType::kSecret,
                             false, ""};
       if (v.kind == ActionValue::Kind::kList) {
         for (const ActionValue& e : v.list) CheckValue(arg, element, e, out);
@@ -239,9 +239,10 @@ std::vector<ActionProblem> ValidateActionDef(const ActionDef& def) {
   }
   for (const ArgSpec& s : kind->args) {
     if (s.required && seen.count(std::string(s.key)) == 0) {
-      out.push_back({def.pos, def.kind + " action `" + def.name + "` needs argument `" +
-                                  std::string(s.key) + "`",
-                     std::string(s.help)});
+      out.push_back(
+          {def.pos,
+           def.kind + " action `" + def.name + "` needs argument `" + std::string(s.key) + "`",
+           std::string(s.help)});
     }
   }
   return out;

@@ -15,9 +15,9 @@
 namespace klaxon::actions {
 
 enum class ArgType {
-  kString,      // string literal, env(...) or file(...)
-  kSecret,      // like kString, but a literal is refused: secrets come from env(...) or file(...)
-  kTemplate,    // string literal with {{placeholders}}
+  kString,    // string literal, env(...) or file(...)
+  kSecret,    // like kString, but a literal is refused: secrets come from env(...) or file(...)
+  kTemplate,  // string literal with {{placeholders}}
   kBool,
   kNumber,
   kDuration,
