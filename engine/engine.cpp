@@ -657,6 +657,7 @@ void EngineImpl::Evaluate(const DecodedEvent& ev) {
 
 void EngineImpl::Unlink(RuleState& st, uint32_t slot) {
   Group& g = st.groups[slot];
+  if (g.prev == kNil && g.next == kNil && st.lru_head != slot) return;  // not linked
   if (g.prev != kNil)
     st.groups[g.prev].next = g.next;
   else
@@ -697,7 +698,7 @@ void EngineImpl::Evict(CompiledRule& cr, uint32_t slot) {
   RuleState& st = *cr.state;
   Group& g = st.groups[slot];
   Unlink(st, slot);
-  st.keys.erase(*g.key);
+  st.keys.erase(st.keys.find(std::string_view(*g.key)));
   g.alive = false;
   g.key = nullptr;
   ++g.gen;  // invalidates its timers
