@@ -1,12 +1,162 @@
+// `klaxon check [--format text|json] PATH...`: parse and check rule files and folders.
+// Text diagnostics go to stderr (as compilers do), the OK summary and JSON to stdout.
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
 #include <ostream>
+#include <sstream>
 
+#include "actions/action_schema.h"
 #include "cli/commands.h"
+#include "rules-dsl/rules_dsl.h"
 
 namespace klaxon::cli {
+namespace {
 
-int RunCheck(const Args& /*args*/, std::ostream& /*out*/, std::ostream& err) {
-  err << "klaxon check: not built yet\n";
-  return 2;
+namespace fs = std::filesystem;
+
+constexpr const char* kCheckUsage =
+    "usage: klaxon check [--format text|json] PATH...\n"
+    "  Checks rule files (*.rules; folders are searched recursively).\n"
+    "  Exit status: 0 all good, 1 errors found, 2 usage error.\n";
+
+}  // namespace
+
+bool CollectRuleFiles(const std::vector<std::string>& paths, std::vector<std::string>& files,
+                      std::ostream& err, const char* command) {
+  for (const std::string& p : paths) {
+    std::error_code ec;
+    if (fs::is_directory(p, ec)) {
+      std::vector<std::string> found;
+      for (fs::recursive_directory_iterator it(p, ec), end; !ec && it != end; it.increment(ec)) {
+        if (it->is_regular_file(ec) && it->path().extension() == ".rules") {
+          found.push_back(it->path().generic_string());
+        }
+      }
+      if (ec) {
+        err << "klaxon " << command << ": cannot read " << p << ": " << ec.message() << "\n";
+        return false;
+      }
+      std::sort(found.begin(), found.end());
+      files.insert(files.end(), found.begin(), found.end());
+    } else if (fs::is_regular_file(p, ec)) {
+      files.push_back(p);
+    } else {
+      err << "klaxon " << command << ": no such file or directory: " << p << "\n";
+      return false;
+    }
+  }
+  return true;
+}
+
+bool ReadRuleFile(const std::string& path, size_t limit, std::string& text) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return false;
+  text.clear();
+  char buffer[65536];
+  while (in && text.size() <= limit) {
+    in.read(buffer, sizeof buffer);
+    text.append(buffer, static_cast<size_t>(in.gcount()));
+  }
+  return !in.bad();
+}
+
+namespace {
+
+rules_dsl::CheckOptions CheckOptionsWithActions() {
+  rules_dsl::CheckOptions options;
+  options.validate_action = [](const ActionDef& def) {
+    std::vector<rules_dsl::ActionProblem> out;
+    for (auto& p : actions::ValidateActionDef(def)) {
+      out.push_back({std::move(p.pos), std::move(p.message), std::move(p.hint)});
+    }
+    return out;
+  };
+  return options;
+}
+
+}  // namespace
+
+int RunCheck(const Args& args, std::ostream& out, std::ostream& err) {
+  bool json = false;
+  std::vector<std::string> paths;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (a == "--help" || a == "-h") {
+      out << kCheckUsage;
+      return 0;
+    }
+    if (a == "--format" || a.starts_with("--format=")) {
+      std::string value = a == "--format" ? (i + 1 < args.size() ? args[++i] : "") : a.substr(9);
+      if (value != "json" && value != "text") {
+        err << "klaxon check: --format takes text or json\n" << kCheckUsage;
+        return 2;
+      }
+      json = value == "json";
+    } else if (a.starts_with("-") && a != "-") {
+      err << "klaxon check: unknown option " << a << "\n" << kCheckUsage;
+      return 2;
+    } else {
+      paths.push_back(a);
+    }
+  }
+  if (paths.empty()) {
+    err << "klaxon check: no rule files given\n" << kCheckUsage;
+    return 2;
+  }
+  std::vector<std::string> names;
+  if (!CollectRuleFiles(paths, names, err, "check")) return 2;
+  if (names.empty()) {
+    err << "klaxon check: no .rules files found\n";
+    return 2;
+  }
+  const rules_dsl::CheckOptions options = CheckOptionsWithActions();
+  std::vector<rules_dsl::SourceFile> files;
+  for (const std::string& name : names) {
+    rules_dsl::SourceFile f{name, ""};
+    if (!ReadRuleFile(name, options.max_file_bytes, f.text)) {
+      err << "klaxon check: cannot read " << name << "\n";
+      return 2;
+    }
+    files.push_back(std::move(f));
+  }
+  const rules_dsl::LoadResult result = rules_dsl::ParseAndCheck(files, options);
+  const size_t errors = result.error_count();
+  const size_t warnings = result.warning_count();
+  if (json) {
+    nlohmann::json diagnostics = nlohmann::json::array();
+    for (const auto& d : result.diagnostics) {
+      diagnostics.push_back({{"file", d.file},
+                             {"line", d.line},
+                             {"column", d.column},
+                             {"severity", d.severity},
+                             {"message", d.message},
+                             {"hint", d.hint}});
+    }
+    const nlohmann::json doc = {{"files", files.size()},
+                                {"rules", result.rules.rules.size()},
+                                {"errors", errors},
+                                {"warnings", warnings},
+                                {"diagnostics", diagnostics}};
+    out << doc.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+    return errors == 0 ? 0 : 1;
+  }
+  for (const auto& d : result.diagnostics) err << rules_dsl::FormatDiagnostic(d);
+  auto plural = [](size_t n, const char* word) {
+    return std::to_string(n) + " " + word + (n == 1 ? "" : "s");
+  };
+  if (errors > 0) {
+    err << "found " << plural(errors, "error");
+    if (warnings > 0) err << " and " << plural(warnings, "warning");
+    err << " in " << plural(files.size(), "file") << "\n";
+    return 1;
+  }
+  out << plural(files.size(), "file") << ", " << plural(result.rules.rules.size(), "rule") << ", "
+      << plural(result.rules.actions.size(), "action") << ": OK";
+  if (warnings > 0) out << " (" << plural(warnings, "warning") << ")";
+  out << "\n";
+  return 0;
 }
 
 }  // namespace klaxon::cli

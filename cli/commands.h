@@ -11,11 +11,18 @@ namespace klaxon::cli {
 
 using Args = std::vector<std::string>;
 
-int RunCheck(const Args& args, std::ostream& out, std::ostream& err);   // check_command.cpp
-int RunFmt(const Args& args, std::ostream& out, std::ostream& err);     // fmt_command.cpp
-int RunReplay(const Args& args, std::ostream& out, std::ostream& err);  // replay_command.cpp
-int RunTest(const Args& args, std::ostream& out, std::ostream& err);    // test_command.cpp
-int RunNotify(const Args& args, std::ostream& out, std::ostream& err);  // notify_command.cpp
+// Shared by check and fmt (check_command.cpp): the rule files named by `paths` (files as given,
+// folders searched recursively for *.rules, sorted); false after printing an error to `err`.
+bool CollectRuleFiles(const std::vector<std::string>& paths, std::vector<std::string>& files,
+                      std::ostream& err, const char* command);
+// Reads at most limit + 1 bytes (a longer file is then reported as too large by the checker).
+bool ReadRuleFile(const std::string& path, size_t limit, std::string& text);
+
+int RunCheck(const Args& args, std::ostream& out, std::ostream& err);    // check_command.cpp
+int RunFmt(const Args& args, std::ostream& out, std::ostream& err);      // fmt_command.cpp
+int RunReplay(const Args& args, std::ostream& out, std::ostream& err);   // replay_command.cpp
+int RunTest(const Args& args, std::ostream& out, std::ostream& err);     // test_command.cpp
+int RunNotify(const Args& args, std::ostream& out, std::ostream& err);   // notify_command.cpp
 int RunService(const Args& args, std::ostream& out, std::ostream& err);  // run_command.cpp
 
 }  // namespace klaxon::cli

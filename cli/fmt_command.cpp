@@ -1,12 +1,91 @@
+// `klaxon fmt [--check] PATH...`: rewrite rule files in the canonical layout (rules-dsl's
+// FormatRules). With --check nothing is written; files that would change are listed and the
+// exit status is 1. Files that do not parse are reported and left untouched (exit 1).
+#include <filesystem>
+#include <fstream>
 #include <ostream>
 
 #include "cli/commands.h"
+#include "rules-dsl/rules_dsl.h"
 
 namespace klaxon::cli {
+namespace {
 
-int RunFmt(const Args& /*args*/, std::ostream& /*out*/, std::ostream& err) {
-  err << "klaxon fmt: not built yet\n";
-  return 2;
+constexpr const char* kFmtUsage =
+    "usage: klaxon fmt [--check] PATH...\n"
+    "  Rewrites rule files (*.rules; folders are searched recursively) in the canonical layout.\n"
+    "  --check  write nothing; list the files that would change and exit 1 if any would.\n";
+
+// Writes through a temporary file and a rename so that a crash never leaves half a file.
+bool WriteFileAtomically(const std::string& path, const std::string& text) {
+  const std::string tmp = path + ".klaxon-fmt.tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    if (!out) return false;
+    out << text;
+    if (!out.flush()) return false;
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) std::filesystem::remove(tmp, ec);
+  return !ec;
+}
+
+}  // namespace
+
+int RunFmt(const Args& args, std::ostream& out, std::ostream& err) {
+  bool check = false;
+  std::vector<std::string> paths;
+  for (const std::string& a : args) {
+    if (a == "--help" || a == "-h") {
+      out << kFmtUsage;
+      return 0;
+    }
+    if (a == "--check") {
+      check = true;
+    } else if (a.starts_with("-")) {
+      err << "klaxon fmt: unknown option " << a << "\n" << kFmtUsage;
+      return 2;
+    } else {
+      paths.push_back(a);
+    }
+  }
+  if (paths.empty()) {
+    err << "klaxon fmt: no rule files given\n" << kFmtUsage;
+    return 2;
+  }
+  std::vector<std::string> files;
+  if (!CollectRuleFiles(paths, files, err, "fmt")) return 2;
+  const size_t limit = rules_dsl::CheckOptions{}.max_file_bytes;
+  int status = 0;
+  size_t changed = 0;
+  for (const std::string& name : files) {
+    std::string text;
+    if (!ReadRuleFile(name, limit, text)) {
+      err << "klaxon fmt: cannot read " << name << "\n";
+      status = 1;
+      continue;
+    }
+    Result<std::string> formatted = rules_dsl::FormatRules(text, name);
+    if (!formatted.ok()) {
+      err << formatted.status().message() << name << ": not formatted (syntax errors)\n";
+      status = 1;
+      continue;
+    }
+    if (*formatted == text) continue;
+    ++changed;
+    if (check) {
+      out << name << "\n";
+      status = 1;
+    } else if (!WriteFileAtomically(name, *formatted)) {
+      err << "klaxon fmt: cannot write " << name << "\n";
+      status = 1;
+    }
+  }
+  if (check && changed > 0) {
+    err << changed << " file" << (changed == 1 ? "" : "s") << " would be reformatted\n";
+  }
+  return status;
 }
 
 }  // namespace klaxon::cli

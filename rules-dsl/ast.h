@@ -1,0 +1,164 @@
+// The typed syntax tree of a rule file: what the parser produces and the checker and formatter
+// consume. Every node keeps its SourcePos; texts are kept as written so that the formatter can
+// reproduce them. Plain data, no PEGTL.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "engine/rule.h"
+#include "rules-dsl/rules_dsl.h"
+
+namespace klaxon::rules_dsl::ast {
+
+struct Word {
+  std::string text;
+  SourcePos pos;
+};
+
+// A string literal: `raw` is the text between the quotes as written, `value` is unescaped and
+// `raw_offsets[i]` is the offset in `raw` of value[i] (to place diagnostics inside strings).
+struct String {
+  std::string raw;
+  std::string value;
+  std::vector<int> raw_offsets;
+  SourcePos pos;  // of the opening quote
+};
+
+// `10m`, `1h`; in `5/min` the amount is implicit (empty) and means 1.
+struct Duration {
+  std::string amount;
+  std::string unit;
+  SourcePos pos;
+  SourcePos unit_pos;
+};
+
+struct Value {  // a filter value: bare token or quoted string
+  bool quoted = false;
+  std::string text;  // unescaped
+  std::string raw;   // as written (without quotes)
+  SourcePos pos;
+};
+
+struct Filter {
+  enum class Kind { kOr, kAnd, kNot, kParen, kHas, kMatch, kCompare };
+  Kind kind = Kind::kMatch;
+  std::vector<Filter> children;   // kOr, kAnd (2+), kNot and kParen (1)
+  bool bang = false;              // kNot written as `!`
+  Word key;                       // kHas, kMatch, kCompare
+  std::vector<Value> values;      // kMatch
+  bool list = false;              // kMatch written as `key:[a, b]`
+  CompareOp op = CompareOp::kGt;  // kCompare
+  std::string number;             // kCompare, as written
+  SourcePos pos;
+};
+
+struct Threshold {
+  std::string number;  // as written, may start with '-'
+  bool percent = false;
+  SourcePos pos;
+};
+
+struct Condition {
+  enum class Kind { kFilter, kFrequency, kChange, kUnique, kRatio, kNew };
+  Kind kind = Kind::kFilter;
+  CompareOp op = CompareOp::kGt;
+  std::string op_text;
+  Threshold threshold;
+  bool per_form = false;  // `5/min` rather than `in 1m`
+  Duration window;
+  Duration offset;            // kChange
+  Word field;                 // kUnique, kNew; empty text in `new()`
+  std::vector<Filter> ratio;  // kRatio: numerator, denominator
+  bool has_filter = false;    // `for FILTER`, or the whole filter of kFilter
+  Filter filter;
+  SourcePos pos;
+};
+
+struct Label {
+  Word key;
+  String value;
+};
+
+struct Clause {
+  enum class Kind {
+    kWhen,
+    kGroupBy,
+    kSeverity,
+    kSummary,
+    kDescription,
+    kPending,
+    kKeepFiring,
+    kRepeat,
+    kLabels,
+    kEnabled,
+    kThen
+  };
+  Kind kind = Kind::kWhen;
+  SourcePos pos;
+  int end_line = 0;
+  Condition condition;        // kWhen
+  std::vector<Word> words;    // kGroupBy fields, kThen actions, kSeverity/kEnabled value
+  String text;                // kSummary, kDescription
+  Duration duration;          // kPending, kKeepFiring, kRepeat
+  std::vector<Label> labels;  // kLabels
+};
+
+struct ActionValue {
+  enum class Kind { kString, kNumber, kDuration, kBool, kList, kEnv, kFile };
+  Kind kind = Kind::kString;
+  String string;      // kString, kEnv, kFile
+  std::string text;   // kNumber, kBool as written
+  Duration duration;  // kDuration
+  std::vector<ActionValue> list;
+  SourcePos pos;
+};
+
+struct ActionArg {
+  Word key;
+  ActionValue value;
+  int line = 0;  // where the argument starts; the formatter keeps the user's line breaks
+};
+
+struct RuleItem {
+  Word name;
+  SourcePos pos;
+  std::vector<Clause> clauses;
+  int end_line = 0;  // the closing brace
+};
+
+struct ActionItem {
+  Word name;
+  Word kind;
+  std::vector<ActionArg> args;
+  SourcePos pos;
+  int end_line = 0;
+};
+
+struct Item {
+  bool is_rule = false;
+  RuleItem rule;
+  ActionItem action;
+  int line() const { return is_rule ? rule.pos.line : action.pos.line; }
+};
+
+struct Comment {
+  int line = 0;
+  int column = 0;
+  std::string text;  // from '#' to the end of the line, trailing blanks removed
+  bool full_line = false;
+};
+
+struct File {
+  std::string name;
+  std::vector<Item> items;
+  std::vector<Comment> comments;
+};
+
+// Parses one file; syntax errors go to `diagnostics` (one per failed top-level item, parsing
+// resumes at the next line starting with `rule` or `action`).
+File ParseFile(const SourceFile& source, const CheckOptions& options,
+               std::vector<Diagnostic>& diagnostics);
+
+}  // namespace klaxon::rules_dsl::ast

@@ -1,0 +1,596 @@
+// AST -> RuleSet. Passes: (1) parse every file; (2) declare rule and action names across all
+// files; (3) convert each action and rule, resolving fields, units and thresholds; (4) bind
+// `then` names and check placeholders. Every pass appends diagnostics and carries on.
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <set>
+#include <unordered_map>
+
+#include "engine/template.h"
+#include "rules-dsl/ast.h"
+#include "rules-dsl/fields.h"
+#include "rules-dsl/rules_dsl.h"
+#include "rules-dsl/util.h"
+
+namespace klaxon::rules_dsl {
+namespace {
+
+std::string PosText(const SourcePos& p) {
+  return p.file + ":" + std::to_string(p.line) + ":" + std::to_string(p.column);
+}
+
+std::string DurationText(const ast::Duration& d) { return d.amount + d.unit; }
+
+class Checker {
+ public:
+  explicit Checker(const CheckOptions& options) : options_(options) {}
+
+  void Error(const SourcePos& p, std::string message, std::string hint = "") {
+    diagnostics_.push_back(
+        {p.file, p.line, p.column, "error", std::move(message), std::move(hint), ""});
+  }
+  void Warning(const SourcePos& p, std::string message, std::string hint = "") {
+    diagnostics_.push_back(
+        {p.file, p.line, p.column, "warning", std::move(message), std::move(hint), ""});
+  }
+
+  std::vector<Diagnostic>& diagnostics() { return diagnostics_; }
+
+  // A duration in ms within [min_ms, max_ms]; `what` names it in messages.
+  std::optional<int64_t> Duration(const ast::Duration& d, std::string_view what, int64_t min_ms,
+                                  int64_t max_ms, std::string_view range_hint) {
+    const auto unit = UnitMillis(d.unit);
+    if (!unit) {
+      const std::string best = ClosestMatch(d.unit, UnitNames());
+      Error(d.unit_pos, "unknown time unit `" + d.unit + "`",
+            (best.empty() ? "" : "did you mean `" + best + "`? ") +
+                "units: s, m, h, d, w (or sec, min, hour, day, week)");
+      return std::nullopt;
+    }
+    int64_t amount = 1;
+    if (!d.amount.empty()) {
+      const auto [ptr, ec] =
+          std::from_chars(d.amount.data(), d.amount.data() + d.amount.size(), amount);
+      if (ec != std::errc() || ptr != d.amount.data() + d.amount.size()) amount = INT64_MAX;
+    }
+    const int64_t ms = amount > max_ms / *unit + 1 ? INT64_MAX : amount * *unit;
+    if (ms < min_ms || ms > max_ms) {
+      Error(d.pos, std::string(what) + " `" + DurationText(d) + "` is out of range",
+            std::string(range_hint));
+      return std::nullopt;
+    }
+    return ms;
+  }
+
+  FieldRef Field(const ast::Word& key) {
+    std::string typo;
+    FieldRef f = ResolveField(key.text, &typo);
+    if (!typo.empty()) {
+      Error(key.pos, "unknown field `" + key.text + "`", "did you mean `" + typo + "`?");
+    }
+    if (f.kind != FieldRef::Kind::kTag) {
+      for (const std::string& part : f.path) {
+        if (part.empty()) {
+          Error(key.pos, "empty part in field name `" + key.text + "`",
+                "write dotted paths as a.b.c; use tags[a.b] for a tag with dots");
+          break;
+        }
+      }
+    }
+    return f;
+  }
+
+  Predicate Filter(const ast::Filter& f) {
+    Predicate p;
+    p.pos = f.pos;
+    using K = ast::Filter::Kind;
+    switch (f.kind) {
+      case K::kParen:
+        return Filter(f.children[0]);
+      case K::kOr:
+      case K::kAnd:
+        p.kind = f.kind == K::kOr ? Predicate::Kind::kOr : Predicate::Kind::kAnd;
+        for (const auto& c : f.children) p.children.push_back(Filter(c));
+        break;
+      case K::kNot:
+        p.kind = Predicate::Kind::kNot;
+        p.children.push_back(Filter(f.children[0]));
+        break;
+      case K::kHas:
+        p.kind = Predicate::Kind::kHas;
+        p.field = Field(f.key);
+        break;
+      case K::kMatch:
+        p.kind = Predicate::Kind::kMatch;
+        p.field = Field(f.key);
+        for (const auto& v : f.values) p.values.push_back(v.text);
+        break;
+      case K::kCompare: {
+        p.kind = Predicate::Kind::kCompare;
+        p.field = Field(f.key);
+        p.op = f.op;
+        p.number = std::strtod(f.number.c_str(), nullptr);
+        if (!std::isfinite(p.number)) Error(f.pos, "number `" + f.number + "` is out of range");
+        break;
+      }
+    }
+    return p;
+  }
+
+  static bool HasWildcard(const std::vector<std::string>& values) {
+    return std::any_of(values.begin(), values.end(),
+                       [](const std::string& v) { return v.find('*') != std::string::npos; });
+  }
+
+  static std::string ValuesText(const std::vector<std::string>& values) {
+    std::string out;
+    for (const auto& v : values) out += (out.empty() ? "`" : " or `") + v + "`";
+    return out;
+  }
+
+  // Terms of an AND (nested ANDs flattened) that can never hold together.
+  void CheckSatisfiable(const Predicate& p) {
+    for (const Predicate& c : p.children) CheckSatisfiable(c);
+    if (p.kind != Predicate::Kind::kAnd) return;
+    std::vector<const Predicate*> terms;
+    std::vector<const Predicate*> stack = {&p};
+    while (!stack.empty()) {
+      const Predicate* q = stack.back();
+      stack.pop_back();
+      if (q->kind == Predicate::Kind::kAnd) {
+        for (auto it = q->children.rbegin(); it != q->children.rend(); ++it) stack.push_back(&*it);
+      } else {
+        terms.push_back(q);
+      }
+    }
+    for (size_t j = 1; j < terms.size() && j < 256; ++j) {
+      const Predicate& b = *terms[j];
+      for (size_t i = 0; i < j; ++i) {
+        const Predicate& a = *terms[i];
+        if (a.kind == Predicate::Kind::kMatch && b.kind == Predicate::Kind::kMatch &&
+            a.field == b.field && a.field.array_at < 0 && !HasWildcard(a.values) &&
+            !HasWildcard(b.values)) {
+          bool overlap = false;
+          for (const auto& v : a.values) {
+            if (std::find(b.values.begin(), b.values.end(), v) != b.values.end()) overlap = true;
+          }
+          if (!overlap) {
+            std::vector<std::string> all = a.values;
+            all.insert(all.end(), b.values.begin(), b.values.end());
+            Error(b.pos,
+                  "this filter can never match: `" + a.field.name + "` cannot be " +
+                      ValuesText(a.values) + " and " + ValuesText(b.values) + " at once",
+                  "to match any of them, write `" + a.field.name + ":[" + JoinNames(all, 64) +
+                      "]` or use OR");
+            return;
+          }
+        }
+        auto has = [](const Predicate& x) { return x.kind == Predicate::Kind::kHas; };
+        auto not_has = [&](const Predicate& x) {
+          return x.kind == Predicate::Kind::kNot && has(x.children[0]);
+        };
+        const Predicate* positive = nullptr;
+        const Predicate* negative = nullptr;
+        if ((has(a) || a.kind == Predicate::Kind::kMatch) && not_has(b)) {
+          positive = &a;
+          negative = &b;
+        } else if ((has(b) || b.kind == Predicate::Kind::kMatch) && not_has(a)) {
+          positive = &b;
+          negative = &a;
+        }
+        if (positive != nullptr && positive->field == negative->children[0].field) {
+          Error(b.pos,
+                "this filter can never match: `" + positive->field.name +
+                    "` must be present and absent at once",
+                "remove `!has:" + positive->field.name + "` or the other term");
+          return;
+        }
+      }
+    }
+  }
+
+  // Threshold as a number; percent says whether this condition kind wants a percentage.
+  double Threshold(const ast::Condition& c, bool wants_percent, std::string_view what) {
+    double value = std::strtod(c.threshold.number.c_str(), nullptr);
+    if (!std::isfinite(value)) {
+      Error(c.threshold.pos, "threshold `" + c.threshold.number + "` is out of range");
+      return 0;
+    }
+    if (value < 0) {
+      Error(c.threshold.pos, "threshold must not be negative",
+            "a count or a percentage is 0 or more");
+    }
+    if (wants_percent && !c.threshold.percent) {
+      Error(c.threshold.pos, std::string(what) + " thresholds are percentages",
+            "write `" + c.threshold.number + "%`");
+    } else if (!wants_percent && c.threshold.percent) {
+      Error(c.threshold.pos, std::string(what) + " thresholds are counts, not percentages",
+            "remove the `%`; for a share of events use ratio(A, B) > 5% in 15m");
+    }
+    return value;
+  }
+
+  int64_t Window(const ast::Duration& d) {
+    return Duration(d, "window", kSecond, kMaxWindow, "windows go from 1s to 30d").value_or(0);
+  }
+
+  void ConvertCondition(const ast::Condition& c, Rule& rule) {
+    Condition& out = rule.condition;
+    out.op = c.op;
+    using K = ast::Condition::Kind;
+    switch (c.kind) {
+      case K::kFilter:
+        out.kind = Condition::Kind::kEvery;
+        break;
+      case K::kFrequency:
+        out.kind = Condition::Kind::kCount;
+        out.threshold = Threshold(c, false, "frequency");
+        out.window_ms = Window(c.window);
+        if ((c.op == CompareOp::kLt && out.threshold <= 0) ||
+            (c.op == CompareOp::kLe && out.threshold < 0)) {
+          Error(c.threshold.pos,
+                "`frequency " + c.op_text + " " + c.threshold.number + "` can never hold",
+                "for an absence (flatline) rule write `frequency < 1 in 10m`");
+        }
+        break;
+      case K::kChange:
+        out.kind = Condition::Kind::kChange;
+        out.threshold = Threshold(c, true, "change");
+        out.window_ms = Window(c.window);
+        out.offset_ms =
+            Duration(c.offset, "offset", kSecond, kMaxWindow, "offsets go from 1s to 30d")
+                .value_or(0);
+        break;
+      case K::kUnique:
+        out.kind = Condition::Kind::kUnique;
+        out.field = Field(c.field);
+        out.threshold = Threshold(c, false, "unique()");
+        out.window_ms = Window(c.window);
+        break;
+      case K::kRatio:
+        out.kind = Condition::Kind::kRatio;
+        out.numerator = Filter(c.ratio[0]);
+        out.denominator = Filter(c.ratio[1]);
+        CheckSatisfiable(out.numerator);
+        CheckSatisfiable(out.denominator);
+        out.threshold = Threshold(c, true, "ratio()");
+        out.window_ms = Window(c.window);
+        break;
+      case K::kNew:
+        out.kind = Condition::Kind::kNewValue;
+        if (c.field.text.empty()) {
+          Error(c.field.pos, "new() needs a field", "write new(release), new(exception.type), ...");
+        } else {
+          out.field = Field(c.field);
+        }
+        break;
+    }
+    if (c.has_filter) {
+      rule.filter = Filter(c.filter);
+      CheckSatisfiable(rule.filter);
+    }
+  }
+
+  void CheckTemplate(const ast::String& s, std::string_view clause, const Rule& rule) {
+    auto compiled = CompileTemplate(s.value);
+    if (!compiled.ok()) {
+      Error(s.pos, std::string(clause) + ": " + compiled.status().message());
+      return;
+    }
+    std::vector<std::string> known = {"count",  "value",     "threshold",
+                                      "window", "rule.name", "rule.severity"};
+    for (const auto& g : rule.group_by) known.push_back("group." + g.name);
+    for (const auto& l : rule.labels) known.push_back("labels." + l.first);
+    for (const TemplatePart& part : compiled->parts) {
+      if (!part.placeholder) continue;
+      const std::string& name = part.text;
+      if (std::find(known.begin(), known.end(), name) != known.end()) continue;
+      if (name.starts_with("event.") && name.size() > 6) continue;
+      SourcePos p = s.pos;
+      if (part.offset < s.raw_offsets.size()) p.column += 1 + s.raw_offsets[part.offset];
+      std::string hint;
+      const std::string best = ClosestMatch(name, known);
+      if (!best.empty()) hint = "did you mean `{{" + best + "}}`? ";
+      if (name.starts_with("group.")) {
+        hint += "`{{" + name + "}}` needs `" + name.substr(6) + "` in `group by`";
+      } else if (name.starts_with("labels.")) {
+        hint += "`{{" + name + "}}` needs a label `" + name.substr(7) + "` in `labels { }`";
+      } else {
+        known.push_back("event.FIELD");
+        hint += "placeholders: " + JoinNames(known, 20);
+        known.pop_back();
+      }
+      Error(p, "unknown placeholder `{{" + name + "}}`", hint);
+    }
+  }
+
+  Rule ConvertRule(const ast::RuleItem& r) {
+    Rule rule;
+    rule.name = r.name.text;
+    rule.pos = r.pos;
+    using K = ast::Clause::Kind;
+    static constexpr const char* kClauseNames[] = {
+        "when",    "group by",        "severity",     "summary", "description",
+        "pending", "keep firing for", "repeat every", "labels",  "enabled",
+        "then"};
+    std::vector<const ast::Clause*> first(std::size(kClauseNames), nullptr);
+    for (const ast::Clause& c : r.clauses) {
+      const auto index = static_cast<size_t>(c.kind);
+      if (first[index] != nullptr) {
+        Error(c.pos,
+              std::string("duplicate clause `") + kClauseNames[index] + "` in rule `" + rule.name +
+                  "`",
+              "first given at line " + std::to_string(first[index]->pos.line));
+        continue;
+      }
+      first[index] = &c;
+    }
+    // Labels and group-by first: the templates refer to them.
+    if (const ast::Clause* c = first[static_cast<size_t>(K::kGroupBy)]) {
+      std::set<std::string> seen;
+      for (const ast::Word& w : c->words) {
+        if (!seen.insert(w.text).second) {
+          Error(w.pos, "`" + w.text + "` appears twice in `group by`");
+          continue;
+        }
+        rule.group_by.push_back(Field(w));
+      }
+    }
+    if (const ast::Clause* c = first[static_cast<size_t>(K::kLabels)]) {
+      std::set<std::string> seen;
+      for (const ast::Label& l : c->labels) {
+        if (!seen.insert(l.key.text).second) {
+          Error(l.key.pos, "label `" + l.key.text + "` given twice");
+          continue;
+        }
+        rule.labels.emplace_back(l.key.text, l.value.value);
+      }
+    }
+    if (const ast::Clause* c = first[static_cast<size_t>(K::kWhen)]) {
+      ConvertCondition(c->condition, rule);
+    } else {
+      Error(r.name.pos, "rule `" + rule.name + "` has no `when` clause",
+            "add a condition, e.g. `when frequency > 5/min for service:orders-api`");
+    }
+    if (const ast::Clause* c = first[static_cast<size_t>(K::kSeverity)]) {
+      const ast::Word& w = c->words[0];
+      static const std::vector<std::string> kSeverities = {"critical", "error", "warning", "info"};
+      const auto it = std::find(kSeverities.begin(), kSeverities.end(), Lower(w.text));
+      if (it == kSeverities.end()) {
+        const std::string best = ClosestMatch(w.text, kSeverities);
+        Error(w.pos, "unknown severity `" + w.text + "`",
+              (best.empty() ? "" : "did you mean `" + best + "`? ") +
+                  "severities: critical, error, warning, info");
+      } else {
+        rule.severity = static_cast<Severity>(it - kSeverities.begin());
+      }
+    }
+    if (const ast::Clause* c = first[static_cast<size_t>(K::kEnabled)]) {
+      const std::string v = Lower(c->words[0].text);
+      if (v == "true" || v == "false") {
+        rule.enabled = v == "true";
+      } else {
+        Error(c->words[0].pos, "`enabled` takes true or false, not `" + v + "`");
+      }
+    }
+    const std::string lifecycle_hint = "durations go from 0s to 30d";
+    if (const ast::Clause* c = first[static_cast<size_t>(K::kPending)]) {
+      rule.pending_ms = Duration(c->duration, "pending", 0, kMaxWindow, lifecycle_hint).value_or(0);
+    }
+    if (const ast::Clause* c = first[static_cast<size_t>(K::kKeepFiring)]) {
+      rule.keep_firing_ms =
+          Duration(c->duration, "keep firing for", 0, kMaxWindow, lifecycle_hint).value_or(0);
+    }
+    if (const ast::Clause* c = first[static_cast<size_t>(K::kRepeat)]) {
+      rule.repeat_ms =
+          Duration(c->duration, "repeat every", 0, kMaxWindow, lifecycle_hint).value_or(0);
+    }
+    if (const ast::Clause* c = first[static_cast<size_t>(K::kSummary)]) {
+      rule.summary = c->text.value;
+      CheckTemplate(c->text, "summary", rule);
+    }
+    if (const ast::Clause* c = first[static_cast<size_t>(K::kDescription)]) {
+      rule.description = c->text.value;
+      CheckTemplate(c->text, "description", rule);
+    }
+    if (const ast::Clause* c = first[static_cast<size_t>(K::kThen)]) {
+      std::set<std::string> seen;
+      for (const ast::Word& w : c->words) {
+        if (!seen.insert(w.text).second) {
+          Error(w.pos, "action `" + w.text + "` listed twice in `then`");
+          continue;
+        }
+        rule.actions.push_back(w.text);
+        pending_then_.push_back(w);
+      }
+    } else {
+      Warning(r.name.pos, "rule `" + rule.name + "` has no `then` clause; it notifies no one",
+              "add `then ACTION` (rules without actions are fine for replay)");
+    }
+    return rule;
+  }
+
+  ActionValue ConvertValue(const ast::ActionValue& v) {
+    ActionValue out;
+    out.pos = v.pos;
+    using K = ast::ActionValue::Kind;
+    switch (v.kind) {
+      case K::kString:
+        out.kind = ActionValue::Kind::kString;
+        out.text = v.string.value;
+        break;
+      case K::kEnv:
+      case K::kFile:
+        out.kind = v.kind == K::kEnv ? ActionValue::Kind::kEnv : ActionValue::Kind::kFile;
+        out.text = v.string.value;
+        if (out.text.empty()) {
+          Error(v.string.pos,
+                v.kind == K::kEnv ? "env() needs a variable name" : "file() needs a path");
+        }
+        break;
+      case K::kNumber:
+        out.kind = ActionValue::Kind::kNumber;
+        out.number = std::strtod(v.text.c_str(), nullptr);
+        if (!std::isfinite(out.number)) Error(v.pos, "number `" + v.text + "` is out of range");
+        break;
+      case K::kDuration:
+        out.kind = ActionValue::Kind::kDuration;
+        out.duration_ms =
+            Duration(v.duration, "duration", 0, kMaxWindow, "durations go from 0s to 30d")
+                .value_or(0);
+        break;
+      case K::kBool:
+        out.kind = ActionValue::Kind::kBool;
+        out.boolean = Lower(v.text) == "true";
+        break;
+      case K::kList:
+        out.kind = ActionValue::Kind::kList;
+        for (const auto& e : v.list) out.list.push_back(ConvertValue(e));
+        break;
+    }
+    return out;
+  }
+
+  ActionDef ConvertAction(const ast::ActionItem& a) {
+    ActionDef def;
+    def.name = a.name.text;
+    def.kind = a.kind.text;
+    def.pos = a.pos;
+    for (const ast::ActionArg& arg : a.args) {
+      def.args.push_back({arg.key.text, ConvertValue(arg.value), arg.key.pos});
+    }
+    if (options_.validate_action) {
+      for (const ActionProblem& p : options_.validate_action(def)) {
+        Error(p.pos, p.message, p.hint);
+      }
+    }
+    return def;
+  }
+
+  LoadResult Run(const std::vector<SourceFile>& files) {
+    LoadResult result;
+    std::vector<ast::File> parsed;
+    parsed.reserve(files.size());
+    for (const SourceFile& f : files) parsed.push_back(ast::ParseFile(f, options_, diagnostics_));
+
+    std::unordered_map<std::string, SourcePos> rule_names;
+    std::unordered_map<std::string, SourcePos> action_names;
+    std::vector<std::string> action_list;
+    for (const ast::File& f : parsed) {
+      for (const ast::Item& item : f.items) {
+        const ast::Word& name = item.is_rule ? item.rule.name : item.action.name;
+        auto& names = item.is_rule ? rule_names : action_names;
+        const auto [it, inserted] = names.emplace(name.text, name.pos);
+        if (!inserted) {
+          Error(name.pos,
+                std::string("duplicate ") + (item.is_rule ? "rule" : "action") + " `" + name.text +
+                    "`",
+                "first defined at " + PosText(it->second));
+          // Still check it, so that its own mistakes show up now.
+          if (item.is_rule) {
+            ConvertRule(item.rule);
+          } else {
+            ConvertAction(item.action);
+          }
+          continue;
+        }
+        if (item.is_rule) {
+          result.rules.rules.push_back(ConvertRule(item.rule));
+        } else {
+          result.rules.actions.push_back(ConvertAction(item.action));
+          action_list.push_back(name.text);
+        }
+      }
+    }
+    for (const ast::Word& w : pending_then_) {
+      if (action_names.count(w.text) != 0) continue;
+      if (action_list.empty()) {
+        Error(w.pos, "unknown action `" + w.text + "`",
+              "no actions are defined; add one such as `action " + w.text + " = log()`");
+        continue;
+      }
+      const std::string best = ClosestMatch(w.text, action_list);
+      Error(w.pos, "unknown action `" + w.text + "`",
+            (best.empty() ? "" : "did you mean `" + best + "`? ") +
+                "defined actions: " + JoinNames(action_list));
+    }
+    Finish(files);
+    result.diagnostics = std::move(diagnostics_);
+    return result;
+  }
+
+  // Sorts by file (argument order), line, column and attaches source lines.
+  void Finish(const std::vector<SourceFile>& files) {
+    std::unordered_map<std::string, size_t> index;
+    for (size_t i = 0; i < files.size(); ++i) index.emplace(files[i].name, i);
+    std::stable_sort(diagnostics_.begin(), diagnostics_.end(),
+                     [&](const Diagnostic& a, const Diagnostic& b) {
+                       const size_t fa = index[a.file];
+                       const size_t fb = index[b.file];
+                       if (fa != fb) return fa < fb;
+                       if (a.line != b.line) return a.line < b.line;
+                       return a.column < b.column;
+                     });
+    size_t current = SIZE_MAX;
+    std::vector<size_t> starts;
+    for (Diagnostic& d : diagnostics_) {
+      const size_t fi = index[d.file];
+      if (fi != current) {
+        current = fi;
+        starts.assign(1, 0);
+        const std::string& t = files[fi].text;
+        for (size_t i = 0; i < t.size(); ++i) {
+          if (t[i] == '\n') starts.push_back(i + 1);
+        }
+      }
+      if (d.line >= 1 && static_cast<size_t>(d.line) <= starts.size()) {
+        const std::string& t = files[fi].text;
+        const size_t b = starts[d.line - 1];
+        size_t e = t.find('\n', b);
+        if (e == std::string::npos) e = t.size();
+        if (e > b && t[e - 1] == '\r') --e;
+        d.source_line = t.substr(b, std::min<size_t>(e - b, 400));
+      }
+    }
+  }
+
+ private:
+  const CheckOptions& options_;
+  std::vector<Diagnostic> diagnostics_;
+  std::vector<ast::Word> pending_then_;
+};
+
+}  // namespace
+
+size_t LoadResult::error_count() const {
+  return static_cast<size_t>(
+      std::count_if(diagnostics.begin(), diagnostics.end(),
+                    [](const Diagnostic& d) { return d.severity == "error"; }));
+}
+
+size_t LoadResult::warning_count() const { return diagnostics.size() - error_count(); }
+
+LoadResult ParseAndCheck(const std::vector<SourceFile>& files, const CheckOptions& options) {
+  return Checker(options).Run(files);
+}
+
+std::string FormatDiagnostic(const Diagnostic& d) {
+  std::string out = d.file + ":" + std::to_string(d.line) + ":" + std::to_string(d.column) + ": " +
+                    d.severity + ": " + d.message + "\n";
+  if (!d.source_line.empty()) {
+    std::string shown;
+    std::string caret;
+    for (size_t i = 0; i < d.source_line.size(); ++i) {
+      const char c = d.source_line[i];
+      shown.push_back(c == '\t' ? ' ' : c);
+      const bool continuation = (static_cast<unsigned char>(c) & 0xC0) == 0x80;
+      if (static_cast<int>(i) + 1 < d.column && !continuation) caret.push_back(' ');
+    }
+    out += "  " + shown + "\n  " + caret + "^\n";
+  }
+  if (!d.hint.empty()) out += "  hint: " + d.hint + "\n";
+  return out;
+}
+
+}  // namespace klaxon::rules_dsl

@@ -1,0 +1,37 @@
+// Field keys, durations and placeholders: the vocabulary the checker resolves.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "engine/rule.h"
+
+namespace klaxon::rules_dsl {
+
+struct BuiltinField {
+  std::string_view name;  // as users write it
+  std::string_view path;  // dotted JSON path from the event root
+  int array_at;           // see FieldRef::array_at
+};
+
+// The built-in Sentry fields and aliases (documented in docs/rules.md).
+const std::vector<BuiltinField>& BuiltinFields();
+
+// Resolves a key as written. When the key looks like a typo of a built-in (same prefix,
+// close spelling) `typo_of` names the built-in.
+FieldRef ResolveField(std::string_view key, std::string* typo_of);
+
+// Milliseconds per unit (s, sec, m, min, h, hour, d, day, w, week, plurals, ms), or nullopt.
+std::optional<int64_t> UnitMillis(std::string_view unit);
+const std::vector<std::string>& UnitNames();
+
+constexpr int64_t kSecond = 1000;
+constexpr int64_t kMinute = 60 * kSecond;
+constexpr int64_t kHour = 60 * kMinute;
+constexpr int64_t kDay = 24 * kHour;
+constexpr int64_t kMaxWindow = 30 * kDay;
+
+}  // namespace klaxon::rules_dsl
