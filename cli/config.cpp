@@ -372,6 +372,7 @@ Result<Config> ParseConfig(const std::string& text,
       e.Bytes("max_event_size", c.engine.max_event_bytes);
       e.Integer("max_depth", c.engine.max_depth);
       e.Duration("idle_tick", c.idle_tick_ms);
+      e.Duration("restore_horizon", c.restore_horizon_ms);
     }
     {
       Section o = top.Child("outbox");

@@ -62,6 +62,9 @@ struct Config {
   std::string log_format = "logfmt";  // logfmt | json
   std::string log_level = "info";     // debug | info | warn | error
   int64_t idle_tick_ms = 200;         // how often the wall clock advances the engine when idle
+  // How much event time a restart re-reads to rebuild window state (offsets are committed this
+  // far behind the watermark, at most); see docs/operations.md.
+  int64_t restore_horizon_ms = 3600000;
 };
 
 // Parses `text` (YAML) with `overrides` ("section.key" -> value, from flags) applied on top.

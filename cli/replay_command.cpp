@@ -195,8 +195,7 @@ int RunReplay(const Args& args, std::ostream& out, std::ostream& err) {
   };
   connectors::Record record;
   while (true) {
-    Result<connectors::NextStatus> next =
-        (*source)->Next(std::chrono::milliseconds(1000), &record);
+    Result<connectors::NextStatus> next = (*source)->Next(std::chrono::milliseconds(1000), &record);
     if (!next.ok()) {
       err << "klaxon replay: " << next.status().message() << "\n";
       return 1;

@@ -1,12 +1,136 @@
+// `klaxon run --config FILE`: the alerting service. Parses flags, loads the configuration,
+// turns SIGHUP into a reload and SIGTERM/SIGINT into a graceful shutdown, and runs Service.
+#include <pthread.h>
+#include <signal.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <iostream>
+#include <map>
 #include <ostream>
+#include <thread>
 
 #include "cli/commands.h"
+#include "cli/config.h"
+#include "cli/logger.h"
+#include "cli/rule_files.h"
+#include "cli/service.h"
 
 namespace klaxon::cli {
+namespace {
 
-int RunService(const Args& /*args*/, std::ostream& /*out*/, std::ostream& err) {
-  err << "klaxon run: not built yet\n";
-  return 2;
+constexpr std::string_view kRunUsage =
+    "usage: klaxon run --config FILE [--SECTION.KEY=VALUE ...]\n"
+    "\n"
+    "Runs the alerting service: consumes events (Kafka, a file or stdin), evaluates the rules\n"
+    "and delivers notifications from a durable outbox. Any configuration key can be set by a\n"
+    "flag, e.g. --log.format=json --kafka.brokers=127.0.0.1:9092 --admin.listen=:9464.\n"
+    "See docs/config.md.\n"
+    "\n"
+    "signals: SIGHUP reloads the rules (a broken file keeps the old ones); SIGTERM or SIGINT\n"
+    "stop consuming, drain the outbox, commit offsets and exit 0.\n";
+
+}  // namespace
+
+int RunService(const Args& args, std::ostream& out, std::ostream& err) {
+  std::string config_path;
+  std::map<std::string, std::string> overrides;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (a == "--help" || a == "-h") {
+      out << kRunUsage;
+      return 0;
+    }
+    if (a.rfind("--", 0) != 0) {
+      err << "klaxon run: unexpected argument " << a << "\n" << kRunUsage;
+      return 2;
+    }
+    std::string key = a.substr(2);
+    std::string value;
+    const size_t eq = key.find('=');
+    if (eq != std::string::npos) {
+      value = key.substr(eq + 1);
+      key = key.substr(0, eq);
+    } else if (i + 1 < args.size()) {
+      value = args[++i];
+    } else {
+      err << "klaxon run: " << a << " needs a value\n";
+      return 2;
+    }
+    if (key == "config") {
+      config_path = value;
+    } else {
+      overrides[key] = value;
+    }
+  }
+  EnvLookup env = [](const std::string& name) -> std::optional<std::string> {
+    const char* v = std::getenv(name.c_str());
+    if (v == nullptr) return std::nullopt;
+    return std::string(v);
+  };
+  std::string text;
+  std::string base_dir = ".";
+  if (!config_path.empty()) {
+    Result<std::string> t = ReadFileText(config_path);
+    if (!t.ok()) {
+      err << "klaxon run: " << t.status().message() << "\n";
+      return 2;
+    }
+    text = std::move(t).value();
+    base_dir = std::filesystem::path(config_path).parent_path().string();
+    if (base_dir.empty()) base_dir = ".";
+  } else if (overrides.empty()) {
+    err << kRunUsage;
+    return 2;
+  }
+  Result<Config> config = ParseConfig(text, overrides, env, ReadFileText);
+  if (!config.ok()) {
+    err << "klaxon run: " << (config_path.empty() ? "flags" : config_path) << ": "
+        << config.status().message() << "\n";
+    return 2;
+  }
+  config->base_dir = base_dir;
+  LogLevel level = LogLevel::kInfo;
+  Logger::ParseLevel(config->log_level, &level);
+  Logger log(err, config->log_format == "json", level);
+
+  // Signals are blocked in every thread and taken by one waiter thread, which only sets the
+  // service's flags: no work happens in a signal handler.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGHUP);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGUSR1);  // wakes the waiter at exit
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  Service service(std::move(config).value(), env, log);
+  std::atomic<bool> done{false};
+  std::thread waiter([&] {
+    while (!done.load()) {
+      int sig = 0;
+      if (sigwait(&signals, &sig) != 0) continue;
+      if (sig == SIGHUP) {
+        log.Info("reload requested", {{"signal", "SIGHUP"}});
+        service.RequestReload();
+      } else if (sig == SIGTERM || sig == SIGINT) {
+        log.Info("shutdown requested", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
+        service.RequestShutdown();
+      }
+    }
+  });
+  int code = 2;
+  Status started = service.Start();
+  if (!started.ok()) {
+    log.Error("cannot start", {{"error", started.message()}});
+  } else {
+    code = service.Run();
+  }
+  done.store(true);
+  pthread_kill(waiter.native_handle(), SIGUSR1);
+  waiter.join();
+  return code;
 }
 
 }  // namespace klaxon::cli

@@ -9,17 +9,17 @@
 #include <sstream>
 
 #include <fmt/format.h>
-#include <nlohmann/json.hpp>
 #include <yaml-cpp/yaml.h>
+#include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
 #include "cli/config.h"
 #include "cli/event_time.h"
 #include "cli/notification_output.h"
 #include "cli/rule_files.h"
+#include "connectors/file_source.h"
 #include "engine/engine.h"
 #include "engine/time_format.h"
-#include "connectors/file_source.h"
 
 namespace klaxon::cli {
 namespace {
@@ -131,8 +131,8 @@ CaseResult Compare(const std::vector<Expected>& want, const std::vector<Expected
   std::vector<std::vector<uint32_t>> lcs(n + 1, std::vector<uint32_t>(m + 1, 0));
   for (size_t i = n; i-- > 0;) {
     for (size_t j = m; j-- > 0;) {
-      lcs[i][j] = same(want[i], got[j]) ? lcs[i + 1][j + 1] + 1
-                                        : std::max(lcs[i + 1][j], lcs[i][j + 1]);
+      lcs[i][j] =
+          same(want[i], got[j]) ? lcs[i + 1][j + 1] + 1 : std::max(lcs[i + 1][j], lcs[i][j + 1]);
     }
   }
   CaseResult r;
@@ -279,8 +279,8 @@ Result<std::pair<int, int>> RunTestFile(const std::string& path, std::ostream& o
       for (const Notification& n : notes) {
         const Rule& rule = loaded->rules.rules[n.rule_index];
         if (!selected(rule.name)) continue;
-        got.push_back({n.at_ms, rule.name, AlertStateName(n.state), CanonicalGroup(rule, n),
-                       n.value});
+        got.push_back(
+            {n.at_ms, rule.name, AlertStateName(n.state), CanonicalGroup(rule, n), n.value});
       }
       std::vector<Expected> want;
       if (test["expect"]) {
@@ -299,9 +299,10 @@ Result<std::pair<int, int>> RunTestFile(const std::string& path, std::ostream& o
       CaseResult r = Compare(want, got, start_ms);
       if (rejected > 0 && !test["allow_rejected"]) {
         r.passed = false;
-        r.report += fmt::format("  {} input events were rejected (set allow_rejected: true if "
-                                "that is the point)\n",
-                                rejected);
+        r.report += fmt::format(
+            "  {} input events were rejected (set allow_rejected: true if "
+            "that is the point)\n",
+            rejected);
       }
       if (r.passed) {
         ++passed;
@@ -313,8 +314,8 @@ Result<std::pair<int, int>> RunTestFile(const std::string& path, std::ostream& o
     }
     return std::make_pair(passed, failed);
   } catch (const YAML::Exception& e) {
-    return Status::InvalidArgument(fmt::format("{}:{}:{}: error: {}", path, e.mark.line + 1,
-                                               e.mark.column + 1, e.msg));
+    return Status::InvalidArgument(
+        fmt::format("{}:{}:{}: error: {}", path, e.mark.line + 1, e.mark.column + 1, e.msg));
   }
 }
 

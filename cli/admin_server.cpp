@@ -1,0 +1,85 @@
+#include "cli/admin_server.h"
+
+#include <httplib.h>
+
+namespace klaxon::cli {
+
+Result<std::unique_ptr<AdminServer>> AdminServer::Start(const std::string& listen,
+                                                        AdminHandlers handlers) {
+  const size_t colon = listen.rfind(':');
+  if (colon == std::string::npos) {
+    return Status::InvalidArgument("admin.listen: expected host:port, got '" + listen + "'");
+  }
+  std::string host = listen.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  int port = 0;
+  try {
+    port = std::stoi(listen.substr(colon + 1));
+  } catch (...) {
+    return Status::InvalidArgument("admin.listen: invalid port in '" + listen + "'");
+  }
+  std::unique_ptr<AdminServer> s(new AdminServer());
+  s->handlers_ = std::move(handlers);
+  s->server_ = std::make_unique<httplib::Server>();
+  httplib::Server& srv = *s->server_;
+  srv.set_read_timeout(5, 0);
+  srv.set_write_timeout(5, 0);
+  const AdminHandlers& h = s->handlers_;
+  srv.Get("/metrics", [&h](const httplib::Request&, httplib::Response& res) {
+    res.set_content(h.metrics(), "text/plain; version=0.0.4; charset=utf-8");
+  });
+  srv.Get("/-/healthy", [](const httplib::Request&, httplib::Response& res) {
+    res.set_content("Klaxon is Healthy.\n", "text/plain");
+  });
+  srv.Get("/-/ready", [&h](const httplib::Request&, httplib::Response& res) {
+    if (h.ready()) {
+      res.set_content("Klaxon is Ready.\n", "text/plain");
+    } else {
+      res.status = 503;
+      res.set_content("Klaxon is not ready.\n", "text/plain");
+    }
+  });
+  srv.Get("/api/v1/rules", [&h](const httplib::Request&, httplib::Response& res) {
+    res.set_content(h.rules_json(), "application/json");
+  });
+  srv.Get("/api/v1/alerts", [&h](const httplib::Request&, httplib::Response& res) {
+    res.set_content(h.alerts_json(), "application/json");
+  });
+  srv.Post("/-/reload", [&h](const httplib::Request&, httplib::Response& res) {
+    if (!h.reload) {
+      res.status = 403;
+      res.set_content("reload over HTTP is disabled; start with --admin.enable_reload=true\n",
+                      "text/plain");
+      return;
+    }
+    Status st = h.reload();
+    if (st.ok()) {
+      res.set_content("reloaded\n", "text/plain");
+    } else {
+      res.status = 500;
+      res.set_content("reload failed: " + st.message() + "\n", "text/plain");
+    }
+  });
+  if (port == 0) {
+    s->port_ = srv.bind_to_any_port(host);
+    if (s->port_ < 0) return Status::Unavailable("admin server: cannot bind " + listen);
+  } else {
+    if (!srv.bind_to_port(host, port)) {
+      return Status::Unavailable("admin server: cannot listen on " + listen);
+    }
+    s->port_ = port;
+  }
+  s->thread_ = std::thread([&srv] { srv.listen_after_bind(); });
+  return s;
+}
+
+void AdminServer::Stop() {
+  if (server_) server_->stop();
+  if (thread_.joinable()) thread_.join();
+}
+
+AdminServer::~AdminServer() { Stop(); }
+
+}  // namespace klaxon::cli

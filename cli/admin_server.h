@@ -1,0 +1,44 @@
+// The admin HTTP server of `klaxon run` (cpp-httplib, 127.0.0.1 by default): /metrics,
+// /-/healthy, /-/ready, /api/v1/rules, /api/v1/alerts and, when enabled, POST /-/reload.
+// Runs its own threads; the handlers it is given must be thread-safe.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "engine/status.h"
+
+namespace httplib {
+class Server;
+}
+
+namespace klaxon::cli {
+
+struct AdminHandlers {
+  std::function<std::string()> metrics;      // Prometheus text
+  std::function<bool()> ready;               // rules loaded, partitions assigned, not stopping
+  std::function<std::string()> rules_json;   // {"status":"success","data":{"rules":[...]}}
+  std::function<std::string()> alerts_json;  // {"status":"success","data":{"alerts":[...]}}
+  std::function<Status()> reload;            // nullptr: POST /-/reload is disabled
+};
+
+class AdminServer {
+ public:
+  // `listen` is "host:port"; port 0 picks a free one (see port()).
+  static Result<std::unique_ptr<AdminServer>> Start(const std::string& listen,
+                                                    AdminHandlers handlers);
+  ~AdminServer();
+  int port() const { return port_; }
+  void Stop();
+
+ private:
+  AdminServer() = default;
+  std::unique_ptr<httplib::Server> server_;
+  std::thread thread_;
+  AdminHandlers handlers_;
+  int port_ = 0;
+};
+
+}  // namespace klaxon::cli

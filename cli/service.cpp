@@ -1,0 +1,713 @@
+#include "cli/service.h"
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "actions/action.h"
+#include "actions/clock.h"
+#include "actions/dispatcher.h"
+#include "actions/http_client.h"
+#include "actions/outbox.h"
+#include "cli/admin_server.h"
+#include "cli/notification_output.h"
+#include "cli/rule_files.h"
+#include "connectors/file_source.h"
+#include "connectors/kafka_producer.h"
+#include "connectors/kafka_source.h"
+#include "engine/time_format.h"
+
+namespace klaxon::cli {
+namespace {
+
+std::string Resolve(const std::string& base, const std::string& path) {
+  if (path == "-" || path.empty() || std::filesystem::path(path).is_absolute()) return path;
+  return (std::filesystem::path(base) / path).lexically_normal().string();
+}
+
+// How much event time a restart re-reads to rebuild exact window state: the longest span any
+// rule looks back over, plus pending/keep-firing and lateness; capped (docs/operations.md).
+int64_t StateHorizonMs(const RuleSet& rules, const EngineOptions& options, int64_t cap_ms) {
+  int64_t horizon = 0;
+  for (const Rule& r : rules.rules) {
+    if (!r.enabled) continue;
+    const Condition& c = r.condition;
+    horizon = std::max(horizon, c.window_ms + c.offset_ms +
+                                    std::max(r.pending_ms, r.keep_firing_ms) + r.repeat_ms);
+  }
+  return std::min(horizon + options.allowed_lateness_ms, cap_ms);
+}
+
+}  // namespace
+
+struct Service::Loaded {
+  LoadedRules files;
+  std::unique_ptr<Engine> engine;
+  std::vector<std::unique_ptr<actions::Action>> actions;
+  std::shared_ptr<const RuleSet> rules;  // a copy the admin threads may read
+};
+
+// Delivery pieces that outlive reloads.
+struct Service::Delivery {
+  actions::SystemClock clock;
+  std::unique_ptr<actions::Outbox> outbox;
+  std::unique_ptr<actions::SafeHttpClient> http;
+};
+
+Service::Service(Config config, EnvLookup env, Logger& log)
+    : config_(std::move(config)), env_(std::move(env)), log_(log) {}
+
+Service::~Service() {
+  if (admin_) admin_->Stop();
+  if (dispatcher_) dispatcher_->Stop();
+}
+
+int64_t Service::NowMs() const {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+int Service::admin_port() const { return admin_ ? admin_->port() : 0; }
+
+Result<std::unique_ptr<Service::Loaded>> Service::Load(Engine* previous) {
+  std::vector<std::string> paths;
+  for (const std::string& p : config_.rules) paths.push_back(Resolve(config_.base_dir, p));
+  std::ostringstream diagnostics;
+  Result<LoadedRules> files = LoadRules(paths, diagnostics);
+  if (!files.ok()) {
+    std::string text = diagnostics.str();
+    if (!text.empty() && text.back() == '\n') text.pop_back();
+    return Status::InvalidArgument(files.status().message() + (text.empty() ? "" : "\n" + text));
+  }
+  auto loaded = std::make_unique<Loaded>();
+  loaded->files = std::move(files).value();
+  actions::SecretResolver secrets = [this](const ActionValue& v) -> Result<std::string> {
+    if (v.kind == ActionValue::Kind::kEnv) {
+      std::optional<std::string> value = env_(v.text);
+      if (!value || value->empty()) {
+        return Status::InvalidArgument("environment variable " + v.text + " is not set");
+      }
+      return *value;
+    }
+    if (v.kind == ActionValue::Kind::kFile) {
+      Result<std::string> content = ReadFileText(Resolve(config_.base_dir, v.text));
+      if (!content.ok()) return Status::InvalidArgument("cannot read secret file " + v.text);
+      std::string s = std::move(content).value();
+      while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.pop_back();
+      return s;
+    }
+    return v.text;
+  };
+  actions::ActionOptions action_options;
+  for (const ActionDef& def : loaded->files.rules.actions) {
+    Result<std::unique_ptr<actions::Action>> a =
+        actions::CreateAction(def, secrets, action_options);
+    if (!a.ok()) {
+      return Status::InvalidArgument("action " + def.name + ": " + a.status().message());
+    }
+    loaded->actions.push_back(std::move(a).value());
+  }
+  loaded->rules = std::make_shared<const RuleSet>(loaded->files.rules);
+  Result<std::unique_ptr<Engine>> engine =
+      Engine::Create(loaded->files.rules, config_.engine, previous);
+  if (!engine.ok()) return engine.status();
+  loaded->engine = std::move(engine).value();
+  return loaded;
+}
+
+Status Service::StartDispatcher() {
+  std::vector<const actions::Action*> list;
+  for (const auto& a : loaded_->actions) list.push_back(a.get());
+  actions::DispatcherOptions options;
+  options.workers = config_.workers;
+  options.max_age_ms = config_.outbox_max_age_ms;
+  options.log = [this](actions::LogLevel level, const std::string& message) {
+    if (level == actions::LogLevel::kError) {
+      log_.Error("delivery", {{"detail", message}});
+    } else if (level == actions::LogLevel::kWarning) {
+      log_.Warn("delivery", {{"detail", message}});
+    } else {
+      log_.Info("delivery", {{"detail", message}});
+    }
+  };
+  Result<std::unique_ptr<actions::Dispatcher>> d = actions::Dispatcher::Start(
+      *delivery_->outbox, std::move(list), *delivery_->http, delivery_->clock, options);
+  if (!d.ok()) return d.status();
+  dispatcher_ = std::move(d).value();
+  return Status::Ok();
+}
+
+Status Service::Start() {
+  Result<std::unique_ptr<Loaded>> loaded = Load(nullptr);
+  if (!loaded.ok()) return loaded.status();
+  loaded_ = std::move(loaded).value();
+  state_horizon_ms_ =
+      StateHorizonMs(loaded_->files.rules, config_.engine, config_.restore_horizon_ms);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    rules_snapshot_ = loaded_->rules;
+    rule_files_ = loaded_->files.files;
+    rule_sha256_ = loaded_->files.sha256;
+    last_reload_success_ = 1;
+    last_reload_time_ms_ = NowMs();
+  }
+  log_.Info("rules loaded", {{"rules", std::to_string(loaded_->files.rules.rules.size())},
+                             {"actions", std::to_string(loaded_->actions.size())},
+                             {"files", std::to_string(loaded_->files.files.size())}});
+
+  delivery_ = std::make_unique<Delivery>();
+  Result<std::unique_ptr<actions::Outbox>> outbox =
+      actions::Outbox::Open(Resolve(config_.base_dir, config_.outbox_path));
+  if (!outbox.ok()) return outbox.status();
+  delivery_->outbox = std::move(outbox).value();
+  actions::HttpClientOptions http;
+  http.connect_timeout_ms = config_.connect_timeout_ms;
+  http.default_read_timeout_ms = config_.read_timeout_ms;
+  http.allow = config_.http_allow;
+  Result<std::unique_ptr<actions::SafeHttpClient>> client = actions::SafeHttpClient::Create(http);
+  if (!client.ok()) return client.status();
+  delivery_->http = std::move(client).value();
+  if (Status st = StartDispatcher(); !st.ok()) return st;
+
+  auto kafka_log = [this](connectors::LogLevel level, std::string_view message) {
+    const std::string m(message);
+    switch (level) {
+      case connectors::LogLevel::kDebug:
+        log_.Debug("kafka", {{"detail", m}});
+        break;
+      case connectors::LogLevel::kInfo:
+        log_.Info("kafka", {{"detail", m}});
+        break;
+      case connectors::LogLevel::kWarn:
+        log_.Warn("kafka", {{"detail", m}});
+        break;
+      case connectors::LogLevel::kError:
+        log_.Error("kafka", {{"detail", m}});
+        break;
+    }
+  };
+  if (config_.source_kind == "kafka") {
+    connectors::KafkaClientOptions client_options;
+    client_options.brokers = config_.kafka.brokers;
+    client_options.client_id = config_.kafka.client_id;
+    client_options.security.protocol = config_.kafka.security_protocol;
+    client_options.security.sasl_mechanism = config_.kafka.sasl_mechanism;
+    client_options.security.sasl_username = config_.kafka.sasl_username;
+    client_options.security.sasl_password = config_.kafka.sasl_password;
+    client_options.security.ssl_ca_location = config_.kafka.ssl_ca_location;
+    client_options.security.ssl_certificate_location = config_.kafka.ssl_certificate_location;
+    client_options.security.ssl_key_location = config_.kafka.ssl_key_location;
+    client_options.security.ssl_key_password = config_.kafka.ssl_key_password;
+    client_options.properties = config_.kafka.properties;
+    client_options.log = kafka_log;
+    connectors::KafkaSourceOptions options;
+    options.client = client_options;
+    options.topics = config_.kafka.topics;
+    if (!config_.kafka.topic_regex.empty()) {
+      std::string regex = config_.kafka.topic_regex;
+      if (regex[0] != '^') regex = "^" + regex;
+      options.topics.push_back(regex);
+    }
+    options.group_id = config_.kafka.group_id;
+    options.statistics_interval_ms = static_cast<int>(config_.kafka.statistics_interval_ms);
+    Result<std::unique_ptr<connectors::KafkaSource>> source =
+        connectors::KafkaSource::Open(options);
+    if (!source.ok()) return source.status();
+    kafka_ = source->get();
+    source_ = std::move(source).value();
+    LoadProgress();
+    if (!config_.kafka.dead_letter_topic.empty()) {
+      Result<std::unique_ptr<connectors::KafkaProducer>> producer =
+          connectors::KafkaProducer::Open(client_options);
+      if (!producer.ok()) return producer.status();
+      dead_letters_ = std::move(producer).value();
+    }
+  } else {
+    connectors::FileSourceOptions options;
+    options.path =
+        config_.source_kind == "stdin" ? "-" : Resolve(config_.base_dir, config_.file.path);
+    options.follow = config_.file.follow;
+    options.max_line_bytes = config_.engine.max_event_bytes + 1;
+    Result<std::unique_ptr<connectors::FileSource>> source = connectors::FileSource::Open(options);
+    if (!source.ok()) return source.status();
+    source_ = std::move(source).value();
+  }
+
+  AdminHandlers handlers;
+  handlers.metrics = [this] { return MetricsText(); };
+  handlers.ready = [this] {
+    return started_.load() && !stopping_.load() && (kafka_ == nullptr || kafka_->assigned());
+  };
+  handlers.rules_json = [this] { return RulesJson(); };
+  handlers.alerts_json = [this] { return AlertsJson(); };
+  if (config_.enable_reload_endpoint) {
+    handlers.reload = [this] {
+      // The run loop performs the reload; wait for its verdict.
+      std::unique_lock<std::mutex> lock(reload_mu_);
+      const uint64_t ticket = ++reload_requests_;
+      reload_requested_.store(true);
+      reload_cv_.wait_for(lock, std::chrono::seconds(30),
+                          [&] { return reload_done_ >= ticket || stopping_.load(); });
+      if (reload_done_ < ticket) return Status::Unavailable("reload did not complete");
+      return reload_result_;
+    };
+  }
+  Result<std::unique_ptr<AdminServer>> admin = AdminServer::Start(config_.admin_listen, handlers);
+  if (!admin.ok()) return admin.status();
+  admin_ = std::move(admin).value();
+  log_.Info("admin server listening",
+            {{"address", config_.admin_listen}, {"port", std::to_string(admin_->port())}});
+  PublishSnapshot();
+  started_.store(true);
+  return Status::Ok();
+}
+
+Status Service::Reload() {
+  Result<std::unique_ptr<Loaded>> next = Load(loaded_->engine.get());
+  if (!next.ok()) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      last_reload_success_ = 0;
+    }
+    log_.Error("reload failed; keeping the previous rules", {{"error", next.status().message()}});
+    return next.status();
+  }
+  // The engine moved the state of unchanged rules over; swap delivery to the new actions.
+  // Undelivered items stay in the outbox and are picked up by the new dispatcher.
+  dispatcher_->Stop();
+  dispatcher_.reset();
+  std::unique_ptr<Loaded> old = std::move(loaded_);
+  loaded_ = std::move(next).value();
+  if (Status st = StartDispatcher(); !st.ok()) {
+    log_.Error("cannot restart delivery after reload", {{"error", st.message()}});
+    return st;
+  }
+  state_horizon_ms_ =
+      StateHorizonMs(loaded_->files.rules, config_.engine, config_.restore_horizon_ms);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    rules_snapshot_ = loaded_->rules;
+    rule_files_ = loaded_->files.files;
+    rule_sha256_ = loaded_->files.sha256;
+    last_reload_success_ = 1;
+    last_reload_time_ms_ = NowMs();
+  }
+  log_.Info("rules reloaded", {{"rules", std::to_string(loaded_->files.rules.rules.size())}});
+  return Status::Ok();
+}
+
+void Service::Deliver(std::vector<Notification>& notes, bool suppress) {
+  for (const Notification& n : notes) {
+    const Rule& rule = loaded_->files.rules.rules[n.rule_index];
+    if (suppress) {
+      ++suppressed_;
+      continue;
+    }
+    Status st = dispatcher_->Submit(n, rule);
+    if (st.ok()) {
+      ++notifications_submitted_;
+      log_.Info("notification", {{"rule", rule.name},
+                                 {"state", AlertStateName(n.state)},
+                                 {"at", FormatTimeMs(n.at_ms)},
+                                 {"value", FormatValue(n.value)}});
+    } else {
+      // Not handed over: keep the offset uncommitted so a restart evaluates it again.
+      ++submit_failures_;
+      submit_failed_ = true;
+      log_.Error("cannot store notification", {{"rule", rule.name}, {"error", st.message()}});
+    }
+  }
+  notes.clear();
+}
+
+void Service::HandleRecord(const connectors::Record& record) {
+  const auto t0 = std::chrono::steady_clock::now();
+  ProcessResult r;
+  if (record.truncated) {
+    r.rejected = RejectReason::kTooLarge;
+    ++oversized_;
+  } else {
+    r = loaded_->engine->Process(record.payload, notes_);
+  }
+  eval_latency_.Observe(
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  if (r.rejected != RejectReason::kNone) {
+    log_.Debug("event rejected", {{"reason", RejectReasonName(r.rejected)},
+                                  {"partition", std::to_string(record.partition)},
+                                  {"offset", std::to_string(record.offset)}});
+    if (dead_letters_) {
+      const std::string reason = RejectReasonName(r.rejected);
+      const std::string partition = std::to_string(record.partition);
+      const std::string offset = std::to_string(record.offset);
+      const connectors::KafkaHeader headers[] = {{"klaxon-reason", reason},
+                                                 {"klaxon-source-topic", record.topic},
+                                                 {"klaxon-source-partition", partition},
+                                                 {"klaxon-source-offset", offset}};
+      Status st =
+          dead_letters_->Produce(config_.kafka.dead_letter_topic, record.payload, 0, headers);
+      if (st.ok()) {
+        ++dead_lettered_;
+      } else {
+        log_.Error("cannot produce to the dead-letter topic", {{"error", st.message()}});
+      }
+    }
+  }
+  // Notifications caused by a record that a previous run already evaluated were handed over
+  // then; re-evaluation after a restart only rebuilds state (docs/operations.md).
+  bool suppress = false;
+  if (kafka_ != nullptr) {
+    auto it = evaluated_before_.find({record.topic, record.partition});
+    suppress = it != evaluated_before_.end() && record.offset <= it->second;
+  }
+  Deliver(notes_, suppress);
+  if (kafka_ != nullptr && !submit_failed_) {
+    int64_t& mark = evaluated_[{record.topic, record.partition}];
+    if (record.offset > mark) {
+      mark = record.offset;
+      progress_dirty_ = true;
+    }
+  }
+  pending_.push_back({r.rejected == RejectReason::kNone ? r.sequence : 0, r.event_time_ms,
+                      record.topic, record.partition, record.offset});
+}
+
+void Service::MarkProcessed() {
+  if (submit_failed_) return;  // keep everything uncommitted until a restart re-evaluates it
+  const uint64_t evaluated_below = loaded_->engine->LowestUnevaluatedSequence();
+  const int64_t commit_before = loaded_->engine->Watermark() - state_horizon_ms_;
+  while (!pending_.empty()) {
+    const Pending& p = pending_.front();
+    if (p.sequence != 0 && p.sequence >= evaluated_below) break;
+    if (p.sequence != 0 && p.event_time_ms > commit_before) break;
+    connectors::Record r;
+    r.topic = p.topic;
+    r.partition = p.partition;
+    r.offset = p.offset;
+    source_->MarkProcessed(r);
+    pending_.pop_front();
+  }
+}
+
+void Service::Tick(int64_t now_ms) {
+  loaded_->engine->AdvanceTo(now_ms, notes_);
+  Deliver(notes_, false);
+}
+
+int Service::Run() {
+  const auto tick = std::chrono::milliseconds(std::max<int64_t>(config_.idle_tick_ms, 10));
+  auto last_snapshot = std::chrono::steady_clock::now();
+  bool input_ended = false;
+  int code = 0;
+  connectors::Record record;
+  while (!shutdown_requested_.load()) {
+    if (reload_requested_.exchange(false)) {
+      Status st = Reload();
+      std::lock_guard<std::mutex> lock(reload_mu_);
+      reload_result_ = st;
+      reload_done_ = reload_requests_ > reload_done_ ? reload_requests_ : reload_done_ + 1;
+      reload_cv_.notify_all();
+    }
+    Result<connectors::NextStatus> next = source_->Next(tick, &record);
+    if (!next.ok()) {
+      log_.Error("source failed", {{"error", next.status().message()}});
+      code = 1;
+      break;
+    }
+    if (*next == connectors::NextStatus::kRecord) {
+      HandleRecord(record);
+    } else if (*next == connectors::NextStatus::kEnd) {
+      // A file without follow mode: evaluate what is held back, deliver, and stop.
+      loaded_->engine->Flush(notes_);
+      Deliver(notes_, false);
+      input_ended = true;
+    } else {
+      // Idle: the stream is caught up, so the wall clock moves event time on; flatlines and
+      // resolves go out on time while nothing arrives.
+      Tick(NowMs());
+    }
+    MarkProcessed();
+    SaveProgress(false);
+    const auto now = std::chrono::steady_clock::now();
+    if (now - last_snapshot >= std::chrono::milliseconds(200) || input_ended) {
+      PublishSnapshot();
+      last_snapshot = now;
+    }
+    if (input_ended) break;
+  }
+  // Graceful shutdown: readiness drops first, consumption stops, the outbox drains, offsets
+  // are committed.
+  stopping_.store(true);
+  reload_cv_.notify_all();
+  log_.Info("shutting down", {{"drain_timeout", FormatDurationMs(config_.drain_timeout_ms)}});
+  const bool drained = dispatcher_->Drain(config_.drain_timeout_ms);
+  if (!drained) {
+    log_.Warn(
+        "outbox not drained before the timeout; undelivered notifications stay in the "
+        "outbox for the next start");
+  }
+  dispatcher_->Stop();
+  SaveProgress(true);
+  if (Status st = source_->Commit(); !st.ok()) {
+    log_.Error("offset commit failed", {{"error", st.message()}});
+  }
+  if (Status st = source_->Close(); !st.ok()) {
+    log_.Error("source close failed", {{"error", st.message()}});
+  }
+  if (dead_letters_) {
+    if (Status st = dead_letters_->Flush(std::chrono::seconds(5)); !st.ok()) {
+      log_.Error("dead-letter flush failed", {{"error", st.message()}});
+    }
+  }
+  PublishSnapshot();
+  if (admin_) admin_->Stop();
+  log_.Info("stopped");
+  return code;
+}
+
+std::string Service::ProgressPath() const {
+  return Resolve(config_.base_dir, config_.outbox_path) + ".progress";
+}
+
+void Service::LoadProgress() {
+  Result<std::string> text = ReadFileText(ProgressPath());
+  if (!text.ok()) return;  // first start
+  nlohmann::json j = nlohmann::json::parse(*text, nullptr, false);
+  if (!j.is_array()) {
+    log_.Warn("ignoring an unreadable progress file", {{"path", ProgressPath()}});
+    return;
+  }
+  for (const auto& e : j) {
+    if (e.is_object() && e.value("topic", nlohmann::json()).is_string() &&
+        e.value("partition", nlohmann::json()).is_number_integer() &&
+        e.value("offset", nlohmann::json()).is_number_integer()) {
+      evaluated_before_[{e["topic"].get<std::string>(), e["partition"].get<int32_t>()}] =
+          e["offset"].get<int64_t>();
+    }
+  }
+  evaluated_ = evaluated_before_;
+}
+
+// Written by rename, so a crash leaves the previous or the new file, never a torn one.
+void Service::SaveProgress(bool force) {
+  if (kafka_ == nullptr || !progress_dirty_) return;
+  const auto now = std::chrono::steady_clock::now();
+  if (!force && now - progress_saved_at_ < std::chrono::seconds(1)) return;
+  nlohmann::json j = nlohmann::json::array();
+  for (const auto& [key, offset] : evaluated_) {
+    j.push_back({{"topic", key.first}, {"partition", key.second}, {"offset", offset}});
+  }
+  const std::string path = ProgressPath();
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << j.dump() << "\n";
+    out.flush();
+    if (!out) {
+      log_.Error("cannot write the progress file", {{"path", tmp}});
+      return;
+    }
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) {
+    log_.Error("cannot write the progress file", {{"path", path}, {"error", ec.message()}});
+    return;
+  }
+  progress_dirty_ = false;
+  progress_saved_at_ = now;
+}
+
+void Service::PublishSnapshot() {
+  std::lock_guard<std::mutex> lock(mu_);
+  stats_snapshot_ = loaded_->engine->Stats();
+  alerts_snapshot_ = loaded_->engine->ActiveAlerts();
+  watermark_snapshot_ = loaded_->engine->Watermark();
+  rules_snapshot_ = loaded_->rules;
+  counters_snapshot_ = {dead_lettered_, notifications_submitted_, submit_failures_, suppressed_,
+                        oversized_};
+}
+
+std::string Service::MetricsText() {
+  EngineStats stats;
+  std::shared_ptr<const RuleSet> rules;
+  std::vector<std::string> files;
+  std::vector<std::string> sha;
+  double reload_ok = 0;
+  int64_t reload_time = 0;
+  RunCounters counters;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stats = stats_snapshot_;
+    rules = rules_snapshot_;
+    files = rule_files_;
+    sha = rule_sha256_;
+    reload_ok = last_reload_success_;
+    reload_time = last_reload_time_ms_;
+    counters = counters_snapshot_;
+  }
+  PromText p;
+  p.Family("klaxon_build_info", "gauge", "Klaxon build information.");
+  p.Sample("klaxon_build_info", {{"version", KLAXON_VERSION_STRING}}, 1);
+  p.Family("klaxon_events_received_total", "counter", "Events read from the source.");
+  p.Sample("klaxon_events_received_total", {}, static_cast<double>(stats.received));
+  p.Family("klaxon_events_rejected_total", "counter", "Events not evaluated, by reason.");
+  for (int i = 1; i < static_cast<int>(RejectReason::kCount_); ++i) {
+    p.Sample("klaxon_events_rejected_total",
+             {{"reason", RejectReasonName(static_cast<RejectReason>(i))}},
+             static_cast<double>(stats.rejected[i] + (i == static_cast<int>(RejectReason::kTooLarge)
+                                                          ? counters.oversized
+                                                          : 0)));
+  }
+  p.Family("klaxon_events_late_total", "counter",
+           "Events older than the watermark (beyond the allowed lateness).");
+  p.Sample("klaxon_events_late_total", {}, static_cast<double>(stats.late));
+  p.Family("klaxon_events_dead_lettered_total", "counter",
+           "Rejected events produced to the dead-letter topic.");
+  p.Sample("klaxon_events_dead_lettered_total", {}, static_cast<double>(counters.dead_lettered));
+  p.Family("klaxon_event_time_watermark_seconds", "gauge", "The engine's event-time watermark.");
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    p.Sample("klaxon_event_time_watermark_seconds", {},
+             static_cast<double>(watermark_snapshot_) / 1000.0);
+  }
+  if (rules) {
+    const char* families[][3] = {
+        {"klaxon_rule_matches_total", "counter", "Events that matched the rule's filter."},
+        {"klaxon_rule_notifications_total", "counter", "Notifications the rule produced."},
+        {"klaxon_rule_firing_alerts", "gauge", "Groups of the rule currently firing."},
+        {"klaxon_rule_pending_alerts", "gauge", "Groups of the rule currently pending."},
+        {"klaxon_rule_groups", "gauge", "Groups (window states) the rule holds."},
+        {"klaxon_rule_groups_dropped_total", "counter",
+         "New groups refused or evicted at the per-rule cap."},
+    };
+    for (size_t f = 0; f < std::size(families); ++f) {
+      p.Family(families[f][0], families[f][1], families[f][2]);
+      for (size_t i = 0; i < rules->rules.size(); ++i) {
+        const RuleStats rs = i < stats.rules.size() ? stats.rules[i] : RuleStats{};
+        const uint64_t values[] = {rs.matches, rs.notifications, rs.firing,
+                                   rs.pending, rs.groups,        rs.groups_dropped};
+        p.Sample(families[f][0], {{"rule", rules->rules[i].name}}, static_cast<double>(values[f]));
+      }
+    }
+  }
+  if (dispatcher_) {
+    const actions::DispatcherStats d = dispatcher_->Stats();
+    p.Family("klaxon_notifications_submitted_total", "counter",
+             "Notifications stored in the outbox.");
+    p.Sample("klaxon_notifications_submitted_total", {}, static_cast<double>(counters.submitted));
+    p.Family("klaxon_notifications_suppressed_total", "counter",
+             "Notifications re-computed after a restart that a previous run had handed over.");
+    p.Sample("klaxon_notifications_suppressed_total", {}, static_cast<double>(counters.suppressed));
+    p.Family("klaxon_notifications_sent_total", "counter", "Notifications a receiver accepted.");
+    p.Sample("klaxon_notifications_sent_total", {}, static_cast<double>(d.sent));
+    p.Family("klaxon_notifications_failed_total", "counter", "Notifications given up, by reason.");
+    std::map<std::string, uint64_t> failed = d.failed;
+    for (const char* reason : {"expired", "gone", "disabled", "http_400"})
+      failed.emplace(reason, 0);
+    failed["store"] += counters.submit_failures;
+    for (const auto& [reason, count] : failed) {
+      p.Sample("klaxon_notifications_failed_total", {{"reason", reason}},
+               static_cast<double>(count));
+    }
+    p.Family("klaxon_notifications_retried_total", "counter", "Delivery attempts retried.");
+    p.Sample("klaxon_notifications_retried_total", {}, static_cast<double>(d.retried));
+    p.Family("klaxon_notifications_coalesced_total", "counter",
+             "Notifications folded into a digest by a rate limit.");
+    p.Sample("klaxon_notifications_coalesced_total", {}, static_cast<double>(d.coalesced));
+    p.Family("klaxon_notification_queue_length", "gauge", "Notifications awaiting delivery.");
+    p.Sample("klaxon_notification_queue_length", {}, static_cast<double>(d.queue_length));
+    p.Family("klaxon_outbox_size", "gauge", "Rows in the durable outbox.");
+    p.Sample("klaxon_outbox_size", {}, static_cast<double>(d.outbox_size));
+  }
+  if (kafka_ != nullptr) {
+    p.Family("klaxon_kafka_consumer_lag", "gauge",
+             "Messages between the partition's high watermark and the consumer position.");
+    for (const auto& lag : kafka_->Lag()) {
+      p.Sample("klaxon_kafka_consumer_lag",
+               {{"topic", lag.topic}, {"partition", std::to_string(lag.partition)}},
+               static_cast<double>(lag.consumer_lag));
+    }
+    p.Family("klaxon_kafka_assigned_partitions", "gauge", "Partitions assigned to Klaxon.");
+    p.Sample("klaxon_kafka_assigned_partitions", {},
+             static_cast<double>(kafka_->assigned_partitions()));
+  }
+  eval_latency_.Write(p, "klaxon_evaluation_duration_seconds",
+                      "Time to decode and evaluate one event.");
+  p.Family("klaxon_rule_file_info", "gauge", "Loaded rule files with their sha256.");
+  for (size_t i = 0; i < files.size(); ++i) {
+    p.Sample("klaxon_rule_file_info", {{"file", files[i]}, {"sha256", sha[i]}}, 1);
+  }
+  p.Family("klaxon_config_last_reload_successful", "gauge",
+           "Whether the last rule reload succeeded.");
+  p.Sample("klaxon_config_last_reload_successful", {}, reload_ok);
+  p.Family("klaxon_config_last_reload_success_timestamp_seconds", "gauge",
+           "When rules were last loaded successfully.");
+  p.Sample("klaxon_config_last_reload_success_timestamp_seconds", {},
+           static_cast<double>(reload_time) / 1000.0);
+  return p.text();
+}
+
+std::string Service::RulesJson() {
+  EngineStats stats;
+  std::shared_ptr<const RuleSet> rules;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stats = stats_snapshot_;
+    rules = rules_snapshot_;
+  }
+  nlohmann::ordered_json list = nlohmann::ordered_json::array();
+  if (rules) {
+    for (size_t i = 0; i < rules->rules.size(); ++i) {
+      const Rule& r = rules->rules[i];
+      const RuleStats rs = i < stats.rules.size() ? stats.rules[i] : RuleStats{};
+      list.push_back({{"name", r.name},
+                      {"id", r.id},
+                      {"enabled", r.enabled},
+                      {"severity", SeverityName(r.severity)},
+                      {"actions", r.actions},
+                      {"file", r.pos.file},
+                      {"groups", rs.groups},
+                      {"firing", rs.firing},
+                      {"pending", rs.pending},
+                      {"matches", rs.matches},
+                      {"notifications", rs.notifications},
+                      {"groups_dropped", rs.groups_dropped}});
+    }
+  }
+  nlohmann::ordered_json out = {{"status", "success"}, {"data", {{"rules", list}}}};
+  return out.dump();
+}
+
+std::string Service::AlertsJson() {
+  std::vector<ActiveAlert> alerts;
+  std::shared_ptr<const RuleSet> rules;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    alerts = alerts_snapshot_;
+    rules = rules_snapshot_;
+  }
+  nlohmann::ordered_json list = nlohmann::ordered_json::array();
+  for (const ActiveAlert& a : alerts) {
+    if (!rules || a.rule_index >= rules->rules.size()) continue;
+    const Rule& r = rules->rules[a.rule_index];
+    Notification n;
+    n.group = a.group;
+    list.push_back({{"rule", r.name},
+                    {"state", a.firing ? "firing" : "pending"},
+                    {"group", GroupJson(r, n)},
+                    {"value", a.value},
+                    {"since", FormatTimeMs(a.since_ms)},
+                    {"severity", SeverityName(r.severity)}});
+  }
+  nlohmann::ordered_json out = {{"status", "success"}, {"data", {{"alerts", list}}}};
+  return out.dump();
+}
+
+}  // namespace klaxon::cli

@@ -1,0 +1,146 @@
+// Service: `klaxon run`, the long-running evaluator. Wires a Source, the Engine, the actions'
+// Dispatcher (durable outbox) and the admin server, and owns the only clock of the process.
+//
+// Threads: Run() is the run loop and the only thread that touches the engine and the source.
+// The admin server's threads read snapshots under mu_; RequestReload/RequestShutdown only set
+// flags. Signals are turned into those calls by run_command.cpp.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "cli/config.h"
+#include "cli/logger.h"
+#include "cli/metrics.h"
+#include "engine/engine.h"
+
+namespace klaxon::connectors {
+class Source;
+class KafkaSource;
+class KafkaProducer;
+struct Record;
+}  // namespace klaxon::connectors
+
+namespace klaxon::actions {
+class Dispatcher;
+}
+
+namespace klaxon::cli {
+
+class AdminServer;
+
+class Service {
+ public:
+  Service(Config config, EnvLookup env, Logger& log);
+  ~Service();
+
+  // Loads rules, opens the outbox and the source, starts delivery and the admin server.
+  Status Start();
+  // The run loop; returns the process exit code once shutdown completes.
+  int Run();
+
+  void RequestReload() { reload_requested_.store(true); }
+  void RequestShutdown() { shutdown_requested_.store(true); }
+  int admin_port() const;
+
+ private:
+  struct Loaded;    // rules, engine, actions of one generation
+  struct Delivery;  // outbox, HTTP client, clock: outlive reloads
+  struct RunCounters {
+    uint64_t dead_lettered = 0;
+    uint64_t submitted = 0;
+    uint64_t submit_failures = 0;
+    uint64_t suppressed = 0;
+    uint64_t oversized = 0;
+  };
+  using PartitionKey = std::pair<std::string, int32_t>;
+  struct Pending {
+    uint64_t sequence;  // 0: rejected, nothing held in the engine
+    int64_t event_time_ms;
+    std::string topic;
+    int32_t partition;
+    int64_t offset;
+  };
+
+  Result<std::unique_ptr<Loaded>> Load(Engine* previous);
+  Status Reload();
+  Status StartDispatcher();
+  void HandleRecord(const connectors::Record& record);
+  void Deliver(std::vector<Notification>& notes, bool suppress);
+  void SaveProgress(bool force);
+  void LoadProgress();
+  std::string ProgressPath() const;
+  void MarkProcessed();
+  void Tick(int64_t now_ms);
+  void PublishSnapshot();
+  std::string MetricsText();
+  std::string RulesJson();
+  std::string AlertsJson();
+  int64_t NowMs() const;
+
+  Config config_;
+  EnvLookup env_;
+  Logger& log_;
+
+  std::unique_ptr<Loaded> loaded_;
+  std::unique_ptr<connectors::Source> source_;
+  connectors::KafkaSource* kafka_ = nullptr;  // source_ when it is Kafka
+  std::unique_ptr<connectors::KafkaProducer> dead_letters_;
+  std::unique_ptr<Delivery> delivery_;
+  std::unique_ptr<actions::Dispatcher> dispatcher_;
+  std::unique_ptr<AdminServer> admin_;
+  std::vector<Notification> notes_;  // reused
+  std::deque<Pending> pending_;      // records handed out, in order, not yet marked processed
+  int64_t state_horizon_ms_ = 0;     // offsets are committed this far behind the watermark
+
+  std::atomic<bool> reload_requested_{false};
+  std::atomic<bool> shutdown_requested_{false};
+  std::atomic<bool> stopping_{false};
+  std::atomic<bool> started_{false};
+
+  // Highest offset per partition whose notifications are handed over: this run's, and the
+  // previous run's (read at start) below which re-computed notifications are suppressed.
+  std::map<PartitionKey, int64_t> evaluated_;
+  std::map<PartitionKey, int64_t> evaluated_before_;
+  bool progress_dirty_ = false;
+  std::chrono::steady_clock::time_point progress_saved_at_{};
+
+  // Reload requests from the admin server wait for the run loop's verdict.
+  std::mutex reload_mu_;
+  std::condition_variable reload_cv_;
+  uint64_t reload_requests_ = 0;  // guarded by reload_mu_
+  uint64_t reload_done_ = 0;      // guarded by reload_mu_
+  Status reload_result_;          // guarded by reload_mu_
+
+  // Counters the run loop owns; published for scrapes.
+  uint64_t dead_lettered_ = 0;
+  uint64_t notifications_submitted_ = 0;
+  uint64_t submit_failures_ = 0;
+  uint64_t suppressed_ = 0;
+  uint64_t oversized_ = 0;
+  bool submit_failed_ = false;
+  LatencyHistogram eval_latency_;
+
+  // Snapshot for the admin threads.
+  mutable std::mutex mu_;
+  EngineStats stats_snapshot_;
+  std::vector<ActiveAlert> alerts_snapshot_;
+  std::shared_ptr<const RuleSet> rules_snapshot_;
+  std::vector<std::string> rule_files_;
+  std::vector<std::string> rule_sha256_;
+  double last_reload_success_ = 0;
+  int64_t last_reload_time_ms_ = 0;
+  int64_t watermark_snapshot_ = 0;
+  RunCounters counters_snapshot_;
+};
+
+}  // namespace klaxon::cli
