@@ -146,6 +146,15 @@ Batch Action::Select(std::span<const Prepared* const> due, bool /*over_limit*/) 
 
 std::string Action::Describe() const { return kind_ + " " + name_ + " -> " + target_; }
 
+void Action::AddSecret(const std::string& s) {
+  if (s.size() < 4) return;
+  secrets_.push_back(s);
+  if (const size_t scheme = s.find("://"); scheme != std::string::npos) {
+    const size_t path = s.find('/', scheme + 3);
+    if (path != std::string::npos && s.size() - path >= 8) secrets_.push_back(s.substr(path));
+  }
+}
+
 std::string Action::Redact(std::string text) const {
   for (const std::string& s : secrets_) {
     size_t pos = 0;

@@ -101,9 +101,8 @@ class Action {
 
  protected:
   Action(std::string name, std::string kind) : name_(std::move(name)), kind_(std::move(kind)) {}
-  void AddSecret(const std::string& s) {
-    if (s.size() >= 4) secrets_.push_back(s);
-  }
+  // Registers a secret for Redact; for a URL also its path (error pages echo paths).
+  void AddSecret(const std::string& s);
   std::string name_;
   std::string kind_;
   int64_t min_interval_ms_ = 0;

@@ -1,0 +1,391 @@
+#include "actions/dispatcher.h"
+
+#include <algorithm>
+#include <chrono>
+#include <climits>
+#include <cmath>
+
+#include "actions/render.h"
+
+namespace klaxon::actions {
+
+int64_t BackoffDelayMs(const DispatcherOptions& o, uint32_t attempt, double u) {
+  double base = static_cast<double>(o.initial_backoff_ms) *
+                std::pow(o.backoff_multiplier, static_cast<double>(attempt > 0 ? attempt - 1 : 0));
+  base = std::min(base, static_cast<double>(o.max_backoff_ms));
+  const double jittered = base * (1.0 - o.jitter + 2.0 * o.jitter * u);
+  return std::min(static_cast<int64_t>(jittered), o.max_backoff_ms);
+}
+
+Dispatcher::Dispatcher(Outbox& outbox, Transport& transport, const Clock& clock,
+                       DispatcherOptions options)
+    : outbox_(outbox),
+      transport_(transport),
+      clock_(clock),
+      options_(std::move(options)),
+      rng_(options_.seed != 0 ? options_.seed : std::random_device{}()) {}
+
+Result<std::unique_ptr<Dispatcher>> Dispatcher::Start(Outbox& outbox,
+                                                      std::vector<const Action*> actions,
+                                                      Transport& transport, const Clock& clock,
+                                                      DispatcherOptions options) {
+  std::unique_ptr<Dispatcher> d(new Dispatcher(outbox, transport, clock, std::move(options)));
+  for (const Action* a : actions) {
+    if (a == nullptr) continue;
+    if (d->actions_.count(a->name()) != 0) {
+      return Status::InvalidArgument("action `" + a->name() + "` given twice");
+    }
+    d->actions_[a->name()].action = a;
+  }
+  auto pending = outbox.LoadPending();
+  if (!pending.ok()) return pending.status();
+  std::map<std::string, size_t> orphans;
+  for (OutboxItem& item : *pending) {
+    if (d->actions_.count(item.prepared.action) == 0) {
+      ++orphans[item.prepared.action];
+      continue;
+    }
+    d->AddItem(std::move(item));
+  }
+  for (const auto& [name, count] : orphans) {
+    d->Log(LogLevel::kWarning, "outbox holds " + std::to_string(count) +
+                                   " notification(s) for action `" + name +
+                                   "`, which is not configured; kept in the outbox");
+  }
+  if (!pending->empty()) {
+    d->Log(LogLevel::kInfo, "resuming delivery of " + std::to_string(d->items_.size()) +
+                                " notification(s) left in the outbox");
+  }
+  const int n = std::max(1, d->options_.workers);
+  for (int i = 0; i < n; ++i) d->workers_.emplace_back([raw = d.get()] { raw->WorkerLoop(); });
+  return d;
+}
+
+Dispatcher::~Dispatcher() { Stop(); }
+
+void Dispatcher::Stop() {
+  {
+    std::lock_guard lock(mu_);
+    stop_ = true;
+  }
+  work_cv_.notify_all();
+  done_cv_.notify_all();
+  for (std::thread& t : workers_) {
+    if (t.joinable()) t.join();
+  }
+  workers_.clear();
+}
+
+void Dispatcher::Log(LogLevel level, const std::string& message) const {
+  if (options_.log) options_.log(level, message);
+}
+
+void Dispatcher::AddItem(OutboxItem item) {
+  const int64_t id = item.id;
+  ActionState& st = actions_[item.prepared.action];
+  st.ids.insert(id);
+  items_[id] = Entry{std::move(item), false};
+}
+
+Status Dispatcher::Submit(const Notification& n, const Rule& rule) {
+  Status first_error;
+  for (const std::string& name : rule.actions) {
+    const Action* action = nullptr;
+    {
+      std::lock_guard lock(mu_);
+      auto it = actions_.find(name);
+      if (it != actions_.end()) action = it->second.action;
+    }
+    if (action == nullptr) {
+      if (first_error.ok()) {
+        first_error =
+            Status::NotFound("rule `" + rule.name + "` names unknown action `" + name + "`");
+      }
+      continue;
+    }
+    std::optional<Prepared> p = action->Prepare(n, rule);
+    if (!p) continue;
+    if (Status s = Enqueue(*p); !s.ok() && first_error.ok()) first_error = s;
+  }
+  return first_error;
+}
+
+Status Dispatcher::Enqueue(const Prepared& p, int64_t* id) { return EnqueueImpl(p, id, false); }
+
+Status Dispatcher::EnqueueImpl(const Prepared& p, int64_t* id, bool wait) {
+  {
+    std::lock_guard lock(mu_);
+    auto it = actions_.find(p.action);
+    if (it == actions_.end() || it->second.action == nullptr) {
+      return Status::NotFound("unknown action `" + p.action + "`");
+    }
+    if (it->second.disabled) {
+      ++stats_.failed["disabled"];
+      Log(LogLevel::kError, "action `" + p.action +
+                                "` is disabled (its receiver answered 410 Gone); notification " +
+                                p.idempotency_key + " dropped");
+      return Status::Ok();
+    }
+  }
+  OutboxItem item;
+  item.prepared = p;
+  item.created_at_ms = clock_.NowMs();
+  item.next_attempt_ms = item.created_at_ms;
+  bool duplicate = false;
+  if (Status s = outbox_.Enqueue(item, &duplicate); !s.ok()) return s;
+  if (id != nullptr) *id = item.id;
+  {
+    std::lock_guard lock(mu_);
+    if (wait) waited_[item.id] = DeliveryResult{DeliveryResult::Kind::kRetry, "pending", -1, ""};
+    if (duplicate) {
+      ++stats_.duplicates;
+      if (wait && items_.count(item.id) == 0) finished_waited_.insert(item.id);
+      return Status::Ok();
+    }
+    ++stats_.enqueued;
+    AddItem(std::move(item));
+  }
+  work_cv_.notify_one();
+  return Status::Ok();
+}
+
+bool Dispatcher::FindWork(int64_t now, Work& work, int64_t& next_due_ms) {
+  next_due_ms = INT64_MAX;
+  std::vector<int64_t> expired;
+  for (auto& [name, st] : actions_) {
+    if (st.disabled || st.ids.empty()) continue;
+    const int64_t interval = st.action->min_interval_ms();
+    if (interval > 0 && st.in_flight > 0) continue;  // rate-limited actions send one at a time
+    std::vector<const Entry*> due;
+    std::set<std::string> blocked;  // order keys with an earlier item not sendable now
+    for (int64_t id : st.ids) {
+      const Entry& e = items_[id];
+      const std::string& order = e.item.prepared.order_key;
+      if (!e.in_flight && e.item.created_at_ms + options_.max_age_ms <= now) {
+        expired.push_back(id);
+        continue;
+      }
+      if (e.in_flight || e.item.next_attempt_ms > now || blocked.count(order) != 0) {
+        if (!order.empty()) blocked.insert(order);
+        if (!e.in_flight) next_due_ms = std::min(next_due_ms, e.item.next_attempt_ms);
+        continue;
+      }
+      due.push_back(&e);
+      if (interval == 0 || due.size() >= options_.max_digest) break;
+    }
+    if (due.empty()) continue;
+    int64_t slot = std::max(st.paused_until_ms, st.sent_once ? st.last_send_ms + interval : 0);
+    if (now < slot) {
+      next_due_ms = std::min(next_due_ms, slot);
+      continue;
+    }
+    std::vector<const Prepared*> prepared;
+    prepared.reserve(due.size());
+    for (const Entry* e : due) prepared.push_back(&e->item.prepared);
+    const bool over_limit = interval > 0 && due.size() > 1;
+    Batch batch = st.action->Select(prepared, over_limit);
+    work.state = &st;
+    work.members.clear();
+    for (size_t i : batch.members) {
+      if (i < due.size()) work.members.push_back(due[i]->item.id);
+    }
+    if (work.members.empty()) work.members.push_back(due[0]->item.id);
+    work.send = std::move(batch.send);
+    for (int64_t id : work.members) items_[id].in_flight = true;
+    ++st.in_flight;
+    st.last_send_ms = now;
+    st.sent_once = true;
+    break;
+  }
+  if (!expired.empty()) {
+    (void)outbox_.Remove(expired);
+    for (int64_t id : expired) {
+      ++stats_.failed["expired"];
+      Log(LogLevel::kError, "action `" + items_[id].item.prepared.action + "`: notification " +
+                                items_[id].item.prepared.idempotency_key + " given up after " +
+                                std::to_string(items_[id].item.attempts) +
+                                " attempt(s): older than the maximum age");
+      Finish(id, {DeliveryResult::Kind::kFinal, "expired", -1, "older than the maximum age"});
+    }
+  }
+  return work.state != nullptr;
+}
+
+void Dispatcher::Finish(int64_t id, const DeliveryResult& result) {
+  auto it = items_.find(id);
+  if (it != items_.end()) {
+    actions_[it->second.item.prepared.action].ids.erase(id);
+    items_.erase(it);
+  }
+  if (auto w = waited_.find(id); w != waited_.end()) {
+    w->second = result;
+    finished_waited_.insert(id);
+  }
+  done_cv_.notify_all();
+}
+
+void Dispatcher::WorkerLoop() {
+  std::unique_lock lock(mu_);
+  while (!stop_) {
+    const int64_t now = clock_.NowMs();
+    Work work;
+    int64_t next_due = INT64_MAX;
+    if (!FindWork(now, work, next_due)) {
+      if (next_due == INT64_MAX) {
+        // A manual clock can expire items without notice; poll it then.
+        if (clock_.MaxBlockMs(INT64_MAX / 2) < INT64_MAX / 4 && !items_.empty()) {
+          work_cv_.wait_for(lock, std::chrono::milliseconds(clock_.MaxBlockMs(INT64_MAX / 2)));
+        } else {
+          work_cv_.wait(lock);
+        }
+      } else {
+        const int64_t block = std::max<int64_t>(1, clock_.MaxBlockMs(next_due - now));
+        work_cv_.wait_for(lock, std::chrono::milliseconds(block));
+      }
+      continue;
+    }
+    lock.unlock();
+    const DeliveryResult result = work.state->action->Deliver(work.send, transport_, now);
+    Complete(work, result);
+    lock.lock();
+  }
+}
+
+void Dispatcher::Complete(Work& work, const DeliveryResult& result) {
+  ActionState& st = *work.state;
+  const Action& action = *st.action;
+  using Kind = DeliveryResult::Kind;
+  if (result.kind == Kind::kAccepted || result.kind == Kind::kFinal) {
+    if (Status s = outbox_.Remove(work.members); !s.ok()) {
+      Log(LogLevel::kError, s.message());
+    }
+  }
+  std::unique_lock lock(mu_);
+  --st.in_flight;
+  const int64_t now = clock_.NowMs();
+  switch (result.kind) {
+    case Kind::kAccepted:
+      ++stats_.requests;
+      stats_.sent += work.members.size();
+      stats_.coalesced += work.members.size() - 1;
+      for (int64_t id : work.members) Finish(id, result);
+      break;
+    case Kind::kFinal:
+      stats_.failed[result.reason] += work.members.size();
+      Log(LogLevel::kError, action.Describe() + ": notification " + work.send.idempotency_key +
+                                " rejected (" + result.reason + "), not retried" +
+                                (result.detail.empty() ? "" : ": " + result.detail));
+      for (int64_t id : work.members) Finish(id, result);
+      break;
+    case Kind::kGone: {
+      st.disabled = true;
+      stats_.disabled_actions.push_back(action.name());
+      std::vector<int64_t> all(st.ids.begin(), st.ids.end());
+      Log(LogLevel::kError, "ACTION DISABLED: " + action.Describe() +
+                                " answered 410 Gone; dropping " + std::to_string(all.size()) +
+                                " pending notification(s) and every later one until Klaxon "
+                                "restarts with a corrected action" +
+                                (result.detail.empty() ? "" : ": " + result.detail));
+      if (Status s = outbox_.Remove(all); !s.ok()) Log(LogLevel::kError, s.message());
+      stats_.failed["gone"] += all.size();
+      for (int64_t id : all) Finish(id, result);
+      break;
+    }
+    case Kind::kRetry: {
+      if (result.retry_after_ms >= 0) {
+        st.paused_until_ms = std::max(st.paused_until_ms, now + result.retry_after_ms);
+      }
+      std::vector<int64_t> expired;
+      for (int64_t id : work.members) {
+        Entry& e = items_[id];
+        e.in_flight = false;
+        ++e.item.attempts;
+        const int64_t delay =
+            result.retry_after_ms >= 0
+                ? result.retry_after_ms
+                : BackoffDelayMs(options_, e.item.attempts,
+                                 std::uniform_real_distribution<double>(0.0, 1.0)(rng_));
+        e.item.next_attempt_ms = now + delay;
+        if (auto w = waited_.find(id); w != waited_.end()) w->second = result;
+        if (e.item.next_attempt_ms >= e.item.created_at_ms + options_.max_age_ms) {
+          expired.push_back(id);
+          continue;
+        }
+        ++stats_.retried;
+        (void)outbox_.Reschedule(id, e.item.attempts, e.item.next_attempt_ms);
+      }
+      Log(LogLevel::kWarning, action.Describe() + ": delivery of " + work.send.idempotency_key +
+                                  " failed (" + result.reason + "), will retry" +
+                                  (result.detail.empty() ? "" : ": " + result.detail));
+      if (!expired.empty()) {
+        (void)outbox_.Remove(expired);
+        for (int64_t id : expired) {
+          ++stats_.failed["expired"];
+          Log(LogLevel::kError, action.Describe() + ": notification " +
+                                    items_[id].item.prepared.idempotency_key + " given up after " +
+                                    std::to_string(items_[id].item.attempts) + " attempt(s) (" +
+                                    result.reason + "): the next retry is past the maximum age");
+          DeliveryResult r = result;
+          r.kind = Kind::kFinal;
+          Finish(id, r);
+        }
+      }
+      break;
+    }
+  }
+  lock.unlock();
+  work_cv_.notify_all();
+}
+
+Result<DeliveryResult> Dispatcher::SendAndWait(const Prepared& p, int64_t timeout_ms) {
+  int64_t id = -1;
+  Status s = EnqueueImpl(p, &id, /*wait=*/true);
+  std::unique_lock lock(mu_);
+  if (!s.ok() || waited_.count(id) == 0) {
+    if (id >= 0) waited_.erase(id);
+    if (!s.ok()) return s;
+    return Status::FailedPrecondition("action `" + p.action + "` is disabled");
+  }
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  done_cv_.wait_until(lock, deadline, [&] { return finished_waited_.count(id) != 0 || stop_; });
+  DeliveryResult r = waited_[id];
+  const bool finished = finished_waited_.erase(id) != 0;
+  waited_.erase(id);
+  if (!finished && r.reason == "pending") {
+    return Status::Unavailable("no answer from the receiver within the timeout");
+  }
+  return r;
+}
+
+bool Dispatcher::Drain(int64_t timeout_ms) {
+  std::unique_lock lock(mu_);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  return done_cv_.wait_until(lock, deadline, [&] {
+    if (stop_) return true;
+    for (const auto& [name, st] : actions_) {
+      if (!st.disabled && !st.ids.empty()) return false;
+    }
+    return true;
+  });
+}
+
+DispatcherStats Dispatcher::Stats() const {
+  DispatcherStats out;
+  {
+    std::lock_guard lock(mu_);
+    out = stats_;
+    out.queue_length = items_.size();
+  }
+  auto size = outbox_.Size();
+  out.outbox_size = size.ok() ? *size : -1;
+  return out;
+}
+
+std::vector<OutboxItem> Dispatcher::Pending() const {
+  std::lock_guard lock(mu_);
+  std::vector<OutboxItem> out;
+  for (const auto& [id, e] : items_) out.push_back(e.item);
+  return out;
+}
+
+}  // namespace klaxon::actions

@@ -1,0 +1,142 @@
+// Dispatcher: delivers prepared notifications from the Outbox on its own worker threads.
+//
+// Submit/Enqueue write to the outbox (durable when they return) and wake a worker; evaluation
+// never waits for HTTP. Workers retry with jittered exponential backoff (500 ms, x1.5, +/-50 %,
+// capped at 60 s) until max_age, honour Retry-After, give up on other 4xx (logged with the
+// body), disable an action on 410, and respect each action's rate limit, coalescing what piles
+// up behind it (Action::Select). Items of one order key (PagerDuty dedup_key, Jira label) are
+// delivered in enqueue order. Time comes from the injected Clock.
+//
+// Owns its threads; borrows the outbox, actions, transport and clock (they must outlive it).
+// All public methods are thread-safe.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <random>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "actions/action.h"
+#include "actions/clock.h"
+#include "actions/outbox.h"
+
+namespace klaxon::actions {
+
+enum class LogLevel { kInfo, kWarning, kError };
+using LogFn = std::function<void(LogLevel, const std::string&)>;
+
+struct DispatcherOptions {
+  int workers = 2;
+  int64_t max_age_ms = 3600000;  // give up on a notification this long after it was enqueued
+  int64_t initial_backoff_ms = 500;
+  double backoff_multiplier = 1.5;
+  double jitter = 0.5;  // +/- fraction
+  int64_t max_backoff_ms = 60000;
+  uint64_t seed = 0;        // jitter PRNG seed; 0: random
+  size_t max_digest = 500;  // most items merged into one digest
+  LogFn log;                // may be empty; messages never contain secrets
+};
+
+struct DispatcherStats {
+  uint64_t enqueued = 0;
+  uint64_t duplicates = 0;  // already in the outbox under the same idempotency key
+  uint64_t sent = 0;        // notifications a receiver accepted (digest members included)
+  uint64_t requests = 0;    // deliveries accepted (a digest counts once)
+  uint64_t retried = 0;
+  uint64_t coalesced = 0;                  // notifications folded into another's request
+  std::map<std::string, uint64_t> failed;  // by reason: http_400, expired, gone, disabled, ...
+  uint64_t queue_length = 0;               // pending in memory, in flight included
+  int64_t outbox_size = 0;                 // rows in the outbox
+  std::vector<std::string> disabled_actions;
+};
+
+// The delay before retry number `attempt` (1-based) with the jitter factor `u` in [0, 1):
+// min(cap, initial * multiplier^(attempt-1)) * (1 - jitter + 2 * jitter * u), at most cap.
+int64_t BackoffDelayMs(const DispatcherOptions& o, uint32_t attempt, double u);
+
+class Dispatcher {
+ public:
+  // Loads what the outbox still holds (a previous run's undelivered notifications) and starts
+  // the workers. Items of actions not in `actions` stay in the outbox untouched (logged).
+  static Result<std::unique_ptr<Dispatcher>> Start(Outbox& outbox,
+                                                   std::vector<const Action*> actions,
+                                                   Transport& transport, const Clock& clock,
+                                                   DispatcherOptions options);
+  ~Dispatcher();  // Stop()
+  Dispatcher(const Dispatcher&) = delete;
+  Dispatcher& operator=(const Dispatcher&) = delete;
+
+  // Prepares `n` for each of rule.actions this dispatcher knows and stores them. OK means all
+  // are durable (or skipped on purpose: send_resolved false, action disabled); an error means
+  // the caller must not consider the notification handed over (do not commit its offset).
+  Status Submit(const Notification& n, const Rule& rule);
+  // Stores one prepared item (its action must be known). Sets *id when given.
+  Status Enqueue(const Prepared& p, int64_t* id = nullptr);
+  // Enqueues and waits (wall time) until the item is accepted or given up, for `klaxon
+  // notify`. On timeout returns the last attempt's result (kind kRetry) or Unavailable.
+  Result<DeliveryResult> SendAndWait(const Prepared& p, int64_t timeout_ms);
+
+  // Waits (wall time) until nothing is pending; false on timeout. Workers keep running.
+  bool Drain(int64_t timeout_ms);
+  // Stops the workers after their current request; pending items stay in the outbox.
+  void Stop();
+
+  DispatcherStats Stats() const;
+  std::vector<OutboxItem> Pending() const;  // snapshot, oldest first
+
+ private:
+  struct Entry {
+    OutboxItem item;
+    bool in_flight = false;
+  };
+  struct ActionState {
+    const Action* action = nullptr;
+    std::set<int64_t> ids;  // pending, in enqueue order
+    int64_t last_send_ms = 0;
+    bool sent_once = false;
+    int in_flight = 0;
+    bool disabled = false;
+    int64_t paused_until_ms = 0;  // Retry-After on 429/503 pauses the whole action
+  };
+  struct Work {
+    ActionState* state = nullptr;
+    std::vector<int64_t> members;
+    Prepared send;
+  };
+
+  Dispatcher(Outbox& outbox, Transport& transport, const Clock& clock, DispatcherOptions options);
+  void WorkerLoop();
+  // Under mu_: finds something to send now, or sets *next_due_ms (INT64_MAX: nothing pending).
+  bool FindWork(int64_t now, Work& work, int64_t& next_due_ms);
+  void Complete(Work& work, const DeliveryResult& result);
+  void Finish(int64_t id, const DeliveryResult& result);  // under mu_: forget and wake waiters
+  void Log(LogLevel level, const std::string& message) const;
+  void AddItem(OutboxItem item);  // under mu_
+  Status EnqueueImpl(const Prepared& p, int64_t* id, bool wait);
+
+  Outbox& outbox_;
+  Transport& transport_;
+  const Clock& clock_;
+  DispatcherOptions options_;
+
+  mutable std::mutex mu_;
+  std::condition_variable work_cv_;
+  std::condition_variable done_cv_;
+  bool stop_ = false;
+  std::map<int64_t, Entry> items_;
+  std::map<std::string, ActionState> actions_;
+  std::map<int64_t, DeliveryResult> waited_;  // ids someone waits on -> last result
+  std::set<int64_t> finished_waited_;
+  std::mt19937_64 rng_;
+  DispatcherStats stats_;
+  std::vector<std::thread> workers_;
+};
+
+}  // namespace klaxon::actions

@@ -1,0 +1,178 @@
+#include "actions/outbox.h"
+
+#include <sqlite3.h>
+
+namespace klaxon::actions {
+namespace {
+
+// Finalizes a statement on every path.
+struct Stmt {
+  sqlite3_stmt* s = nullptr;
+  ~Stmt() { sqlite3_finalize(s); }
+};
+
+Status Error(sqlite3* db, const std::string& what) {
+  return Status::IoError("outbox: " + what + ": " + sqlite3_errmsg(db));
+}
+
+void BindText(sqlite3_stmt* s, int i, const std::string& v) {
+  sqlite3_bind_text(s, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+}
+
+std::string ColumnText(sqlite3_stmt* s, int i) {
+  const unsigned char* p = sqlite3_column_text(s, i);
+  return p == nullptr ? std::string()
+                      : std::string(reinterpret_cast<const char*>(p),
+                                    static_cast<size_t>(sqlite3_column_bytes(s, i)));
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Outbox>> Outbox::Open(const std::string& path, OutboxOptions options) {
+  sqlite3* db = nullptr;
+  const int rc = sqlite3_open_v2(
+      path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+  if (rc != SQLITE_OK) {
+    std::string msg = db != nullptr ? sqlite3_errmsg(db) : "out of memory";
+    sqlite3_close(db);
+    return Status::IoError("outbox: cannot open " + path + ": " + msg);
+  }
+  std::unique_ptr<Outbox> box(new Outbox(db));
+  sqlite3_busy_timeout(db, 5000);
+  const std::string pragmas = std::string("PRAGMA journal_mode=WAL; PRAGMA synchronous=") +
+                              (options.full_sync ? "FULL" : "NORMAL") + ";";
+  if (Status s = box->Exec(pragmas.c_str()); !s.ok()) return s;
+  if (Status s =
+          box->Exec("CREATE TABLE IF NOT EXISTS outbox ("
+                    " id INTEGER PRIMARY KEY AUTOINCREMENT,"
+                    " action TEXT NOT NULL, idempotency_key TEXT NOT NULL, order_key TEXT NOT NULL,"
+                    " state TEXT NOT NULL, payload TEXT NOT NULL, created_at_ms INTEGER NOT NULL,"
+                    " next_attempt_ms INTEGER NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,"
+                    " UNIQUE(action, idempotency_key))");
+      !s.ok())
+    return s;
+  return box;
+}
+
+Outbox::~Outbox() { sqlite3_close(db_); }
+
+Status Outbox::Exec(const char* sql) {
+  char* err = nullptr;
+  if (sqlite3_exec(db_, sql, nullptr, nullptr, &err) != SQLITE_OK) {
+    std::string msg = err != nullptr ? err : "unknown error";
+    sqlite3_free(err);
+    return Status::IoError("outbox: " + msg);
+  }
+  return Status::Ok();
+}
+
+Status Outbox::Enqueue(OutboxItem& item, bool* duplicate) {
+  std::lock_guard lock(mu_);
+  Stmt st;
+  if (sqlite3_prepare_v2(db_,
+                         "INSERT OR IGNORE INTO outbox (action, idempotency_key, order_key, state,"
+                         " payload, created_at_ms, next_attempt_ms, attempts)"
+                         " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                         -1, &st.s, nullptr) != SQLITE_OK)
+    return Error(db_, "prepare insert");
+  const Prepared& p = item.prepared;
+  BindText(st.s, 1, p.action);
+  BindText(st.s, 2, p.idempotency_key);
+  BindText(st.s, 3, p.order_key);
+  BindText(st.s, 4, p.state);
+  BindText(st.s, 5, p.payload);
+  sqlite3_bind_int64(st.s, 6, item.created_at_ms);
+  sqlite3_bind_int64(st.s, 7, item.next_attempt_ms);
+  sqlite3_bind_int64(st.s, 8, item.attempts);
+  if (sqlite3_step(st.s) != SQLITE_DONE) return Error(db_, "insert");
+  const bool dup = sqlite3_changes(db_) == 0;
+  if (duplicate != nullptr) *duplicate = dup;
+  if (!dup) {
+    item.id = sqlite3_last_insert_rowid(db_);
+    return Status::Ok();
+  }
+  Stmt q;
+  if (sqlite3_prepare_v2(db_, "SELECT id FROM outbox WHERE action = ? AND idempotency_key = ?", -1,
+                         &q.s, nullptr) != SQLITE_OK)
+    return Error(db_, "prepare lookup");
+  BindText(q.s, 1, p.action);
+  BindText(q.s, 2, p.idempotency_key);
+  if (sqlite3_step(q.s) == SQLITE_ROW) item.id = sqlite3_column_int64(q.s, 0);
+  return Status::Ok();
+}
+
+Status Outbox::Remove(int64_t id) { return Remove(std::vector<int64_t>{id}); }
+
+Status Outbox::Remove(const std::vector<int64_t>& ids) {
+  std::lock_guard lock(mu_);
+  if (ids.size() > 1) {
+    if (Status s = Exec("BEGIN"); !s.ok()) return s;
+  }
+  Stmt st;
+  if (sqlite3_prepare_v2(db_, "DELETE FROM outbox WHERE id = ?", -1, &st.s, nullptr) != SQLITE_OK) {
+    if (ids.size() > 1) Exec("ROLLBACK");
+    return Error(db_, "prepare delete");
+  }
+  for (int64_t id : ids) {
+    sqlite3_reset(st.s);
+    sqlite3_bind_int64(st.s, 1, id);
+    if (sqlite3_step(st.s) != SQLITE_DONE) {
+      Status err = Error(db_, "delete");
+      if (ids.size() > 1) Exec("ROLLBACK");
+      return err;
+    }
+  }
+  if (ids.size() > 1) return Exec("COMMIT");
+  return Status::Ok();
+}
+
+Status Outbox::Reschedule(int64_t id, uint32_t attempts, int64_t next_attempt_ms) {
+  std::lock_guard lock(mu_);
+  Stmt st;
+  if (sqlite3_prepare_v2(db_, "UPDATE outbox SET attempts = ?, next_attempt_ms = ? WHERE id = ?",
+                         -1, &st.s, nullptr) != SQLITE_OK)
+    return Error(db_, "prepare update");
+  sqlite3_bind_int64(st.s, 1, attempts);
+  sqlite3_bind_int64(st.s, 2, next_attempt_ms);
+  sqlite3_bind_int64(st.s, 3, id);
+  if (sqlite3_step(st.s) != SQLITE_DONE) return Error(db_, "update");
+  return Status::Ok();
+}
+
+Result<std::vector<OutboxItem>> Outbox::LoadPending() {
+  std::lock_guard lock(mu_);
+  Stmt st;
+  if (sqlite3_prepare_v2(db_,
+                         "SELECT id, action, idempotency_key, order_key, state, payload,"
+                         " created_at_ms, next_attempt_ms, attempts FROM outbox ORDER BY id",
+                         -1, &st.s, nullptr) != SQLITE_OK)
+    return Error(db_, "prepare select");
+  std::vector<OutboxItem> out;
+  int rc;
+  while ((rc = sqlite3_step(st.s)) == SQLITE_ROW) {
+    OutboxItem item;
+    item.id = sqlite3_column_int64(st.s, 0);
+    item.prepared.action = ColumnText(st.s, 1);
+    item.prepared.idempotency_key = ColumnText(st.s, 2);
+    item.prepared.order_key = ColumnText(st.s, 3);
+    item.prepared.state = ColumnText(st.s, 4);
+    item.prepared.payload = ColumnText(st.s, 5);
+    item.created_at_ms = sqlite3_column_int64(st.s, 6);
+    item.next_attempt_ms = sqlite3_column_int64(st.s, 7);
+    item.attempts = static_cast<uint32_t>(sqlite3_column_int64(st.s, 8));
+    out.push_back(std::move(item));
+  }
+  if (rc != SQLITE_DONE) return Error(db_, "select");
+  return out;
+}
+
+Result<int64_t> Outbox::Size() {
+  std::lock_guard lock(mu_);
+  Stmt st;
+  if (sqlite3_prepare_v2(db_, "SELECT COUNT(*) FROM outbox", -1, &st.s, nullptr) != SQLITE_OK)
+    return Error(db_, "prepare count");
+  if (sqlite3_step(st.s) != SQLITE_ROW) return Error(db_, "count");
+  return static_cast<int64_t>(sqlite3_column_int64(st.s, 0));
+}
+
+}  // namespace klaxon::actions
