@@ -1,0 +1,195 @@
+// Outbox durability and the crash/restart guarantee: after kill -9 with notifications queued,
+// the receiver ends up holding each notification at least once, always under one
+// idempotency key.
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <map>
+#include <set>
+
+#include <doctest/doctest.h>
+#include <nlohmann/json.hpp>
+
+#include "actions/dispatcher.h"
+#include "actions/http_client.h"
+#include "actions/outbox.h"
+#include "actions/render.h"
+#include "tests/actions/actions_test_util.h"
+
+namespace klaxon::actions {
+namespace {
+
+using namespace klaxon::actions::testing;
+using nlohmann::json;
+
+std::string FreshDb(const std::string& name) {
+  auto dir = std::filesystem::temp_directory_path() /
+             ("klaxon-outbox-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  const std::string p = (dir / name).string();
+  for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(p + suffix);
+  return p;
+}
+
+Prepared Item(const std::string& key, const std::string& order = "") {
+  return Prepared{"hook", key, order, "firing", R"({"body":"{}"})"};
+}
+
+TEST_CASE("outbox: enqueue is idempotent per key, survives reopening, keeps order and attempts") {
+  const std::string path = FreshDb("basic.db");
+  {
+    auto box = Outbox::Open(path);
+    REQUIRE(box.ok());
+    OutboxItem a{0, Item("k1", "o"), 10, 10, 0};
+    OutboxItem b{0, Item("k2", "o"), 11, 11, 0};
+    OutboxItem again{0, Item("k1"), 12, 12, 0};
+    bool dup = true;
+    REQUIRE((*box)->Enqueue(a, &dup).ok());
+    CHECK(!dup);
+    REQUIRE((*box)->Enqueue(b, &dup).ok());
+    REQUIRE((*box)->Enqueue(again, &dup).ok());
+    CHECK(dup);
+    CHECK(again.id == a.id);
+    CHECK(b.id > a.id);
+    REQUIRE((*box)->Reschedule(b.id, 3, 5000).ok());
+    CHECK(*(*box)->Size() == 2);
+  }
+  auto box = Outbox::Open(path);
+  REQUIRE(box.ok());
+  auto items = (*box)->LoadPending();
+  REQUIRE(items.ok());
+  REQUIRE(items->size() == 2);
+  CHECK((*items)[0].prepared.idempotency_key == "k1");
+  CHECK((*items)[0].prepared.order_key == "o");
+  CHECK((*items)[1].attempts == 3);
+  CHECK((*items)[1].next_attempt_ms == 5000);
+  REQUIRE((*box)->Remove({(*items)[0].id, (*items)[1].id}).ok());
+  CHECK(*(*box)->Size() == 0);
+  CHECK(!Outbox::Open("/nonexistent-dir/x/outbox.db").ok());
+}
+
+Rule WebhookRule() {
+  Rule rule = SampleRule();
+  rule.actions = {"hook"};
+  return rule;
+}
+
+Notification Nth(int i) {
+  Notification n = SampleNotification(AlertState::kFiring);
+  n.group = {"svc-" + std::to_string(i)};
+  return n;
+}
+
+std::unique_ptr<Action> MakeHook(const Receiver& receiver) {
+  auto a = CreateAction(MakeDef("hook", "webhook", {{"url", Str(receiver.Url("/hook"))}}),
+                        MapResolver({}), {});
+  REQUIRE(a.ok());
+  return std::move(a).value();
+}
+
+TEST_CASE("kill -9 with notifications queued: all delivered after restart, one key each") {
+  constexpr int kCount = 30;
+  const std::string path = FreshDb("crash.db");
+  // Slow enough that the child is killed mid-way; every answer is 200.
+  Receiver receiver([](const ReceivedRequest&, httplib::Response& res) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    res.status = 200;
+    res.set_content("ok", "text/plain");
+  });
+  int ready[2];
+  REQUIRE(::pipe(ready) == 0);
+  const pid_t child = ::fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    // The child owns the outbox and a dispatcher, enqueues everything, reports, and is killed.
+    ::close(ready[0]);
+    auto box = Outbox::Open(path);
+    HttpClientOptions http;
+    http.allow = {"127.0.0.1"};
+    auto client = SafeHttpClient::Create(http);
+    auto action = CreateAction(MakeDef("hook", "webhook", {{"url", Str(receiver.Url("/hook"))}}),
+                               MapResolver({}), {});
+    SystemClock clock;
+    if (!box.ok() || !client.ok() || !action.ok()) ::_exit(2);
+    DispatcherOptions options;
+    options.workers = 1;
+    auto d = Dispatcher::Start(**box, {action->get()}, **client, clock, options);
+    if (!d.ok()) ::_exit(3);
+    const Rule rule = WebhookRule();
+    for (int i = 0; i < kCount; ++i) {
+      if (!(*d)->Submit(Nth(i), rule).ok()) ::_exit(4);
+    }
+    const char c = 'x';
+    (void)!::write(ready[1], &c, 1);
+    for (;;) ::pause();
+  }
+  ::close(ready[1]);
+  char c = 0;
+  REQUIRE(::read(ready[0], &c, 1) == 1);
+  ::close(ready[0]);
+  // Kill it while deliveries are in progress.
+  REQUIRE(receiver.WaitForCount(5));
+  ::kill(child, SIGKILL);
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  CHECK(WIFSIGNALED(status));
+  const size_t before_restart = receiver.Count();
+  CHECK(before_restart < kCount);
+
+  // Restart on the same outbox file.
+  auto box = Outbox::Open(path);
+  REQUIRE(box.ok());
+  CHECK(*(*box)->Size() > 0);
+  HttpClientOptions http;
+  http.allow = {"127.0.0.1"};
+  auto client = SafeHttpClient::Create(http);
+  REQUIRE(client.ok());
+  auto action = MakeHook(receiver);
+  SystemClock clock;
+  auto d = Dispatcher::Start(**box, {action.get()}, **client, clock, {});
+  REQUIRE(d.ok());
+  REQUIRE((*d)->Drain(30000));
+  (*d)->Stop();
+  CHECK(*(*box)->Size() == 0);
+
+  // Each notification at least once, and never under two different idempotency keys.
+  std::map<std::string, std::set<std::string>> keys_by_group;
+  for (const auto& r : receiver.Requests()) {
+    const json body = json::parse(r.body);
+    keys_by_group[body["group"]["service"].get<std::string>()].insert(r.Header("webhook-id"));
+  }
+  CHECK(keys_by_group.size() == kCount);
+  for (int i = 0; i < kCount; ++i) {
+    const std::string g = "svc-" + std::to_string(i);
+    CAPTURE(g);
+    REQUIRE(keys_by_group.count(g) == 1);
+    CHECK(keys_by_group[g].size() == 1);
+    CHECK(*keys_by_group[g].begin() == IdempotencyKey(Nth(i)));
+  }
+}
+
+TEST_CASE("restart: the same notification submitted again is not stored twice") {
+  const std::string path = FreshDb("dup.db");
+  Receiver receiver([](const ReceivedRequest&, httplib::Response& res) { res.status = 503; });
+  auto box = Outbox::Open(path);
+  REQUIRE(box.ok());
+  HttpClientOptions http;
+  http.allow = {"127.0.0.1"};
+  auto client = SafeHttpClient::Create(http);
+  auto action = MakeHook(receiver);
+  ManualClock clock(1000);
+  auto d = Dispatcher::Start(**box, {action.get()}, **client, clock, {});
+  REQUIRE(d.ok());
+  REQUIRE((*d)->Submit(Nth(1), WebhookRule()).ok());
+  REQUIRE((*d)->Submit(Nth(1), WebhookRule()).ok());  // e.g. a Kafka offset replayed
+  const auto stats = (*d)->Stats();
+  CHECK(stats.enqueued == 1);
+  CHECK(stats.duplicates == 1);
+  CHECK(stats.outbox_size == 1);
+  (*d)->Stop();
+}
+
+}  // namespace
+}  // namespace klaxon::actions
