@@ -154,6 +154,8 @@ struct File {
   std::string name;
   std::vector<Item> items;
   std::vector<Comment> comments;
+  // Names of actions whose definition did not parse: known, so that `then` does not cascade.
+  std::vector<std::string> broken_actions;
 };
 
 // Parses one file; syntax errors go to `diagnostics` (one per failed top-level item, parsing

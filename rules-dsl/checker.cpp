@@ -477,7 +477,9 @@ class Checker {
     std::unordered_map<std::string, SourcePos> rule_names;
     std::unordered_map<std::string, SourcePos> action_names;
     std::vector<std::string> action_list;
+    std::unordered_map<std::string, SourcePos> broken_actions;
     for (const ast::File& f : parsed) {
+      for (const std::string& name : f.broken_actions) broken_actions.emplace(name, SourcePos{});
       for (const ast::Item& item : f.items) {
         const ast::Word& name = item.is_rule ? item.rule.name : item.action.name;
         auto& names = item.is_rule ? rule_names : action_names;
@@ -504,7 +506,7 @@ class Checker {
       }
     }
     for (const ast::Word& w : pending_then_) {
-      if (action_names.count(w.text) != 0) continue;
+      if (action_names.count(w.text) != 0 || broken_actions.count(w.text) != 0) continue;
       if (action_list.empty()) {
         Error(w.pos, "unknown action `" + w.text + "`",
               "no actions are defined; add one such as `action " + w.text + " = log()`");

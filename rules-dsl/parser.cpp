@@ -492,6 +492,19 @@ size_t NextItemStart(const std::string& t, size_t from, int& line) {
   }
 }
 
+// `action NAME` at `offset`: remembers NAME.
+void BrokenActionName(const std::string& t, size_t offset, std::vector<std::string>& names) {
+  if (t.compare(offset, 7, "action ") != 0) return;
+  size_t b = offset + 7;
+  while (b < t.size() && (t[b] == ' ' || t[b] == '\t')) ++b;
+  size_t e = b;
+  while (e < t.size() &&
+         (std::isalnum(static_cast<unsigned char>(t[e])) || t[e] == '_' || t[e] == '-')) {
+    ++e;
+  }
+  if (e > b) names.push_back(t.substr(b, e - b));
+}
+
 }  // namespace
 
 File ParseFile(const SourceFile& src, const CheckOptions& options,
@@ -533,8 +546,20 @@ File ParseFile(const SourceFile& src, const CheckOptions& options,
       }
     } catch (const pegtl::parse_error& e) {
       const auto& p = e.positions().front();
-      diagnostics.push_back({src.name, static_cast<int>(p.line), static_cast<int>(p.column),
-                             "error", std::string(e.message()), "", ""});
+      Diagnostic d{src.name, static_cast<int>(p.line), static_cast<int>(p.column),
+                   "error",  std::string(e.message()), "",
+                   ""};
+      const std::string_view rest = std::string_view(src.text).substr(p.byte);
+      if (e.message() == kError<g::rule_close> &&
+          (rest.starts_with("rule ") || rest.starts_with("action "))) {
+        d.hint = "the rule above is missing its closing `}`";
+      }
+      if (e.message() == kError<g::close_args> &&
+          (rest.starts_with("rule ") || rest.starts_with("action "))) {
+        d.hint = "the action above is missing its closing `)`";
+      }
+      diagnostics.push_back(std::move(d));
+      BrokenActionName(src.text, item_offset, file.broken_actions);
       int next_line = static_cast<int>(item_line);
       // Resume at the next `rule`/`action` line after the start of the failed item.
       offset = NextItemStart(src.text, item_offset, next_line);
