@@ -120,7 +120,9 @@ void NoiseTable::Add(const Notification& n) {
   Row& row = rows_[n.rule_index];
   ++row.notifications;
   const auto key = std::make_pair(n.rule_index, GroupKey(n));
-  const bool every = rules_.rules[n.rule_index].condition.kind == Condition::Kind::kEvery;
+  // Per-event rules (filter-only, new value) notify once and have no firing span.
+  const Condition::Kind kind = rules_.rules[n.rule_index].condition.kind;
+  const bool every = kind == Condition::Kind::kEvery || kind == Condition::Kind::kNewValue;
   if (n.state == AlertState::kFiring) {
     ++row.episodes;
     if (!every) open_[key] = n.at_ms;

@@ -336,6 +336,10 @@ void Service::HandleRecord(const connectors::Record& record) {
   } else {
     r = loaded_->engine->Process(record.payload, notes_);
   }
+  if (r.rejected == RejectReason::kNone && r.event_time_ms > newest_event_ms_) {
+    newest_event_ms_ = r.event_time_ms;
+    newest_event_wall_ms_ = NowMs();
+  }
   eval_latency_.Observe(
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   if (r.rejected != RejectReason::kNone) {
@@ -395,8 +399,13 @@ void Service::MarkProcessed() {
   }
 }
 
+// While no events arrive, event time moves on at the pace of the wall clock from the newest
+// event seen. A live stream (event time close to now) thus sees flatlines and resolves on time,
+// and a backlog of old events being caught up is never made "late" by a pause between fetches.
 void Service::Tick(int64_t now_ms) {
-  loaded_->engine->AdvanceTo(now_ms, notes_);
+  if (newest_event_ms_ == INT64_MIN) return;
+  const int64_t event_now = newest_event_ms_ + std::max<int64_t>(0, now_ms - newest_event_wall_ms_);
+  loaded_->engine->AdvanceTo(event_now, notes_);
   Deliver(notes_, false);
 }
 

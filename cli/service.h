@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <climits>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -98,9 +99,11 @@ class Service {
   std::unique_ptr<Delivery> delivery_;
   std::unique_ptr<actions::Dispatcher> dispatcher_;
   std::unique_ptr<AdminServer> admin_;
-  std::vector<Notification> notes_;  // reused
-  std::deque<Pending> pending_;      // records handed out, in order, not yet marked processed
-  int64_t state_horizon_ms_ = 0;     // offsets are committed this far behind the watermark
+  std::vector<Notification> notes_;      // reused
+  std::deque<Pending> pending_;          // records handed out, in order, not yet marked processed
+  int64_t state_horizon_ms_ = 0;         // offsets are committed this far behind the watermark
+  int64_t newest_event_ms_ = INT64_MIN;  // newest accepted event time
+  int64_t newest_event_wall_ms_ = 0;     // wall time when it arrived
 
   std::atomic<bool> reload_requested_{false};
   std::atomic<bool> shutdown_requested_{false};

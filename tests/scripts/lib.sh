@@ -1,0 +1,70 @@
+# Shared helpers for Klaxon's end-to-end script tests (sourced, not run).
+: "${KLAXON_BIN:?}" "${KLAXON_SOURCE_DIR:?}"
+SRC="$KLAXON_SOURCE_DIR"
+WORK="$(mktemp -d "${TMPDIR:-/tmp}/klaxon-e2e.XXXXXX")"
+PIDS=()
+BROKER_STARTED=""
+
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
+cleanup() {
+  for pid in "${PIDS[@]}"; do kill -9 "$pid" 2>/dev/null || true; done
+  if [ -n "$BROKER_STARTED" ]; then "$SRC/scripts/kafka-broker" stop >/dev/null 2>&1 || true; fi
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+# start_broker: sets BROKERS to a fresh local Apache Kafka broker of this test.
+start_broker() {
+  export KLAXON_KAFKA_RUN="$WORK/kafka"
+  BROKER_STARTED=1
+  local out
+  out="$("$SRC/scripts/kafka-broker" start)" || fail "kafka-broker start failed"
+  BROKERS="$(printf '%s\n' "$out" | sed -n 's/^KAFKA_BROKERS=//p')"
+  [ -n "$BROKERS" ] || fail "no KAFKA_BROKERS from kafka-broker"
+}
+
+# start_receiver NAME [receiver flags]: sets RECEIVER_URL; requests land in $WORK/NAME.jsonl.
+start_receiver() {
+  local name=$1
+  shift
+  python3 "$SRC/tests/scripts/receiver.py" --out "$WORK/$name.jsonl" \
+    --port-file "$WORK/$name.port" "$@" &
+  PIDS+=($!)
+  for _ in $(seq 100); do [ -s "$WORK/$name.port" ] && break; sleep 0.1; done
+  [ -s "$WORK/$name.port" ] || fail "receiver did not start"
+  RECEIVER_URL="http://127.0.0.1:$(cat "$WORK/$name.port")/hook"
+  touch "$WORK/$name.jsonl"
+}
+
+# wait_lines FILE N SECONDS: waits until FILE has at least N lines.
+wait_lines() {
+  local file=$1 n=$2 seconds=$3
+  for _ in $(seq $((seconds * 10))); do
+    [ "$(wc -l <"$file")" -ge "$n" ] && return 0
+    sleep 0.1
+  done
+  return 1
+}
+
+# wait_http URL SECONDS [STATUS]: waits until URL answers STATUS (default 200).
+wait_http() {
+  local url=$1 seconds=$2 want=${3:-200}
+  for _ in $(seq $((seconds * 10))); do
+    [ "$(curl -s -o /dev/null -w '%{http_code}' "$url" 2>/dev/null)" = "$want" ] && return 0
+    sleep 0.1
+  done
+  return 1
+}
+
+# The (at, rule, state, group) of each notification: from replay JSON, or a receiver's file.
+replay_keys() { python3 -c '
+import json, sys
+for line in sys.stdin:
+    n = json.loads(line)
+    print(n["at"], n["rule"], n["state"], json.dumps(n["group"], sort_keys=True))'; }
+received_keys() { python3 -c '
+import json, sys
+for line in open(sys.argv[1]):
+    b = json.loads(line)["body"]
+    print(b["at"], b["rule"]["name"], b["state"], json.dumps(b["group"], sort_keys=True))' "$1"; }
