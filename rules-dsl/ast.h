@@ -46,6 +46,7 @@ struct Filter {
   Kind kind = Kind::kMatch;
   std::vector<Filter> children;   // kOr, kAnd (2+), kNot and kParen (1)
   bool bang = false;              // kNot written as `!`
+  bool juxtaposed = false;        // a child of kAnd written without `AND` before it
   Word key;                       // kHas, kMatch, kCompare
   std::vector<Value> values;      // kMatch
   bool list = false;              // kMatch written as `key:[a, b]`

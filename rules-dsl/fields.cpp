@@ -85,7 +85,8 @@ FieldRef ResolveField(std::string_view key, std::string* typo_of) {
   return f;
 }
 
-std::optional<int64_t> UnitMillis(std::string_view u) {
+std::optional<int64_t> UnitMillis(std::string_view unit) {
+  const std::string u = Lower(unit);
   if (u == "ms") return 1;
   if (u == "s" || u == "sec" || u == "secs" || u == "second" || u == "seconds") return kSecond;
   if (u == "m" || u == "min" || u == "mins" || u == "minute" || u == "minutes") return kMinute;

@@ -38,7 +38,9 @@ std::string FilterText(const ast::Filter& f) {
     case K::kOr:
     case K::kAnd:
       for (size_t i = 0; i < f.children.size(); ++i) {
-        if (i > 0) out += f.kind == K::kOr ? " OR " : " AND ";
+        if (i > 0) {
+          out += f.kind == K::kOr ? " OR " : f.children[i].juxtaposed ? " " : " AND ";
+        }
         out += FilterText(f.children[i]);
       }
       return out;
@@ -237,7 +239,7 @@ class Printer {
     Blank(start, allow_blank);
     for (const auto& h : hoisted) out_ += std::string(indent, ' ') + h + "\n";
     out_ += std::string(indent, ' ') + text;
-    if (!trailing.empty()) out_ += " " + trailing;
+    if (!trailing.empty()) out_ += "  " + trailing;
     out_ += "\n";
     last_line_ = end;
     wrote_ = true;

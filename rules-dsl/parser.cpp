@@ -111,10 +111,10 @@ using Selector = pegtl::parse_tree::selector<
         g::count_cond, g::unique_cond, g::ratio_cond, g::new_cond, g::cmp_op, g::threshold,
         g::per_window, g::in_window, g::duration, g::change_offset, g::amount, g::unit,
         g::unique_field, g::new_field, g::ratio_filter, g::for_filter, g::filter_only, g::or_expr,
-        g::or_operand, g::and_expr, g::not_expr, g::not_kw, g::bang, g::paren_expr, g::has_term,
-        g::has_key, g::match_term, g::key, g::compare_rhs, g::compare_op, g::compare_number,
-        g::value_list, g::group_field, g::severity_value, g::clause_string, g::label_pair,
-        g::label_key, g::label_value, g::flag_value, g::then_action>>;
+        g::or_operand, g::and_expr, g::kw_and, g::not_expr, g::not_kw, g::bang, g::paren_expr,
+        g::has_term, g::has_key, g::match_term, g::key, g::compare_rhs, g::compare_op,
+        g::compare_number, g::value_list, g::group_field, g::severity_value, g::clause_string,
+        g::label_pair, g::label_key, g::label_value, g::flag_value, g::then_action>>;
 
 class Converter {
  public:
@@ -167,9 +167,18 @@ class Converter {
       f.kind = Filter::Kind::kOr;
       for (const auto& c : n.children) f.children.push_back(MakeFilter(*c));
     } else if (n.is_type<g::and_expr>() || n.is_type<g::or_operand>()) {
-      if (n.children.size() == 1) return MakeFilter(*n.children[0]);
       f.kind = Filter::Kind::kAnd;
-      for (const auto& c : n.children) f.children.push_back(MakeFilter(*c));
+      bool explicit_and = false;
+      for (const auto& c : n.children) {
+        if (c->is_type<g::kw_and>()) {
+          explicit_and = true;
+          continue;
+        }
+        f.children.push_back(MakeFilter(*c));
+        f.children.back().juxtaposed = f.children.size() > 1 && !explicit_and;
+        explicit_and = false;
+      }
+      if (f.children.size() == 1) return f.children[0];
     } else if (n.is_type<g::not_expr>()) {
       f.kind = Filter::Kind::kNot;
       f.bang = n.children[0]->is_type<g::bang>();
