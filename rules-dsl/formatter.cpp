@@ -182,7 +182,7 @@ class Printer {
       last_was_rule_ = item.is_rule;
     }
     force_blank_ = wrote_ && last_was_rule_;
-    CommentsBefore(INT32_MAX, 0, false);
+    CommentsBefore(INT32_MAX, 0, true);
     return out_;
   }
 
