@@ -14,6 +14,7 @@
 #include "cli/config.h"
 #include "cli/logger.h"
 #include "cli/rule_files.h"
+#include "cli/secrets.h"
 #include "cli/service.h"
 
 namespace klaxon::cli {
@@ -63,11 +64,7 @@ int RunService(const Args& args, std::ostream& out, std::ostream& err) {
       overrides[key] = value;
     }
   }
-  EnvLookup env = [](const std::string& name) -> std::optional<std::string> {
-    const char* v = std::getenv(name.c_str());
-    if (v == nullptr) return std::nullopt;
-    return std::string(v);
-  };
+  EnvLookup env = ProcessEnv();
   std::string text;
   std::string base_dir = ".";
   if (!config_path.empty()) {

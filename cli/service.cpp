@@ -18,6 +18,7 @@
 #include "cli/admin_server.h"
 #include "cli/notification_output.h"
 #include "cli/rule_files.h"
+#include "cli/secrets.h"
 #include "connectors/file_source.h"
 #include "connectors/kafka_producer.h"
 #include "connectors/kafka_source.h"
@@ -88,23 +89,7 @@ Result<std::unique_ptr<Service::Loaded>> Service::Load(Engine* previous) {
   }
   auto loaded = std::make_unique<Loaded>();
   loaded->files = std::move(files).value();
-  actions::SecretResolver secrets = [this](const ActionValue& v) -> Result<std::string> {
-    if (v.kind == ActionValue::Kind::kEnv) {
-      std::optional<std::string> value = env_(v.text);
-      if (!value || value->empty()) {
-        return Status::InvalidArgument("environment variable " + v.text + " is not set");
-      }
-      return *value;
-    }
-    if (v.kind == ActionValue::Kind::kFile) {
-      Result<std::string> content = ReadFileText(Resolve(config_.base_dir, v.text));
-      if (!content.ok()) return Status::InvalidArgument("cannot read secret file " + v.text);
-      std::string s = std::move(content).value();
-      while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.pop_back();
-      return s;
-    }
-    return v.text;
-  };
+  actions::SecretResolver secrets = MakeSecretResolver(env_, config_.base_dir);
   actions::ActionOptions action_options;
   for (const ActionDef& def : loaded->files.rules.actions) {
     Result<std::unique_ptr<actions::Action>> a =

@@ -1,0 +1,19 @@
+// How the CLI resolves env("NAME") and file("path") values of action definitions: from the
+// process environment and the filesystem. The resolved text is handed to the action and never
+// logged; errors name the variable or file, never a value.
+#pragma once
+
+#include <string>
+
+#include "actions/action.h"
+#include "cli/config.h"
+
+namespace klaxon::cli {
+
+// `base_dir` resolves relative file("...") paths.
+actions::SecretResolver MakeSecretResolver(EnvLookup env, std::string base_dir);
+
+// getenv, for the composition root.
+EnvLookup ProcessEnv();
+
+}  // namespace klaxon::cli
