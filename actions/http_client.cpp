@@ -292,6 +292,7 @@ std::unique_ptr<httplib::Client> SafeHttpClient::Checkout(const ParsedUrl& url,
   client->set_hostname_addr_map({{url.host, *pinned}});
   client->set_follow_location(false);
   client->set_keep_alive(true);
+  client->set_tcp_nodelay(true);  // small JSON requests: do not wait on Nagle + delayed ACK
   client->set_connection_timeout(std::chrono::milliseconds(options_.connect_timeout_ms));
   client->enable_server_certificate_verification(true);
   if (!options_.ca_file.empty()) client->set_ca_cert_path(options_.ca_file.c_str());
