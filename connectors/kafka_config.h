@@ -1,0 +1,58 @@
+// Settings shared by Klaxon's Kafka clients (the consumer source, the dead-letter producer and
+// the test/bench producer), and how they become librdkafka properties.
+//
+// Typed fields are applied first and the pass-through `properties` last, so any librdkafka
+// property (https://github.com/confluentinc/librdkafka/blob/master/CONFIGURATION.md) can be set
+// or overridden. Values of secret properties never appear in error messages.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "engine/status.h"
+
+namespace RdKafka {
+class Conf;
+}
+
+namespace klaxon::connectors {
+
+enum class LogLevel { kDebug, kInfo, kWarn, kError };
+// Receives the Kafka clients' log lines (librdkafka logs, transient errors). Called on the
+// thread that polls the client. When empty, lines go to stderr.
+using LogFn = std::function<void(LogLevel level, std::string_view message)>;
+
+// TLS and SASL; empty fields are not set (librdkafka defaults apply).
+struct KafkaSecurity {
+  std::string protocol;        // security.protocol: plaintext, ssl, sasl_plaintext, sasl_ssl
+  std::string sasl_mechanism;  // sasl.mechanism: PLAIN, SCRAM-SHA-256, SCRAM-SHA-512, ...
+  std::string sasl_username;
+  std::string sasl_password;
+  std::string ssl_ca_location;
+  std::string ssl_certificate_location;
+  std::string ssl_key_location;
+  std::string ssl_key_password;
+  bool ssl_verify_hostname = true;  // ssl.endpoint.identification.algorithm=https|none
+};
+
+struct KafkaClientOptions {
+  std::string brokers;  // bootstrap.servers
+  std::string client_id = "klaxon";
+  KafkaSecurity security;
+  std::map<std::string, std::string> properties;  // any librdkafka property, applied last
+  LogFn log;
+};
+
+namespace internal {
+
+// A Conf with brokers, client id and security set; properties are applied by ApplyProperties.
+Result<std::unique_ptr<RdKafka::Conf>> NewGlobalConf(const KafkaClientOptions& options);
+Status SetProperty(RdKafka::Conf& conf, const std::string& key, const std::string& value);
+Status ApplyProperties(RdKafka::Conf& conf, const std::map<std::string, std::string>& properties);
+void Log(const LogFn& log, LogLevel level, std::string_view message);
+
+}  // namespace internal
+}  // namespace klaxon::connectors

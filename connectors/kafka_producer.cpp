@@ -1,0 +1,214 @@
+#include "connectors/kafka_producer.h"
+
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafkacpp.h>
+
+#include <cstdio>
+#include <utility>
+
+#include "connectors/file_source.h"
+
+namespace klaxon::connectors {
+
+// Called from Producer::poll()/flush() on the producing thread.
+class KafkaProducer::DeliveryReports final : public RdKafka::DeliveryReportCb,
+                                             public RdKafka::EventCb {
+ public:
+  explicit DeliveryReports(KafkaProducer* producer) : producer_(producer) {}
+
+  void dr_cb(RdKafka::Message& message) override {
+    if (message.err() == RdKafka::ERR_NO_ERROR) {
+      ++producer_->delivered_;
+      return;
+    }
+    ++producer_->failed_;
+    internal::Log(producer_->log_, LogLevel::kWarn,
+                  "delivery to " + message.topic_name() + " failed: " + message.errstr());
+  }
+
+  void event_cb(RdKafka::Event& event) override {
+    if (event.type() == RdKafka::Event::EVENT_ERROR) {
+      internal::Log(producer_->log_, event.fatal() ? LogLevel::kError : LogLevel::kWarn,
+                    "producer: " + RdKafka::err2str(event.err()) + ": " + event.str());
+    } else if (event.type() == RdKafka::Event::EVENT_LOG && event.severity() <= 4) {
+      internal::Log(producer_->log_, LogLevel::kWarn, event.fac() + ": " + event.str());
+    }
+  }
+
+ private:
+  KafkaProducer* producer_;
+};
+
+KafkaProducer::KafkaProducer(LogFn log)
+    : log_(std::move(log)), reports_(std::make_unique<DeliveryReports>(this)) {}
+
+Result<std::unique_ptr<KafkaProducer>> KafkaProducer::Open(const KafkaClientOptions& options) {
+  std::unique_ptr<KafkaProducer> producer(new KafkaProducer(options.log));
+  auto conf = internal::NewGlobalConf(options);
+  if (!conf.ok()) return conf.status();
+  for (const auto& [key, value] :
+       {std::pair<std::string, std::string>{"acks", "all"}, {"linger.ms", "5"}}) {
+    if (Status s = internal::SetProperty(**conf, key, value); !s.ok()) return s;
+  }
+  if (Status s = internal::ApplyProperties(**conf, options.properties); !s.ok()) return s;
+  std::string error;
+  if ((*conf)->set("dr_cb", static_cast<RdKafka::DeliveryReportCb*>(producer->reports_.get()),
+                   error) != RdKafka::Conf::CONF_OK ||
+      (*conf)->set("event_cb", static_cast<RdKafka::EventCb*>(producer->reports_.get()), error) !=
+          RdKafka::Conf::CONF_OK) {
+    return Status::Internal("kafka producer: " + error);
+  }
+  producer->producer_.reset(RdKafka::Producer::create(conf->get(), error));
+  if (!producer->producer_) return Status::InvalidArgument("kafka producer: " + error);
+  return producer;
+}
+
+KafkaProducer::~KafkaProducer() {
+  if (producer_) (void)Flush(std::chrono::seconds(10));
+}
+
+Status KafkaProducer::Produce(const std::string& topic, std::string_view payload,
+                              int64_t timestamp_ms, std::span<const KafkaHeader> headers,
+                              std::string_view key, std::chrono::milliseconds queue_full_timeout) {
+  RdKafka::Headers* kafka_headers = nullptr;
+  if (!headers.empty()) {
+    kafka_headers = RdKafka::Headers::create();
+    for (const KafkaHeader& h : headers) {
+      kafka_headers->add(std::string(h.key), h.value.data(), h.value.size());
+    }
+  }
+  constexpr int kPollMs = 50;
+  for (int64_t waited = 0;; waited += kPollMs) {
+    // RK_MSG_COPY: the payload belongs to the caller (it may be a source's reused buffer).
+    RdKafka::ErrorCode err = producer_->produce(
+        topic, RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY,
+        const_cast<char*>(payload.data()), payload.size(), key.empty() ? nullptr : key.data(),
+        key.size(), timestamp_ms, kafka_headers, nullptr);
+    if (err == RdKafka::ERR_NO_ERROR) {
+      producer_->poll(0);  // serve delivery reports
+      return Status::Ok();
+    }
+    if (err != RdKafka::ERR__QUEUE_FULL || waited >= queue_full_timeout.count()) {
+      delete kafka_headers;  // ownership passes to librdkafka only on success
+      return Status::Unavailable("kafka produce to " + topic + ": " + RdKafka::err2str(err));
+    }
+    producer_->poll(kPollMs);
+  }
+}
+
+rd_kafka_t* KafkaProducer::c_handle() { return producer_->c_ptr(); }
+
+Status KafkaProducer::Flush(std::chrono::milliseconds timeout) {
+  producer_->flush(static_cast<int>(timeout.count()));
+  const int queued = producer_->outq_len();
+  const int64_t failed = failed_.load() - failed_at_last_flush_;
+  failed_at_last_flush_ = failed_.load();
+  if (queued > 0) {
+    return Status::Unavailable("kafka producer: " + std::to_string(queued) +
+                               " message(s) still queued after flush timeout");
+  }
+  if (failed > 0) {
+    return Status::Unavailable("kafka producer: " + std::to_string(failed) +
+                               " message(s) could not be delivered");
+  }
+  return Status::Ok();
+}
+
+Result<int64_t> ProduceJsonLines(KafkaProducer& producer, const std::string& topic,
+                                 const std::string& path, int64_t timestamp_ms) {
+  auto source = FileSource::Open({.path = path});
+  if (!source.ok()) return source.status();
+  int64_t count = 0;
+  Record record;
+  for (;;) {
+    auto next = (*source)->Next(std::chrono::milliseconds(1000), &record);
+    if (!next.ok()) return next.status();
+    if (*next == NextStatus::kEnd) break;
+    if (*next != NextStatus::kRecord) continue;
+    if (Status s = producer.Produce(topic, record.payload, timestamp_ms); !s.ok()) return s;
+    ++count;
+  }
+  if (Status s = producer.Flush(std::chrono::seconds(60)); !s.ok()) return s;
+  return count;
+}
+
+Status CreateTopic(const KafkaClientOptions& options, const std::string& topic, int partitions,
+                   int replication_factor, std::chrono::milliseconds timeout) {
+  // The admin API runs on any client handle; a producer needs no group.
+  auto producer = KafkaProducer::Open(options);
+  if (!producer.ok()) return producer.status();
+  rd_kafka_t* rk = (*producer)->c_handle();
+  char error[512] = {0};
+  rd_kafka_NewTopic_t* new_topic =
+      rd_kafka_NewTopic_new(topic.c_str(), partitions, replication_factor, error, sizeof(error));
+  if (new_topic == nullptr) return Status::InvalidArgument(std::string("create topic: ") + error);
+  rd_kafka_AdminOptions_t* admin_options = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_ANY);
+  rd_kafka_AdminOptions_set_operation_timeout(admin_options, static_cast<int>(timeout.count()),
+                                              error, sizeof(error));
+  rd_kafka_queue_t* queue = rd_kafka_queue_new(rk);
+  rd_kafka_CreateTopics(rk, &new_topic, 1, admin_options, queue);
+  rd_kafka_event_t* event = rd_kafka_queue_poll(queue, static_cast<int>(timeout.count()) + 1000);
+  Status status;
+  if (event == nullptr) {
+    status = Status::Unavailable("create topic " + topic + ": timed out");
+  } else if (rd_kafka_event_error(event) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    status =
+        Status::Unavailable("create topic " + topic + ": " + rd_kafka_event_error_string(event));
+  } else {
+    size_t count = 0;
+    const rd_kafka_topic_result_t** results =
+        rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(event), &count);
+    for (size_t i = 0; i < count; ++i) {
+      const rd_kafka_resp_err_t err = rd_kafka_topic_result_error(results[i]);
+      if (err != RD_KAFKA_RESP_ERR_NO_ERROR && err != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
+        const char* message = rd_kafka_topic_result_error_string(results[i]);
+        status = Status::Unavailable("create topic " + topic + ": " +
+                                     (message ? message : rd_kafka_err2str(err)));
+      }
+    }
+  }
+  if (event) rd_kafka_event_destroy(event);
+  rd_kafka_queue_destroy(queue);
+  rd_kafka_AdminOptions_destroy(admin_options);
+  rd_kafka_NewTopic_destroy(new_topic);
+  return status;
+}
+
+Result<std::unique_ptr<KafkaDeadLetterProducer>> KafkaDeadLetterProducer::Open(
+    const DeadLetterOptions& options) {
+  if (options.topic.empty()) return Status::InvalidArgument("dead letters: no topic");
+  auto producer = KafkaProducer::Open(options.client);
+  if (!producer.ok()) return producer.status();
+  return std::unique_ptr<KafkaDeadLetterProducer>(
+      new KafkaDeadLetterProducer(options.topic, std::move(producer).value()));
+}
+
+KafkaDeadLetterProducer::~KafkaDeadLetterProducer() { (void)Close(); }
+
+Status KafkaDeadLetterProducer::Send(const Record& original, std::string_view reason) {
+  if (closed_) return Status::FailedPrecondition("dead letters: closed");
+  char partition[16];
+  char offset[24];
+  const int partition_len = std::snprintf(partition, sizeof(partition), "%d", original.partition);
+  const int offset_len =
+      std::snprintf(offset, sizeof(offset), "%lld", static_cast<long long>(original.offset));
+  const KafkaHeader headers[] = {
+      {"klaxon-reason", reason},
+      {"klaxon-source-topic", original.topic},
+      {"klaxon-source-partition", std::string_view(partition, partition_len)},
+      {"klaxon-source-offset", std::string_view(offset, offset_len)},
+  };
+  // The original timestamp travels along, so the dead letter sorts where the event did.
+  const int64_t timestamp = original.broker_timestamp_ms > 0 ? original.broker_timestamp_ms : 0;
+  Status status = producer_->Produce(topic_, original.payload, timestamp, headers);
+  if (status.ok()) ++sent_;
+  return status;
+}
+
+Status KafkaDeadLetterProducer::Close(std::chrono::milliseconds timeout) {
+  if (closed_) return Status::Ok();
+  closed_ = true;
+  return producer_->Flush(timeout);
+}
+
+}  // namespace klaxon::connectors

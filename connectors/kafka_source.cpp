@@ -1,0 +1,381 @@
+#include "connectors/kafka_source.h"
+
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafkacpp.h>
+
+#include <algorithm>
+#include <nlohmann/json.hpp>
+#include <thread>
+#include <utility>
+
+namespace klaxon::connectors {
+
+// Commit() and Close() retry a commit the coordinator could not take yet for up to ~3 s.
+constexpr int kCommitAttempts = 30;
+
+struct KafkaSource::PartitionState {
+  std::string topic;
+  int32_t partition = -1;
+  int64_t marked = -1;  // next offset to store: last processed offset + 1
+  bool dirty = false;   // marked has not been handed to librdkafka yet
+  std::unique_ptr<RdKafka::TopicPartition> handle;  // reused for offsets_store
+};
+
+// librdkafka calls these from consume() (and close()), i.e. on the run loop's thread.
+class KafkaSource::Callbacks final : public RdKafka::RebalanceCb, public RdKafka::EventCb {
+ public:
+  explicit Callbacks(KafkaSource* source) : source_(source) {}
+
+  void rebalance_cb(RdKafka::KafkaConsumer* consumer, RdKafka::ErrorCode err,
+                    std::vector<RdKafka::TopicPartition*>& partitions) override {
+    ++source_->rebalances_;
+    const bool incremental = consumer->rebalance_protocol() == "COOPERATIVE";
+    if (err == RdKafka::ERR__ASSIGN_PARTITIONS) {
+      if (incremental) {
+        Report(consumer->incremental_assign(partitions));
+      } else {
+        consumer->assign(partitions);
+      }
+      source_->OnAssign(partitions, incremental);
+      return;
+    }
+    // Revoked (or an error, which librdkafka treats as losing the assignment): commit what was
+    // processed while the partitions are still ours, then let them go.
+    const bool lost = err != RdKafka::ERR__REVOKE_PARTITIONS || consumer->assignment_lost();
+    source_->OnRevoke(partitions, incremental, lost);
+    if (incremental) {
+      Report(consumer->incremental_unassign(partitions));
+    } else {
+      consumer->unassign();
+    }
+  }
+
+  void event_cb(RdKafka::Event& event) override {
+    switch (event.type()) {
+      case RdKafka::Event::EVENT_ERROR:
+        source_->OnError(event.fatal(), RdKafka::err2str(event.err()) + ": " + event.str());
+        break;
+      case RdKafka::Event::EVENT_STATS:
+        source_->OnStats(event.str());
+        break;
+      case RdKafka::Event::EVENT_LOG: {
+        const int severity = static_cast<int>(event.severity());
+        const LogLevel level = severity <= 3   ? LogLevel::kError
+                               : severity == 4 ? LogLevel::kWarn
+                               : severity <= 6 ? LogLevel::kInfo
+                                               : LogLevel::kDebug;
+        internal::Log(source_->options_.client.log, level, event.fac() + ": " + event.str());
+        break;
+      }
+      default:
+        break;
+    }
+  }
+
+ private:
+  void Report(RdKafka::Error* error) {
+    if (error == nullptr) return;
+    internal::Log(source_->options_.client.log, LogLevel::kError, "rebalance: " + error->str());
+    delete error;
+  }
+
+  KafkaSource* source_;
+};
+
+Result<std::unique_ptr<KafkaSource>> KafkaSource::Open(const KafkaSourceOptions& options) {
+  std::unique_ptr<KafkaSource> source(new KafkaSource(options));
+  if (Status s = source->Start(); !s.ok()) return s;
+  return source;
+}
+
+KafkaSource::KafkaSource(KafkaSourceOptions options)
+    : options_(std::move(options)), callbacks_(std::make_unique<Callbacks>(this)) {}
+
+KafkaSource::~KafkaSource() { (void)Close(); }
+
+Status KafkaSource::Start() {
+  if (options_.topics.empty()) return Status::InvalidArgument("kafka source: no topics");
+  if (options_.group_id.empty()) return Status::InvalidArgument("kafka source: no group id");
+  if (options_.store_batch < 1) options_.store_batch = 1;
+  if (auto it = options_.client.properties.find("enable.auto.offset.store");
+      it != options_.client.properties.end() && it->second != "false") {
+    return Status::InvalidArgument(
+        "kafka property enable.auto.offset.store: must stay false, Klaxon stores offsets only "
+        "after their events are processed (at-least-once)");
+  }
+  auto conf = internal::NewGlobalConf(options_.client);
+  if (!conf.ok()) return conf.status();
+  const std::pair<std::string, std::string> settings[] = {
+      {"group.id", options_.group_id},
+      {"enable.auto.offset.store", "false"},
+      {"enable.auto.commit", options_.auto_commit_interval_ms > 0 ? "true" : "false"},
+      {"auto.offset.reset", options_.auto_offset_reset},
+      {"statistics.interval.ms", std::to_string(std::max(0, options_.statistics_interval_ms))},
+      {"enable.partition.eof", "false"},
+  };
+  for (const auto& [key, value] : settings) {
+    if (Status s = internal::SetProperty(**conf, key, value); !s.ok()) return s;
+  }
+  if (options_.auto_commit_interval_ms > 0) {
+    if (Status s = internal::SetProperty(**conf, "auto.commit.interval.ms",
+                                         std::to_string(options_.auto_commit_interval_ms));
+        !s.ok()) {
+      return s;
+    }
+  }
+  if (Status s = internal::ApplyProperties(**conf, options_.client.properties); !s.ok()) return s;
+  std::string error;
+  if ((*conf)->set("rebalance_cb", static_cast<RdKafka::RebalanceCb*>(callbacks_.get()), error) !=
+          RdKafka::Conf::CONF_OK ||
+      (*conf)->set("event_cb", static_cast<RdKafka::EventCb*>(callbacks_.get()), error) !=
+          RdKafka::Conf::CONF_OK) {
+    return Status::Internal("kafka source: " + error);
+  }
+  consumer_.reset(RdKafka::KafkaConsumer::create(conf->get(), error));
+  if (!consumer_) return Status::InvalidArgument("kafka source: " + error);
+  if (RdKafka::ErrorCode err = consumer_->subscribe(options_.topics); err) {
+    return Status::InvalidArgument("kafka source: subscribe: " + RdKafka::err2str(err));
+  }
+  return Status::Ok();
+}
+
+Result<NextStatus> KafkaSource::Next(std::chrono::milliseconds timeout, Record* record) {
+  if (closed_) return Status::FailedPrecondition("kafka source: closed");
+  current_.reset();
+  if (fatal_) return Status::Internal("kafka source: fatal error: " + fatal_message_);
+  std::unique_ptr<RdKafka::Message> message(
+      consumer_->consume(static_cast<int>(std::max<int64_t>(0, timeout.count()))));
+  switch (message->err()) {
+    case RdKafka::ERR_NO_ERROR: {
+      ++records_;
+      const rd_kafka_message_t* raw = message->c_ptr();
+      // The C accessor avoids building a std::string per message; assign() reuses capacity.
+      record->topic.assign(rd_kafka_topic_name(raw->rkt));
+      record->partition = message->partition();
+      record->offset = message->offset();
+      record->payload = std::string_view(static_cast<const char*>(message->payload()),
+                                         message->payload() ? message->len() : 0);
+      const RdKafka::MessageTimestamp ts = message->timestamp();
+      record->broker_timestamp_ms =
+          ts.type == RdKafka::MessageTimestamp::MSG_TIMESTAMP_NOT_AVAILABLE ? -1 : ts.timestamp;
+      record->truncated = false;
+      current_ = std::move(message);
+      return NextStatus::kRecord;
+    }
+    case RdKafka::ERR__TIMED_OUT:
+      // Idle: a good moment to hand processed positions to librdkafka for the next commit.
+      StoreMarked();
+      break;
+    case RdKafka::ERR__PARTITION_EOF:
+      break;
+    case RdKafka::ERR__FATAL: {
+      std::string reason;
+      consumer_->fatal_error(reason);
+      OnError(true, reason.empty() ? message->errstr() : reason);
+      break;
+    }
+    default:
+      OnError(false, RdKafka::err2str(message->err()) + ": " + message->errstr());
+      break;
+  }
+  if (fatal_) return Status::Internal("kafka source: fatal error: " + fatal_message_);
+  return NextStatus::kIdle;
+}
+
+KafkaSource::PartitionState* KafkaSource::FindPartition(const std::string& topic,
+                                                        int32_t partition) {
+  for (auto& state : partitions_) {
+    if (state->partition == partition && state->topic == topic) return state.get();
+  }
+  return nullptr;
+}
+
+void KafkaSource::MarkProcessed(const Record& record) {
+  if (closed_) return;
+  PartitionState* state = FindPartition(record.topic, record.partition);
+  if (state == nullptr) {
+    // Revoked meanwhile; its new owner re-delivers the record (at-least-once).
+    ++store_failures_;
+    return;
+  }
+  if (record.offset + 1 > state->marked) {
+    state->marked = record.offset + 1;
+    state->dirty = true;
+  }
+  if (++marks_since_store_ >= options_.store_batch) StoreMarked();
+}
+
+void KafkaSource::StoreMarked() {
+  marks_since_store_ = 0;
+  store_scratch_.clear();
+  for (auto& state : partitions_) {
+    if (!state->dirty) continue;
+    state->dirty = false;
+    state->handle->set_offset(state->marked);
+    store_scratch_.push_back(state->handle.get());
+  }
+  if (store_scratch_.empty()) return;
+  if (RdKafka::ErrorCode err = consumer_->offsets_store(store_scratch_); err) {
+    for (RdKafka::TopicPartition* tp : store_scratch_) {
+      if (tp->err() == RdKafka::ERR_NO_ERROR) continue;
+      ++store_failures_;
+      internal::Log(options_.client.log, LogLevel::kWarn,
+                    "offset store " + tp->topic() + "[" + std::to_string(tp->partition()) +
+                        "]: " + RdKafka::err2str(tp->err()));
+    }
+  }
+}
+
+namespace {
+
+// Errors after which the coordinator is (re)discovered by librdkafka's own threads.
+bool RetriableCommitError(RdKafka::ErrorCode err) {
+  switch (err) {
+    case RdKafka::ERR__WAIT_COORD:
+    case RdKafka::ERR__TRANSPORT:
+    case RdKafka::ERR__TIMED_OUT:
+    case RdKafka::ERR_COORDINATOR_LOAD_IN_PROGRESS:
+    case RdKafka::ERR_COORDINATOR_NOT_AVAILABLE:
+    case RdKafka::ERR_NOT_COORDINATOR:
+    case RdKafka::ERR_REQUEST_TIMED_OUT:
+      return true;
+    default:
+      return false;
+  }
+}
+
+}  // namespace
+
+Status KafkaSource::CommitStored(const char* why, int attempts) {
+  RdKafka::ErrorCode err = consumer_->commitSync();
+  // Only sleep between attempts: consuming here could hand out (and so lose) a message.
+  for (int i = 1; i < attempts && RetriableCommitError(err); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    err = consumer_->commitSync();
+  }
+  if (err == RdKafka::ERR_NO_ERROR) {
+    ++commits_;
+    return Status::Ok();
+  }
+  if (err == RdKafka::ERR__NO_OFFSET) return Status::Ok();  // nothing new to commit
+  ++commit_failures_;
+  std::string message = std::string("kafka commit on ") + why + ": " + RdKafka::err2str(err);
+  internal::Log(options_.client.log, LogLevel::kWarn, message);
+  return Status::Unavailable(message);
+}
+
+Status KafkaSource::Commit() {
+  if (closed_) return Status::FailedPrecondition("kafka source: closed");
+  StoreMarked();
+  return CommitStored("request", kCommitAttempts);
+}
+
+Status KafkaSource::Close() {
+  if (closed_ || !consumer_) return Status::Ok();
+  current_.reset();
+  Status status;
+  if (!fatal_) {
+    StoreMarked();
+    status = CommitStored("close", kCommitAttempts);
+  }
+  closed_ = true;  // after the commit: MarkProcessed is ignored from here on
+  // Give the partitions up through consume() first: revoking them from inside close() can hang
+  // or abort librdkafka 2.0 with the cooperative protocol. Messages read meanwhile are dropped
+  // unprocessed, so they are re-delivered later.
+  consumer_->unsubscribe();
+  for (int i = 0; i < 100 && assigned_partitions_.load() > 0; ++i) {
+    std::unique_ptr<RdKafka::Message> dropped(consumer_->consume(50));
+  }
+  consumer_->close();  // leaves the group
+  assigned_partitions_ = 0;
+  return status;
+}
+
+void KafkaSource::OnAssign(const std::vector<RdKafka::TopicPartition*>& partitions,
+                           bool incremental) {
+  if (!incremental) partitions_.clear();
+  for (const RdKafka::TopicPartition* tp : partitions) {
+    if (FindPartition(tp->topic(), tp->partition()) != nullptr) continue;
+    auto state = std::make_unique<PartitionState>();
+    state->topic = tp->topic();
+    state->partition = tp->partition();
+    state->handle.reset(RdKafka::TopicPartition::create(tp->topic(), tp->partition()));
+    partitions_.push_back(std::move(state));
+  }
+  store_scratch_.reserve(partitions_.size());
+  assigned_partitions_ = static_cast<int>(partitions_.size());
+  internal::Log(options_.client.log, LogLevel::kInfo,
+                "assigned " + std::to_string(partitions.size()) + " partition(s)");
+}
+
+void KafkaSource::OnRevoke(const std::vector<RdKafka::TopicPartition*>& partitions,
+                           bool incremental, bool lost) {
+  if (!lost && !fatal_) {
+    StoreMarked();
+    (void)CommitStored("revoke");
+  } else {
+    internal::Log(options_.client.log, LogLevel::kWarn,
+                  "partitions lost; their uncommitted records will be re-delivered");
+  }
+  if (incremental) {
+    for (const RdKafka::TopicPartition* tp : partitions) {
+      std::erase_if(partitions_, [&](const std::unique_ptr<PartitionState>& s) {
+        return s->partition == tp->partition() && s->topic == tp->topic();
+      });
+    }
+  } else {
+    partitions_.clear();
+  }
+  assigned_partitions_ = static_cast<int>(partitions_.size());
+  std::lock_guard<std::mutex> lock(lag_mutex_);
+  std::erase_if(lag_, [&](const PartitionLag& lag) {
+    return FindPartition(lag.topic, lag.partition) == nullptr;
+  });
+}
+
+void KafkaSource::OnError(bool fatal, const std::string& message) {
+  if (fatal) {
+    if (!fatal_) fatal_message_ = message;
+    fatal_ = true;
+    internal::Log(options_.client.log, LogLevel::kError, "fatal: " + message);
+    return;
+  }
+  ++transient_errors_;
+  internal::Log(options_.client.log, LogLevel::kWarn, message);
+}
+
+void KafkaSource::OnStats(const std::string& json) {
+  const nlohmann::json stats = nlohmann::json::parse(json, nullptr, /*allow_exceptions=*/false);
+  if (!stats.is_object()) return;
+  auto topics = stats.find("topics");
+  if (topics == stats.end() || !topics->is_object()) return;
+  auto as_int = [](const nlohmann::json& object, const char* key) -> int64_t {
+    auto it = object.find(key);
+    return it != object.end() && it->is_number_integer() ? it->get<int64_t>() : -1;
+  };
+  std::vector<PartitionLag> lag;
+  for (const auto& state : partitions_) {
+    auto topic = topics->find(state->topic);
+    if (topic == topics->end() || !topic->is_object()) continue;
+    auto parts = topic->find("partitions");
+    if (parts == topic->end() || !parts->is_object()) continue;
+    auto part = parts->find(std::to_string(state->partition));
+    if (part == parts->end() || !part->is_object()) continue;
+    lag.push_back({state->topic, state->partition, as_int(*part, "consumer_lag"),
+                   as_int(*part, "consumer_lag_stored")});
+  }
+  std::lock_guard<std::mutex> lock(lag_mutex_);
+  lag_ = std::move(lag);
+}
+
+std::vector<KafkaSource::PartitionLag> KafkaSource::Lag() const {
+  std::lock_guard<std::mutex> lock(lag_mutex_);
+  return lag_;
+}
+
+KafkaSource::Counters KafkaSource::counters() const {
+  return {records_.load(), transient_errors_.load(), rebalances_.load(),
+          commits_.load(), commit_failures_.load(),  store_failures_.load()};
+}
+
+}  // namespace klaxon::connectors

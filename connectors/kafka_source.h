@@ -1,0 +1,123 @@
+// KafkaSource: error events from Kafka topics through librdkafka's high-level consumer,
+// at-least-once.
+//
+// Offsets are stored only by MarkProcessed() (enable.auto.offset.store=false) and committed by
+// librdkafka's auto-commit every `auto_commit_interval_ms`, by Commit(), before a partition is
+// revoked in a rebalance, and by Close(). A crash can therefore only re-deliver records that
+// were handed out but not yet committed; it never skips one. See connectors/README.md.
+//
+// Threading: Next/MarkProcessed/Commit/Close and the librdkafka callbacks run on the run loop's
+// thread. assigned(), assigned_partitions(), Lag() and counters() may be called from any thread
+// (the admin HTTP server).
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "connectors/kafka_config.h"
+#include "connectors/source.h"
+#include "engine/status.h"
+
+namespace RdKafka {
+class KafkaConsumer;
+class Message;
+class TopicPartition;
+}  // namespace RdKafka
+
+namespace klaxon::connectors {
+
+struct KafkaSourceOptions {
+  KafkaClientOptions client;  // brokers, client.id, security, pass-through properties, log
+  // Topic names; an entry starting with '^' is a regular expression matching topic names.
+  std::vector<std::string> topics;
+  std::string group_id;
+  std::string auto_offset_reset = "earliest";  // where a group without a committed offset starts
+  // librdkafka commits stored offsets in the background this often; 0 turns auto-commit off,
+  // so offsets are committed only by Commit(), on revoke and on Close().
+  int auto_commit_interval_ms = 5000;
+  // Consumer lag comes from librdkafka statistics emitted this often; 0 turns them off.
+  int statistics_interval_ms = 5000;
+  // MarkProcessed() positions are handed to librdkafka in batches of this many records (and
+  // whenever Next() is idle, on Commit, revoke and Close), which keeps the hot path cheap. A
+  // crash re-delivers at most this many more records; 1 stores every record at once.
+  int store_batch = 64;
+};
+
+class KafkaSource final : public Source {
+ public:
+  struct PartitionLag {
+    std::string topic;
+    int32_t partition = -1;
+    int64_t consumer_lag = -1;         // high watermark - position; -1 when unknown
+    int64_t consumer_lag_stored = -1;  // high watermark - stored offset; -1 when unknown
+  };
+  struct Counters {
+    int64_t records = 0;
+    int64_t transient_errors = 0;  // logged and retried by librdkafka; consumption goes on
+    int64_t rebalances = 0;
+    int64_t commits = 0;
+    int64_t commit_failures = 0;
+    int64_t store_failures = 0;  // positions of partitions no longer assigned
+  };
+
+  // Creates the consumer and subscribes; InvalidArgument for bad settings or properties.
+  static Result<std::unique_ptr<KafkaSource>> Open(const KafkaSourceOptions& options);
+  ~KafkaSource() override;
+
+  // kIdle on timeout and on partition EOF; a Status only for fatal consumer errors.
+  Result<NextStatus> Next(std::chrono::milliseconds timeout, Record* record) override;
+  void MarkProcessed(const Record& record) override;
+  // Synchronous; retries for up to ~3 s while the group coordinator is unknown.
+  Status Commit() override;
+  Status Close() override;
+
+  // Thread-safe.
+  bool assigned() const { return assigned_partitions_.load() > 0; }
+  int assigned_partitions() const { return assigned_partitions_.load(); }
+  std::vector<PartitionLag> Lag() const;
+  Counters counters() const;
+
+ private:
+  class Callbacks;
+  struct PartitionState;
+
+  explicit KafkaSource(KafkaSourceOptions options);
+  Status Start();
+  void StoreMarked();
+  // Commits stored offsets; retries coordinator errors `attempts` times, 100 ms apart.
+  Status CommitStored(const char* why, int attempts = 1);
+  void OnAssign(const std::vector<RdKafka::TopicPartition*>& partitions, bool incremental);
+  void OnRevoke(const std::vector<RdKafka::TopicPartition*>& partitions, bool incremental,
+                bool lost);
+  void OnStats(const std::string& json);
+  void OnError(bool fatal, const std::string& message);
+  PartitionState* FindPartition(const std::string& topic, int32_t partition);
+
+  KafkaSourceOptions options_;
+  std::unique_ptr<Callbacks> callbacks_;
+  std::unique_ptr<RdKafka::KafkaConsumer> consumer_;
+  std::unique_ptr<RdKafka::Message> current_;  // the message whose payload Next() handed out
+  std::vector<std::unique_ptr<PartitionState>> partitions_;  // assigned partitions
+  std::vector<RdKafka::TopicPartition*> store_scratch_;
+  int marks_since_store_ = 0;
+  bool closed_ = false;
+  bool fatal_ = false;
+  std::string fatal_message_;
+
+  std::atomic<int> assigned_partitions_{0};
+  std::atomic<int64_t> records_{0};
+  std::atomic<int64_t> transient_errors_{0};
+  std::atomic<int64_t> rebalances_{0};
+  std::atomic<int64_t> commits_{0};
+  std::atomic<int64_t> commit_failures_{0};
+  std::atomic<int64_t> store_failures_{0};
+  mutable std::mutex lag_mutex_;
+  std::vector<PartitionLag> lag_;  // guarded by lag_mutex_
+};
+
+}  // namespace klaxon::connectors
