@@ -173,25 +173,32 @@ struct RuleState {
   std::vector<std::string> ring_ids;  // parallel event ids (explain)
   uint32_t lru_head = kNil;
   uint32_t lru_tail = kNil;
+  uint32_t single_slot = kNil;  // the group of a rule without group by
   RuleStats stats;
 };
 
+// Fields read per matching event come first and are copied out of Rule, so a match touches
+// few cache lines (10,000 rules do not fit in L1/L2).
 struct CompiledRule {
-  uint32_t index = 0;
-  const Rule* rule = nullptr;
-  CompiledPredicate filter;
-  CompiledPredicate numerator;
-  CompiledPredicate denominator;
-  std::vector<uint32_t> group_fields;
-  uint32_t value_field = 0;
   Mode mode = Mode::kEvery;
   bool lower = false;  // count/unique `<`/`<=`: the condition is "fewer than k"
-  uint64_t k = 1;      // count/unique: the condition is about "at least k"
   bool small_ring = false;
+  bool index_exact = false;  // the index key implies the whole filter: skip evaluating it
+  uint32_t index = 0;
+  uint32_t value_field = 0;
+  uint64_t k = 1;  // count/unique: the condition is about "at least k"
   int64_t merge_ms = 1;
   int64_t window = 0;
   int64_t offset = 0;
+  int64_t pending_ms = 0;
+  int64_t keep_firing_ms = 0;
+  int64_t repeat_ms = 0;
+  std::vector<uint32_t> group_fields;
   std::unique_ptr<RuleState> state;
+  CompiledPredicate filter;
+  const Rule* rule = nullptr;
+  CompiledPredicate numerator;
+  CompiledPredicate denominator;
 };
 
 struct Timer {
@@ -318,6 +325,7 @@ class EngineImpl final : public Engine {
   void SaveTrigger(CompiledRule& cr, Group& g, uint32_t slot, const DecodedEvent* ev);
   void Emit(const CompiledRule& cr, Group& g, uint32_t slot, AlertState state, int64_t at,
             const DecodedEvent* ev);
+  double RingCount(const CompiledRule& cr, const Group& g, uint32_t slot, int64_t t) const;
   std::vector<std::optional<std::string>> GroupValues(const Group& g) const;
 
   RuleSet rules_;
@@ -325,10 +333,14 @@ class EngineImpl final : public Engine {
   FieldTable fields_;
   std::unique_ptr<EventDecoder> decoder_;
   std::vector<CompiledRule> compiled_;
-  // Rule index: per field, exact value -> rules whose required conjunct matches it.
-  std::vector<std::unordered_map<std::string, std::vector<uint32_t>, SvHash, std::equal_to<>>>
-      index_;
-  std::vector<uint32_t> indexed_fields_;
+  // Rule index: exact keys of required conjuncts -> rules (see BuildIndex).
+  struct IndexSlot {
+    uint32_t f1;
+    uint32_t f2;  // kNil: a single-field key
+    std::unordered_map<std::string, std::vector<uint32_t>, SvHash, std::equal_to<>> map;
+  };
+  std::vector<IndexSlot> slots_;
+  std::string index_key_;
   std::vector<uint32_t> unindexed_;
   std::vector<uint64_t> stamp_;
   uint64_t current_stamp_ = 0;
@@ -378,6 +390,9 @@ Status EngineImpl::Compile() {
     };
     cr.index = static_cast<uint32_t>(i);
     cr.rule = &r;
+    cr.pending_ms = r.pending_ms;
+    cr.keep_firing_ms = r.keep_firing_ms;
+    cr.repeat_ms = r.repeat_ms;
     cr.filter = CompiledPredicate::Compile(r.filter, fields_);
     for (const auto& g : r.group_by) {
       if (bad_field(g)) return bad("group by field without a path");
@@ -387,7 +402,7 @@ Status EngineImpl::Compile() {
     cr.window = c.window_ms;
     cr.offset = c.offset_ms;
     if (!std::isfinite(c.threshold)) return bad("threshold is not a finite number");
-    if (r.pending_ms < 0 || r.keep_firing_ms < 0 || r.repeat_ms < 0) {
+    if (cr.pending_ms < 0 || cr.keep_firing_ms < 0 || cr.repeat_ms < 0) {
       return bad("negative duration");
     }
     const bool windowed = c.kind != Condition::Kind::kEvery && c.kind != Condition::Kind::kNewValue;
@@ -431,19 +446,26 @@ Status EngineImpl::Compile() {
   return Status::Ok();
 }
 
+void AppendIndexKey(std::string& key, std::string_view v) {
+  const auto len = static_cast<uint32_t>(v.size());
+  key.append(reinterpret_cast<const char*>(&len), 4);
+  key.append(v);
+}
+
+// Index keys are one exact conjunct (field, value) or, when a rule has two exact conjuncts on
+// different fields, the pair of them: an event then looks up the few (v1, v2) combinations of
+// its own values instead of visiting every rule that shares, say, its service.
 void EngineImpl::BuildIndex() {
-  index_.resize(fields_.fields().size());
   stamp_.assign(compiled_.size(), 0);
-  // Candidate conjuncts: exact (wildcard-free) kMatch at the top or directly under a top AND.
-  auto candidates = [&](const Predicate& f) {
+  auto exact = [](const Predicate& p) {
+    if (p.kind != Predicate::Kind::kMatch || p.values.empty()) return false;
+    for (const auto& v : p.values) {
+      if (v.find('*') != std::string::npos) return false;
+    }
+    return true;
+  };
+  auto conjuncts = [&](const Predicate& f) {
     std::vector<const Predicate*> out;
-    auto exact = [](const Predicate& p) {
-      if (p.kind != Predicate::Kind::kMatch || p.values.empty()) return false;
-      for (const auto& v : p.values) {
-        if (v.find('*') != std::string::npos) return false;
-      }
-      return true;
-    };
     if (exact(f)) out.push_back(&f);
     if (f.kind == Predicate::Kind::kAnd) {
       for (const auto& c : f.children) {
@@ -452,42 +474,70 @@ void EngineImpl::BuildIndex() {
     }
     return out;
   };
-  // Prefer the conjunct whose keys are shared by the fewest rules.
+  // How many rules share each single key: rarer keys are more selective.
   std::unordered_map<std::string, uint32_t> freq;
   auto key_of = [&](const Predicate& p, const std::string& v) {
     return std::to_string(fields_.Intern(p.field)) + '\x1f' + v;
   };
+  auto cost = [&](const Predicate* p) {
+    uint64_t c = 0;
+    for (const auto& v : p->values) c += freq[key_of(*p, v)];
+    return c;
+  };
   for (const auto& cr : compiled_) {
-    for (const Predicate* p : candidates(cr.rule->filter)) {
+    for (const Predicate* p : conjuncts(cr.rule->filter)) {
       for (const auto& v : p->values) ++freq[key_of(*p, v)];
     }
   }
-  std::vector<uint8_t> field_indexed(fields_.fields().size(), 0);
+  auto slot_for = [&](uint32_t f1, uint32_t f2) -> IndexSlot& {
+    for (auto& s : slots_) {
+      if (s.f1 == f1 && s.f2 == f2) return s;
+    }
+    slots_.push_back(IndexSlot{f1, f2, {}});
+    return slots_.back();
+  };
   for (auto& cr : compiled_) {
     if (!cr.rule->enabled) continue;
-    const Predicate* best = nullptr;
-    uint64_t best_cost = ~0ull;
-    for (const Predicate* p : candidates(cr.rule->filter)) {
-      uint64_t cost = 0;
-      for (const auto& v : p->values) cost += freq[key_of(*p, v)];
-      if (cost < best_cost) {
-        best_cost = cost;
-        best = p;
-      }
-    }
-    if (best == nullptr) {
+    auto cs = conjuncts(cr.rule->filter);
+    if (cs.empty()) {
       unindexed_.push_back(cr.index);
       continue;
     }
-    const uint32_t f = fields_.Intern(best->field);
-    field_indexed[f] = 1;
-    for (const auto& v : best->values) {
-      auto& list = index_[f][v];
-      if (list.empty() || list.back() != cr.index) list.push_back(cr.index);
+    std::stable_sort(cs.begin(), cs.end(),
+                     [&](const Predicate* a, const Predicate* b) { return cost(a) < cost(b); });
+    const Predicate* first = cs[0];
+    const Predicate* second = nullptr;
+    const uint32_t f1 = fields_.Intern(first->field);
+    for (size_t i = 1; i < cs.size() && second == nullptr; ++i) {
+      if (fields_.Intern(cs[i]->field) != f1 && first->values.size() * cs[i]->values.size() <= 64) {
+        second = cs[i];
+      }
     }
-  }
-  for (uint32_t f = 0; f < field_indexed.size(); ++f) {
-    if (field_indexed[f]) indexed_fields_.push_back(f);
+    auto add = [&](IndexSlot& slot, const std::string& key) {
+      auto& list = slot.map[key];
+      if (list.empty() || list.back() != cr.index) list.push_back(cr.index);
+    };
+    const Predicate& filter = cr.rule->filter;
+    const bool is_and = filter.kind == Predicate::Kind::kAnd;
+    if (second == nullptr) {
+      cr.index_exact = first == &filter || (is_and && filter.children.size() == 1);
+      IndexSlot& slot = slot_for(f1, kNil);
+      for (const auto& v : first->values) add(slot, v);
+      continue;
+    }
+    cr.index_exact = is_and && filter.children.size() == 2;
+    const uint32_t f2 = fields_.Intern(second->field);
+    const Predicate* lo = f1 < f2 ? first : second;
+    const Predicate* hi = f1 < f2 ? second : first;
+    IndexSlot& slot = slot_for(std::min(f1, f2), std::max(f1, f2));
+    for (const auto& a : lo->values) {
+      for (const auto& b : hi->values) {
+        std::string key;
+        AppendIndexKey(key, a);
+        AppendIndexKey(key, b);
+        add(slot, key);
+      }
+    }
   }
   candidates_.reserve(compiled_.size());
 }
@@ -629,17 +679,29 @@ void EngineImpl::Run(int64_t target) {
 void EngineImpl::Evaluate(const DecodedEvent& ev) {
   ++current_stamp_;
   candidates_.clear();
-  for (uint32_t f : indexed_fields_) {
-    const auto& map = index_[f];
-    for (const DecodedValue* v = ev.Begin(f); v != ev.End(f); ++v) {
-      if (v->type == ValueType::kPresent) continue;
-      auto it = map.find(ev.Text(*v));
-      if (it == map.end()) continue;
-      for (uint32_t r : it->second) {
-        if (stamp_[r] != current_stamp_) {
-          stamp_[r] = current_stamp_;
-          candidates_.push_back(r);
-        }
+  auto hit = [&](const std::vector<uint32_t>& rules) {
+    for (uint32_t r : rules) {
+      if (stamp_[r] != current_stamp_) {
+        stamp_[r] = current_stamp_;
+        candidates_.push_back(r);
+      }
+    }
+  };
+  for (const IndexSlot& slot : slots_) {
+    for (const DecodedValue* a = ev.Begin(slot.f1); a != ev.End(slot.f1); ++a) {
+      if (a->type == ValueType::kPresent) continue;
+      if (slot.f2 == kNil) {
+        auto it = slot.map.find(ev.Text(*a));
+        if (it != slot.map.end()) hit(it->second);
+        continue;
+      }
+      for (const DecodedValue* b = ev.Begin(slot.f2); b != ev.End(slot.f2); ++b) {
+        if (b->type == ValueType::kPresent) continue;
+        index_key_.clear();
+        AppendIndexKey(index_key_, ev.Text(*a));
+        AppendIndexKey(index_key_, ev.Text(*b));
+        auto it = slot.map.find(std::string_view(index_key_));
+        if (it != slot.map.end()) hit(it->second);
       }
     }
   }
@@ -647,7 +709,7 @@ void EngineImpl::Evaluate(const DecodedEvent& ev) {
   std::sort(candidates_.begin(), candidates_.end());
   for (uint32_t r : candidates_) {
     CompiledRule& cr = compiled_[r];
-    if (!cr.filter.Eval(ev)) continue;
+    if (!cr.index_exact && !cr.filter.Eval(ev)) continue;
     ++cr.state->stats.matches;
     ApplyRule(cr, ev);
   }
@@ -683,8 +745,8 @@ bool EngineImpl::Evictable(const CompiledRule& cr, const Group& g, int64_t t) co
   if (g.life != Life::kInactive) return false;
   switch (cr.mode) {
     case Mode::kEvery:
-      return cr.rule->repeat_ms == 0 || g.last_notified == kNone ||
-             SatAdd(g.last_notified, cr.rule->repeat_ms) <= t;
+      return cr.repeat_ms == 0 || g.last_notified == kNone ||
+             SatAdd(g.last_notified, cr.repeat_ms) <= t;
     case Mode::kNewValue:
       return false;  // forgetting seen values would re-announce them
     case Mode::kChange:
@@ -709,6 +771,9 @@ void EngineImpl::Evict(CompiledRule& cr, uint32_t slot) {
 
 uint32_t EngineImpl::FindOrCreateGroup(CompiledRule& cr, int64_t t) {
   RuleState& st = *cr.state;
+  if (cr.group_fields.empty() && st.single_slot != kNil && st.groups[st.single_slot].alive) {
+    return st.single_slot;  // no group by: one group, no key lookup
+  }
   auto it = st.keys.find(std::string_view(key_buf_));
   if (it != st.keys.end()) return it->second;
   if (st.stats.groups >= options_.max_groups_per_rule) {
@@ -748,6 +813,7 @@ uint32_t EngineImpl::FindOrCreateGroup(CompiledRule& cr, int64_t t) {
   g.last_event = t;
   ++st.stats.groups;
   Touch(st, slot);
+  if (cr.group_fields.empty()) st.single_slot = slot;
   return slot;
 }
 
@@ -792,10 +858,10 @@ void EngineImpl::ApplyRule(CompiledRule& cr, const DecodedEvent& ev) {
   Group& g = st.groups[slot];
   g.last_event = t;
   Touch(st, slot);
-  const Rule& r = *cr.rule;
   switch (cr.mode) {
     case Mode::kEvery:
-      if (r.repeat_ms > 0 && g.last_notified != kNone && t - g.last_notified < r.repeat_ms) return;
+      if (cr.repeat_ms > 0 && g.last_notified != kNone && t - g.last_notified < cr.repeat_ms)
+        return;
       g.last_notified = t;
       g.value = 1;
       g.since = t;
@@ -823,11 +889,13 @@ void EngineImpl::ApplyRule(CompiledRule& cr, const DecodedEvent& ev) {
         const size_t base = static_cast<size_t>(slot) * cr.k;
         size_t pos;
         if (g.ring_size < cr.k) {
-          pos = base + (g.ring_head + g.ring_size) % cr.k;
+          uint64_t off = g.ring_head + g.ring_size;
+          if (off >= cr.k) off -= cr.k;
+          pos = base + off;
           ++g.ring_size;
         } else {
           pos = base + g.ring_head;
-          g.ring_head = static_cast<uint32_t>((g.ring_head + 1) % cr.k);
+          if (++g.ring_head == cr.k) g.ring_head = 0;
         }
         st.ring[pos] = t;
         if (options_.explain) st.ring_ids[pos].assign(ev.EventId());
@@ -872,9 +940,12 @@ void EngineImpl::EvalCondition(CompiledRule& cr, Group& g, uint32_t slot, int64_
       uint64_t count = 0;
       bool has_k = false;
       if (cr.small_ring) {
+        // The ring holds the newest k times, oldest at ring_head: "count >= k" is one compare.
+        // The count itself is computed only when a notification reports it.
         const int64_t* ring = st.ring.data() + static_cast<size_t>(slot) * cr.k;
-        for (uint32_t i = 0; i < g.ring_size; ++i) count += ring[(g.ring_head + i) % cr.k] > cutoff;
-        has_k = cr.k > 0 && count >= cr.k;
+        has_k = cr.k > 0 && g.ring_size == cr.k && ring[g.ring_head] > cutoff;
+        g.cond = cr.lower ? (!has_k && SatAdd(g.first_seen, cr.window) <= t) : has_k;
+        return;
       } else {
         RunRing& a = g.X().a;
         a.Expire(cutoff);
@@ -974,13 +1045,12 @@ void EngineImpl::Update(CompiledRule& cr, uint32_t slot, int64_t t, const Decode
   RuleState& st = *cr.state;
   Group& g = st.groups[slot];
   if (cr.mode == Mode::kEvery || cr.mode == Mode::kNewValue) return;
-  const Rule& r = *cr.rule;
   EvalCondition(cr, g, slot, t);
   switch (g.life) {
     case Life::kInactive:
       if (!g.cond) break;
       SaveTrigger(cr, g, slot, ev);
-      if (r.pending_ms > 0) {
+      if (cr.pending_ms > 0) {
         g.life = Life::kPending;
         g.since = t;
         ++st.stats.pending;
@@ -997,7 +1067,7 @@ void EngineImpl::Update(CompiledRule& cr, uint32_t slot, int64_t t, const Decode
       if (!g.cond) {
         g.life = Life::kInactive;
         --st.stats.pending;
-      } else if (t >= SatAdd(g.since, r.pending_ms)) {
+      } else if (t >= SatAdd(g.since, cr.pending_ms)) {
         --st.stats.pending;
         g.life = Life::kFiring;
         g.since = t;
@@ -1012,7 +1082,7 @@ void EngineImpl::Update(CompiledRule& cr, uint32_t slot, int64_t t, const Decode
         g.false_since = kNone;
       } else {
         if (g.false_since == kNone) g.false_since = t;
-        if (t >= SatAdd(g.false_since, r.keep_firing_ms)) {
+        if (t >= SatAdd(g.false_since, cr.keep_firing_ms)) {
           Emit(cr, g, slot, AlertState::kResolved, t, ev);
           g.life = Life::kInactive;
           g.false_since = kNone;
@@ -1021,20 +1091,20 @@ void EngineImpl::Update(CompiledRule& cr, uint32_t slot, int64_t t, const Decode
       }
       break;
   }
-  if (g.life == Life::kFiring && r.repeat_ms > 0) {
-    while (SatAdd(g.since, static_cast<int64_t>(g.repeat_index + 1) * r.repeat_ms) <= t) {
+  if (g.life == Life::kFiring && cr.repeat_ms > 0) {
+    while (SatAdd(g.since, static_cast<int64_t>(g.repeat_index + 1) * cr.repeat_ms) <= t) {
       ++g.repeat_index;
       Emit(cr, g, slot, AlertState::kRepeat,
-           g.since + static_cast<int64_t>(g.repeat_index) * r.repeat_ms, ev);
+           g.since + static_cast<int64_t>(g.repeat_index) * cr.repeat_ms, ev);
     }
   }
   int64_t due = WindowChange(cr, g, slot, t);
-  if (g.life == Life::kPending) due = std::min(due, SatAdd(g.since, r.pending_ms));
+  if (g.life == Life::kPending) due = std::min(due, SatAdd(g.since, cr.pending_ms));
   if (g.life == Life::kFiring) {
-    if (r.repeat_ms > 0) {
-      due = std::min(due, SatAdd(g.since, static_cast<int64_t>(g.repeat_index + 1) * r.repeat_ms));
+    if (cr.repeat_ms > 0) {
+      due = std::min(due, SatAdd(g.since, static_cast<int64_t>(g.repeat_index + 1) * cr.repeat_ms));
     }
-    if (g.false_since != kNone) due = std::min(due, SatAdd(g.false_since, r.keep_firing_ms));
+    if (g.false_since != kNone) due = std::min(due, SatAdd(g.false_since, cr.keep_firing_ms));
   }
   if (due <= t) due = t + 1;  // never re-run the same instant
   Schedule(cr, slot, due);
@@ -1067,8 +1137,21 @@ void EngineImpl::SaveTrigger(CompiledRule& cr, Group& g, uint32_t slot, const De
   }
 }
 
-void EngineImpl::Emit(const CompiledRule& cr, Group& g, uint32_t /*slot*/, AlertState state,
-                      int64_t at, const DecodedEvent* ev) {
+double EngineImpl::RingCount(const CompiledRule& cr, const Group& g, uint32_t slot,
+                             int64_t t) const {
+  const int64_t* ring = cr.state->ring.data() + static_cast<size_t>(slot) * cr.k;
+  const int64_t cutoff = SatSub(t, cr.window);
+  uint64_t count = 0;
+  uint32_t pos = g.ring_head;
+  for (uint32_t i = 0; i < g.ring_size; ++i) {
+    count += ring[pos] > cutoff;
+    if (++pos == cr.k) pos = 0;
+  }
+  return static_cast<double>(count);
+}
+
+void EngineImpl::Emit(const CompiledRule& cr, Group& g, uint32_t slot, AlertState state, int64_t at,
+                      const DecodedEvent* ev) {
   ++cr.state->stats.notifications;
   if (out_ == nullptr) return;
   const Rule& r = *cr.rule;
@@ -1079,7 +1162,7 @@ void EngineImpl::Emit(const CompiledRule& cr, Group& g, uint32_t /*slot*/, Alert
   n.rule_id = r.id;
   n.state = state;
   n.group = GroupValues(g);
-  n.value = g.value;
+  n.value = cr.mode == Mode::kCount && cr.small_ring ? RingCount(cr, g, slot, at) : g.value;
   n.threshold = r.condition.threshold;
   n.window_ms = r.condition.window_ms;
   n.episode_start_ms = g.since;
@@ -1110,7 +1193,10 @@ std::vector<ActiveAlert> EngineImpl::ActiveAlerts() const {
       a.rule_index = cr.index;
       a.group = GroupValues(g);
       a.firing = g.life == Life::kFiring;
-      a.value = g.value;
+      a.value =
+          cr.mode == Mode::kCount && cr.small_ring
+              ? RingCount(cr, g, static_cast<uint32_t>(&g - cr.state->groups.data()), watermark_)
+              : g.value;
       a.since_ms = g.since;
       out.push_back(std::move(a));
     }
@@ -1119,6 +1205,38 @@ std::vector<ActiveAlert> EngineImpl::ActiveAlerts() const {
 }
 
 }  // namespace
+
+GroupStateBytes StateBytesPerGroup(const Rule& rule) {
+  GroupStateBytes b;
+  uint64_t k = 1;
+  bool lower = false;
+  const Condition& c = rule.condition;
+  // Lifecycle and bookkeeping: the Group record, its slot in the key map (a node holding the
+  // key string and slot, plus a bucket pointer).
+  const size_t group = sizeof(Group) + sizeof(std::pair<const std::string, uint32_t>) +
+                       2 * sizeof(void*) + sizeof(size_t);
+  // Ring head/size live in Group; count them as window state.
+  const size_t ring_header = 2 * sizeof(uint32_t);
+  switch (c.kind) {
+    case Condition::Kind::kCount:
+      ThresholdToK(c.op, c.threshold, k, lower);
+      if (k <= kMaxRingK) {
+        b.window = k * sizeof(int64_t) + ring_header;
+      } else {
+        b.window = sizeof(GroupExtra) + std::min<uint64_t>(k, kRunsPerWindow + 1) * sizeof(Run);
+      }
+      break;
+    case Condition::Kind::kUnique:
+      ThresholdToK(c.op, c.threshold, k, lower);
+      b.window = sizeof(GroupExtra) + k * sizeof(std::pair<uint64_t, int64_t>);
+      break;
+    default:
+      b.window = sizeof(GroupExtra);  // plus runs or seen values as they arrive
+      break;
+  }
+  b.total = group - ring_header + b.window;
+  return b;
+}
 
 Result<std::unique_ptr<Engine>> Engine::Create(RuleSet rules, EngineOptions options,
                                                Engine* previous) {

@@ -74,6 +74,15 @@ struct ActiveAlert {
   int64_t since_ms = 0;
 };
 
+// Bytes of state one (rule, group) costs, from the engine's own type sizes (for benchmarks and
+// capacity planning). `window` is the sliding-window part, `total` adds lifecycle fields and the
+// group-key index entry (key bytes excluded).
+struct GroupStateBytes {
+  size_t window = 0;
+  size_t total = 0;
+};
+GroupStateBytes StateBytesPerGroup(const Rule& rule);
+
 class Engine {
  public:
   // Validates and indexes the rules. When `previous` is given, the state of every rule whose

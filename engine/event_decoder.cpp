@@ -460,7 +460,6 @@ EventDecoder::~EventDecoder() = default;
 RejectReason EventDecoder::Decode(std::string_view raw, DecodedEvent& out) {
   Impl& m = *impl_;
   if (raw.size() > m.options.max_event_bytes) return RejectReason::kTooLarge;
-  if (!simdjson::validate_utf8(raw.data(), raw.size())) return RejectReason::kInvalidUtf8;
   out.raw.clear();
   out.raw.reserve(raw.size() + simdjson::SIMDJSON_PADDING);
   out.raw.append(raw);
@@ -472,21 +471,23 @@ RejectReason EventDecoder::Decode(std::string_view raw, DecodedEvent& out) {
     simdjson::dom::element ignored;
     auto err = m.dom_parser.parse(out.raw.data(), out.raw.size(), false).get(ignored);
     if (err == simdjson::DEPTH_ERROR) return RejectReason::kTooDeep;
+    if (err == simdjson::UTF8_ERROR) return RejectReason::kInvalidUtf8;
     if (err) return RejectReason::kInvalidJson;
   }
   m.out = &out;
   m.time_status = kTimeMissing;
   od::document doc;
-  if (m.parser.iterate(out.raw.data(), out.raw.size(), out.raw.capacity()).get(doc)) {
-    return RejectReason::kInvalidJson;
+  // Stage 1 of iterate validates UTF-8 over the whole document (no separate pass).
+  if (auto err = m.parser.iterate(out.raw.data(), out.raw.size(), out.raw.capacity()).get(doc)) {
+    return err == simdjson::UTF8_ERROR ? RejectReason::kInvalidUtf8 : RejectReason::kInvalidJson;
   }
   od::json_type type;
   if (doc.type().get(type)) return RejectReason::kInvalidJson;
   if (type != od::json_type::object) {
     // Make sure it is at least valid JSON before calling it "not an object".
     simdjson::dom::element ignored;
-    if (m.dom_parser.parse(out.raw.data(), out.raw.size(), false).get(ignored)) {
-      return RejectReason::kInvalidJson;
+    if (auto err = m.dom_parser.parse(out.raw.data(), out.raw.size(), false).get(ignored)) {
+      return err == simdjson::UTF8_ERROR ? RejectReason::kInvalidUtf8 : RejectReason::kInvalidJson;
     }
     return RejectReason::kNotObject;
   }

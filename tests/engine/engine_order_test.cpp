@@ -186,7 +186,7 @@ Predicate RandomFilter(std::mt19937_64& rng, int depth) {
     case 1:
       return Not(RandomFilter(rng, depth - 1));
     case 2:
-      return leaf();
+      return rng() % 2 ? leaf() : And({leaf(), leaf()});
     default:
       return And({leaf(), RandomFilter(rng, depth - 1), leaf()});
   }
