@@ -707,6 +707,19 @@ void EngineImpl::Evaluate(const DecodedEvent& ev) {
   }
   candidates_.insert(candidates_.end(), unindexed_.begin(), unindexed_.end());
   std::sort(candidates_.begin(), candidates_.end());
+  // With thousands of rules each match costs a few cache misses (rule, state, group, ring).
+  // Issue them for all candidates at once, level by level, so they overlap.
+  if (candidates_.size() > 1) {
+    for (uint32_t r : candidates_) __builtin_prefetch(&compiled_[r]);
+    for (uint32_t r : candidates_) __builtin_prefetch(compiled_[r].state.get());
+    for (uint32_t r : candidates_) {
+      const CompiledRule& cr = compiled_[r];
+      const RuleState& st = *cr.state;
+      if (st.single_slot == kNil) continue;
+      __builtin_prefetch(&st.groups[st.single_slot]);
+      if (cr.small_ring) __builtin_prefetch(st.ring.data() + st.single_slot * cr.k);
+    }
+  }
   for (uint32_t r : candidates_) {
     CompiledRule& cr = compiled_[r];
     if (!cr.index_exact && !cr.filter.Eval(ev)) continue;
