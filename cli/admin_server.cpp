@@ -47,7 +47,11 @@ Result<std::unique_ptr<AdminServer>> AdminServer::Start(const std::string& liste
   srv.Get("/api/v1/alerts", [&h](const httplib::Request&, httplib::Response& res) {
     res.set_content(h.alerts_json(), "application/json");
   });
-  srv.Post("/-/reload", [&h](const httplib::Request&, httplib::Response& res) {
+  // The content-reader form: httplib 0.11 waits for a body when a POST has no Content-Length
+  // (as `curl -X POST` sends it) and then answers 400; the reload needs no body.
+  srv.Post("/-/reload", [&h](const httplib::Request&, httplib::Response& res,
+                             const httplib::ContentReader&) {
+    res.set_header("Connection", "close");
     if (!h.reload) {
       res.status = 403;
       res.set_content("reload over HTTP is disabled; start with --admin.enable_reload=true\n",

@@ -402,10 +402,16 @@ int Service::Run() {
   connectors::Record record;
   while (!shutdown_requested_.load()) {
     if (reload_requested_.exchange(false)) {
+      // This reload answers every HTTP request made before it started.
+      uint64_t covering = 0;
+      {
+        std::lock_guard<std::mutex> lock(reload_mu_);
+        covering = reload_requests_;
+      }
       Status st = Reload();
       std::lock_guard<std::mutex> lock(reload_mu_);
       reload_result_ = st;
-      reload_done_ = reload_requests_ > reload_done_ ? reload_requests_ : reload_done_ + 1;
+      reload_done_ = covering;
       reload_cv_.notify_all();
     }
     Result<connectors::NextStatus> next = source_->Next(tick, &record);
