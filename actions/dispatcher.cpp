@@ -110,6 +110,90 @@ Status Dispatcher::Submit(const Notification& n, const Rule& rule) {
   return first_error;
 }
 
+Status Dispatcher::Submit(std::span<const Notification> batch, const RuleSet& rules) {
+  std::vector<Prepared> prepared;
+  Status first_error;
+  for (const Notification& n : batch) {
+    if (n.rule_index >= rules.rules.size()) {
+      if (first_error.ok())
+        first_error = Status::InvalidArgument("notification for an unknown rule");
+      continue;
+    }
+    const Rule& rule = rules.rules[n.rule_index];
+    for (const std::string& name : rule.actions) {
+      const Action* action = nullptr;
+      {
+        std::lock_guard lock(mu_);
+        auto it = actions_.find(name);
+        if (it != actions_.end()) action = it->second.action;
+      }
+      if (action == nullptr) {
+        if (first_error.ok()) {
+          first_error =
+              Status::NotFound("rule `" + rule.name + "` names unknown action `" + name + "`");
+        }
+        continue;
+      }
+      if (std::optional<Prepared> p = action->Prepare(n, rule)) prepared.push_back(std::move(*p));
+    }
+  }
+  if (Status s = EnqueueMany(std::move(prepared)); !s.ok()) return s;
+  return first_error;
+}
+
+Status Dispatcher::EnqueueMany(std::vector<Prepared> prepared) {
+  std::vector<OutboxItem> items;
+  {
+    std::lock_guard lock(mu_);
+    for (Prepared& p : prepared) {
+      auto it = actions_.find(p.action);
+      if (it == actions_.end()) continue;
+      if (it->second.disabled) {
+        ++stats_.failed["disabled"];
+        continue;
+      }
+      OutboxItem item;
+      item.prepared = std::move(p);
+      items.push_back(std::move(item));
+    }
+  }
+  if (items.empty()) return Status::Ok();
+  const int64_t now = clock_.NowMs();
+  for (OutboxItem& item : items) item.created_at_ms = item.next_attempt_ms = now;
+  std::vector<bool> duplicates;
+  if (Status s = outbox_.EnqueueBatch(items, duplicates); !s.ok()) return s;
+  {
+    std::lock_guard lock(mu_);
+    for (size_t i = 0; i < items.size(); ++i) {
+      if (duplicates[i]) {
+        ++stats_.duplicates;
+      } else {
+        ++stats_.enqueued;
+        AddItem(std::move(items[i]));
+      }
+    }
+  }
+  work_cv_.notify_all();
+  return Status::Ok();
+}
+
+void Dispatcher::FlushRemovals(std::vector<int64_t> ids) {
+  std::unique_lock lock(mu_);
+  removals_.insert(removals_.end(), ids.begin(), ids.end());
+  if (removing_) return;  // the flushing worker will take ours too
+  removing_ = true;
+  while (!removals_.empty()) {
+    std::vector<int64_t> batch;
+    batch.swap(removals_);
+    lock.unlock();
+    Status s = outbox_.Remove(batch);
+    lock.lock();
+    if (!s.ok()) Log(LogLevel::kError, s.message());
+  }
+  removing_ = false;
+  done_cv_.notify_all();
+}
+
 Status Dispatcher::Enqueue(const Prepared& p, int64_t* id) { return EnqueueImpl(p, id, false); }
 
 Status Dispatcher::EnqueueImpl(const Prepared& p, int64_t* id, bool wait) {
@@ -255,10 +339,9 @@ void Dispatcher::Complete(Work& work, const DeliveryResult& result) {
   ActionState& st = *work.state;
   const Action& action = *st.action;
   using Kind = DeliveryResult::Kind;
-  if (result.kind == Kind::kAccepted || result.kind == Kind::kFinal) {
-    if (Status s = outbox_.Remove(work.members); !s.ok()) {
-      Log(LogLevel::kError, s.message());
-    }
+  if (result.kind == Kind::kAccepted) FlushRemovals(work.members);
+  if (result.kind == Kind::kFinal) {
+    if (Status s = outbox_.Remove(work.members); !s.ok()) Log(LogLevel::kError, s.message());
   }
   std::unique_lock lock(mu_);
   --st.in_flight;
@@ -333,8 +416,12 @@ void Dispatcher::Complete(Work& work, const DeliveryResult& result) {
       break;
     }
   }
+  // This worker looks for more work itself; wake another only when a rate-limited action or
+  // an order chain may have become sendable.
+  const bool wake = st.action->min_interval_ms() > 0 || !work.send.order_key.empty() ||
+                    result.kind != Kind::kAccepted;
   lock.unlock();
-  work_cv_.notify_all();
+  if (wake) work_cv_.notify_all();
 }
 
 Result<DeliveryResult> Dispatcher::SendAndWait(const Prepared& p, int64_t timeout_ms) {
@@ -362,6 +449,7 @@ bool Dispatcher::Drain(int64_t timeout_ms) {
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
   return done_cv_.wait_until(lock, deadline, [&] {
     if (stop_) return true;
+    if (removing_ || !removals_.empty()) return false;
     for (const auto& [name, st] : actions_) {
       if (!st.disabled && !st.ids.empty()) return false;
     }
@@ -372,7 +460,10 @@ bool Dispatcher::Drain(int64_t timeout_ms) {
 DispatcherStats Dispatcher::Stats() const {
   DispatcherStats out;
   {
-    std::lock_guard lock(mu_);
+    std::unique_lock lock(mu_);
+    // Let a removal in progress land so outbox_size is not ahead of what was sent.
+    done_cv_.wait_for(lock, std::chrono::seconds(5),
+                      [&] { return !removing_ && removals_.empty(); });
     out = stats_;
     out.queue_length = items_.size();
   }

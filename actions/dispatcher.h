@@ -19,6 +19,7 @@
 #include <mutex>
 #include <random>
 #include <set>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
@@ -77,6 +78,9 @@ class Dispatcher {
   // are durable (or skipped on purpose: send_resolved false, action disabled); an error means
   // the caller must not consider the notification handed over (do not commit its offset).
   Status Submit(const Notification& n, const Rule& rule);
+  // The same for a batch (e.g. what one Engine::Process call returned), in one outbox commit;
+  // each notification's rule is rules.rules[n.rule_index].
+  Status Submit(std::span<const Notification> batch, const RuleSet& rules);
   // Stores one prepared item (its action must be known). Sets *id when given.
   Status Enqueue(const Prepared& p, int64_t* id = nullptr);
   // Enqueues and waits (wall time) until the item is accepted or given up, for `klaxon
@@ -120,6 +124,9 @@ class Dispatcher {
   void Log(LogLevel level, const std::string& message) const;
   void AddItem(OutboxItem item);  // under mu_
   Status EnqueueImpl(const Prepared& p, int64_t* id, bool wait);
+  Status EnqueueMany(std::vector<Prepared> prepared);
+  // Deletes accepted items from the outbox; concurrent callers are folded into one transaction.
+  void FlushRemovals(std::vector<int64_t> ids);
 
   Outbox& outbox_;
   Transport& transport_;
@@ -128,12 +135,14 @@ class Dispatcher {
 
   mutable std::mutex mu_;
   std::condition_variable work_cv_;
-  std::condition_variable done_cv_;
+  mutable std::condition_variable done_cv_;
   bool stop_ = false;
   std::map<int64_t, Entry> items_;
   std::map<std::string, ActionState> actions_;
   std::map<int64_t, DeliveryResult> waited_;  // ids someone waits on -> last result
   std::set<int64_t> finished_waited_;
+  std::vector<int64_t> removals_;  // accepted, not yet deleted from the outbox
+  bool removing_ = false;
   std::mt19937_64 rng_;
   DispatcherStats stats_;
   std::vector<std::thread> workers_;

@@ -68,6 +68,28 @@ Status Outbox::Exec(const char* sql) {
 
 Status Outbox::Enqueue(OutboxItem& item, bool* duplicate) {
   std::lock_guard lock(mu_);
+  bool dup = false;
+  Status s = InsertLocked(item, dup);
+  if (duplicate != nullptr) *duplicate = dup;
+  return s;
+}
+
+Status Outbox::EnqueueBatch(std::vector<OutboxItem>& items, std::vector<bool>& duplicates) {
+  std::lock_guard lock(mu_);
+  duplicates.assign(items.size(), false);
+  if (Status s = Exec("BEGIN"); !s.ok()) return s;
+  for (size_t i = 0; i < items.size(); ++i) {
+    bool dup = false;
+    if (Status s = InsertLocked(items[i], dup); !s.ok()) {
+      Exec("ROLLBACK");
+      return s;
+    }
+    duplicates[i] = dup;
+  }
+  return Exec("COMMIT");
+}
+
+Status Outbox::InsertLocked(OutboxItem& item, bool& duplicate) {
   Stmt st;
   if (sqlite3_prepare_v2(db_,
                          "INSERT OR IGNORE INTO outbox (action, idempotency_key, order_key, state,"
@@ -86,7 +108,7 @@ Status Outbox::Enqueue(OutboxItem& item, bool* duplicate) {
   sqlite3_bind_int64(st.s, 8, item.attempts);
   if (sqlite3_step(st.s) != SQLITE_DONE) return Error(db_, "insert");
   const bool dup = sqlite3_changes(db_) == 0;
-  if (duplicate != nullptr) *duplicate = dup;
+  duplicate = dup;
   if (!dup) {
     item.id = sqlite3_last_insert_rowid(db_);
     return Status::Ok();

@@ -49,6 +49,9 @@ class Outbox {
   // idempotency key) is not stored again and keeps its id (returned in item.id, and
   // `*duplicate` set when given).
   Status Enqueue(OutboxItem& item, bool* duplicate = nullptr);
+  // Several items in one transaction (one commit for a batch of notifications).
+  // duplicates[i] tells whether items[i] was already stored.
+  Status EnqueueBatch(std::vector<OutboxItem>& items, std::vector<bool>& duplicates);
   Status Remove(int64_t id);
   Status Remove(const std::vector<int64_t>& ids);  // one transaction
   // Records a failed attempt so a restart keeps the backoff and the attempt count.
@@ -60,6 +63,7 @@ class Outbox {
  private:
   explicit Outbox(sqlite3* db) : db_(db) {}
   Status Exec(const char* sql);
+  Status InsertLocked(OutboxItem& item, bool& duplicate);
 
   std::mutex mu_;
   sqlite3* db_;

@@ -2,7 +2,9 @@
 // local keep-alive webhook receiver that answers 200, Standard Webhooks signing on. Also shows
 // that Submit does not wait for HTTP: the enqueue rate with a receiver that answers after 1 s.
 //
-//   delivery_bench [--count N] [--workers W] [--full-sync]
+//   delivery_bench [--count N] [--workers W] [--batch B] [--full-sync]
+// --batch B submits B notifications per Dispatcher::Submit call (one outbox commit), as the
+// run loop does with what one Engine::Process call returned; 1 is one commit per notification.
 #include <unistd.h>
 
 #include <atomic>
@@ -10,6 +12,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <span>
 #include <string>
 #include <thread>
 
@@ -68,7 +71,8 @@ struct Run {
   bool drained = false;
 };
 
-Run RunOnce(int count, int workers, bool full_sync, int delay_ms, const std::string& dir) {
+Run RunOnce(int count, int workers, int batch, bool full_sync, int delay_ms,
+            const std::string& dir) {
   httplib::Server server;
   std::atomic<int> received{0};
   server.Post("/hook", [&](const httplib::Request&, httplib::Response& res) {
@@ -99,8 +103,11 @@ Run RunOnce(int count, int workers, bool full_sync, int delay_ms, const std::str
   secret.kind = ActionValue::Kind::kEnv;
   secret.text = "BENCH_SECRET";
   def.args = {{"url", url, {}}, {"secret", secret, {}}};
-  auto action = CreateAction(
-      def, [](const ActionValue&) -> Result<std::string> { return std::string("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"); }, {});
+  auto action = CreateAction(def,
+                             [](const ActionValue&) -> Result<std::string> {
+                               return std::string("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw");
+                             },
+                             {});
   if (!box.ok() || !client.ok() || !action.ok()) {
     std::fprintf(stderr, "setup failed\n");
     std::exit(1);
@@ -110,15 +117,26 @@ Run RunOnce(int count, int workers, bool full_sync, int delay_ms, const std::str
   options.workers = workers;
   auto d = Dispatcher::Start(**box, {action->get()}, **client, clock, options);
   if (!d.ok()) std::exit(1);
-  const Rule rule = BenchRule();
+  RuleSet rules;
+  rules.rules.push_back(BenchRule());
+  const Rule& rule = rules.rules[0];
   std::vector<Notification> notifications;
   notifications.reserve(static_cast<size_t>(count));
   for (int i = 0; i < count; ++i) notifications.push_back(Nth(i));
 
   Run run;
   const auto t0 = std::chrono::steady_clock::now();
-  for (const Notification& n : notifications) {
-    if (!(*d)->Submit(n, rule).ok()) std::exit(1);
+  if (batch <= 1) {
+    for (const Notification& n : notifications) {
+      if (!(*d)->Submit(n, rule).ok()) std::exit(1);
+    }
+  } else {
+    for (size_t i = 0; i < notifications.size(); i += static_cast<size_t>(batch)) {
+      const size_t len = std::min(notifications.size() - i, static_cast<size_t>(batch));
+      if (!(*d)->Submit(std::span<const Notification>(notifications.data() + i, len), rules).ok()) {
+        std::exit(1);
+      }
+    }
   }
   const auto t1 = std::chrono::steady_clock::now();
   run.submit_s = Seconds(t0, t1);
@@ -138,14 +156,21 @@ Run RunOnce(int count, int workers, bool full_sync, int delay_ms, const std::str
 int main(int argc, char** argv) {
   int count = 20000;
   int workers = 8;
+  int batch = 1;
   bool full_sync = false;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
-    if (a == "--count" && i + 1 < argc) count = std::atoi(argv[++i]);
-    else if (a == "--workers" && i + 1 < argc) workers = std::atoi(argv[++i]);
-    else if (a == "--full-sync") full_sync = true;
+    if (a == "--count" && i + 1 < argc)
+      count = std::atoi(argv[++i]);
+    else if (a == "--workers" && i + 1 < argc)
+      workers = std::atoi(argv[++i]);
+    else if (a == "--batch" && i + 1 < argc)
+      batch = std::atoi(argv[++i]);
+    else if (a == "--full-sync")
+      full_sync = true;
     else {
-      std::fprintf(stderr, "usage: delivery_bench [--count N] [--workers W] [--full-sync]\n");
+      std::fprintf(stderr,
+                   "usage: delivery_bench [--count N] [--workers W] [--batch B] [--full-sync]\n");
       return 2;
     }
   }
@@ -153,15 +178,15 @@ int main(int argc, char** argv) {
                    ("klaxon-delivery-bench-" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);
 
-  const Run fast = RunOnce(count, workers, full_sync, 0, dir.string());
-  std::printf("delivery: %d notifications, %d workers, synchronous=%s\n", count, workers,
-              full_sync ? "FULL" : "NORMAL");
+  const Run fast = RunOnce(count, workers, batch, full_sync, 0, dir.string());
+  std::printf("delivery: %d notifications, %d workers, batch %d, synchronous=%s\n", count, workers,
+              batch, full_sync ? "FULL" : "NORMAL");
   std::printf("  submit (durable enqueue):  %.3f s  %.0f notifications/s\n", fast.submit_s,
               count / fast.submit_s);
   std::printf("  delivered end to end:      %.3f s  %.0f notifications/s%s\n", fast.total_s,
               count / fast.total_s, fast.drained ? "" : "  (NOT DRAINED)");
   const int slow_count = std::min(count, 5000);
-  const Run slow = RunOnce(slow_count, workers, full_sync, 1000, dir.string());
+  const Run slow = RunOnce(slow_count, workers, batch, full_sync, 1000, dir.string());
   std::printf("  submit with a receiver answering after 1 s: %d in %.3f s  %.0f notifications/s\n",
               slow_count, slow.submit_s, slow_count / slow.submit_s);
   std::filesystem::remove_all(dir);

@@ -25,8 +25,8 @@ using namespace klaxon::actions::testing;
 using nlohmann::json;
 
 std::string FreshDb(const std::string& name) {
-  auto dir = std::filesystem::temp_directory_path() /
-             ("klaxon-outbox-" + std::to_string(::getpid()));
+  auto dir =
+      std::filesystem::temp_directory_path() / ("klaxon-outbox-" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);
   const std::string p = (dir / name).string();
   for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(p + suffix);

@@ -56,7 +56,8 @@ TEST_CASE("internal destinations are refused in every spelling") {
 }
 
 TEST_CASE("public addresses pass the address check") {
-  for (const std::string ip : {"8.8.8.8", "1.1.1.1", "172.32.0.1", "100.128.0.1", "2606:4700::1111"}) {
+  for (const std::string ip :
+       {"8.8.8.8", "1.1.1.1", "172.32.0.1", "100.128.0.1", "2606:4700::1111"}) {
     CAPTURE(ip);
     CHECK(DeniedAddressReason(ip).empty());
   }
@@ -67,8 +68,9 @@ TEST_CASE("public addresses pass the address check") {
 TEST_CASE("malformed URLs are refused before any connection") {
   auto client = SafeHttpClient::Create({});
   REQUIRE(client.ok());
-  for (const std::string url : {"ftp://example.com/", "http://", "http://user:pw@example.com/",
-                                "http://exa mple.com/", "http://example.com:99999/", "example.com"}) {
+  for (const std::string url :
+       {"ftp://example.com/", "http://", "http://user:pw@example.com/", "http://exa mple.com/",
+        "http://example.com:99999/", "example.com"}) {
     CAPTURE(url);
     CHECK((*client)->Send({"GET", url, {}, "", 1000}).error == TransportError::kBadUrl);
   }
@@ -80,13 +82,17 @@ TEST_CASE("the allow list admits an internal receiver, and only that one") {
   options.allow = {"127.0.0.1/32"};
   auto client = SafeHttpClient::Create(options);
   REQUIRE(client.ok());
-  HttpResponse ok = (*client)->Send({"POST", receiver.Url("/hook"), {{"Content-Type", "application/json"}}, "{}", 5000});
+  HttpResponse ok = (*client)->Send(
+      {"POST", receiver.Url("/hook"), {{"Content-Type", "application/json"}}, "{}", 5000});
   CHECK(ok.error == TransportError::kNone);
   CHECK(ok.status == 200);
   CHECK(receiver.Count() == 1);
   // Other internal ranges stay closed, and odd spellings of the allowed address too.
-  CHECK((*client)->Send({"GET", "http://10.0.0.1/", {}, "", 1000}).error == TransportError::kBlocked);
-  CHECK((*client)->Send({"GET", "http://2130706433:" + std::to_string(receiver.port()) + "/", {}, "", 1000})
+  CHECK((*client)->Send({"GET", "http://10.0.0.1/", {}, "", 1000}).error ==
+        TransportError::kBlocked);
+  CHECK((*client)
+            ->Send(
+                {"GET", "http://2130706433:" + std::to_string(receiver.port()) + "/", {}, "", 1000})
             .error == TransportError::kBlocked);
   // Host names can be allowed too.
   options.allow = {"localhost", "::1"};
