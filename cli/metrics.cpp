@@ -50,7 +50,7 @@ void PromText::Sample(std::string_view name, const Labels& labels, double value)
 
 void LatencyHistogram::Observe(double seconds) {
   size_t i = 0;
-  while (i < kBounds.size() && seconds > kBounds[i]) ++i;
+  while (i < bounds_.size() && seconds > bounds_[i]) ++i;
   counts_[i].fetch_add(1, std::memory_order_relaxed);
   count_.fetch_add(1, std::memory_order_relaxed);
   sum_ns_.fetch_add(static_cast<uint64_t>(seconds * 1e9), std::memory_order_relaxed);
@@ -60,11 +60,11 @@ void LatencyHistogram::Write(PromText& out, std::string_view name, std::string_v
   out.Family(name, "histogram", help);
   uint64_t cumulative = 0;
   const std::string bucket = std::string(name) + "_bucket";
-  for (size_t i = 0; i < kBounds.size(); ++i) {
+  for (size_t i = 0; i < bounds_.size(); ++i) {
     cumulative += counts_[i].load(std::memory_order_relaxed);
-    out.Sample(bucket, {{"le", fmt::format("{}", kBounds[i])}}, static_cast<double>(cumulative));
+    out.Sample(bucket, {{"le", fmt::format("{}", bounds_[i])}}, static_cast<double>(cumulative));
   }
-  cumulative += counts_[kBounds.size()].load(std::memory_order_relaxed);
+  cumulative += counts_[bounds_.size()].load(std::memory_order_relaxed);
   out.Sample(bucket, {{"le", "+Inf"}}, static_cast<double>(cumulative));
   out.Sample(std::string(name) + "_sum", {},
              static_cast<double>(sum_ns_.load(std::memory_order_relaxed)) / 1e9);

@@ -355,7 +355,11 @@ void Service::HandleRecord(const connectors::Record& record) {
     auto it = evaluated_before_.find({record.topic, record.partition});
     suppress = it != evaluated_before_.end() && record.offset <= it->second;
   }
+  const bool had_notes = !notes_.empty() && !suppress;
   Deliver(notes_, suppress);
+  if (had_notes && record.broker_timestamp_ms > 0) {
+    outbox_latency_.Observe(static_cast<double>(NowMs() - record.broker_timestamp_ms) / 1000.0);
+  }
   if (kafka_ != nullptr && !submit_failed_) {
     int64_t& mark = evaluated_[{record.topic, record.partition}];
     if (record.offset > mark) {
@@ -640,6 +644,9 @@ std::string Service::MetricsText() {
   }
   eval_latency_.Write(p, "klaxon_evaluation_duration_seconds",
                       "Time to decode and evaluate one event.");
+  outbox_latency_.Write(p, "klaxon_notification_outbox_latency_seconds",
+                        "From the broker timestamp of the message that caused a notification to "
+                        "the notification being stored in the outbox.");
   p.Family("klaxon_rule_file_info", "gauge", "Loaded rule files with their sha256.");
   for (size_t i = 0; i < files.size(); ++i) {
     p.Sample("klaxon_rule_file_info", {{"file", files[i]}, {"sha256", sha[i]}}, 1);

@@ -131,7 +131,8 @@ class Service {
   uint64_t suppressed_ = 0;
   uint64_t oversized_ = 0;
   bool submit_failed_ = false;
-  LatencyHistogram eval_latency_;
+  LatencyHistogram eval_latency_{LatencyHistogram::kEvaluationBounds};
+  LatencyHistogram outbox_latency_{LatencyHistogram::kDeliveryBounds};
 
   // Snapshot for the admin threads.
   mutable std::mutex mu_;
