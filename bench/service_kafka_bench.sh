@@ -1,0 +1,165 @@
+#!/usr/bin/env bash
+# End-to-end Kafka benchmark of `klaxon run`, in one run on one machine:
+#   1. produces N generated ~1.6 KB Sentry-style events (the outage story, repeated with shifted
+#      times) to a topic on a local Apache Kafka broker (scripts/kafka-broker);
+#   2. raw consume rate of that topic: kcat reading it from the start to the end;
+#   3. Klaxon's end-to-end rate over the same topic with 100 rules (a new consumer group),
+#      from its first event to its last, read from /metrics;
+#   4. latency from a message's broker timestamp to its notification in the outbox, at a
+#      steady rate (default 10,000 events/s), with allowed_lateness 0 (the lateness hold-back
+#      adds exactly its own length on top and is reported separately).
+# usage: bench/service_kafka_bench.sh BUILD_DIR [EVENTS] [RATE]
+set -euo pipefail
+build=${1:-build/release}
+events=${2:-1000000}
+rate=${3:-10000}
+root=$(cd "$(dirname "$0")/.." && pwd)
+klaxon="$root/$build/cli/klaxon"
+[ -x "$klaxon" ] || klaxon="$build/cli/klaxon"
+work=$(mktemp -d "${TMPDIR:-/tmp}/klaxon-kafka-bench.XXXXXX")
+export KLAXON_KAFKA_RUN="$work/kafka"
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+  "$root/scripts/kafka-broker" stop >/dev/null 2>&1 || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+brokers=$("$root/scripts/kafka-broker" start | sed -n 's/^KAFKA_BROKERS=//p')
+
+# 100 rules: counts with group by over services, exception types, levels and environments.
+python3 - >"$work/bench.rules" <<'PY'
+services = ["orders-api", "checkout", "payments", "auth", "search"]
+types = ["DatabaseError", "ValidationError", "TimeoutError", "KeyError", "CartExpired", "CardDeclined",
+         "GatewayTimeout", "LoginFailed", "TokenExpired", "IndexMissing", "QueryTimeout"]
+print('action sink = log(path: "/dev/null")')
+n = 0
+for s in services:
+    for t in types:
+        for threshold in (50, 500):
+            if n == 100:
+                break
+            print(f"rule r{n} {{\n  when frequency > {threshold}/5m for service:{s} AND exception.type:{t}\n"
+                  f"  group by environment\n  then sink\n}}")
+            n += 1
+while n < 100:
+    print(f"rule r{n} {{\n  when frequency > 100/min for level:fatal AND environment:staging AND release:v{n}\n  then sink\n}}")
+    n += 1
+PY
+"$klaxon" check "$work/bench.rules" >/dev/null
+
+gen() {  # $1: repetitions of the 90-minute story
+  python3 - "$root/examples/events/outage.jsonl.gz" "$1" "$events" <<'PY'
+import gzip, json, sys
+lines = gzip.open(sys.argv[1], "rt").read().splitlines()
+reps, limit = int(sys.argv[2]), int(sys.argv[3])
+out, n = sys.stdout, 0
+for r in range(reps):
+    shift = r * 5400.0
+    for line in lines:
+        if n == limit:
+            sys.exit(0)
+        e = json.loads(line)
+        ts = e["timestamp"]
+        if isinstance(ts, str):
+            from datetime import datetime
+            ts = datetime.fromisoformat(ts.replace("Z", "+00:00")).timestamp()
+        e["timestamp"] = round(ts + shift, 3)
+        out.write(json.dumps(e, separators=(",", ":")) + "\n")
+        n += 1
+PY
+}
+echo "producing $events events to a local broker..." >&2
+reps=$(( events / 12733 + 1 ))
+gen "$reps" | kcat -P -b "$brokers" -t bench -X linger.ms=50 -X batch.num.messages=10000 \
+  -X queue.buffering.max.messages=1000000
+bytes=$(kcat -C -b "$brokers" -t bench -o -1 -e -q | wc -c)
+
+echo "raw consume (kcat)..." >&2
+t0=$(date +%s%N)
+got=$(kcat -C -b "$brokers" -t bench -o beginning -e -q -X fetch.message.max.bytes=1048576 | wc -l)
+t1=$(date +%s%N)
+raw_rate=$(python3 -c "print(round($got / (($t1 - $t0) / 1e9)))")
+
+echo "klaxon run with 100 rules..." >&2
+cat >"$work/klaxon.yaml" <<YAML
+rules: [$work/bench.rules]
+source: kafka
+kafka: {brokers: $brokers, topics: [bench], group_id: klaxon-bench, statistics_interval: 1s}
+outbox: {path: $work/outbox.db}
+admin: {listen: "127.0.0.1:0"}
+log: {level: warn}
+YAML
+"$klaxon" run --config "$work/klaxon.yaml" --log.level=info 2>"$work/run.log" &
+pids+=($!)
+for _ in $(seq 200); do grep -q 'admin server listening' "$work/run.log" && break; sleep 0.05; done
+admin="http://127.0.0.1:$(sed -n 's/.*msg="admin server listening".* port=\([0-9]*\).*/\1/p' "$work/run.log")"
+received() { curl -s "$admin/metrics" | sed -n 's/^klaxon_events_received_total //p'; }
+first="" last=""
+while true; do
+  n=$(received)
+  now=$(date +%s%N)
+  if [ -z "$first" ] && [ "${n:-0}" -gt 0 ]; then first=$now; first_n=$n; fi
+  if [ "${n:-0}" -ge "$got" ]; then last=$now; break; fi
+  sleep 0.02
+done
+klaxon_rate=$(python3 -c "print(round(($got - $first_n) / (($last - $first) / 1e9)))")
+kill -TERM "${pids[-1]}"; wait "${pids[-1]}" || true
+
+echo "latency at $rate events/s..." >&2
+cat >"$work/latency.rules" <<'RULES'
+action sink = log(path: "/dev/null")
+rule every-fatal {
+  when level:fatal
+  then sink
+}
+RULES
+sed -i "s|rules: \[.*\]|rules: [$work/latency.rules]|; s|topics: \[bench\]|topics: [live]|; s|klaxon-bench|klaxon-live|" "$work/klaxon.yaml"
+echo '{"warm":"up"}' | kcat -P -b "$brokers" -t live  # the topic exists before Klaxon subscribes
+"$klaxon" run --config "$work/klaxon.yaml" --engine.allowed_lateness=0s --log.level=info \
+  2>"$work/run2.log" &
+pids+=($!)
+for _ in $(seq 200); do grep -q 'admin server listening' "$work/run2.log" && break; sleep 0.05; done
+admin="http://127.0.0.1:$(sed -n 's/.*msg="admin server listening".* port=\([0-9]*\).*/\1/p' "$work/run2.log")"
+# Steady rate, event time = now, 1% of the events notify.
+python3 - "$rate" <<'PY' | kcat -P -b "$brokers" -t live -X linger.ms=1
+import json, sys, time
+rate = int(sys.argv[1])
+pad = "x" * 1300
+start = time.time()
+n = 0
+while n < rate * 20:
+    target = start + n / rate
+    delay = target - time.time()
+    if delay > 0:
+        time.sleep(delay)
+    for _ in range(max(1, rate // 1000)):
+        level = "fatal" if n % 100 == 0 else "error"
+        print(json.dumps({"timestamp": round(time.time(), 3), "level": level,
+                          "tags": {"service": "orders-api"}, "message": pad}))
+        n += 1
+    sys.stdout.flush()
+PY
+sleep 2
+hist=$(curl -s "$admin/metrics" | grep "^klaxon_notification_outbox_latency_seconds_bucket" || true)
+[ -n "$hist" ] || { tail -5 "$work/run2.log" >&2; echo "no latency metric" >&2; exit 1; }
+kill -TERM "${pids[-1]}"; wait "${pids[-1]}" || true
+quantiles=$(python3 - "$hist" <<'PY'
+import re, sys
+buckets = []
+for line in sys.argv[1].splitlines():
+    m = re.match(r'.*le="([^"]+)"\} (\d+)', line)
+    buckets.append((float("inf") if m.group(1) == "+Inf" else float(m.group(1)), int(m.group(2))))
+total = buckets[-1][1]
+def q(p):
+    for le, c in buckets:
+        if c >= p * total:
+            return le
+print(f"samples={total} p50<={q(0.5)*1000:g}ms p99<={q(0.99)*1000:g}ms")
+PY
+)
+ratio=$(python3 -c "print(round(100 * $klaxon_rate / $raw_rate))")
+echo "events: $got ($(python3 -c "print(round($bytes))") bytes in the last message)"
+echo "raw consume (kcat):          $raw_rate events/s"
+echo "klaxon run, 100 rules:       $klaxon_rate events/s ($ratio % of raw)"
+echo "outbox latency at $rate/s:  $quantiles (allowed_lateness 0s; add the configured lateness)"
