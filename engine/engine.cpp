@@ -73,7 +73,69 @@ struct SvHash {
   using is_transparent = void;
   size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
 };
-using KeyMap = std::unordered_map<std::string, uint32_t, SvHash, std::equal_to<>>;
+
+// Open-addressing (linear probing) map from a group key's hash to its slot; the key itself
+// lives in the group. Power-of-two capacity at most half full; erase shifts entries back, so
+// there are no tombstones. One probe usually touches one cache line, which can be prefetched.
+class GroupTable {
+ public:
+  struct Entry {
+    uint64_t hash = 0;
+    uint32_t slot = kNil;
+  };
+  template <typename KeyOf>
+  uint32_t Find(std::string_view key, uint64_t h, const KeyOf& key_of) const {
+    if (entries_.empty()) return kNil;
+    for (size_t i = h & mask_;; i = (i + 1) & mask_) {
+      const Entry& e = entries_[i];
+      if (e.slot == kNil) return kNil;
+      if (e.hash == h && key_of(e.slot) == key) return e.slot;
+    }
+  }
+  void Insert(uint64_t h, uint32_t slot) {
+    if ((size_ + 1) * 2 > entries_.size()) Grow();
+    Place(h, slot);
+    ++size_;
+  }
+  void Erase(uint64_t h, uint32_t slot) {
+    size_t i = h & mask_;
+    while (entries_[i].slot != slot) i = (i + 1) & mask_;
+    for (size_t j = (i + 1) & mask_; entries_[j].slot != kNil; j = (j + 1) & mask_) {
+      const size_t home = entries_[j].hash & mask_;
+      if (((j - home) & mask_) >= ((j - i) & mask_)) {  // j may move back into the hole
+        entries_[i] = entries_[j];
+        i = j;
+      }
+    }
+    entries_[i] = Entry();
+    --size_;
+  }
+  void Prefetch(uint64_t h) const {
+    if (!entries_.empty()) __builtin_prefetch(&entries_[h & mask_]);
+  }
+  size_t Bytes() const { return entries_.capacity() * sizeof(Entry); }
+
+ private:
+  void Place(uint64_t h, uint32_t slot) {
+    size_t i = h & mask_;
+    while (entries_[i].slot != kNil) i = (i + 1) & mask_;
+    entries_[i] = Entry{h, slot};
+  }
+  void Grow() {
+    std::vector<Entry> old;
+    old.swap(entries_);
+    entries_.assign(std::max<size_t>(16, old.size() * 2), Entry());
+    mask_ = entries_.size() - 1;
+    for (const Entry& e : old) {
+      if (e.slot != kNil) Place(e.hash, e.slot);
+    }
+  }
+  std::vector<Entry> entries_;
+  size_t mask_ = 0;
+  size_t size_ = 0;
+};
+
+uint64_t KeyHash(std::string_view key) { return std::hash<std::string_view>{}(key); }
 
 enum class Mode { kEvery, kNewValue, kCount, kUnique, kChange, kRatio };
 enum class Life : uint8_t { kInactive, kPending, kFiring };
@@ -139,7 +201,8 @@ struct GroupExtra {
 };
 
 struct Group {
-  const std::string* key = nullptr;  // owned by RuleState::keys
+  std::string key;  // the group-by values, encoded (see ApplyRule)
+  uint64_t key_hash = 0;
   uint32_t prev = kNil;
   uint32_t next = kNil;
   uint32_t gen = 0;
@@ -166,7 +229,7 @@ struct Group {
 
 // Everything that survives a reload of an unchanged rule.
 struct RuleState {
-  KeyMap keys;
+  GroupTable table;
   std::vector<Group> groups;
   std::vector<uint32_t> free_slots;
   std::vector<int64_t> ring;          // k timestamps per slot (small count rules)
@@ -313,6 +376,7 @@ class EngineImpl final : public Engine {
   void Run(int64_t target);
   void Evaluate(const DecodedEvent& ev);
   void ApplyRule(CompiledRule& cr, const DecodedEvent& ev);
+  void BuildGroupKey(const CompiledRule& cr, const DecodedEvent& ev);
   uint32_t FindOrCreateGroup(CompiledRule& cr, int64_t t);
   bool Evictable(const CompiledRule& cr, const Group& g, int64_t t) const;
   void Evict(CompiledRule& cr, uint32_t slot);
@@ -715,6 +779,11 @@ void EngineImpl::Evaluate(const DecodedEvent& ev) {
     for (uint32_t r : candidates_) {
       const CompiledRule& cr = compiled_[r];
       const RuleState& st = *cr.state;
+      if (!cr.group_fields.empty()) {
+        BuildGroupKey(cr, ev);
+        st.table.Prefetch(KeyHash(key_buf_));
+        continue;
+      }
       if (st.single_slot == kNil) continue;
       __builtin_prefetch(&st.groups[st.single_slot]);
       if (cr.small_ring) __builtin_prefetch(st.ring.data() + st.single_slot * cr.k);
@@ -773,9 +842,8 @@ void EngineImpl::Evict(CompiledRule& cr, uint32_t slot) {
   RuleState& st = *cr.state;
   Group& g = st.groups[slot];
   Unlink(st, slot);
-  st.keys.erase(st.keys.find(std::string_view(*g.key)));
+  st.table.Erase(g.key_hash, slot);
   g.alive = false;
-  g.key = nullptr;
   ++g.gen;  // invalidates its timers
   g.extra.reset();
   st.free_slots.push_back(slot);
@@ -787,8 +855,10 @@ uint32_t EngineImpl::FindOrCreateGroup(CompiledRule& cr, int64_t t) {
   if (cr.group_fields.empty() && st.single_slot != kNil && st.groups[st.single_slot].alive) {
     return st.single_slot;  // no group by: one group, no key lookup
   }
-  auto it = st.keys.find(std::string_view(key_buf_));
-  if (it != st.keys.end()) return it->second;
+  const uint64_t h = KeyHash(key_buf_);
+  const uint32_t found =
+      st.table.Find(key_buf_, h, [&](uint32_t s) -> std::string_view { return st.groups[s].key; });
+  if (found != kNil) return found;
   if (st.stats.groups >= options_.max_groups_per_rule) {
     uint32_t victim = kNil;
     uint32_t s = st.lru_head;
@@ -814,13 +884,13 @@ uint32_t EngineImpl::FindOrCreateGroup(CompiledRule& cr, int64_t t) {
       if (options_.explain) st.ring_ids.resize(st.groups.size() * cr.k);
     }
   }
-  auto [pos, inserted] = st.keys.emplace(key_buf_, slot);
-  (void)inserted;
+  st.table.Insert(h, slot);
   Group& g = st.groups[slot];
   const uint32_t gen = g.gen + 1;
   g = Group();
   g.gen = gen;
-  g.key = &pos->first;
+  g.key = key_buf_;
+  g.key_hash = h;
   g.alive = true;
   g.first_seen = t;
   g.last_event = t;
@@ -832,7 +902,7 @@ uint32_t EngineImpl::FindOrCreateGroup(CompiledRule& cr, int64_t t) {
 
 std::vector<std::optional<std::string>> EngineImpl::GroupValues(const Group& g) const {
   std::vector<std::optional<std::string>> out;
-  std::string_view k = *g.key;
+  std::string_view k = g.key;
   while (!k.empty()) {
     if (k[0] == 0) {
       out.emplace_back(std::nullopt);
@@ -849,9 +919,8 @@ std::vector<std::optional<std::string>> EngineImpl::GroupValues(const Group& g) 
 
 // ---- conditions ----------------------------------------------------------------------------
 
-void EngineImpl::ApplyRule(CompiledRule& cr, const DecodedEvent& ev) {
-  const int64_t t = ev.time_ms;
-  // Group key: per field, 0 for null or 1 + u32 length + bytes of its first value.
+// Group key: per field, 0 for null or 1 + u32 length + bytes of its first value.
+void EngineImpl::BuildGroupKey(const CompiledRule& cr, const DecodedEvent& ev) {
   key_buf_.clear();
   for (uint32_t f : cr.group_fields) {
     const DecodedValue* v = ev.Begin(f);
@@ -865,6 +934,11 @@ void EngineImpl::ApplyRule(CompiledRule& cr, const DecodedEvent& ev) {
     key_buf_.append(reinterpret_cast<const char*>(&len), 4);
     key_buf_.append(text);
   }
+}
+
+void EngineImpl::ApplyRule(CompiledRule& cr, const DecodedEvent& ev) {
+  const int64_t t = ev.time_ms;
+  BuildGroupKey(cr, ev);
   const uint32_t slot = FindOrCreateGroup(cr, t);
   if (slot == kNil) return;
   RuleState& st = *cr.state;
@@ -1224,10 +1298,9 @@ GroupStateBytes StateBytesPerGroup(const Rule& rule) {
   uint64_t k = 1;
   bool lower = false;
   const Condition& c = rule.condition;
-  // Lifecycle and bookkeeping: the Group record, its slot in the key map (a node holding the
-  // key string and slot, plus a bucket pointer).
-  const size_t group = sizeof(Group) + sizeof(std::pair<const std::string, uint32_t>) +
-                       2 * sizeof(void*) + sizeof(size_t);
+  // Lifecycle and bookkeeping: the Group record (its key inline up to 15 bytes) and its
+  // entries in the group table (kept at most half full).
+  const size_t group = sizeof(Group) + 2 * sizeof(GroupTable::Entry);  // table half full
   // Ring head/size live in Group; count them as window state.
   const size_t ring_header = 2 * sizeof(uint32_t);
   switch (c.kind) {

@@ -208,6 +208,28 @@ TEST_CASE("group cap: idle groups are evicted, otherwise new groups are refused 
   CHECK(h.engine->Stats().rules[0].groups == 2);
 }
 
+TEST_CASE("evicting idle groups loses nothing: many groups churning through a small cap") {
+  Rule r = CountRule("churn", Predicate(), CompareOp::kGt, 1, 100);
+  r.group_by = {Service()};
+  EngineOptions small = Harness::Lateness(0);
+  small.max_groups_per_rule = 64;
+  Harness a({r}, small), b({r});
+  uint32_t x = 99;
+  for (int i = 0; i < 20000; ++i) {
+    x = x * 1664525 + 1013904223;
+    const std::string svc = "s" + std::to_string((x >> 8) % 500);
+    a.At(kT0 + i * 5, Svc(svc));
+    b.At(kT0 + i * 5, Svc(svc));
+  }
+  a.Flush();
+  b.Flush();
+  CHECK(a.out.size() > 100);
+  CHECK(ShowAll(a.out) == ShowAll(b.out));
+  CHECK(a.engine->Stats().rules[0].groups <= 64);
+  CHECK(a.engine->Stats().rules[0].groups_dropped > 1000);  // evictions, all of idle groups
+  CHECK(b.engine->Stats().rules[0].groups_dropped == 0);
+}
+
 TEST_CASE("absence: groups seen before fire when their count drops below the threshold") {
   Rule r = CountRule("flat", Predicate(), CompareOp::kLt, 1, 1000);
   r.group_by = {Service()};
