@@ -3,6 +3,7 @@
 // reproduce them. Plain data, no PEGTL.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -99,7 +100,7 @@ struct Clause {
   Kind kind = Kind::kWhen;
   SourcePos pos;
   int end_line = 0;
-  Condition condition;        // kWhen
+  std::shared_ptr<const Condition> condition;  // kWhen (behind a pointer: Clause stays small)
   std::vector<Word> words;    // kGroupBy fields, kThen actions, kSeverity/kEnabled value
   String text;                // kSummary, kDescription
   Duration duration;          // kPending, kKeepFiring, kRepeat
@@ -161,7 +162,10 @@ struct File {
 
 // Parses one file; syntax errors go to `diagnostics` (one per failed top-level item, parsing
 // resumes at the next line starting with `rule` or `action`).
+// With `on_item`, each item is handed over as soon as it is parsed instead of being kept in
+// File::items, so that checking a large file never holds more than one item's tree.
 File ParseFile(const SourceFile& source, const CheckOptions& options,
-               std::vector<Diagnostic>& diagnostics);
+               std::vector<Diagnostic>& diagnostics,
+               const std::function<void(Item&&)>& on_item = nullptr);
 
 }  // namespace klaxon::rules_dsl::ast

@@ -348,7 +348,7 @@ class Checker {
       }
     }
     if (const ast::Clause* c = first[static_cast<size_t>(K::kWhen)]) {
-      ConvertCondition(c->condition, rule);
+      ConvertCondition(*c->condition, rule);
     } else {
       Error(r.name.pos, "rule `" + rule.name + "` has no `when` clause",
             "add a condition, e.g. `when frequency > 5/min for service:orders-api`");
@@ -470,39 +470,40 @@ class Checker {
 
   LoadResult Run(const std::vector<SourceFile>& files) {
     LoadResult result;
-    std::vector<ast::File> parsed;
-    parsed.reserve(files.size());
-    for (const SourceFile& f : files) parsed.push_back(ast::ParseFile(f, options_, diagnostics_));
-
     std::unordered_map<std::string, SourcePos> rule_names;
     std::unordered_map<std::string, SourcePos> action_names;
-    std::vector<std::string> action_list;
     std::unordered_map<std::string, SourcePos> broken_actions;
-    for (const ast::File& f : parsed) {
-      for (const std::string& name : f.broken_actions) broken_actions.emplace(name, SourcePos{});
-      for (const ast::Item& item : f.items) {
-        const ast::Word& name = item.is_rule ? item.rule.name : item.action.name;
-        auto& names = item.is_rule ? rule_names : action_names;
-        const auto [it, inserted] = names.emplace(name.text, name.pos);
-        if (!inserted) {
-          Error(name.pos,
-                std::string("duplicate ") + (item.is_rule ? "rule" : "action") + " `" + name.text +
-                    "`",
-                "first defined at " + PosText(it->second));
-          // Still check it, so that its own mistakes show up now.
-          if (item.is_rule) {
-            ConvertRule(item.rule);
-          } else {
-            ConvertAction(item.action);
-          }
-          continue;
-        }
+    std::vector<std::string> action_list;
+    // Items are checked as they are parsed; names declared by earlier files are known to later
+    // ones, and `then` is bound once every file is read.
+    auto on_item = [&](ast::Item&& item) {
+      const ast::Word& name = item.is_rule ? item.rule.name : item.action.name;
+      auto& names = item.is_rule ? rule_names : action_names;
+      const auto [it, inserted] = names.emplace(name.text, name.pos);
+      if (!inserted) {
+        Error(
+            name.pos,
+            std::string("duplicate ") + (item.is_rule ? "rule" : "action") + " `" + name.text + "`",
+            "first defined at " + PosText(it->second));
+        // Still check it, so that its own mistakes show up now.
         if (item.is_rule) {
-          result.rules.rules.push_back(ConvertRule(item.rule));
+          ConvertRule(item.rule);
         } else {
-          result.rules.actions.push_back(ConvertAction(item.action));
-          action_list.push_back(name.text);
+          ConvertAction(item.action);
         }
+        return;
+      }
+      if (item.is_rule) {
+        result.rules.rules.push_back(ConvertRule(item.rule));
+      } else {
+        result.rules.actions.push_back(ConvertAction(item.action));
+        action_list.push_back(name.text);
+      }
+    };
+    for (const SourceFile& f : files) {
+      const ast::File parsed = ast::ParseFile(f, options_, diagnostics_, on_item);
+      for (const std::string& name : parsed.broken_actions) {
+        broken_actions.emplace(name, SourcePos{});
       }
     }
     for (const ast::Word& w : pending_then_) {

@@ -108,7 +108,7 @@ std::string ClauseText(const ast::Clause& c) {
   using K = ast::Clause::Kind;
   switch (c.kind) {
     case K::kWhen:
-      return "when " + ConditionText(c.condition);
+      return "when " + ConditionText(*c.condition);
     case K::kGroupBy:
       return "group by " + JoinWords(c.words);
     case K::kSeverity:

@@ -302,7 +302,7 @@ class Converter {
     using K = Clause::Kind;
     if (n.is_type<g::when_clause>()) {
       c.kind = K::kWhen;
-      c.condition = MakeCondition(n);
+      c.condition = std::make_shared<const Condition>(MakeCondition(n));
     } else if (n.is_type<g::group_clause>() || n.is_type<g::then_clause>()) {
       c.kind = n.is_type<g::group_clause>() ? K::kGroupBy : K::kThen;
       for (const auto& w : n.children) c.words.push_back(MakeWord(*w));
@@ -517,7 +517,7 @@ void BrokenActionName(const std::string& t, size_t offset, std::vector<std::stri
 }  // namespace
 
 File ParseFile(const SourceFile& src, const CheckOptions& options,
-               std::vector<Diagnostic>& diagnostics) {
+               std::vector<Diagnostic>& diagnostics, const std::function<void(Item&&)>& on_item) {
   File file;
   file.name = src.name;
   if (src.text.size() > options.max_file_bytes) {
@@ -535,8 +535,9 @@ File ParseFile(const SourceFile& src, const CheckOptions& options,
   size_t line = 1;
   size_t column = 1;  // PEGTL iterators count columns from 1
   while (offset < src.text.size()) {
+    // Every parse-tree node copies the source name: keep it empty (positions carry the file).
     pegtl::memory_input<> in(pegtl::internal::iterator(begin + offset, offset, line, column), end,
-                             src.name);
+                             "");
     size_t item_line = 0;
     size_t item_offset = 0;
     try {
@@ -550,8 +551,14 @@ File ParseFile(const SourceFile& src, const CheckOptions& options,
         item_offset = in.iterator().byte;
         auto root =
             pegtl::parse_tree::parse<g::top_item, Node, Selector, pegtl::nothing, Control>(in);
-        if (root && !root->children.empty())
-          file.items.push_back(converter.MakeItem(*root->children[0]));
+        if (root && !root->children.empty()) {
+          Item item = converter.MakeItem(*root->children[0]);
+          if (on_item) {
+            on_item(std::move(item));
+          } else {
+            file.items.push_back(std::move(item));
+          }
+        }
       }
     } catch (const pegtl::parse_error& e) {
       const auto& p = e.positions().front();
