@@ -110,6 +110,14 @@ class GroupTable {
     entries_[i] = Entry();
     --size_;
   }
+  // The slot whose entry has hash h, without comparing keys (for prefetching only).
+  uint32_t Guess(uint64_t h) const {
+    if (entries_.empty()) return kNil;
+    for (size_t i = h & mask_;; i = (i + 1) & mask_) {
+      const Entry& e = entries_[i];
+      if (e.slot == kNil || e.hash == h) return e.slot;
+    }
+  }
   void Prefetch(uint64_t h) const {
     if (!entries_.empty()) __builtin_prefetch(&entries_[h & mask_]);
   }
@@ -409,6 +417,7 @@ class EngineImpl final : public Engine {
   std::vector<uint64_t> stamp_;
   uint64_t current_stamp_ = 0;
   std::vector<uint32_t> candidates_;
+  std::vector<uint64_t> candidate_hashes_;
   std::string key_buf_;
 
   std::vector<std::unique_ptr<DecodedEvent>> pool_;
@@ -604,6 +613,7 @@ void EngineImpl::BuildIndex() {
     }
   }
   candidates_.reserve(compiled_.size());
+  candidate_hashes_.reserve(compiled_.size());
 }
 
 void EngineImpl::TakeStateFrom(EngineImpl& prev) {
@@ -781,13 +791,26 @@ void EngineImpl::Evaluate(const DecodedEvent& ev) {
       const RuleState& st = *cr.state;
       if (!cr.group_fields.empty()) {
         BuildGroupKey(cr, ev);
-        st.table.Prefetch(KeyHash(key_buf_));
+        const uint64_t h = KeyHash(key_buf_);
+        st.table.Prefetch(h);
+        candidate_hashes_.push_back(h);
         continue;
       }
       if (st.single_slot == kNil) continue;
       __builtin_prefetch(&st.groups[st.single_slot]);
       if (cr.small_ring) __builtin_prefetch(st.ring.data() + st.single_slot * cr.k);
     }
+    size_t next_hash = 0;
+    for (uint32_t r : candidates_) {
+      const CompiledRule& cr = compiled_[r];
+      if (cr.group_fields.empty()) continue;
+      const RuleState& st = *cr.state;
+      const uint32_t slot = st.table.Guess(candidate_hashes_[next_hash++]);
+      if (slot == kNil) continue;
+      __builtin_prefetch(&st.groups[slot]);
+      if (cr.small_ring) __builtin_prefetch(st.ring.data() + slot * cr.k);
+    }
+    candidate_hashes_.clear();
   }
   for (uint32_t r : candidates_) {
     CompiledRule& cr = compiled_[r];
