@@ -102,10 +102,11 @@ inline std::unique_ptr<KafkaSource> OpenSource(const KafkaSourceOptions& options
   return std::move(source).value();
 }
 
-// Reads until `want` records arrived or `max_polls` polls of 100 ms passed. Marks each record
+// Reads until `want` records arrived or `max_polls` polls of up to 100 ms passed (generous: a
+// loaded CI machine can take seconds to form a group). Marks each record
 // processed when `mark` is true.
 inline std::vector<Consumed> ConsumeN(KafkaSource& source, size_t want, bool mark = true,
-                                      int max_polls = 300) {
+                                      int max_polls = 600) {
   std::vector<Consumed> out;
   Record record;
   for (int i = 0; i < max_polls && out.size() < want; ++i) {
