@@ -3,13 +3,20 @@
 #include <sqlite3.h>
 
 namespace klaxon::actions {
-namespace {
 
-// Finalizes a statement on every path.
-struct Stmt {
+// A cached statement, reset (not finalized) on every path.
+struct OutboxStatement {
   sqlite3_stmt* s = nullptr;
-  ~Stmt() { sqlite3_finalize(s); }
+  ~OutboxStatement() {
+    if (s != nullptr) {
+      sqlite3_reset(s);
+      sqlite3_clear_bindings(s);
+    }
+  }
 };
+using Stmt = OutboxStatement;
+
+namespace {
 
 Status Error(sqlite3* db, const std::string& what) {
   return Status::IoError("outbox: " + what + ": " + sqlite3_errmsg(db));
@@ -56,7 +63,22 @@ Result<std::unique_ptr<Outbox>> Outbox::Open(const std::string& path, OutboxOpti
   return box;
 }
 
-Outbox::~Outbox() { sqlite3_close(db_); }
+Outbox::~Outbox() {
+  for (auto& [sql, stmt] : statements_) sqlite3_finalize(stmt);
+  sqlite3_close(db_);
+}
+
+int Outbox::Prepare(const char* sql, Stmt& st) {
+  auto it = statements_.find(sql);
+  if (it == statements_.end()) {
+    sqlite3_stmt* stmt = nullptr;
+    const int rc = sqlite3_prepare_v3(db_, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, nullptr);
+    if (rc != SQLITE_OK) return rc;
+    it = statements_.emplace(sql, stmt).first;
+  }
+  st.s = it->second;
+  return SQLITE_OK;
+}
 
 Status Outbox::Exec(const char* sql) {
   char* err = nullptr;
@@ -93,11 +115,10 @@ Status Outbox::EnqueueBatch(std::vector<OutboxItem>& items, std::vector<bool>& d
 
 Status Outbox::InsertLocked(OutboxItem& item, bool& duplicate) {
   Stmt st;
-  if (sqlite3_prepare_v2(db_,
-                         "INSERT OR IGNORE INTO outbox (action, idempotency_key, order_key, state,"
-                         " payload, created_at_ms, next_attempt_ms, attempts)"
-                         " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                         -1, &st.s, nullptr) != SQLITE_OK)
+  if (Prepare("INSERT OR IGNORE INTO outbox (action, idempotency_key, order_key, state,"
+              " payload, created_at_ms, next_attempt_ms, attempts)"
+              " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+              st) != SQLITE_OK)
     return Error(db_, "prepare insert");
   const Prepared& p = item.prepared;
   BindText(st.s, 1, p.action);
@@ -116,8 +137,7 @@ Status Outbox::InsertLocked(OutboxItem& item, bool& duplicate) {
     return Status::Ok();
   }
   Stmt q;
-  if (sqlite3_prepare_v2(db_, "SELECT id FROM outbox WHERE action = ? AND idempotency_key = ?", -1,
-                         &q.s, nullptr) != SQLITE_OK)
+  if (Prepare("SELECT id FROM outbox WHERE action = ? AND idempotency_key = ?", q) != SQLITE_OK)
     return Error(db_, "prepare lookup");
   BindText(q.s, 1, p.action);
   BindText(q.s, 2, p.idempotency_key);
@@ -133,7 +153,7 @@ Status Outbox::Remove(const std::vector<int64_t>& ids) {
     if (Status s = Exec("BEGIN"); !s.ok()) return s;
   }
   Stmt st;
-  if (sqlite3_prepare_v2(db_, "DELETE FROM outbox WHERE id = ?", -1, &st.s, nullptr) != SQLITE_OK) {
+  if (Prepare("DELETE FROM outbox WHERE id = ?", st) != SQLITE_OK) {
     if (ids.size() > 1) Exec("ROLLBACK");
     return Error(db_, "prepare delete");
   }
@@ -153,8 +173,7 @@ Status Outbox::Remove(const std::vector<int64_t>& ids) {
 Status Outbox::Reschedule(int64_t id, uint32_t attempts, int64_t next_attempt_ms) {
   std::lock_guard lock(mu_);
   Stmt st;
-  if (sqlite3_prepare_v2(db_, "UPDATE outbox SET attempts = ?, next_attempt_ms = ? WHERE id = ?",
-                         -1, &st.s, nullptr) != SQLITE_OK)
+  if (Prepare("UPDATE outbox SET attempts = ?, next_attempt_ms = ? WHERE id = ?", st) != SQLITE_OK)
     return Error(db_, "prepare update");
   sqlite3_bind_int64(st.s, 1, attempts);
   sqlite3_bind_int64(st.s, 2, next_attempt_ms);
@@ -166,10 +185,9 @@ Status Outbox::Reschedule(int64_t id, uint32_t attempts, int64_t next_attempt_ms
 Result<std::vector<OutboxItem>> Outbox::LoadPending() {
   std::lock_guard lock(mu_);
   Stmt st;
-  if (sqlite3_prepare_v2(db_,
-                         "SELECT id, action, idempotency_key, order_key, state, payload,"
-                         " created_at_ms, next_attempt_ms, attempts FROM outbox ORDER BY id",
-                         -1, &st.s, nullptr) != SQLITE_OK)
+  if (Prepare("SELECT id, action, idempotency_key, order_key, state, payload,"
+              " created_at_ms, next_attempt_ms, attempts FROM outbox ORDER BY id",
+              st) != SQLITE_OK)
     return Error(db_, "prepare select");
   std::vector<OutboxItem> out;
   int rc;
@@ -193,8 +211,7 @@ Result<std::vector<OutboxItem>> Outbox::LoadPending() {
 Result<int64_t> Outbox::Size() {
   std::lock_guard lock(mu_);
   Stmt st;
-  if (sqlite3_prepare_v2(db_, "SELECT COUNT(*) FROM outbox", -1, &st.s, nullptr) != SQLITE_OK)
-    return Error(db_, "prepare count");
+  if (Prepare("SELECT COUNT(*) FROM outbox", st) != SQLITE_OK) return Error(db_, "prepare count");
   if (sqlite3_step(st.s) != SQLITE_ROW) return Error(db_, "count");
   return static_cast<int64_t>(sqlite3_column_int64(st.s, 0));
 }

@@ -14,6 +14,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -23,8 +24,11 @@
 #include "engine/status.h"
 
 struct sqlite3;
+struct sqlite3_stmt;
 
 namespace klaxon::actions {
+
+struct OutboxStatement;
 
 struct OutboxItem {
   int64_t id = 0;  // assigned by Enqueue; increasing in enqueue order
@@ -64,9 +68,12 @@ class Outbox {
   explicit Outbox(sqlite3* db) : db_(db) {}
   Status Exec(const char* sql);
   Status InsertLocked(OutboxItem& item, bool& duplicate);
+  // Prepared once per SQL text (statements are string literals) and reused; under mu_.
+  int Prepare(const char* sql, struct OutboxStatement& st);
 
   std::mutex mu_;
   sqlite3* db_;
+  std::map<const char*, sqlite3_stmt*> statements_;
 };
 
 }  // namespace klaxon::actions
