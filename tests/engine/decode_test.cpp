@@ -110,6 +110,13 @@ TEST_CASE("decoding referenced fields: tags as object or pairs, arrays, path-the
   CHECK(d.Values(service) == std::vector<std::string>{"path-svc"});
   CHECK(d.Values(type).empty());
 
+  // A null path value falls back to the tag; numeric tag values keep their text.
+  REQUIRE(d.decoder->Decode(
+              R"({"timestamp":1,"service":null,"tags":{"service":7,"environment":"x"}})", d.ev) ==
+          RejectReason::kNone);
+  CHECK(d.Values(service) == std::vector<std::string>{"7"});
+  CHECK(d.Values(env) == std::vector<std::string>{"x"});
+
   // Escapes are decoded.
   REQUIRE(d.decoder->Decode(R"({"timestamp":1,"tags":{"environment":"a\"b\u00e9"}})", d.ev) ==
           RejectReason::kNone);
