@@ -31,10 +31,9 @@ class LatencyHistogram {
  public:
   using Bounds = std::array<double, 16>;
   // Evaluation of one event: microseconds.
-  static constexpr Bounds kEvaluationBounds = {0.000002, 0.000005, 0.00001, 0.000025,
-                                               0.00005,  0.0001,   0.00025, 0.0005,
-                                               0.001,    0.0025,   0.005,   0.01,
-                                               0.025,    0.05,     0.1,     0.25};
+  static constexpr Bounds kEvaluationBounds = {
+      0.000002, 0.000005, 0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005,
+      0.001,    0.0025,   0.005,   0.01,     0.025,   0.05,   0.1,     0.25};
   // From a message's broker timestamp to its notification in the outbox: milliseconds.
   static constexpr Bounds kDeliveryBounds = {0.001, 0.002, 0.005, 0.01, 0.02, 0.03, 0.05, 0.075,
                                              0.1,   0.25,  0.5,   1,    2.5,  5,    7.5,  10};

@@ -314,6 +314,7 @@ void Service::Deliver(std::vector<Notification>& notes, bool suppress) {
 
 void Service::HandleRecord(const connectors::Record& record) {
   const auto t0 = std::chrono::steady_clock::now();
+  int64_t dead_letter = 0;
   ProcessResult r;
   if (record.truncated) {
     r.rejected = RejectReason::kTooLarge;
@@ -343,6 +344,7 @@ void Service::HandleRecord(const connectors::Record& record) {
           dead_letters_->Produce(config_.kafka.dead_letter_topic, record.payload, 0, headers);
       if (st.ok()) {
         ++dead_lettered_;
+        dead_letter = static_cast<int64_t>(dead_lettered_);
       } else {
         log_.Error("cannot produce to the dead-letter topic", {{"error", st.message()}});
       }
@@ -368,7 +370,7 @@ void Service::HandleRecord(const connectors::Record& record) {
     }
   }
   pending_.push_back({r.rejected == RejectReason::kNone ? r.sequence : 0, r.event_time_ms,
-                      record.topic, record.partition, record.offset});
+                      record.topic, record.partition, record.offset, dead_letter});
 }
 
 void Service::MarkProcessed() {
@@ -379,6 +381,12 @@ void Service::MarkProcessed() {
     const Pending& p = pending_.front();
     if (p.sequence != 0 && p.sequence >= evaluated_below) break;
     if (p.sequence != 0 && p.event_time_ms > commit_before) break;
+    // A dead-lettered message is handed over once the producer has an answer for it
+    // (failures are logged by the producer and counted).
+    if (p.dead_letter != 0 &&
+        dead_letters_->delivered() + dead_letters_->failed() < p.dead_letter) {
+      break;
+    }
     connectors::Record r;
     r.topic = p.topic;
     r.partition = p.partition;
@@ -392,6 +400,7 @@ void Service::MarkProcessed() {
 // event seen. A live stream (event time close to now) thus sees flatlines and resolves on time,
 // and a backlog of old events being caught up is never made "late" by a pause between fetches.
 void Service::Tick(int64_t now_ms) {
+  if (dead_letters_) (void)dead_letters_->Flush(std::chrono::milliseconds(0));  // serve reports
   if (newest_event_ms_ == INT64_MIN) return;
   const int64_t event_now = newest_event_ms_ + std::max<int64_t>(0, now_ms - newest_event_wall_ms_);
   loaded_->engine->AdvanceTo(event_now, notes_);
@@ -457,17 +466,18 @@ int Service::Run() {
         "outbox for the next start");
   }
   dispatcher_->Stop();
+  if (dead_letters_) {
+    if (Status st = dead_letters_->Flush(std::chrono::seconds(5)); !st.ok()) {
+      log_.Error("dead-letter flush failed", {{"error", st.message()}});
+    }
+  }
+  MarkProcessed();
   SaveProgress(true);
   if (Status st = source_->Commit(); !st.ok()) {
     log_.Error("offset commit failed", {{"error", st.message()}});
   }
   if (Status st = source_->Close(); !st.ok()) {
     log_.Error("source close failed", {{"error", st.message()}});
-  }
-  if (dead_letters_) {
-    if (Status st = dead_letters_->Flush(std::chrono::seconds(5)); !st.ok()) {
-      log_.Error("dead-letter flush failed", {{"error", st.message()}});
-    }
   }
   PublishSnapshot();
   if (admin_) admin_->Stop();

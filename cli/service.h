@@ -70,6 +70,7 @@ class Service {
     std::string topic;
     int32_t partition;
     int64_t offset;
+    int64_t dead_letter = 0;  // n-th dead-lettered message; its offset waits for delivery
   };
 
   Result<std::unique_ptr<Loaded>> Load(Engine* previous);

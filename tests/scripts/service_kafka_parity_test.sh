@@ -17,6 +17,9 @@ want=$(wc -l <"$WORK/want")
 [ "$want" -ge 5 ] || fail "replay gave only $want notifications"
 
 zcat "$log" | kcat -P -b "$BROKERS" -t outage -z lz4 || fail "cannot produce the log"
+# Three bad messages: counted by reason, sent to the dead-letter topic, never stopping the run.
+printf '%s\n' 'not json' '{"message":"no timestamp"}' '[1,2,3]' |
+  kcat -P -b "$BROKERS" -t outage || fail "cannot produce"
 
 cat >"$WORK/klaxon.yaml" <<YAML
 rules: [$rules]
@@ -25,6 +28,7 @@ kafka:
   brokers: $BROKERS
   topics: [outage]
   group_id: klaxon-parity
+  dead_letter_topic: outage-dead-letters
 outbox: {path: $WORK/outbox.db, drain_timeout: 30s}
 http: {allow: [127.0.0.1]}
 admin: {listen: "127.0.0.1:0"}
@@ -42,7 +46,14 @@ admin=$(sed -n 's/.*msg="admin server listening".* port=\([0-9]*\).*/\1/p' "$WOR
 [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$admin/-/ready")" = 200 ] ||
   fail "not ready while consuming"
 metrics=$(curl -s "http://127.0.0.1:$admin/metrics")
-grep -q '^klaxon_events_received_total 12733$' <<<"$metrics" || fail "received metric: $(grep events_received <<<"$metrics")"
+grep -q '^klaxon_events_received_total 12736$' <<<"$metrics" || fail "received metric: $(grep events_received <<<"$metrics")"
+grep -q '^klaxon_events_rejected_total{reason="invalid_json"} 1$' <<<"$metrics" || fail "invalid_json not counted"
+grep -q '^klaxon_events_rejected_total{reason="missing_timestamp"} 1$' <<<"$metrics" || fail "missing_timestamp not counted"
+grep -q '^klaxon_events_rejected_total{reason="not_object"} 1$' <<<"$metrics" || fail "not_object not counted"
+dead=$(timeout 30 kcat -C -b "$BROKERS" -t outage-dead-letters -o beginning -c 3 -q -f '%h|%s\n') ||
+  fail "dead-letter topic: $dead"
+grep -q 'klaxon-reason=invalid_json.*|not json$' <<<"$dead" || fail "dead letters: $dead"
+grep -q 'klaxon-reason=missing_timestamp' <<<"$dead" || fail "dead letters: $dead"
 grep -q '^klaxon_rule_notifications_total{rule="orders-db-errors"} 2$' <<<"$metrics" ||
   fail "per-rule notifications metric missing"
 
@@ -80,5 +91,5 @@ grep -q 'msg=stopped' "$WORK/run.log" || fail "no clean stop in the log"
 # time for these rules, docs/operations.md): a consumer in the same group re-reads only those.
 again=$(timeout 60 kcat -b "$BROKERS" -G klaxon-parity outage -e -q -X auto.offset.reset=earliest \
   2>/dev/null | wc -l || true)
-[ "$again" -gt 0 ] && [ "$again" -lt 4000 ] || fail "group re-reads $again of 12733 messages"
+[ "$again" -gt 0 ] && [ "$again" -lt 4000 ] || fail "group re-reads $again of 12736 messages"
 echo "service parity: ok ($want notifications)"

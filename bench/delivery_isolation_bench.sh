@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# Evaluation never waits for delivery: `klaxon run` over a file of N events whose rules send
+# about one notification per 100 events to a webhook, once with a receiver that answers at
+# once and once with one that answers after 1 s. Reports the evaluation rate of both (from the
+# first log line to "shutting down", i.e. before the outbox drains) and their ratio.
+# usage: bench/delivery_isolation_bench.sh BUILD_DIR [EVENTS]
+set -euo pipefail
+build=${1:-build/release}
+events=${2:-200000}
+root=$(cd "$(dirname "$0")/.." && pwd)
+klaxon="$root/$build/cli/klaxon"
+[ -x "$klaxon" ] || klaxon="$build/cli/klaxon"
+work=$(mktemp -d "${TMPDIR:-/tmp}/klaxon-delivery-bench.XXXXXX")
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+python3 - "$root/examples/events/outage.jsonl.gz" "$events" >"$work/events.jsonl" <<'PY'
+import gzip, json, sys
+from datetime import datetime
+lines = gzip.open(sys.argv[1], "rt").read().splitlines()
+limit, n, r = int(sys.argv[2]), 0, 0
+while n < limit:
+    for line in lines:
+        if n == limit:
+            break
+        e = json.loads(line)
+        ts = e["timestamp"]
+        if isinstance(ts, str):
+            ts = datetime.fromisoformat(ts.replace("Z", "+00:00")).timestamp()
+        e["timestamp"] = round(ts + r * 5400.0, 3)
+        e["extra"] = {"n": n}
+        print(json.dumps(e, separators=(",", ":")))
+        n += 1
+    r += 1
+PY
+cat >"$work/rules.rules" <<'RULES'
+action hook = webhook(url: env("HOOK_URL"))
+rule payments-gateway-timeouts {
+  when service:payments AND exception.type:GatewayTimeout
+  then hook
+}
+RULES
+
+run_with_delay() {  # $1: receiver delay in seconds; prints events/s of evaluation
+  local delay=$1 dir="$work/d$1"
+  mkdir -p "$dir"
+  python3 "$root/tests/scripts/receiver.py" --out "$dir/hook.jsonl" --port-file "$dir/port" \
+    --delay "$delay" &
+  pids+=($!)
+  for _ in $(seq 100); do [ -s "$dir/port" ] && break; sleep 0.1; done
+  cat >"$dir/klaxon.yaml" <<YAML
+rules: [$work/rules.rules]
+source: file
+file: {path: $work/events.jsonl}
+outbox: {path: $dir/outbox.db, drain_timeout: 1s}
+http: {allow: [127.0.0.1]}
+admin: {listen: "127.0.0.1:0"}
+log: {level: info, format: json}
+YAML
+  HOOK_URL="http://127.0.0.1:$(cat "$dir/port")/hook" "$klaxon" run --config "$dir/klaxon.yaml" \
+    2>"$dir/run.log" || true
+  python3 - "$dir/run.log" "$events" <<'PY'
+import json, sys
+from datetime import datetime
+t = {}
+notes = 0
+for line in open(sys.argv[1]):
+    j = json.loads(line)
+    if j["msg"] == "rules loaded": t["start"] = j["ts"]
+    if j["msg"] == "shutting down": t["end"] = j["ts"]
+    if j["msg"] == "notification": notes += 1
+ts = lambda s: datetime.fromisoformat(s.replace("Z", "+00:00")).timestamp()
+print(round(int(sys.argv[2]) / (ts(t["end"]) - ts(t["start"]))), notes)
+PY
+}
+read -r fast fast_notes < <(run_with_delay 0)
+read -r slow slow_notes < <(run_with_delay 1)
+echo "events: $events; notifications: $fast_notes (fast receiver), $slow_notes (slow receiver)"
+echo "evaluation with a receiver answering at once:   $fast events/s"
+echo "evaluation with a receiver answering after 1 s: $slow events/s ($(python3 -c "print(round(100 * $slow / $fast))") %)"
