@@ -27,10 +27,12 @@ class Checker {
   explicit Checker(const CheckOptions& options) : options_(options) {}
 
   void Error(const SourcePos& p, std::string message, std::string hint = "") {
+    if (diagnostics_.size() >= options_.max_diagnostics) return;
     diagnostics_.push_back(
         {p.file, p.line, p.column, "error", std::move(message), std::move(hint), ""});
   }
   void Warning(const SourcePos& p, std::string message, std::string hint = "") {
+    if (diagnostics_.size() >= options_.max_diagnostics) return;
     diagnostics_.push_back(
         {p.file, p.line, p.column, "warning", std::move(message), std::move(hint), ""});
   }
@@ -519,6 +521,12 @@ class Checker {
                 "defined actions: " + JoinNames(action_list));
     }
     Finish(files);
+    if (diagnostics_.size() >= options_.max_diagnostics) {
+      diagnostics_.push_back(
+          {"", 0, 0, "error",
+           "too many problems; stopped after " + std::to_string(options_.max_diagnostics),
+           "fix these first and run klaxon check again", ""});
+    }
     result.diagnostics = std::move(diagnostics_);
     return result;
   }
@@ -579,8 +587,10 @@ LoadResult ParseAndCheck(const std::vector<SourceFile>& files, const CheckOption
 }
 
 std::string FormatDiagnostic(const Diagnostic& d) {
-  std::string out = d.file + ":" + std::to_string(d.line) + ":" + std::to_string(d.column) + ": " +
-                    d.severity + ": " + d.message + "\n";
+  std::string out = d.file.empty()
+                        ? d.severity + ": " + d.message + "\n"
+                        : d.file + ":" + std::to_string(d.line) + ":" + std::to_string(d.column) +
+                              ": " + d.severity + ": " + d.message + "\n";
   if (!d.source_line.empty()) {
     std::string shown;
     std::string caret;

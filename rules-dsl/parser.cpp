@@ -534,7 +534,7 @@ File ParseFile(const SourceFile& src, const CheckOptions& options,
   size_t offset = 0;
   size_t line = 1;
   size_t column = 1;  // PEGTL iterators count columns from 1
-  while (offset < src.text.size()) {
+  while (offset < src.text.size() && diagnostics.size() < options.max_diagnostics) {
     // Every parse-tree node copies the source name: keep it empty (positions carry the file).
     pegtl::memory_input<> in(pegtl::internal::iterator(begin + offset, offset, line, column), end,
                              "");

@@ -43,7 +43,8 @@ using ActionValidator = std::function<std::vector<ActionProblem>(const ActionDef
 struct CheckOptions {
   ActionValidator validate_action;  // optional; cli/ plugs in actions::ValidateActionDef
   size_t max_file_bytes = 4 * 1024 * 1024;
-  int max_nesting = 64;  // parentheses in filters
+  int max_nesting = 64;           // parentheses in filters
+  size_t max_diagnostics = 1000;  // beyond this, parsing stops and one final note says so
 };
 
 struct LoadResult {

@@ -29,7 +29,13 @@ std::string ClosestMatch(std::string_view word, const std::vector<std::string>& 
   const size_t limit = word.size() <= 3 ? 1 : word.size() <= 6 ? 2 : 3;
   std::string best;
   size_t best_distance = limit + 1;
+  // Bounded work per lookup, whatever the number of names a hostile file defines.
+  size_t budget = 4096;
   for (const std::string& c : candidates) {
+    const size_t length_gap =
+        c.size() > word.size() ? c.size() - word.size() : word.size() - c.size();
+    if (length_gap > limit) continue;
+    if (budget-- == 0) break;
     const size_t d = EditDistance(word, c);
     if (d < best_distance && d < c.size()) {
       best_distance = d;

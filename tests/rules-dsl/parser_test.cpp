@@ -301,3 +301,12 @@ TEST_CASE("hostile input: deep nesting, huge files, binary junk") {
   const Rule rule = OneRule(wide);
   CHECK(rule.filter.children.size() == 20001);
 }
+
+TEST_CASE("hostile input: the number of diagnostics is bounded") {
+  std::string text;
+  for (int i = 0; i < 5000; ++i) text += "rule r" + std::to_string(i) + " {\n  when x\n}\n";
+  const LoadResult r = Load(text);
+  REQUIRE(r.diagnostics.size() == 1001);
+  CHECK(r.diagnostics.back().message == "too many problems; stopped after 1000");
+  CHECK(klaxon::rules_dsl::FormatDiagnostic(r.diagnostics.back()).starts_with("error: too many"));
+}
