@@ -533,7 +533,11 @@ File ParseFile(const SourceFile& src, const CheckOptions& options,
   const char* const end = begin + src.text.size();
   size_t offset = 0;
   size_t line = 1;
-  size_t column = 1;  // PEGTL iterators count columns from 1
+  size_t column = 1;                           // PEGTL iterators count columns from 1
+  if (src.text.starts_with("\xEF\xBB\xBF")) {  // a UTF-8 byte order mark from some editors
+    offset = 3;
+    column = 4;
+  }
   while (offset < src.text.size() && diagnostics.size() < options.max_diagnostics) {
     // Every parse-tree node copies the source name: keep it empty (positions carry the file).
     pegtl::memory_input<> in(pegtl::internal::iterator(begin + offset, offset, line, column), end,

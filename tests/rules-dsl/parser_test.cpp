@@ -310,3 +310,14 @@ TEST_CASE("hostile input: the number of diagnostics is bounded") {
   CHECK(r.diagnostics.back().message == "too many problems; stopped after 1000");
   CHECK(klaxon::rules_dsl::FormatDiagnostic(r.diagnostics.back()).starts_with("error: too many"));
 }
+
+TEST_CASE("a UTF-8 byte order mark and CRLF line ends are accepted") {
+  const LoadResult r = Load(
+      "\xEF\xBB\xBF# comment\r\naction log = log()\r\n\r\nrule r {\r\n"
+      "  when level:error  # c\r\n  then log\r\n}\r\n");
+  INFO(Errors(r));
+  CHECK(r.ok());
+  CHECK(r.diagnostics.empty());
+  CHECK(r.rules.rules.size() == 1);
+  CHECK(r.rules.rules[0].filter.values == std::vector<std::string>{"error"});
+}
