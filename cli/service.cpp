@@ -322,6 +322,7 @@ void Service::HandleRecord(const connectors::Record& record) {
   } else {
     r = loaded_->engine->Process(record.payload, notes_);
   }
+  if (kafka_ != nullptr) errors_at_last_record_ = kafka_->counters().transient_errors;
   if (r.rejected == RejectReason::kNone && r.event_time_ms > newest_event_ms_) {
     newest_event_ms_ = r.event_time_ms;
     newest_event_wall_ms_ = NowMs();
@@ -402,6 +403,13 @@ void Service::MarkProcessed() {
 void Service::Tick(int64_t now_ms) {
   if (dead_letters_) (void)dead_letters_->Flush(std::chrono::milliseconds(0));  // serve reports
   if (newest_event_ms_ == INT64_MIN) return;
+  // A Kafka outage must not look like silence of the services being watched: while the
+  // consumer reports connection trouble (and until a record arrives again), event time stands
+  // still, so no flatline fires and no buffered event turns late.
+  if (kafka_ != nullptr &&
+      (!kafka_->assigned() || kafka_->counters().transient_errors != errors_at_last_record_)) {
+    return;
+  }
   const int64_t event_now = newest_event_ms_ + std::max<int64_t>(0, now_ms - newest_event_wall_ms_);
   loaded_->engine->AdvanceTo(event_now, notes_);
   Deliver(notes_, false);

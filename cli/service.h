@@ -105,6 +105,7 @@ class Service {
   int64_t state_horizon_ms_ = 0;         // offsets are committed this far behind the watermark
   int64_t newest_event_ms_ = INT64_MIN;  // newest accepted event time
   int64_t newest_event_wall_ms_ = 0;     // wall time when it arrived
+  int64_t errors_at_last_record_ = 0;    // Kafka transient errors seen when a record last came
 
   std::atomic<bool> reload_requested_{false};
   std::atomic<bool> shutdown_requested_{false};
