@@ -437,6 +437,12 @@ class EngineImpl final : public Engine {
 Status EngineImpl::Init(RuleSet rules, EngineOptions options, EngineImpl* previous) {
   rules_ = std::move(rules);
   options_ = std::move(options);
+  if (options_.allowed_lateness_ms < 0) {
+    return Status::InvalidArgument("allowed lateness must not be negative");
+  }
+  if (options_.max_groups_per_rule == 0) {
+    return Status::InvalidArgument("max groups per rule must be at least 1");
+  }
   for (auto& r : rules_.rules) {
     if (r.id.empty()) r.id = ComputeRuleId(r);
   }

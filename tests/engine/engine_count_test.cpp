@@ -278,6 +278,18 @@ TEST_CASE("invalid rules are refused with the rule's name") {
   auto e = Engine::Create(rs, EngineOptions());
   REQUIRE_FALSE(e.ok());
   CHECK(e.status().message().find("'bad'") != std::string::npos);
+  EngineOptions o;
+  o.allowed_lateness_ms = -1;
+  CHECK_FALSE(Engine::Create(RuleSet(), o).ok());
+  Rule u;
+  u.name = "too-unique";
+  u.condition.kind = Condition::Kind::kUnique;
+  u.condition.field = TagField("user");
+  u.condition.threshold = 1e6;
+  u.condition.window_ms = 1000;
+  RuleSet big;
+  big.rules.push_back(u);
+  CHECK_FALSE(Engine::Create(big, EngineOptions()).ok());
 }
 
 }  // namespace
