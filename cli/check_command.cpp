@@ -9,6 +9,7 @@
 
 #include "actions/action_schema.h"
 #include "cli/commands.h"
+#include "cli/rule_files.h"
 #include "rules-dsl/rules_dsl.h"
 
 namespace klaxon::cli {
@@ -20,61 +21,6 @@ constexpr const char* kCheckUsage =
     "usage: klaxon check [--format text|json] PATH...\n"
     "  Checks rule files (*.rules; folders are searched recursively).\n"
     "  Exit status: 0 all good, 1 errors found, 2 usage error.\n";
-
-}  // namespace
-
-bool CollectRuleFiles(const std::vector<std::string>& paths, std::vector<std::string>& files,
-                      std::ostream& err, const char* command) {
-  for (const std::string& p : paths) {
-    std::error_code ec;
-    if (fs::is_directory(p, ec)) {
-      std::vector<std::string> found;
-      for (fs::recursive_directory_iterator it(p, ec), end; !ec && it != end; it.increment(ec)) {
-        if (it->is_regular_file(ec) && it->path().extension() == ".rules") {
-          found.push_back(it->path().generic_string());
-        }
-      }
-      if (ec) {
-        err << "klaxon " << command << ": cannot read " << p << ": " << ec.message() << "\n";
-        return false;
-      }
-      std::sort(found.begin(), found.end());
-      files.insert(files.end(), found.begin(), found.end());
-    } else if (fs::is_regular_file(p, ec)) {
-      files.push_back(p);
-    } else {
-      err << "klaxon " << command << ": no such file or directory: " << p << "\n";
-      return false;
-    }
-  }
-  return true;
-}
-
-bool ReadRuleFile(const std::string& path, size_t limit, std::string& text) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return false;
-  text.clear();
-  char buffer[65536];
-  while (in && text.size() <= limit) {
-    in.read(buffer, sizeof buffer);
-    text.append(buffer, static_cast<size_t>(in.gcount()));
-  }
-  return !in.bad();
-}
-
-namespace {
-
-rules_dsl::CheckOptions CheckOptionsWithActions() {
-  rules_dsl::CheckOptions options;
-  options.validate_action = [](const ActionDef& def) {
-    std::vector<rules_dsl::ActionProblem> out;
-    for (auto& p : actions::ValidateActionDef(def)) {
-      out.push_back({std::move(p.pos), std::move(p.message), std::move(p.hint)});
-    }
-    return out;
-  };
-  return options;
-}
 
 }  // namespace
 
@@ -105,21 +51,25 @@ int RunCheck(const Args& args, std::ostream& out, std::ostream& err) {
     err << "klaxon check: no rule files given\n" << kCheckUsage;
     return 2;
   }
-  std::vector<std::string> names;
-  if (!CollectRuleFiles(paths, names, err, "check")) return 2;
+  Result<std::vector<std::string>> collected = CollectRuleFiles(paths);
+  if (!collected.ok()) {
+    err << "klaxon check: " << collected.status().message() << "\n";
+    return 2;
+  }
+  const std::vector<std::string>& names = *collected;
   if (names.empty()) {
     err << "klaxon check: no .rules files found\n";
     return 2;
   }
-  const rules_dsl::CheckOptions options = CheckOptionsWithActions();
+  const rules_dsl::CheckOptions options = RuleCheckOptions();
   std::vector<rules_dsl::SourceFile> files;
   for (const std::string& name : names) {
-    rules_dsl::SourceFile f{name, ""};
-    if (!ReadRuleFile(name, options.max_file_bytes, f.text)) {
-      err << "klaxon check: cannot read " << name << "\n";
+    Result<std::string> text = ReadFileText(name, options.max_file_bytes);
+    if (!text.ok()) {
+      err << "klaxon check: " << text.status().message() << "\n";
       return 2;
     }
-    files.push_back(std::move(f));
+    files.push_back({name, std::move(text).value()});
   }
   const rules_dsl::LoadResult result = rules_dsl::ParseAndCheck(files, options);
   const size_t errors = result.error_count();

@@ -11,13 +11,6 @@ namespace klaxon::cli {
 
 using Args = std::vector<std::string>;
 
-// Shared by check and fmt (check_command.cpp): the rule files named by `paths` (files as given,
-// folders searched recursively for *.rules, sorted); false after printing an error to `err`.
-bool CollectRuleFiles(const std::vector<std::string>& paths, std::vector<std::string>& files,
-                      std::ostream& err, const char* command);
-// Reads at most limit + 1 bytes (a longer file is then reported as too large by the checker).
-bool ReadRuleFile(const std::string& path, size_t limit, std::string& text);
-
 int RunCheck(const Args& args, std::ostream& out, std::ostream& err);    // check_command.cpp
 int RunFmt(const Args& args, std::ostream& out, std::ostream& err);      // fmt_command.cpp
 int RunReplay(const Args& args, std::ostream& out, std::ostream& err);   // replay_command.cpp

@@ -6,6 +6,7 @@
 #include <ostream>
 
 #include "cli/commands.h"
+#include "cli/rule_files.h"
 #include "rules-dsl/rules_dsl.h"
 
 namespace klaxon::cli {
@@ -54,18 +55,23 @@ int RunFmt(const Args& args, std::ostream& out, std::ostream& err) {
     err << "klaxon fmt: no rule files given\n" << kFmtUsage;
     return 2;
   }
-  std::vector<std::string> files;
-  if (!CollectRuleFiles(paths, files, err, "fmt")) return 2;
+  Result<std::vector<std::string>> collected = CollectRuleFiles(paths);
+  if (!collected.ok()) {
+    err << "klaxon fmt: " << collected.status().message() << "\n";
+    return 2;
+  }
+  const std::vector<std::string>& files = *collected;
   const size_t limit = rules_dsl::CheckOptions{}.max_file_bytes;
   int status = 0;
   size_t changed = 0;
   for (const std::string& name : files) {
-    std::string text;
-    if (!ReadRuleFile(name, limit, text)) {
-      err << "klaxon fmt: cannot read " << name << "\n";
+    Result<std::string> read = ReadFileText(name, limit);
+    if (!read.ok()) {
+      err << "klaxon fmt: " << read.status().message() << "\n";
       status = 1;
       continue;
     }
+    const std::string& text = *read;
     Result<std::string> formatted = rules_dsl::FormatRules(text, name);
     if (!formatted.ok()) {
       err << formatted.status().message() << name << ": not formatted (syntax errors)\n";

@@ -36,15 +36,17 @@ Result<std::vector<std::string>> CollectRuleFiles(const std::vector<std::string>
   for (const std::string& p : paths) {
     std::error_code ec;
     const fs::file_status st = fs::status(p, ec);
-    if (ec || !fs::exists(st)) return Status::NotFound(p + ": no such file or folder");
+    if (ec || !(fs::is_directory(st) || fs::is_regular_file(st))) {
+      return Status::NotFound("no such file or directory: " + p);
+    }
     if (fs::is_directory(st)) {
       std::vector<std::string> found;
       for (fs::recursive_directory_iterator it(p, ec), end; !ec && it != end; it.increment(ec)) {
-        if (it->is_regular_file() && it->path().extension() == ".rules") {
-          found.push_back(it->path().string());
+        if (it->is_regular_file(ec) && it->path().extension() == ".rules") {
+          found.push_back(it->path().generic_string());
         }
       }
-      if (ec) return Status::IoError(p + ": " + ec.message());
+      if (ec) return Status::IoError("cannot read " + p + ": " + ec.message());
       std::sort(found.begin(), found.end());
       files.insert(files.end(), found.begin(), found.end());
     } else {
@@ -54,13 +56,30 @@ Result<std::vector<std::string>> CollectRuleFiles(const std::vector<std::string>
   return files;
 }
 
-Result<std::string> ReadFileText(const std::string& path) {
+Result<std::string> ReadFileText(const std::string& path, size_t limit) {
   std::ifstream in(path, std::ios::binary);
-  if (!in) return Status::NotFound(path + ": cannot open");
-  std::ostringstream buf;
-  buf << in.rdbuf();
-  if (in.bad()) return Status::IoError(path + ": read error");
-  return buf.str();
+  if (!in) return Status::NotFound("cannot read " + path);
+  std::string text;
+  char buffer[65536];
+  while (in && text.size() <= limit) {
+    in.read(buffer, sizeof buffer);
+    text.append(buffer, static_cast<size_t>(in.gcount()));
+  }
+  if (in.bad()) return Status::IoError("cannot read " + path);
+  if (text.size() > limit + 1) text.resize(limit + 1);
+  return text;
+}
+
+rules_dsl::CheckOptions RuleCheckOptions() {
+  rules_dsl::CheckOptions options;
+  options.validate_action = [](const ActionDef& def) {
+    std::vector<rules_dsl::ActionProblem> problems;
+    for (actions::ActionProblem& p : actions::ValidateActionDef(def)) {
+      problems.push_back({std::move(p.pos), std::move(p.message), std::move(p.hint)});
+    }
+    return problems;
+  };
+  return options;
 }
 
 Result<LoadedRules> LoadRules(const std::vector<std::string>& paths, std::ostream& err) {
@@ -70,21 +89,13 @@ Result<LoadedRules> LoadRules(const std::vector<std::string>& paths, std::ostrea
   LoadedRules loaded;
   std::vector<rules_dsl::SourceFile> sources;
   for (const std::string& f : *files) {
-    Result<std::string> text = ReadFileText(f);
+    Result<std::string> text = ReadFileText(f, RuleCheckOptions().max_file_bytes);
     if (!text.ok()) return text.status();
     loaded.files.push_back(f);
     loaded.sha256.push_back(Sha256Hex(*text));
     sources.push_back({f, std::move(text).value()});
   }
-  rules_dsl::CheckOptions options;
-  options.validate_action = [](const ActionDef& def) {
-    std::vector<rules_dsl::ActionProblem> problems;
-    for (actions::ActionProblem& p : actions::ValidateActionDef(def)) {
-      problems.push_back({std::move(p.pos), std::move(p.message), std::move(p.hint)});
-    }
-    return problems;
-  };
-  rules_dsl::LoadResult result = rules_dsl::ParseAndCheck(sources, options);
+  rules_dsl::LoadResult result = rules_dsl::ParseAndCheck(sources, RuleCheckOptions());
   for (const rules_dsl::Diagnostic& d : result.diagnostics) {
     err << rules_dsl::FormatDiagnostic(d);
   }

@@ -1,12 +1,15 @@
 // Finding, reading and loading rule files for the subcommands.
 #pragma once
 
+#include <cstddef>
+#include <cstdint>
 #include <iosfwd>
 #include <string>
 #include <vector>
 
 #include "engine/rule.h"
 #include "engine/status.h"
+#include "rules-dsl/rules_dsl.h"
 
 namespace klaxon::cli {
 
@@ -14,7 +17,13 @@ namespace klaxon::cli {
 // does not exist is an error; a folder without rule files is not.
 Result<std::vector<std::string>> CollectRuleFiles(const std::vector<std::string>& paths);
 
-Result<std::string> ReadFileText(const std::string& path);
+// Reads a whole file, or at most limit + 1 bytes (so that a longer file can be reported as too
+// large by whoever set the limit).
+Result<std::string> ReadFileText(const std::string& path, size_t limit = SIZE_MAX - 1);
+
+// Check options with the actions' argument validation plugged in: what `klaxon check` and every
+// loading command use, so a file that checks also loads.
+rules_dsl::CheckOptions RuleCheckOptions();
 
 struct LoadedRules {
   RuleSet rules;

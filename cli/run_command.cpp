@@ -80,7 +80,8 @@ int RunService(const Args& args, std::ostream& out, std::ostream& err) {
     err << kRunUsage;
     return 2;
   }
-  Result<Config> config = ParseConfig(text, overrides, env, ReadFileText);
+  Result<Config> config =
+      ParseConfig(text, overrides, env, [](const std::string& path) { return ReadFileText(path); });
   if (!config.ok()) {
     err << "klaxon run: " << (config_path.empty() ? "flags" : config_path) << ": "
         << config.status().message() << "\n";
