@@ -45,11 +45,11 @@ rule payments-gateway-timeouts {
 }
 RULES
 
-run_with_delay() {  # $1: receiver delay in seconds; prints events/s of evaluation
+run_with_delay() {  # $1: receiver delay in seconds; writes "events/s notifications" to $work/rN
   local delay=$1 dir="$work/d$1"
   mkdir -p "$dir"
   python3 "$root/tests/scripts/receiver.py" --out "$dir/hook.jsonl" --port-file "$dir/port" \
-    --delay "$delay" &
+    --delay "$delay" >/dev/null 2>&1 &
   pids+=($!)
   for _ in $(seq 100); do [ -s "$dir/port" ] && break; sleep 0.1; done
   cat >"$dir/klaxon.yaml" <<YAML
@@ -77,8 +77,10 @@ ts = lambda s: datetime.fromisoformat(s.replace("Z", "+00:00")).timestamp()
 print(round(int(sys.argv[2]) / (ts(t["end"]) - ts(t["start"]))), notes)
 PY
 }
-read -r fast fast_notes < <(run_with_delay 0)
-read -r slow slow_notes < <(run_with_delay 1)
+run_with_delay 0 >"$work/r0"
+run_with_delay 1 >"$work/r1"
+read -r fast fast_notes <"$work/r0"
+read -r slow slow_notes <"$work/r1"
 echo "events: $events; notifications: $fast_notes (fast receiver), $slow_notes (slow receiver)"
 echo "evaluation with a receiver answering at once:   $fast events/s"
 echo "evaluation with a receiver answering after 1 s: $slow events/s ($(python3 -c "print(round(100 * $slow / $fast))") %)"
