@@ -377,7 +377,11 @@ void Service::HandleRecord(const connectors::Record& record) {
 void Service::MarkProcessed() {
   if (submit_failed_) return;  // keep everything uncommitted until a restart re-evaluates it
   const uint64_t evaluated_below = loaded_->engine->LowestUnevaluatedSequence();
-  const int64_t commit_before = loaded_->engine->Watermark() - state_horizon_ms_;
+  // Before any event the watermark is the lowest time there is; nothing is old enough then.
+  const int64_t watermark = loaded_->engine->Watermark();
+  const int64_t commit_before = watermark < INT64_MIN + state_horizon_ms_
+                                    ? INT64_MIN
+                                    : watermark - state_horizon_ms_;
   while (!pending_.empty()) {
     const Pending& p = pending_.front();
     if (p.sequence != 0 && p.sequence >= evaluated_below) break;
