@@ -129,20 +129,23 @@ Status Service::StartDispatcher() {
   return Status::Ok();
 }
 
+// After a successful load: the commit horizon and what the admin server shows follow the rules.
+void Service::AdoptLoadedRules() {
+  state_horizon_ms_ =
+      StateHorizonMs(loaded_->files.rules, config_.engine, config_.restore_horizon_ms);
+  std::lock_guard<std::mutex> lock(mu_);
+  rules_snapshot_ = loaded_->rules;
+  rule_files_ = loaded_->files.files;
+  rule_sha256_ = loaded_->files.sha256;
+  last_reload_success_ = 1;
+  last_reload_time_ms_ = NowMs();
+}
+
 Status Service::Start() {
   Result<std::unique_ptr<Loaded>> loaded = Load(nullptr);
   if (!loaded.ok()) return loaded.status();
   loaded_ = std::move(loaded).value();
-  state_horizon_ms_ =
-      StateHorizonMs(loaded_->files.rules, config_.engine, config_.restore_horizon_ms);
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    rules_snapshot_ = loaded_->rules;
-    rule_files_ = loaded_->files.files;
-    rule_sha256_ = loaded_->files.sha256;
-    last_reload_success_ = 1;
-    last_reload_time_ms_ = NowMs();
-  }
+  AdoptLoadedRules();
   log_.Info("rules loaded", {{"rules", std::to_string(loaded_->files.rules.rules.size())},
                              {"actions", std::to_string(loaded_->actions.size())},
                              {"files", std::to_string(loaded_->files.files.size())}});
@@ -274,16 +277,7 @@ Status Service::Reload() {
     log_.Error("cannot restart delivery after reload", {{"error", st.message()}});
     return st;
   }
-  state_horizon_ms_ =
-      StateHorizonMs(loaded_->files.rules, config_.engine, config_.restore_horizon_ms);
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    rules_snapshot_ = loaded_->rules;
-    rule_files_ = loaded_->files.files;
-    rule_sha256_ = loaded_->files.sha256;
-    last_reload_success_ = 1;
-    last_reload_time_ms_ = NowMs();
-  }
+  AdoptLoadedRules();
   log_.Info("rules reloaded", {{"rules", std::to_string(loaded_->files.rules.rules.size())}});
   return Status::Ok();
 }
@@ -379,9 +373,8 @@ void Service::MarkProcessed() {
   const uint64_t evaluated_below = loaded_->engine->LowestUnevaluatedSequence();
   // Before any event the watermark is the lowest time there is; nothing is old enough then.
   const int64_t watermark = loaded_->engine->Watermark();
-  const int64_t commit_before = watermark < INT64_MIN + state_horizon_ms_
-                                    ? INT64_MIN
-                                    : watermark - state_horizon_ms_;
+  const int64_t commit_before =
+      watermark < INT64_MIN + state_horizon_ms_ ? INT64_MIN : watermark - state_horizon_ms_;
   while (!pending_.empty()) {
     const Pending& p = pending_.front();
     if (p.sequence != 0 && p.sequence >= evaluated_below) break;

@@ -76,6 +76,7 @@ class Service {
   Result<std::unique_ptr<Loaded>> Load(Engine* previous);
   Status Reload();
   Status StartDispatcher();
+  void AdoptLoadedRules();
   void HandleRecord(const connectors::Record& record);
   void Deliver(std::vector<Notification>& notes, bool suppress);
   void SaveProgress(bool force);

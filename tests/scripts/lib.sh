@@ -68,3 +68,18 @@ import json, sys
 for line in open(sys.argv[1]):
     b = json.loads(line)["body"]
     print(b["at"], b["rule"]["name"], b["state"], json.dumps(b["group"], sort_keys=True))' "$1"; }
+
+# single_keys FILE: fails when one notification (at, rule, state, group) reached the receiver
+# under more than one idempotency key (webhook-id).
+single_keys() { python3 - "$1" <<'PY'
+import collections, json, sys
+ids = collections.defaultdict(set)
+for line in open(sys.argv[1]):
+    r = json.loads(line)
+    b = r["body"]
+    ids[(b["at"], b["rule"]["name"], b["state"], json.dumps(b["group"], sort_keys=True))].add(
+        r["headers"]["webhook-id"])
+bad = {k: v for k, v in ids.items() if len(v) > 1}
+assert not bad, f"notifications with several idempotency keys: {bad}"
+PY
+}
