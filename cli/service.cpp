@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <span>
 #include <sstream>
 
 #include <fmt/format.h>
@@ -282,28 +283,64 @@ Status Service::Reload() {
   return Status::Ok();
 }
 
-void Service::Deliver(std::vector<Notification>& notes, bool suppress) {
-  for (const Notification& n : notes) {
-    const Rule& rule = loaded_->files.rules.rules[n.rule_index];
-    if (suppress) {
-      ++suppressed_;
-      continue;
-    }
-    Status st = dispatcher_->Submit(n, rule);
+namespace {
+// A batch is written to the outbox in one commit once it is this large or this old, or when
+// the source has nothing more to hand out right now.
+constexpr size_t kMaxBatchNotifications = 256;
+constexpr size_t kMaxBatchRecords = 1024;
+constexpr auto kMaxBatchDelay = std::chrono::milliseconds(5);
+}  // namespace
+
+void Service::Queue(std::vector<Notification>& notes) {
+  if (notes.empty()) return;
+  if (batch_.empty() && unflushed_records_ == 0) batch_started_ = std::chrono::steady_clock::now();
+  for (Notification& n : notes) batch_.push_back(std::move(n));
+  notes.clear();
+}
+
+void Service::FlushNotifications() {
+  if (!batch_.empty()) {
+    Status st = dispatcher_->Submit(std::span<const Notification>(batch_), loaded_->files.rules);
     if (st.ok()) {
-      ++notifications_submitted_;
-      log_.Info("notification", {{"rule", rule.name},
-                                 {"state", AlertStateName(n.state)},
-                                 {"at", FormatTimeMs(n.at_ms)},
-                                 {"value", FormatValue(n.value)}});
+      notifications_submitted_ += batch_.size();
+      for (const Notification& n : batch_) {
+        const Rule& rule = loaded_->files.rules.rules[n.rule_index];
+        log_.Info("notification", {{"rule", rule.name},
+                                   {"state", AlertStateName(n.state)},
+                                   {"at", FormatTimeMs(n.at_ms)},
+                                   {"value", FormatValue(n.value)}});
+      }
+      const int64_t now = NowMs();
+      for (int64_t broker_ms : batch_broker_ms_) {
+        outbox_latency_.Observe(static_cast<double>(now - broker_ms) / 1000.0);
+      }
     } else {
-      // Not handed over: keep the offset uncommitted so a restart evaluates it again.
-      ++submit_failures_;
+      // Not handed over: keep the offsets uncommitted so a restart evaluates them again.
+      submit_failures_ += batch_.size();
       submit_failed_ = true;
-      log_.Error("cannot store notification", {{"rule", rule.name}, {"error", st.message()}});
+      log_.Error("cannot store notifications",
+                 {{"notifications", std::to_string(batch_.size())}, {"error", st.message()}});
+    }
+    batch_.clear();
+  }
+  batch_broker_ms_.clear();
+  // The records behind this batch are now handed over: remember how far each partition got.
+  if (kafka_ != nullptr && !submit_failed_ && unflushed_records_ > 0) {
+    const Pending* last = nullptr;
+    int64_t* mark = nullptr;
+    for (size_t i = pending_.size() - unflushed_records_; i < pending_.size(); ++i) {
+      const Pending& p = pending_[i];
+      if (last == nullptr || p.partition != last->partition || p.topic != last->topic) {
+        mark = &evaluated_[{p.topic, p.partition}];
+      }
+      last = &p;
+      if (p.offset > *mark) {
+        *mark = p.offset;
+        progress_dirty_ = true;
+      }
     }
   }
-  notes.clear();
+  unflushed_records_ = 0;
 }
 
 void Service::HandleRecord(const connectors::Record& record) {
@@ -348,24 +385,21 @@ void Service::HandleRecord(const connectors::Record& record) {
   // Notifications caused by a record that a previous run already evaluated were handed over
   // then; re-evaluation after a restart only rebuilds state (docs/operations.md).
   bool suppress = false;
-  if (kafka_ != nullptr) {
+  if (kafka_ != nullptr && !evaluated_before_.empty()) {
     auto it = evaluated_before_.find({record.topic, record.partition});
     suppress = it != evaluated_before_.end() && record.offset <= it->second;
   }
-  const bool had_notes = !notes_.empty() && !suppress;
-  Deliver(notes_, suppress);
-  if (had_notes && record.broker_timestamp_ms > 0) {
-    outbox_latency_.Observe(static_cast<double>(NowMs() - record.broker_timestamp_ms) / 1000.0);
+  if (suppress) {
+    suppressed_ += notes_.size();
+    notes_.clear();
+  } else if (!notes_.empty()) {
+    if (record.broker_timestamp_ms > 0) batch_broker_ms_.push_back(record.broker_timestamp_ms);
+    Queue(notes_);
   }
-  if (kafka_ != nullptr && !submit_failed_) {
-    int64_t& mark = evaluated_[{record.topic, record.partition}];
-    if (record.offset > mark) {
-      mark = record.offset;
-      progress_dirty_ = true;
-    }
-  }
+  if (batch_.empty() && unflushed_records_ == 0) batch_started_ = std::chrono::steady_clock::now();
   pending_.push_back({r.rejected == RejectReason::kNone ? r.sequence : 0, r.event_time_ms,
                       record.topic, record.partition, record.offset, dead_letter});
+  ++unflushed_records_;
 }
 
 void Service::MarkProcessed() {
@@ -375,7 +409,8 @@ void Service::MarkProcessed() {
   const int64_t watermark = loaded_->engine->Watermark();
   const int64_t commit_before =
       watermark < INT64_MIN + state_horizon_ms_ ? INT64_MIN : watermark - state_horizon_ms_;
-  while (!pending_.empty()) {
+  // Records whose notifications still wait in batch_ stay unmarked until it is written.
+  while (pending_.size() > unflushed_records_) {
     const Pending& p = pending_.front();
     if (p.sequence != 0 && p.sequence >= evaluated_below) break;
     if (p.sequence != 0 && p.event_time_ms > commit_before) break;
@@ -409,7 +444,8 @@ void Service::Tick(int64_t now_ms) {
   }
   const int64_t event_now = newest_event_ms_ + std::max<int64_t>(0, now_ms - newest_event_wall_ms_);
   loaded_->engine->AdvanceTo(event_now, notes_);
-  Deliver(notes_, false);
+  Queue(notes_);
+  FlushNotifications();
 }
 
 int Service::Run() {
@@ -420,6 +456,7 @@ int Service::Run() {
   connectors::Record record;
   while (!shutdown_requested_.load()) {
     if (reload_requested_.exchange(false)) {
+      FlushNotifications();  // queued notifications refer to the current rules
       // This reload answers every HTTP request made before it started.
       uint64_t covering = 0;
       {
@@ -440,14 +477,20 @@ int Service::Run() {
     }
     if (*next == connectors::NextStatus::kRecord) {
       HandleRecord(record);
+      if (batch_.size() >= kMaxBatchNotifications || unflushed_records_ >= kMaxBatchRecords ||
+          std::chrono::steady_clock::now() - batch_started_ >= kMaxBatchDelay) {
+        FlushNotifications();
+      }
     } else if (*next == connectors::NextStatus::kEnd) {
       // A file without follow mode: evaluate what is held back, deliver, and stop.
       loaded_->engine->Flush(notes_);
-      Deliver(notes_, false);
+      Queue(notes_);
+      FlushNotifications();
       input_ended = true;
     } else {
       // Idle: the stream is caught up, so the wall clock moves event time on; flatlines and
       // resolves go out on time while nothing arrives.
+      FlushNotifications();
       Tick(NowMs());
     }
     MarkProcessed();
@@ -459,6 +502,7 @@ int Service::Run() {
     }
     if (input_ended) break;
   }
+  FlushNotifications();
   // Graceful shutdown: readiness drops first, consumption stops, the outbox drains, offsets
   // are committed.
   stopping_.store(true);

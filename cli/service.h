@@ -78,7 +78,8 @@ class Service {
   Status StartDispatcher();
   void AdoptLoadedRules();
   void HandleRecord(const connectors::Record& record);
-  void Deliver(std::vector<Notification>& notes, bool suppress);
+  void Queue(std::vector<Notification>& notes);
+  void FlushNotifications();
   void SaveProgress(bool force);
   void LoadProgress();
   std::string ProgressPath() const;
@@ -101,8 +102,15 @@ class Service {
   std::unique_ptr<Delivery> delivery_;
   std::unique_ptr<actions::Dispatcher> dispatcher_;
   std::unique_ptr<AdminServer> admin_;
-  std::vector<Notification> notes_;      // reused
-  std::deque<Pending> pending_;          // records handed out, in order, not yet marked processed
+  std::vector<Notification> notes_;  // reused
+  std::deque<Pending> pending_;      // records handed out, in order, not yet marked processed
+  // Notifications wait in batch_ until FlushNotifications writes them to the outbox in one
+  // commit; the last unflushed_records_ entries of pending_ are the records that caused them
+  // (their offsets must not be marked before that commit).
+  std::vector<Notification> batch_;
+  std::vector<int64_t> batch_broker_ms_;  // broker timestamps of the records in batch_
+  size_t unflushed_records_ = 0;
+  std::chrono::steady_clock::time_point batch_started_{};
   int64_t state_horizon_ms_ = 0;         // offsets are committed this far behind the watermark
   int64_t newest_event_ms_ = INT64_MIN;  // newest accepted event time
   int64_t newest_event_wall_ms_ = 0;     // wall time when it arrived

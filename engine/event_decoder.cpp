@@ -3,6 +3,7 @@
 #include <simdjson.h>
 
 #include <algorithm>
+#include <cstring>
 
 namespace klaxon {
 
@@ -184,9 +185,59 @@ struct Node {
   std::vector<std::pair<std::string, uint32_t>> tag_fields;  // this node holds the tags
   bool timestamp = false;
   bool event_id = false;
+  bool plain_children = true;  // no child or tag name needs escaping in JSON (see FindName)
 };
 
 enum TimeStatus { kTimeMissing, kTimeOk, kTimeInvalid };
+
+// Keys are compared in their raw (still escaped) JSON form: unescaping every key of every event
+// into simdjson's string buffer costs more than the comparison. Only a key that contains an
+// escape sequence, which real events rarely have, is unescaped first.
+bool HasEscape(const char* raw_key) {
+  for (;; ++raw_key) {
+    if (*raw_key == '"') return false;  // stage 1 guarantees the closing quote
+    if (*raw_key == '\\') return true;
+  }
+}
+
+bool PlainName(std::string_view name) {
+  return name.find('"') == std::string_view::npos && name.find('\\') == std::string_view::npos;
+}
+
+// The entry of `entries` (pairs of name and id) named by `raw`, or nullptr. `unescape` yields
+// the unescaped key (false on a JSON error, which sets `error`).
+template <class Entries, class Unescape>
+const typename Entries::value_type* FindName(const od::raw_json_string& raw, bool plain,
+                                             const Entries& entries, Unescape&& unescape,
+                                             bool& error) {
+  if (plain) {
+    const char* k = raw.raw();
+    for (const auto& e : entries) {
+      // First byte and length first: most keys differ there, and memcmp is a call.
+      // (Reading k[name.size()] stays inside the padded document for names this short; longer
+      // names go through simdjson's bytewise compare, which stops at the closing quote.)
+      const std::string_view name = e.first;
+      if (name.size() <= simdjson::SIMDJSON_PADDING) {
+        if (k[name.size()] == '"' && (name.empty() || k[0] == name[0]) &&
+            std::memcmp(k, name.data(), name.size()) == 0) {
+          return &e;
+        }
+      } else if (raw.unsafe_is_equal(name)) {
+        return &e;
+      }
+    }
+    if (!HasEscape(raw.raw())) return nullptr;
+  }
+  std::string_view key;
+  if (!unescape(key)) {
+    error = true;
+    return nullptr;
+  }
+  for (const auto& e : entries) {
+    if (e.first == key) return &e;
+  }
+  return nullptr;
+}
 
 }  // namespace
 
@@ -311,21 +362,18 @@ struct EventDecoder::Impl {
   }
 
   bool Tags(od::value& v, od::json_type type, const Node& node) {
-    auto lookup = [&](std::string_view key) -> const uint32_t* {
-      for (auto& [name, f] : node.tag_fields) {
-        if (name == key) return &f;
-      }
-      return nullptr;
-    };
     static const Node kEmpty;
+    bool error = false;
     if (type == od::json_type::object) {
       od::object obj;
       if (v.get_object().get(obj)) return false;
       for (auto field : obj) {
-        std::string_view key;
-        if (field.unescaped_key().get(key)) return false;
-        const uint32_t* f = lookup(key);
-        if (f == nullptr) continue;
+        const auto* entry = FindName(
+            field.key(), node.plain_children, node.tag_fields,
+            [&](std::string_view& key) { return !field.unescaped_key().get(key); }, error);
+        if (error) return false;
+        if (entry == nullptr) continue;
+        const uint32_t* f = &entry->second;
         od::value val;
         if (field.value().get(val)) return false;
         od::json_type t;
@@ -352,9 +400,15 @@ struct EventDecoder::Impl {
             od::json_type kt;
             if (iv.type().get(kt)) return false;
             if (kt == od::json_type::string) {
-              std::string_view key;
-              if (iv.get_string().get(key)) return false;
-              f = lookup(key);
+              // Peeks at the token (does not consume it), so get_string still works below.
+              const std::string_view token = iv.raw_json_token();
+              if (token.empty() || token[0] != '"') return false;
+              const od::raw_json_string raw(reinterpret_cast<const uint8_t*>(token.data() + 1));
+              const auto* entry = FindName(
+                  raw, node.plain_children, node.tag_fields,
+                  [&](std::string_view& key) { return !iv.get_string().get(key); }, error);
+              if (error) return false;
+              f = entry == nullptr ? nullptr : &entry->second;
             }
           } else if (i == 1 && f != nullptr) {
             od::json_type vt;
@@ -382,17 +436,16 @@ struct EventDecoder::Impl {
       if (node.children.empty()) return true;
       od::object obj;
       if (v.get_object().get(obj)) return false;
+      bool error = false;
       for (auto field : obj) {
-        std::string_view key;
-        if (field.unescaped_key().get(key)) return false;
-        for (const auto& [k, child] : node.children) {
-          if (k == key) {
-            od::value cv;
-            if (field.value().get(cv)) return false;
-            if (!Walk(cv, child)) return false;
-            break;
-          }
-        }
+        const auto* entry = FindName(
+            field.key(), node.plain_children, node.children,
+            [&](std::string_view& key) { return !field.unescaped_key().get(key); }, error);
+        if (error) return false;
+        if (entry == nullptr) continue;
+        od::value cv;
+        if (field.value().get(cv)) return false;
+        if (!Walk(cv, entry->second)) return false;
       }
       return true;
     }
@@ -461,6 +514,10 @@ EventDecoder::EventDecoder(const std::vector<FieldRef>& fields, const EngineOpti
   }
   if (!options.timestamp_path.empty()) m.nodes[m.Path(options.timestamp_path, -1)].timestamp = true;
   if (options.explain) m.nodes[m.Child(0, "event_id")].event_id = true;
+  for (Node& node : m.nodes) {
+    for (const auto& [name, child] : node.children) node.plain_children &= PlainName(name);
+    for (const auto& [name, field] : node.tag_fields) node.plain_children &= PlainName(name);
+  }
   if (m.dom_parser.allocate(4096, options.max_depth) != simdjson::SUCCESS) {
     // Allocation failure surfaces later as a parse error; nothing else to do here.
   }
@@ -506,17 +563,16 @@ RejectReason EventDecoder::Decode(std::string_view raw, DecodedEvent& out) {
     od::object obj;
     if (doc.get_object().get(obj)) return RejectReason::kInvalidJson;
     const Node& root = m.nodes[0];
+    bool error = false;
     for (auto field : obj) {
-      std::string_view key;
-      if (field.unescaped_key().get(key)) return RejectReason::kInvalidJson;
-      for (const auto& [k, child] : root.children) {
-        if (k == key) {
-          od::value v;
-          if (field.value().get(v)) return RejectReason::kInvalidJson;
-          if (!m.Walk(v, child)) return RejectReason::kInvalidJson;
-          break;
-        }
-      }
+      const auto* entry = FindName(
+          field.key(), root.plain_children, root.children,
+          [&](std::string_view& key) { return !field.unescaped_key().get(key); }, error);
+      if (error) return RejectReason::kInvalidJson;
+      if (entry == nullptr) continue;
+      od::value v;
+      if (field.value().get(v)) return RejectReason::kInvalidJson;
+      if (!m.Walk(v, entry->second)) return RejectReason::kInvalidJson;
     }
   }
   if (m.time_status == kTimeMissing) return RejectReason::kMissingTimestamp;

@@ -121,6 +121,20 @@ TEST_CASE("decoding referenced fields: tags as object or pairs, arrays, path-the
   REQUIRE(d.decoder->Decode(R"({"timestamp":1,"tags":{"environment":"a\"b\u00e9"}})", d.ev) ==
           RejectReason::kNone);
   CHECK(d.Values(env) == std::vector<std::string>{"a\"b\xc3\xa9"});
+
+  // Keys are matched after unescaping, at the root, in nested objects and in both tag forms;
+  // a key that only starts like a wanted one does not match.
+  REQUIRE(d.decoder->Decode(
+              R"({"tim\u0065stamp":2,"timestampx":3,"tags":{"envi\u0072onment":"esc"},)"
+              R"("exc\u0065ption":{"values":[{"\u0074ype":"T"}]},"request":{"st\u0061tus":404}})",
+              d.ev) == RejectReason::kNone);
+  CHECK(d.ev.time_ms == 2000);
+  CHECK(d.Values(env) == std::vector<std::string>{"esc"});
+  CHECK(d.Values(type) == std::vector<std::string>{"T"});
+  CHECK(d.Values(status) == std::vector<std::string>{"404"});
+  REQUIRE(d.decoder->Decode(R"({"timestamp":1,"tags":[["serv\u0069ce","s1"],["servic","no"]]})",
+                            d.ev) == RejectReason::kNone);
+  CHECK(d.Values(service) == std::vector<std::string>{"s1"});
 }
 
 TEST_CASE("every reject reason") {

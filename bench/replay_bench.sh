@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# `klaxon replay` against the naive loop (std::getline plus a simdjson parse touching the same
+# fields, bench/naive_loop_bench.cpp) over the same JSON Lines file, in one run. The file is the
+# shipped outage story repeated with shifted times (about 1.5 KB per event). Rates are events
+# per CPU second of each process (user + system), so time spent waiting for a shared core is
+# not counted.
+# usage: bench/replay_bench.sh BUILD_DIR [EVENTS]
+set -euo pipefail
+build=${1:-build/release}
+events=${2:-500000}
+root=$(cd "$(dirname "$0")/.." && pwd)
+bin() { [ -x "$root/$build/$1" ] && echo "$root/$build/$1" || echo "$build/$1"; }
+klaxon=$(bin cli/klaxon)
+naive=$(bin bench/naive_loop_bench)
+work=$(mktemp -d "${TMPDIR:-/tmp}/klaxon-replay-bench.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+
+python3 - "$root/examples/events/outage.jsonl.gz" "$events" >"$work/events.jsonl" <<'PY'
+import gzip, json, sys
+from datetime import datetime
+lines = gzip.open(sys.argv[1], "rt").read().splitlines()
+limit, n, r = int(sys.argv[2]), 0, 0
+while n < limit:
+    for line in lines:
+        if n == limit:
+            break
+        e = json.loads(line)
+        ts = e["timestamp"]
+        if isinstance(ts, str):
+            ts = datetime.fromisoformat(ts.replace("Z", "+00:00")).timestamp()
+        e["timestamp"] = round(ts + r * 5400.0, 3)
+        print(json.dumps(e, separators=(",", ":")))
+        n += 1
+    r += 1
+PY
+cat >"$work/one.rules" <<'RULES'
+action hook = webhook(url: "http://127.0.0.1:9/hook")
+rule orders-db-errors {
+  when frequency > 5/min for service:orders-api AND exception.type:DatabaseError
+  group by environment
+  then hook
+}
+RULES
+bytes=$(wc -c <"$work/events.jsonl")
+echo "events: $events, average $((bytes / events)) bytes"
+
+cpu_rate() {  # runs "$@" with stdout to /dev/null; prints events per CPU second
+  python3 - "$events" "$@" <<'PY'
+import resource, subprocess, sys
+n = int(sys.argv[1])
+subprocess.run(sys.argv[2:], stdout=subprocess.DEVNULL, check=True)
+u = resource.getrusage(resource.RUSAGE_CHILDREN)
+print(round(n / (u.ru_utime + u.ru_stime)))
+PY
+}
+naive_rate=$(cpu_rate "$naive" "$work/events.jsonl")
+one_rate=$(cpu_rate "$klaxon" replay "$work/one.rules" --events "$work/events.jsonl" --format json)
+examples_rate=$(cpu_rate "$klaxon" replay "$root/examples/rules" --events "$work/events.jsonl" \
+  --format json)
+rules=$("$klaxon" check "$root/examples/rules" | sed -n 's/.*, \([0-9]*\) rules.*/\1/p')
+pct() { python3 -c "print(round(100 * $1 / $2))"; }
+echo "naive getline + parse:            $naive_rate events/s"
+echo "klaxon replay, 1 rule:            $one_rate events/s ($(pct "$one_rate" "$naive_rate") % of naive)"
+echo "klaxon replay, examples/rules ($rules rules): $examples_rate events/s ($(pct "$examples_rate" "$naive_rate") % of naive)"
