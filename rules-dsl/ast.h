@@ -1,5 +1,5 @@
 // The typed syntax tree of a rule file: what the parser produces and the checker and formatter
-// consume. Every node keeps its SourcePos; texts are kept as written so that the formatter can
+// consume. Every node keeps its Pos; texts are kept as written so that the formatter can
 // reproduce them. Plain data, no PEGTL.
 #pragma once
 
@@ -13,9 +13,16 @@
 
 namespace klaxon::rules_dsl::ast {
 
+// A 1-based line and byte column in the file being parsed. No file name: the nodes of a File
+// share File::name, and a copy of the path in every node was a large part of loading big files.
+struct Pos {
+  int line = 0;
+  int column = 0;
+};
+
 struct Word {
   std::string text;
-  SourcePos pos;
+  Pos pos;
 };
 
 // A string literal: `raw` is the text between the quotes as written, `value` is unescaped and
@@ -24,22 +31,22 @@ struct String {
   std::string raw;
   std::string value;
   std::vector<int> raw_offsets;
-  SourcePos pos;  // of the opening quote
+  Pos pos;  // of the opening quote
 };
 
 // `10m`, `1h`; in `5/min` the amount is implicit (empty) and means 1.
 struct Duration {
   std::string amount;
   std::string unit;
-  SourcePos pos;
-  SourcePos unit_pos;
+  Pos pos;
+  Pos unit_pos;
 };
 
 struct Value {  // a filter value: bare token or quoted string
   bool quoted = false;
   std::string text;  // unescaped
   std::string raw;   // as written (without quotes)
-  SourcePos pos;
+  Pos pos;
 };
 
 struct Filter {
@@ -53,13 +60,13 @@ struct Filter {
   bool list = false;              // kMatch written as `key:[a, b]`
   CompareOp op = CompareOp::kGt;  // kCompare
   std::string number;             // kCompare, as written
-  SourcePos pos;
+  Pos pos;
 };
 
 struct Threshold {
   std::string number;  // as written, may start with '-'
   bool percent = false;
-  SourcePos pos;
+  Pos pos;
 };
 
 struct Condition {
@@ -75,7 +82,7 @@ struct Condition {
   std::vector<Filter> ratio;  // kRatio: numerator, denominator
   bool has_filter = false;    // `for FILTER`, or the whole filter of kFilter
   Filter filter;
-  SourcePos pos;
+  Pos pos;
 };
 
 struct Label {
@@ -98,7 +105,7 @@ struct Clause {
     kThen
   };
   Kind kind = Kind::kWhen;
-  SourcePos pos;
+  Pos pos;
   int end_line = 0;
   std::shared_ptr<const Condition> condition;  // kWhen (behind a pointer: Clause stays small)
   std::vector<Word> words;    // kGroupBy fields, kThen actions, kSeverity/kEnabled value
@@ -114,7 +121,7 @@ struct ActionValue {
   std::string text;   // kNumber, kBool as written
   Duration duration;  // kDuration
   std::vector<ActionValue> list;
-  SourcePos pos;
+  Pos pos;
 };
 
 struct ActionArg {
@@ -125,7 +132,7 @@ struct ActionArg {
 
 struct RuleItem {
   Word name;
-  SourcePos pos;
+  Pos pos;
   std::vector<Clause> clauses;
   int end_line = 0;  // the closing brace
 };
@@ -134,7 +141,7 @@ struct ActionItem {
   Word name;
   Word kind;
   std::vector<ActionArg> args;
-  SourcePos pos;
+  Pos pos;
   int end_line = 0;
 };
 

@@ -2,10 +2,11 @@
 // files; (3) convert each action and rule, resolving fields, units and thresholds; (4) bind
 // `then` names and check placeholders. Every pass appends diagnostics and carries on.
 #include <algorithm>
+#include <array>
 #include <charconv>
 #include <cmath>
-#include <set>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "engine/template.h"
 #include "rules-dsl/ast.h"
@@ -16,11 +17,56 @@
 namespace klaxon::rules_dsl {
 namespace {
 
-std::string PosText(const SourcePos& p) {
-  return p.file + ":" + std::to_string(p.line) + ":" + std::to_string(p.column);
+// Where a name was first defined: the file is one of the caller's SourceFile names.
+struct Definition {
+  const std::string* file;
+  ast::Pos pos;
+};
+
+std::string PosText(const Definition& d) {
+  return *d.file + ":" + std::to_string(d.pos.line) + ":" + std::to_string(d.pos.column);
 }
 
 std::string DurationText(const ast::Duration& d) { return d.amount + d.unit; }
+
+// Names already seen in one clause: a linear look-up among the usual few, without allocating,
+// and a hash set beyond (a hostile clause with thousands of names stays linear).
+class NameSet {
+ public:
+  // False when `name` was inserted before. Keeps the view: `name` must outlive the set.
+  bool Insert(std::string_view name) {
+    if (set_.empty()) {
+      if (std::find(few_.begin(), few_.begin() + few_count_, name) != few_.begin() + few_count_) {
+        return false;
+      }
+      if (few_count_ < few_.size()) {
+        few_[few_count_++] = name;
+        return true;
+      }
+      set_.insert(few_.begin(), few_.end());
+    }
+    return set_.insert(name).second;
+  }
+
+ private:
+  std::array<std::string_view, 16> few_;
+  size_t few_count_ = 0;
+  std::unordered_set<std::string_view> set_;
+};
+
+// Lines starting with `rule `: about the number of rules in `text`, to size the result once (a
+// Rule is about a kilobyte; growing a 10,000-rule set moved it many times over).
+size_t RuleLines(std::string_view text) {
+  size_t n = 0;
+  size_t at = 0;
+  while (at < text.size()) {
+    if (text.substr(at, 5) == "rule ") ++n;
+    at = text.find('\n', at);
+    if (at == std::string_view::npos) break;
+    ++at;
+  }
+  return n;
+}
 
 class Checker {
  public:
@@ -36,6 +82,14 @@ class Checker {
     diagnostics_.push_back(
         {p.file, p.line, p.column, "warning", std::move(message), std::move(hint), ""});
   }
+  // AST positions are in the file being checked.
+  void Error(const ast::Pos& p, std::string message, std::string hint = "") {
+    Error(At(p), std::move(message), std::move(hint));
+  }
+  void Warning(const ast::Pos& p, std::string message, std::string hint = "") {
+    Warning(At(p), std::move(message), std::move(hint));
+  }
+  SourcePos At(const ast::Pos& p) const { return {*file_, p.line, p.column}; }
 
   std::vector<Diagnostic>& diagnostics() { return diagnostics_; }
 
@@ -85,7 +139,7 @@ class Checker {
 
   Predicate Filter(const ast::Filter& f) {
     Predicate p;
-    p.pos = f.pos;
+    p.pos = At(f.pos);
     using K = ast::Filter::Kind;
     switch (f.kind) {
       case K::kParen:
@@ -93,6 +147,7 @@ class Checker {
       case K::kOr:
       case K::kAnd:
         p.kind = f.kind == K::kOr ? Predicate::Kind::kOr : Predicate::Kind::kAnd;
+        p.children.reserve(f.children.size());
         for (const auto& c : f.children) p.children.push_back(Filter(c));
         break;
       case K::kNot:
@@ -106,6 +161,7 @@ class Checker {
       case K::kMatch:
         p.kind = Predicate::Kind::kMatch;
         p.field = Field(f.key);
+        p.values.reserve(f.values.size());
         for (const auto& v : f.values) p.values.push_back(v.text);
         break;
       case K::kCompare: {
@@ -135,8 +191,12 @@ class Checker {
   void CheckSatisfiable(const Predicate& p) {
     for (const Predicate& c : p.children) CheckSatisfiable(c);
     if (p.kind != Predicate::Kind::kAnd) return;
-    std::vector<const Predicate*> terms;
-    std::vector<const Predicate*> stack = {&p};
+    // Member scratch vectors, so that each AND does not allocate (the recursion above is done
+    // with them).
+    std::vector<const Predicate*>& terms = terms_;
+    std::vector<const Predicate*>& stack = stack_;
+    terms.clear();
+    stack.assign(1, &p);
     while (!stack.empty()) {
       const Predicate* q = stack.back();
       stack.pop_back();
@@ -289,7 +349,7 @@ class Checker {
       const std::string& name = part.text;
       if (std::find(known.begin(), known.end(), name) != known.end()) continue;
       if (name.starts_with("event.") && name.size() > 6) continue;
-      SourcePos p = s.pos;
+      ast::Pos p = s.pos;
       if (part.offset < s.raw_offsets.size()) p.column += 1 + s.raw_offsets[part.offset];
       std::string hint;
       const std::string best = ClosestMatch(name, known);
@@ -307,10 +367,10 @@ class Checker {
     }
   }
 
-  Rule ConvertRule(const ast::RuleItem& r) {
-    Rule rule;
+  // Fills a default-constructed `rule` (in place: a Rule is about a kilobyte).
+  void ConvertRule(const ast::RuleItem& r, Rule& rule) {
     rule.name = r.name.text;
-    rule.pos = r.pos;
+    rule.pos = At(r.pos);
     using K = ast::Clause::Kind;
     static constexpr const char* kClauseNames[] = {
         "when",    "group by",        "severity",     "summary", "description",
@@ -330,9 +390,10 @@ class Checker {
     }
     // Labels and group-by first: the templates refer to them.
     if (const ast::Clause* c = first[static_cast<size_t>(K::kGroupBy)]) {
-      std::set<std::string> seen;
+      NameSet seen;
+      rule.group_by.reserve(c->words.size());
       for (const ast::Word& w : c->words) {
-        if (!seen.insert(w.text).second) {
+        if (!seen.Insert(w.text)) {
           Error(w.pos, "`" + w.text + "` appears twice in `group by`");
           continue;
         }
@@ -340,9 +401,9 @@ class Checker {
       }
     }
     if (const ast::Clause* c = first[static_cast<size_t>(K::kLabels)]) {
-      std::set<std::string> seen;
+      NameSet seen;
       for (const ast::Label& l : c->labels) {
-        if (!seen.insert(l.key.text).second) {
+        if (!seen.Insert(l.key.text)) {
           Error(l.key.pos, "label `" + l.key.text + "` given twice");
           continue;
         }
@@ -397,25 +458,25 @@ class Checker {
       CheckTemplate(c->text, "description", rule);
     }
     if (const ast::Clause* c = first[static_cast<size_t>(K::kThen)]) {
-      std::set<std::string> seen;
+      NameSet seen;
+      rule.actions.reserve(c->words.size());
       for (const ast::Word& w : c->words) {
-        if (!seen.insert(w.text).second) {
+        if (!seen.Insert(w.text)) {
           Error(w.pos, "action `" + w.text + "` listed twice in `then`");
           continue;
         }
         rule.actions.push_back(w.text);
-        pending_then_.push_back(w);
+        pending_then_.push_back({w.text, {file_, w.pos}});
       }
     } else {
       Warning(r.name.pos, "rule `" + rule.name + "` has no `then` clause; it notifies no one",
               "add `then ACTION` (rules without actions are fine for replay)");
     }
-    return rule;
   }
 
   ActionValue ConvertValue(const ast::ActionValue& v) {
     ActionValue out;
-    out.pos = v.pos;
+    out.pos = At(v.pos);
     using K = ast::ActionValue::Kind;
     switch (v.kind) {
       case K::kString:
@@ -458,9 +519,9 @@ class Checker {
     ActionDef def;
     def.name = a.name.text;
     def.kind = a.kind.text;
-    def.pos = a.pos;
+    def.pos = At(a.pos);
     for (const ast::ActionArg& arg : a.args) {
-      def.args.push_back({arg.key.text, ConvertValue(arg.value), arg.key.pos});
+      def.args.push_back({arg.key.text, ConvertValue(arg.value), At(arg.key.pos)});
     }
     if (options_.validate_action) {
       for (const ActionProblem& p : options_.validate_action(def)) {
@@ -472,8 +533,12 @@ class Checker {
 
   LoadResult Run(const std::vector<SourceFile>& files) {
     LoadResult result;
-    std::unordered_map<std::string, SourcePos> rule_names;
-    std::unordered_map<std::string, SourcePos> action_names;
+    size_t expected_rules = 0;
+    for (const SourceFile& f : files) expected_rules += RuleLines(f.text);
+    // Bounded: an estimate from hostile text must not reserve without limit.
+    result.rules.rules.reserve(std::min<size_t>(expected_rules, 100000));
+    std::unordered_map<std::string, Definition> rule_names;
+    std::unordered_map<std::string, Definition> action_names;
     std::unordered_map<std::string, SourcePos> broken_actions;
     std::vector<std::string> action_list;
     // Items are checked as they are parsed; names declared by earlier files are known to later
@@ -481,7 +546,7 @@ class Checker {
     auto on_item = [&](ast::Item&& item) {
       const ast::Word& name = item.is_rule ? item.rule.name : item.action.name;
       auto& names = item.is_rule ? rule_names : action_names;
-      const auto [it, inserted] = names.emplace(name.text, name.pos);
+      const auto [it, inserted] = names.emplace(name.text, Definition{file_, name.pos});
       if (!inserted) {
         Error(
             name.pos,
@@ -489,34 +554,37 @@ class Checker {
             "first defined at " + PosText(it->second));
         // Still check it, so that its own mistakes show up now.
         if (item.is_rule) {
-          ConvertRule(item.rule);
+          Rule ignored;
+          ConvertRule(item.rule, ignored);
         } else {
           ConvertAction(item.action);
         }
         return;
       }
       if (item.is_rule) {
-        result.rules.rules.push_back(ConvertRule(item.rule));
+        ConvertRule(item.rule, result.rules.rules.emplace_back());
       } else {
         result.rules.actions.push_back(ConvertAction(item.action));
         action_list.push_back(name.text);
       }
     };
     for (const SourceFile& f : files) {
+      file_ = &f.name;
       const ast::File parsed = ast::ParseFile(f, options_, diagnostics_, on_item);
       for (const std::string& name : parsed.broken_actions) {
         broken_actions.emplace(name, SourcePos{});
       }
     }
-    for (const ast::Word& w : pending_then_) {
+    for (const PendingAction& w : pending_then_) {
       if (action_names.count(w.text) != 0 || broken_actions.count(w.text) != 0) continue;
+      const SourcePos pos{*w.where.file, w.where.pos.line, w.where.pos.column};
       if (action_list.empty()) {
-        Error(w.pos, "unknown action `" + w.text + "`",
+        Error(pos, "unknown action `" + w.text + "`",
               "no actions are defined; add one such as `action " + w.text + " = log()`");
         continue;
       }
       const std::string best = ClosestMatch(w.text, action_list);
-      Error(w.pos, "unknown action `" + w.text + "`",
+      Error(pos, "unknown action `" + w.text + "`",
             (best.empty() ? "" : "did you mean `" + best + "`? ") +
                 "defined actions: " + JoinNames(action_list));
     }
@@ -567,9 +635,18 @@ class Checker {
   }
 
  private:
+  // A `then` name, bound once every file is read.
+  struct PendingAction {
+    std::string text;
+    Definition where;
+  };
+
   const CheckOptions& options_;
   std::vector<Diagnostic> diagnostics_;
-  std::vector<ast::Word> pending_then_;
+  std::vector<PendingAction> pending_then_;
+  const std::string* file_ = nullptr;    // the file being parsed and checked
+  std::vector<const Predicate*> terms_;  // CheckSatisfiable's
+  std::vector<const Predicate*> stack_;
 };
 
 }  // namespace

@@ -1,5 +1,7 @@
 #include "rules-dsl/fields.h"
 
+#include <algorithm>
+
 #include "rules-dsl/util.h"
 
 namespace klaxon::rules_dsl {
@@ -7,6 +9,7 @@ namespace {
 
 std::vector<std::string> Split(std::string_view s) {
   std::vector<std::string> out;
+  out.reserve(static_cast<size_t>(std::count(s.begin(), s.end(), '.')) + 1);
   size_t start = 0;
   while (true) {
     const size_t dot = s.find('.', start);

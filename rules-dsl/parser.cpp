@@ -1,12 +1,14 @@
-// Text -> AST. PEGTL builds a parse tree of the selected grammar rules; this file turns it into
-// the typed AST (rules-dsl/ast.h), one top-level item at a time so that a syntax error costs
-// only the item it is in.
-#include <tao/pegtl/contrib/parse_tree.hpp>
-
+// Text -> AST. PEGTL matches one top-level item at a time (so that a syntax error costs only
+// the item it is in) into a flat syntax tree of the selected grammar rules, which this file
+// then turns into the typed AST (rules-dsl/ast.h).
 #include <algorithm>
+#include <array>
 #include <cctype>
+#include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
+#include <type_traits>
 
 #include "rules-dsl/ast.h"
 #include "rules-dsl/grammar.h"
@@ -17,7 +19,6 @@ namespace {
 
 namespace pegtl = tao::pegtl;
 namespace g = grammar;
-using Node = pegtl::parse_tree::node;
 
 // Error messages, one per must<> point.
 template <typename>
@@ -95,43 +96,163 @@ struct Errors {
   template <typename Rule>
   static constexpr bool raise_on_failure = false;  // only must<> raises
 };
-template <typename Rule>
-using Control = pegtl::must_if<Errors>::control<Rule>;
+
+template <typename... Rules>
+struct GrammarRules {
+  template <typename Rule>
+  static constexpr bool kContains = (std::is_same_v<Rule, Rules> || ...);
+};
+
+// The grammar rules kept in the syntax tree; everything else only shapes the parse.
+using Selected = GrammarRules<
+    g::rule_item, g::action_item, g::rule_name, g::action_name, g::action_kind, g::arg_key,
+    g::action_arg, g::string_value, g::env_call, g::file_call, g::bool_value, g::duration_value,
+    g::number_value, g::list_value, g::quoted, g::bare, g::when_clause, g::group_clause,
+    g::severity_clause, g::summary_clause, g::description_clause, g::pending_clause,
+    g::keep_firing_clause, g::repeat_clause, g::labels_clause, g::enabled_clause, g::then_clause,
+    g::unknown_clause, g::clause_word, g::frequency_cond, g::change_cond, g::count_cond,
+    g::unique_cond, g::ratio_cond, g::new_cond, g::cmp_op, g::threshold, g::per_window,
+    g::in_window, g::duration, g::change_offset, g::amount, g::unit, g::unique_field, g::new_field,
+    g::ratio_filter, g::for_filter, g::filter_only, g::or_expr, g::or_operand, g::and_expr,
+    g::kw_and, g::not_expr, g::not_kw, g::bang, g::paren_expr, g::has_term, g::has_key,
+    g::match_term, g::key, g::compare_rhs, g::compare_op, g::compare_number, g::value_list,
+    g::group_field, g::severity_value, g::clause_string, g::label_pair, g::label_key,
+    g::label_value, g::flag_value, g::then_action>;
 
 template <typename Rule>
-using Selector = pegtl::parse_tree::selector<
-    Rule,
-    pegtl::parse_tree::store_content::on<
-        g::rule_item, g::action_item, g::rule_name, g::action_name, g::action_kind, g::arg_key,
-        g::action_arg, g::string_value, g::env_call, g::file_call, g::bool_value, g::duration_value,
-        g::number_value, g::list_value, g::quoted, g::bare, g::when_clause, g::group_clause,
-        g::severity_clause, g::summary_clause, g::description_clause, g::pending_clause,
-        g::keep_firing_clause, g::repeat_clause, g::labels_clause, g::enabled_clause,
-        g::then_clause, g::unknown_clause, g::clause_word, g::frequency_cond, g::change_cond,
-        g::count_cond, g::unique_cond, g::ratio_cond, g::new_cond, g::cmp_op, g::threshold,
-        g::per_window, g::in_window, g::duration, g::change_offset, g::amount, g::unit,
-        g::unique_field, g::new_field, g::ratio_filter, g::for_filter, g::filter_only, g::or_expr,
-        g::or_operand, g::and_expr, g::kw_and, g::not_expr, g::not_kw, g::bang, g::paren_expr,
-        g::has_term, g::has_key, g::match_term, g::key, g::compare_rhs, g::compare_op,
-        g::compare_number, g::value_list, g::group_field, g::severity_value, g::clause_string,
-        g::label_pair, g::label_key, g::label_value, g::flag_value, g::then_action>>;
+inline constexpr bool kSelected = Selected::kContains<Rule>;
+
+// Whether matching `Rule` can produce selected nodes (looking `Depth` levels down; recursive
+// rules are cut off there and assumed to).
+template <int Depth, typename Rule>
+constexpr bool MayHoldSelected() {
+  if constexpr (Depth == 0) {
+    return true;
+  } else {
+    return []<typename... Subs>(pegtl::type_list<Subs...>) {
+      return ((kSelected<Subs> || MayHoldSelected<Depth - 1, Subs>()) || ... || false);
+    }(typename Rule::subs_t());
+  }
+}
+
+// One distinct address per grammar rule: the type tag of a node.
+template <typename Rule>
+inline constexpr char kRuleTag = 0;
+
+using Iterator = pegtl::internal::iterator;
+
+// A syntax tree in two flat vectors, reused from item to item: PEGTL's parse_tree allocates
+// every node (and a vector of children) on the heap, which was most of the time spent loading
+// a large rule file. Nodes are built bottom-up as parse_tree builds them: a finished node's
+// children are the nodes finished since it started, and a rule that fails drops the nodes
+// finished since it started, so nodes of failed alternatives never appear.
+class Tree {
+ public:
+  struct Node {
+    const char* tag = nullptr;
+    Iterator begin;
+    Iterator end;
+    uint32_t first = 0;  // children: arena_[first, first + count)
+    uint32_t count = 0;
+
+    template <typename Rule>
+    bool is_type() const {
+      return tag == &kRuleTag<Rule>;
+    }
+    std::string_view view() const {
+      return {begin.data, static_cast<size_t>(end.data - begin.data)};
+    }
+    std::string string() const { return std::string(view()); }
+  };
+  struct Mark {
+    size_t done;
+    size_t arena;
+  };
+
+  void Clear() {
+    arena_.clear();
+    done_.clear();
+  }
+
+  // The item matched last (valid until the next Clear).
+  const Node* Root() const { return done_.empty() ? nullptr : &done_.back(); }
+  std::span<const Node> Children(const Node& n) const { return {arena_.data() + n.first, n.count}; }
+  const Node& Child(const Node& n, size_t i) const { return arena_[n.first + i]; }
+
+  Mark Here() const { return {done_.size(), arena_.size()}; }
+  template <typename Rule>
+  void Finish(const Mark& m, const Iterator& begin, const Iterator& end) {
+    const Node n{&kRuleTag<Rule>, begin, end, static_cast<uint32_t>(arena_.size()),
+                 static_cast<uint32_t>(done_.size() - m.done)};
+    arena_.insert(arena_.end(), done_.begin() + static_cast<ptrdiff_t>(m.done), done_.end());
+    Truncate(done_, m.done);
+    done_.push_back(n);
+  }
+  void Drop(const Mark& m) {
+    Truncate(done_, m.done);
+    Truncate(arena_, m.arena);
+  }
+
+ private:
+  // Most failing rules made no node: keep that case to one comparison.
+  static void Truncate(std::vector<Node>& nodes, size_t size) {
+    if (nodes.size() > size) nodes.erase(nodes.begin() + static_cast<ptrdiff_t>(size), nodes.end());
+  }
+
+  std::vector<Node> arena_;  // finished nodes that have a parent
+  std::vector<Node> done_;   // finished nodes waiting for their parent
+};
+using Node = Tree::Node;
+
+// Builds the Tree around each match (a local mark rather than PEGTL's start/success/failure
+// hooks, so that rules without nodes below them cost nothing).
+template <typename Rule>
+struct TreeControl : pegtl::must_if<Errors>::control<Rule> {
+  using Base = pegtl::must_if<Errors>::control<Rule>;
+  static constexpr bool kNode = kSelected<Rule>;
+  static constexpr bool kBranch = !kNode && MayHoldSelected<8, Rule>();
+
+  template <pegtl::apply_mode A, pegtl::rewind_mode M, template <typename...> class Action,
+            template <typename...> class Control, typename ParseInput>
+  [[nodiscard]] static bool match(ParseInput& in, Tree& tree) {
+    if constexpr (kNode || kBranch) {
+      const Tree::Mark mark = tree.Here();
+      [[maybe_unused]] const Iterator begin = in.iterator();
+      if (Base::template match<A, M, Action, Control>(in, tree)) {
+        if constexpr (kNode) tree.Finish<Rule>(mark, begin, in.iterator());
+        return true;
+      }
+      tree.Drop(mark);
+      return false;
+    } else {
+      return Base::template match<A, M, Action, Control>(in, tree);
+    }
+  }
+};
 
 class Converter {
  public:
   Converter(const std::string& file, std::vector<Diagnostic>& diagnostics)
       : file_(file), diagnostics_(diagnostics) {}
 
-  SourcePos Pos(const Node& n) const {
-    const auto p = n.begin();
-    return {file_, static_cast<int>(p.line), static_cast<int>(p.column)};
+  // The tree of the item to convert next.
+  void SetTree(const Tree& tree) { tree_ = &tree; }
+
+  std::span<const Node> Kids(const Node& n) const { return tree_->Children(n); }
+  const Node& Kid(const Node& n, size_t i) const { return tree_->Child(n, i); }
+
+  static ast::Pos Pos(const Node& n) {
+    return {static_cast<int>(n.begin.line), static_cast<int>(n.begin.column)};
   }
   Word MakeWord(const Node& n) const { return {n.string(), Pos(n)}; }
 
   String MakeString(const Node& n) const {
     String s;
     s.pos = Pos(n);
-    const std::string_view all = n.string_view();
+    const std::string_view all = n.view();
     s.raw = std::string(all.substr(1, all.size() >= 2 ? all.size() - 2 : 0));
+    s.value.reserve(s.raw.size());
+    s.raw_offsets.reserve(s.raw.size());
     for (size_t i = 0; i < s.raw.size(); ++i) {
       char c = s.raw[i];
       const int at = static_cast<int>(i);
@@ -148,11 +269,11 @@ class Converter {
   Duration MakeDuration(const Node& n) const {
     Duration d;
     d.pos = Pos(n);
-    for (const auto& c : n.children) {
-      if (c->is_type<g::amount>()) d.amount = c->string();
-      if (c->is_type<g::unit>()) {
-        d.unit = c->string();
-        d.unit_pos = Pos(*c);
+    for (const Node& c : Kids(n)) {
+      if (c.is_type<g::amount>()) d.amount = c.string();
+      if (c.is_type<g::unit>()) {
+        d.unit = c.string();
+        d.unit_pos = Pos(c);
       }
     }
     return d;
@@ -163,47 +284,46 @@ class Converter {
     f.pos = Pos(n);
     if (n.is_type<g::or_expr>() || n.is_type<g::for_filter>() || n.is_type<g::filter_only>() ||
         n.is_type<g::ratio_filter>()) {
-      if (n.children.size() == 1) return MakeFilter(*n.children[0]);
+      if (n.count == 1) return MakeFilter(Kid(n, 0));
       f.kind = Filter::Kind::kOr;
-      for (const auto& c : n.children) f.children.push_back(MakeFilter(*c));
+      f.children.reserve(n.count);
+      for (const Node& c : Kids(n)) f.children.push_back(MakeFilter(c));
     } else if (n.is_type<g::and_expr>() || n.is_type<g::or_operand>()) {
       f.kind = Filter::Kind::kAnd;
+      f.children.reserve(n.count);
       bool explicit_and = false;
-      for (const auto& c : n.children) {
-        if (c->is_type<g::kw_and>()) {
+      for (const Node& c : Kids(n)) {
+        if (c.is_type<g::kw_and>()) {
           explicit_and = true;
           continue;
         }
-        f.children.push_back(MakeFilter(*c));
+        f.children.push_back(MakeFilter(c));
         f.children.back().juxtaposed = f.children.size() > 1 && !explicit_and;
         explicit_and = false;
       }
-      if (f.children.size() == 1) return f.children[0];
+      if (f.children.size() == 1) return std::move(f.children[0]);
     } else if (n.is_type<g::not_expr>()) {
       f.kind = Filter::Kind::kNot;
-      f.bang = n.children[0]->is_type<g::bang>();
-      f.children.push_back(MakeFilter(*n.children[1]));
+      f.bang = Kid(n, 0).is_type<g::bang>();
+      f.children.push_back(MakeFilter(Kid(n, 1)));
     } else if (n.is_type<g::paren_expr>()) {
       f.kind = Filter::Kind::kParen;
-      f.children.push_back(MakeFilter(*n.children[0]));
+      f.children.push_back(MakeFilter(Kid(n, 0)));
     } else if (n.is_type<g::has_term>()) {
       f.kind = Filter::Kind::kHas;
-      f.key = MakeWord(*n.children[0]);
+      f.key = MakeWord(Kid(n, 0));
     } else if (n.is_type<g::match_term>()) {
-      f.key = MakeWord(*n.children[0]);
-      const Node& rhs = *n.children[1];
+      f.key = MakeWord(Kid(n, 0));
+      const Node& rhs = Kid(n, 1);
       if (rhs.is_type<g::compare_rhs>()) {
         f.kind = Filter::Kind::kCompare;
-        const std::string op = rhs.children[0]->string();
-        f.op = op == ">"    ? CompareOp::kGt
-               : op == ">=" ? CompareOp::kGe
-               : op == "<"  ? CompareOp::kLt
-                            : CompareOp::kLe;
-        f.number = rhs.children[1]->string();
+        f.op = Op(Kid(rhs, 0).view());
+        f.number = Kid(rhs, 1).string();
       } else if (rhs.is_type<g::value_list>()) {
         f.kind = Filter::Kind::kMatch;
         f.list = true;
-        for (const auto& v : rhs.children) f.values.push_back(MakeValue(*v));
+        f.values.reserve(rhs.count);
+        for (const Node& v : Kids(rhs)) f.values.push_back(MakeValue(v));
       } else {
         f.kind = Filter::Kind::kMatch;
         f.values.push_back(MakeValue(rhs));
@@ -226,7 +346,7 @@ class Converter {
     return v;
   }
 
-  static CompareOp Op(const std::string& op) {
+  static CompareOp Op(std::string_view op) {
     return op == ">"    ? CompareOp::kGt
            : op == ">=" ? CompareOp::kGe
            : op == "<"  ? CompareOp::kLt
@@ -234,28 +354,27 @@ class Converter {
   }
 
   void ReadThresholdAndWindow(const Node& n, Condition& c) const {
-    for (const auto& k : n.children) {
-      if (k->is_type<g::cmp_op>()) {
-        c.op_text = k->string();
+    for (const Node& k : Kids(n)) {
+      if (k.is_type<g::cmp_op>()) {
+        c.op_text = k.string();
         c.op = Op(c.op_text);
-      } else if (k->is_type<g::threshold>()) {
-        std::string t = k->string();
-        c.threshold.pos = Pos(*k);
+      } else if (k.is_type<g::threshold>()) {
+        std::string_view t = k.view();
+        c.threshold.pos = Pos(k);
         if (!t.empty() && t.back() == '%') {
           c.threshold.percent = true;
-          t.pop_back();
+          t.remove_suffix(1);
         }
-        c.threshold.number = t;
-      } else if (k->is_type<g::per_window>()) {
+        c.threshold.number = std::string(t);
+      } else if (k.is_type<g::per_window>()) {
         c.per_form = true;
-        c.window = MakeDuration(*k);
-        c.window.pos = Pos(*k);
-      } else if (k->is_type<g::in_window>()) {
-        c.window = MakeDuration(*k->children[0]);
-      } else if (k->is_type<g::duration>()) {
-        c.window = MakeDuration(*k);
-      } else if (k->is_type<g::change_offset>()) {
-        c.offset = MakeDuration(*k);
+        c.window = MakeDuration(k);
+      } else if (k.is_type<g::in_window>()) {
+        c.window = MakeDuration(Kid(k, 0));
+      } else if (k.is_type<g::duration>()) {
+        c.window = MakeDuration(k);
+      } else if (k.is_type<g::change_offset>()) {
+        c.offset = MakeDuration(k);
       }
     }
   }
@@ -263,30 +382,29 @@ class Converter {
   Condition MakeCondition(const Node& when) const {
     Condition c;
     c.pos = Pos(when);
-    for (const auto& k : when.children) {
-      const Node& n = *k;
+    for (const Node& n : Kids(when)) {
       if (n.is_type<g::filter_only>() || n.is_type<g::for_filter>()) {
         c.has_filter = true;
         c.filter = MakeFilter(n);
       } else if (n.is_type<g::frequency_cond>()) {
         c.pos = Pos(n);
-        const Node& inner = *n.children[0];
+        const Node& inner = Kid(n, 0);
         c.kind = inner.is_type<g::change_cond>() ? Condition::Kind::kChange
                                                  : Condition::Kind::kFrequency;
         ReadThresholdAndWindow(inner, c);
       } else if (n.is_type<g::unique_cond>() || n.is_type<g::new_cond>()) {
         c.pos = Pos(n);
         c.kind = n.is_type<g::unique_cond>() ? Condition::Kind::kUnique : Condition::Kind::kNew;
-        for (const auto& f : n.children) {
-          if (f->is_type<g::unique_field>() || f->is_type<g::new_field>()) c.field = MakeWord(*f);
+        for (const Node& f : Kids(n)) {
+          if (f.is_type<g::unique_field>() || f.is_type<g::new_field>()) c.field = MakeWord(f);
         }
         if (c.field.pos.line == 0) c.field.pos = Pos(n);
         ReadThresholdAndWindow(n, c);
       } else if (n.is_type<g::ratio_cond>()) {
         c.pos = Pos(n);
         c.kind = Condition::Kind::kRatio;
-        for (const auto& f : n.children) {
-          if (f->is_type<g::ratio_filter>()) c.ratio.push_back(MakeFilter(*f));
+        for (const Node& f : Kids(n)) {
+          if (f.is_type<g::ratio_filter>()) c.ratio.push_back(MakeFilter(f));
         }
         ReadThresholdAndWindow(n, c);
       }
@@ -297,34 +415,35 @@ class Converter {
 
   bool MakeClause(const Node& n, Clause& c) {
     c.pos = Pos(n);
-    c.end_line = static_cast<int>(n.end().line);
-    if (n.string_view().ends_with('\n')) --c.end_line;
+    c.end_line = static_cast<int>(n.end.line);
+    if (n.view().ends_with('\n')) --c.end_line;
     using K = Clause::Kind;
     if (n.is_type<g::when_clause>()) {
       c.kind = K::kWhen;
       c.condition = std::make_shared<const Condition>(MakeCondition(n));
     } else if (n.is_type<g::group_clause>() || n.is_type<g::then_clause>()) {
       c.kind = n.is_type<g::group_clause>() ? K::kGroupBy : K::kThen;
-      for (const auto& w : n.children) c.words.push_back(MakeWord(*w));
+      c.words.reserve(n.count);
+      for (const Node& w : Kids(n)) c.words.push_back(MakeWord(w));
     } else if (n.is_type<g::severity_clause>() || n.is_type<g::enabled_clause>()) {
       c.kind = n.is_type<g::severity_clause>() ? K::kSeverity : K::kEnabled;
-      c.words.push_back(MakeWord(*n.children[0]));
+      c.words.push_back(MakeWord(Kid(n, 0)));
     } else if (n.is_type<g::summary_clause>() || n.is_type<g::description_clause>()) {
       c.kind = n.is_type<g::summary_clause>() ? K::kSummary : K::kDescription;
-      c.text = MakeString(*n.children[0]);
+      c.text = MakeString(Kid(n, 0));
     } else if (n.is_type<g::pending_clause>() || n.is_type<g::keep_firing_clause>() ||
                n.is_type<g::repeat_clause>()) {
       c.kind = n.is_type<g::pending_clause>()       ? K::kPending
                : n.is_type<g::keep_firing_clause>() ? K::kKeepFiring
                                                     : K::kRepeat;
-      c.duration = MakeDuration(*n.children[0]);
+      c.duration = MakeDuration(Kid(n, 0));
     } else if (n.is_type<g::labels_clause>()) {
       c.kind = K::kLabels;
-      for (const auto& p : n.children) {
-        c.labels.push_back({MakeWord(*p->children[0]), MakeString(*p->children[1])});
+      for (const Node& p : Kids(n)) {
+        c.labels.push_back({MakeWord(Kid(p, 0)), MakeString(Kid(p, 1))});
       }
     } else if (n.is_type<g::unknown_clause>()) {
-      const Node& word = *n.children[0];
+      const Node& word = Kid(n, 0);
       std::string lower = word.string();
       for (char& ch : lower) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
       static constexpr std::string_view kClauses[] = {
@@ -364,30 +483,31 @@ class Converter {
       item.is_rule = true;
       RuleItem& r = item.rule;
       r.pos = Pos(n);
-      r.end_line = static_cast<int>(n.end().line);
-      for (const auto& c : n.children) {
-        if (c->is_type<g::rule_name>()) {
-          r.name = MakeWord(*c);
+      r.end_line = static_cast<int>(n.end.line);
+      r.clauses.reserve(n.count);
+      for (const Node& c : Kids(n)) {
+        if (c.is_type<g::rule_name>()) {
+          r.name = MakeWord(c);
           continue;
         }
         Clause clause;
-        if (MakeClause(*c, clause)) r.clauses.push_back(std::move(clause));
+        if (MakeClause(c, clause)) r.clauses.push_back(std::move(clause));
       }
-      // n.end() is after the final line break; the brace is on the line before it.
-      if (n.string_view().ends_with('\n')) --r.end_line;
+      // n.end is after the final line break; the brace is on the line before it.
+      if (n.view().ends_with('\n')) --r.end_line;
     } else {
       ActionItem& a = item.action;
       a.pos = Pos(n);
-      a.end_line = static_cast<int>(n.end().line);
-      if (n.string_view().ends_with('\n')) --a.end_line;
-      a.name = MakeWord(*n.children[0]);
-      a.kind = MakeWord(*n.children[1]);
-      for (size_t i = 2; i < n.children.size(); ++i) {
-        const Node& arg = *n.children[i];
+      a.end_line = static_cast<int>(n.end.line);
+      if (n.view().ends_with('\n')) --a.end_line;
+      a.name = MakeWord(Kid(n, 0));
+      a.kind = MakeWord(Kid(n, 1));
+      for (size_t i = 2; i < n.count; ++i) {
+        const Node& arg = Kid(n, i);
         ActionArg out;
-        out.key = MakeWord(*arg.children[0]);
+        out.key = MakeWord(Kid(arg, 0));
         out.line = out.key.pos.line;
-        out.value = MakeActionValue(*arg.children[1]);
+        out.value = MakeActionValue(Kid(arg, 1));
         a.args.push_back(std::move(out));
       }
     }
@@ -403,7 +523,7 @@ class Converter {
       v.string = MakeString(n);
     } else if (n.is_type<g::env_call>() || n.is_type<g::file_call>()) {
       v.kind = n.is_type<g::env_call>() ? K::kEnv : K::kFile;
-      v.string = MakeString(*n.children[0]);
+      v.string = MakeString(Kid(n, 0));
     } else if (n.is_type<g::bool_value>()) {
       v.kind = K::kBool;
       v.text = n.string();
@@ -415,7 +535,7 @@ class Converter {
       v.duration = MakeDuration(n);
     } else if (n.is_type<g::list_value>()) {
       v.kind = K::kList;
-      for (const auto& e : n.children) v.list.push_back(MakeActionValue(*e));
+      for (const Node& e : Kids(n)) v.list.push_back(MakeActionValue(e));
     }
     return v;
   }
@@ -423,10 +543,22 @@ class Converter {
  private:
   const std::string& file_;
   std::vector<Diagnostic>& diagnostics_;
+  const Tree* tree_ = nullptr;
 };
 
 // Comments and parenthesis depth, outside strings. Strings never span lines and bare values
 // never hold '#' or '"', so this agrees with the grammar.
+// Bytes that ScanText can skip: inside a string, and in code after a line's first non-blank.
+using ByteTable = std::array<bool, 256>;
+constexpr ByteTable AllBut(std::string_view special) {
+  ByteTable table{};
+  table.fill(true);
+  for (const char c : special) table[static_cast<unsigned char>(c)] = false;
+  return table;
+}
+constexpr ByteTable kStringPlain = AllBut("\n\\\"");
+constexpr ByteTable kCodePlain = AllBut("\n\"#()");
+
 bool ScanText(const SourceFile& src, const CheckOptions& options, File& file,
               std::vector<Diagnostic>& diagnostics) {
   const std::string& t = src.text;
@@ -436,6 +568,11 @@ bool ScanText(const SourceFile& src, const CheckOptions& options, File& file,
   bool only_blanks = true;
   int depth = 0;
   for (size_t i = 0; i < t.size(); ++i) {
+    if (!only_blanks || in_string) {  // skip runs of bytes that change nothing
+      const ByteTable& plain = in_string ? kStringPlain : kCodePlain;
+      while (i < t.size() && plain[static_cast<unsigned char>(t[i])]) ++i;
+      if (i == t.size()) break;
+    }
     const char c = t[i];
     if (c == '\n') {
       ++line;
@@ -529,6 +666,8 @@ File ParseFile(const SourceFile& src, const CheckOptions& options,
   }
   if (!ScanText(src, options, file, diagnostics)) return file;
   Converter converter(src.name, diagnostics);
+  Tree tree;
+  converter.SetTree(tree);
   const char* const begin = src.text.data();
   const char* const end = begin + src.text.size();
   size_t offset = 0;
@@ -539,7 +678,7 @@ File ParseFile(const SourceFile& src, const CheckOptions& options,
     column = 4;
   }
   while (offset < src.text.size() && diagnostics.size() < options.max_diagnostics) {
-    // Every parse-tree node copies the source name: keep it empty (positions carry the file).
+    // Diagnostics take the file name from `src`; the input needs none.
     pegtl::memory_input<> in(pegtl::internal::iterator(begin + offset, offset, line, column), end,
                              "");
     size_t item_line = 0;
@@ -553,10 +692,9 @@ File ParseFile(const SourceFile& src, const CheckOptions& options,
         }
         item_line = in.iterator().line;
         item_offset = in.iterator().byte;
-        auto root =
-            pegtl::parse_tree::parse<g::top_item, Node, Selector, pegtl::nothing, Control>(in);
-        if (root && !root->children.empty()) {
-          Item item = converter.MakeItem(*root->children[0]);
+        tree.Clear();
+        if (pegtl::parse<g::top_item, pegtl::nothing, TreeControl>(in, tree) && tree.Root()) {
+          Item item = converter.MakeItem(*tree.Root());
           if (on_item) {
             on_item(std::move(item));
           } else {
