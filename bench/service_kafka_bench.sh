@@ -121,6 +121,8 @@ echo '{"warm":"up"}' | kcat -P -b "$brokers" -t live  # the topic exists before 
 pids+=($!)
 for _ in $(seq 200); do grep -q 'admin server listening' "$work/run2.log" && break; sleep 0.05; done
 admin="http://127.0.0.1:$(sed -n 's/.*msg="admin server listening".* port=\([0-9]*\).*/\1/p' "$work/run2.log")"
+# Measure from the moment the consumer owns the partitions (joining the group is not latency).
+for _ in $(seq 600); do curl -sf "$admin/-/ready" >/dev/null && break; sleep 0.05; done
 # Steady rate, event time = now, 1% of the events notify.
 python3 - "$rate" <<'PY' | kcat -P -b "$brokers" -t live -X linger.ms=1
 import json, sys, time

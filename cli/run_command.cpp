@@ -1,5 +1,6 @@
 // `klaxon run --config FILE`: the alerting service. Parses flags, loads the configuration,
 // turns SIGHUP into a reload and SIGTERM/SIGINT into a graceful shutdown, and runs Service.
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 
@@ -103,6 +104,11 @@ int RunService(const Args& args, std::ostream& out, std::ostream& err) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
+  // Consumed messages are allocated by librdkafka's fetch thread and freed here; with glibc's
+  // default thresholds the fetch thread's heap is trimmed and re-faulted over and over (a
+  // third of its CPU at 200,000 messages/s). Keep up to 128 MiB of freed memory for reuse.
+  mallopt(M_MMAP_THRESHOLD, 32 << 20);
+  mallopt(M_TRIM_THRESHOLD, 128 << 20);
   Service service(std::move(config).value(), env, log);
   std::atomic<bool> done{false};
   std::thread waiter([&] {

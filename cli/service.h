@@ -111,10 +111,12 @@ class Service {
   std::vector<int64_t> batch_broker_ms_;  // broker timestamps of the records in batch_
   size_t unflushed_records_ = 0;
   std::chrono::steady_clock::time_point batch_started_{};
-  int64_t state_horizon_ms_ = 0;         // offsets are committed this far behind the watermark
-  int64_t newest_event_ms_ = INT64_MIN;  // newest accepted event time
-  int64_t newest_event_wall_ms_ = 0;     // wall time when it arrived
-  int64_t errors_at_last_record_ = 0;    // Kafka transient errors seen when a record last came
+  int64_t state_horizon_ms_ = 0;          // offsets are committed this far behind the watermark
+  int64_t newest_event_ms_ = INT64_MIN;   // newest accepted event time
+  int64_t newest_event_wall_ms_ = 0;      // wall time when it arrived
+  bool newest_event_wall_stale_ = false;  // newer event seen; wall time set at the next flush
+  uint64_t records_handled_ = 0;
+  int64_t errors_at_last_record_ = 0;  // Kafka transient errors seen when a record last came
 
   std::atomic<bool> reload_requested_{false};
   std::atomic<bool> shutdown_requested_{false};

@@ -367,15 +367,16 @@ struct EventDecoder::Impl {
     if (type == od::json_type::object) {
       od::object obj;
       if (v.get_object().get(obj)) return false;
-      for (auto field : obj) {
+      for (auto item : obj) {
+        od::field field;
+        if (std::move(item).get(field)) return false;  // an iteration error, never thrown
         const auto* entry = FindName(
             field.key(), node.plain_children, node.tag_fields,
             [&](std::string_view& key) { return !field.unescaped_key().get(key); }, error);
         if (error) return false;
         if (entry == nullptr) continue;
         const uint32_t* f = &entry->second;
-        od::value val;
-        if (field.value().get(val)) return false;
+        od::value val = field.value();
         od::json_type t;
         if (val.type().get(t)) return false;
         if (!Scalar(val, t, kEmpty, f, 1)) return false;
@@ -437,14 +438,15 @@ struct EventDecoder::Impl {
       od::object obj;
       if (v.get_object().get(obj)) return false;
       bool error = false;
-      for (auto field : obj) {
+      for (auto item : obj) {
+        od::field field;
+        if (std::move(item).get(field)) return false;
         const auto* entry = FindName(
             field.key(), node.plain_children, node.children,
             [&](std::string_view& key) { return !field.unescaped_key().get(key); }, error);
         if (error) return false;
         if (entry == nullptr) continue;
-        od::value cv;
-        if (field.value().get(cv)) return false;
+        od::value cv = field.value();
         if (!Walk(cv, entry->second)) return false;
       }
       return true;
@@ -564,14 +566,15 @@ RejectReason EventDecoder::Decode(std::string_view raw, DecodedEvent& out) {
     if (doc.get_object().get(obj)) return RejectReason::kInvalidJson;
     const Node& root = m.nodes[0];
     bool error = false;
-    for (auto field : obj) {
+    for (auto item : obj) {
+      od::field field;
+      if (std::move(item).get(field)) return RejectReason::kInvalidJson;
       const auto* entry = FindName(
           field.key(), root.plain_children, root.children,
           [&](std::string_view& key) { return !field.unescaped_key().get(key); }, error);
       if (error) return RejectReason::kInvalidJson;
       if (entry == nullptr) continue;
-      od::value v;
-      if (field.value().get(v)) return RejectReason::kInvalidJson;
+      od::value v = field.value();
       if (!m.Walk(v, entry->second)) return RejectReason::kInvalidJson;
     }
   }
