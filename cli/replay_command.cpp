@@ -9,6 +9,7 @@
 
 #include "cli/commands.h"
 #include "cli/config.h"
+#include "cli/decoding_reader.h"
 #include "cli/event_time.h"
 #include "cli/notification_output.h"
 #include "cli/payload_preview.h"
@@ -193,27 +194,28 @@ int RunReplay(const Args& args, std::ostream& out, std::ostream& err) {
     }
     notes.clear();
   };
-  connectors::Record record;
+  // Reading and decoding run on two worker threads; evaluation stays here, in input order.
+  const Engine& decoders_for = **engine;
+  DecodingReader reader(
+      **source, [&] { return decoders_for.NewDecoder(); }, 2);
   while (true) {
-    Result<connectors::NextStatus> next = (*source)->Next(std::chrono::milliseconds(1000), &record);
+    Result<DecodingReader::Item*> next = reader.Next();
     if (!next.ok()) {
       err << "klaxon replay: " << next.status().message() << "\n";
       return 1;
     }
-    if (*next == connectors::NextStatus::kEnd) break;
-    if (*next != connectors::NextStatus::kRecord) continue;
+    DecodingReader::Item* item = *next;
+    if (item == nullptr) break;
     ++lines;
-    RejectReason reason = RejectReason::kNone;
-    if (record.truncated) {
-      reason = RejectReason::kTooLarge;
-    } else {
-      ProcessResult r = (*engine)->Process(record.payload, notes);
+    RejectReason reason = item->reason;
+    if (!item->truncated) {
+      ProcessResult r = (*engine)->ProcessDecoded(item->event, item->reason, notes);
       reason = r.rejected;
       if (reason == RejectReason::kNone) last_time = std::max(last_time, r.event_time_ms);
     }
     if (reason != RejectReason::kNone) {
       ++rejected_total;
-      if (rejected.size() < 20) rejected.push_back({record.offset, reason});
+      if (rejected.size() < 20) rejected.push_back({item->offset, reason});
     }
     emit();
   }

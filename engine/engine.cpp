@@ -368,6 +368,9 @@ class EngineImpl final : public Engine {
   Status Init(RuleSet rules, EngineOptions options, EngineImpl* previous);
 
   ProcessResult Process(std::string_view raw, std::vector<Notification>& out) override;
+  std::unique_ptr<EventDecoder> NewDecoder() const override;
+  ProcessResult ProcessDecoded(DecodedEvent& decoded, RejectReason reason,
+                               std::vector<Notification>& out) override;
   void AdvanceTo(int64_t now_ms, std::vector<Notification>& out) override;
   void Flush(std::vector<Notification>& out) override;
   uint64_t LowestUnevaluatedSequence() const override { return seqs_.Lowest(); }
@@ -380,6 +383,8 @@ class EngineImpl final : public Engine {
   Status Compile();
   void BuildIndex();
   void TakeStateFrom(EngineImpl& prev);
+  uint32_t TakePooledEvent();
+  ProcessResult Admit(uint32_t idx, RejectReason reason, std::vector<Notification>& out);
   void Accept(DecodedEvent* ev, uint32_t idx, std::vector<Notification>& out);
   void Run(int64_t target);
   void Evaluate(const DecodedEvent& ev);
@@ -669,19 +674,36 @@ void EngineImpl::TakeStateFrom(EngineImpl& prev) {
 
 // ---- event flow ----------------------------------------------------------------------------
 
+uint32_t EngineImpl::TakePooledEvent() {
+  if (!free_events_.empty()) {
+    const uint32_t idx = free_events_.back();
+    free_events_.pop_back();
+    return idx;
+  }
+  pool_.push_back(std::make_unique<DecodedEvent>());
+  return static_cast<uint32_t>(pool_.size() - 1);
+}
+
+std::unique_ptr<EventDecoder> EngineImpl::NewDecoder() const {
+  return std::make_unique<EventDecoder>(fields_.fields(), options_);
+}
+
 ProcessResult EngineImpl::Process(std::string_view raw, std::vector<Notification>& out) {
+  const uint32_t idx = TakePooledEvent();
+  return Admit(idx, decoder_->Decode(raw, *pool_[idx]), out);
+}
+
+ProcessResult EngineImpl::ProcessDecoded(DecodedEvent& decoded, RejectReason reason,
+                                         std::vector<Notification>& out) {
+  const uint32_t idx = TakePooledEvent();
+  std::swap(*pool_[idx], decoded);
+  return Admit(idx, reason, out);
+}
+
+ProcessResult EngineImpl::Admit(uint32_t idx, RejectReason reason, std::vector<Notification>& out) {
   ProcessResult result;
   ++stats_.received;
-  uint32_t idx;
-  if (!free_events_.empty()) {
-    idx = free_events_.back();
-    free_events_.pop_back();
-  } else {
-    pool_.push_back(std::make_unique<DecodedEvent>());
-    idx = static_cast<uint32_t>(pool_.size() - 1);
-  }
   DecodedEvent* ev = pool_[idx].get();
-  const RejectReason reason = decoder_->Decode(raw, *ev);
   if (reason != RejectReason::kNone) {
     ++stats_.rejected[static_cast<int>(reason)];
     free_events_.push_back(idx);

@@ -17,6 +17,9 @@
 
 namespace klaxon {
 
+class EventDecoder;
+struct DecodedEvent;
+
 struct EngineOptions {
   // JSON path of the event time; epoch seconds (fractional allowed) or RFC 3339.
   std::vector<std::string> timestamp_path = {"timestamp"};
@@ -94,6 +97,15 @@ class Engine {
   // Decodes one raw event and evaluates it once the watermark passes it. Notifications that
   // became due are appended to `out` in event-time order.
   virtual ProcessResult Process(std::string_view raw_event, std::vector<Notification>& out) = 0;
+
+  // Decoding is most of the cost of an event and needs no engine state, so a caller with a
+  // second core can decode on another thread: NewDecoder() returns a decoder for this engine's
+  // rules (used by one thread at a time), and ProcessDecoded admits what it produced, in the
+  // order the events arrived. Results equal Process(raw) exactly. `ev` is swapped with a pooled
+  // event, so its buffers come back to the caller for reuse (no allocation in steady state).
+  virtual std::unique_ptr<EventDecoder> NewDecoder() const = 0;
+  virtual ProcessResult ProcessDecoded(DecodedEvent& ev, RejectReason decoded,
+                                       std::vector<Notification>& out) = 0;
 
   // Moves the watermark to `now_ms` (never backwards): releases held events with time <= now
   // minus the allowed lateness and emits time-driven notifications (resolve, flatline,

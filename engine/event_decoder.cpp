@@ -527,12 +527,25 @@ EventDecoder::EventDecoder(const std::vector<FieldRef>& fields, const EngineOpti
 
 EventDecoder::~EventDecoder() = default;
 
-RejectReason EventDecoder::Decode(std::string_view raw, DecodedEvent& out) {
-  Impl& m = *impl_;
-  if (raw.size() > m.options.max_event_bytes) return RejectReason::kTooLarge;
+void EventDecoder::ReserveRaw(std::string_view raw, DecodedEvent& out) {
   out.raw.clear();
   out.raw.reserve(raw.size() + simdjson::SIMDJSON_PADDING);
   out.raw.append(raw);
+}
+
+RejectReason EventDecoder::Decode(std::string_view raw, DecodedEvent& out) {
+  if (raw.size() > impl_->options.max_event_bytes) return RejectReason::kTooLarge;
+  ReserveRaw(raw, out);
+  return DecodeInPlace(out);
+}
+
+RejectReason EventDecoder::DecodeInPlace(DecodedEvent& out) {
+  Impl& m = *impl_;
+  if (out.raw.size() > m.options.max_event_bytes) return RejectReason::kTooLarge;
+  if (out.raw.capacity() < out.raw.size() + simdjson::SIMDJSON_PADDING) {
+    out.raw.reserve(out.raw.size() + simdjson::SIMDJSON_PADDING);  // keeps the bytes
+  }
+  const std::string_view raw = out.raw;
   out.arena.clear();
   out.values.clear();
   out.event_id_length = 0;

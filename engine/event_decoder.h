@@ -71,6 +71,11 @@ class EventDecoder {
 
   // Fills `out` (time, values, raw copy); returns kNone on success.
   RejectReason Decode(std::string_view raw, DecodedEvent& out);
+  // The same for an event whose bytes the caller already put in `out.raw`, with at least
+  // simdjson::SIMDJSON_PADDING bytes of capacity beyond them (see ReserveRaw).
+  RejectReason DecodeInPlace(DecodedEvent& out);
+  // Copies `raw` into `out.raw` with the padding DecodeInPlace needs.
+  static void ReserveRaw(std::string_view raw, DecodedEvent& out);
 
  private:
   struct Impl;

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <random>
 
+#include "engine/event_decoder.h"
 #include "tests/engine/engine_test_util.h"
 
 namespace klaxon {
@@ -120,6 +121,39 @@ TEST_CASE("shuffled within the allowed lateness gives the same notifications as 
     for (size_t i = 1; i < shuffled.out.size(); ++i) {
       CHECK(shuffled.out[i - 1].at_ms <= shuffled.out[i].at_ms);
     }
+  }
+}
+
+TEST_CASE("events decoded apart (NewDecoder, ProcessDecoded) give exactly what Process gives") {
+  std::mt19937_64 rng(7);
+  auto events = RandomEvents(rng, 400);
+  // Rejects, late events and explain ids go through the same path.
+  events.insert(events.begin() + 50, {0, "{not json"});
+  events.insert(events.begin() + 120, {0, Ev(kT0, R"("level":"fatal")")});  // late by then
+  events.insert(events.begin() + 200, {0, R"({"level":"fatal"})"});         // no timestamp
+  EngineOptions options = Harness::Lateness(1000);
+  options.explain = true;
+  Harness direct(MixedRules(), options);
+  Harness apart(MixedRules(), options);
+  std::unique_ptr<EventDecoder> decoder = apart.engine->NewDecoder();
+  DecodedEvent scratch;
+  for (const auto& e : events) {
+    const ProcessResult a = direct.Send(e.json);
+    EventDecoder::ReserveRaw(e.json, scratch);
+    const RejectReason reason = decoder->DecodeInPlace(scratch);
+    const ProcessResult b = apart.engine->ProcessDecoded(scratch, reason, apart.out);
+    CHECK(a.rejected == b.rejected);
+    CHECK(a.late == b.late);
+    CHECK(a.sequence == b.sequence);
+  }
+  direct.Flush();
+  apart.Flush();
+  REQUIRE(direct.out.size() > 10);
+  CHECK(Full(direct.out) == Full(apart.out));
+  CHECK(direct.engine->Stats().late == 1);
+  CHECK(apart.engine->Stats().late == 1);
+  for (size_t i = 0; i < direct.out.size() && i < apart.out.size(); ++i) {
+    CHECK(direct.out[i].event_ids == apart.out[i].event_ids);
   }
 }
 
