@@ -17,6 +17,7 @@
 #include "actions/http_client.h"
 #include "actions/outbox.h"
 #include "cli/admin_server.h"
+#include "cli/decode_pool.h"
 #include "cli/notification_output.h"
 #include "cli/rule_files.h"
 #include "cli/secrets.h"
@@ -27,6 +28,16 @@
 
 namespace klaxon::cli {
 namespace {
+
+// A batch is written to the outbox in one commit once it is this large or this old, or when
+// the source has nothing more to hand out right now.
+constexpr size_t kMaxBatchNotifications = 256;
+constexpr size_t kMaxBatchRecords = 1024;
+constexpr auto kMaxBatchDelay = std::chrono::milliseconds(5);
+constexpr uint64_t kEvalLatencySampleEvery = 16;
+// Decoding runs on worker threads (cli/decode_pool.h); at most 8 x 128 records are in flight.
+constexpr int kDecodeWorkers = 2;
+constexpr size_t kDecodeBatches = 8;
 
 std::string Resolve(const std::string& base, const std::string& path) {
   if (path == "-" || path.empty() || std::filesystem::path(path).is_absolute()) return path;
@@ -132,6 +143,11 @@ Status Service::StartDispatcher() {
 
 // After a successful load: the commit horizon and what the admin server shows follow the rules.
 void Service::AdoptLoadedRules() {
+  // Decoders belong to one engine's field table; nothing is in flight here (see Run).
+  decode_pool_.reset();
+  const Engine& engine = *loaded_->engine;
+  decode_pool_ = std::make_unique<DecodePool>([&engine] { return engine.NewDecoder(); },
+                                              kDecodeWorkers, kDecodeBatches);
   state_horizon_ms_ =
       StateHorizonMs(loaded_->files.rules, config_.engine, config_.restore_horizon_ms);
   std::lock_guard<std::mutex> lock(mu_);
@@ -283,15 +299,6 @@ Status Service::Reload() {
   return Status::Ok();
 }
 
-namespace {
-// A batch is written to the outbox in one commit once it is this large or this old, or when
-// the source has nothing more to hand out right now.
-constexpr size_t kMaxBatchNotifications = 256;
-constexpr size_t kMaxBatchRecords = 1024;
-constexpr auto kMaxBatchDelay = std::chrono::milliseconds(5);
-constexpr uint64_t kEvalLatencySampleEvery = 16;
-}  // namespace
-
 void Service::Queue(std::vector<Notification>& notes) {
   if (notes.empty()) return;
   if (batch_.empty()) batch_started_ = std::chrono::steady_clock::now();
@@ -349,19 +356,44 @@ void Service::FlushNotifications() {
   unflushed_records_ = 0;
 }
 
-void Service::HandleRecord(const connectors::Record& record) {
+int64_t Service::DeadLetter(const DecodePool::Item& record, RejectReason reason) {
+  log_.Debug("event rejected", {{"reason", RejectReasonName(reason)},
+                                {"partition", std::to_string(record.partition)},
+                                {"offset", std::to_string(record.offset)}});
+  if (!dead_letters_) return 0;
+  const std::string reason_name = RejectReasonName(reason);
+  const std::string partition = std::to_string(record.partition);
+  const std::string offset = std::to_string(record.offset);
+  const connectors::KafkaHeader headers[] = {{"klaxon-reason", reason_name},
+                                             {"klaxon-source-topic", record.topic},
+                                             {"klaxon-source-partition", partition},
+                                             {"klaxon-source-offset", offset}};
+  Status st = dead_letters_->Produce(config_.kafka.dead_letter_topic, record.event.raw, 0, headers);
+  if (!st.ok()) {
+    log_.Error("cannot produce to the dead-letter topic", {{"error", st.message()}});
+    return 0;
+  }
+  ++dead_lettered_;
+  return static_cast<int64_t>(dead_lettered_);
+}
+
+void Service::HandleRecord(DecodePool::Item& record) {
   // Reading the clock costs about as much as a tenth of an evaluation here, so the evaluation
   // time is measured on one record in kEvalLatencySampleEvery.
   const bool timed = (++records_handled_ % kEvalLatencySampleEvery) == 0;
   const auto t0 =
       timed ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point();
   int64_t dead_letter = 0;
+  // The bytes, for the dead-letter topic: ProcessDecoded takes the decoded event over.
+  if (record.reason != RejectReason::kNone || record.truncated) {
+    dead_letter = DeadLetter(record, record.truncated ? RejectReason::kTooLarge : record.reason);
+  }
   ProcessResult r;
   if (record.truncated) {
     r.rejected = RejectReason::kTooLarge;
     ++oversized_;
   } else {
-    r = loaded_->engine->Process(record.payload, notes_);
+    r = loaded_->engine->ProcessDecoded(record.event, record.reason, notes_);
   }
   if (kafka_ != nullptr) errors_at_last_record_ = kafka_->counters().transient_errors;
   if (r.rejected == RejectReason::kNone && r.event_time_ms > newest_event_ms_) {
@@ -371,28 +403,6 @@ void Service::HandleRecord(const connectors::Record& record) {
   if (timed) {
     eval_latency_.Observe(
         std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-  }
-  if (r.rejected != RejectReason::kNone) {
-    log_.Debug("event rejected", {{"reason", RejectReasonName(r.rejected)},
-                                  {"partition", std::to_string(record.partition)},
-                                  {"offset", std::to_string(record.offset)}});
-    if (dead_letters_) {
-      const std::string reason = RejectReasonName(r.rejected);
-      const std::string partition = std::to_string(record.partition);
-      const std::string offset = std::to_string(record.offset);
-      const connectors::KafkaHeader headers[] = {{"klaxon-reason", reason},
-                                                 {"klaxon-source-topic", record.topic},
-                                                 {"klaxon-source-partition", partition},
-                                                 {"klaxon-source-offset", offset}};
-      Status st =
-          dead_letters_->Produce(config_.kafka.dead_letter_topic, record.payload, 0, headers);
-      if (st.ok()) {
-        ++dead_lettered_;
-        dead_letter = static_cast<int64_t>(dead_lettered_);
-      } else {
-        log_.Error("cannot produce to the dead-letter topic", {{"error", st.message()}});
-      }
-    }
   }
   // Notifications caused by a record that a previous run already evaluated were handed over
   // then; re-evaluation after a restart only rebuilds state (docs/operations.md).
@@ -459,6 +469,23 @@ void Service::Tick(int64_t now_ms) {
   FlushNotifications();
 }
 
+void Service::EvaluateDecoded(bool all, bool wait) {
+  bool block = all || wait;
+  while (DecodePool::Batch* batch = decode_pool_->TakeDecoded(block)) {
+    for (size_t i = 0; i < batch->size; ++i) {
+      HandleRecord(batch->items[i]);
+      // Only queued notifications make the clock matter; offsets can wait for the count.
+      if (batch_.size() >= kMaxBatchNotifications || unflushed_records_ >= kMaxBatchRecords ||
+          (!batch_.empty() &&
+           std::chrono::steady_clock::now() - batch_started_ >= kMaxBatchDelay)) {
+        FlushNotifications();
+      }
+    }
+    decode_pool_->Release(batch);
+    block = all;
+  }
+}
+
 int Service::Run() {
   const auto tick = std::chrono::milliseconds(std::max<int64_t>(config_.idle_tick_ms, 10));
   auto last_snapshot = std::chrono::steady_clock::now();
@@ -467,7 +494,8 @@ int Service::Run() {
   connectors::Record record;
   while (!shutdown_requested_.load()) {
     if (reload_requested_.exchange(false)) {
-      FlushNotifications();  // queued notifications refer to the current rules
+      EvaluateDecoded(/*all=*/true, /*wait=*/true);  // decoded for the current rules
+      FlushNotifications();                          // queued notifications refer to them too
       // This reload answers every HTTP request made before it started.
       uint64_t covering = 0;
       {
@@ -480,31 +508,52 @@ int Service::Run() {
       reload_done_ = covering;
       reload_cv_.notify_all();
     }
-    Result<connectors::NextStatus> next = source_->Next(tick, &record);
-    if (!next.ok()) {
-      log_.Error("source failed", {{"error", next.status().message()}});
-      code = 1;
-      break;
-    }
-    if (*next == connectors::NextStatus::kRecord) {
-      HandleRecord(record);
-      // Only queued notifications make the clock matter; offsets can wait for the count.
-      if (batch_.size() >= kMaxBatchNotifications || unflushed_records_ >= kMaxBatchRecords ||
-          (!batch_.empty() &&
-           std::chrono::steady_clock::now() - batch_started_ >= kMaxBatchDelay)) {
-        FlushNotifications();
+    // Read what the source has into free batches for the decoders; wait for input only when
+    // nothing is in flight.
+    connectors::NextStatus last = connectors::NextStatus::kRecord;
+    bool waited = false;  // `last` is kIdle after a full tick of waiting
+    bool failed = false;
+    while (decode_pool_->HasFree() && last == connectors::NextStatus::kRecord && !failed) {
+      DecodePool::Batch* batch = decode_pool_->Open();
+      while (!batch->full()) {
+        const bool wait = batch->size == 0 && decode_pool_->InFlight() == 0;
+        Result<connectors::NextStatus> next =
+            source_->Next(wait ? tick : std::chrono::milliseconds(0), &record);
+        if (!next.ok()) {
+          log_.Error("source failed", {{"error", next.status().message()}});
+          code = 1;
+          failed = true;
+          break;
+        }
+        if (*next != connectors::NextStatus::kRecord) {
+          last = *next;
+          waited = wait;
+          break;
+        }
+        batch->Add(record);
       }
-    } else if (*next == connectors::NextStatus::kEnd) {
+      if (batch->size == 0) {
+        decode_pool_->Cancel(batch);
+      } else {
+        decode_pool_->Submit(batch);
+      }
+    }
+    // Evaluate in input order: everything when the source has nothing more right now (time may
+    // move on next), otherwise what is decoded, waiting only when every batch is in use.
+    EvaluateDecoded(/*all=*/last != connectors::NextStatus::kRecord || failed,
+                    /*wait=*/!decode_pool_->HasFree());
+    if (failed) break;
+    if (last == connectors::NextStatus::kEnd) {
       // A file without follow mode: evaluate what is held back, deliver, and stop.
       loaded_->engine->Flush(notes_);
       Queue(notes_);
       FlushNotifications();
       input_ended = true;
-    } else {
-      // Idle: the stream is caught up, so the wall clock moves event time on; flatlines and
-      // resolves go out on time while nothing arrives.
+    } else if (last == connectors::NextStatus::kIdle) {
       FlushNotifications();
-      Tick(NowMs());
+      // Idle for a whole tick: the stream is caught up, so the wall clock moves event time
+      // on; flatlines and resolves go out on time while nothing arrives.
+      if (waited) Tick(NowMs());
     }
     MarkProcessed();
     SaveProgress(false);
@@ -515,6 +564,7 @@ int Service::Run() {
     }
     if (input_ended) break;
   }
+  EvaluateDecoded(/*all=*/true, /*wait=*/true);  // records already read are evaluated
   FlushNotifications();
   // Graceful shutdown: readiness drops first, consumption stops, the outbox drains, offsets
   // are committed.
@@ -715,7 +765,7 @@ std::string Service::MetricsText() {
              static_cast<double>(kafka_->assigned_partitions()));
   }
   eval_latency_.Write(p, "klaxon_evaluation_duration_seconds",
-                      "Time to decode and evaluate one event (measured on one event in 16).");
+                      "Time to evaluate one decoded event (measured on one event in 16).");
   outbox_latency_.Write(p, "klaxon_notification_outbox_latency_seconds",
                         "From the broker timestamp of the message that caused a notification to "
                         "the notification being stored in the outbox.");

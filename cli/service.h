@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "cli/config.h"
+#include "cli/decode_pool.h"
 #include "cli/logger.h"
 #include "cli/metrics.h"
 #include "engine/engine.h"
@@ -77,7 +78,9 @@ class Service {
   Status Reload();
   Status StartDispatcher();
   void AdoptLoadedRules();
-  void HandleRecord(const connectors::Record& record);
+  void HandleRecord(DecodePool::Item& record);
+  int64_t DeadLetter(const DecodePool::Item& record, RejectReason reason);
+  void EvaluateDecoded(bool all, bool wait);
   void Queue(std::vector<Notification>& notes);
   void FlushNotifications();
   void SaveProgress(bool force);
@@ -102,8 +105,9 @@ class Service {
   std::unique_ptr<Delivery> delivery_;
   std::unique_ptr<actions::Dispatcher> dispatcher_;
   std::unique_ptr<AdminServer> admin_;
-  std::vector<Notification> notes_;  // reused
-  std::deque<Pending> pending_;      // records handed out, in order, not yet marked processed
+  std::unique_ptr<DecodePool> decode_pool_;  // decoders for the current engine
+  std::vector<Notification> notes_;          // reused
+  std::deque<Pending> pending_;  // records handed out, in order, not yet marked processed
   // Notifications wait in batch_ until FlushNotifications writes them to the outbox in one
   // commit; the last unflushed_records_ entries of pending_ are the records that caused them
   // (their offsets must not be marked before that commit).

@@ -1,0 +1,100 @@
+#include "cli/decode_pool.h"
+
+#include <utility>
+
+namespace klaxon::cli {
+
+void DecodePool::Batch::Add(const connectors::Record& record) {
+  Item& item = items[size++];
+  item.truncated = record.truncated;
+  item.topic.assign(record.topic);
+  item.partition = record.partition;
+  item.offset = record.offset;
+  item.broker_timestamp_ms = record.broker_timestamp_ms;
+  EventDecoder::ReserveRaw(record.payload, item.event);
+}
+
+DecodePool::DecodePool(const DecoderFactory& new_decoder, int workers, size_t batches) {
+  if (workers < 1) workers = 1;
+  if (batches < 2) batches = 2;
+  for (size_t i = 0; i < batches; ++i) {
+    batches_.push_back(std::make_unique<Batch>());
+    batches_.back()->items.resize(kBatchSize);
+    free_.push_back(batches_.back().get());
+  }
+  for (int i = 0; i < workers; ++i) {
+    workers_.emplace_back([this, decoder = new_decoder()]() mutable { Work(std::move(decoder)); });
+  }
+}
+
+DecodePool::~DecodePool() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ = true;
+  }
+  work_.notify_all();
+  for (std::thread& t : workers_) t.join();
+}
+
+DecodePool::Batch* DecodePool::Open() {
+  Batch* batch = free_.back();
+  free_.pop_back();
+  batch->size = 0;
+  return batch;
+}
+
+void DecodePool::Cancel(Batch* batch) { free_.push_back(batch); }
+
+void DecodePool::Submit(Batch* batch) {
+  ++in_flight_;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    jobs_.push_back({batch});
+  }
+  work_.notify_one();
+}
+
+DecodePool::Batch* DecodePool::TakeDecoded(bool wait) {
+  if (in_flight_ == 0) return nullptr;
+  std::unique_lock<std::mutex> lock(mu_);
+  if (!jobs_.front().done) {
+    if (!wait) return nullptr;
+    decoded_.wait(lock, [&] { return jobs_.front().done; });
+  }
+  Batch* batch = jobs_.front().batch;
+  jobs_.pop_front();
+  --next_job_;  // the front job was taken by a worker, so next_job_ > 0
+  --in_flight_;
+  return batch;
+}
+
+void DecodePool::Release(Batch* batch) { free_.push_back(batch); }
+
+void DecodePool::Work(std::unique_ptr<EventDecoder> decoder) {
+  while (true) {
+    Batch* batch = nullptr;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      work_.wait(lock, [&] { return stop_ || next_job_ < jobs_.size(); });
+      if (stop_) return;
+      batch = jobs_[next_job_++].batch;
+    }
+    for (size_t i = 0; i < batch->size; ++i) {
+      Item& item = batch->items[i];
+      item.reason = item.truncated ? RejectReason::kTooLarge : decoder->DecodeInPlace(item.event);
+    }
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      // Jobs before this one may have been taken meanwhile: find it by its batch.
+      for (Job& j : jobs_) {
+        if (j.batch == batch) {
+          j.done = true;
+          break;
+        }
+      }
+    }
+    decoded_.notify_one();
+  }
+}
+
+}  // namespace klaxon::cli

@@ -1,0 +1,85 @@
+// DecodePool: decodes batches of raw events on worker threads, handing them back in order.
+//
+// Decoding (simdjson's pass over the whole event) is most of the cost of an event and needs no
+// engine state, so `klaxon replay` and `klaxon run` read records and evaluate on their own
+// thread while the pool decodes on the other core(s). Batches come back strictly in the order
+// they were submitted, so results are exactly those of processing one record at a time. The
+// batches are recycled with their buffers: no allocation per event once warm.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "connectors/source.h"
+#include "engine/engine.h"
+#include "engine/event_decoder.h"
+
+namespace klaxon::cli {
+
+class DecodePool {
+ public:
+  struct Item {
+    DecodedEvent event;  // event.raw: the record's bytes (kept when decoding rejects them)
+    RejectReason reason = RejectReason::kNone;
+    bool truncated = false;  // over the source's size limit: not decoded
+    std::string topic;
+    int32_t partition = -1;
+    int64_t offset = -1;  // Kafka offset, or line number for files
+    int64_t broker_timestamp_ms = -1;
+  };
+  struct Batch {
+    std::vector<Item> items;
+    size_t size = 0;
+    bool full() const { return size == items.size(); }
+    void Add(const connectors::Record& record);  // copies the record; requires !full()
+  };
+  using DecoderFactory = std::function<std::unique_ptr<EventDecoder>()>;
+
+  static constexpr size_t kBatchSize = 128;
+
+  // `batches` bounds the events in flight (batches * kBatchSize).
+  DecodePool(const DecoderFactory& new_decoder, int workers, size_t batches);
+  ~DecodePool();  // stops and joins the workers
+  DecodePool(const DecodePool&) = delete;
+  DecodePool& operator=(const DecodePool&) = delete;
+
+  // The caller's side; one thread only.
+  bool HasFree() const { return !free_.empty(); }
+  Batch* Open();              // an empty batch to fill; requires HasFree()
+  void Cancel(Batch* batch);  // gives an unsubmitted batch back
+  void Submit(Batch* batch);  // decodes it on a worker
+  size_t InFlight() const { return in_flight_; }
+  // The oldest submitted batch once decoded; nullptr when none is in flight, or when it is not
+  // decoded yet and `wait` is false.
+  Batch* TakeDecoded(bool wait);
+  void Release(Batch* batch);  // after its items were processed
+
+ private:
+  struct Job {
+    Batch* batch;
+    bool done = false;
+  };
+  void Work(std::unique_ptr<EventDecoder> decoder);
+
+  std::vector<std::unique_ptr<Batch>> batches_;
+  std::vector<Batch*> free_;  // caller's thread only
+  size_t in_flight_ = 0;      // caller's thread only
+
+  std::mutex mu_;
+  std::condition_variable work_;     // a job was queued, or stop
+  std::condition_variable decoded_;  // a job finished
+  std::deque<Job> jobs_;             // in submission order (guarded by mu_)
+  size_t next_job_ = 0;              // first job not yet taken by a worker (guarded by mu_)
+  bool stop_ = false;                // (guarded by mu_)
+  std::vector<std::thread> workers_;
+};
+
+}  // namespace klaxon::cli

@@ -1,0 +1,107 @@
+// The decode pipeline: batches come back in submission order whatever worker finishes first,
+// decoding equals the engine's own, and the reader hands out a file's lines in order.
+#include <doctest/doctest.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "cli/decode_pool.h"
+#include "cli/decoding_reader.h"
+#include "connectors/file_source.h"
+#include "engine/engine.h"
+
+namespace klaxon::cli {
+namespace {
+
+std::unique_ptr<Engine> TypeEngine() {
+  RuleSet rs;
+  Rule r;
+  r.name = "errors";
+  r.filter.kind = Predicate::Kind::kMatch;
+  r.filter.field.name = "level";
+  r.filter.field.path = {"level"};
+  r.filter.values = {"error"};
+  rs.rules.push_back(r);
+  auto e = Engine::Create(std::move(rs), EngineOptions());
+  REQUIRE(e.ok());
+  return std::move(e).value();
+}
+
+std::string Event(int i) {
+  if (i % 7 == 3) return "{broken " + std::to_string(i);
+  // Sizes vary a lot so that workers finish out of order.
+  return R"({"timestamp":)" + std::to_string(1764028800 + i) + R"(,"level":"error","pad":")" +
+         std::string(static_cast<size_t>((i * 7919) % 20000), 'x') + "\"}";
+}
+
+TEST_CASE("decode pool: batches return in submission order with the engine's decoding") {
+  auto engine = TypeEngine();
+  DecodePool pool([&] { return engine->NewDecoder(); }, 2, 3);
+  int submitted = 0, taken = 0;
+  std::vector<Notification> notes;
+  while (taken < 2000) {
+    while (submitted < 2000 && pool.HasFree()) {
+      DecodePool::Batch* batch = pool.Open();
+      for (int k = 0; k < 1 + submitted % 5 && submitted < 2000 && !batch->full(); ++k) {
+        const std::string payload = Event(submitted);
+        connectors::Record record;
+        record.payload = payload;
+        record.offset = submitted++;
+        batch->Add(record);
+      }
+      pool.Submit(batch);
+    }
+    CHECK(pool.InFlight() <= 3);
+    DecodePool::Batch* batch = pool.TakeDecoded(true);
+    REQUIRE(batch != nullptr);
+    for (size_t i = 0; i < batch->size; ++i) {
+      DecodePool::Item& item = batch->items[i];
+      REQUIRE(item.offset == taken);
+      CHECK(item.event.raw == Event(taken));
+      CHECK((item.reason == RejectReason::kInvalidJson) == (taken % 7 == 3));
+      if (item.reason == RejectReason::kNone)
+        CHECK(item.event.time_ms == (1764028800 + taken) * 1000LL);
+      const ProcessResult r = engine->ProcessDecoded(item.event, item.reason, notes);
+      CHECK(r.rejected == item.reason);
+      ++taken;
+    }
+    pool.Release(batch);
+  }
+  CHECK(pool.TakeDecoded(true) == nullptr);
+  CHECK(engine->Stats().accepted == 2000 - 2000 / 7 - (2000 % 7 > 3 ? 1 : 0));
+}
+
+TEST_CASE("decoding reader: a file's lines in order, rejects with their line numbers") {
+  const auto path = std::filesystem::temp_directory_path() / "klaxon_decoding_reader_test.jsonl";
+  {
+    std::ofstream out(path);
+    for (int i = 0; i < 1000; ++i) out << Event(i) << "\n";
+  }
+  auto engine = TypeEngine();
+  connectors::FileSourceOptions options;
+  options.path = path.string();
+  auto source = connectors::FileSource::Open(options);
+  REQUIRE(source.ok());
+  int line = 0;
+  {
+    DecodingReader reader(
+        **source, [&] { return engine->NewDecoder(); }, 2);
+    while (true) {
+      Result<DecodingReader::Item*> next = reader.Next();
+      REQUIRE(next.ok());
+      if (*next == nullptr) break;
+      ++line;
+      CHECK((*next)->offset == line);
+      CHECK(((*next)->reason == RejectReason::kInvalidJson) == ((line - 1) % 7 == 3));
+    }
+    CHECK(reader.Next().ok());  // still the end, no error
+  }
+  CHECK(line == 1000);
+  std::filesystem::remove(path);
+}
+
+}  // namespace
+}  // namespace klaxon::cli
