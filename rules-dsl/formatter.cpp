@@ -13,22 +13,6 @@
 namespace klaxon::rules_dsl {
 namespace {
 
-const char* OpText(CompareOp op) {
-  switch (op) {
-    case CompareOp::kGt:
-      return ">";
-    case CompareOp::kGe:
-      return ">=";
-    case CompareOp::kLt:
-      return "<";
-    case CompareOp::kLe:
-      return "<=";
-    case CompareOp::kEq:
-      return "=";
-  }
-  return ">";
-}
-
 std::string ValueText(const ast::Value& v) { return v.quoted ? "\"" + v.raw + "\"" : v.raw; }
 
 std::string FilterText(const ast::Filter& f) {
@@ -51,7 +35,7 @@ std::string FilterText(const ast::Filter& f) {
     case K::kHas:
       return "has:" + f.key.text;
     case K::kCompare:
-      return f.key.text + ":" + OpText(f.op) + f.number;
+      return f.key.text + ":" + CompareOpText(f.op) + f.number;
     case K::kMatch:
       out = f.key.text + ":";
       if (!f.list) return out + ValueText(f.values[0]);
@@ -69,7 +53,7 @@ std::string DurationText(const ast::Duration& d) { return d.amount + Lower(d.uni
 std::string ConditionText(const ast::Condition& c) {
   using K = ast::Condition::Kind;
   const std::string threshold = c.threshold.number + (c.threshold.percent ? "%" : "");
-  const std::string cmp = std::string(" ") + OpText(c.op) + " ";
+  const std::string cmp = std::string(" ") + CompareOpText(c.op) + " ";
   const std::string window =
       c.per_form ? "/" + DurationText(c.window) : " in " + DurationText(c.window);
   std::string out;
