@@ -179,43 +179,63 @@ TEST_CASE("KafkaSource commits processed offsets when a rebalance revokes its pa
   cluster.CreateTopic("events", 2);
   testing::LogSink sink;
   Produce(cluster.brokers(), "events", 0, 40, sink);
-  auto options = SourceOptions(cluster.brokers(), "events", "g-rebalance", sink);
-  // The mock coordinator refuses commits while an eager rebalance is in progress (a real broker
-  // accepts them; tests/connectors/real_broker_test.cpp covers eager), so use the incremental
-  // protocol here, where partitions are revoked once the group is stable again.
-  options.client.properties["partition.assignment.strategy"] = "cooperative-sticky";
-  options.auto_commit_interval_ms = 0;  // only the revoke can commit
-  options.store_batch = 1000;           // and it must also hand over the pending stores
-  auto first = OpenSource(options);
-  auto got = ConsumeN(*first, 40);
-  REQUIRE(got.size() == 40);
-  std::set<int32_t> partitions;
-  for (const auto& c : got) partitions.insert(c.partition);
-  REQUIRE(partitions.size() == 2);  // the keys spread over both partitions
-  CHECK(first->assigned_partitions() == 2);
-  CHECK(first->counters().commits == 0);
+  // One round: a first consumer reads everything, a second joins and takes one partition.
+  struct Round {
+    int64_t commits = 0, commit_failures = 0, rebalances = 0;
+    size_t seen_by_second = 0;
+    bool closed = false;
+  };
+  auto round = [&](const std::string& group) {
+    Round out;
+    auto options = SourceOptions(cluster.brokers(), "events", group, sink);
+    // The mock coordinator refuses commits while an eager rebalance is in progress (a real
+    // broker accepts them; tests/connectors/real_broker_test.cpp covers eager), so use the
+    // incremental protocol, where partitions are revoked once the group is stable again.
+    options.client.properties["partition.assignment.strategy"] = "cooperative-sticky";
+    options.auto_commit_interval_ms = 0;  // only the revoke can commit
+    options.store_batch = 1000;           // and it must also hand over the pending stores
+    auto first = OpenSource(options);
+    auto got = ConsumeN(*first, 40);
+    REQUIRE(got.size() == 40);
+    std::set<int32_t> partitions;
+    for (const auto& c : got) partitions.insert(c.partition);
+    REQUIRE(partitions.size() == 2);  // the keys spread over both partitions
+    CHECK(first->assigned_partitions() == 2);
+    CHECK(first->counters().commits == 0);
 
-  auto second = OpenSource(options);
-  std::vector<testing::Consumed> seen_by_second;
-  for (int i = 0; i < 300; ++i) {
-    auto a = ConsumeN(*first, 1, true, 1);
-    auto b = ConsumeN(*second, 1, true, 1);
-    CHECK(a.empty());  // nothing new was produced
-    seen_by_second.insert(seen_by_second.end(), b.begin(), b.end());
-    if (first->assigned_partitions() == 1 && second->assigned_partitions() == 1) break;
+    auto second = OpenSource(options);
+    for (int i = 0; i < 300; ++i) {
+      auto a = ConsumeN(*first, 1, true, 1);
+      auto b = ConsumeN(*second, 1, true, 1);
+      CHECK(a.empty());  // nothing new was produced
+      out.seen_by_second += b.size();
+      if (first->assigned_partitions() == 1 && second->assigned_partitions() == 1) break;
+    }
+    REQUIRE(first->assigned_partitions() == 1);
+    REQUIRE(second->assigned_partitions() == 1);
+    // Without the commit on revoke the second consumer would re-read its partition.
+    for (int i = 0; i < 10; ++i) out.seen_by_second += ConsumeN(*second, 1, true, 1).size();
+    out.commits = first->counters().commits;
+    out.commit_failures = first->counters().commit_failures;
+    out.rebalances = first->counters().rebalances;
+    out.closed = first->Close().ok() && second->Close().ok();
+    return out;
+  };
+  // On a loaded machine the mock coordinator can still be mid-rebalance when the revoke
+  // commits ("rebalance in progress"); that failure must be counted and logged, and the second
+  // consumer then re-reads (at least once). A few rounds in fresh groups must see it succeed.
+  bool committed = false;
+  for (int attempt = 0; attempt < 4 && !committed; ++attempt) {
+    const Round r = round("g-rebalance-" + std::to_string(attempt));
+    CHECK(r.rebalances >= 2);                   // assign both, revoke one
+    CHECK(r.commits + r.commit_failures >= 1);  // the revoke tried to commit
+    if (r.commits >= 1) {
+      committed = true;
+      CHECK(r.seen_by_second == 0);
+      CHECK(r.closed);
+    }
   }
-  REQUIRE(first->assigned_partitions() == 1);
-  REQUIRE(second->assigned_partitions() == 1);
-  CHECK(first->counters().commits >= 1);
-  CHECK(first->counters().rebalances >= 2);  // assign both, revoke one
-  // Without the commit on revoke the second consumer would re-read its partition from the start.
-  for (int i = 0; i < 10; ++i) {
-    auto b = ConsumeN(*second, 1, true, 1);
-    seen_by_second.insert(seen_by_second.end(), b.begin(), b.end());
-  }
-  CHECK(seen_by_second.empty());
-  CHECK(first->Close().ok());
-  CHECK(second->Close().ok());
+  CHECK(committed);
 }
 
 TEST_CASE("KafkaSource rejects bad settings with a clear error") {
