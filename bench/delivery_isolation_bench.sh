@@ -18,25 +18,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-python3 - "$root/examples/events/outage.jsonl.gz" "$events" >"$work/events.jsonl" <<'PY'
-import gzip, json, sys
-from datetime import datetime
-lines = gzip.open(sys.argv[1], "rt").read().splitlines()
-limit, n, r = int(sys.argv[2]), 0, 0
-while n < limit:
-    for line in lines:
-        if n == limit:
-            break
-        e = json.loads(line)
-        ts = e["timestamp"]
-        if isinstance(ts, str):
-            ts = datetime.fromisoformat(ts.replace("Z", "+00:00")).timestamp()
-        e["timestamp"] = round(ts + r * 5400.0, 3)
-        e["extra"] = {"n": n}
-        print(json.dumps(e, separators=(",", ":")))
-        n += 1
-    r += 1
-PY
+"$root/bench/repeat_outage.py" "$events" --numbered >"$work/events.jsonl"
 cat >"$work/rules.rules" <<'RULES'
 action hook = webhook(url: env("HOOK_URL"))
 rule payments-gateway-timeouts {

@@ -16,6 +16,7 @@
 #include <string_view>
 #include <vector>
 
+#include "bench/baseline_parse.h"
 #include "cli/rule_files.h"
 #include "engine/engine.h"
 #include "rules-dsl/rules_dsl.h"
@@ -230,44 +231,7 @@ void ParseBaseline(const std::vector<std::string>& events) {
   for (const auto& e : events) {
     buf.assign(e);
     buf.reserve(e.size() + simdjson::SIMDJSON_PADDING);
-    simdjson::ondemand::document doc;
-    if (parser.iterate(buf.data(), buf.size(), buf.capacity()).get(doc)) continue;
-    simdjson::ondemand::object obj;
-    if (doc.get_object().get(obj)) continue;
-    for (auto field : obj) {
-      std::string_view key;
-      if (field.unescaped_key().get(key)) break;
-      if (key == "timestamp") {
-        double d = 0;
-        if (!field.value().get_double().get(d)) sink += static_cast<uint64_t>(d);
-      } else if (key == "level" || key == "server_name") {
-        std::string_view v;
-        if (!field.value().get_string().get(v)) sink += v.size();
-      } else if (key == "tags") {
-        simdjson::ondemand::value v;
-        if (field.value().get(v)) break;
-        simdjson::ondemand::json_type t;
-        if (v.type().get(t)) break;
-        if (t == simdjson::ondemand::json_type::object) {
-          for (auto tf : v.get_object()) {
-            std::string_view tv;
-            if (!tf.value().get_string().get(tv)) sink += tv.size();
-          }
-        } else {
-          for (auto pair : v.get_array()) {
-            for (auto item : pair.get_array()) {
-              std::string_view tv;
-              if (!item.get_string().get(tv)) sink += tv.size();
-            }
-          }
-        }
-      } else if (key == "exception") {
-        for (auto ex : field.value()["values"].get_array()) {
-          std::string_view tv;
-          if (!ex["type"].get_string().get(tv)) sink += tv.size();
-        }
-      }
-    }
+    sink += klaxon::bench::TouchEventFields(parser, buf.data(), buf.size(), buf.capacity());
   }
   auto t1 = CpuClock::now();
   std::printf("parse-only baseline (on-demand, same fields): %10.0f events/s  (sink %llu)\n",

@@ -15,24 +15,7 @@ naive=$(bin bench/naive_loop_bench)
 work=$(mktemp -d "${TMPDIR:-/tmp}/klaxon-replay-bench.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 
-python3 - "$root/examples/events/outage.jsonl.gz" "$events" >"$work/events.jsonl" <<'PY'
-import gzip, json, sys
-from datetime import datetime
-lines = gzip.open(sys.argv[1], "rt").read().splitlines()
-limit, n, r = int(sys.argv[2]), 0, 0
-while n < limit:
-    for line in lines:
-        if n == limit:
-            break
-        e = json.loads(line)
-        ts = e["timestamp"]
-        if isinstance(ts, str):
-            ts = datetime.fromisoformat(ts.replace("Z", "+00:00")).timestamp()
-        e["timestamp"] = round(ts + r * 5400.0, 3)
-        print(json.dumps(e, separators=(",", ":")))
-        n += 1
-    r += 1
-PY
+"$root/bench/repeat_outage.py" "$events" >"$work/events.jsonl"
 cat >"$work/one.rules" <<'RULES'
 action hook = webhook(url: "http://127.0.0.1:9/hook")
 rule orders-db-errors {

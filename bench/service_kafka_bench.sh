@@ -48,30 +48,8 @@ while n < 100:
 PY
 "$klaxon" check "$work/bench.rules" >/dev/null
 
-gen() {  # $1: repetitions of the 90-minute story
-  python3 - "$root/examples/events/outage.jsonl.gz" "$1" "$events" <<'PY'
-import gzip, json, sys
-lines = gzip.open(sys.argv[1], "rt").read().splitlines()
-reps, limit = int(sys.argv[2]), int(sys.argv[3])
-out, n = sys.stdout, 0
-for r in range(reps):
-    shift = r * 5400.0
-    for line in lines:
-        if n == limit:
-            sys.exit(0)
-        e = json.loads(line)
-        ts = e["timestamp"]
-        if isinstance(ts, str):
-            from datetime import datetime
-            ts = datetime.fromisoformat(ts.replace("Z", "+00:00")).timestamp()
-        e["timestamp"] = round(ts + shift, 3)
-        out.write(json.dumps(e, separators=(",", ":")) + "\n")
-        n += 1
-PY
-}
 echo "producing $events events to a local broker..." >&2
-reps=$(( events / 12733 + 1 ))
-gen "$reps" | kcat -P -b "$brokers" -t bench -X linger.ms=50 -X batch.num.messages=10000 \
+"$root/bench/repeat_outage.py" "$events" | kcat -P -b "$brokers" -t bench -X linger.ms=50 -X batch.num.messages=10000 \
   -X queue.buffering.max.messages=1000000
 bytes=$(kcat -C -b "$brokers" -t bench -o -1 -e -q | wc -c)
 
