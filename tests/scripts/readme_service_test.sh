@@ -32,8 +32,14 @@ wait_lines "$WORK/stdout.jsonl" "$want" 120 || {
 replay_keys <"$WORK/stdout.jsonl" | sort >"$WORK/got"
 diff "$WORK/want" "$WORK/got" || fail "klaxon run and replay disagree"
 port=$(sed -n 's/.*msg="admin server listening".* port=\([0-9]*\).*/\1/p' "$WORK/run.log")
-total=$(curl -s "127.0.0.1:$port/metrics" |
-  awk '/^klaxon_rule_notifications_total/ {s += $2} END {print s + 0}')
+# /metrics serves a snapshot the run loop publishes every 200 ms: give it a moment.
+total=0
+for _ in $(seq 100); do
+  total=$(curl -s "127.0.0.1:$port/metrics" |
+    awk '/^klaxon_rule_notifications_total/ {s += $2} END {print s + 0}')
+  [ "$total" -eq "$want" ] && break
+  sleep 0.1
+done
 [ "$total" -eq "$want" ] || fail "metrics count $total notifications, want $want"
 if grep -q CONFWARN "$WORK/run.log"; then
   grep CONFWARN "$WORK/run.log" >&2
