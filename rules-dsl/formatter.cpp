@@ -171,12 +171,27 @@ class Printer {
   }
 
  private:
-  // Width of the names of the run of adjacent actions that `i` belongs to.
+  // True when printing source lines [start, end] as one unit moves a comment above it (see
+  // Unit): every comment in the range except one trailing the last line.
+  bool HoistsComments(int start, int end) const {
+    const auto& comments = file_.comments;
+    auto it = std::lower_bound(comments.begin(), comments.end(), start,
+                               [](const ast::Comment& c, int line) { return c.line < line; });
+    for (; it != comments.end() && it->line <= end; ++it) {
+      if (it->line != end || it->full_line) return true;
+    }
+    return false;
+  }
+
+  // Width of the names of the run of adjacent actions that `i` belongs to. Adjacency is judged
+  // on the output, so that formatting again yields the same alignment: a comment hoisted out
+  // of an action ends up between it and the action above.
   size_t AlignWidth(size_t i) const {
     const auto& items = file_.items;
     auto adjacent = [&](size_t a, size_t b) {  // b directly follows a
       return !items[a].is_rule && !items[b].is_rule &&
-             items[b].action.pos.line == items[a].action.end_line + 1;
+             items[b].action.pos.line == items[a].action.end_line + 1 &&
+             !HoistsComments(items[b].action.pos.line, items[b].action.end_line);
     };
     size_t first = i;
     while (first > 0 && adjacent(first - 1, first)) --first;

@@ -89,6 +89,20 @@ TEST_CASE("fmt: comments inside a multi-line construct move above it") {
         "                      secret: env(\"S\"))  # rotated monthly\n");
 }
 
+TEST_CASE("fmt: a comment hoisted out of an action ends its alignment run") {
+  // Found by the fuzzer: the first pass aligned `ops` with the action above, then printed the
+  // hoisted comment between them, so the second pass no longer aligned it.
+  const std::string text =
+      "action oncall = pagerduty(routing_key: env(\"K\"))\n"
+      "action ops = jira(url: \"https://j\",  # project: \"OPS\",\n"
+      "   token: env(\"T\"))\n";
+  CHECK(Format(text) ==
+        "action oncall = pagerduty(routing_key: env(\"K\"))\n"
+        "# project: \"OPS\",\n"
+        "action ops = jira(url: \"https://j\",\n"
+        "                  token: env(\"T\"))\n");
+}
+
 TEST_CASE("fmt: adjacent actions align their `=`; line breaks in arguments are kept") {
   const std::string text =
       "action a = log()\n"
