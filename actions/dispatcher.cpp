@@ -1,5 +1,7 @@
 #include "actions/dispatcher.h"
 
+#include <pthread.h>
+
 #include <algorithm>
 #include <chrono>
 #include <climits>
@@ -309,6 +311,7 @@ void Dispatcher::Finish(int64_t id, const DeliveryResult& result) {
 }
 
 void Dispatcher::WorkerLoop() {
+  pthread_setname_np(pthread_self(), "klaxon-deliver");  // as `top -H` shows it
   std::unique_lock lock(mu_);
   while (!stop_) {
     const int64_t now = clock_.NowMs();

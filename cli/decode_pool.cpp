@@ -1,5 +1,7 @@
 #include "cli/decode_pool.h"
 
+#include <pthread.h>
+
 #include <utility>
 
 namespace klaxon::cli {
@@ -71,6 +73,7 @@ DecodePool::Batch* DecodePool::TakeDecoded(bool wait) {
 void DecodePool::Release(Batch* batch) { free_.push_back(batch); }
 
 void DecodePool::Work(std::unique_ptr<EventDecoder> decoder) {
+  pthread_setname_np(pthread_self(), "klaxon-decode");  // as `top -H` shows it
   while (true) {
     Batch* batch = nullptr;
     {

@@ -1,5 +1,7 @@
 #include "cli/decoding_reader.h"
 
+#include <pthread.h>
+
 #include <utility>
 
 namespace klaxon::cli {
@@ -50,6 +52,7 @@ bool DecodingReader::Fill(Batch& batch) {
 }
 
 void DecodingReader::Work(std::unique_ptr<EventDecoder> decoder) {
+  pthread_setname_np(pthread_self(), "klaxon-decode");  // as `top -H` shows it
   while (true) {
     std::unique_ptr<Batch> batch;
     {

@@ -13,6 +13,9 @@ namespace klaxon::connectors {
 // Commit() and Close() retry a commit the coordinator could not take yet for up to ~3 s.
 constexpr int kCommitAttempts = 30;
 
+// Messages taken from librdkafka's queue under one lock; the fetch thread contends for it.
+constexpr size_t kTakeBatch = 256;
+
 struct KafkaSource::PartitionState {
   std::string topic;
   int32_t partition = -1;
@@ -139,51 +142,70 @@ Status KafkaSource::Start() {
   }
   consumer_.reset(RdKafka::KafkaConsumer::create(conf->get(), error));
   if (!consumer_) return Status::InvalidArgument("kafka source: " + error);
+  consumer_queue_ = rd_kafka_queue_get_consumer(consumer_->c_ptr());
   if (RdKafka::ErrorCode err = consumer_->subscribe(options_.topics); err) {
     return Status::InvalidArgument("kafka source: subscribe: " + RdKafka::err2str(err));
   }
   return Status::Ok();
 }
 
+void KafkaSource::DestroyTaken() {
+  for (rd_kafka_message_t* m : taken_) rd_kafka_message_destroy(m);
+  taken_.clear();
+  handed_out_ = 0;
+}
+
+void KafkaSource::Take(std::chrono::milliseconds timeout) {
+  DestroyTaken();
+  taken_.resize(kTakeBatch);
+  // Whatever is ready, without waiting: the batch call would otherwise wait for a full batch.
+  ssize_t n = rd_kafka_consume_batch_queue(consumer_queue_, 0, taken_.data(), kTakeBatch);
+  if (n < 0) n = 0;  // only for an invalid queue, which this one is not
+  taken_.resize(static_cast<size_t>(n));
+  if (n == 0 && timeout.count() > 0) {
+    // Nothing ready: wait for the first message (or callback) up to the timeout.
+    if (rd_kafka_message_t* m = rd_kafka_consumer_poll(
+            consumer_->c_ptr(), static_cast<int>(std::min<int64_t>(timeout.count(), INT32_MAX)))) {
+      taken_.push_back(m);
+    }
+  }
+}
+
 Result<NextStatus> KafkaSource::Next(std::chrono::milliseconds timeout, Record* record) {
   if (closed_) return Status::FailedPrecondition("kafka source: closed");
-  current_.reset();
   if (fatal_) return Status::Internal("kafka source: fatal error: " + fatal_message_);
-  std::unique_ptr<RdKafka::Message> message(
-      consumer_->consume(static_cast<int>(std::max<int64_t>(0, timeout.count()))));
-  switch (message->err()) {
-    case RdKafka::ERR_NO_ERROR: {
-      ++records_;
-      const rd_kafka_message_t* raw = message->c_ptr();
-      // The C accessor avoids building a std::string per message; assign() reuses capacity.
-      record->topic.assign(rd_kafka_topic_name(raw->rkt));
-      record->partition = message->partition();
-      record->offset = message->offset();
-      record->payload = std::string_view(static_cast<const char*>(message->payload()),
-                                         message->payload() ? message->len() : 0);
-      const RdKafka::MessageTimestamp ts = message->timestamp();
-      record->broker_timestamp_ms =
-          ts.type == RdKafka::MessageTimestamp::MSG_TIMESTAMP_NOT_AVAILABLE ? -1 : ts.timestamp;
-      record->truncated = false;
-      current_ = std::move(message);
-      return NextStatus::kRecord;
+  if (handed_out_ == taken_.size()) Take(timeout);
+  while (handed_out_ < taken_.size()) {
+    const rd_kafka_message_t* m = taken_[handed_out_++];
+    switch (m->err) {
+      case RD_KAFKA_RESP_ERR_NO_ERROR: {
+        ++records_;
+        record->topic.assign(rd_kafka_topic_name(m->rkt));  // reuses the string's capacity
+        record->partition = m->partition;
+        record->offset = m->offset;
+        record->payload = std::string_view(static_cast<const char*>(m->payload),
+                                           m->payload != nullptr ? m->len : 0);
+        rd_kafka_timestamp_type_t type = RD_KAFKA_TIMESTAMP_NOT_AVAILABLE;
+        const int64_t ts = rd_kafka_message_timestamp(m, &type);
+        record->broker_timestamp_ms = type == RD_KAFKA_TIMESTAMP_NOT_AVAILABLE ? -1 : ts;
+        record->truncated = false;
+        return NextStatus::kRecord;
+      }
+      case RD_KAFKA_RESP_ERR__PARTITION_EOF:
+        break;
+      case RD_KAFKA_RESP_ERR__FATAL: {
+        char reason[512] = {0};
+        rd_kafka_fatal_error(consumer_->c_ptr(), reason, sizeof(reason));
+        OnError(true, reason[0] != '\0' ? reason : rd_kafka_message_errstr(m));
+        break;
+      }
+      default:
+        OnError(false, std::string(rd_kafka_err2str(m->err)) + ": " + rd_kafka_message_errstr(m));
+        break;
     }
-    case RdKafka::ERR__TIMED_OUT:
-      // Idle: a good moment to hand processed positions to librdkafka for the next commit.
-      StoreMarked();
-      break;
-    case RdKafka::ERR__PARTITION_EOF:
-      break;
-    case RdKafka::ERR__FATAL: {
-      std::string reason;
-      consumer_->fatal_error(reason);
-      OnError(true, reason.empty() ? message->errstr() : reason);
-      break;
-    }
-    default:
-      OnError(false, RdKafka::err2str(message->err()) + ": " + message->errstr());
-      break;
   }
+  // Idle: a good moment to hand processed positions to librdkafka for the next commit.
+  if (taken_.empty()) StoreMarked();
   if (fatal_) return Status::Internal("kafka source: fatal error: " + fatal_message_);
   return NextStatus::kIdle;
 }
@@ -278,7 +300,7 @@ Status KafkaSource::Commit() {
 
 Status KafkaSource::Close() {
   if (closed_ || !consumer_) return Status::Ok();
-  current_.reset();
+  DestroyTaken();  // taken but not handed out: not stored, so re-delivered later
   Status status;
   if (!fatal_) {
     StoreMarked();
@@ -293,6 +315,8 @@ Status KafkaSource::Close() {
     std::unique_ptr<RdKafka::Message> dropped(consumer_->consume(50));
   }
   consumer_->close();  // leaves the group
+  if (consumer_queue_ != nullptr) rd_kafka_queue_destroy(consumer_queue_);
+  consumer_queue_ = nullptr;
   assigned_partitions_ = 0;
   return status;
 }

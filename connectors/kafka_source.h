@@ -23,6 +23,9 @@
 #include "connectors/source.h"
 #include "engine/status.h"
 
+struct rd_kafka_queue_s;
+struct rd_kafka_message_s;
+
 namespace RdKafka {
 class KafkaConsumer;
 class Message;
@@ -89,6 +92,10 @@ class KafkaSource final : public Source {
   explicit KafkaSource(KafkaSourceOptions options);
   Status Start();
   void StoreMarked();
+  void DestroyTaken();
+  // Takes what librdkafka has ready (up to kTakeBatch messages, one queue lock), or waits up
+  // to `timeout` for the first message.
+  void Take(std::chrono::milliseconds timeout);
   // Commits stored offsets; retries coordinator errors `attempts` times, 100 ms apart.
   Status CommitStored(const char* why, int attempts = 1);
   void OnAssign(const std::vector<RdKafka::TopicPartition*>& partitions, bool incremental);
@@ -101,10 +108,14 @@ class KafkaSource final : public Source {
   KafkaSourceOptions options_;
   std::unique_ptr<Callbacks> callbacks_;
   std::unique_ptr<RdKafka::KafkaConsumer> consumer_;
-  std::unique_ptr<RdKafka::Message> current_;  // the message whose payload Next() handed out
+  // Messages taken from librdkafka in one call; Next() hands them out in order. They are
+  // destroyed when the next batch is taken, so a record's payload stays valid until then.
+  std::vector<rd_kafka_message_s*> taken_;
+  size_t handed_out_ = 0;
   std::vector<std::unique_ptr<PartitionState>> partitions_;  // assigned partitions
   std::vector<RdKafka::TopicPartition*> store_scratch_;
   int marks_since_store_ = 0;
+  rd_kafka_queue_s* consumer_queue_ = nullptr;  // the consumer's queue, for batch reads
   bool closed_ = false;
   bool fatal_ = false;
   std::string fatal_message_;
