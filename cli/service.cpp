@@ -344,7 +344,7 @@ void Service::FlushNotifications() {
     for (size_t i = pending_.size() - unflushed_records_; i < pending_.size(); ++i) {
       const Pending& p = pending_[i];
       if (last == nullptr || p.partition != last->partition || p.topic != last->topic) {
-        mark = &evaluated_[{p.topic, p.partition}];
+        mark = &evaluated_[{topic_names_[p.topic], p.partition}];
       }
       last = &p;
       if (p.offset > *mark) {
@@ -377,6 +377,24 @@ int64_t Service::DeadLetter(const DecodePool::Item& record, RejectReason reason)
   return static_cast<int64_t>(dead_lettered_);
 }
 
+uint32_t Service::TopicIndex(const std::string& topic) {
+  if (last_topic_ < topic_names_.size() && topic_names_[last_topic_] == topic) return last_topic_;
+  for (uint32_t i = 0; i < topic_names_.size(); ++i) {
+    if (topic_names_[i] == topic) return last_topic_ = i;
+  }
+  topic_names_.push_back(topic);
+  return last_topic_ = static_cast<uint32_t>(topic_names_.size() - 1);
+}
+
+int64_t Service::HandedBefore(uint32_t topic, int32_t partition) {
+  for (const Handed& h : handed_before_) {
+    if (h.topic == topic && h.partition == partition) return h.offset;
+  }
+  auto it = evaluated_before_.find({topic_names_[topic], partition});
+  handed_before_.push_back({topic, partition, it == evaluated_before_.end() ? -1 : it->second});
+  return handed_before_.back().offset;
+}
+
 void Service::HandleRecord(DecodePool::Item& record) {
   // Reading the clock costs about as much as a tenth of an evaluation here, so the evaluation
   // time is measured on one record in kEvalLatencySampleEvery.
@@ -406,11 +424,9 @@ void Service::HandleRecord(DecodePool::Item& record) {
   }
   // Notifications caused by a record that a previous run already evaluated were handed over
   // then; re-evaluation after a restart only rebuilds state (docs/operations.md).
-  bool suppress = false;
-  if (kafka_ != nullptr && !evaluated_before_.empty()) {
-    auto it = evaluated_before_.find({record.topic, record.partition});
-    suppress = it != evaluated_before_.end() && record.offset <= it->second;
-  }
+  const uint32_t topic = TopicIndex(record.topic);
+  const bool suppress = kafka_ != nullptr && !evaluated_before_.empty() &&
+                        record.offset <= HandedBefore(topic, record.partition);
   if (suppress) {
     suppressed_ += notes_.size();
     notes_.clear();
@@ -418,8 +434,8 @@ void Service::HandleRecord(DecodePool::Item& record) {
     if (record.broker_timestamp_ms > 0) batch_broker_ms_.push_back(record.broker_timestamp_ms);
     Queue(notes_);
   }
-  pending_.push_back({r.rejected == RejectReason::kNone ? r.sequence : 0, r.event_time_ms,
-                      record.topic, record.partition, record.offset, dead_letter});
+  pending_.push_back({r.rejected == RejectReason::kNone ? r.sequence : 0, r.event_time_ms, topic,
+                      record.partition, record.offset, dead_letter});
   ++unflushed_records_;
 }
 
@@ -441,11 +457,10 @@ void Service::MarkProcessed() {
         dead_letters_->delivered() + dead_letters_->failed() < p.dead_letter) {
       break;
     }
-    connectors::Record r;
-    r.topic = p.topic;
-    r.partition = p.partition;
-    r.offset = p.offset;
-    source_->MarkProcessed(r);
+    mark_record_.topic.assign(topic_names_[p.topic]);  // reuses the string's capacity
+    mark_record_.partition = p.partition;
+    mark_record_.offset = p.offset;
+    source_->MarkProcessed(mark_record_);
     pending_.pop_front();
   }
 }

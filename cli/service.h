@@ -68,10 +68,15 @@ class Service {
   struct Pending {
     uint64_t sequence;  // 0: rejected, nothing held in the engine
     int64_t event_time_ms;
-    std::string topic;
+    uint32_t topic;  // index into topic_names_: a record carries no copy of the name
     int32_t partition;
     int64_t offset;
     int64_t dead_letter = 0;  // n-th dead-lettered message; its offset waits for delivery
+  };
+  struct Handed {  // evaluated_before_ of one partition, looked up once
+    uint32_t topic;
+    int32_t partition;
+    int64_t offset;  // -1: nothing handed over before this run
   };
 
   Result<std::unique_ptr<Loaded>> Load(Engine* previous);
@@ -85,6 +90,8 @@ class Service {
   void FlushNotifications();
   void SaveProgress(bool force);
   void LoadProgress();
+  uint32_t TopicIndex(const std::string& topic);
+  int64_t HandedBefore(uint32_t topic, int32_t partition);
   std::string ProgressPath() const;
   void MarkProcessed();
   void Tick(int64_t now_ms);
@@ -107,7 +114,10 @@ class Service {
   std::unique_ptr<AdminServer> admin_;
   std::unique_ptr<DecodePool> decode_pool_;  // decoders for the current engine
   std::vector<Notification> notes_;          // reused
-  std::deque<Pending> pending_;  // records handed out, in order, not yet marked processed
+  std::deque<Pending> pending_;           // records handed out, in order, not yet marked processed
+  std::vector<std::string> topic_names_;  // every topic a record came from
+  uint32_t last_topic_ = 0;
+  connectors::Record mark_record_;  // reused by MarkProcessed
   // Notifications wait in batch_ until FlushNotifications writes them to the outbox in one
   // commit; the last unflushed_records_ entries of pending_ are the records that caused them
   // (their offsets must not be marked before that commit).
@@ -131,6 +141,7 @@ class Service {
   // previous run's (read at start) below which re-computed notifications are suppressed.
   std::map<PartitionKey, int64_t> evaluated_;
   std::map<PartitionKey, int64_t> evaluated_before_;
+  std::vector<Handed> handed_before_;  // what HandleRecord looked up in evaluated_before_
   bool progress_dirty_ = false;
   std::chrono::steady_clock::time_point progress_saved_at_{};
 
