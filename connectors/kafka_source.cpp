@@ -117,8 +117,8 @@ Status KafkaSource::Start() {
       {"enable.partition.eof", "false"},
       // librdkafka 2.0 (Debian 12) stops fetching when this buffer is full and looks again only
       // about a second later, so while Klaxon catches up on a backlog a 64 MiB buffer (the
-      // default, ~40,000 events of 1.6 KB) leaves it idle most of each second: 27 % of the raw
-      // consume rate measured. 256 MiB covers that second. Users can lower it (properties win).
+      // default, ~40,000 events of 1.6 KB) leaves it idle most of each second. 256 MiB covers
+      // that second. Users can lower it (properties win).
       {"queued.max.messages.kbytes", "262144"},
       {"queued.min.messages", "1000000"},
   };
