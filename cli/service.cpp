@@ -720,7 +720,8 @@ std::string Service::MetricsText() {
   }
   if (rules) {
     const char* families[][3] = {
-        {"klaxon_rule_matches_total", "counter", "Events that matched the rule's filter."},
+        {"klaxon_rule_matches_total", "counter",
+         "Events that matched the rule's filter (for a ratio: its denominator)."},
         {"klaxon_rule_notifications_total", "counter", "Notifications the rule produced."},
         {"klaxon_rule_firing_alerts", "gauge", "Groups of the rule currently firing."},
         {"klaxon_rule_pending_alerts", "gauge", "Groups of the rule currently pending."},

@@ -388,7 +388,8 @@ class EngineImpl final : public Engine {
   void Accept(DecodedEvent* ev, uint32_t idx, std::vector<Notification>& out);
   void Run(int64_t target);
   void Evaluate(const DecodedEvent& ev);
-  void ApplyRule(CompiledRule& cr, const DecodedEvent& ev);
+  // `in_ratio`: for a ratio rule, whether the event is one of its denominator's.
+  void ApplyRule(CompiledRule& cr, const DecodedEvent& ev, bool in_ratio);
   void BuildGroupKey(const CompiledRule& cr, const DecodedEvent& ev);
   uint32_t FindOrCreateGroup(CompiledRule& cr, int64_t t);
   bool Evictable(const CompiledRule& cr, const Group& g, int64_t t) const;
@@ -843,8 +844,10 @@ void EngineImpl::Evaluate(const DecodedEvent& ev) {
   for (uint32_t r : candidates_) {
     CompiledRule& cr = compiled_[r];
     if (!cr.index_exact && !cr.filter.Eval(ev)) continue;
-    ++cr.state->stats.matches;
-    ApplyRule(cr, ev);
+    // A ratio's own events are its denominator's; the others only move its groups' clocks.
+    const bool in_ratio = cr.mode == Mode::kRatio && cr.denominator.Eval(ev);
+    if (cr.mode != Mode::kRatio || in_ratio) ++cr.state->stats.matches;
+    ApplyRule(cr, ev, in_ratio);
   }
 }
 
@@ -987,7 +990,7 @@ void EngineImpl::BuildGroupKey(const CompiledRule& cr, const DecodedEvent& ev) {
   }
 }
 
-void EngineImpl::ApplyRule(CompiledRule& cr, const DecodedEvent& ev) {
+void EngineImpl::ApplyRule(CompiledRule& cr, const DecodedEvent& ev, bool in_ratio) {
   const int64_t t = ev.time_ms;
   BuildGroupKey(cr, ev);
   const uint32_t slot = FindOrCreateGroup(cr, t);
@@ -1059,7 +1062,7 @@ void EngineImpl::ApplyRule(CompiledRule& cr, const DecodedEvent& ev) {
       g.X().a.Push(t, cr.merge_ms);
       break;
     case Mode::kRatio: {
-      if (!cr.denominator.Eval(ev)) break;
+      if (!in_ratio) break;
       GroupExtra& x = g.X();
       x.b.Push(t, cr.merge_ms);
       if (cr.numerator.Eval(ev)) x.a.Push(t, cr.merge_ms);

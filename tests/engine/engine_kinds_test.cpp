@@ -104,6 +104,26 @@ TEST_CASE("ratio of two filters among events passing the rule filter") {
   CHECK(Show(h.out[3]) == T(1200) + " ratio resolved v=50 g=");
 }
 
+TEST_CASE("a ratio rule matches the events of its denominator, not every event") {
+  Rule r;
+  r.name = "share";
+  r.condition.kind = Condition::Kind::kRatio;
+  r.condition.op = CompareOp::kGt;
+  r.condition.threshold = 50;
+  r.condition.window_ms = 1000;
+  r.condition.numerator = Match(Level(), {"error"});
+  r.condition.denominator = Match(TagField("service"), {"api"});
+  Harness h({r});
+  h.At(kT0, "\"tags\":{\"service\":\"api\"},\"level\":\"info\"");
+  h.At(kT0 + 10, "\"tags\":{\"service\":\"web\"},\"level\":\"error\"");  // not in the ratio
+  h.At(kT0 + 20, "\"tags\":{\"service\":\"api\"},\"level\":\"error\"");  // 1/2
+  CHECK(h.out.empty());
+  h.At(kT0 + 30, "\"tags\":{\"service\":\"api\"},\"level\":\"error\"");  // 2/3
+  REQUIRE(h.out.size() == 1);
+  CHECK(h.out[0].value == doctest::Approx(200.0 / 3));
+  CHECK(h.engine->Stats().rules[0].matches == 3);
+}
+
 TEST_CASE("new value: the first occurrence per group notifies; the set of seen values is state") {
   Rule r;
   r.name = "new";
