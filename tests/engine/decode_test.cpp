@@ -137,6 +137,31 @@ TEST_CASE("decoding referenced fields: tags as object or pairs, arrays, path-the
   CHECK(d.Values(service) == std::vector<std::string>{"s1"});
 }
 
+TEST_CASE("escapes anywhere in a long key are found, and a backslash after the key is not one") {
+  DecodeFixture d;
+  const uint32_t region = d.table.Intern(PathField("region", {"deployment_region_name_long"}));
+  const uint32_t zone = d.table.Intern(TagField("availability_zone"));
+  d.Build();
+  // Escapes at bytes 7, 8, 15, 16 and 26 of the key (the decoder scans keys 8 bytes at a time).
+  for (const char* key : {R"(deployment_region_name_long)", R"(deployment_region_name_long)",
+                          R"(deployment_region_name_long)", R"(deployment_region_name_long)",
+                          R"(deployment_region_name_long)"}) {
+    CAPTURE(key);
+    REQUIRE(d.decoder->Decode(std::string(R"({"timestamp":1,")") + key + R"(":"eu"})", d.ev) ==
+            RejectReason::kNone);
+    CHECK(d.Values(region) == std::vector<std::string>{"eu"});
+  }
+  REQUIRE(d.decoder->Decode(R"({"timestamp":1,"tags":{"availability_zon\u0065":"b"}})", d.ev) ==
+          RejectReason::kNone);
+  CHECK(d.Values(zone) == std::vector<std::string>{"b"});
+  // Short keys followed by escaped values: nothing is unescaped into a false match.
+  REQUIRE(d.decoder->Decode(
+              R"({"timestamp":1,"ab":"\n","tags":{"zz":"\"x","availability_zone":"c"}})", d.ev) ==
+          RejectReason::kNone);
+  CHECK(d.Values(zone) == std::vector<std::string>{"c"});
+  CHECK(d.Values(region).empty());
+}
+
 TEST_CASE("every reject reason") {
   DecodeFixture d;
   d.table.Intern(TagField("environment"));
