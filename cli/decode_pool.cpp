@@ -6,14 +6,19 @@
 
 namespace klaxon::cli {
 
-void DecodePool::Batch::Add(const connectors::Record& record) {
+void DecodePool::Batch::Add(const connectors::Record& record, connectors::HeldPayload held) {
   Item& item = items[size++];
   item.truncated = record.truncated;
   item.topic.assign(record.topic);
   item.partition = record.partition;
   item.offset = record.offset;
   item.broker_timestamp_ms = record.broker_timestamp_ms;
-  EventDecoder::ReserveRaw(record.payload, item.event);
+  item.held = std::move(held);
+  if (item.held) {
+    item.held_payload = record.payload;
+  } else {
+    EventDecoder::ReserveRaw(record.payload, item.event);
+  }
 }
 
 DecodePool::DecodePool(const DecoderFactory& new_decoder, int workers, size_t batches) {
@@ -84,6 +89,10 @@ void DecodePool::Work(std::unique_ptr<EventDecoder> decoder) {
     }
     for (size_t i = 0; i < batch->size; ++i) {
       Item& item = batch->items[i];
+      if (item.held) {
+        EventDecoder::ReserveRaw(item.held_payload, item.event);
+        item.held.Reset();  // the source's bytes are not needed any more
+      }
       item.reason = item.truncated ? RejectReason::kTooLarge : decoder->DecodeInPlace(item.event);
     }
     {

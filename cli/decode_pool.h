@@ -28,6 +28,10 @@ class DecodePool {
  public:
   struct Item {
     DecodedEvent event;  // event.raw: the record's bytes (kept when decoding rejects them)
+    // A record added with its source's bytes held: the worker copies them into event.raw and
+    // releases them, so the copy is made on the decoding thread (not the caller's).
+    connectors::HeldPayload held;
+    std::string_view held_payload;
     RejectReason reason = RejectReason::kNone;
     bool truncated = false;  // over the source's size limit: not decoded
     std::string topic;
@@ -39,7 +43,9 @@ class DecodePool {
     std::vector<Item> items;
     size_t size = 0;
     bool full() const { return size == items.size(); }
-    void Add(const connectors::Record& record);  // copies the record; requires !full()
+    // Copies the record, or with `held` set keeps only a view of its held bytes until a worker
+    // copies them. Requires !full().
+    void Add(const connectors::Record& record, connectors::HeldPayload held = {});
   };
   using DecoderFactory = std::function<std::unique_ptr<EventDecoder>()>;
 

@@ -545,7 +545,7 @@ int Service::Run() {
           waited = wait;
           break;
         }
-        batch->Add(record);
+        batch->Add(record, source_->Hold());  // the copy is made by a decode worker
       }
       if (batch->size == 0) {
         decode_pool_->Cancel(batch);

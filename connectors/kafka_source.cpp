@@ -150,7 +150,9 @@ Status KafkaSource::Start() {
 }
 
 void KafkaSource::DestroyTaken() {
-  for (rd_kafka_message_t* m : taken_) rd_kafka_message_destroy(m);
+  for (rd_kafka_message_t* m : taken_) {
+    if (m != nullptr) rd_kafka_message_destroy(m);  // null: held (see Hold)
+  }
   taken_.clear();
   handed_out_ = 0;
 }
@@ -169,6 +171,15 @@ void KafkaSource::Take(std::chrono::milliseconds timeout) {
       taken_.push_back(m);
     }
   }
+}
+
+HeldPayload KafkaSource::Hold() {
+  // The record Next() returned last is the message just before handed_out_.
+  if (handed_out_ == 0 || taken_[handed_out_ - 1] == nullptr) return {};
+  rd_kafka_message_t* m = std::exchange(taken_[handed_out_ - 1], nullptr);
+  // Messages are reference counted by librdkafka; destroying one on another thread is safe.
+  return HeldPayload(
+      m, [](void* p) { rd_kafka_message_destroy(static_cast<rd_kafka_message_t*>(p)); });
 }
 
 Result<NextStatus> KafkaSource::Next(std::chrono::milliseconds timeout, Record* record) {

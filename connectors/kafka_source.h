@@ -74,6 +74,7 @@ class KafkaSource final : public Source {
 
   // kIdle on timeout and on partition EOF; a Status only for fatal consumer errors.
   Result<NextStatus> Next(std::chrono::milliseconds timeout, Record* record) override;
+  HeldPayload Hold() override;
   void MarkProcessed(const Record& record) override;
   // Synchronous; retries for up to ~3 s while the group coordinator is unknown.
   Status Commit() override;
@@ -109,7 +110,8 @@ class KafkaSource final : public Source {
   std::unique_ptr<Callbacks> callbacks_;
   std::unique_ptr<RdKafka::KafkaConsumer> consumer_;
   // Messages taken from librdkafka in one call; Next() hands them out in order. They are
-  // destroyed when the next batch is taken, so a record's payload stays valid until then.
+  // destroyed when the next batch is taken, so a record's payload stays valid until then;
+  // a held message (Hold) is null here and belongs to its HeldPayload.
   std::vector<rd_kafka_message_s*> taken_;
   size_t handed_out_ = 0;
   std::vector<std::unique_ptr<PartitionState>> partitions_;  // assigned partitions

@@ -11,6 +11,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "engine/status.h"
 
@@ -27,6 +28,37 @@ struct Record {
   bool truncated = false;
 };
 
+// A record's bytes kept alive after the source moved on (see Source::Hold). Move-only; the
+// bytes are released when it is reset or destroyed, on whatever thread that happens.
+class HeldPayload {
+ public:
+  using ReleaseFn = void (*)(void*);
+  HeldPayload() = default;
+  HeldPayload(void* owner, ReleaseFn release) : owner_(owner), release_(release) {}
+  HeldPayload(HeldPayload&& other) noexcept
+      : owner_(std::exchange(other.owner_, nullptr)), release_(other.release_) {}
+  HeldPayload& operator=(HeldPayload&& other) noexcept {
+    if (this != &other) {
+      Reset();
+      owner_ = std::exchange(other.owner_, nullptr);
+      release_ = other.release_;
+    }
+    return *this;
+  }
+  HeldPayload(const HeldPayload&) = delete;
+  HeldPayload& operator=(const HeldPayload&) = delete;
+  ~HeldPayload() { Reset(); }
+
+  explicit operator bool() const { return owner_ != nullptr; }
+  void Reset() {
+    if (owner_ != nullptr) release_(std::exchange(owner_, nullptr));
+  }
+
+ private:
+  void* owner_ = nullptr;
+  ReleaseFn release_ = nullptr;
+};
+
 enum class NextStatus {
   kRecord,  // *record is filled
   kIdle,    // nothing arrived within the timeout; call again (time may advance meanwhile)
@@ -38,6 +70,10 @@ class Source {
   virtual ~Source() = default;
   // Waits up to `timeout` for the next record.
   virtual Result<NextStatus> Next(std::chrono::milliseconds timeout, Record* record) = 0;
+  // Keeps the payload of the record the last Next() returned valid past later calls, until the
+  // returned handle releases it, so another thread can copy it (Kafka: the message itself). An
+  // empty handle when the source cannot; the caller then copies before calling Next() again.
+  virtual HeldPayload Hold() { return {}; }
   // Marks a record as processed; its position may be committed from now on.
   virtual void MarkProcessed(const Record& record) = 0;
   // Commits every processed position (Kafka: synchronous commit of stored offsets).

@@ -37,6 +37,49 @@ std::string Event(int i) {
          std::string(static_cast<size_t>((i * 7919) % 20000), 'x') + "\"}";
 }
 
+// Bytes held for the pool, as KafkaSource::Hold does, counting their releases.
+struct HeldBytes {
+  std::string bytes;
+  int released = 0;
+  connectors::HeldPayload Hold() {
+    return connectors::HeldPayload(this, [](void* p) { ++static_cast<HeldBytes*>(p)->released; });
+  }
+};
+
+TEST_CASE("decode pool: held payloads are copied and released by the workers") {
+  auto engine = TypeEngine();
+  std::vector<HeldBytes> sources(40);
+  for (int i = 0; i < 40; ++i) sources[i].bytes = Event(i + 1);
+  {
+    DecodePool pool([&] { return engine->NewDecoder(); }, 2, 3);
+    DecodePool::Batch* batch = pool.Open();
+    for (int i = 0; i < 20; ++i) {
+      connectors::Record record;
+      record.payload = sources[i].bytes;
+      record.offset = i;
+      batch->Add(record, sources[i].Hold());
+    }
+    pool.Submit(batch);
+    DecodePool::Batch* done = pool.TakeDecoded(true);
+    REQUIRE(done == batch);
+    for (int i = 0; i < 20; ++i) {
+      CHECK(sources[i].released == 1);
+      CHECK(done->items[i].event.Raw() == sources[i].bytes);
+      CHECK((done->items[i].reason == RejectReason::kNone) == (i % 7 != 2));  // Event(i + 1)
+    }
+    pool.Release(done);
+    // Held but never decoded: released when the pool goes away.
+    DecodePool::Batch* pending = pool.Open();
+    for (int i = 20; i < 40; ++i) {
+      connectors::Record record;
+      record.payload = sources[i].bytes;
+      pending->Add(record, sources[i].Hold());
+    }
+    CHECK(sources[20].released == 0);
+  }
+  for (int i = 0; i < 40; ++i) CHECK(sources[i].released == 1);
+}
+
 TEST_CASE("decode pool: batches return in submission order with the engine's decoding") {
   auto engine = TypeEngine();
   DecodePool pool([&] { return engine->NewDecoder(); }, 2, 3);

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <set>
+#include <thread>
 
 #include "connectors/kafka_producer.h"
 #include "tests/connectors/kafka_mock_util.h"
@@ -114,6 +115,40 @@ TEST_CASE("KafkaSource re-delivers messages it took from librdkafka but never ha
     CHECK(rest[i].offset == 100 + i);
     CHECK(rest[i].payload == Payload(100 + i));
   }
+  CHECK(source->Close().ok());
+}
+
+TEST_CASE("KafkaSource keeps held payloads valid after it moves on, for another thread") {
+  // The run loop holds each record's bytes for a decode worker instead of copying them; they
+  // must survive the batch they came in (256 messages) and be released on the worker's thread.
+  MockCluster cluster;
+  cluster.CreateTopic("events", 1);
+  testing::LogSink sink;
+  Produce(cluster.brokers(), "events", 0, 600, sink);
+  auto source = OpenSource(SourceOptions(cluster.brokers(), "events", "g-held", sink));
+  std::vector<HeldPayload> held;
+  std::vector<std::string_view> payloads;
+  Record record;
+  for (int polls = 0; polls < 3000 && held.size() < 600; ++polls) {
+    auto next = source->Next(milliseconds(100), &record);
+    REQUIRE_MESSAGE(next.ok(), next.status().message());
+    if (*next != NextStatus::kRecord) continue;
+    held.push_back(source->Hold());
+    REQUIRE(held.back());
+    CHECK_FALSE(source->Hold());  // held once only
+    payloads.push_back(record.payload);
+    source->MarkProcessed(record);
+  }
+  REQUIRE(held.size() == 600);
+  int intact = 0;
+  std::thread worker([&] {
+    for (size_t i = 0; i < held.size(); ++i) {
+      intact += payloads[i] == Payload(static_cast<int>(i));
+      held[i].Reset();
+    }
+  });
+  worker.join();
+  CHECK(intact == 600);
   CHECK(source->Close().ok());
 }
 
