@@ -75,15 +75,8 @@ TEST_CASE("change against an earlier window; never before the history covers the
 }
 
 TEST_CASE("ratio of two filters among events passing the rule filter") {
-  Rule r;
-  r.name = "ratio";
+  Rule r = RatioRule("ratio", Match(Level(), {"error"}), Predicate(), 50, 1000);
   r.filter = Match(TagField("service"), {"api"});
-  r.condition.kind = Condition::Kind::kRatio;
-  r.condition.op = CompareOp::kGt;
-  r.condition.threshold = 50;
-  r.condition.window_ms = 1000;
-  r.condition.numerator = Match(Level(), {"error"});
-  r.condition.denominator = Predicate();
   Harness h({r});
   const std::string api = "\"tags\":{\"service\":\"api\"},";
   h.At(kT0, api + "\"level\":\"info\"");
@@ -105,15 +98,8 @@ TEST_CASE("ratio of two filters among events passing the rule filter") {
 }
 
 TEST_CASE("a ratio rule matches the events of its denominator, not every event") {
-  Rule r;
-  r.name = "share";
-  r.condition.kind = Condition::Kind::kRatio;
-  r.condition.op = CompareOp::kGt;
-  r.condition.threshold = 50;
-  r.condition.window_ms = 1000;
-  r.condition.numerator = Match(Level(), {"error"});
-  r.condition.denominator = Match(TagField("service"), {"api"});
-  Harness h({r});
+  Harness h({RatioRule("share", Match(Level(), {"error"}), Match(TagField("service"), {"api"}), 50,
+                       1000)});
   h.At(kT0, "\"tags\":{\"service\":\"api\"},\"level\":\"info\"");
   h.At(kT0 + 10, "\"tags\":{\"service\":\"web\"},\"level\":\"error\"");  // not in the ratio
   h.At(kT0 + 20, "\"tags\":{\"service\":\"api\"},\"level\":\"error\"");  // 1/2

@@ -33,14 +33,7 @@ std::vector<Rule> MixedRules() {
   u.condition.threshold = 2;
   u.condition.window_ms = 3000;
   rules.push_back(u);
-  Rule ratio;
-  ratio.name = "ratio";
-  ratio.condition.kind = Condition::Kind::kRatio;
-  ratio.condition.op = CompareOp::kGt;
-  ratio.condition.threshold = 60;
-  ratio.condition.window_ms = 2000;
-  ratio.condition.numerator = Match(Level(), {"error"});
-  rules.push_back(ratio);
+  rules.push_back(RatioRule("ratio", Match(Level(), {"error"}), Predicate(), 60, 2000));
   Rule every = EveryRule("every", Match(Level(), {"fatal"}));
   every.repeat_ms = 500;
   every.group_by = {Service()};

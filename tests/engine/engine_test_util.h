@@ -81,6 +81,19 @@ inline Rule CountRule(std::string name, Predicate filter, CompareOp op, double n
   r.condition.window_ms = window;
   return r;
 }
+// `> percent` of the denominator's events in `window` also match the numerator.
+inline Rule RatioRule(std::string name, Predicate numerator, Predicate denominator, double percent,
+                      int64_t window) {
+  Rule r;
+  r.name = std::move(name);
+  r.condition.kind = Condition::Kind::kRatio;
+  r.condition.op = CompareOp::kGt;
+  r.condition.threshold = percent;
+  r.condition.window_ms = window;
+  r.condition.numerator = std::move(numerator);
+  r.condition.denominator = std::move(denominator);
+  return r;
+}
 inline Rule EveryRule(std::string name, Predicate filter) {
   Rule r;
   r.name = std::move(name);
