@@ -373,6 +373,8 @@ Result<Config> ParseConfig(const std::string& text,
       e.Integer("max_depth", c.engine.max_depth);
       e.Duration("idle_tick", c.idle_tick_ms);
       e.Duration("restore_horizon", c.restore_horizon_ms);
+      e.Duration("max_partition_skew", c.max_partition_skew_ms);
+      e.Duration("partition_idle_timeout", c.partition_idle_timeout_ms);
     }
     {
       Section o = top.Child("outbox");

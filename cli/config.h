@@ -65,6 +65,12 @@ struct Config {
   // How much event time a restart re-reads to rebuild window state (offsets are committed this
   // far behind the watermark, at most); see docs/operations.md.
   int64_t restore_horizon_ms = 3600000;
+  // A Kafka partition whose event time runs this far ahead of the slowest is paused until the
+  // others catch up (event-time alignment); 0: four times the allowed lateness, at least 10 s.
+  int64_t max_partition_skew_ms = 0;
+  // A caught-up Kafka partition stops holding event time back after this long without records;
+  // 0: the allowed lateness, at least 1 s.
+  int64_t partition_idle_timeout_ms = 0;
 };
 
 // Parses `text` (YAML) with `overrides` ("section.key" -> value, from flags) applied on top.

@@ -19,7 +19,7 @@
 #include <thread>
 #include <vector>
 
-#include "cli/decode_pool.h"
+#include "service/decode_pool.h"
 #include "connectors/source.h"
 #include "engine/engine.h"
 #include "engine/event_decoder.h"
@@ -29,8 +29,8 @@ namespace klaxon::cli {
 
 class DecodingReader {
  public:
-  using Item = DecodePool::Item;  // topic, partition and broker time stay unset for files
-  using DecoderFactory = DecodePool::DecoderFactory;
+  using Item = service::DecodePool::Item;  // topic, partition and broker time stay unset for files
+  using DecoderFactory = service::DecodePool::DecoderFactory;
 
   DecodingReader(connectors::Source& source, const DecoderFactory& new_decoder, int workers);
   ~DecodingReader();  // stops and joins the workers

@@ -17,7 +17,6 @@
 #include "actions/http_client.h"
 #include "actions/outbox.h"
 #include "cli/admin_server.h"
-#include "cli/decode_pool.h"
 #include "cli/notification_output.h"
 #include "cli/rule_files.h"
 #include "cli/secrets.h"
@@ -25,6 +24,7 @@
 #include "connectors/kafka_producer.h"
 #include "connectors/kafka_source.h"
 #include "engine/time_format.h"
+#include "service/decode_pool.h"
 
 namespace klaxon::cli {
 namespace {
@@ -35,7 +35,7 @@ constexpr size_t kMaxBatchNotifications = 256;
 constexpr size_t kMaxBatchRecords = 1024;
 constexpr auto kMaxBatchDelay = std::chrono::milliseconds(5);
 constexpr uint64_t kEvalLatencySampleEvery = 16;
-// Decoding runs on worker threads (cli/decode_pool.h); at most 8 x 128 records are in flight.
+// Decoding runs on worker threads (service/decode_pool.h); at most 8 x 128 records are in flight.
 constexpr int kDecodeWorkers = 2;
 constexpr size_t kDecodeBatches = 8;
 
@@ -146,8 +146,8 @@ void Service::AdoptLoadedRules() {
   // Decoders belong to one engine's field table; nothing is in flight here (see Run).
   decode_pool_.reset();
   const Engine& engine = *loaded_->engine;
-  decode_pool_ = std::make_unique<DecodePool>([&engine] { return engine.NewDecoder(); },
-                                              kDecodeWorkers, kDecodeBatches);
+  decode_pool_ = std::make_unique<service::DecodePool>([&engine] { return engine.NewDecoder(); },
+                                                       kDecodeWorkers, kDecodeBatches);
   state_horizon_ms_ =
       StateHorizonMs(loaded_->files.rules, config_.engine, config_.restore_horizon_ms);
   std::lock_guard<std::mutex> lock(mu_);
@@ -159,6 +159,15 @@ void Service::AdoptLoadedRules() {
 }
 
 Status Service::Start() {
+  if (config_.source_kind == "kafka") {
+    // Event time per partition: the engine's watermark is moved only by AdvanceToPartitionTime.
+    config_.engine.advance_on_event = false;
+    int64_t skew = config_.max_partition_skew_ms;
+    if (skew <= 0) skew = std::max<int64_t>(4 * config_.engine.allowed_lateness_ms, 10000);
+    int64_t idle = config_.partition_idle_timeout_ms;
+    if (idle <= 0) idle = std::max<int64_t>(config_.engine.allowed_lateness_ms, 1000);
+    partition_time_ = std::make_unique<service::PartitionTime>(skew, idle);
+  }
   Result<std::unique_ptr<Loaded>> loaded = Load(nullptr);
   if (!loaded.ok()) return loaded.status();
   loaded_ = std::move(loaded).value();
@@ -221,6 +230,8 @@ Status Service::Start() {
       options.topics.push_back(regex);
     }
     options.group_id = config_.kafka.group_id;
+    options.partition_events = true;
+    options.resume_own_position = true;
     options.statistics_interval_ms = static_cast<int>(config_.kafka.statistics_interval_ms);
     Result<std::unique_ptr<connectors::KafkaSource>> source =
         connectors::KafkaSource::Open(options);
@@ -356,7 +367,7 @@ void Service::FlushNotifications() {
   unflushed_records_ = 0;
 }
 
-int64_t Service::DeadLetter(const DecodePool::Item& record, RejectReason reason) {
+int64_t Service::DeadLetter(const service::DecodePool::Item& record, RejectReason reason) {
   log_.Debug("event rejected", {{"reason", RejectReasonName(reason)},
                                 {"partition", std::to_string(record.partition)},
                                 {"offset", std::to_string(record.offset)}});
@@ -395,7 +406,76 @@ int64_t Service::HandedBefore(uint32_t topic, int32_t partition) {
   return handed_before_.back().offset;
 }
 
-void Service::HandleRecord(DecodePool::Item& record) {
+void Service::HandlePartitionEvent(const service::DecodePool::Item& record) {
+  if (!partition_time_) return;
+  const service::PartitionTime::Key key{TopicIndex(record.topic), record.partition};
+  switch (record.partition_event) {
+    case connectors::PartitionEvent::kAssigned:
+      partition_time_->Assign(key);
+      return;  // an assigned partition only ever holds time back
+    case connectors::PartitionEvent::kRevoked:
+      partition_time_->Revoke(key);
+      break;
+    case connectors::PartitionEvent::kEnd:
+      partition_time_->End(key, NowMs(), record.offset);
+      break;
+    case connectors::PartitionEvent::kNone:
+      return;
+  }
+  AdvanceToPartitionTime();
+  service::PartitionTime::Partition ended;
+  ended.key = key;
+  ended.end_offset =
+      record.partition_event == connectors::PartitionEvent::kEnd ? record.offset : INT64_MAX;
+  QueueReleased(ended);
+}
+
+void Service::QueueReleased(const service::PartitionTime::Partition& p) {
+  if (notes_.empty()) return;
+  // A partition's end stands for its last record (the one before the end offset).
+  const bool suppress = !evaluated_before_.empty() && p.end_offset != INT64_MAX &&
+                        p.end_offset - 1 <= HandedBefore(p.key.topic, p.key.partition);
+  if (suppress) {
+    suppressed_ += notes_.size();
+    notes_.clear();
+  } else {
+    Queue(notes_);
+  }
+}
+
+void Service::ExpireIdlePartitions() {
+  if (!partition_time_ || !partition_time_->HasCaughtUp()) return;
+  expired_.clear();
+  partition_time_->ExpireIdle(NowMs(), expired_);
+  if (expired_.empty()) return;
+  AdvanceToPartitionTime();
+  QueueReleased(expired_.back());
+  Align();  // a paused partition may be the slowest one left
+}
+
+void Service::AdvanceToPartitionTime() {
+  const int64_t to = partition_time_->Watermark();
+  if (to == service::PartitionTime::kNone || to <= advanced_to_) return;
+  advanced_to_ = to;
+  loaded_->engine->AdvanceTo(to, notes_);
+}
+
+// Pauses partitions that ran too far ahead in event time and resumes those the others caught
+// up with (once per decoded batch: pausing is a request to librdkafka's threads).
+void Service::Align() {
+  if (!partition_time_ || kafka_ == nullptr) return;
+  pause_.clear();
+  resume_.clear();
+  partition_time_->TakeAlignment(pause_, resume_);
+  for (const auto& k : pause_) kafka_->Pause(topic_names_[k.topic], k.partition);
+  for (const auto& k : resume_) kafka_->Resume(topic_names_[k.topic], k.partition);
+}
+
+void Service::HandleRecord(service::DecodePool::Item& record) {
+  if (record.partition_event != connectors::PartitionEvent::kNone) {
+    HandlePartitionEvent(record);
+    return;
+  }
   // Reading the clock costs about as much as a tenth of an evaluation here, so the evaluation
   // time is measured on one record in kEvalLatencySampleEvery.
   const bool timed = (++records_handled_ % kEvalLatencySampleEvery) == 0;
@@ -418,13 +498,17 @@ void Service::HandleRecord(DecodePool::Item& record) {
     newest_event_ms_ = r.event_time_ms;
     newest_event_wall_stale_ = true;  // stamped at the next flush, before any Tick reads it
   }
+  const uint32_t topic = TopicIndex(record.topic);
+  if (partition_time_ && r.rejected == RejectReason::kNone) {
+    partition_time_->Observe({topic, record.partition}, r.event_time_ms);
+    AdvanceToPartitionTime();
+  }
   if (timed) {
     eval_latency_.Observe(
         std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   }
   // Notifications caused by a record that a previous run already evaluated were handed over
   // then; re-evaluation after a restart only rebuilds state (docs/operations.md).
-  const uint32_t topic = TopicIndex(record.topic);
   const bool suppress = kafka_ != nullptr && !evaluated_before_.empty() &&
                         record.offset <= HandedBefore(topic, record.partition);
   if (suppress) {
@@ -478,6 +562,9 @@ void Service::Tick(int64_t now_ms) {
       (!kafka_->assigned() || kafka_->counters().transient_errors != errors_at_last_record_)) {
     return;
   }
+  // A partition not caught up yet (a backlog, or one paused for alignment) has events to come
+  // that the wall clock must not overtake.
+  if (partition_time_ && !partition_time_->AllIdle()) return;
   const int64_t event_now = newest_event_ms_ + std::max<int64_t>(0, now_ms - newest_event_wall_ms_);
   loaded_->engine->AdvanceTo(event_now, notes_);
   Queue(notes_);
@@ -486,7 +573,7 @@ void Service::Tick(int64_t now_ms) {
 
 void Service::EvaluateDecoded(bool all, bool wait) {
   bool block = all || wait;
-  while (DecodePool::Batch* batch = decode_pool_->TakeDecoded(block)) {
+  while (service::DecodePool::Batch* batch = decode_pool_->TakeDecoded(block)) {
     for (size_t i = 0; i < batch->size; ++i) {
       HandleRecord(batch->items[i]);
       // Only queued notifications make the clock matter; offsets can wait for the count.
@@ -497,6 +584,7 @@ void Service::EvaluateDecoded(bool all, bool wait) {
       }
     }
     decode_pool_->Release(batch);
+    Align();
     block = all;
   }
 }
@@ -529,7 +617,7 @@ int Service::Run() {
     bool waited = false;  // `last` is kIdle after a full tick of waiting
     bool failed = false;
     while (decode_pool_->HasFree() && last == connectors::NextStatus::kRecord && !failed) {
-      DecodePool::Batch* batch = decode_pool_->Open();
+      service::DecodePool::Batch* batch = decode_pool_->Open();
       while (!batch->full()) {
         const bool wait = batch->size == 0 && decode_pool_->InFlight() == 0;
         Result<connectors::NextStatus> next =
@@ -539,6 +627,10 @@ int Service::Run() {
           code = 1;
           failed = true;
           break;
+        }
+        if (*next == connectors::NextStatus::kPartition) {
+          batch->AddPartitionEvent(record);  // in stream order with the records
+          continue;
         }
         if (*next != connectors::NextStatus::kRecord) {
           last = *next;
@@ -558,6 +650,7 @@ int Service::Run() {
     EvaluateDecoded(/*all=*/last != connectors::NextStatus::kRecord || failed,
                     /*wait=*/!decode_pool_->HasFree());
     if (failed) break;
+    ExpireIdlePartitions();
     if (last == connectors::NextStatus::kEnd) {
       // A file without follow mode: evaluate what is held back, deliver, and stop.
       loaded_->engine->Flush(notes_);
@@ -673,6 +766,17 @@ void Service::PublishSnapshot() {
   rules_snapshot_ = loaded_->rules;
   counters_snapshot_ = {dead_lettered_, notifications_submitted_, submit_failures_, suppressed_,
                         oversized_};
+  if (partition_time_) {
+    partitions_snapshot_ = partition_time_->partitions();
+    if (topic_names_snapshot_.size() != topic_names_.size()) topic_names_snapshot_ = topic_names_;
+    counters_snapshot_.partitions_paused = partition_time_->paused();
+  }
+  if (kafka_ != nullptr) counters_snapshot_.pauses = kafka_->counters().pauses;
+  // The admin threads never touch the dispatcher: a reload replaces it.
+  if (dispatcher_) {
+    dispatcher_snapshot_ = dispatcher_->Stats();
+    has_dispatcher_snapshot_ = true;
+  }
 }
 
 std::string Service::MetricsText() {
@@ -683,9 +787,17 @@ std::string Service::MetricsText() {
   double reload_ok = 0;
   int64_t reload_time = 0;
   RunCounters counters;
+  actions::DispatcherStats d;
+  bool has_dispatcher = false;
+  std::vector<service::PartitionTime::Partition> partitions;
+  std::vector<std::string> topic_names;
   {
     std::lock_guard<std::mutex> lock(mu_);
     stats = stats_snapshot_;
+    d = dispatcher_snapshot_;
+    has_dispatcher = has_dispatcher_snapshot_;
+    partitions = partitions_snapshot_;
+    topic_names = topic_names_snapshot_;
     rules = rules_snapshot_;
     files = rule_files_;
     sha = rule_sha256_;
@@ -715,8 +827,11 @@ std::string Service::MetricsText() {
   p.Family("klaxon_event_time_watermark_seconds", "gauge", "The engine's event-time watermark.");
   {
     std::lock_guard<std::mutex> lock(mu_);
-    p.Sample("klaxon_event_time_watermark_seconds", {},
-             static_cast<double>(watermark_snapshot_) / 1000.0);
+    // No sample before the first event: there is no event time yet.
+    if (watermark_snapshot_ != INT64_MIN) {
+      p.Sample("klaxon_event_time_watermark_seconds", {},
+               static_cast<double>(watermark_snapshot_) / 1000.0);
+    }
   }
   if (rules) {
     const char* families[][3] = {
@@ -739,8 +854,7 @@ std::string Service::MetricsText() {
       }
     }
   }
-  if (dispatcher_) {
-    const actions::DispatcherStats d = dispatcher_->Stats();
+  if (has_dispatcher) {
     p.Family("klaxon_notifications_submitted_total", "counter",
              "Notifications stored in the outbox.");
     p.Sample("klaxon_notifications_submitted_total", {}, static_cast<double>(counters.submitted));
@@ -779,6 +893,26 @@ std::string Service::MetricsText() {
     p.Family("klaxon_kafka_assigned_partitions", "gauge", "Partitions assigned to Klaxon.");
     p.Sample("klaxon_kafka_assigned_partitions", {},
              static_cast<double>(kafka_->assigned_partitions()));
+    p.Family("klaxon_kafka_partitions_paused", "gauge",
+             "Partitions paused because their event time ran ahead of the slowest.");
+    p.Sample("klaxon_kafka_partitions_paused", {}, static_cast<double>(counters.partitions_paused));
+    p.Family("klaxon_kafka_partition_pauses_total", "counter",
+             "Times a partition was paused for event-time alignment.");
+    p.Sample("klaxon_kafka_partition_pauses_total", {}, static_cast<double>(counters.pauses));
+    p.Family("klaxon_partition_event_time_seconds", "gauge",
+             "Newest event time read from the partition (absent before its first event).");
+    p.Family("klaxon_partition_idle", "gauge",
+             "1 while the partition is caught up and so does not hold event time back.");
+    for (const auto& part : partitions) {
+      if (part.key.topic >= topic_names.size()) continue;
+      const Labels labels = {{"topic", topic_names[part.key.topic]},
+                             {"partition", std::to_string(part.key.partition)}};
+      if (part.time != service::PartitionTime::kNone) {
+        p.Sample("klaxon_partition_event_time_seconds", labels,
+                 static_cast<double>(part.time) / 1000.0);
+      }
+      p.Sample("klaxon_partition_idle", labels, part.idle ? 1 : 0);
+    }
   }
   eval_latency_.Write(p, "klaxon_evaluation_duration_seconds",
                       "Time to evaluate one decoded event (measured on one event in 16).");

@@ -19,11 +19,13 @@
 #include <utility>
 #include <vector>
 
+#include "actions/dispatcher.h"
 #include "cli/config.h"
-#include "cli/decode_pool.h"
 #include "cli/logger.h"
 #include "cli/metrics.h"
 #include "engine/engine.h"
+#include "service/decode_pool.h"
+#include "service/partition_time.h"
 
 namespace klaxon::connectors {
 class Source;
@@ -31,10 +33,6 @@ class KafkaSource;
 class KafkaProducer;
 struct Record;
 }  // namespace klaxon::connectors
-
-namespace klaxon::actions {
-class Dispatcher;
-}
 
 namespace klaxon::cli {
 
@@ -63,6 +61,8 @@ class Service {
     uint64_t submit_failures = 0;
     uint64_t suppressed = 0;
     uint64_t oversized = 0;
+    uint64_t partitions_paused = 0;
+    uint64_t pauses = 0;
   };
   using PartitionKey = std::pair<std::string, int32_t>;
   struct Pending {
@@ -83,8 +83,16 @@ class Service {
   Status Reload();
   Status StartDispatcher();
   void AdoptLoadedRules();
-  void HandleRecord(DecodePool::Item& record);
-  int64_t DeadLetter(const DecodePool::Item& record, RejectReason reason);
+  void HandleRecord(service::DecodePool::Item& record);
+  void HandlePartitionEvent(const service::DecodePool::Item& record);
+  // Moves the engine to the event time the partitions allow, when it moved on.
+  void AdvanceToPartitionTime();
+  void Align();
+  void ExpireIdlePartitions();
+  // Queues what partition time released at a partition's end (after a restart, suppressed
+  // when that end is at or below what a previous run handed over).
+  void QueueReleased(const service::PartitionTime::Partition& p);
+  int64_t DeadLetter(const service::DecodePool::Item& record, RejectReason reason);
   void EvaluateDecoded(bool all, bool wait);
   void Queue(std::vector<Notification>& notes);
   void FlushNotifications();
@@ -112,8 +120,13 @@ class Service {
   std::unique_ptr<Delivery> delivery_;
   std::unique_ptr<actions::Dispatcher> dispatcher_;
   std::unique_ptr<AdminServer> admin_;
-  std::unique_ptr<DecodePool> decode_pool_;  // decoders for the current engine
-  std::vector<Notification> notes_;          // reused
+  std::unique_ptr<service::DecodePool> decode_pool_;  // decoders for the current engine
+  // Event time per Kafka partition (null for files and stdin, which are one ordered input).
+  std::unique_ptr<service::PartitionTime> partition_time_;
+  int64_t advanced_to_ = INT64_MIN;  // what the engine was last advanced to from partition_time_
+  std::vector<service::PartitionTime::Key> pause_, resume_;  // reused by Align
+  std::vector<service::PartitionTime::Partition> expired_;   // reused by ExpireIdlePartitions
+  std::vector<Notification> notes_;                          // reused
   std::deque<Pending> pending_;           // records handed out, in order, not yet marked processed
   std::vector<std::string> topic_names_;  // every topic a record came from
   uint32_t last_topic_ = 0;
@@ -173,6 +186,10 @@ class Service {
   int64_t last_reload_time_ms_ = 0;
   int64_t watermark_snapshot_ = 0;
   RunCounters counters_snapshot_;
+  std::vector<service::PartitionTime::Partition> partitions_snapshot_;
+  std::vector<std::string> topic_names_snapshot_;
+  actions::DispatcherStats dispatcher_snapshot_;
+  bool has_dispatcher_snapshot_ = false;
 };
 
 }  // namespace klaxon::cli

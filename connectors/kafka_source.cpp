@@ -34,6 +34,7 @@ class KafkaSource::Callbacks final : public RdKafka::RebalanceCb, public RdKafka
     ++source_->rebalances_;
     const bool incremental = consumer->rebalance_protocol() == "COOPERATIVE";
     if (err == RdKafka::ERR__ASSIGN_PARTITIONS) {
+      source_->SetOwnPositions(partitions);
       if (incremental) {
         Report(consumer->incremental_assign(partitions));
       } else {
@@ -114,7 +115,7 @@ Status KafkaSource::Start() {
       {"enable.auto.commit", options_.auto_commit_interval_ms > 0 ? "true" : "false"},
       {"auto.offset.reset", options_.auto_offset_reset},
       {"statistics.interval.ms", std::to_string(std::max(0, options_.statistics_interval_ms))},
-      {"enable.partition.eof", "false"},
+      {"enable.partition.eof", options_.partition_events ? "true" : "false"},
       // librdkafka 2.0 (Debian 12) stops fetching when this buffer is full and looks again only
       // about a second later, so while Klaxon catches up on a backlog a 64 MiB buffer (the
       // default, ~40,000 events of 1.6 KB) leaves it idle most of each second. 256 MiB covers
@@ -182,10 +183,38 @@ HeldPayload KafkaSource::Hold() {
       m, [](void* p) { rd_kafka_message_destroy(static_cast<rd_kafka_message_t*>(p)); });
 }
 
+void KafkaSource::PushPartitionEvent(const std::string& topic, int32_t partition,
+                                     PartitionEvent event) {
+  if (!options_.partition_events) return;
+  partition_events_.push_back({topic, partition, event});
+}
+
+bool KafkaSource::NextPartitionEvent(Record* record) {
+  if (partition_events_out_ == partition_events_.size()) {
+    partition_events_.clear();
+    partition_events_out_ = 0;
+    return false;
+  }
+  const PendingEvent& e = partition_events_[partition_events_out_++];
+  record->topic.assign(e.topic);
+  record->partition = e.partition;
+  record->offset = -1;
+  record->payload = {};
+  record->broker_timestamp_ms = -1;
+  record->truncated = false;
+  record->partition_event = e.event;
+  return true;
+}
+
 Result<NextStatus> KafkaSource::Next(std::chrono::milliseconds timeout, Record* record) {
   if (closed_) return Status::FailedPrecondition("kafka source: closed");
   if (fatal_) return Status::Internal("kafka source: fatal error: " + fatal_message_);
-  if (handed_out_ == taken_.size()) Take(timeout);
+  if (NextPartitionEvent(record)) return NextStatus::kPartition;
+  if (handed_out_ == taken_.size()) {
+    Take(timeout);
+    // A rebalance served while taking comes before the records taken after it.
+    if (NextPartitionEvent(record)) return NextStatus::kPartition;
+  }
   while (handed_out_ < taken_.size()) {
     const rd_kafka_message_t* m = taken_[handed_out_++];
     switch (m->err) {
@@ -200,10 +229,19 @@ Result<NextStatus> KafkaSource::Next(std::chrono::milliseconds timeout, Record* 
         const int64_t ts = rd_kafka_message_timestamp(m, &type);
         record->broker_timestamp_ms = type == RD_KAFKA_TIMESTAMP_NOT_AVAILABLE ? -1 : ts;
         record->truncated = false;
+        record->partition_event = PartitionEvent::kNone;
         return NextStatus::kRecord;
       }
       case RD_KAFKA_RESP_ERR__PARTITION_EOF:
-        break;
+        if (!options_.partition_events) break;
+        record->topic.assign(rd_kafka_topic_name(m->rkt));
+        record->partition = m->partition;
+        record->offset = m->offset;
+        record->payload = {};
+        record->broker_timestamp_ms = -1;
+        record->truncated = false;
+        record->partition_event = PartitionEvent::kEnd;
+        return NextStatus::kPartition;
       case RD_KAFKA_RESP_ERR__FATAL: {
         char reason[512] = {0};
         rd_kafka_fatal_error(consumer_->c_ptr(), reason, sizeof(reason));
@@ -219,6 +257,30 @@ Result<NextStatus> KafkaSource::Next(std::chrono::milliseconds timeout, Record* 
   if (taken_.empty()) StoreMarked();
   if (fatal_) return Status::Internal("kafka source: fatal error: " + fatal_message_);
   return NextStatus::kIdle;
+}
+
+void KafkaSource::SetPaused(const std::string& topic, int32_t partition, bool paused) {
+  if (closed_ || FindPartition(topic, partition) == nullptr) return;
+  std::unique_ptr<RdKafka::TopicPartition> tp(RdKafka::TopicPartition::create(topic, partition));
+  std::vector<RdKafka::TopicPartition*> list{tp.get()};
+  // librdkafka drops what it prefetched for a paused partition and, on resume, fetches again
+  // from the last message handed to Klaxon: nothing is skipped or delivered twice.
+  const RdKafka::ErrorCode err = paused ? consumer_->pause(list) : consumer_->resume(list);
+  if (err != RdKafka::ERR_NO_ERROR) {
+    internal::Log(options_.client.log, LogLevel::kWarn,
+                  std::string(paused ? "pause " : "resume ") + topic + "[" +
+                      std::to_string(partition) + "]: " + RdKafka::err2str(err));
+    return;
+  }
+  if (paused) ++pauses_;
+}
+
+void KafkaSource::Pause(const std::string& topic, int32_t partition) {
+  SetPaused(topic, partition, true);
+}
+
+void KafkaSource::Resume(const std::string& topic, int32_t partition) {
+  SetPaused(topic, partition, false);
 }
 
 KafkaSource::PartitionState* KafkaSource::FindPartition(const std::string& topic,
@@ -336,6 +398,7 @@ void KafkaSource::OnAssign(const std::vector<RdKafka::TopicPartition*>& partitio
                            bool incremental) {
   if (!incremental) partitions_.clear();
   for (const RdKafka::TopicPartition* tp : partitions) {
+    PushPartitionEvent(tp->topic(), tp->partition(), PartitionEvent::kAssigned);
     if (FindPartition(tp->topic(), tp->partition()) != nullptr) continue;
     auto state = std::make_unique<PartitionState>();
     state->topic = tp->topic();
@@ -345,18 +408,49 @@ void KafkaSource::OnAssign(const std::vector<RdKafka::TopicPartition*>& partitio
   }
   store_scratch_.reserve(partitions_.size());
   assigned_partitions_ = static_cast<int>(partitions_.size());
+  if (options_.partition_events && !partitions.empty()) {
+    // A pause outlives a revocation in librdkafka; a partition assigned again starts unpaused,
+    // as the run loop's event-time alignment expects.
+    std::vector<RdKafka::TopicPartition*> list(partitions.begin(), partitions.end());
+    (void)consumer_->resume(list);
+  }
   internal::Log(options_.client.log, LogLevel::kInfo,
                 "assigned " + std::to_string(partitions.size()) + " partition(s)");
 }
 
+void KafkaSource::SetOwnPositions(const std::vector<RdKafka::TopicPartition*>& partitions) {
+  if (!options_.resume_own_position) return;
+  for (RdKafka::TopicPartition* tp : partitions) {
+    for (const auto& [key, offset] : revoked_positions_) {
+      if (key.second == tp->partition() && key.first == tp->topic()) tp->set_offset(offset);
+    }
+  }
+}
+
 void KafkaSource::OnRevoke(const std::vector<RdKafka::TopicPartition*>& partitions,
                            bool incremental, bool lost) {
+  if (options_.resume_own_position) {
+    // The position counts every message taken from librdkafka, including those still to be
+    // handed out from the current batch: the run loop evaluates them too.
+    std::vector<RdKafka::TopicPartition*> list(partitions.begin(), partitions.end());
+    if (consumer_->position(list) == RdKafka::ERR_NO_ERROR) {
+      for (const RdKafka::TopicPartition* tp : list) {
+        if (tp->offset() < 0) continue;  // nothing read from it
+        std::pair<std::string, int32_t> key{tp->topic(), tp->partition()};
+        std::erase_if(revoked_positions_, [&](const auto& e) { return e.first == key; });
+        revoked_positions_.push_back({std::move(key), tp->offset()});
+      }
+    }
+  }
   if (!lost && !fatal_) {
     StoreMarked();
     (void)CommitStored("revoke");
   } else {
     internal::Log(options_.client.log, LogLevel::kWarn,
                   "partitions lost; their uncommitted records will be re-delivered");
+  }
+  for (const RdKafka::TopicPartition* tp : partitions) {
+    PushPartitionEvent(tp->topic(), tp->partition(), PartitionEvent::kRevoked);
   }
   if (incremental) {
     for (const RdKafka::TopicPartition* tp : partitions) {
@@ -415,8 +509,8 @@ std::vector<KafkaSource::PartitionLag> KafkaSource::Lag() const {
 }
 
 KafkaSource::Counters KafkaSource::counters() const {
-  return {records_.load(), transient_errors_.load(), rebalances_.load(),
-          commits_.load(), commit_failures_.load(),  store_failures_.load()};
+  return {records_.load(),         transient_errors_.load(), rebalances_.load(), commits_.load(),
+          commit_failures_.load(), store_failures_.load(),   pauses_.load()};
 }
 
 }  // namespace klaxon::connectors

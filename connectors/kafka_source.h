@@ -49,6 +49,14 @@ struct KafkaSourceOptions {
   // whenever Next() is idle, on Commit, revoke and Close), which keeps the hot path cheap. A
   // crash re-delivers at most this many more records; 1 stores every record at once.
   int store_batch = 64;
+  // Report partition assignments, revocations and ends (caught up) in order with the records
+  // (NextStatus::kPartition), for event time per partition. Turns on librdkafka's partition EOF.
+  bool partition_events = false;
+  // A partition revoked and later assigned again to this consumer goes on from where this
+  // consumer stopped reading it, not from the committed offset: the caller's in-memory state
+  // already covers what it read (committed offsets may trail it, see the service's restore
+  // horizon), so reading it again would count it twice.
+  bool resume_own_position = false;
 };
 
 class KafkaSource final : public Source {
@@ -66,6 +74,7 @@ class KafkaSource final : public Source {
     int64_t commits = 0;
     int64_t commit_failures = 0;
     int64_t store_failures = 0;  // positions of partitions no longer assigned
+    int64_t pauses = 0;          // Pause() calls (event-time alignment)
   };
 
   // Creates the consumer and subscribes; InvalidArgument for bad settings or properties.
@@ -75,6 +84,8 @@ class KafkaSource final : public Source {
   // kIdle on timeout and on partition EOF; a Status only for fatal consumer errors.
   Result<NextStatus> Next(std::chrono::milliseconds timeout, Record* record) override;
   HeldPayload Hold() override;
+  void Pause(const std::string& topic, int32_t partition) override;
+  void Resume(const std::string& topic, int32_t partition) override;
   void MarkProcessed(const Record& record) override;
   // Synchronous; retries for up to ~3 s while the group coordinator is unknown.
   Status Commit() override;
@@ -100,11 +111,16 @@ class KafkaSource final : public Source {
   // Commits stored offsets; retries coordinator errors `attempts` times, 100 ms apart.
   Status CommitStored(const char* why, int attempts = 1);
   void OnAssign(const std::vector<RdKafka::TopicPartition*>& partitions, bool incremental);
+  // Before assigning: partitions this consumer read before start where it stopped.
+  void SetOwnPositions(const std::vector<RdKafka::TopicPartition*>& partitions);
   void OnRevoke(const std::vector<RdKafka::TopicPartition*>& partitions, bool incremental,
                 bool lost);
   void OnStats(const std::string& json);
   void OnError(bool fatal, const std::string& message);
   PartitionState* FindPartition(const std::string& topic, int32_t partition);
+  void PushPartitionEvent(const std::string& topic, int32_t partition, PartitionEvent event);
+  bool NextPartitionEvent(Record* record);
+  void SetPaused(const std::string& topic, int32_t partition, bool paused);
 
   KafkaSourceOptions options_;
   std::unique_ptr<Callbacks> callbacks_;
@@ -118,6 +134,17 @@ class KafkaSource final : public Source {
   std::vector<RdKafka::TopicPartition*> store_scratch_;
   int marks_since_store_ = 0;
   rd_kafka_queue_s* consumer_queue_ = nullptr;  // the consumer's queue, for batch reads
+  struct PendingEvent {
+    std::string topic;
+    int32_t partition;
+    PartitionEvent event;
+  };
+  // Assignments and revocations seen in rebalance callbacks, handed out before the records
+  // taken after them (partition_events only).
+  std::vector<PendingEvent> partition_events_;
+  size_t partition_events_out_ = 0;
+  // resume_own_position: the next offset to read of partitions revoked from this consumer.
+  std::vector<std::pair<std::pair<std::string, int32_t>, int64_t>> revoked_positions_;
   bool closed_ = false;
   bool fatal_ = false;
   std::string fatal_message_;
@@ -129,6 +156,7 @@ class KafkaSource final : public Source {
   std::atomic<int64_t> commits_{0};
   std::atomic<int64_t> commit_failures_{0};
   std::atomic<int64_t> store_failures_{0};
+  std::atomic<int64_t> pauses_{0};
   mutable std::mutex lag_mutex_;
   std::vector<PartitionLag> lag_;  // guarded by lag_mutex_
 };

@@ -17,6 +17,16 @@
 
 namespace klaxon::connectors {
 
+// What happened to a partition, in order with its records (NextStatus::kPartition). Event time
+// is per partition, so the run loop must see these exactly where they happen in the stream:
+// an end seen before the records that precede it would let time pass them by.
+enum class PartitionEvent : uint8_t {
+  kNone,
+  kAssigned,  // now consumed here; holds event time back until its first record or end
+  kRevoked,   // no longer consumed here
+  kEnd,       // caught up: nothing more to read right now (Kafka partition EOF)
+};
+
 struct Record {
   std::string_view payload;  // valid until the next call to Next()
   std::string topic;         // empty for files
@@ -26,6 +36,7 @@ struct Record {
   // The record was larger than the source's limit: `payload` holds only its first bytes and the
   // rest was skipped (files), so memory stays bounded. The run loop rejects it as too large.
   bool truncated = false;
+  PartitionEvent partition_event = PartitionEvent::kNone;  // set with NextStatus::kPartition
 };
 
 // A record's bytes kept alive after the source moved on (see Source::Hold). Move-only; the
@@ -63,6 +74,9 @@ enum class NextStatus {
   kRecord,  // *record is filled
   kIdle,    // nothing arrived within the timeout; call again (time may advance meanwhile)
   kEnd,     // the input is exhausted (files without follow mode)
+  // *record names a partition (topic, partition) and what happened to it; no payload. Only
+  // from sources asked to report partitions (KafkaSourceOptions::partition_events).
+  kPartition,
 };
 
 class Source {
@@ -74,6 +88,12 @@ class Source {
   // returned handle releases it, so another thread can copy it (Kafka: the message itself). An
   // empty handle when the source cannot; the caller then copies before calling Next() again.
   virtual HeldPayload Hold() { return {}; }
+  // Stops / restarts fetching one partition (event-time alignment). Records already handed to
+  // the source's buffer may still come; after Resume reading goes on right after the last
+  // record handed out, so nothing is skipped or read twice. No-ops where there are no
+  // partitions.
+  virtual void Pause(const std::string& /*topic*/, int32_t /*partition*/) {}
+  virtual void Resume(const std::string& /*topic*/, int32_t /*partition*/) {}
   // Marks a record as processed; its position may be committed from now on.
   virtual void MarkProcessed(const Record& record) = 0;
   // Commits every processed position (Kafka: synchronous commit of stored offsets).

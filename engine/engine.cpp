@@ -375,6 +375,7 @@ class EngineImpl final : public Engine {
   void Flush(std::vector<Notification>& out) override;
   uint64_t LowestUnevaluatedSequence() const override { return seqs_.Lowest(); }
   int64_t Watermark() const override { return watermark_; }
+  size_t HeldEvents() const override { return held_.size(); }
   const RuleSet& Rules() const override { return rules_; }
   const EngineStats& Stats() const override;
   std::vector<ActiveAlert> ActiveAlerts() const override;
@@ -732,6 +733,7 @@ void EngineImpl::Accept(DecodedEvent* ev, uint32_t idx, std::vector<Notification
   held_.push_back({ev->time_ms, ev->sequence, idx});
   std::push_heap(held_.begin(), held_.end(), std::greater<>());
   max_time_ = std::max(max_time_, ev->time_ms);
+  if (!options_.advance_on_event) return;  // the caller's AdvanceTo releases it
   out_ = &out;
   Run(std::max(watermark_, SatSub(max_time_, options_.allowed_lateness_ms)));
   out_ = nullptr;

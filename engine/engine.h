@@ -29,6 +29,11 @@ struct EngineOptions {
   size_t max_depth = 64;
   // Keep event ids in window state so notifications can say which events fired them.
   bool explain = false;
+  // true: the watermark follows the newest event time admitted (one ordered input: a file,
+  // stdin, one partition). false: only AdvanceTo moves it, because the caller tracks event
+  // time per input partition and passes the minimum (service/partition_time.h); events are
+  // held until then.
+  bool advance_on_event = true;
 };
 
 // Why an event was not evaluated. Stable names are used in metrics and replay summaries.
@@ -109,7 +114,8 @@ class Engine {
 
   // Moves the watermark to `now_ms` (never backwards): releases held events with time <= now
   // minus the allowed lateness and emits time-driven notifications (resolve, flatline,
-  // pending -> firing) due by then.
+  // pending -> firing) due by then. With `advance_on_event` false this is the only way time
+  // moves on.
   virtual void AdvanceTo(int64_t now_ms, std::vector<Notification>& out) = 0;
 
   // End of input: releases every held event and evaluates up to the latest event time seen.
@@ -119,6 +125,8 @@ class Engine {
   virtual uint64_t LowestUnevaluatedSequence() const = 0;
 
   virtual int64_t Watermark() const = 0;
+  // Accepted events not evaluated yet (held back for lateness or by the caller's watermark).
+  virtual size_t HeldEvents() const = 0;
   virtual const RuleSet& Rules() const = 0;
   virtual const EngineStats& Stats() const = 0;
   virtual std::vector<ActiveAlert> ActiveAlerts() const = 0;

@@ -1,19 +1,14 @@
 // The decode pipeline: batches come back in submission order whatever worker finishes first,
-// decoding equals the engine's own, and the reader hands out a file's lines in order.
+// and decoding equals the engine's own.
 #include <doctest/doctest.h>
 
-#include <cstdio>
-#include <filesystem>
-#include <fstream>
 #include <string>
 #include <vector>
 
-#include "cli/decode_pool.h"
-#include "cli/decoding_reader.h"
-#include "connectors/file_source.h"
 #include "engine/engine.h"
+#include "service/decode_pool.h"
 
-namespace klaxon::cli {
+namespace klaxon::service {
 namespace {
 
 std::unique_ptr<Engine> TypeEngine() {
@@ -117,34 +112,5 @@ TEST_CASE("decode pool: batches return in submission order with the engine's dec
   CHECK(engine->Stats().accepted == 2000 - 2000 / 7 - (2000 % 7 > 3 ? 1 : 0));
 }
 
-TEST_CASE("decoding reader: a file's lines in order, rejects with their line numbers") {
-  const auto path = std::filesystem::temp_directory_path() / "klaxon_decoding_reader_test.jsonl";
-  {
-    std::ofstream out(path);
-    for (int i = 0; i < 1000; ++i) out << Event(i) << "\n";
-  }
-  auto engine = TypeEngine();
-  connectors::FileSourceOptions options;
-  options.path = path.string();
-  auto source = connectors::FileSource::Open(options);
-  REQUIRE(source.ok());
-  int line = 0;
-  {
-    DecodingReader reader(
-        **source, [&] { return engine->NewDecoder(); }, 2);
-    while (true) {
-      Result<DecodingReader::Item*> next = reader.Next();
-      REQUIRE(next.ok());
-      if (*next == nullptr) break;
-      ++line;
-      CHECK((*next)->offset == line);
-      CHECK(((*next)->reason == RejectReason::kInvalidJson) == ((line - 1) % 7 == 3));
-    }
-    CHECK(reader.Next().ok());  // still the end, no error
-  }
-  CHECK(line == 1000);
-  std::filesystem::remove(path);
-}
-
 }  // namespace
-}  // namespace klaxon::cli
+}  // namespace klaxon::service

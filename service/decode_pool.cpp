@@ -1,10 +1,10 @@
-#include "cli/decode_pool.h"
+#include "service/decode_pool.h"
 
 #include <pthread.h>
 
 #include <utility>
 
-namespace klaxon::cli {
+namespace klaxon::service {
 
 void DecodePool::Batch::Add(const connectors::Record& record, connectors::HeldPayload held) {
   Item& item = items[size++];
@@ -13,12 +13,25 @@ void DecodePool::Batch::Add(const connectors::Record& record, connectors::HeldPa
   item.partition = record.partition;
   item.offset = record.offset;
   item.broker_timestamp_ms = record.broker_timestamp_ms;
+  item.partition_event = connectors::PartitionEvent::kNone;
   item.held = std::move(held);
   if (item.held) {
     item.held_payload = record.payload;
   } else {
     EventDecoder::ReserveRaw(record.payload, item.event);
   }
+}
+
+void DecodePool::Batch::AddPartitionEvent(const connectors::Record& record) {
+  Item& item = items[size++];
+  item.truncated = false;
+  item.topic.assign(record.topic);
+  item.partition = record.partition;
+  item.offset = record.offset;
+  item.broker_timestamp_ms = -1;
+  item.partition_event = record.partition_event;
+  item.held.Reset();
+  item.reason = RejectReason::kNone;
 }
 
 DecodePool::DecodePool(const DecoderFactory& new_decoder, int workers, size_t batches) {
@@ -89,6 +102,7 @@ void DecodePool::Work(std::unique_ptr<EventDecoder> decoder) {
     }
     for (size_t i = 0; i < batch->size; ++i) {
       Item& item = batch->items[i];
+      if (item.partition_event != connectors::PartitionEvent::kNone) continue;
       if (item.held) {
         EventDecoder::ReserveRaw(item.held_payload, item.event);
         item.held.Reset();  // the source's bytes are not needed any more
@@ -109,4 +123,4 @@ void DecodePool::Work(std::unique_ptr<EventDecoder> decoder) {
   }
 }
 
-}  // namespace klaxon::cli
+}  // namespace klaxon::service

@@ -22,7 +22,7 @@
 #include "engine/engine.h"
 #include "engine/event_decoder.h"
 
-namespace klaxon::cli {
+namespace klaxon::service {
 
 class DecodePool {
  public:
@@ -38,6 +38,9 @@ class DecodePool {
     int32_t partition = -1;
     int64_t offset = -1;  // Kafka offset, or line number for files
     int64_t broker_timestamp_ms = -1;
+    // Not an event: a partition was assigned, revoked or caught up at this point of the stream
+    // (connectors::NextStatus::kPartition). Workers leave it alone.
+    connectors::PartitionEvent partition_event = connectors::PartitionEvent::kNone;
   };
   struct Batch {
     std::vector<Item> items;
@@ -46,6 +49,8 @@ class DecodePool {
     // Copies the record, or with `held` set keeps only a view of its held bytes until a worker
     // copies them. Requires !full().
     void Add(const connectors::Record& record, connectors::HeldPayload held = {});
+    // A partition event in stream order (record.partition_event). Requires !full().
+    void AddPartitionEvent(const connectors::Record& record);
   };
   using DecoderFactory = std::function<std::unique_ptr<EventDecoder>()>;
 
@@ -88,4 +93,4 @@ class DecodePool {
   std::vector<std::thread> workers_;
 };
 
-}  // namespace klaxon::cli
+}  // namespace klaxon::service

@@ -1,0 +1,88 @@
+// PartitionTime: event time per input partition, the watermark they allow, and which
+// partitions to pause so that none runs far ahead of the others.
+//
+// Kafka hands out a backlog one partition-sized chunk at a time, so the newest event time seen
+// overall says little about the partitions not fetched yet. As in Flink (per-split watermarks,
+// watermark alignment) and Kafka Streams (stream time per partition), each partition keeps its
+// own event time, the newest it delivered, and the engine may evaluate up to the minimum of
+// them. A partition that has delivered nothing yet holds time back. One that reported it is
+// caught up becomes idle, and stops holding time back until its next record, once it stayed
+// caught up for `idle_after_ms` of wall-clock time (at once when it never delivered anything):
+// a producer writing a burst to several partitions fills them one after the other, and a
+// partition read to its end a moment before its share arrived is not quiet yet (Flink's
+// idleness timeout; Kafka Streams waits for caught-up partitions likewise). A partition more than
+// `max_ahead_ms` past the slowest is to be paused, and resumed once within half of that, so a
+// backlog is evaluated as if read in time order and the events held back stay bounded.
+//
+// Not thread-safe: the run loop owns it. Reads no clock: event times and the wall-clock time of
+// idleness are passed in.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <vector>
+
+namespace klaxon::service {
+
+class PartitionTime {
+ public:
+  static constexpr int64_t kNone = std::numeric_limits<int64_t>::min();
+
+  struct Key {
+    uint32_t topic = 0;  // the caller's index of the topic name
+    int32_t partition = -1;
+    bool operator==(const Key&) const = default;
+  };
+  struct Partition {
+    Key key;
+    int64_t time = kNone;  // newest event time delivered; kNone before the first
+    bool idle = false;     // caught up for long enough, no record since
+    bool paused = false;
+    int64_t caught_up_since = kNone;  // wall-clock ms of its end, while not idle yet
+    int64_t end_offset = -1;          // the caller's position of its last end
+  };
+
+  PartitionTime(int64_t max_ahead_ms, int64_t idle_after_ms)
+      : max_ahead_ms_(max_ahead_ms), idle_after_ms_(idle_after_ms) {}
+
+  void Assign(Key key);
+  void Revoke(Key key);
+  // A record's event time. Records of a partition not assigned (revoked meanwhile) count for
+  // nothing.
+  void Observe(Key key, int64_t event_time_ms);
+  // The partition is caught up at `now_ms` (wall clock) at the caller's `end_offset`.
+  void End(Key key, int64_t now_ms, int64_t end_offset);
+  // Partitions caught up for idle_after_ms by `now_ms` become idle; they are appended to
+  // `expired`.
+  void ExpireIdle(int64_t now_ms, std::vector<Partition>& expired);
+
+  // The time the engine may evaluate up to: the minimum over partitions that are not idle;
+  // kNone while one of them has delivered nothing yet. When every partition is idle, the
+  // newest time of all (everything there is has been read).
+  int64_t Watermark() const { return watermark_; }
+  // No partition is assigned, or every one is idle.
+  bool AllIdle() const { return active_ == 0; }
+  size_t paused() const { return paused_; }
+  bool HasCaughtUp() const { return caught_up_ > 0; }
+  const std::vector<Partition>& partitions() const { return partitions_; }
+
+  // Partitions to pause and to resume now; they are recorded as such. Appends to both.
+  void TakeAlignment(std::vector<Key>& pause, std::vector<Key>& resume);
+
+ private:
+  Partition* Find(Key key);
+  void Recompute();
+
+  int64_t max_ahead_ms_;
+  int64_t idle_after_ms_;
+  size_t caught_up_ = 0;  // partitions caught up and not idle yet
+  std::vector<Partition> partitions_;
+  size_t last_ = 0;            // index of the last partition found (records come in runs)
+  size_t active_ = 0;          // partitions not idle
+  size_t paused_ = 0;          // partitions recorded as paused
+  int64_t watermark_ = kNone;  // see Watermark()
+  int64_t slowest_ = kNone;    // minimum over active partitions that have a time
+};
+
+}  // namespace klaxon::service

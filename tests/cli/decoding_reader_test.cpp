@@ -1,0 +1,65 @@
+// Replay's reader: a file's lines come out in order, rejects keep their line numbers.
+#include <doctest/doctest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "cli/decoding_reader.h"
+#include "connectors/file_source.h"
+#include "engine/engine.h"
+
+namespace klaxon::cli {
+namespace {
+
+std::unique_ptr<Engine> TypeEngine() {
+  RuleSet rs;
+  Rule r;
+  r.name = "errors";
+  r.filter.kind = Predicate::Kind::kMatch;
+  r.filter.field.name = "level";
+  r.filter.field.path = {"level"};
+  r.filter.values = {"error"};
+  rs.rules.push_back(r);
+  auto e = Engine::Create(std::move(rs), EngineOptions());
+  REQUIRE(e.ok());
+  return std::move(e).value();
+}
+
+std::string Event(int i) {
+  if (i % 7 == 3) return "{broken " + std::to_string(i);
+  return R"({"timestamp":)" + std::to_string(1764028800 + i) + R"(,"level":"error","pad":")" +
+         std::string(static_cast<size_t>((i * 7919) % 20000), 'x') + "\"}";
+}
+
+TEST_CASE("decoding reader: a file's lines in order, rejects with their line numbers") {
+  const auto path = std::filesystem::temp_directory_path() / "klaxon_decoding_reader_test.jsonl";
+  {
+    std::ofstream out(path);
+    for (int i = 0; i < 1000; ++i) out << Event(i) << "\n";
+  }
+  auto engine = TypeEngine();
+  connectors::FileSourceOptions options;
+  options.path = path.string();
+  auto source = connectors::FileSource::Open(options);
+  REQUIRE(source.ok());
+  int line = 0;
+  {
+    DecodingReader reader(
+        **source, [&] { return engine->NewDecoder(); }, 2);
+    while (true) {
+      Result<DecodingReader::Item*> next = reader.Next();
+      REQUIRE(next.ok());
+      if (*next == nullptr) break;
+      ++line;
+      CHECK((*next)->offset == line);
+      CHECK(((*next)->reason == RejectReason::kInvalidJson) == ((line - 1) % 7 == 3));
+    }
+    CHECK(reader.Next().ok());  // still the end, no error
+  }
+  CHECK(line == 1000);
+  std::filesystem::remove(path);
+}
+
+}  // namespace
+}  // namespace klaxon::cli

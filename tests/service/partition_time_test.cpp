@@ -1,0 +1,161 @@
+// Event time per partition: the watermark is the minimum over partitions that are not idle, a
+// partition without a record yet holds it back, and alignment pauses the ones far ahead.
+#include "service/partition_time.h"
+
+#include <doctest/doctest.h>
+
+#include <vector>
+
+namespace klaxon::service {
+namespace {
+
+using Key = PartitionTime::Key;
+constexpr int64_t kNone = PartitionTime::kNone;
+
+TEST_CASE("partition time: the slowest partition sets the watermark") {
+  PartitionTime t(10'000, 1'000);
+  t.Assign({0, 0});
+  t.Assign({0, 1});
+  CHECK(t.Watermark() == kNone);  // nothing from either yet
+  t.Observe({0, 0}, 5'000);
+  CHECK(t.Watermark() == kNone);  // partition 1 may still hold older events
+  t.Observe({0, 1}, 2'000);
+  CHECK(t.Watermark() == 2'000);
+  t.Observe({0, 0}, 9'000);
+  CHECK(t.Watermark() == 2'000);
+  t.Observe({0, 1}, 3'000);
+  CHECK(t.Watermark() == 3'000);
+  t.Observe({0, 1}, 1'000);  // out of order within the partition: its time stays
+  CHECK(t.Watermark() == 3'000);
+  t.Observe({0, 1}, 20'000);
+  CHECK(t.Watermark() == 9'000);
+}
+
+TEST_CASE(
+    "partition time: a caught-up partition turns idle after the timeout, until its next record") {
+  PartitionTime t(10'000, 1'000);
+  std::vector<PartitionTime::Partition> expired;
+  t.Assign({0, 0});
+  t.Assign({0, 1});
+  t.End({0, 1}, /*now_ms=*/100, /*end_offset=*/0);  // empty: idle at once
+  CHECK(t.Watermark() == kNone);
+  t.Observe({0, 0}, 7'000);
+  CHECK(t.Watermark() == 7'000);
+  t.Observe({0, 1}, 4'000);  // active again, and slower
+  CHECK(t.Watermark() == 4'000);
+  t.End({0, 1}, 1'000, 5);  // caught up, but its share of a burst may still be on its way
+  t.ExpireIdle(1'999, expired);
+  CHECK(expired.empty());
+  CHECK(t.Watermark() == 4'000);
+  t.Observe({0, 1}, 4'500);  // it was: the clock starts again at its next end
+  t.End({0, 1}, 1'500, 6);
+  t.ExpireIdle(2'400, expired);
+  CHECK(expired.empty());
+  t.ExpireIdle(2'500, expired);
+  REQUIRE(expired.size() == 1);
+  CHECK(expired[0].key == Key{0, 1});
+  CHECK(expired[0].end_offset == 6);
+  CHECK(t.Watermark() == 7'000);
+  CHECK_FALSE(t.AllIdle());
+  t.End({0, 0}, 3'000, 9);
+  CHECK_FALSE(t.AllIdle());
+  t.ExpireIdle(4'000, expired);
+  CHECK(t.AllIdle());
+  CHECK(t.Watermark() == 7'000);  // everything read: the newest time of all
+}
+
+TEST_CASE("partition time: revocation and reassignment recompute the minimum") {
+  PartitionTime t(10'000, 1'000);
+  t.Assign({0, 0});
+  t.Assign({1, 0});
+  t.Observe({0, 0}, 8'000);
+  t.Observe({1, 0}, 3'000);
+  CHECK(t.Watermark() == 3'000);
+  t.Revoke({1, 0});
+  CHECK(t.Watermark() == 8'000);
+  t.Observe({1, 0}, 1'000);  // a record of a revoked partition counts for nothing
+  CHECK(t.Watermark() == 8'000);
+  t.Assign({1, 0});  // read again from its committed position
+  CHECK(t.Watermark() == kNone);
+  t.Observe({1, 0}, 6'000);
+  CHECK(t.Watermark() == 6'000);
+  CHECK(t.partitions().size() == 2);
+}
+
+TEST_CASE("partition time: a partition far ahead is paused, and resumed within half the bound") {
+  PartitionTime t(10'000, 1'000);
+  t.Assign({0, 0});
+  t.Assign({0, 1});
+  t.Observe({0, 0}, 0);
+  t.Observe({0, 1}, 0);
+  std::vector<Key> pause, resume;
+  t.Observe({0, 0}, 10'000);  // exactly the bound: not past it
+  t.TakeAlignment(pause, resume);
+  CHECK(pause.empty());
+  t.Observe({0, 0}, 10'001);
+  t.TakeAlignment(pause, resume);
+  REQUIRE(pause.size() == 1);
+  CHECK(pause[0] == Key{0, 0});
+  CHECK(t.paused() == 1);
+  pause.clear();
+  t.TakeAlignment(pause, resume);  // asked once only
+  CHECK(pause.empty());
+  t.Observe({0, 1}, 4'000);  // 6,001 behind: more than half the bound
+  t.TakeAlignment(pause, resume);
+  CHECK(resume.empty());
+  t.Observe({0, 1}, 5'001);  // within 5,000
+  t.TakeAlignment(pause, resume);
+  REQUIRE(resume.size() == 1);
+  CHECK(resume[0] == Key{0, 0});
+  CHECK(t.paused() == 0);
+}
+
+TEST_CASE("partition time: a paused partition resumes when the slower ones are caught up") {
+  PartitionTime t(10'000, 1'000);
+  t.Assign({0, 0});
+  t.Assign({0, 1});
+  t.Observe({0, 0}, 0);
+  t.Observe({0, 1}, 60'000);
+  std::vector<Key> pause, resume;
+  t.TakeAlignment(pause, resume);
+  REQUIRE(pause.size() == 1);
+  CHECK(pause[0] == Key{0, 1});
+  std::vector<PartitionTime::Partition> expired;
+  t.End({0, 0}, 0, 1);  // nothing more in the slow one: the paused one is now the slowest
+  t.ExpireIdle(1'000, expired);
+  t.TakeAlignment(pause, resume);
+  REQUIRE(resume.size() == 1);
+  CHECK(resume[0] == Key{0, 1});
+  CHECK(t.Watermark() == 60'000);
+}
+
+TEST_CASE("partition time: a revoked paused partition is no longer counted as paused") {
+  PartitionTime t(1'000, 1'000);
+  t.Assign({0, 0});
+  t.Assign({0, 1});
+  t.Observe({0, 0}, 0);
+  t.Observe({0, 1}, 5'000);
+  std::vector<Key> pause, resume;
+  t.TakeAlignment(pause, resume);
+  CHECK(t.paused() == 1);
+  t.Revoke({0, 1});
+  CHECK(t.paused() == 0);
+  t.Assign({0, 1});
+  t.TakeAlignment(pause, resume);
+  CHECK(resume.empty());  // a new assignment starts unpaused
+}
+
+TEST_CASE("partition time: far-future times saturate instead of overflowing") {
+  PartitionTime t(std::numeric_limits<int64_t>::max(), 1'000);
+  t.Assign({0, 0});
+  t.Assign({0, 1});
+  t.Observe({0, 0}, std::numeric_limits<int64_t>::max() - 1);
+  t.Observe({0, 1}, 1);
+  std::vector<Key> pause, resume;
+  t.TakeAlignment(pause, resume);
+  CHECK(pause.empty());
+  CHECK(t.Watermark() == 1);
+}
+
+}  // namespace
+}  // namespace klaxon::service
