@@ -375,6 +375,7 @@ Result<Config> ParseConfig(const std::string& text,
       e.Duration("restore_horizon", c.restore_horizon_ms);
       e.Duration("max_partition_skew", c.max_partition_skew_ms);
       e.Duration("partition_idle_timeout", c.partition_idle_timeout_ms);
+      e.Duration("future_limit", c.future_limit_ms);
     }
     {
       Section o = top.Child("outbox");

@@ -71,6 +71,8 @@ struct Config {
   // A caught-up Kafka partition stops holding event time back after this long without records;
   // 0: the allowed lateness, at least 1 s.
   int64_t partition_idle_timeout_ms = 0;
+  // Events stamped more than this ahead of the machine's clock are rejected (future_timestamp).
+  int64_t future_limit_ms = kDefaultFutureLimitMs;
 };
 
 // Parses `text` (YAML) with `overrides` ("section.key" -> value, from flags) applied on top.

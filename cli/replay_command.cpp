@@ -142,6 +142,11 @@ int RunReplay(const Args& args, std::ostream& out, std::ostream& err) {
     return 2;
   }
   options.explain = explain;
+  // The one clock read of a replay: events stamped beyond it are outliers, not the future.
+  options.max_event_time_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                  std::chrono::system_clock::now().time_since_epoch())
+                                  .count() +
+                              kDefaultFutureLimitMs;
 
   Result<LoadedRules> loaded = LoadRules(rule_paths, err);
   if (!loaded.ok()) {

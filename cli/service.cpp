@@ -611,6 +611,11 @@ int Service::Run() {
       reload_done_ = covering;
       reload_cv_.notify_all();
     }
+    // Only the run loop reads the clock: the future-timestamp bound moves with it.
+    const int64_t now_ms = NowMs();
+    loaded_->engine->SetMaxEventTime(now_ms > INT64_MAX - config_.future_limit_ms
+                                         ? INT64_MAX
+                                         : now_ms + config_.future_limit_ms);
     // Read what the source has into free batches for the decoders; wait for input only when
     // nothing is in flight.
     connectors::NextStatus last = connectors::NextStatus::kRecord;

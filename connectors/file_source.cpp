@@ -137,8 +137,15 @@ bool FileSource::EmitLine(Record* record) {
   if (!oversized && !line_.empty() && line_.back() == '\r') line_.pop_back();
   line_started_ = false;
   line_oversized_ = false;
-  if (line_.empty()) {
+  // Editors on some systems start a UTF-8 file with a byte-order mark; it is not part of the
+  // first event.
+  if (line_number_ == 1 && line_.size() >= 3 && line_.compare(0, 3, "\xEF\xBB\xBF") == 0) {
+    line_.erase(0, 3);
+  }
+  // A line of white space only holds no event (as an empty line): skipped, counted.
+  if (!oversized && line_.find_first_not_of(" \t\r") == std::string::npos) {
     ++stats_.empty_skipped;
+    line_.clear();
     return false;
   }
   ++stats_.lines;

@@ -32,6 +32,10 @@ const char* RejectReasonName(RejectReason r) {
       return "missing_timestamp";
     case RejectReason::kInvalidTimestamp:
       return "invalid_timestamp";
+    case RejectReason::kTrailingContent:
+      return "trailing_content";
+    case RejectReason::kFutureTimestamp:
+      return "future_timestamp";
     case RejectReason::kCount_:
       break;
   }
@@ -50,6 +54,8 @@ constexpr int64_t kRunsPerWindow = 4096;
 constexpr uint32_t kMaxUniqueK = 100000;
 constexpr size_t kMaxNewValues = 100000;
 constexpr int kEvictionScan = 16;
+// Repeat notifications one step of event time may send per group before it skips to the last.
+constexpr int64_t kMaxRepeatsPerStep = 100;
 
 int64_t SatSub(int64_t a, int64_t b) {
   if (b > 0 && a < kNone + b) return kNone;
@@ -376,6 +382,9 @@ class EngineImpl final : public Engine {
   uint64_t LowestUnevaluatedSequence() const override { return seqs_.Lowest(); }
   int64_t Watermark() const override { return watermark_; }
   size_t HeldEvents() const override { return held_.size(); }
+  void SetMaxEventTime(int64_t max_event_time_ms) override {
+    options_.max_event_time_ms = max_event_time_ms;
+  }
   const RuleSet& Rules() const override { return rules_; }
   const EngineStats& Stats() const override;
   std::vector<ActiveAlert> ActiveAlerts() const override;
@@ -435,6 +444,7 @@ class EngineImpl final : public Engine {
   uint64_t next_seq_ = 1;
   int64_t watermark_ = kNone;
   int64_t max_time_ = kNone;
+  int64_t run_target_ = kNone;  // how far the current Run goes (see the repeat step in Update)
   std::vector<Notification>* out_ = nullptr;
   mutable EngineStats stats_;
 };
@@ -706,6 +716,9 @@ ProcessResult EngineImpl::Admit(uint32_t idx, RejectReason reason, std::vector<N
   ProcessResult result;
   ++stats_.received;
   DecodedEvent* ev = pool_[idx].get();
+  if (reason == RejectReason::kNone && ev->time_ms > options_.max_event_time_ms) {
+    reason = RejectReason::kFutureTimestamp;
+  }
   if (reason != RejectReason::kNone) {
     ++stats_.rejected[static_cast<int>(reason)];
     free_events_.push_back(idx);
@@ -755,6 +768,7 @@ void EngineImpl::Flush(std::vector<Notification>& out) {
 // first: a window change due at t (an event leaving, a pending deadline) happens before an
 // event stamped t is counted.
 void EngineImpl::Run(int64_t target) {
+  run_target_ = target;
   while (true) {
     const int64_t next_event = held_.empty() ? kNever : held_.front().time;
     const int64_t next_timer = timers_.empty() ? kNever : timers_.front().due;
@@ -1235,10 +1249,20 @@ void EngineImpl::Update(CompiledRule& cr, uint32_t slot, int64_t t, const Decode
       break;
   }
   if (g.life == Life::kFiring && cr.repeat_ms > 0) {
-    while (SatAdd(g.since, static_cast<int64_t>(g.repeat_index + 1) * cr.repeat_ms) <= t) {
-      ++g.repeat_index;
-      Emit(cr, g, slot, AlertState::kRepeat,
-           g.since + static_cast<int64_t>(g.repeat_index) * cr.repeat_ms, ev);
+    const int64_t due = (t - g.since) / cr.repeat_ms;  // repeat times reached by t
+    if (due > static_cast<int64_t>(g.repeat_index)) {
+      // A step of time that passes more than kMaxRepeatsPerStep repeat times (a gap of days in
+      // a log, a clock jump) sends only the last of them: reminders must not flood receivers
+      // or memory. Below that every reminder goes out at its time, as in a live stream, so
+      // replay and the service agree whatever their steps.
+      const int64_t last = (run_target_ - g.since) / cr.repeat_ms;
+      if (last - static_cast<int64_t>(g.repeat_index) > kMaxRepeatsPerStep && last > due) {
+        g.repeat_index = static_cast<uint32_t>(std::min<int64_t>(last - 1, UINT32_MAX - 1));
+      } else {
+        g.repeat_index = static_cast<uint32_t>(std::min<int64_t>(due, UINT32_MAX - 1));
+        Emit(cr, g, slot, AlertState::kRepeat,
+             g.since + static_cast<int64_t>(g.repeat_index) * cr.repeat_ms, ev);
+      }
     }
   }
   int64_t due = WindowChange(cr, g, slot, t);

@@ -5,6 +5,7 @@
 // AdvanceTo (the watermark while no events arrive).
 #pragma once
 
+#include <climits>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -34,7 +35,16 @@ struct EngineOptions {
   // time per input partition and passes the minimum (service/partition_time.h); events are
   // held until then.
   bool advance_on_event = true;
+  // Events stamped later than this are rejected (`future_timestamp`): one event from a broken
+  // clock would otherwise move event time years ahead, making every later event late and
+  // firing every flatline. The caller derives it from its clock (Engine::SetMaxEventTime);
+  // INT64_MAX: no bound.
+  int64_t max_event_time_ms = INT64_MAX;
 };
+
+// How far ahead of the machine's clock an event may be stamped by default (1 h): producers'
+// clocks drift by seconds, a broken clock by years.
+constexpr int64_t kDefaultFutureLimitMs = 3600 * 1000;
 
 // Why an event was not evaluated. Stable names are used in metrics and replay summaries.
 enum class RejectReason {
@@ -46,7 +56,9 @@ enum class RejectReason {
   kTooDeep,
   kMissingTimestamp,
   kInvalidTimestamp,
-  kCount_  // number of reasons; keep last
+  kTrailingContent,  // more than one JSON value in one line or message
+  kFutureTimestamp,  // stamped later than EngineOptions::max_event_time_ms
+  kCount_            // number of reasons; keep last
 };
 const char* RejectReasonName(RejectReason r);  // "invalid_json", "not_object", ...
 
@@ -123,6 +135,9 @@ class Engine {
 
   // All accepted events with a sequence below this have been evaluated (for offset commits).
   virtual uint64_t LowestUnevaluatedSequence() const = 0;
+
+  // Moves the future-timestamp bound (the service: its clock plus a margin, as time passes).
+  virtual void SetMaxEventTime(int64_t max_event_time_ms) = 0;
 
   virtual int64_t Watermark() const = 0;
   // Accepted events not evaluated yet (held back for lateness or by the caller's watermark).

@@ -611,6 +611,10 @@ RejectReason EventDecoder::DecodeInPlace(DecodedEvent& out) {
       if (!m.Walk(v, entry->second)) return RejectReason::kInvalidJson;
     }
   }
+  // `{"a":1}{"b":2}` is two events in one line or message: never half-read one of them.
+  // (simdjson 3.0 has no document::at_end: a location exists only before the end.)
+  const char* after = nullptr;
+  if (!doc.current_location().get(after)) return RejectReason::kTrailingContent;
   if (m.time_status == kTimeMissing) return RejectReason::kMissingTimestamp;
   if (m.time_status == kTimeInvalid) return RejectReason::kInvalidTimestamp;
 

@@ -82,6 +82,22 @@ TEST_CASE("FileSource drops CR of CRLF and skips empty lines while counting them
   CHECK(source->stats().empty_skipped == 3);
 }
 
+TEST_CASE("FileSource drops a UTF-8 byte-order mark and skips white-space-only lines") {
+  TempDir dir;
+  WriteFile(dir.File("bom.jsonl"),
+            "\xEF\xBB\xBF{\"a\":1}\n  \t \n{\"a\":2}\n\xEF\xBB\xBF{\"a\":3}\n");
+  auto source = OpenOrDie({.path = dir.File("bom.jsonl")});
+  std::vector<Line> lines;
+  CHECK(ReadAll(*source, &lines) == NextStatus::kEnd);
+  REQUIRE(lines.size() == 3);
+  CHECK(lines[0].payload == "{\"a\":1}");
+  CHECK(lines[1].payload == "{\"a\":2}");
+  CHECK(lines[1].offset == 3);
+  // Only the file's first bytes can be a byte-order mark; later it is the line's content.
+  CHECK(lines[2].payload == "\xEF\xBB\xBF{\"a\":3}");
+  CHECK(source->stats().empty_skipped == 1);
+}
+
 TEST_CASE("FileSource reads gzip transparently, across chunks and concatenated members") {
   TempDir dir;
   std::string content;
