@@ -472,6 +472,9 @@ class Checker {
       Warning(r.name.pos, "rule `" + rule.name + "` has no `then` clause; it notifies no one",
               "add `then ACTION` (rules without actions are fine for replay)");
     }
+    // Here rather than in Engine::Create, which fills only its own copy: rule listings and
+    // payloads built from the loaded set (admin API, notify) need the id too.
+    rule.id = ComputeRuleId(rule);
   }
 
   ActionValue ConvertValue(const ast::ActionValue& v) {
