@@ -2,6 +2,7 @@
 #include <nlohmann/json.hpp>
 
 #include "actions/action_args.h"
+#include "actions/action_schema.h"
 #include "actions/render.h"
 #include "actions/signing.h"
 
@@ -172,15 +173,11 @@ Result<std::unique_ptr<Action>> CreateWebhookAction(const ActionDef& def,
                                                     const ActionOptions& options) {
   auto args = ActionArgs::Resolve(def, secrets);
   if (!args.ok()) return args.status();
-  const std::string url = args->String("url");
-  // A URL read from env(...)/file(...) is checked when sent (a bad one is a logged, final
-  // bad_url failure) so that previews can stand in placeholder secrets.
-  if (!args->IsSecret("url") && !url.starts_with("https://") && !url.starts_with("http://")) {
-    return Status::InvalidArgument("webhook action `" + def.name + "`: url must be http(s)");
-  }
+  // A literal url and literal headers were checked by ValidateActionDef (CreateAction). A URL
+  // read from env(...)/file(...) is checked when sent (a bad one is a logged, final bad_url
+  // failure) so that previews can stand in placeholder secrets; headers read that way here.
   for (const std::string& h : args->Strings("headers")) {
-    if (h.find(':') == std::string::npos || h.front() == ':' ||
-        h.find_first_of("\r\n") != std::string::npos) {
+    if (!IsHeaderLine(h)) {
       return Status::InvalidArgument("webhook action `" + def.name +
                                      "`: each header must read \"Name: value\"");
     }
