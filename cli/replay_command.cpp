@@ -40,7 +40,9 @@ constexpr std::string_view kReplayUsage =
     "  --timestamp-field PATH    event time field (default timestamp)\n"
     "  --max-event-size BYTES    larger events are rejected (default 1MiB)\n"
     "\n"
-    "On stderr, every run: events read, rejected (by reason), late, and groups dropped per rule.\n";
+    "On stderr, every run: events read, rejected (by reason), late, and groups dropped per rule.\n"
+    "Exit status: 0 replayed (whatever fired), 1 the rules have problems, 2 usage or I/O error\n"
+    "(a bad flag, a rule file or event log that cannot be read).\n";
 
 struct RejectedLine {
   int64_t line;
@@ -149,7 +151,7 @@ int RunReplay(const Args& args, std::ostream& out, std::ostream& err) {
   Result<LoadedRules> loaded = LoadRules(rule_paths, err);
   if (!loaded.ok()) {
     err << "klaxon replay: " << loaded.status().message() << "\n";
-    return 1;
+    return ExitCodeFor(loaded.status());
   }
   std::unique_ptr<PayloadPreviewer> previewer;
   if (payloads) {
@@ -167,7 +169,7 @@ int RunReplay(const Args& args, std::ostream& out, std::ostream& err) {
       connectors::FileSource::Open(source_options);
   if (!source.ok()) {
     err << "klaxon replay: " << source.status().message() << "\n";
-    return 1;
+    return kExitUsage;  // the event log cannot be opened
   }
   Result<std::unique_ptr<Engine>> engine = Engine::Create(loaded->rules, options);
   if (!engine.ok()) {
@@ -204,7 +206,7 @@ int RunReplay(const Args& args, std::ostream& out, std::ostream& err) {
     Result<DecodingReader::Item*> next = reader.Next();
     if (!next.ok()) {
       err << "klaxon replay: " << next.status().message() << "\n";
-      return 1;
+      return kExitUsage;  // the event log cannot be read
     }
     DecodingReader::Item* item = *next;
     if (item == nullptr) break;
