@@ -63,6 +63,9 @@ n = json.loads(open(sys.argv[1]).readline())
 assert req["action"] == "hook" and req["method"] == "POST", req
 assert req["url"] == "https://incidents.example.com/hook", req
 assert req["body"]["rule"]["name"] == "orders-db-errors", req
+# Previews use stand-in secrets: the signature is a placeholder, never a real-looking value.
+assert req["headers"]["webhook-signature"] == "v1,<signature computed at delivery>", req
+assert len(req["body"]["rule"]["id"]) == 16, req
 PY
 
 "$KLAXON_BIN" replay "$WORK/r.rules" --events "$WORK/events.jsonl" >"$WORK/text" 2>/dev/null
