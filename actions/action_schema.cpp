@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cctype>
 #include <set>
 
 #include "engine/template.h"
@@ -177,7 +178,61 @@ void CheckValue(const ActionArg& arg, const ArgSpec& spec, const ActionValue& v,
   }
 }
 
+bool IsUrlKey(std::string_view kind, std::string_view key) {
+  return key == "url" || (kind == "slack" && key == "webhook");
+}
+
+// Values that the factories would refuse, checked here where they are written literally (a
+// value read through env(...)/file(...) is only known when the action is created).
+void CheckLiteral(const ActionDef& def, const ActionArg& arg, std::vector<ActionProblem>& out) {
+  const ActionValue& v = arg.value;
+  if (IsUrlKey(def.kind, arg.key) && v.kind == ActionValue::Kind::kString && !IsHttpUrl(v.text)) {
+    out.push_back({v.pos, "argument `" + arg.key + "` must be an http(s) URL",
+                   "Klaxon sends over http:// or https:// only, e.g. "
+                   "\"https://hooks.example.com/klaxon\""});
+  } else if (def.kind == "webhook" && arg.key == "headers") {
+    const std::span<const ActionValue> values = v.kind == ActionValue::Kind::kList
+                                                    ? std::span<const ActionValue>(v.list)
+                                                    : std::span<const ActionValue>(&v, 1);
+    for (const ActionValue& h : values) {
+      if (h.kind == ActionValue::Kind::kString && !IsHeaderLine(h.text)) {
+        out.push_back(
+            {h.pos, "a header must read \"Name: value\"", "e.g. headers: [\"X-Team: payments\"]"});
+      }
+    }
+  } else if (def.kind == "jira" && arg.key == "api_version" &&
+             v.kind == ActionValue::Kind::kNumber && v.number != 2 && v.number != 3) {
+    out.push_back({v.pos, "argument `api_version` must be 2 or 3",
+                   "2: wiki markup (the default), 3: Atlassian Document Format"});
+  } else if (def.kind == "pagerduty" && arg.key == "severity" &&
+             v.kind == ActionValue::Kind::kString && !IsPagerDutySeverity(v.text)) {
+    out.push_back({v.pos, "unknown pagerduty severity `" + v.text + "`",
+                   "severities: critical, error, warning, info"});
+  }
+}
+
 }  // namespace
+
+bool IsHttpUrl(std::string_view url) {
+  auto starts_with_nocase = [&](std::string_view prefix) {
+    if (url.size() < prefix.size()) return false;
+    for (size_t i = 0; i < prefix.size(); ++i) {
+      if (std::tolower(static_cast<unsigned char>(url[i])) != prefix[i]) return false;
+    }
+    return true;
+  };
+  return starts_with_nocase("https://") || starts_with_nocase("http://");
+}
+
+bool IsHeaderLine(std::string_view header) {
+  return !header.empty() && header.front() != ':' && header.find(':') != std::string_view::npos &&
+         header.find_first_of("\r\n") == std::string_view::npos;
+}
+
+bool IsPagerDutySeverity(std::string_view severity) {
+  return severity == "critical" || severity == "error" || severity == "warning" ||
+         severity == "info";
+}
 
 std::span<const KindSpec> ActionKinds() { return kKinds; }
 
@@ -235,7 +290,9 @@ std::vector<ActionProblem> ValidateActionDef(const ActionDef& def) {
                                   : "did you mean `" + best + "`? known arguments: " + keys});
       continue;
     }
+    const size_t before = out.size();
     CheckValue(arg, *spec, arg.value, out);
+    if (out.size() == before) CheckLiteral(def, arg, out);
   }
   for (const ArgSpec& s : kind->args) {
     if (s.required && seen.count(std::string(s.key)) == 0) {

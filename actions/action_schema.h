@@ -47,8 +47,19 @@ struct ActionProblem {
   std::string hint;  // may be empty
 };
 
-// Checks kind, keys (unknown, duplicate, missing required), value types, secret literals and
-// template syntax. Never reads the environment or files: checking needs no secrets.
+// Checks kind, keys (unknown, duplicate, missing required), value types, secret literals,
+// template syntax and the values the factories refuse (URL schemes, header lines, jira
+// api_version, pagerduty severity) when written literally. Never reads the environment or
+// files: checking needs no secrets. CreateAction runs it first, so a file that checks loads.
 std::vector<ActionProblem> ValidateActionDef(const ActionDef& def);
+
+// Value rules shared by ValidateActionDef (literals) and the factories (values read through
+// env(...)/file(...)), so that the two cannot drift apart.
+// http:// or https://, the scheme case-insensitive (RFC 3986) as the HTTP client reads it.
+bool IsHttpUrl(std::string_view url);
+// An extra header: "Name: value" on one line.
+bool IsHeaderLine(std::string_view header);
+// critical, error, warning or info (PagerDuty's own severities).
+bool IsPagerDutySeverity(std::string_view severity);
 
 }  // namespace klaxon::actions

@@ -255,16 +255,9 @@ Result<std::unique_ptr<Action>> CreateJiraAction(const ActionDef& def,
                                                  const ActionOptions& /*options*/) {
   auto args = ActionArgs::Resolve(def, secrets);
   if (!args.ok()) return args.status();
-  const double v = args->Number("api_version", 2);
-  if (v != 2 && v != 3) {
-    return Status::InvalidArgument("jira action `" + def.name + "`: api_version must be 2 or 3");
-  }
-  const std::string url = args->String("url");
-  // A URL read from env(...)/file(...) is checked when sent (a bad one is a logged, final
-  // bad_url failure) so that previews can stand in placeholder secrets.
-  if (!args->IsSecret("url") && !url.starts_with("https://") && !url.starts_with("http://")) {
-    return Status::InvalidArgument("jira action `" + def.name + "`: url must be http(s)");
-  }
+  // api_version and a literal url were checked by ValidateActionDef (CreateAction). A URL read
+  // from env(...)/file(...) is checked when sent (a bad one is a logged, final bad_url failure)
+  // so that previews can stand in placeholder secrets.
   return std::unique_ptr<Action>(new JiraAction(def, *args));
 }
 

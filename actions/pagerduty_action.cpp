@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "actions/action_args.h"
+#include "actions/action_schema.h"
 #include "actions/render.h"
 
 namespace klaxon::actions {
@@ -123,7 +124,8 @@ Result<std::unique_ptr<Action>> CreatePagerDutyAction(const ActionDef& def,
   auto args = ActionArgs::Resolve(def, secrets);
   if (!args.ok()) return args.status();
   const std::string sev = args->String("severity");
-  if (!sev.empty() && sev != "critical" && sev != "error" && sev != "warning" && sev != "info") {
+  // A literal severity was checked by ValidateActionDef; this catches one read from env(...).
+  if (!sev.empty() && !IsPagerDutySeverity(sev)) {
     return Status::InvalidArgument("pagerduty action `" + def.name +
                                    "`: severity must be critical, error, warning or info");
   }

@@ -177,13 +177,9 @@ Result<std::unique_ptr<Action>> CreateSlackAction(const ActionDef& def,
                                                   const ActionOptions& /*options*/) {
   auto args = ActionArgs::Resolve(def, secrets);
   if (!args.ok()) return args.status();
-  const std::string url = args->String("webhook");
-  // A URL read from env(...)/file(...) is checked when sent (a bad one is a logged, final
-  // bad_url failure) so that previews can stand in placeholder secrets.
-  if (!args->IsSecret("webhook") && !url.starts_with("https://") && !url.starts_with("http://")) {
-    return Status::InvalidArgument("slack action `" + def.name +
-                                   "`: webhook must be an http(s) URL");
-  }
+  // A literal webhook URL was checked by ValidateActionDef (CreateAction). One read from
+  // env(...)/file(...) is checked when sent (a bad one is a logged, final bad_url failure) so
+  // that previews can stand in placeholder secrets.
   return std::unique_ptr<Action>(new SlackAction(def, *args));
 }
 

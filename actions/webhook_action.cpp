@@ -2,6 +2,7 @@
 #include <nlohmann/json.hpp>
 
 #include "actions/action_args.h"
+#include "actions/action_schema.h"
 #include "actions/render.h"
 #include "actions/signing.h"
 
@@ -11,6 +12,9 @@ namespace {
 using nlohmann::json;
 
 constexpr size_t kDigestItems = 20;
+// What previews show for signatures (see Requests): obviously not a signature.
+constexpr std::string_view kSignaturePlaceholder = "v1,<signature computed at delivery>";
+constexpr std::string_view kSentrySignaturePlaceholder = "<signature computed at delivery>";
 
 class WebhookAction final : public Action {
  public:
@@ -67,18 +71,26 @@ class WebhookAction final : public Action {
                  {"User-Agent", "klaxon"},
                  {"webhook-id", p.idempotency_key},
                  {"webhook-timestamp", std::to_string(ts)}};
+    // Previews (mask) show a placeholder, never a signature: they are made with stand-in
+    // secrets (replay needs none), and a real-looking value from one would mislead whoever
+    // compares it with what their receiver computes.
     if (!secrets_.empty()) {
-      // A signature reveals nothing about its key; previews show it so receivers can compare.
       auto sig = StandardWebhookSignature(secrets_, p.idempotency_key, ts, r.body);
       if (!sig.ok())
         return Status::InvalidArgument("webhook action `" + name_ + "`: " + sig.status().message());
-      r.headers.emplace_back("webhook-signature", *sig);
+      std::string shown;
+      for (size_t i = 0; mask && i < secrets_.size(); ++i) {
+        shown += (i == 0 ? "" : " ") + std::string(kSignaturePlaceholder);
+      }
+      r.headers.emplace_back("webhook-signature", mask ? shown : *sig);
     }
     if (!sentry_secret_.empty()) {
       r.headers.emplace_back("Sentry-Hook-Resource", doc.value("resource", "event_alert"));
       r.headers.emplace_back("Sentry-Hook-Timestamp", std::to_string(ts));
       r.headers.emplace_back("Request-ID", p.idempotency_key);
-      r.headers.emplace_back("Sentry-Hook-Signature", SentryHookSignature(sentry_secret_, r.body));
+      r.headers.emplace_back("Sentry-Hook-Signature",
+                             mask ? std::string(kSentrySignaturePlaceholder)
+                                  : SentryHookSignature(sentry_secret_, r.body));
     }
     for (const auto& [k, v] : headers_) {
       r.headers.emplace_back(k, mask && headers_secret_ ? std::string("***") : v);
@@ -172,15 +184,11 @@ Result<std::unique_ptr<Action>> CreateWebhookAction(const ActionDef& def,
                                                     const ActionOptions& options) {
   auto args = ActionArgs::Resolve(def, secrets);
   if (!args.ok()) return args.status();
-  const std::string url = args->String("url");
-  // A URL read from env(...)/file(...) is checked when sent (a bad one is a logged, final
-  // bad_url failure) so that previews can stand in placeholder secrets.
-  if (!args->IsSecret("url") && !url.starts_with("https://") && !url.starts_with("http://")) {
-    return Status::InvalidArgument("webhook action `" + def.name + "`: url must be http(s)");
-  }
+  // A literal url and literal headers were checked by ValidateActionDef (CreateAction). A URL
+  // read from env(...)/file(...) is checked when sent (a bad one is a logged, final bad_url
+  // failure) so that previews can stand in placeholder secrets; headers read that way here.
   for (const std::string& h : args->Strings("headers")) {
-    if (h.find(':') == std::string::npos || h.front() == ':' ||
-        h.find_first_of("\r\n") != std::string::npos) {
+    if (!IsHeaderLine(h)) {
       return Status::InvalidArgument("webhook action `" + def.name +
                                      "`: each header must read \"Name: value\"");
     }

@@ -20,7 +20,8 @@ namespace fs = std::filesystem;
 constexpr const char* kCheckUsage =
     "usage: klaxon check [--format text|json] PATH...\n"
     "  Checks rule files (*.rules; folders are searched recursively).\n"
-    "  Exit status: 0 all good, 1 errors found, 2 usage error.\n";
+    "  Exit status: 0 all good (warnings allowed), 1 errors found, 2 usage or I/O error (a bad\n"
+    "  option, no paths, a path that does not exist or cannot be read).\n";
 
 }  // namespace
 

@@ -1,15 +1,29 @@
 // The klaxon subcommands. Each takes its arguments (without the subcommand name) and the
-// streams to write to, and returns the process exit code: 0 ok, 1 findings/failure, 2 usage.
-// One file per subcommand; main.cpp only dispatches.
+// streams to write to, and returns the process exit code, as promtool's: 0 ok, 1 problems
+// found (invalid rules, failing tests, a refused notification), 2 usage or I/O error (a bad
+// flag, a file that cannot be read or written). One file per subcommand; main.cpp only
+// dispatches.
 #pragma once
 
 #include <iosfwd>
 #include <string>
 #include <vector>
 
+#include "engine/status.h"
+
 namespace klaxon::cli {
 
 using Args = std::vector<std::string>;
+
+constexpr int kExitOk = 0;
+constexpr int kExitProblems = 1;
+constexpr int kExitUsage = 2;  // also I/O errors
+
+// kExitUsage for a file that is missing or unreadable, kExitProblems for anything else.
+inline int ExitCodeFor(const Status& s) {
+  return s.code() == StatusCode::kNotFound || s.code() == StatusCode::kIoError ? kExitUsage
+                                                                               : kExitProblems;
+}
 
 int RunCheck(const Args& args, std::ostream& out, std::ostream& err);    // check_command.cpp
 int RunFmt(const Args& args, std::ostream& out, std::ostream& err);      // fmt_command.cpp

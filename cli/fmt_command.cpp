@@ -1,6 +1,7 @@
 // `klaxon fmt [--check] PATH...`: rewrite rule files in the canonical layout (rules-dsl's
 // FormatRules). With --check nothing is written; files that would change are listed and the
 // exit status is 1. Files that do not parse are reported and left untouched (exit 1).
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <ostream>
@@ -15,7 +16,10 @@ namespace {
 constexpr const char* kFmtUsage =
     "usage: klaxon fmt [--check] PATH...\n"
     "  Rewrites rule files (*.rules; folders are searched recursively) in the canonical layout.\n"
-    "  --check  write nothing; list the files that would change and exit 1 if any would.\n";
+    "  --check  write nothing; list the files that would change and exit 1 if any would.\n"
+    "  Exit status: 0 formatted (or nothing to change), 1 a file would change (--check) or has\n"
+    "  syntax errors, 2 usage or I/O error (a bad option, a file that cannot be read or "
+    "written).\n";
 
 // Writes through a temporary file and a rename so that a crash never leaves half a file.
 bool WriteFileAtomically(const std::string& path, const std::string& text) {
@@ -68,24 +72,24 @@ int RunFmt(const Args& args, std::ostream& out, std::ostream& err) {
     Result<std::string> read = ReadFileText(name, limit);
     if (!read.ok()) {
       err << "klaxon fmt: " << read.status().message() << "\n";
-      status = 1;
+      status = kExitUsage;
       continue;
     }
     const std::string& text = *read;
     Result<std::string> formatted = rules_dsl::FormatRules(text, name);
     if (!formatted.ok()) {
       err << formatted.status().message() << name << ": not formatted (syntax errors)\n";
-      status = 1;
+      status = std::max(status, kExitProblems);
       continue;
     }
     if (*formatted == text) continue;
     ++changed;
     if (check) {
       out << name << "\n";
-      status = 1;
+      status = std::max(status, kExitProblems);
     } else if (!WriteFileAtomically(name, *formatted)) {
       err << "klaxon fmt: cannot write " << name << "\n";
-      status = 1;
+      status = kExitUsage;
     }
   }
   if (check && changed > 0) {

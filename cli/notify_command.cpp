@@ -38,7 +38,10 @@ constexpr std::string_view kNotifyUsage =
     "  --state STATE       firing (default) or resolved\n"
     "  --allow CIDR|HOST   also allow this internal destination (repeatable)\n"
     "  --timeout D         how long to wait for the receiver (default 30s)\n"
-    "  --outbox PATH       outbox file (default: a temporary file, removed afterwards)\n";
+    "  --outbox PATH       outbox file (default: a temporary file, removed afterwards)\n"
+    "\n"
+    "Exit status: 0 the receiver accepted it, 1 not delivered or the rules have problems,\n"
+    "2 usage or I/O error (a bad flag, an unknown --action or --rule, an unreadable file).\n";
 
 }  // namespace
 
@@ -97,7 +100,7 @@ int RunNotify(const Args& args, std::ostream& out, std::ostream& err) {
   Result<LoadedRules> loaded = LoadRules(rule_paths, err);
   if (!loaded.ok()) {
     err << "klaxon notify: " << loaded.status().message() << "\n";
-    return 1;
+    return ExitCodeFor(loaded.status());
   }
   const RuleSet& rules = loaded->rules;
   const ActionDef* def = nullptr;
@@ -108,7 +111,7 @@ int RunNotify(const Args& args, std::ostream& out, std::ostream& err) {
     std::string names;
     for (const ActionDef& d : rules.actions) names += (names.empty() ? "" : ", ") + d.name;
     err << "klaxon notify: no action `" << action_name << "`; defined actions: " << names << "\n";
-    return 1;
+    return kExitUsage;  // --action names what is not there
   }
   Rule test_rule;
   test_rule.name = "klaxon-test-notification";
@@ -127,7 +130,7 @@ int RunNotify(const Args& args, std::ostream& out, std::ostream& err) {
   }
   if (!rule_name.empty() && rule == nullptr) {
     err << "klaxon notify: no rule `" << rule_name << "`\n";
-    return 1;
+    return kExitUsage;
   }
   if (rule == nullptr) rule = &test_rule;
 
@@ -178,7 +181,7 @@ int RunNotify(const Args& args, std::ostream& out, std::ostream& err) {
     Result<std::unique_ptr<actions::Outbox>> outbox = actions::Outbox::Open(outbox_path);
     if (!outbox.ok()) {
       err << "klaxon notify: " << outbox.status().message() << "\n";
-      return 1;
+      return kExitUsage;  // the outbox file cannot be opened
     }
     actions::HttpClientOptions http;
     http.allow = allow;

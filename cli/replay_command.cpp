@@ -11,6 +11,7 @@
 #include "cli/config.h"
 #include "cli/decoding_reader.h"
 #include "cli/event_time.h"
+#include "cli/input_summary.h"
 #include "cli/notification_output.h"
 #include "cli/payload_preview.h"
 #include "cli/rule_files.h"
@@ -37,7 +38,11 @@ constexpr std::string_view kReplayUsage =
     "  --allowed-lateness D      out-of-order tolerance (default 5s)\n"
     "  --max-groups N            groups per rule (default 100000)\n"
     "  --timestamp-field PATH    event time field (default timestamp)\n"
-    "  --max-event-size BYTES    larger events are rejected (default 1MiB)\n";
+    "  --max-event-size BYTES    larger events are rejected (default 1MiB)\n"
+    "\n"
+    "On stderr, every run: events read, rejected (by reason), late, and groups dropped per rule.\n"
+    "Exit status: 0 replayed (whatever fired), 1 the rules have problems, 2 usage or I/O error\n"
+    "(a bad flag, a rule file or event log that cannot be read).\n";
 
 struct RejectedLine {
   int64_t line;
@@ -151,7 +156,7 @@ int RunReplay(const Args& args, std::ostream& out, std::ostream& err) {
   Result<LoadedRules> loaded = LoadRules(rule_paths, err);
   if (!loaded.ok()) {
     err << "klaxon replay: " << loaded.status().message() << "\n";
-    return 1;
+    return ExitCodeFor(loaded.status());
   }
   std::unique_ptr<PayloadPreviewer> previewer;
   if (payloads) {
@@ -169,7 +174,7 @@ int RunReplay(const Args& args, std::ostream& out, std::ostream& err) {
       connectors::FileSource::Open(source_options);
   if (!source.ok()) {
     err << "klaxon replay: " << source.status().message() << "\n";
-    return 1;
+    return kExitUsage;  // the event log cannot be opened
   }
   Result<std::unique_ptr<Engine>> engine = Engine::Create(loaded->rules, options);
   if (!engine.ok()) {
@@ -180,8 +185,7 @@ int RunReplay(const Args& args, std::ostream& out, std::ostream& err) {
   NoiseTable table(rules);
   std::vector<Notification> notes;
   std::vector<RejectedLine> rejected;
-  uint64_t rejected_total = 0;
-  int64_t lines = 0;
+  InputSummary summary;
   int64_t last_time = 0;
   auto emit = [&] {
     for (const Notification& n : notes) {
@@ -207,20 +211,21 @@ int RunReplay(const Args& args, std::ostream& out, std::ostream& err) {
     Result<DecodingReader::Item*> next = reader.Next();
     if (!next.ok()) {
       err << "klaxon replay: " << next.status().message() << "\n";
-      return 1;
+      return kExitUsage;  // the event log cannot be read
     }
     DecodingReader::Item* item = *next;
     if (item == nullptr) break;
-    ++lines;
     RejectReason reason = item->reason;
+    bool late = false;
     if (!item->truncated) {
       ProcessResult r = (*engine)->ProcessDecoded(item->event, item->reason, notes);
       reason = r.rejected;
+      late = r.late;
       if (reason == RejectReason::kNone) last_time = std::max(last_time, r.event_time_ms);
     }
-    if (reason != RejectReason::kNone) {
-      ++rejected_total;
-      if (rejected.size() < 20) rejected.push_back({item->offset, reason});
+    summary.Count(reason, late);
+    if (reason != RejectReason::kNone && rejected.size() < 20) {
+      rejected.push_back({item->offset, reason});
     }
     emit();
   }
@@ -232,17 +237,19 @@ int RunReplay(const Args& args, std::ostream& out, std::ostream& err) {
     last_time = std::max(last_time, *until);
   }
   if (format == "text") {
-    if (lines > 0) out << "\n";
+    if (summary.read > 0) out << "\n";
     table.Print(out, (*engine)->Stats(), last_time);
   }
-  if (rejected_total > 0) {
-    err << fmt::format("klaxon replay: {} of {} lines rejected:\n", rejected_total, lines);
-    for (const RejectedLine& r : rejected) {
-      err << fmt::format("  line {}: {}\n", r.line, RejectReasonName(r.reason));
-    }
-    if (rejected_total > rejected.size()) {
-      err << fmt::format("  ... and {} more\n", rejected_total - rejected.size());
-    }
+  // Every run, even a clean one: silence must mean nothing was lost, not "not told".
+  summary.AddGroupsDropped((*engine)->Stats());
+  err << FormatInputSummary("replay", summary, rules, options,
+                            {"--allowed-lateness", "--max-groups"});
+  if (!rejected.empty()) err << "klaxon replay: rejected lines:\n";
+  for (const RejectedLine& r : rejected) {
+    err << fmt::format("  line {}: {}\n", r.line, RejectReasonName(r.reason));
+  }
+  if (summary.rejected_total() > rejected.size()) {
+    err << fmt::format("  ... and {} more rejected\n", summary.rejected_total() - rejected.size());
   }
   return 0;
 }

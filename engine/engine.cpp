@@ -477,39 +477,25 @@ Status EngineImpl::Compile() {
   for (size_t i = 0; i < rules_.rules.size(); ++i) {
     const Rule& r = rules_.rules[i];
     CompiledRule& cr = compiled_[i];
-    auto bad = [&](const std::string& what) {
-      return Status::InvalidArgument("rule '" + r.name + "': " + what);
-    };
-    auto bad_field = [](const FieldRef& f) {
-      return f.path.empty() &&
-             (f.kind == FieldRef::Kind::kPath || (f.tag.empty() && f.name.empty()));
-    };
+    if (const std::vector<RuleProblem> problems = ValidateRule(r); !problems.empty()) {
+      return Status::InvalidArgument("rule '" + r.name + "': " + problems.front().message);
+    }
     cr.index = static_cast<uint32_t>(i);
     cr.rule = &r;
     cr.pending_ms = r.pending_ms;
     cr.keep_firing_ms = r.keep_firing_ms;
     cr.repeat_ms = r.repeat_ms;
     cr.filter = CompiledPredicate::Compile(r.filter, fields_);
-    for (const auto& g : r.group_by) {
-      if (bad_field(g)) return bad("group by field without a path");
-      cr.group_fields.push_back(fields_.Intern(g));
-    }
+    for (const auto& g : r.group_by) cr.group_fields.push_back(fields_.Intern(g));
     const Condition& c = r.condition;
     cr.window = c.window_ms;
     cr.offset = c.offset_ms;
-    if (!std::isfinite(c.threshold)) return bad("threshold is not a finite number");
-    if (cr.pending_ms < 0 || cr.keep_firing_ms < 0 || cr.repeat_ms < 0) {
-      return bad("negative duration");
-    }
-    const bool windowed = c.kind != Condition::Kind::kEvery && c.kind != Condition::Kind::kNewValue;
-    if (windowed && c.window_ms <= 0) return bad("window must be positive");
     switch (c.kind) {
       case Condition::Kind::kEvery:
         cr.mode = Mode::kEvery;
         break;
       case Condition::Kind::kNewValue:
         cr.mode = Mode::kNewValue;
-        if (bad_field(c.field)) return bad("new() needs a field");
         cr.value_field = fields_.Intern(c.field);
         break;
       case Condition::Kind::kCount:
@@ -520,14 +506,11 @@ Status EngineImpl::Compile() {
         break;
       case Condition::Kind::kUnique:
         cr.mode = Mode::kUnique;
-        if (bad_field(c.field)) return bad("unique() needs a field");
         cr.value_field = fields_.Intern(c.field);
         ThresholdToK(c.op, c.threshold, cr.k, cr.lower);
-        if (cr.k > kMaxUniqueK) return bad("unique() thresholds above 100000 are not supported");
         break;
       case Condition::Kind::kChange:
         cr.mode = Mode::kChange;
-        if (c.offset_ms <= 0) return bad("change needs a positive offset");
         cr.merge_ms = std::max<int64_t>(1, (c.window_ms + c.offset_ms) / kRunsPerWindow);
         break;
       case Condition::Kind::kRatio:
@@ -1372,6 +1355,50 @@ std::vector<ActiveAlert> EngineImpl::ActiveAlerts() const {
 }
 
 }  // namespace
+
+std::vector<RuleProblem> ValidateRule(const Rule& r) {
+  using Part = RuleProblem::Part;
+  std::vector<RuleProblem> out;
+  auto bad = [&](Part part, std::string what, std::string hint = "", size_t index = 0) {
+    out.push_back({part, index, std::move(what), std::move(hint)});
+  };
+  auto bad_field = [](const FieldRef& f) {
+    return f.path.empty() && (f.kind == FieldRef::Kind::kPath || (f.tag.empty() && f.name.empty()));
+  };
+  for (size_t i = 0; i < r.group_by.size(); ++i) {
+    if (bad_field(r.group_by[i])) bad(Part::kGroupBy, "group by field without a path", "", i);
+  }
+  const Condition& c = r.condition;
+  if (!std::isfinite(c.threshold)) bad(Part::kThreshold, "threshold is not a finite number");
+  if (r.pending_ms < 0 || r.keep_firing_ms < 0 || r.repeat_ms < 0) {
+    bad(Part::kRule, "negative duration");
+  }
+  const bool windowed = c.kind != Condition::Kind::kEvery && c.kind != Condition::Kind::kNewValue;
+  if (windowed && c.window_ms <= 0) bad(Part::kWindow, "window must be positive");
+  switch (c.kind) {
+    case Condition::Kind::kNewValue:
+      if (bad_field(c.field)) bad(Part::kField, "new() needs a field");
+      break;
+    case Condition::Kind::kUnique: {
+      if (bad_field(c.field)) bad(Part::kField, "unique() needs a field");
+      uint64_t k = 0;
+      bool lower = false;
+      if (std::isfinite(c.threshold)) ThresholdToK(c.op, c.threshold, k, lower);
+      if (k > kMaxUniqueK) {
+        bad(Part::kThreshold, "unique() thresholds above 100000 are not supported",
+            "the engine keeps at most 100000 distinct values per group; `>= 100000` is the "
+            "highest threshold");
+      }
+      break;
+    }
+    case Condition::Kind::kChange:
+      if (c.offset_ms <= 0) bad(Part::kOffset, "change needs a positive offset");
+      break;
+    default:
+      break;
+  }
+  return out;
+}
 
 GroupStateBytes StateBytesPerGroup(const Rule& rule) {
   GroupStateBytes b;

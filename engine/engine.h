@@ -103,6 +103,20 @@ struct GroupStateBytes {
 };
 GroupStateBytes StateBytesPerGroup(const Rule& rule);
 
+// A reason Engine::Create refuses a rule, with the part of the rule it is about so that
+// `klaxon check` can point at it in the file.
+struct RuleProblem {
+  enum class Part { kRule, kThreshold, kWindow, kOffset, kField, kGroupBy };
+  Part part = Part::kRule;
+  size_t index = 0;  // kGroupBy: which field
+  std::string message;
+  std::string hint;  // may be empty
+};
+
+// The checks Engine::Create makes on each rule (Create fails with the first). rules-dsl runs
+// them while checking, so that a file `klaxon check` accepts also loads.
+std::vector<RuleProblem> ValidateRule(const Rule& rule);
+
 class Engine {
  public:
   // Validates and indexes the rules. When `previous` is given, the state of every rule whose

@@ -8,6 +8,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "engine/engine.h"
 #include "engine/template.h"
 #include "rules-dsl/ast.h"
 #include "rules-dsl/fields.h"
@@ -369,6 +370,7 @@ class Checker {
 
   // Fills a default-constructed `rule` (in place: a Rule is about a kilobyte).
   void ConvertRule(const ast::RuleItem& r, Rule& rule) {
+    const size_t first_diagnostic = diagnostics_.size();
     rule.name = r.name.text;
     rule.pos = At(r.pos);
     using K = ast::Clause::Kind;
@@ -471,6 +473,34 @@ class Checker {
     } else {
       Warning(r.name.pos, "rule `" + rule.name + "` has no `then` clause; it notifies no one",
               "add `then ACTION` (rules without actions are fine for replay)");
+    }
+    CheckEngineLimits(r, first[static_cast<size_t>(K::kWhen)],
+                      first[static_cast<size_t>(K::kGroupBy)], rule, first_diagnostic);
+    // Here rather than in Engine::Create, which fills only its own copy: rule listings and
+    // payloads built from the loaded set (admin API, notify) need the id too.
+    rule.id = ComputeRuleId(rule);
+  }
+
+  // What Engine::Create would refuse (engine/engine.h ValidateRule), reported here so that a
+  // file that checks also loads. A problem on a line that already has an error of this rule is
+  // left out: a window with an unknown unit would also read as "not positive".
+  void CheckEngineLimits(const ast::RuleItem& r, const ast::Clause* when,
+                         const ast::Clause* group_by, const Rule& rule, size_t first_diagnostic) {
+    const ast::Condition* c = when != nullptr ? when->condition.get() : nullptr;
+    for (const RuleProblem& p : ValidateRule(rule)) {
+      ast::Pos pos = r.name.pos;
+      using Part = RuleProblem::Part;
+      if (c != nullptr && p.part == Part::kThreshold) pos = c->threshold.pos;
+      if (c != nullptr && p.part == Part::kWindow) pos = c->window.pos;
+      if (c != nullptr && p.part == Part::kOffset) pos = c->offset.pos;
+      if (c != nullptr && p.part == Part::kField) pos = c->field.pos;
+      if (group_by != nullptr && p.part == Part::kGroupBy) {
+        pos = p.index < group_by->words.size() ? group_by->words[p.index].pos : group_by->pos;
+      }
+      const bool reported = std::any_of(
+          diagnostics_.begin() + static_cast<std::ptrdiff_t>(first_diagnostic), diagnostics_.end(),
+          [&](const Diagnostic& d) { return d.severity == "error" && d.line == pos.line; });
+      if (!reported) Error(pos, p.message, p.hint);
     }
   }
 

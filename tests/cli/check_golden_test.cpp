@@ -71,3 +71,56 @@ TEST_CASE("klaxon check: golden corpus of invalid rule files") {
     }
   }
 }
+
+// One validation path: whatever `klaxon check` refuses, loading (here `klaxon replay`, which
+// loads as `run` does: rules-dsl, actions' argument schema, the engine's own rule checks)
+// refuses too, and the other way round: no golden case may check clean yet fail to load.
+TEST_CASE("klaxon check and klaxon replay refuse the same invalid rule files") {
+  const fs::path dir = fs::path(SourceDir()) / "tests" / "rules-dsl" / "golden";
+  const fs::path events = fs::temp_directory_path() / "klaxon-check-golden-empty.jsonl";
+  std::ofstream(events, std::ios::binary) << "";
+  size_t cases = 0;
+  for (const auto& e : fs::directory_iterator(dir)) {
+    const fs::path input = e.path();
+    if (input.extension() != ".rules" || input.stem().string().ends_with("_warning")) continue;
+    ++cases;
+    std::ostringstream out;
+    std::ostringstream err;
+    CHECK_MESSAGE(klaxon::cli::RunCheck({input.string()}, out, err) == 1, input);
+    std::ostringstream replay_out;
+    std::ostringstream replay_err;
+    const int rc = klaxon::cli::RunReplay({input.string(), "--events", events.string()}, replay_out,
+                                          replay_err);
+    CHECK_MESSAGE(rc == 1, input << " loaded: " << replay_err.str());
+    // Both print the same diagnostics.
+    CHECK_MESSAGE(replay_err.str().starts_with(err.str().substr(0, err.str().rfind("found "))),
+                  input << "\ncheck:\n"
+                        << err.str() << "replay:\n"
+                        << replay_err.str());
+  }
+  CHECK(cases >= 50);
+  fs::remove(events);
+}
+
+TEST_CASE("URL schemes are case-insensitive for check and load alike") {
+  const fs::path dir = fs::temp_directory_path() / "klaxon-check-http-upper";
+  fs::create_directories(dir);
+  const fs::path rules = dir / "upper.rules";
+  std::ofstream(rules, std::ios::binary)
+      << "action hook = webhook(url: \"HTTP://hooks.example.com/klaxon\")\n"
+         "action desk = jira(url: \"HTTPS://acme.atlassian.net\", project: \"OPS\",\n"
+         "                   issue_type: \"Bug\", token: env(\"JIRA_TOKEN\"), api_version: 3)\n"
+         "action oncall = pagerduty(routing_key: env(\"PD_KEY\"), severity: \"warning\")\n"
+         "rule r {\n  when unique(user.id) >= 100000 in 1h\n  then hook, desk, oncall\n}\n";
+  const fs::path events = dir / "events.jsonl";
+  std::ofstream(events, std::ios::binary) << "";
+  std::ostringstream out;
+  std::ostringstream err;
+  CHECK_MESSAGE(klaxon::cli::RunCheck({rules.string()}, out, err) == 0, err.str());
+  std::ostringstream replay_out;
+  std::ostringstream replay_err;
+  CHECK_MESSAGE(klaxon::cli::RunReplay({rules.string(), "--events", events.string(), "--payloads"},
+                                       replay_out, replay_err) == 0,
+                replay_err.str());
+  fs::remove_all(dir);
+}

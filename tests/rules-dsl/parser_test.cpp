@@ -240,6 +240,14 @@ TEST_CASE("lifecycle clauses, labels, description, enabled") {
   CHECK(r.description == "runbook: {{labels.runbook}} {{event.message}}");
 }
 
+TEST_CASE("every checked rule carries its id, as the engine computes it") {
+  // Listings and payloads are built from the loaded set, not from the engine's copy.
+  const Rule r = OneRule("frequency > 5/min for service:orders-api");
+  CHECK(r.id.size() == 16);
+  CHECK(r.id == klaxon::ComputeRuleId(r));
+  CHECK(OneRule("frequency > 6/min for service:orders-api").id != r.id);
+}
+
 TEST_CASE("action values of every type, spanning lines") {
   const LoadResult r = Load(
       "action a = webhook(url: \"https://x\", rate_limit: 500ms, send_resolved: false,\n"

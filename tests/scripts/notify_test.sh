@@ -28,6 +28,8 @@ grep -q "accepted by the receiver" "$WORK/out2" || fail "no success message"
 wait_lines "$WORK/hook.jsonl" 1 5 || fail "receiver got nothing"
 grep -q '"webhook-signature": "v1,' "$WORK/hook.jsonl" || fail "request not signed"
 grep -q '"name": "orders-db-errors"' "$WORK/hook.jsonl" || fail "not built from the rule"
+# The rule's id (engine/rule_id.cpp) is in the payload, not "".
+grep -Eq '"id": "[0-9a-f]{16}"' "$WORK/hook.jsonl" || fail "no rule id: $(cat "$WORK/hook.jsonl")"
 
 if grep -q -e "very-secret-path" -e "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw" "$WORK/out1" "$WORK/out2"; then
   fail "a secret was printed"

@@ -31,7 +31,8 @@ PY
   >"$WORK/out.jsonl" 2>"$WORK/err" || fail "replay failed"
 expected='{"at":"2025-11-25T00:01:07.250Z","rule":"orders-db-errors","state":"firing","group":{"environment":"production"},"value":6,"actions":["hook"]}'
 [ "$(cat "$WORK/out.jsonl")" = "$expected" ] || fail "json line: $(cat "$WORK/out.jsonl")"
-grep -q "3 of 9 lines rejected" "$WORK/err" || fail "no rejection summary: $(cat "$WORK/err")"
+grep -q "9 events read, 3 rejected (invalid_json 1, not_object 1, invalid_timestamp 1), 0 late" \
+  "$WORK/err" || fail "no rejection summary: $(cat "$WORK/err")"
 grep -q "line 4: invalid_json" "$WORK/err" || fail "line 4 not named: $(cat "$WORK/err")"
 grep -q "line 5: invalid_timestamp" "$WORK/err" || fail "line 5 not named"
 grep -q "line 6: not_object" "$WORK/err" || fail "line 6 not named"
@@ -62,11 +63,52 @@ n = json.loads(open(sys.argv[1]).readline())
 assert req["action"] == "hook" and req["method"] == "POST", req
 assert req["url"] == "https://incidents.example.com/hook", req
 assert req["body"]["rule"]["name"] == "orders-db-errors", req
+# Previews use stand-in secrets: the signature is a placeholder, never a real-looking value.
+assert req["headers"]["webhook-signature"] == "v1,<signature computed at delivery>", req
+assert len(req["body"]["rule"]["id"]) == 16, req
 PY
 
 "$KLAXON_BIN" replay "$WORK/r.rules" --events "$WORK/events.jsonl" >"$WORK/text" 2>/dev/null
 grep -q "firing    orders-db-errors {environment=production}" "$WORK/text" || fail "timeline"
 grep -q "^orders-db-errors  *1  *1 " "$WORK/text" || fail "noise table: $(cat "$WORK/text")"
+
+# Every run says what it read, even when nothing went wrong.
+"$KLAXON_BIN" replay "$WORK/r.rules" --events "$WORK/events.jsonl" >/dev/null 2>"$WORK/err" ||
+  fail "replay failed"
+grep -q "^klaxon replay: 9 events read, 3 rejected" "$WORK/err" || fail "no summary: $(cat "$WORK/err")"
+
+# Two sorted logs concatenated in the wrong order: the older half arrives late. Replay used to
+# print no notification, exit 0 and say nothing.
+python3 - "$WORK/late.jsonl" "$WORK/many.jsonl" <<'PY'
+import json, sys
+base = 1764028860.0
+def event(t, user=None):
+    e = {"timestamp": t, "environment": "production", "tags": [["service", "orders-api"]],
+         "exception": {"values": [{"type": "DatabaseError"}]}}
+    if user is not None:
+        e["user"] = {"id": user}
+    return json.dumps(e) + "\n"
+newer = [event(base + 3600 + i) for i in range(3)]
+older = [event(base + i) for i in range(8)]
+open(sys.argv[1], "w").writelines(newer + older)
+open(sys.argv[2], "w").writelines(event(base + i / 10, user=f"u{i}") for i in range(20))
+PY
+"$KLAXON_BIN" replay "$WORK/r.rules" --events "$WORK/late.jsonl" --format json \
+  >"$WORK/late.out" 2>"$WORK/late.err" || fail "replay failed"
+grep -q "11 events read, 0 rejected, 8 late" "$WORK/late.err" || fail "late: $(cat "$WORK/late.err")"
+grep -q "8 late events were not evaluated" "$WORK/late.err" || fail "late: $(cat "$WORK/late.err")"
+
+# Groups past the cap are dropped, and the run says so per rule.
+cat >"$WORK/users.rules" <<'RULES'
+rule per-user {
+  when frequency > 5/min
+  group by user.id
+}
+RULES
+"$KLAXON_BIN" replay "$WORK/users.rules" --events "$WORK/many.jsonl" --max-groups 5 \
+  >/dev/null 2>"$WORK/groups.err" || fail "replay failed"
+grep -q "rule per-user: 15 groups dropped at the limit of 5 groups per rule (raise --max-groups)" \
+  "$WORK/groups.err" || fail "groups dropped: $(cat "$WORK/groups.err")"
 
 "$KLAXON_BIN" replay "$WORK/r.rules" >/dev/null 2>&1 && fail "missing --events accepted"
 "$KLAXON_BIN" replay "$WORK/r.rules" --events "$WORK/nope.jsonl" >/dev/null 2>&1 &&

@@ -55,6 +55,9 @@ grep -q 'reload failed' "$WORK/run.log" || fail "broken reload not reported"
 sleep 0.3
 curl -s "$admin/metrics" | grep -q '^klaxon_config_last_reload_successful 0$' || fail "reload metric not 0"
 curl -s "$admin/api/v1/rules" | grep -q '"name":"a-errors"' || fail "old rules gone"
+# Each rule is listed with its id (engine/rule_id.cpp), not "".
+curl -s "$admin/api/v1/rules" | grep -Eq '"name":"a-errors","id":"[0-9a-f]{16}"' ||
+  fail "no rule id: $(curl -s "$admin/api/v1/rules")"
 
 # A reload over HTTP that changes only b-errors.
 write_rules 3

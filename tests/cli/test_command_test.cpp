@@ -1,0 +1,82 @@
+// `klaxon test`: the golden test files of tests/cli/test_golden/ (every problem of a file at
+// once, as file:line:col with a hint; huge numbers; the stderr summary of what was read), run
+// exactly as `klaxon test NAME.test.yaml`, must give NAME.expected (stderr, stdout, exit
+// status). KLAXON_UPDATE_GOLDEN=1 rewrites the expected files (review them by eye).
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "cli/commands.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string SourceDir() {
+  const char* dir = std::getenv("KLAXON_SOURCE_DIR");
+  return dir != nullptr ? dir : ".";
+}
+
+std::string ReadAll(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+void ReplaceAll(std::string& s, const std::string& from, const std::string& to) {
+  for (size_t at = s.find(from); at != std::string::npos; at = s.find(from, at + to.size())) {
+    s.replace(at, from.size(), to);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("klaxon test: golden test files") {
+  const fs::path dir = fs::path(SourceDir()) / "tests" / "cli" / "test_golden";
+  std::vector<fs::path> inputs;
+  for (const auto& e : fs::directory_iterator(dir)) {
+    if (e.path().string().ends_with(".test.yaml")) inputs.push_back(e.path());
+  }
+  std::sort(inputs.begin(), inputs.end());
+  CHECK(inputs.size() >= 3);
+  const char* update_env = std::getenv("KLAXON_UPDATE_GOLDEN");
+  const bool update = update_env != nullptr && std::string(update_env) == "1";
+  for (const fs::path& input : inputs) {
+    std::ostringstream out;
+    std::ostringstream err;
+    const int rc = klaxon::cli::RunTest({input.string()}, out, err);
+    std::string got = err.str() + out.str() + "exit " + std::to_string(rc) + "\n";
+    ReplaceAll(got, dir.string() + "/", "");
+    fs::path expected_path = input;
+    expected_path.replace_extension("").replace_extension(".expected");
+    if (update) {
+      std::ofstream(expected_path, std::ios::binary) << got;
+      continue;
+    }
+    REQUIRE_MESSAGE(fs::exists(expected_path), "missing " << expected_path);
+    CHECK_MESSAGE(got == ReadAll(expected_path), "golden mismatch: " << input << "\n" << got);
+    CHECK_MESSAGE(rc == 1, input);
+  }
+}
+
+TEST_CASE("klaxon test: exit 2 for usage and I/O errors, 1 for problems found") {
+  std::ostringstream out;
+  std::ostringstream err;
+  CHECK(klaxon::cli::RunTest({}, out, err) == 2);
+  CHECK(klaxon::cli::RunTest({"--bogus"}, out, err) == 2);
+  CHECK(klaxon::cli::RunTest({"/nonexistent/x.test.yaml"}, out, err) == 2);
+  const fs::path dir = fs::temp_directory_path() / "klaxon-test-exit-codes";
+  fs::create_directories(dir);
+  std::ofstream(dir / "missing_rules.test.yaml") << "rule_files: [nope.rules]\ntests: []\n";
+  CHECK(klaxon::cli::RunTest({(dir / "missing_rules.test.yaml").string()}, out, err) == 2);
+  std::ofstream(dir / "bad.test.yaml") << "rule_files: [x.rules]\ntests: [\n";
+  CHECK(klaxon::cli::RunTest({(dir / "bad.test.yaml").string()}, out, err) == 1);
+  fs::remove_all(dir);
+}

@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# Exit statuses are promtool's for every command: 0 ok, 1 problems found, 2 usage or I/O
+# error. Each --help says so.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+# expect CODE COMMAND...: runs the command and checks its exit status.
+expect() {
+  local want=$1 rc=0
+  shift
+  "$@" >"$WORK/out" 2>&1 || rc=$?
+  [ "$rc" = "$want" ] || fail "exit $rc, want $want: $* :: $(head -5 "$WORK/out")"
+}
+K="$KLAXON_BIN"
+
+cat >"$WORK/good.rules" <<'RULES'
+action ops = log(path: "WORK/log.jsonl")
+action blocked = webhook(url: "http://127.0.0.1:9/hook")
+rule r {
+  when frequency > 2/min for service:orders-api
+  then ops
+}
+RULES
+sed -i "s|WORK|$WORK|" "$WORK/good.rules"
+printf 'rule r {\n  when frequency > 2/min for service:orders-api\n  then nope\n}\n' >"$WORK/bad.rules"
+printf 'rule   r {\n  when frequency > 2/min\n}\n' >"$WORK/ugly.rules"
+: >"$WORK/empty.jsonl"
+cat >"$WORK/pass.test.yaml" <<'YAML'
+rule_files: [good.rules]
+tests:
+  - name: nothing happens
+    events: []
+YAML
+cat >"$WORK/fail.test.yaml" <<'YAML'
+rule_files: [good.rules]
+tests:
+  - name: expects what never comes
+    expect: [{at: 1s, rule: r}]
+YAML
+cat >"$WORK/typo.test.yaml" <<'YAML'
+rule_files: [good.rules]
+tests:
+  - name: a typo
+    expcet: []
+YAML
+
+for c in check fmt test replay notify; do
+  expect 0 "$K" "$c" --help
+  grep -q "2 usage or I/O error" "$WORK/out" || fail "klaxon $c --help does not document exit 2"
+  expect 2 "$K" "$c" --no-such-flag
+  expect 2 "$K" "$c"
+done
+
+expect 0 "$K" check "$WORK/good.rules"
+expect 1 "$K" check "$WORK/bad.rules"
+expect 2 "$K" check "$WORK/missing.rules"
+
+expect 0 "$K" fmt "$WORK/good.rules"
+expect 0 "$K" fmt --check "$WORK/good.rules"
+expect 1 "$K" fmt --check "$WORK/ugly.rules"
+expect 2 "$K" fmt --check "$WORK/missing.rules"
+
+expect 0 "$K" test "$WORK/pass.test.yaml"
+expect 1 "$K" test "$WORK/fail.test.yaml"
+expect 1 "$K" test "$WORK/typo.test.yaml"
+expect 2 "$K" test "$WORK/missing.test.yaml"
+
+expect 0 "$K" replay "$WORK/good.rules" --events "$WORK/empty.jsonl"
+expect 1 "$K" replay "$WORK/bad.rules" --events "$WORK/empty.jsonl"
+expect 2 "$K" replay "$WORK/missing.rules" --events "$WORK/empty.jsonl"
+expect 2 "$K" replay "$WORK/good.rules" --events "$WORK/missing.jsonl"
+
+expect 0 "$K" notify "$WORK/good.rules" --action ops
+expect 1 "$K" notify "$WORK/good.rules" --action blocked --timeout 5s
+expect 1 "$K" notify "$WORK/bad.rules" --action ops
+expect 2 "$K" notify "$WORK/good.rules" --action nope
+expect 2 "$K" notify "$WORK/good.rules" --action ops --rule nope
+expect 2 "$K" notify "$WORK/missing.rules" --action ops
+echo "exit codes: ok"
