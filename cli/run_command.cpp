@@ -81,8 +81,7 @@ int RunService(const Args& args, std::ostream& out, std::ostream& err) {
     err << kRunUsage;
     return 2;
   }
-  Result<Config> config =
-      ParseConfig(text, overrides, env, [](const std::string& path) { return ReadFileText(path); });
+  Result<Config> config = ParseConfig(text, overrides, env, ReadSecretFile, config_path);
   if (!config.ok()) {
     err << "klaxon run: " << (config_path.empty() ? "flags" : config_path) << ": "
         << config.status().message() << "\n";
