@@ -18,7 +18,8 @@ namespace {
 struct ConfigError {
   int line = -1;  // 0-based, as yaml-cpp counts
   int column = -1;
-  std::string text;  // "key: message"
+  std::string key;  // dotted, "engine.max_depth"
+  std::string message;
 };
 
 YAML::Mark MarkOf(const YAML::Node& n) {
@@ -113,19 +114,12 @@ class Section {
     std::string text;
     String(key, text);
     if (text.empty()) return;
-    int64_t value = 0;
-    auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-    if (text[0] == '-' || p != text.data() + text.size() ||
-        (ec != std::errc() && ec != std::errc::result_out_of_range)) {
-      ValueError(key, "must be a non-negative whole number, not '" + text + "'");
+    Result<int64_t> value = ParseCount(text, min, max);
+    if (!value.ok()) {
+      ValueError(key, value.status().message());
       return;
     }
-    if (ec == std::errc::result_out_of_range || value < min || value > max) {
-      ValueError(key, "'" + text + "' is out of range (" + std::to_string(min) + " to " +
-                          std::to_string(max) + ")");
-      return;
-    }
-    out = static_cast<Int>(value);
+    out = static_cast<Int>(*value);
   }
 
   void Duration(const std::string& key, int64_t& out, int64_t min_ms = 0) {
@@ -222,7 +216,7 @@ class Section {
   }
   std::string Key(const std::string& key) const { return path_.empty() ? key : path_ + "." + key; }
   void Error(const YAML::Mark& mark, const std::string& key, const std::string& message) {
-    errors_.push_back({mark.line, mark.column, key + ": " + message});
+    errors_.push_back({mark.line, mark.column, key, message});
   }
   // Errors about a value point at the value (or at its `_file` key when that supplied it).
   void ValueError(const std::string& key, const std::string& message) {
@@ -290,6 +284,20 @@ void ApplyOverride(YAML::Node root, const std::string& dotted, const std::string
 }
 
 }  // namespace
+
+Result<int64_t> ParseCount(const std::string& text, int64_t min, int64_t max) {
+  int64_t value = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (text.empty() || text[0] == '-' || end != text.data() + text.size() ||
+      (ec != std::errc() && ec != std::errc::result_out_of_range)) {
+    return Status::InvalidArgument("must be a non-negative whole number, not '" + text + "'");
+  }
+  if (ec == std::errc::result_out_of_range || value < min || value > max) {
+    return Status::InvalidArgument("'" + text + "' is out of range (" + std::to_string(min) +
+                                   " to " + std::to_string(max) + ")");
+  }
+  return value;
+}
 
 Result<int64_t> ParseBytes(const std::string& text) {
   size_t digits = 0;
@@ -471,7 +479,7 @@ Result<Config> ParseConfig(const std::string& text,
       l.Choice("level", c.log_level, {"debug", "info", "warn", "error"});
     }
   } catch (const YAML::Exception& e) {
-    errors.push_back({e.mark.line, e.mark.column, "invalid YAML: " + e.msg});
+    errors.push_back({e.mark.line, e.mark.column, "", "invalid YAML: " + e.msg});
   }
 
   if (!errors.empty()) {
@@ -488,10 +496,10 @@ Result<Config> ParseConfig(const std::string& text,
       if (e.line >= 0) {
         message += (file_name.empty() ? "" : file_name + ":") + std::to_string(e.line + 1) + ":" +
                    std::to_string(e.column + 1) + ": ";
-      } else if (!overrides.empty()) {
-        message += "flags: ";
       }
-      message += e.text;
+      // A value from a flag is named as the flag.
+      message += (e.line < 0 && overrides.count(e.key) != 0 ? "--" : "") + e.key +
+                 (e.key.empty() ? "" : ": ") + e.message;
     }
     return Status::InvalidArgument(message);
   }

@@ -91,6 +91,9 @@ Result<std::string> Interpolate(const std::string& value, const EnvLookup& env);
 // Durations ("30s", "5min", "1h30m") are parsed by engine/duration.h's ParseDurationMs, the
 // same parser as rule files'.
 
+// A whole number from `min` to `max`: "out of range" otherwise, never an overflow.
+Result<int64_t> ParseCount(const std::string& text, int64_t min, int64_t max);
+
 // Largest size ParseBytes accepts.
 constexpr int64_t kMaxBytes = int64_t{1} << 40;
 

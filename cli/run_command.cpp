@@ -13,6 +13,7 @@
 
 #include "cli/commands.h"
 #include "cli/config.h"
+#include "cli/flags.h"
 #include "cli/logger.h"
 #include "cli/rule_files.h"
 #include "cli/secrets.h"
@@ -37,34 +38,18 @@ constexpr std::string_view kRunUsage =
 int RunService(const Args& args, std::ostream& out, std::ostream& err) {
   std::string config_path;
   std::map<std::string, std::string> overrides;
-  for (size_t i = 0; i < args.size(); ++i) {
-    const std::string& a = args[i];
-    if (a == "--help" || a == "-h") {
-      out << kRunUsage;
-      return 0;
-    }
-    if (a.rfind("--", 0) != 0) {
-      err << "klaxon run: unexpected argument " << a << "\n" << kRunUsage;
-      return 2;
-    }
-    std::string key = a.substr(2);
-    std::string value;
-    const size_t eq = key.find('=');
-    if (eq != std::string::npos) {
-      value = key.substr(eq + 1);
-      key = key.substr(0, eq);
-    } else if (i + 1 < args.size()) {
-      value = args[++i];
-    } else {
-      err << "klaxon run: " << a << " needs a value\n";
-      return 2;
-    }
-    if (key == "config") {
-      config_path = value;
-    } else {
-      overrides[key] = value;
-    }
-  }
+  FlagParser flags("run", kRunUsage);
+  flags.Value("--config", [&](const std::string& v) {
+    config_path = v;
+    return Status::Ok();
+  });
+  flags.Other([&](const std::string& key, const std::string& value) {
+    overrides[key] = value;
+    return Status::Ok();
+  });
+  std::vector<std::string> positional;
+  if (std::optional<int> done = flags.Parse(args, positional, out, err)) return *done;
+  if (!positional.empty()) return flags.UsageError("unexpected argument " + positional[0], err);
   EnvLookup env = ProcessEnv();
   std::string text;
   std::string base_dir = ".";
@@ -83,8 +68,7 @@ int RunService(const Args& args, std::ostream& out, std::ostream& err) {
   }
   Result<Config> config = ParseConfig(text, overrides, env, ReadSecretFile, config_path);
   if (!config.ok()) {
-    err << "klaxon run: " << (config_path.empty() ? "flags" : config_path) << ": "
-        << config.status().message() << "\n";
+    err << "klaxon run: " << config.status().message() << "\n";
     return 2;
   }
   config->base_dir = base_dir;

@@ -132,7 +132,7 @@ engine:
         std::string::npos);
   CHECK(m.find("5:24: engine.max_groups_per_rule: '99999999999999999999' is out of range "
                "(1 to 100000000)") != std::string::npos);
-  CHECK(m.find("flags: outbox.drain_timeout: duration '99999999999999999999s' is out of range") !=
+  CHECK(m.find("  --outbox.drain_timeout: duration '99999999999999999999s' is out of range") !=
         std::string::npos);
   CHECK(m.find("negative") == std::string::npos);
 }
@@ -148,7 +148,7 @@ TEST_CASE("unknown keys are reported with their position and the closest known k
         "  klaxon.yaml:4:3: kafka.brokerz: unknown key; did you mean `brokers`?\n"
         "  klaxon.yaml:5:10: engine.max_dept: unknown key; did you mean `max_depth`?\n"
         "  klaxon.yaml:6:1: logs: unknown key; did you mean `log`?\n"
-        "  flags: admin.listn: unknown key; did you mean `listen`?");
+        "  --admin.listn: unknown key; did you mean `listen`?");
 }
 
 TEST_CASE("zero sizes, zero depth and ports beyond 65535 are refused, all at once") {
