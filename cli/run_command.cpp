@@ -15,6 +15,7 @@
 #include "cli/config.h"
 #include "cli/flags.h"
 #include "cli/logger.h"
+#include "cli/preflight.h"
 #include "cli/rule_files.h"
 #include "cli/secrets.h"
 #include "cli/service.h"
@@ -54,7 +55,7 @@ int RunService(const Args& args, std::ostream& out, std::ostream& err) {
   std::string text;
   std::string base_dir = ".";
   if (!config_path.empty()) {
-    Result<std::string> t = ReadFileText(config_path);
+    Result<std::string> t = ReadConfigFile(config_path);
     if (!t.ok()) {
       err << "klaxon run: " << t.status().message() << "\n";
       return 2;
@@ -72,6 +73,12 @@ int RunService(const Args& args, std::ostream& out, std::ostream& err) {
     return 2;
   }
   config->base_dir = base_dir;
+  // Every problem with the rules and secrets at once, before anything starts.
+  if (std::vector<std::string> problems = PreflightProblems(*config, env); !problems.empty()) {
+    err << "klaxon run: cannot start:\n";
+    for (const std::string& p : problems) err << "  " << p << "\n";
+    return 2;
+  }
   LogLevel level = LogLevel::kInfo;
   Logger::ParseLevel(config->log_level, &level);
   Logger log(err, config->log_format == "json", level);
