@@ -109,61 +109,54 @@ class Section {
     }
   }
 
-  template <typename Int>
-  void Integer(const std::string& key, Int& out, int64_t min, int64_t max) {
+  // A value `parse` turns into a T, or into the error reported for `key`.
+  template <typename T, typename Parse>
+  void Parsed(const std::string& key, T& out, Parse parse) {
     std::string text;
     String(key, text);
     if (text.empty()) return;
-    Result<int64_t> value = ParseCount(text, min, max);
+    Result<T> value = parse(text);
     if (!value.ok()) {
       ValueError(key, value.status().message());
       return;
     }
-    out = static_cast<Int>(*value);
+    out = std::move(value).value();
+  }
+
+  template <typename Int>
+  void Integer(const std::string& key, Int& out, int64_t min, int64_t max) {
+    Parsed(key, out, [&](const std::string& text) -> Result<Int> {
+      Result<int64_t> n = ParseCount(text, min, max);
+      if (!n.ok()) return n.status();
+      return static_cast<Int>(*n);
+    });
   }
 
   void Duration(const std::string& key, int64_t& out, int64_t min_ms = 0) {
-    std::string text;
-    String(key, text);
-    if (text.empty()) return;
-    Result<int64_t> ms = ParseDurationMs(text);
-    if (!ms.ok()) {
-      ValueError(key, ms.status().message());
-      return;
-    }
-    if (*ms < min_ms) {
-      ValueError(key, "must be at least " + std::to_string(min_ms) + "ms");
-      return;
-    }
-    out = *ms;
+    Parsed(key, out, [&](const std::string& text) -> Result<int64_t> {
+      Result<int64_t> ms = ParseDurationMs(text);
+      if (ms.ok() && *ms < min_ms) {
+        return Status::InvalidArgument("must be at least " + std::to_string(min_ms) + "ms");
+      }
+      return ms;
+    });
   }
 
   void Bytes(const std::string& key, size_t& out) {
-    std::string text;
-    String(key, text);
-    if (text.empty()) return;
-    Result<int64_t> bytes = ParseBytes(text);
-    if (!bytes.ok()) {
-      ValueError(key, bytes.status().message());
-      return;
-    }
-    if (*bytes == 0) {
-      ValueError(key, "must be more than 0");
-      return;
-    }
-    out = static_cast<size_t>(*bytes);
+    Parsed(key, out, [](const std::string& text) -> Result<size_t> {
+      Result<int64_t> bytes = ParseBytes(text);
+      if (!bytes.ok()) return bytes.status();
+      if (*bytes == 0) return Status::InvalidArgument("must be more than 0");
+      return static_cast<size_t>(*bytes);
+    });
   }
 
   void Listen(const std::string& key, std::string& out) {
-    std::string text;
-    String(key, text);
-    if (text.empty()) return;
-    Result<ListenAddress> address = ParseListenAddress(text);
-    if (!address.ok()) {
-      ValueError(key, address.status().message());
-      return;
-    }
-    out = text;
+    Parsed(key, out, [](const std::string& text) -> Result<std::string> {
+      Result<ListenAddress> address = ParseListenAddress(text);
+      if (!address.ok()) return address.status();
+      return text;
+    });
   }
 
   void StringList(const std::string& key, std::vector<std::string>& out) {

@@ -2,6 +2,8 @@
 
 #include <ostream>
 
+#include "engine/duration.h"
+
 namespace klaxon::cli {
 
 FlagParser::FlagParser(std::string command, std::string_view usage)
@@ -13,6 +15,15 @@ void FlagParser::Value(std::string name, SetValue set) {
 
 void FlagParser::Switch(std::string name, bool* on) {
   flags_.push_back({std::move(name), nullptr, on});
+}
+
+void FlagParser::Duration(std::string name, int64_t* ms) {
+  Value(std::move(name), [ms](const std::string& v) {
+    Result<int64_t> d = ParseDurationMs(v);
+    if (!d.ok()) return d.status();
+    *ms = *d;
+    return Status::Ok();
+  });
 }
 
 void FlagParser::Other(SetOther set) { other_ = std::move(set); }

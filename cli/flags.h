@@ -4,6 +4,7 @@
 // starting with `-` is a usage error. Usage errors exit 2, as promtool's do.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <iosfwd>
 #include <optional>
@@ -29,6 +30,8 @@ class FlagParser {
 
   void Value(std::string name, SetValue set);  // name with its dashes: "--events"
   void Switch(std::string name, bool* on);
+  // A duration (engine/duration.h), stored in milliseconds.
+  void Duration(std::string name, int64_t* ms);
   void Other(SetOther set);
 
   // Parses `args`, appending positional arguments to `positional`. Returns nullopt to go on,

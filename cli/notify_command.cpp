@@ -66,12 +66,7 @@ int RunNotify(const Args& args, std::ostream& out, std::ostream& err) {
     allow.push_back(v);
     return Status::Ok();
   });
-  flags.Value("--timeout", [&](const std::string& v) {
-    Result<int64_t> d = ParseDurationMs(v);
-    if (!d.ok()) return d.status();
-    timeout_ms = *d;
-    return Status::Ok();
-  });
+  flags.Duration("--timeout", &timeout_ms);
   if (std::optional<int> done = flags.Parse(args, rule_paths, out, err)) return *done;
   if (rule_paths.empty() || action_name.empty()) {
     err << kNotifyUsage;

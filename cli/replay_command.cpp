@@ -73,12 +73,7 @@ int RunReplay(const Args& args, std::ostream& out, std::ostream& err) {
   });
   flags.Switch("--explain", &explain);
   flags.Switch("--payloads", &payloads);
-  flags.Value("--allowed-lateness", [&](const std::string& v) {
-    Result<int64_t> d = ParseDurationMs(v);
-    if (!d.ok()) return d.status();
-    options.allowed_lateness_ms = *d;
-    return Status::Ok();
-  });
+  flags.Duration("--allowed-lateness", &options.allowed_lateness_ms);
   flags.Value("--max-groups", [&](const std::string& v) {
     Result<int64_t> n = ParseCount(v, 1, 100000000);
     if (!n.ok()) return n.status();
