@@ -43,15 +43,16 @@ TEST_CASE("flags: values in both spellings, switches, positionals, usage errors 
   p = parse({"--help"});
   CHECK(p.done == 0);
   CHECK(p.out == "usage: klaxon replay\n");
-  p = parse({"--evnets", "x"});
-  CHECK(p.done == 2);
-  CHECK(p.err == "klaxon replay: unknown flag --evnets\nusage: klaxon replay\n");
-  p = parse({"--events"});
-  CHECK(p.done == 2);
-  CHECK(p.err == "klaxon replay: --events needs a value\n");
-  p = parse({"--events", "bad"});
-  CHECK(p.done == 2);
-  CHECK(p.err == "klaxon replay: --events: no good\n");
+  const std::pair<Args, std::string> usage_errors[] = {
+      {{"--evnets", "x"}, "klaxon replay: unknown flag --evnets\nusage: klaxon replay\n"},
+      {{"--events"}, "klaxon replay: --events needs a value\n"},
+      {{"--events", "bad"}, "klaxon replay: --events: no good\n"},
+  };
+  for (const auto& [args, message] : usage_errors) {
+    p = parse(args);
+    CHECK(p.done == 2);
+    CHECK(p.err == message);
+  }
   CHECK(parse({"--explain=yes"}).done == 2);
 }
 
