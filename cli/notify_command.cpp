@@ -38,7 +38,7 @@ constexpr std::string_view kNotifyUsage =
     "                      that notifies NAME, else a built-in test rule)\n"
     "  --state STATE       firing (default) or resolved\n"
     "  --allow CIDR|HOST   also allow this internal destination (repeatable)\n"
-    "  --timeout D         how long to wait for the receiver (default 30s)\n"
+    "  --timeout D         how long to wait for the receiver (default 30s; e.g. 90s, 2min)\n"
     "  --outbox PATH       outbox file (default: a temporary file, removed afterwards)\n";
 
 }  // namespace

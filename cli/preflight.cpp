@@ -76,7 +76,7 @@ int CheckConfigFile(const std::string& path, std::ostream& out, std::ostream& er
   const EnvLookup env = ProcessEnv();
   Result<Config> config = ParseConfig(*text, {}, env, ReadSecretFile, path);
   if (!config.ok()) {
-    err << config.status().message() << "\n";
+    err << "klaxon check: " << config.status().message() << "\n";
     return 1;
   }
   config->base_dir = std::filesystem::path(path).parent_path().string();

@@ -35,7 +35,7 @@ constexpr std::string_view kReplayUsage =
     "                            last event, so resolves and flatlines due by then show\n"
     "  --explain                 add window bounds, threshold and the firing events' ids\n"
     "  --payloads                show the exact requests each action would send\n"
-    "  --allowed-lateness D      out-of-order tolerance (default 5s)\n"
+    "  --allowed-lateness D      out-of-order tolerance (default 5s; units as in rule files)\n"
     "  --max-groups N            groups per rule (default 100000)\n"
     "  --timestamp-field PATH    event time field (default timestamp)\n"
     "  --max-event-size BYTES    larger events are rejected (default 1MiB)\n";
