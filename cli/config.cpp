@@ -63,7 +63,7 @@ class Section {
 
   void String(const std::string& key, std::string& out) {
     Use(key);
-    used_.insert(key + "_file");
+    Use(key + "_file");
     if (YAML::Node file = Get(key + "_file"); file && !file.IsNull()) {
       std::string path;
       if (!Scalar(key + "_file", file, path)) return;
@@ -82,31 +82,21 @@ class Section {
 
   // A string that must be one of `choices`.
   void Choice(const std::string& key, std::string& out, const std::vector<std::string>& choices) {
-    std::string text;
-    String(key, text);
-    if (text.empty()) return;
-    if (std::find(choices.begin(), choices.end(), text) == choices.end()) {
+    Parsed(key, out, [&](const std::string& text) -> Result<std::string> {
+      if (std::find(choices.begin(), choices.end(), text) != choices.end()) return text;
       std::string list;
       for (size_t i = 0; i < choices.size(); ++i) {
         list += (i == 0 ? "" : i + 1 == choices.size() ? " or " : ", ") + choices[i];
       }
-      ValueError(key, "must be " + list + ", not '" + text + "'");
-      return;
-    }
-    out = text;
+      return Status::InvalidArgument("must be " + list + ", not '" + text + "'");
+    });
   }
 
   void Bool(const std::string& key, bool& out) {
-    std::string text;
-    String(key, text);
-    if (text.empty()) return;
-    if (text == "true") {
-      out = true;
-    } else if (text == "false") {
-      out = false;
-    } else {
-      ValueError(key, "must be true or false, not '" + text + "'");
-    }
+    Parsed(key, out, [](const std::string& text) -> Result<bool> {
+      if (text == "true" || text == "false") return text == "true";
+      return Status::InvalidArgument("must be true or false, not '" + text + "'");
+    });
   }
 
   // A value `parse` turns into a T, or into the error reported for `key`.

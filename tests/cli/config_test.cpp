@@ -151,6 +151,13 @@ TEST_CASE("unknown keys are reported with their position and the closest known k
         "  --admin.listn: unknown key; did you mean `listen`?");
 }
 
+TEST_CASE("a misspelt secret-file key is offered the _file key") {
+  auto c = Parse("rules: [a.rules]\nkafka: {topics: [t], sasl_pasword_file: x}\n");
+  REQUIRE_FALSE(c.ok());
+  CHECK(c.status().message().find("kafka.sasl_pasword_file: unknown key; did you mean "
+                                  "`sasl_password_file`?") != std::string::npos);
+}
+
 TEST_CASE("zero sizes, zero depth and ports beyond 65535 are refused, all at once") {
   auto c = Parse(R"(rules: [a.rules]
 kafka: {topics: [t]}
