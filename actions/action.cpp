@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <charconv>
 #include <ctime>
 
 #include <nlohmann/json.hpp>
@@ -86,7 +87,9 @@ std::optional<int64_t> ParseRetryAfter(std::string_view value, int64_t now_ms) {
   if (std::all_of(value.begin(), value.end(),
                   [](char c) { return std::isdigit(static_cast<unsigned char>(c)); })) {
     if (value.size() > 9) return std::nullopt;
-    return std::stoll(std::string(value)) * 1000;
+    int64_t seconds = 0;
+    std::from_chars(value.data(), value.data() + value.size(), seconds);
+    return seconds * 1000;
   }
   std::tm tm{};
   const std::string text(value);

@@ -5,6 +5,7 @@
 #include <cctype>
 #include <set>
 
+#include "engine/closest_match.h"
 #include "engine/template.h"
 
 namespace klaxon::actions {
@@ -102,22 +103,6 @@ const char* TypeName(ArgType t) {
       return "a secret or a list of secrets";
   }
   return "a value";
-}
-
-// Classic edit distance, for "did you mean".
-size_t EditDistance(std::string_view a, std::string_view b) {
-  std::vector<size_t> row(b.size() + 1);
-  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
-  for (size_t i = 1; i <= a.size(); ++i) {
-    size_t diag = row[0];
-    row[0] = i;
-    for (size_t j = 1; j <= b.size(); ++j) {
-      const size_t up = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] == b[j - 1] ? 0 : 1)});
-      diag = up;
-    }
-  }
-  return row[b.size()];
 }
 
 bool IsStringish(const ActionValue& v) {

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <charconv>
 #include <cmath>
 #include <cstdio>
 
@@ -238,8 +239,9 @@ std::optional<std::string> RenderContext::EventField(std::string_view path) cons
         return std::isdigit(static_cast<unsigned char>(c));
       });
       if (numeric) {
-        const size_t idx = std::stoul(seg.substr(0, 9));
-        if (idx >= node->size()) return std::nullopt;
+        size_t idx = 0;
+        const auto [end, ec] = std::from_chars(seg.data(), seg.data() + seg.size(), idx);
+        if (ec != std::errc() || idx >= node->size()) return std::nullopt;
         node = &(*node)[idx];
         if (dot == path.size()) break;
         continue;

@@ -2,24 +2,15 @@
 
 #include <httplib.h>
 
+#include "cli/config.h"
+
 namespace klaxon::cli {
 
 Result<std::unique_ptr<AdminServer>> AdminServer::Start(const std::string& listen,
                                                         AdminHandlers handlers) {
-  const size_t colon = listen.rfind(':');
-  if (colon == std::string::npos) {
-    return Status::InvalidArgument("admin.listen: expected host:port, got '" + listen + "'");
-  }
-  std::string host = listen.substr(0, colon);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
-    host = host.substr(1, host.size() - 2);
-  }
-  int port = 0;
-  try {
-    port = std::stoi(listen.substr(colon + 1));
-  } catch (...) {
-    return Status::InvalidArgument("admin.listen: invalid port in '" + listen + "'");
-  }
+  Result<ListenAddress> address = ParseListenAddress(listen);
+  if (!address.ok()) return Status::InvalidArgument("admin.listen: " + address.status().message());
+  const int port = address->port;
   std::unique_ptr<AdminServer> s(new AdminServer());
   s->handlers_ = std::move(handlers);
   s->server_ = std::make_unique<httplib::Server>();
@@ -66,15 +57,20 @@ Result<std::unique_ptr<AdminServer>> AdminServer::Start(const std::string& liste
       res.set_content("reload failed: " + st.message() + "\n", "text/plain");
     }
   });
-  if (port == 0) {
-    s->port_ = srv.bind_to_any_port(host);
-    if (s->port_ < 0) return Status::Unavailable("admin server: cannot bind " + listen);
-  } else {
-    if (!srv.bind_to_port(host, port)) {
-      return Status::Unavailable("admin server: cannot listen on " + listen);
+  // `:PORT` means every interface, as in Prometheus: "::" takes IPv4 too (httplib clears
+  // IPV6_V6ONLY); "0.0.0.0" where IPv6 is off.
+  std::vector<std::string> hosts = {address->host};
+  if (address->host.empty()) hosts = {"::", "0.0.0.0"};
+  s->port_ = -1;
+  for (const std::string& host : hosts) {
+    if (port == 0) {
+      s->port_ = srv.bind_to_any_port(host);
+    } else if (srv.bind_to_port(host, port)) {
+      s->port_ = port;
     }
-    s->port_ = port;
+    if (s->port_ >= 0) break;
   }
+  if (s->port_ < 0) return Status::Unavailable("admin server: cannot listen on " + listen);
   s->thread_ = std::thread([&srv] { srv.listen_after_bind(); });
   return s;
 }

@@ -26,7 +26,8 @@ struct AdminHandlers {
 
 class AdminServer {
  public:
-  // `listen` is "host:port"; port 0 picks a free one (see port()).
+  // `listen` is "host:port", "[ipv6]:port" or ":port" (every interface); port 0 picks a free
+  // one (see port()).
   static Result<std::unique_ptr<AdminServer>> Start(const std::string& listen,
                                                     AdminHandlers handlers);
   ~AdminServer();

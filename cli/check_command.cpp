@@ -9,6 +9,7 @@
 
 #include "actions/action_schema.h"
 #include "cli/commands.h"
+#include "cli/preflight.h"
 #include "cli/rule_files.h"
 #include "rules-dsl/rules_dsl.h"
 
@@ -19,7 +20,9 @@ namespace fs = std::filesystem;
 
 constexpr const char* kCheckUsage =
     "usage: klaxon check [--format text|json] PATH...\n"
-    "  Checks rule files (*.rules; folders are searched recursively).\n"
+    "       klaxon check --config FILE\n"
+    "  Checks rule files (*.rules; folders are searched recursively), or a `klaxon run`\n"
+    "  configuration with the rule files it names and the secrets its actions read.\n"
     "  Exit status: 0 all good (warnings allowed), 1 errors found, 2 usage or I/O error (a bad\n"
     "  option, no paths, a path that does not exist or cannot be read).\n";
 
@@ -27,12 +30,22 @@ constexpr const char* kCheckUsage =
 
 int RunCheck(const Args& args, std::ostream& out, std::ostream& err) {
   bool json = false;
+  std::string config_path;
   std::vector<std::string> paths;
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
     if (a == "--help" || a == "-h") {
       out << kCheckUsage;
       return 0;
+    }
+    if (a == "--config" || a.starts_with("--config=")) {
+      // A service configuration and the rule files it names (cli/preflight.h).
+      config_path = a == "--config" ? (i + 1 < args.size() ? args[++i] : "") : a.substr(9);
+      if (config_path.empty()) {
+        err << "klaxon check: --config needs a value\n" << kCheckUsage;
+        return 2;
+      }
+      continue;
     }
     if (a == "--format" || a.starts_with("--format=")) {
       std::string value = a == "--format" ? (i + 1 < args.size() ? args[++i] : "") : a.substr(9);
@@ -47,6 +60,13 @@ int RunCheck(const Args& args, std::ostream& out, std::ostream& err) {
     } else {
       paths.push_back(a);
     }
+  }
+  if (!config_path.empty()) {
+    if (!paths.empty() || json) {
+      err << "klaxon check: --config takes no rule files and no --format\n" << kCheckUsage;
+      return 2;
+    }
+    return CheckConfigFile(config_path, out, err);
   }
   if (paths.empty()) {
     err << "klaxon check: no rule files given\n" << kCheckUsage;

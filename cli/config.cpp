@@ -1,54 +1,75 @@
 #include "cli/config.h"
 
+#include <algorithm>
 #include <cctype>
 #include <charconv>
 #include <set>
+#include <tuple>
 #include <type_traits>
 
 #include <yaml-cpp/yaml.h>
 
+#include "engine/closest_match.h"
+
 namespace klaxon::cli {
 namespace {
+
+// One problem, with the position of the YAML node it is about (absent for flags).
+struct ConfigError {
+  int line = -1;  // 0-based, as yaml-cpp counts
+  int column = -1;
+  std::string key;  // dotted, "engine.max_depth"
+  std::string message;
+};
+
+YAML::Mark MarkOf(const YAML::Node& n) {
+  return n && n.IsDefined() ? n.Mark() : YAML::Mark::null_mark();
+}
 
 // Reads one YAML mapping, remembering which keys were read so that the rest are reported.
 class Section {
  public:
   Section(YAML::Node node, std::string path, const EnvLookup& env, const FileReader& read_file,
-          std::vector<std::string>& errors)
+          std::vector<ConfigError>& errors)
       : node_(std::move(node)),
         path_(std::move(path)),
         env_(env),
         read_file_(read_file),
         errors_(errors) {
     if (node_ && !node_.IsNull() && !node_.IsMap()) {
-      Error(path_.empty() ? "the configuration" : path_, "must be a mapping");
+      Error(MarkOf(node_), path_.empty() ? "the configuration" : path_, "must be a mapping");
     }
   }
 
+  // Keys never read are typos or keys of another version: report each, with the closest known.
   ~Section() {
     if (!node_ || !node_.IsMap()) return;
+    std::vector<std::string> known(known_.begin(), known_.end());
     for (const auto& kv : node_) {
-      const std::string key = kv.first.as<std::string>();
-      if (used_.count(key) == 0) Error(Key(key), "unknown key");
+      const std::string key = kv.first.Scalar();
+      if (used_.count(key) != 0) continue;
+      const std::string best = ClosestMatch(key, known);
+      Error(MarkOf(kv.first), Key(key),
+            "unknown key" + (best.empty() ? "" : "; did you mean `" + best + "`?"));
     }
   }
   Section(const Section&) = delete;
   Section& operator=(const Section&) = delete;
 
   Section Child(const std::string& key) {
-    used_.insert(key);
+    Use(key);
     return Section(Get(key), Key(key), env_, read_file_, errors_);
   }
 
   void String(const std::string& key, std::string& out) {
-    used_.insert(key);
-    used_.insert(key + "_file");
+    Use(key);
+    Use(key + "_file");
     if (YAML::Node file = Get(key + "_file"); file && !file.IsNull()) {
       std::string path;
       if (!Scalar(key + "_file", file, path)) return;
       Result<std::string> content = read_file_(path);
       if (!content.ok()) {
-        Error(Key(key + "_file"), content.status().message());
+        Error(MarkOf(file), Key(key + "_file"), content.status().message());
         return;
       }
       std::string value = std::move(content).value();
@@ -59,59 +80,77 @@ class Section {
     if (YAML::Node n = Get(key); n && !n.IsNull()) Scalar(key, n, out);
   }
 
+  // A string that must be one of `choices`.
+  void Choice(const std::string& key, std::string& out, const std::vector<std::string>& choices) {
+    Parsed(key, out, [&](const std::string& text) -> Result<std::string> {
+      if (std::find(choices.begin(), choices.end(), text) != choices.end()) return text;
+      std::string list;
+      for (size_t i = 0; i < choices.size(); ++i) {
+        list += (i == 0 ? "" : i + 1 == choices.size() ? " or " : ", ") + choices[i];
+      }
+      return Status::InvalidArgument("must be " + list + ", not '" + text + "'");
+    });
+  }
+
   void Bool(const std::string& key, bool& out) {
+    Parsed(key, out, [](const std::string& text) -> Result<bool> {
+      if (text == "true" || text == "false") return text == "true";
+      return Status::InvalidArgument("must be true or false, not '" + text + "'");
+    });
+  }
+
+  // A value `parse` turns into a T, or into the error reported for `key`.
+  template <typename T, typename Parse>
+  void Parsed(const std::string& key, T& out, Parse parse) {
     std::string text;
     String(key, text);
     if (text.empty()) return;
-    if (text == "true") {
-      out = true;
-    } else if (text == "false") {
-      out = false;
-    } else {
-      Error(Key(key), "must be true or false, not '" + text + "'");
+    Result<T> value = parse(text);
+    if (!value.ok()) {
+      ValueError(key, value.status().message());
+      return;
     }
+    out = std::move(value).value();
   }
 
   template <typename Int>
-  void Integer(const std::string& key, Int& out) {
-    std::string text;
-    String(key, text);
-    if (text.empty()) return;
-    Int value{};
-    auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-    if (ec != std::errc() || p != text.data() + text.size()) {
-      Error(Key(key), "must be a non-negative whole number, not '" + text + "'");
-      return;
-    }
-    out = value;
+  void Integer(const std::string& key, Int& out, int64_t min, int64_t max) {
+    Parsed(key, out, [&](const std::string& text) -> Result<Int> {
+      Result<int64_t> n = ParseCount(text, min, max);
+      if (!n.ok()) return n.status();
+      return static_cast<Int>(*n);
+    });
   }
 
-  void Duration(const std::string& key, int64_t& out) {
-    std::string text;
-    String(key, text);
-    if (text.empty()) return;
-    Result<int64_t> ms = ParseDurationMs(text);
-    if (!ms.ok()) {
-      Error(Key(key), ms.status().message());
-      return;
-    }
-    out = *ms;
+  void Duration(const std::string& key, int64_t& out, int64_t min_ms = 0) {
+    Parsed(key, out, [&](const std::string& text) -> Result<int64_t> {
+      Result<int64_t> ms = ParseDurationMs(text);
+      if (ms.ok() && *ms < min_ms) {
+        return Status::InvalidArgument("must be at least " + std::to_string(min_ms) + "ms");
+      }
+      return ms;
+    });
   }
 
   void Bytes(const std::string& key, size_t& out) {
-    std::string text;
-    String(key, text);
-    if (text.empty()) return;
-    Result<int64_t> bytes = ParseBytes(text);
-    if (!bytes.ok()) {
-      Error(Key(key), bytes.status().message());
-      return;
-    }
-    out = static_cast<size_t>(*bytes);
+    Parsed(key, out, [](const std::string& text) -> Result<size_t> {
+      Result<int64_t> bytes = ParseBytes(text);
+      if (!bytes.ok()) return bytes.status();
+      if (*bytes == 0) return Status::InvalidArgument("must be more than 0");
+      return static_cast<size_t>(*bytes);
+    });
+  }
+
+  void Listen(const std::string& key, std::string& out) {
+    Parsed(key, out, [](const std::string& text) -> Result<std::string> {
+      Result<ListenAddress> address = ParseListenAddress(text);
+      if (!address.ok()) return address.status();
+      return text;
+    });
   }
 
   void StringList(const std::string& key, std::vector<std::string>& out) {
-    used_.insert(key);
+    Use(key);
     YAML::Node n = Get(key);
     if (!n || n.IsNull()) return;
     if (n.IsScalar()) {
@@ -120,7 +159,7 @@ class Section {
       return;
     }
     if (!n.IsSequence()) {
-      Error(Key(key), "must be a list");
+      Error(MarkOf(n), Key(key), "must be a list");
       return;
     }
     out.clear();
@@ -131,38 +170,50 @@ class Section {
   }
 
   void StringMap(const std::string& key, std::map<std::string, std::string>& out) {
-    used_.insert(key);
+    Use(key);
     YAML::Node n = Get(key);
     if (!n || n.IsNull()) return;
     if (!n.IsMap()) {
-      Error(Key(key), "must be a mapping");
+      Error(MarkOf(n), Key(key), "must be a mapping");
       return;
     }
     for (const auto& kv : n) {
       std::string value;
-      if (Scalar(key + "." + kv.first.as<std::string>(), kv.second, value)) {
-        out[kv.first.as<std::string>()] = value;
-      }
+      if (Scalar(key + "." + kv.first.Scalar(), kv.second, value)) out[kv.first.Scalar()] = value;
     }
   }
 
+  // An error about the whole section, placed at its key (or the top of the file).
+  void SectionError(const std::string& key, const std::string& message) {
+    Error(MarkOf(Get(key)), Key(key), message);
+  }
+
  private:
+  void Use(const std::string& key) {
+    used_.insert(key);
+    known_.insert(key);
+  }
   YAML::Node Get(const std::string& key) const {
     if (!node_ || !node_.IsMap()) return YAML::Node();
     return node_[key];
   }
   std::string Key(const std::string& key) const { return path_.empty() ? key : path_ + "." + key; }
-  void Error(const std::string& key, const std::string& message) {
-    errors_.push_back(key + ": " + message);
+  void Error(const YAML::Mark& mark, const std::string& key, const std::string& message) {
+    errors_.push_back({mark.line, mark.column, key, message});
+  }
+  // Errors about a value point at the value (or at its `_file` key when that supplied it).
+  void ValueError(const std::string& key, const std::string& message) {
+    YAML::Node file = Get(key + "_file");
+    Error(MarkOf(file && !file.IsNull() ? file : Get(key)), Key(key), message);
   }
   bool Scalar(const std::string& key, const YAML::Node& n, std::string& out) {
     if (!n.IsScalar()) {
-      Error(Key(key), "must be a single value");
+      Error(MarkOf(n), Key(key), "must be a single value");
       return false;
     }
     Result<std::string> value = Interpolate(n.Scalar(), env_);
     if (!value.ok()) {
-      Error(Key(key), value.status().message());
+      Error(MarkOf(n), Key(key), value.status().message());
       return false;
     }
     out = std::move(value).value();
@@ -173,8 +224,9 @@ class Section {
   std::string path_;
   const EnvLookup& env_;
   const FileReader& read_file_;
-  std::vector<std::string>& errors_;
+  std::vector<ConfigError>& errors_;
   std::set<std::string> used_;
+  std::set<std::string> known_;  // keys this section reads (without `_file`), for suggestions
 };
 
 void ApplyOverride(YAML::Node root, const std::string& dotted, const std::string& value) {
@@ -216,58 +268,38 @@ void ApplyOverride(YAML::Node root, const std::string& dotted, const std::string
 
 }  // namespace
 
-Result<int64_t> ParseDurationMs(const std::string& text) {
-  struct Unit {
-    const char* name;
-    int64_t ms;
-  };
-  constexpr Unit kUnits[] = {{"ms", 1},      {"s", 1000},     {"m", 60000},
-                             {"h", 3600000}, {"d", 86400000}, {"w", 604800000}};
-  int64_t total = 0;
-  size_t i = 0;
-  if (text.empty()) return Status::InvalidArgument("empty duration");
-  while (i < text.size()) {
-    size_t digits = i;
-    while (digits < text.size() && std::isdigit(static_cast<unsigned char>(text[digits]))) {
-      ++digits;
-    }
-    if (digits == i) {
-      return Status::InvalidArgument("invalid duration '" + text +
-                                     "' (use e.g. 500ms, 30s, 5m, 1h)");
-    }
-    const int64_t number = std::stoll(text.substr(i, digits - i));
-    size_t unit_end = digits;
-    while (unit_end < text.size() && std::isalpha(static_cast<unsigned char>(text[unit_end]))) {
-      ++unit_end;
-    }
-    const std::string unit = text.substr(digits, unit_end - digits);
-    const Unit* found = nullptr;
-    for (const Unit& u : kUnits) {
-      if (unit == u.name) found = &u;
-    }
-    if (found == nullptr) {
-      return Status::InvalidArgument("invalid duration '" + text +
-                                     "' (use e.g. 500ms, 30s, 5m, 1h)");
-    }
-    total += number * found->ms;
-    i = unit_end;
+Result<int64_t> ParseCount(const std::string& text, int64_t min, int64_t max) {
+  int64_t value = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (text.empty() || text[0] == '-' || end != text.data() + text.size() ||
+      (ec != std::errc() && ec != std::errc::result_out_of_range)) {
+    return Status::InvalidArgument("must be a non-negative whole number, not '" + text + "'");
   }
-  return total;
+  if (ec == std::errc::result_out_of_range || value < min || value > max) {
+    return Status::InvalidArgument("'" + text + "' is out of range (" + std::to_string(min) +
+                                   " to " + std::to_string(max) + ")");
+  }
+  return value;
 }
 
 Result<int64_t> ParseBytes(const std::string& text) {
   size_t digits = 0;
   while (digits < text.size() && std::isdigit(static_cast<unsigned char>(text[digits]))) ++digits;
-  if (digits == 0 || digits > 15) {
+  const std::string unit = text.substr(digits);
+  int64_t multiplier = 0;
+  if (unit.empty() || unit == "B") multiplier = 1;
+  if (unit == "KiB" || unit == "KB") multiplier = int64_t{1} << 10;
+  if (unit == "MiB" || unit == "MB") multiplier = int64_t{1} << 20;
+  if (unit == "GiB" || unit == "GB") multiplier = int64_t{1} << 30;
+  if (digits == 0 || multiplier == 0) {
     return Status::InvalidArgument("invalid size '" + text + "' (use e.g. 1048576, 512KiB, 1MiB)");
   }
-  const int64_t number = std::stoll(text.substr(0, digits));
-  const std::string unit = text.substr(digits);
-  if (unit.empty() || unit == "B") return number;
-  if (unit == "KiB" || unit == "KB") return number * 1024;
-  if (unit == "MiB" || unit == "MB") return number * 1024 * 1024;
-  if (unit == "GiB" || unit == "GB") return number * 1024 * 1024 * 1024;
-  return Status::InvalidArgument("invalid size '" + text + "' (use e.g. 1048576, 512KiB, 1MiB)");
+  int64_t number = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + digits, number);
+  if (ec == std::errc::result_out_of_range || number > kMaxBytes / multiplier) {
+    return Status::InvalidArgument("size '" + text + "' is out of range (at most 1024GiB)");
+  }
+  return number * multiplier;
 }
 
 Result<std::string> Interpolate(const std::string& value, const EnvLookup& env) {
@@ -309,9 +341,37 @@ Result<std::string> Interpolate(const std::string& value, const EnvLookup& env) 
   return out;
 }
 
+Result<ListenAddress> ParseListenAddress(const std::string& text) {
+  const size_t colon = text.rfind(':');
+  if (colon == std::string::npos) {
+    return Status::InvalidArgument("expected HOST:PORT or :PORT, not '" + text + "'");
+  }
+  ListenAddress out;
+  out.host = text.substr(0, colon);
+  if (out.host.size() >= 2 && out.host.front() == '[' && out.host.back() == ']') {
+    out.host = out.host.substr(1, out.host.size() - 2);
+  } else if (out.host.find(':') != std::string::npos) {
+    return Status::InvalidArgument("write an IPv6 address in brackets, e.g. [::1]:9464, not '" +
+                                   text + "'");
+  }
+  const std::string port = text.substr(colon + 1);
+  int value = 0;
+  const auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
+  if (port.empty() || end != port.data() + port.size() ||
+      (ec != std::errc() && ec != std::errc::result_out_of_range)) {
+    return Status::InvalidArgument("invalid port in '" + text + "'");
+  }
+  if (ec == std::errc::result_out_of_range || value < 0 || value > 65535) {
+    return Status::InvalidArgument("port '" + port + "' is out of range (0 to 65535)");
+  }
+  out.port = value;
+  return out;
+}
+
 Result<Config> ParseConfig(const std::string& text,
                            const std::map<std::string, std::string>& overrides,
-                           const EnvLookup& env, const FileReader& read_file) {
+                           const EnvLookup& env, const FileReader& read_file,
+                           const std::string& file_name) {
   YAML::Node root;
   try {
     root = text.empty() ? YAML::Node(YAML::NodeType::Map) : YAML::Load(text);
@@ -324,16 +384,20 @@ Result<Config> ParseConfig(const std::string& text,
   }
 
   Config c;
-  std::vector<std::string> errors;
+  std::vector<ConfigError> errors;
   try {
     Section top(root, "", env, read_file, errors);
     top.StringList("rules", c.rules);
-    top.String("source", c.source_kind);
+    if (c.rules.empty()) top.SectionError("rules", "list at least one rule file or folder");
+    top.Choice("source", c.source_kind, {"kafka", "file", "stdin"});
     {
       Section k = top.Child("kafka");
       k.String("brokers", c.kafka.brokers);
       k.StringList("topics", c.kafka.topics);
       k.String("topic_regex", c.kafka.topic_regex);
+      if (c.source_kind == "kafka" && c.kafka.topics.empty() && c.kafka.topic_regex.empty()) {
+        k.SectionError("topics", "name at least one topic (or set kafka.topic_regex)");
+      }
       k.String("group_id", c.kafka.group_id);
       k.String("client_id", c.kafka.client_id);
       k.String("security_protocol", c.kafka.security_protocol);
@@ -368,10 +432,10 @@ Result<Config> ParseConfig(const std::string& text,
         }
       }
       e.Duration("allowed_lateness", c.engine.allowed_lateness_ms);
-      e.Integer("max_groups_per_rule", c.engine.max_groups_per_rule);
+      e.Integer("max_groups_per_rule", c.engine.max_groups_per_rule, 1, 100000000);
       e.Bytes("max_event_size", c.engine.max_event_bytes);
-      e.Integer("max_depth", c.engine.max_depth);
-      e.Duration("idle_tick", c.idle_tick_ms);
+      e.Integer("max_depth", c.engine.max_depth, 1, 1024);
+      e.Duration("idle_tick", c.idle_tick_ms, 1);
       e.Duration("restore_horizon", c.restore_horizon_ms);
       e.Duration("max_partition_skew", c.max_partition_skew_ms);
       e.Duration("partition_idle_timeout", c.partition_idle_timeout_ms);
@@ -382,46 +446,47 @@ Result<Config> ParseConfig(const std::string& text,
       o.String("path", c.outbox_path);
       o.Duration("max_age", c.outbox_max_age_ms);
       o.Duration("drain_timeout", c.drain_timeout_ms);
-      o.Integer("workers", c.workers);
+      o.Integer("workers", c.workers, 1, 64);
     }
     {
       Section h = top.Child("http");
-      h.Duration("connect_timeout", c.connect_timeout_ms);
-      h.Duration("read_timeout", c.read_timeout_ms);
+      h.Duration("connect_timeout", c.connect_timeout_ms, 1);
+      h.Duration("read_timeout", c.read_timeout_ms, 1);
       h.StringList("allow", c.http_allow);
     }
     {
       Section a = top.Child("admin");
-      a.String("listen", c.admin_listen);
+      a.Listen("listen", c.admin_listen);
       a.Bool("enable_reload", c.enable_reload_endpoint);
     }
     {
       Section l = top.Child("log");
-      l.String("format", c.log_format);
-      l.String("level", c.log_level);
+      l.Choice("format", c.log_format, {"logfmt", "json"});
+      l.Choice("level", c.log_level, {"debug", "info", "warn", "error"});
     }
   } catch (const YAML::Exception& e) {
-    errors.push_back(std::string("invalid YAML: ") + e.what());
+    errors.push_back({e.mark.line, e.mark.column, "", "invalid YAML: " + e.msg});
   }
 
-  if (c.source_kind != "kafka" && c.source_kind != "file" && c.source_kind != "stdin") {
-    errors.push_back("source: must be kafka, file or stdin, not '" + c.source_kind + "'");
-  }
-  if (c.source_kind == "kafka" && c.kafka.topics.empty() && c.kafka.topic_regex.empty()) {
-    errors.push_back("kafka.topics: name at least one topic (or set kafka.topic_regex)");
-  }
-  if (c.log_format != "logfmt" && c.log_format != "json") {
-    errors.push_back("log.format: must be logfmt or json, not '" + c.log_format + "'");
-  }
-  if (c.log_level != "debug" && c.log_level != "info" && c.log_level != "warn" &&
-      c.log_level != "error") {
-    errors.push_back("log.level: must be debug, info, warn or error, not '" + c.log_level + "'");
-  }
-  if (c.rules.empty()) errors.push_back("rules: list at least one rule file or folder");
-  if (c.workers < 1 || c.workers > 64) errors.push_back("outbox.workers: must be 1 to 64");
   if (!errors.empty()) {
+    // In file order; errors without a position (from flags) last.
+    std::stable_sort(errors.begin(), errors.end(), [](const ConfigError& a, const ConfigError& b) {
+      const bool a_flag = a.line < 0;
+      const bool b_flag = b.line < 0;
+      if (a_flag != b_flag) return b_flag;
+      return std::tie(a.line, a.column) < std::tie(b.line, b.column);
+    });
     std::string message = "invalid configuration:";
-    for (const std::string& e : errors) message += "\n  " + e;
+    for (const ConfigError& e : errors) {
+      message += "\n  ";
+      if (e.line >= 0) {
+        message += (file_name.empty() ? "" : file_name + ":") + std::to_string(e.line + 1) + ":" +
+                   std::to_string(e.column + 1) + ": ";
+      }
+      // A value from a flag is named as the flag.
+      message += (e.line < 0 && overrides.count(e.key) != 0 ? "--" : "") + e.key +
+                 (e.key.empty() ? "" : ": ") + e.message;
+    }
     return Status::InvalidArgument(message);
   }
   return c;

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/duration.h"
 #include "engine/engine.h"
 #include "engine/status.h"
 
@@ -76,18 +77,35 @@ struct Config {
 };
 
 // Parses `text` (YAML) with `overrides` ("section.key" -> value, from flags) applied on top.
+// Every problem is reported at once, one per line, as `FILE:LINE:COL: key: message` in file
+// order (`file_name` may be empty; problems in flags have no position).
 Result<Config> ParseConfig(const std::string& text,
                            const std::map<std::string, std::string>& overrides,
-                           const EnvLookup& env, const FileReader& read_file);
+                           const EnvLookup& env, const FileReader& read_file,
+                           const std::string& file_name = "");
+
+// `admin.listen`: HOST:PORT, [IPv6]:PORT, or :PORT for every interface; port 0 to 65535 (0
+// picks a free port).
+struct ListenAddress {
+  std::string host;  // empty: every interface
+  int port = 0;
+};
+Result<ListenAddress> ParseListenAddress(const std::string& text);
 
 // Expands ${VAR} and ${VAR:-default}; `$$` is a literal `$`. An unset variable without a
 // default is an error naming it.
 Result<std::string> Interpolate(const std::string& value, const EnvLookup& env);
 
-// "30s", "5m", "1h", "250ms", "1d" -> milliseconds.
-Result<int64_t> ParseDurationMs(const std::string& text);
+// Durations ("30s", "5min", "1h30m") are parsed by engine/duration.h's ParseDurationMs, the
+// same parser as rule files'.
 
-// "1MiB", "512KiB", "1000000" -> bytes.
+// A whole number from `min` to `max`: "out of range" otherwise, never an overflow.
+Result<int64_t> ParseCount(const std::string& text, int64_t min, int64_t max);
+
+// Largest size ParseBytes accepts.
+constexpr int64_t kMaxBytes = int64_t{1} << 40;
+
+// "1MiB", "512KiB", "1000000" -> bytes; "out of range" beyond kMaxBytes.
 Result<int64_t> ParseBytes(const std::string& text);
 
 }  // namespace klaxon::cli

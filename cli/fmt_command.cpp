@@ -7,6 +7,7 @@
 #include <ostream>
 
 #include "cli/commands.h"
+#include "cli/flags.h"
 #include "cli/rule_files.h"
 #include "rules-dsl/rules_dsl.h"
 
@@ -41,20 +42,9 @@ bool WriteFileAtomically(const std::string& path, const std::string& text) {
 int RunFmt(const Args& args, std::ostream& out, std::ostream& err) {
   bool check = false;
   std::vector<std::string> paths;
-  for (const std::string& a : args) {
-    if (a == "--help" || a == "-h") {
-      out << kFmtUsage;
-      return 0;
-    }
-    if (a == "--check") {
-      check = true;
-    } else if (a.starts_with("-")) {
-      err << "klaxon fmt: unknown option " << a << "\n" << kFmtUsage;
-      return 2;
-    } else {
-      paths.push_back(a);
-    }
-  }
+  FlagParser flags("fmt", kFmtUsage);
+  flags.Switch("--check", &check);
+  if (std::optional<int> done = flags.Parse(args, paths, out, err)) return *done;
   if (paths.empty()) {
     err << "klaxon fmt: no rule files given\n" << kFmtUsage;
     return 2;

@@ -12,6 +12,7 @@ constexpr std::string_view kUsage =
     "\n"
     "commands:\n"
     "  check PATH...            check rule files and folders; errors as file:line:col\n"
+    "  check --config FILE      check a service configuration and the rule files it names\n"
     "  fmt [--check] PATH...    rewrite rule files in the canonical layout\n"
     "  replay RULES... --events FILE\n"
     "                           dry-run rules over a recorded event log (JSON Lines)\n"

@@ -17,6 +17,7 @@
 #include "actions/outbox.h"
 #include "cli/commands.h"
 #include "cli/config.h"
+#include "cli/flags.h"
 #include "cli/rule_files.h"
 #include "cli/secrets.h"
 #include "engine/time_format.h"
@@ -37,7 +38,7 @@ constexpr std::string_view kNotifyUsage =
     "                      that notifies NAME, else a built-in test rule)\n"
     "  --state STATE       firing (default) or resolved\n"
     "  --allow CIDR|HOST   also allow this internal destination (repeatable)\n"
-    "  --timeout D         how long to wait for the receiver (default 30s)\n"
+    "  --timeout D         how long to wait for the receiver (default 30s; e.g. 90s, 2min)\n"
     "  --outbox PATH       outbox file (default: a temporary file, removed afterwards)\n"
     "\n"
     "Exit status: 0 the receiver accepted it, 1 not delivered or the rules have problems,\n"
@@ -53,42 +54,23 @@ int RunNotify(const Args& args, std::ostream& out, std::ostream& err) {
   std::vector<std::string> allow;
   int64_t timeout_ms = 30000;
   std::string outbox_path;
-  for (size_t i = 0; i < args.size(); ++i) {
-    const std::string& a = args[i];
-    auto value = [&]() -> const std::string* {
-      if (i + 1 >= args.size()) {
-        err << "klaxon notify: " << a << " needs a value\n";
-        return nullptr;
-      }
-      return &args[++i];
+  FlagParser flags("notify", kNotifyUsage);
+  auto store = [](std::string& to) {
+    return [&to](const std::string& v) {
+      to = v;
+      return Status::Ok();
     };
-    if (a == "--help" || a == "-h") {
-      out << kNotifyUsage;
-      return 0;
-    } else if (a == "--action" || a == "--rule" || a == "--state" || a == "--allow" ||
-               a == "--timeout" || a == "--outbox") {
-      const std::string* v = value();
-      if (v == nullptr) return 2;
-      if (a == "--action") action_name = *v;
-      if (a == "--rule") rule_name = *v;
-      if (a == "--state") state = *v;
-      if (a == "--allow") allow.push_back(*v);
-      if (a == "--outbox") outbox_path = *v;
-      if (a == "--timeout") {
-        Result<int64_t> d = ParseDurationMs(*v);
-        if (!d.ok()) {
-          err << "klaxon notify: --timeout: " << d.status().message() << "\n";
-          return 2;
-        }
-        timeout_ms = *d;
-      }
-    } else if (!a.empty() && a[0] == '-') {
-      err << "klaxon notify: unknown flag " << a << "\n" << kNotifyUsage;
-      return 2;
-    } else {
-      rule_paths.push_back(a);
-    }
-  }
+  };
+  flags.Value("--action", store(action_name));
+  flags.Value("--rule", store(rule_name));
+  flags.Value("--state", store(state));
+  flags.Value("--outbox", store(outbox_path));
+  flags.Value("--allow", [&](const std::string& v) {
+    allow.push_back(v);
+    return Status::Ok();
+  });
+  flags.Duration("--timeout", &timeout_ms);
+  if (std::optional<int> done = flags.Parse(args, rule_paths, out, err)) return *done;
   if (rule_paths.empty() || action_name.empty()) {
     err << kNotifyUsage;
     return 2;

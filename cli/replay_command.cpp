@@ -11,6 +11,7 @@
 #include "cli/config.h"
 #include "cli/decoding_reader.h"
 #include "cli/event_time.h"
+#include "cli/flags.h"
 #include "cli/input_summary.h"
 #include "cli/notification_output.h"
 #include "cli/payload_preview.h"
@@ -35,7 +36,7 @@ constexpr std::string_view kReplayUsage =
     "                            last event, so resolves and flatlines due by then show\n"
     "  --explain                 add window bounds, threshold and the firing events' ids\n"
     "  --payloads                show the exact requests each action would send\n"
-    "  --allowed-lateness D      out-of-order tolerance (default 5s)\n"
+    "  --allowed-lateness D      out-of-order tolerance (default 5s; units as in rule files)\n"
     "  --max-groups N            groups per rule (default 100000)\n"
     "  --timestamp-field PATH    event time field (default timestamp)\n"
     "  --max-event-size BYTES    larger events are rejected (default 1MiB)\n"
@@ -59,89 +60,50 @@ int RunReplay(const Args& args, std::ostream& out, std::ostream& err) {
   bool explain = false;
   bool payloads = false;
   EngineOptions options;
-  for (size_t i = 0; i < args.size(); ++i) {
-    const std::string& a = args[i];
-    auto value = [&](const char* flag) -> std::optional<std::string> {
-      if (i + 1 >= args.size()) {
-        err << "klaxon replay: " << flag << " needs a value\n";
-        return std::nullopt;
-      }
-      return args[++i];
-    };
-    if (a == "--help" || a == "-h") {
-      out << kReplayUsage;
-      return 0;
-    } else if (a == "--events") {
-      auto v = value("--events");
-      if (!v) return 2;
-      events = *v;
-    } else if (a == "--format") {
-      auto v = value("--format");
-      if (!v) return 2;
-      if (*v != "text" && *v != "json") {
-        err << "klaxon replay: --format must be text or json\n";
-        return 2;
-      }
-      format = *v;
-    } else if (a == "--until") {
-      auto v = value("--until");
-      if (!v) return 2;
-      Result<int64_t> t = ParseEventTime(*v);
-      if (!t.ok()) {
-        err << "klaxon replay: --until: " << t.status().message() << "\n";
-        return 2;
-      }
-      until = *t;
-    } else if (a == "--explain") {
-      explain = true;
-    } else if (a == "--payloads") {
-      payloads = true;
-    } else if (a == "--allowed-lateness") {
-      auto v = value("--allowed-lateness");
-      if (!v) return 2;
-      Result<int64_t> d = ParseDurationMs(*v);
-      if (!d.ok()) {
-        err << "klaxon replay: --allowed-lateness: " << d.status().message() << "\n";
-        return 2;
-      }
-      options.allowed_lateness_ms = *d;
-    } else if (a == "--max-groups") {
-      auto v = value("--max-groups");
-      if (!v) return 2;
-      char* end = nullptr;
-      const long long n = std::strtoll(v->c_str(), &end, 10);
-      if (v->empty() || *end != '\0' || n <= 0) {
-        err << "klaxon replay: --max-groups must be a positive number\n";
-        return 2;
-      }
-      options.max_groups_per_rule = static_cast<size_t>(n);
-    } else if (a == "--timestamp-field") {
-      auto v = value("--timestamp-field");
-      if (!v) return 2;
-      options.timestamp_path.clear();
-      size_t start = 0;
-      while (true) {
-        const size_t dot = v->find('.', start);
-        options.timestamp_path.push_back(v->substr(start, dot - start));
-        if (dot == std::string::npos) break;
-        start = dot + 1;
-      }
-    } else if (a == "--max-event-size") {
-      auto v = value("--max-event-size");
-      if (!v) return 2;
-      Result<int64_t> n = ParseBytes(*v);
-      if (!n.ok() || *n <= 0) {
-        err << "klaxon replay: --max-event-size: invalid size\n";
-        return 2;
-      }
-      options.max_event_bytes = static_cast<size_t>(*n);
-    } else if (!a.empty() && a[0] == '-' && a != "-") {
-      err << "klaxon replay: unknown flag " << a << "\n" << kReplayUsage;
-      return 2;
-    } else {
-      rule_paths.push_back(a);
+  FlagParser flags("replay", kReplayUsage);
+  flags.Value("--events", [&](const std::string& v) {
+    events = v;
+    return Status::Ok();
+  });
+  flags.Value("--format", [&](const std::string& v) {
+    if (v != "text" && v != "json") return Status::InvalidArgument("must be text or json");
+    format = v;
+    return Status::Ok();
+  });
+  flags.Value("--until", [&](const std::string& v) {
+    Result<int64_t> t = ParseEventTime(v);
+    if (!t.ok()) return t.status();
+    until = *t;
+    return Status::Ok();
+  });
+  flags.Switch("--explain", &explain);
+  flags.Switch("--payloads", &payloads);
+  flags.Duration("--allowed-lateness", &options.allowed_lateness_ms);
+  flags.Value("--max-groups", [&](const std::string& v) {
+    Result<int64_t> n = ParseCount(v, 1, 100000000);
+    if (!n.ok()) return n.status();
+    options.max_groups_per_rule = static_cast<size_t>(*n);
+    return Status::Ok();
+  });
+  flags.Value("--timestamp-field", [&](const std::string& v) {
+    options.timestamp_path.clear();
+    size_t start = 0;
+    while (true) {
+      const size_t dot = v.find('.', start);
+      options.timestamp_path.push_back(v.substr(start, dot - start));
+      if (dot == std::string::npos) break;
+      start = dot + 1;
     }
-  }
+    return Status::Ok();
+  });
+  flags.Value("--max-event-size", [&](const std::string& v) {
+    Result<int64_t> n = ParseBytes(v);
+    if (!n.ok()) return n.status();
+    if (*n <= 0) return Status::InvalidArgument("must be more than 0");
+    options.max_event_bytes = static_cast<size_t>(*n);
+    return Status::Ok();
+  });
+  if (std::optional<int> done = flags.Parse(args, rule_paths, out, err)) return *done;
   if (rule_paths.empty() || events.empty()) {
     err << kReplayUsage;
     return 2;

@@ -7,28 +7,11 @@
 #include <sstream>
 #include <system_error>
 
-#include <openssl/evp.h>
-
 #include "actions/action_schema.h"
+#include "actions/signing.h"
 #include "rules-dsl/rules_dsl.h"
 
 namespace klaxon::cli {
-namespace {
-
-std::string Sha256Hex(const std::string& bytes) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_Digest(bytes.data(), bytes.size(), digest, &len, EVP_sha256(), nullptr);
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned int i = 0; i < len; ++i) {
-    out.push_back(kHex[digest[i] >> 4]);
-    out.push_back(kHex[digest[i] & 15]);
-  }
-  return out;
-}
-
-}  // namespace
 
 Result<std::vector<std::string>> CollectRuleFiles(const std::vector<std::string>& paths) {
   namespace fs = std::filesystem;
@@ -92,7 +75,7 @@ Result<LoadedRules> LoadRules(const std::vector<std::string>& paths, std::ostrea
     Result<std::string> text = ReadFileText(f, RuleCheckOptions().max_file_bytes);
     if (!text.ok()) return text.status();
     loaded.files.push_back(f);
-    loaded.sha256.push_back(Sha256Hex(*text));
+    loaded.sha256.push_back(actions::Sha256Hex(*text));
     sources.push_back({f, std::move(text).value()});
   }
   rules_dsl::LoadResult result = rules_dsl::ParseAndCheck(sources, RuleCheckOptions());

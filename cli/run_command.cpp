@@ -13,7 +13,9 @@
 
 #include "cli/commands.h"
 #include "cli/config.h"
+#include "cli/flags.h"
 #include "cli/logger.h"
+#include "cli/preflight.h"
 #include "cli/rule_files.h"
 #include "cli/secrets.h"
 #include "cli/service.h"
@@ -26,7 +28,11 @@ constexpr std::string_view kRunUsage =
     "\n"
     "Runs the alerting service: consumes events (Kafka, a file or stdin), evaluates the rules\n"
     "and delivers notifications from a durable outbox. Any configuration key can be set by a\n"
-    "flag, e.g. --log.format=json --kafka.brokers=127.0.0.1:9092 --admin.listen=:9464.\n"
+    "flag, e.g. --log.format=json --kafka.brokers=127.0.0.1:9092 --admin.listen=:9464\n"
+    "(:PORT listens on every interface, HOST:PORT on one). Durations take the units of rule\n"
+    "files (500ms, 30s, 5min, 1h30m). Unknown keys and every other problem of the\n"
+    "configuration, the rule files and the actions' secrets are reported at once before\n"
+    "anything starts (exit 2); `klaxon check --config FILE` reports them without running.\n"
     "See docs/config.md.\n"
     "\n"
     "signals: SIGHUP reloads the rules (a broken file keeps the old ones); SIGTERM or SIGINT\n"
@@ -37,39 +43,23 @@ constexpr std::string_view kRunUsage =
 int RunService(const Args& args, std::ostream& out, std::ostream& err) {
   std::string config_path;
   std::map<std::string, std::string> overrides;
-  for (size_t i = 0; i < args.size(); ++i) {
-    const std::string& a = args[i];
-    if (a == "--help" || a == "-h") {
-      out << kRunUsage;
-      return 0;
-    }
-    if (a.rfind("--", 0) != 0) {
-      err << "klaxon run: unexpected argument " << a << "\n" << kRunUsage;
-      return 2;
-    }
-    std::string key = a.substr(2);
-    std::string value;
-    const size_t eq = key.find('=');
-    if (eq != std::string::npos) {
-      value = key.substr(eq + 1);
-      key = key.substr(0, eq);
-    } else if (i + 1 < args.size()) {
-      value = args[++i];
-    } else {
-      err << "klaxon run: " << a << " needs a value\n";
-      return 2;
-    }
-    if (key == "config") {
-      config_path = value;
-    } else {
-      overrides[key] = value;
-    }
-  }
+  FlagParser flags("run", kRunUsage);
+  flags.Value("--config", [&](const std::string& v) {
+    config_path = v;
+    return Status::Ok();
+  });
+  flags.Other([&](const std::string& key, const std::string& value) {
+    overrides[key] = value;
+    return Status::Ok();
+  });
+  std::vector<std::string> positional;
+  if (std::optional<int> done = flags.Parse(args, positional, out, err)) return *done;
+  if (!positional.empty()) return flags.UsageError("unexpected argument " + positional[0], err);
   EnvLookup env = ProcessEnv();
   std::string text;
   std::string base_dir = ".";
   if (!config_path.empty()) {
-    Result<std::string> t = ReadFileText(config_path);
+    Result<std::string> t = ReadConfigFile(config_path);
     if (!t.ok()) {
       err << "klaxon run: " << t.status().message() << "\n";
       return 2;
@@ -81,14 +71,18 @@ int RunService(const Args& args, std::ostream& out, std::ostream& err) {
     err << kRunUsage;
     return 2;
   }
-  Result<Config> config =
-      ParseConfig(text, overrides, env, [](const std::string& path) { return ReadFileText(path); });
+  Result<Config> config = ParseConfig(text, overrides, env, ReadSecretFile, config_path);
   if (!config.ok()) {
-    err << "klaxon run: " << (config_path.empty() ? "flags" : config_path) << ": "
-        << config.status().message() << "\n";
+    err << "klaxon run: " << config.status().message() << "\n";
     return 2;
   }
   config->base_dir = base_dir;
+  // Every problem with the rules and secrets at once, before anything starts.
+  if (std::vector<std::string> problems = PreflightProblems(*config, env); !problems.empty()) {
+    err << "klaxon run: cannot start:\n";
+    for (const std::string& p : problems) err << "  " << p << "\n";
+    return 2;
+  }
   LogLevel level = LogLevel::kInfo;
   Logger::ParseLevel(config->log_level, &level);
   Logger log(err, config->log_format == "json", level);

@@ -22,14 +22,28 @@ actions::SecretResolver MakeSecretResolver(EnvLookup env, std::string base_dir) 
       if (!std::filesystem::path(path).is_absolute() && !base_dir.empty()) {
         path = (std::filesystem::path(base_dir) / path).lexically_normal().string();
       }
-      Result<std::string> content = ReadFileText(path);
-      if (!content.ok()) return Status::InvalidArgument("cannot read secret file " + v.text);
+      Result<std::string> content = ReadSecretFile(path);
+      if (!content.ok()) {
+        // The message names the path as written, never the contents.
+        return Status::InvalidArgument(content.status().code() == StatusCode::kInvalidArgument
+                                           ? "secret file " + v.text + " is larger than 64 KiB"
+                                           : "cannot read secret file " + v.text);
+      }
       std::string s = std::move(content).value();
       while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.pop_back();
       return s;
     }
     return v.text;
   };
+}
+
+Result<std::string> ReadSecretFile(const std::string& path) {
+  Result<std::string> content = ReadFileText(path, kMaxSecretBytes);
+  if (!content.ok()) return content.status();
+  if (content->size() > kMaxSecretBytes) {
+    return Status::InvalidArgument(path + " is larger than 64 KiB (not a secret file?)");
+  }
+  return content;
 }
 
 EnvLookup ProcessEnv() {

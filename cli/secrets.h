@@ -13,6 +13,14 @@ namespace klaxon::cli {
 // `base_dir` resolves relative file("...") paths.
 actions::SecretResolver MakeSecretResolver(EnvLookup env, std::string base_dir);
 
+// Secrets are short; the cap keeps a mistaken path (/dev/zero, a log file) from exhausting
+// memory.
+constexpr size_t kMaxSecretBytes = 64 * 1024;
+
+// Reads a secret file (env("...") / file("...") values, `KEY_file` config keys): NotFound or
+// IoError when unreadable, InvalidArgument when larger than kMaxSecretBytes.
+Result<std::string> ReadSecretFile(const std::string& path);
+
 // getenv, for the composition root.
 EnvLookup ProcessEnv();
 

@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <string>
 
+#include "engine/hash.h"
 #include "engine/rule.h"
 
 namespace klaxon {
@@ -85,11 +86,7 @@ std::string ComputeRuleId(const Rule& rule) {
   c.Int(rule.pending_ms);
   c.Int(rule.keep_firing_ms);
   c.Int(rule.repeat_ms);
-  uint64_t h = 1469598103934665603ull;
-  for (unsigned char ch : c.out()) {
-    h ^= ch;
-    h *= 1099511628211ull;
-  }
+  const uint64_t h = Fnv1a64(c.out());
   char buf[17];
   std::snprintf(buf, sizeof(buf), "%016llx", static_cast<unsigned long long>(h));
   return buf;

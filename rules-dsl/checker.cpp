@@ -3,11 +3,11 @@
 // `then` names and check placeholders. Every pass appends diagnostics and carries on.
 #include <algorithm>
 #include <array>
-#include <charconv>
 #include <cmath>
 #include <unordered_map>
 #include <unordered_set>
 
+#include "engine/duration.h"
 #include "engine/engine.h"
 #include "engine/template.h"
 #include "rules-dsl/ast.h"
@@ -97,27 +97,21 @@ class Checker {
   // A duration in ms within [min_ms, max_ms]; `what` names it in messages.
   std::optional<int64_t> Duration(const ast::Duration& d, std::string_view what, int64_t min_ms,
                                   int64_t max_ms, std::string_view range_hint) {
-    const auto unit = UnitMillis(d.unit);
-    if (!unit) {
-      const std::string best = ClosestMatch(d.unit, UnitNames());
+    if (!DurationUnitMs(d.unit)) {
+      // Offer only units that can make a valid duration here: never `ms` for a window.
+      const std::string best = ClosestDurationUnit(d.unit, min_ms >= kSecond ? kSecond : 1);
       Error(d.unit_pos, "unknown time unit `" + d.unit + "`",
             (best.empty() ? "" : "did you mean `" + best + "`? ") +
                 "units: s, m, h, d, w (or sec, min, hour, day, week)");
       return std::nullopt;
     }
-    int64_t amount = 1;
-    if (!d.amount.empty()) {
-      const auto [ptr, ec] =
-          std::from_chars(d.amount.data(), d.amount.data() + d.amount.size(), amount);
-      if (ec != std::errc() || ptr != d.amount.data() + d.amount.size()) amount = INT64_MAX;
-    }
-    const int64_t ms = amount > max_ms / *unit + 1 ? INT64_MAX : amount * *unit;
-    if (ms < min_ms || ms > max_ms) {
+    const Result<int64_t> ms = DurationMs(d.amount.empty() ? "1" : d.amount, d.unit);
+    if (!ms.ok() || *ms < min_ms || *ms > max_ms) {
       Error(d.pos, std::string(what) + " `" + DurationText(d) + "` is out of range",
             std::string(range_hint));
       return std::nullopt;
     }
-    return ms;
+    return *ms;
   }
 
   FieldRef Field(const ast::Word& key) {

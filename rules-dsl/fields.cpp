@@ -88,23 +88,4 @@ FieldRef ResolveField(std::string_view key, std::string* typo_of) {
   return f;
 }
 
-std::optional<int64_t> UnitMillis(std::string_view unit) {
-  const std::string u = Lower(unit);
-  if (u == "ms") return 1;
-  if (u == "s" || u == "sec" || u == "secs" || u == "second" || u == "seconds") return kSecond;
-  if (u == "m" || u == "min" || u == "mins" || u == "minute" || u == "minutes") return kMinute;
-  if (u == "h" || u == "hr" || u == "hrs" || u == "hour" || u == "hours") return kHour;
-  if (u == "d" || u == "day" || u == "days") return kDay;
-  if (u == "w" || u == "week" || u == "weeks") return 7 * kDay;
-  return std::nullopt;
-}
-
-const std::vector<std::string>& UnitNames() {
-  static const std::vector<std::string> kNames = {
-      "ms",   "s",      "sec",     "secs", "second", "seconds", "m",  "min",
-      "mins", "minute", "minutes", "h",    "hour",   "hours",   "hr", "hrs",
-      "d",    "day",    "days",    "w",    "week",   "weeks"};
-  return kNames;
-}
-
 }  // namespace klaxon::rules_dsl

@@ -1,4 +1,4 @@
-// Field keys, durations and placeholders: the vocabulary the checker resolves.
+// Field keys and placeholders (durations: engine/duration.h): the vocabulary the checker resolves.
 #pragma once
 
 #include <cstdint>
@@ -23,10 +23,6 @@ const std::vector<BuiltinField>& BuiltinFields();
 // Resolves a key as written. When the key looks like a typo of a built-in (same prefix,
 // close spelling) `typo_of` names the built-in.
 FieldRef ResolveField(std::string_view key, std::string* typo_of);
-
-// Milliseconds per unit (s, sec, m, min, h, hour, d, day, w, week, plurals, ms), or nullopt.
-std::optional<int64_t> UnitMillis(std::string_view unit);
-const std::vector<std::string>& UnitNames();
 
 constexpr int64_t kSecond = 1000;
 constexpr int64_t kMinute = 60 * kSecond;

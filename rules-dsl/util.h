@@ -1,16 +1,14 @@
-// Small helpers shared by the rules-dsl passes: edit distance and "did you mean".
+// Small helpers shared by the rules-dsl passes. Edit distance and "did you mean" live in
+// engine/closest_match.h, shared with actions/ and cli/.
 #pragma once
 
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "engine/closest_match.h"
+
 namespace klaxon::rules_dsl {
-
-size_t EditDistance(std::string_view a, std::string_view b);
-
-// The candidate closest to `word` when it is close enough to be a likely typo, else "".
-std::string ClosestMatch(std::string_view word, const std::vector<std::string>& candidates);
 
 // ASCII lower case.
 std::string Lower(std::string_view s);

@@ -100,6 +100,93 @@ TEST_CASE("durations and sizes") {
   CHECK_FALSE(ParseDurationMs("5 minutes").ok());
   CHECK(*ParseBytes("1MiB") == 1048576);
   CHECK_FALSE(ParseBytes("lots").ok());
+  // Before: std::stoll threw, or the product overflowed.
+  CHECK(ParseBytes("99999999999999999999").status().message() ==
+        "size '99999999999999999999' is out of range (at most 1024GiB)");
+  CHECK(ParseBytes("999999999999999GiB").status().message().find("out of range") !=
+        std::string::npos);
+}
+
+TEST_CASE("configuration durations use the rule files' units") {
+  auto c = Parse("rules: [a.rules]\nkafka: {topics: [t]}\nengine: {allowed_lateness: 5min}\n",
+                 {{"outbox.drain_timeout", "2minutes"}});
+  REQUIRE(c.ok());
+  CHECK(c->engine.allowed_lateness_ms == 300000);
+  CHECK(c->drain_timeout_ms == 120000);
+}
+
+TEST_CASE("numbers too large are out of range, in the file and in flags") {
+  // Before: an uncaught std::out_of_range aborted `klaxon run`, and 9999999999999999w wrapped
+  // to a negative lateness.
+  auto c = Parse(R"(rules: [a.rules]
+kafka: {topics: [t]}
+engine:
+  allowed_lateness: 9999999999999999w
+  max_groups_per_rule: 99999999999999999999
+)",
+                 {{"outbox.drain_timeout", "99999999999999999999s"}});
+  REQUIRE_FALSE(c.ok());
+  const std::string& m = c.status().message();
+  CAPTURE(m);
+  CHECK(m.find("4:21: engine.allowed_lateness: duration '9999999999999999w' is out of range") !=
+        std::string::npos);
+  CHECK(m.find("5:24: engine.max_groups_per_rule: '99999999999999999999' is out of range "
+               "(1 to 100000000)") != std::string::npos);
+  CHECK(m.find("  --outbox.drain_timeout: duration '99999999999999999999s' is out of range") !=
+        std::string::npos);
+  CHECK(m.find("negative") == std::string::npos);
+}
+
+TEST_CASE("unknown keys are reported with their position and the closest known key") {
+  auto c = ParseConfig(
+      "rules: [a.rules]\nkafka:\n  topics: [t]\n  brokerz: x:9092\n"
+      "engine: {max_dept: 3}\nlogs: {}\n",
+      {{"admin.listn", ":1"}}, FakeEnv, FakeFile, "klaxon.yaml");
+  REQUIRE_FALSE(c.ok());
+  CHECK(c.status().message() ==
+        "invalid configuration:\n"
+        "  klaxon.yaml:4:3: kafka.brokerz: unknown key; did you mean `brokers`?\n"
+        "  klaxon.yaml:5:10: engine.max_dept: unknown key; did you mean `max_depth`?\n"
+        "  klaxon.yaml:6:1: logs: unknown key; did you mean `log`?\n"
+        "  --admin.listn: unknown key; did you mean `listen`?");
+}
+
+TEST_CASE("a misspelt secret-file key is offered the _file key") {
+  auto c = Parse("rules: [a.rules]\nkafka: {topics: [t], sasl_pasword_file: x}\n");
+  REQUIRE_FALSE(c.ok());
+  CHECK(c.status().message().find("kafka.sasl_pasword_file: unknown key; did you mean "
+                                  "`sasl_password_file`?") != std::string::npos);
+}
+
+TEST_CASE("zero sizes, zero depth and ports beyond 65535 are refused, all at once") {
+  auto c = Parse(R"(rules: [a.rules]
+kafka: {topics: [t]}
+engine: {max_event_size: 0, max_depth: 0}
+admin: {listen: "127.0.0.1:99999"}
+log: {level: verbose}
+)");
+  REQUIRE_FALSE(c.ok());
+  const std::string& m = c.status().message();
+  CAPTURE(m);
+  CHECK(m.find("3:26: engine.max_event_size: must be more than 0") != std::string::npos);
+  CHECK(m.find("3:40: engine.max_depth: '0' is out of range (1 to 1024)") != std::string::npos);
+  CHECK(m.find("4:17: admin.listen: port '99999' is out of range (0 to 65535)") !=
+        std::string::npos);
+  CHECK(m.find("5:14: log.level: must be debug, info, warn or error, not 'verbose'") !=
+        std::string::npos);
+}
+
+TEST_CASE("admin.listen: HOST:PORT, [IPv6]:PORT, or :PORT for every interface") {
+  CHECK(ParseListenAddress(":9464")->host.empty());
+  CHECK(ParseListenAddress(":9464")->port == 9464);
+  CHECK(ParseListenAddress("[::1]:0")->host == "::1");
+  CHECK(ParseListenAddress("127.0.0.1:9464")->host == "127.0.0.1");
+  CHECK_FALSE(ParseListenAddress("9464").ok());
+  CHECK_FALSE(ParseListenAddress("::1:9464").ok());
+  CHECK_FALSE(ParseListenAddress("127.0.0.1:").ok());
+  CHECK_FALSE(ParseListenAddress("127.0.0.1:-1").ok());
+  CHECK(ParseListenAddress("127.0.0.1:99999999999999999999").status().message() ==
+        "port '99999999999999999999' is out of range (0 to 65535)");
 }
 
 }  // namespace

@@ -1,0 +1,28 @@
+// What `klaxon run` checks before it starts anything, and what `klaxon check --config`
+// reports: the rule files a configuration names and every secret their actions read. All
+// problems at once, so that a broken deployment is mended in one round, not one per start.
+#pragma once
+
+#include <iosfwd>
+#include <string>
+#include <vector>
+
+#include "cli/config.h"
+
+namespace klaxon::cli {
+
+// Reads a configuration file, refusing one over 1 MiB (a mistaken path such as /dev/zero).
+Result<std::string> ReadConfigFile(const std::string& path);
+
+// `path` relative to `base_dir` unless absolute or "-".
+std::string ResolvePath(const std::string& base_dir, const std::string& path);
+
+// The problems with `config`'s rule files and actions, each a line or a block of rule
+// diagnostics; empty when `klaxon run` would load them. Reads the rule files, the environment
+// (through `env`) and secret files; starts nothing.
+std::vector<std::string> PreflightProblems(const Config& config, const EnvLookup& env);
+
+// `klaxon check --config FILE`: 0 ok, 1 problems found (listed on `err`), 2 unreadable file.
+int CheckConfigFile(const std::string& path, std::ostream& out, std::ostream& err);
+
+}  // namespace klaxon::cli
