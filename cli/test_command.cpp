@@ -23,6 +23,7 @@
 #include "cli/notification_output.h"
 #include "cli/rule_files.h"
 #include "connectors/file_source.h"
+#include "engine/closest_match.h"
 #include "engine/engine.h"
 #include "engine/time_format.h"
 #include "rules-dsl/rules_dsl.h"
@@ -134,7 +135,7 @@ struct TestFile {
 // The nearest candidate (the rule checker's helper), or failing that the only one that starts
 // like `word` (`fired` is three edits from `firing`).
 std::string Suggest(std::string_view word, const std::vector<std::string>& candidates) {
-  std::string best = rules_dsl::ClosestMatch(word, candidates);
+  std::string best = ClosestMatch(word, candidates);
   if (!best.empty() || word.size() < 3) return best;
   for (const std::string& c : candidates) {
     if (c.starts_with(word.substr(0, 3))) {

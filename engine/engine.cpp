@@ -10,6 +10,7 @@
 #include <unordered_set>
 
 #include "engine/event_decoder.h"
+#include "engine/hash.h"
 #include "engine/predicate.h"
 
 namespace klaxon {
@@ -66,12 +67,9 @@ int64_t SatAdd(int64_t a, int64_t b) {
   return a + b;
 }
 
+// FNV-1a (engine/hash.h) with a final mix: unique and new-value sets bucket by the low bits.
 uint64_t Hash64(std::string_view s) {
-  uint64_t h = 1469598103934665603ull;
-  for (unsigned char c : s) {
-    h ^= c;
-    h *= 1099511628211ull;
-  }
+  const uint64_t h = Fnv1a64(s);
   return h ^ (h >> 29);
 }
 
