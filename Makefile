@@ -5,8 +5,9 @@ SANITIZE_BUILD ?= build/sanitize
 FUZZ_BUILD ?= build/fuzz
 FUZZ_SECONDS ?= 60
 CMAKE_FLAGS ?=
+PREFIX ?= /usr/local
 
-.PHONY: all deps release demo test test-sanitize fuzz format bench clean
+.PHONY: all deps release install demo test test-sanitize fuzz format bench clean
 
 all: release
 
@@ -17,8 +18,13 @@ release: deps
 	@cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS) >/dev/null
 	@cmake --build $(BUILD) -j$(JOBS)
 
-demo: release
-	@scripts/demo $(BUILD)/cli/klaxon
+# Puts `klaxon` on the PATH ($(PREFIX)/bin), so the README's commands work as written.
+install: release
+	@cmake --install $(BUILD) --prefix $(PREFIX) >/dev/null
+	@echo "installed $(PREFIX)/bin/klaxon"
+
+demo: install
+	@scripts/demo $(PREFIX)/bin/klaxon
 
 test: release
 	@cd $(BUILD) && ctest --output-on-failure -j$(JOBS)

@@ -1,10 +1,19 @@
 #include "cli/admin_server.h"
 
 #include <httplib.h>
+#include <sys/socket.h>
+
+#include <chrono>
+#include <thread>
 
 #include "cli/config.h"
 
 namespace klaxon::cli {
+namespace {
+
+constexpr size_t kAdminThreads = 32;
+
+}  // namespace
 
 Result<std::unique_ptr<AdminServer>> AdminServer::Start(const std::string& listen,
                                                         AdminHandlers handlers) {
@@ -15,8 +24,19 @@ Result<std::unique_ptr<AdminServer>> AdminServer::Start(const std::string& liste
   s->handlers_ = std::move(handlers);
   s->server_ = std::make_unique<httplib::Server>();
   httplib::Server& srv = *s->server_;
-  srv.set_read_timeout(5, 0);
+  // Slow or idle clients each hold one of the pool's threads until a timeout: keep those short
+  // and the pool large, so a liveness probe is answered at once (16 slow clients starved the
+  // 8 threads httplib starts by default).
+  srv.set_read_timeout(2, 0);
   srv.set_write_timeout(5, 0);
+  srv.set_keep_alive_timeout(2);
+  srv.new_task_queue = [] { return new httplib::ThreadPool(kAdminThreads); };
+  // SO_REUSEADDR only: httplib's default adds SO_REUSEPORT, with which a second instance
+  // starts on the same port and the kernel spreads scrapes over both processes.
+  srv.set_socket_options([](socket_t sock) {
+    int yes = 1;
+    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, reinterpret_cast<void*>(&yes), sizeof(yes));
+  });
   const AdminHandlers& h = s->handlers_;
   srv.Get("/metrics", [&h](const httplib::Request&, httplib::Response& res) {
     res.set_content(h.metrics(), "text/plain; version=0.0.4; charset=utf-8");
@@ -72,6 +92,15 @@ Result<std::unique_ptr<AdminServer>> AdminServer::Start(const std::string& liste
   }
   if (s->port_ < 0) return Status::Unavailable("admin server: cannot listen on " + listen);
   s->thread_ = std::thread([&srv] { srv.listen_after_bind(); });
+  // Stop() before the accept loop runs would be ignored by httplib and the join would wait
+  // forever (a run whose input ends at once hung 1 time in 20): return once it runs.
+  for (int i = 0; i < 5000 && !srv.is_running(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  if (!srv.is_running()) {
+    s->Stop();
+    return Status::Unavailable("admin server: did not start listening on " + listen);
+  }
   return s;
 }
 

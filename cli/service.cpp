@@ -18,6 +18,7 @@
 #include "actions/outbox.h"
 #include "cli/admin_server.h"
 #include "cli/notification_output.h"
+#include "cli/process_metrics.h"
 #include "cli/rule_files.h"
 #include "cli/secrets.h"
 #include "connectors/file_source.h"
@@ -159,6 +160,7 @@ void Service::AdoptLoadedRules() {
 }
 
 Status Service::Start() {
+  start_time_ms_ = NowMs();
   if (config_.source_kind == "kafka") {
     // Event time per partition: the engine's watermark is moved only by AdvanceToPartitionTime.
     config_.engine.advance_on_event = false;
@@ -812,7 +814,8 @@ std::string Service::MetricsText() {
   }
   PromText p;
   p.Family("klaxon_build_info", "gauge", "Klaxon build information.");
-  p.Sample("klaxon_build_info", {{"version", KLAXON_VERSION_STRING}}, 1);
+  p.Sample("klaxon_build_info", {{"version", KLAXON_VERSION_STRING}, {"revision", KLAXON_REVISION}},
+           1);
   p.Family("klaxon_events_received_total", "counter", "Events read from the source.");
   p.Sample("klaxon_events_received_total", {}, static_cast<double>(stats.received));
   p.Family("klaxon_events_rejected_total", "counter", "Events not evaluated, by reason.");
@@ -935,6 +938,7 @@ std::string Service::MetricsText() {
            "When rules were last loaded successfully.");
   p.Sample("klaxon_config_last_reload_success_timestamp_seconds", {},
            static_cast<double>(reload_time) / 1000.0);
+  WriteProcessMetrics(p, start_time_ms_);
   return p.text();
 }
 

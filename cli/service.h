@@ -149,6 +149,7 @@ class Service {
   std::atomic<bool> shutdown_requested_{false};
   std::atomic<bool> stopping_{false};
   std::atomic<bool> started_{false};
+  int64_t start_time_ms_ = 0;  // set before the admin server starts; read-only afterwards
 
   // Highest offset per partition whose notifications are handed over: this run's, and the
   // previous run's (read at start) below which re-computed notifications are suppressed.
