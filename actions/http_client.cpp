@@ -54,6 +54,14 @@ std::string Denied6(const unsigned char* b) {
     std::string r = Denied4(b + 12);
     return r.empty() ? "" : r + " (embedded IPv4)";
   }
+  // 6to4 (2002:V4ADDR::/48): relays deliver to the embedded IPv4 address.
+  if (b[0] == 0x20 && b[1] == 0x02) {
+    std::string r = Denied4(b + 2);
+    return r.empty() ? "" : r + " (embedded IPv4, 6to4)";
+  }
+  // Teredo (2001:0::/32) embeds a server and an obfuscated client IPv4; no notification
+  // receiver is reached through it, so it is refused outright rather than decoded.
+  if (b[0] == 0x20 && b[1] == 0x01 && b[2] == 0 && b[3] == 0) return "Teredo tunnel";
   if ((b[0] & 0xfe) == 0xfc) return "private (unique local)";
   if (b[0] == 0xfe && (b[1] & 0xc0) == 0x80) return "link-local";
   if (b[0] == 0xfe && (b[1] & 0xc0) == 0xc0) return "site-local";

@@ -4,9 +4,10 @@
 //   - verifies TLS certificates and never follows redirects;
 //   - resolves the host itself (getaddrinfo), refuses it when ANY address is loopback, private,
 //     carrier-grade NAT, link-local (169.254.169.254), multicast, unspecified, broadcast or
-//     reserved (also inside IPv4-mapped / NAT64 IPv6), refuses numeric hosts not written as
-//     canonical dotted quads (2130706433, 0x7f000001, 0177.0.0.1, 127.1), and then connects to
-//     the checked address (pinned) so DNS rebinding cannot swap it;
+//     reserved (also inside IPv4-mapped / NAT64 / 6to4 IPv6; Teredo is refused outright),
+//     refuses numeric hosts not written as canonical dotted quads (2130706433, 0x7f000001,
+//     0177.0.0.1, 127.1), and then connects to the checked address (pinned) so DNS rebinding
+//     cannot swap it;
 //   - admits internal receivers only through an explicit allow list (CIDRs or host names).
 // Keep-alive connections are pooled per (origin, pinned address). Thread-safe.
 #pragma once
