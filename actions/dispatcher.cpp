@@ -163,7 +163,10 @@ Status Dispatcher::EnqueueMany(std::vector<Prepared> prepared) {
   const int64_t now = clock_.NowMs();
   for (OutboxItem& item : items) item.created_at_ms = item.next_attempt_ms = now;
   std::vector<bool> duplicates;
-  if (Status s = outbox_.EnqueueBatch(items, duplicates); !s.ok()) return s;
+  if (Status s = outbox_.EnqueueBatch(items, duplicates); !s.ok()) {
+    Log(LogLevel::kError, "notifications not stored: " + s.message());
+    return s;
+  }
   {
     std::lock_guard lock(mu_);
     for (size_t i = 0; i < items.size(); ++i) {
@@ -218,7 +221,10 @@ Status Dispatcher::EnqueueImpl(const Prepared& p, int64_t* id, bool wait) {
   item.created_at_ms = clock_.NowMs();
   item.next_attempt_ms = item.created_at_ms;
   bool duplicate = false;
-  if (Status s = outbox_.Enqueue(item, &duplicate); !s.ok()) return s;
+  if (Status s = outbox_.Enqueue(item, &duplicate); !s.ok()) {
+    Log(LogLevel::kError, "notification not stored: " + s.message());
+    return s;
+  }
   if (id != nullptr) *id = item.id;
   {
     std::lock_guard lock(mu_);
