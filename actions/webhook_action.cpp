@@ -1,4 +1,6 @@
 // webhook: JSON POST to any URL, signed the Standard Webhooks way and optionally Sentry's way.
+#include <algorithm>
+
 #include <nlohmann/json.hpp>
 
 #include "actions/action_args.h"
@@ -30,6 +32,12 @@ class WebhookAction final : public Action {
       headers_.emplace_back(h.substr(0, colon), value);
     }
     headers_secret_ = args.IsSecret("headers");
+    const std::vector<std::string>& secret_values = args.secrets();
+    for (const std::string& h : args.Strings("headers")) {
+      if (std::find(secret_values.begin(), secret_values.end(), h) != secret_values.end()) {
+        AddHeaderSecret(h);
+      }
+    }
     send_resolved_ = args.Bool("send_resolved", true);
     min_interval_ms_ = args.DurationMs("rate_limit", 0);
     timeout_ms_ = args.DurationMs("timeout", 15000);
