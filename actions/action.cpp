@@ -44,6 +44,8 @@ const char* TransportErrorName(TransportError e) {
       return "timeout";
     case TransportError::kConnection:
       return "connection";
+    case TransportError::kCancelled:
+      return "cancelled";
   }
   return "none";
 }

@@ -67,11 +67,19 @@ Dispatcher::~Dispatcher() { Stop(); }
 
 void Dispatcher::Stop() {
   {
-    std::lock_guard lock(mu_);
+    std::unique_lock lock(mu_);
     stop_ = true;
+    work_cv_.notify_all();
+    done_cv_.notify_all();
+    // Requests in progress get a moment, then are abandoned: a receiver that trickles its
+    // answer must not hold shutdown or a reload for the whole request deadline.
+    if (!done_cv_.wait_for(lock,
+                           std::chrono::milliseconds(std::max<int64_t>(0, options_.stop_grace_ms)),
+                           [&] { return busy_ == 0; })) {
+      lock.unlock();
+      transport_.Abort();
+    }
   }
-  work_cv_.notify_all();
-  done_cv_.notify_all();
   for (std::thread& t : workers_) {
     if (t.joinable()) t.join();
   }
@@ -337,10 +345,13 @@ void Dispatcher::WorkerLoop() {
       }
       continue;
     }
+    ++busy_;
     lock.unlock();
     const DeliveryResult result = work.state->action->Deliver(work.send, transport_, now);
     Complete(work, result);
     lock.lock();
+    --busy_;
+    done_cv_.notify_all();
   }
 }
 

@@ -42,7 +42,10 @@ struct DispatcherOptions {
   int64_t max_backoff_ms = 60000;
   uint64_t seed = 0;        // jitter PRNG seed; 0: random
   size_t max_digest = 500;  // most items merged into one digest
-  LogFn log;                // may be empty; messages never contain secrets
+  // Stop() lets requests in progress finish for this long (wall time), then abandons them
+  // (Transport::Abort); they stay in the outbox and are sent again after a restart.
+  int64_t stop_grace_ms = 1000;
+  LogFn log;  // may be empty; messages never contain secrets
 };
 
 struct DispatcherStats {
@@ -89,7 +92,8 @@ class Dispatcher {
 
   // Waits (wall time) until nothing is pending; false on timeout. Workers keep running.
   bool Drain(int64_t timeout_ms);
-  // Stops the workers after their current request; pending items stay in the outbox.
+  // Stops the workers: requests in progress get stop_grace_ms to finish, then are abandoned
+  // (Transport::Abort). Pending items stay in the outbox.
   void Stop();
 
   DispatcherStats Stats() const;
@@ -139,6 +143,7 @@ class Dispatcher {
   bool stop_ = false;
   std::map<int64_t, Entry> items_;
   std::map<std::string, ActionState> actions_;
+  int busy_ = 0;  // requests in progress
   std::map<int64_t, DeliveryResult> waited_;  // ids someone waits on -> last result
   std::set<int64_t> finished_waited_;
   std::vector<int64_t> removals_;  // accepted, not yet deleted from the outbox

@@ -13,6 +13,9 @@ namespace {
 
 using nlohmann::json;
 
+// Jira's answers are parsed (search results, transitions), not only logged: keep more of them.
+constexpr size_t kMaxJiraResponse = 256 * 1024;
+
 std::string UrlEncode(std::string_view s) {
   static constexpr char kHex[] = "0123456789ABCDEF";
   std::string out;
@@ -228,6 +231,7 @@ class JiraAction final : public Action {
     r.url = std::move(url);
     r.body = std::move(body);
     r.timeout_ms = timeout_ms_;
+    r.max_response_bytes = kMaxJiraResponse;
     std::string auth;
     if (mask) {
       auth = user_.empty() ? "Bearer ***" : "Basic ***";

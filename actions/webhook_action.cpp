@@ -72,7 +72,6 @@ class WebhookAction final : public Action {
     r.timeout_ms = timeout_ms_;
     const int64_t ts = now_ms / 1000;
     r.headers = {{"Content-Type", "application/json"},
-                 {"User-Agent", "klaxon"},
                  {"webhook-id", p.idempotency_key},
                  {"webhook-timestamp", std::to_string(ts)}};
     if (!secrets_.empty()) {
