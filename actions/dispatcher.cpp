@@ -90,11 +90,25 @@ void Dispatcher::Log(LogLevel level, const std::string& message) const {
   if (options_.log) options_.log(level, message);
 }
 
+void Dispatcher::MarkReadyIfHead(ActionState& st, Entry& e) {
+  if (e.in_flight) return;
+  const std::string& key = e.item.prepared.order_key;
+  if (!key.empty()) {
+    auto chain = st.chains.find(key);
+    if (chain == st.chains.end() || chain->second.empty() || *chain->second.begin() != e.item.id)
+      return;
+  }
+  st.ready.emplace(e.item.next_attempt_ms, e.item.id);
+}
+
 void Dispatcher::AddItem(OutboxItem item) {
   const int64_t id = item.id;
   ActionState& st = actions_[item.prepared.action];
   st.ids.insert(id);
-  items_[id] = Entry{std::move(item), false};
+  if (!item.prepared.order_key.empty()) st.chains[item.prepared.order_key].insert(id);
+  by_created_.emplace(item.created_at_ms, id);
+  Entry& e = items_[id] = Entry{std::move(item), false};
+  MarkReadyIfHead(st, e);
 }
 
 Status Dispatcher::Submit(const Notification& n, const Rule& rule) {
@@ -249,36 +263,67 @@ Status Dispatcher::EnqueueImpl(const Prepared& p, int64_t* id, bool wait) {
   return Status::Ok();
 }
 
+void Dispatcher::ExpireOld(int64_t now) {
+  std::vector<int64_t> expired;
+  for (auto it = by_created_.begin();
+       it != by_created_.end() && it->first + options_.max_age_ms <= now; ++it) {
+    const Entry& e = items_[it->second];
+    if (!e.in_flight) expired.push_back(it->second);  // in flight: decided when it completes
+  }
+  if (expired.empty()) return;
+  (void)outbox_.Remove(expired);
+  for (int64_t id : expired) {
+    ++stats_.failed["expired"];
+    const Prepared& p = items_[id].item.prepared;
+    Log(LogLevel::kError, "action `" + p.action + "`: notification " + p.idempotency_key +
+                              " given up after " + std::to_string(items_[id].item.attempts) +
+                              " attempt(s): older than the maximum age");
+    Finish(id, {DeliveryResult::Kind::kFinal, "expired", -1, "older than the maximum age"});
+  }
+}
+
 bool Dispatcher::FindWork(int64_t now, Work& work, int64_t& next_due_ms) {
   next_due_ms = INT64_MAX;
-  std::vector<int64_t> expired;
-  for (auto& [name, st] : actions_) {
-    if (st.disabled || st.ids.empty()) continue;
+  ExpireOld(now);
+  if (actions_.empty()) return false;
+  // Round-robin: start after the action served last, wrap around once.
+  auto start = actions_.upper_bound(last_served_);
+  if (start == actions_.end()) start = actions_.begin();
+  auto it = start;
+  do {
+    ActionState& st = it->second;
+    const std::string& name = it->first;
+    if (++it == actions_.end()) it = actions_.begin();
+    if (st.disabled || st.ready.empty()) continue;
     const int64_t interval = st.action->min_interval_ms();
     if (interval > 0 && st.in_flight > 0) continue;  // rate-limited actions send one at a time
-    std::vector<const Entry*> due;
-    std::set<std::string> blocked;  // order keys with an earlier item not sendable now
-    for (int64_t id : st.ids) {
-      const Entry& e = items_[id];
-      const std::string& order = e.item.prepared.order_key;
-      if (!e.in_flight && e.item.created_at_ms + options_.max_age_ms <= now) {
-        expired.push_back(id);
-        continue;
-      }
-      if (e.in_flight || e.item.next_attempt_ms > now || blocked.count(order) != 0) {
-        if (!order.empty()) blocked.insert(order);
-        if (!e.in_flight) next_due_ms = std::min(next_due_ms, e.item.next_attempt_ms);
-        continue;
-      }
-      due.push_back(&e);
-      if (interval == 0 || due.size() >= options_.max_digest) break;
-    }
-    if (due.empty()) continue;
-    int64_t slot = std::max(st.paused_until_ms, st.sent_once ? st.last_send_ms + interval : 0);
+    const int64_t first_due = st.ready.begin()->first;
+    const int64_t slot = std::max({first_due, st.paused_until_ms,
+                                   st.sent_once && interval > 0 ? st.last_send_ms + interval : 0});
     if (now < slot) {
       next_due_ms = std::min(next_due_ms, slot);
       continue;
     }
+    // Due items, oldest first: ready ones, and after a chain's head the chain's next items
+    // while they are due (kinds may merge a chain's start, e.g. PagerDuty repeats).
+    std::vector<const Entry*> due;
+    for (auto r = st.ready.begin(); r != st.ready.end() && r->first <= now; ++r) {
+      const Entry& head = items_[r->second];
+      due.push_back(&head);
+      if (interval == 0 || due.size() >= options_.max_digest) break;
+      const std::string& key = head.item.prepared.order_key;
+      if (key.empty()) continue;
+      const std::set<int64_t>& chain = st.chains[key];
+      for (auto c = std::next(chain.begin()); c != chain.end() && due.size() < options_.max_digest;
+           ++c) {
+        const Entry& next = items_[*c];
+        if (next.in_flight || next.item.next_attempt_ms > now) break;
+        due.push_back(&next);
+      }
+      if (due.size() >= options_.max_digest) break;
+    }
+    std::sort(due.begin(), due.end(),
+              [](const Entry* a, const Entry* b) { return a->item.id < b->item.id; });
     std::vector<const Prepared*> prepared;
     prepared.reserve(due.size());
     for (const Entry* e : due) prepared.push_back(&e->item.prepared);
@@ -291,31 +336,41 @@ bool Dispatcher::FindWork(int64_t now, Work& work, int64_t& next_due_ms) {
     }
     if (work.members.empty()) work.members.push_back(due[0]->item.id);
     work.send = std::move(batch.send);
-    for (int64_t id : work.members) items_[id].in_flight = true;
+    for (int64_t id : work.members) {
+      Entry& e = items_[id];
+      st.ready.erase({e.item.next_attempt_ms, id});
+      e.in_flight = true;
+    }
     ++st.in_flight;
     st.last_send_ms = now;
     st.sent_once = true;
-    break;
-  }
-  if (!expired.empty()) {
-    (void)outbox_.Remove(expired);
-    for (int64_t id : expired) {
-      ++stats_.failed["expired"];
-      Log(LogLevel::kError, "action `" + items_[id].item.prepared.action + "`: notification " +
-                                items_[id].item.prepared.idempotency_key + " given up after " +
-                                std::to_string(items_[id].item.attempts) +
-                                " attempt(s): older than the maximum age");
-      Finish(id, {DeliveryResult::Kind::kFinal, "expired", -1, "older than the maximum age"});
-    }
-  }
-  return work.state != nullptr;
+    last_served_ = name;
+    return true;
+  } while (it != start);
+  return false;
 }
 
 void Dispatcher::Finish(int64_t id, const DeliveryResult& result) {
   auto it = items_.find(id);
   if (it != items_.end()) {
-    actions_[it->second.item.prepared.action].ids.erase(id);
+    const OutboxItem& item = it->second.item;
+    ActionState& st = actions_[item.prepared.action];
+    st.ids.erase(id);
+    st.ready.erase({item.next_attempt_ms, id});
+    by_created_.erase({item.created_at_ms, id});
+    std::string key = item.prepared.order_key;
     items_.erase(it);
+    if (!key.empty()) {
+      auto chain = st.chains.find(key);
+      if (chain != st.chains.end()) {
+        chain->second.erase(id);
+        if (chain->second.empty()) {
+          st.chains.erase(chain);
+        } else {
+          MarkReadyIfHead(st, items_[*chain->second.begin()]);
+        }
+      }
+    }
   }
   if (auto w = waited_.find(id); w != waited_.end()) {
     w->second = result;
@@ -400,7 +455,9 @@ void Dispatcher::Complete(Work& work, const DeliveryResult& result) {
       }
       std::vector<int64_t> expired;
       for (int64_t id : work.members) {
-        Entry& e = items_[id];
+        auto found = items_.find(id);
+        if (found == items_.end()) continue;  // dropped meanwhile (410 seen by another worker)
+        Entry& e = found->second;
         e.in_flight = false;
         ++e.item.attempts;
         const int64_t delay =
@@ -416,6 +473,7 @@ void Dispatcher::Complete(Work& work, const DeliveryResult& result) {
         }
         ++stats_.retried;
         (void)outbox_.Reschedule(id, e.item.attempts, e.item.next_attempt_ms);
+        MarkReadyIfHead(st, e);
       }
       Log(LogLevel::kWarning, action.Describe() + ": delivery of " + work.send.idempotency_key +
                                   " failed (" + result.reason + "), will retry" +

@@ -2,10 +2,16 @@
 //
 // Submit/Enqueue write to the outbox (durable when they return) and wake a worker; evaluation
 // never waits for HTTP. Workers retry with jittered exponential backoff (500 ms, x1.5, +/-50 %,
-// capped at 60 s) until max_age, honour Retry-After, give up on other 4xx (logged with the
-// body), disable an action on 410, and respect each action's rate limit, coalescing what piles
-// up behind it (Action::Select). Items of one order key (PagerDuty dedup_key, Jira label) are
-// delivered in enqueue order. Time comes from the injected Clock.
+// capped at 60 s) until max_age, honour Retry-After, give up on
+// other 4xx (logged with the body), disable an action on 410, and respect each action's rate
+// limit, coalescing what piles up behind it (Action::Select). Items of one order key
+// (PagerDuty dedup_key, Jira label) are delivered in enqueue order. Time comes from the
+// injected Clock.
+//
+// Scheduling: each action keeps an index of its sendable items by due time, so a pick costs
+// O(actions + log items) whatever the backlog; workers serve the actions with due work in
+// turn (round-robin), so a dead receiver's backlog never delays another action's notification
+// by more than the requests already in progress.
 //
 // Owns its threads; borrows the outbox, actions, transport and clock (they must outlive it).
 // All public methods are thread-safe.
@@ -107,6 +113,10 @@ class Dispatcher {
   struct ActionState {
     const Action* action = nullptr;
     std::set<int64_t> ids;  // pending, in enqueue order
+    // (next_attempt_ms, id) of the items that could be sent once due: not in flight, and the
+    // first pending item of their order key (or without one). The due-time index.
+    std::set<std::pair<int64_t, int64_t>> ready;
+    std::map<std::string, std::set<int64_t>> chains;  // order key -> pending ids, in order
     int64_t last_send_ms = 0;
     bool sent_once = false;
     int in_flight = 0;
@@ -127,6 +137,10 @@ class Dispatcher {
   void Finish(int64_t id, const DeliveryResult& result);  // under mu_: forget and wake waiters
   void Log(LogLevel level, const std::string& message) const;
   void AddItem(OutboxItem item);  // under mu_
+  // Under mu_: index maintenance. An item enters `ready` when it is not in flight and first
+  // of its order chain; leaves it when taken or finished.
+  void MarkReadyIfHead(ActionState& st, Entry& e);
+  void ExpireOld(int64_t now);
   Status EnqueueImpl(const Prepared& p, int64_t* id, bool wait);
   Status EnqueueMany(std::vector<Prepared> prepared);
   // Deletes accepted items from the outbox; concurrent callers are folded into one transaction.
@@ -142,8 +156,10 @@ class Dispatcher {
   mutable std::condition_variable done_cv_;
   bool stop_ = false;
   std::map<int64_t, Entry> items_;
+  std::set<std::pair<int64_t, int64_t>> by_created_;  // (created_at_ms, id): max_age index
   std::map<std::string, ActionState> actions_;
-  int busy_ = 0;  // requests in progress
+  std::string last_served_;                   // round-robin position among actions
+  int busy_ = 0;                              // requests in progress
   std::map<int64_t, DeliveryResult> waited_;  // ids someone waits on -> last result
   std::set<int64_t> finished_waited_;
   std::vector<int64_t> removals_;  // accepted, not yet deleted from the outbox

@@ -120,6 +120,43 @@ TEST_CASE("a receiver trickling one byte per read meets the whole-request deadli
   CHECK(elapsed < 3000);  // without the deadline: the 1,070-byte answer takes 214 s
 }
 
+TEST_CASE("two trickling receivers do not stop delivery to other actions") {
+  TrickleServer slow1(200), slow2(200);
+  Receiver healthy;
+  auto client = LocalClient(1500);
+  std::vector<std::unique_ptr<Action>> actions;
+  for (const auto& [name, url] : std::vector<std::pair<std::string, std::string>>{
+           {"a-slow1", slow1.Url()}, {"a-slow2", slow2.Url()}, {"z-healthy", healthy.Url()}}) {
+    auto a = CreateAction(MakeDef(name, "webhook", {{"url", Str(url)}}), MapResolver({}), {});
+    REQUIRE(a.ok());
+    actions.push_back(std::move(a).value());
+  }
+  auto outbox = Outbox::Open(TempDb("two_slow.db"));
+  REQUIRE(outbox.ok());
+  SystemClock clock;
+  DispatcherOptions options;  // two workers, as by default: both can be held by a slow one
+  auto d = Dispatcher::Start(**outbox, {actions[0].get(), actions[1].get(), actions[2].get()},
+                             *client, clock, options);
+  REQUIRE(d.ok());
+  Rule rule = SampleRule();
+  rule.actions = {"a-slow1", "a-slow2"};
+  for (int i = 0; i < 4; ++i) {
+    Notification n = SampleNotification(AlertState::kFiring);
+    n.group = {"g" + std::to_string(i)};
+    REQUIRE((*d)->Submit(n, rule).ok());
+  }
+  REQUIRE(WaitUntil([&] { return slow1.accepted() >= 1 && slow2.accepted() >= 1; }, 5000));
+  // Both workers are now inside a trickling request.
+  rule.actions = {"z-healthy"};
+  const auto started = WallClock::now();
+  REQUIRE((*d)->Submit(SampleNotification(AlertState::kFiring), rule).ok());
+  CHECK(healthy.WaitForCount(1, 10000));
+  CHECK(MsSince(started) < 4000);  // at most one deadline, plus a pick
+  const auto started_stop = WallClock::now();
+  (*d)->Stop();
+  CHECK(MsSince(started_stop) < 3000);
+}
+
 TEST_CASE("shutdown abandons a trickling request after the grace period: drain_timeout holds") {
   TrickleServer server(200);
   auto client = LocalClient(60000);  // the deadline alone would hold shutdown for a minute
