@@ -107,7 +107,7 @@ void Dispatcher::AddItem(OutboxItem item) {
   st.ids.insert(id);
   if (!item.prepared.order_key.empty()) st.chains[item.prepared.order_key].insert(id);
   by_created_.emplace(item.created_at_ms, id);
-  Entry& e = items_[id] = Entry{std::move(item), false};
+  Entry& e = items_[id] = Entry{std::move(item), false, false};
   MarkReadyIfHead(st, e);
 }
 
@@ -268,7 +268,8 @@ void Dispatcher::ExpireOld(int64_t now) {
   for (auto it = by_created_.begin();
        it != by_created_.end() && it->first + options_.max_age_ms <= now; ++it) {
     const Entry& e = items_[it->second];
-    if (!e.in_flight) expired.push_back(it->second);  // in flight: decided when it completes
+    // In flight: decided when it completes. Grace: the attempt a Retry-After asked for.
+    if (!e.in_flight && !e.retry_after_grace) expired.push_back(it->second);
   }
   if (expired.empty()) return;
   (void)outbox_.Remove(expired);
@@ -450,8 +451,13 @@ void Dispatcher::Complete(Work& work, const DeliveryResult& result) {
       break;
     }
     case Kind::kRetry: {
-      if (result.retry_after_ms >= 0) {
-        st.paused_until_ms = std::max(st.paused_until_ms, now + result.retry_after_ms);
+      // A receiver's Retry-After is obeyed up to a cap: 999999999 s must not pause an action
+      // for 31 years.
+      const int64_t retry_after = result.retry_after_ms >= 0
+                                      ? std::min(result.retry_after_ms, options_.max_retry_after_ms)
+                                      : -1;
+      if (retry_after >= 0) {
+        st.paused_until_ms = std::max(st.paused_until_ms, now + retry_after);
       }
       std::vector<int64_t> expired;
       for (int64_t id : work.members) {
@@ -461,13 +467,17 @@ void Dispatcher::Complete(Work& work, const DeliveryResult& result) {
         e.in_flight = false;
         ++e.item.attempts;
         const int64_t delay =
-            result.retry_after_ms >= 0
-                ? result.retry_after_ms
+            retry_after >= 0
+                ? retry_after
                 : BackoffDelayMs(options_, e.item.attempts,
                                  std::uniform_real_distribution<double>(0.0, 1.0)(rng_));
         e.item.next_attempt_ms = now + delay;
         if (auto w = waited_.find(id); w != waited_.end()) w->second = result;
-        if (e.item.next_attempt_ms >= e.item.created_at_ms + options_.max_age_ms) {
+        const bool past_max_age =
+            e.item.next_attempt_ms >= e.item.created_at_ms + options_.max_age_ms;
+        // A Retry-After is the receiver asking for patience, never a reason to give up.
+        e.retry_after_grace = retry_after >= 0 && past_max_age;
+        if (past_max_age && !e.retry_after_grace) {
           expired.push_back(id);
           continue;
         }

@@ -2,7 +2,7 @@
 //
 // Submit/Enqueue write to the outbox (durable when they return) and wake a worker; evaluation
 // never waits for HTTP. Workers retry with jittered exponential backoff (500 ms, x1.5, +/-50 %,
-// capped at 60 s) until max_age, honour Retry-After, give up on
+// capped at 60 s) until max_age, honour Retry-After (capped at max_retry_after_ms), give up on
 // other 4xx (logged with the body), disable an action on 410, and respect each action's rate
 // limit, coalescing what piles up behind it (Action::Select). Items of one order key
 // (PagerDuty dedup_key, Jira label) are delivered in enqueue order. Time comes from the
@@ -48,6 +48,10 @@ struct DispatcherOptions {
   int64_t max_backoff_ms = 60000;
   uint64_t seed = 0;        // jitter PRNG seed; 0: random
   size_t max_digest = 500;  // most items merged into one digest
+  // Longest wait a Retry-After can impose (and longest action pause); longer values are cut
+  // to it. A Retry-After never makes a notification be given up: the attempt it asks for is
+  // made even past max_age.
+  int64_t max_retry_after_ms = 300000;
   // Stop() lets requests in progress finish for this long (wall time), then abandons them
   // (Transport::Abort); they stay in the outbox and are sent again after a restart.
   int64_t stop_grace_ms = 1000;
@@ -109,6 +113,8 @@ class Dispatcher {
   struct Entry {
     OutboxItem item;
     bool in_flight = false;
+    // Rescheduled by a Retry-After that lands past max_age: that attempt is still made.
+    bool retry_after_grace = false;
   };
   struct ActionState {
     const Action* action = nullptr;

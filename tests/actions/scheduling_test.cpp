@@ -1,5 +1,6 @@
 // The dispatcher under a backlog: a dead receiver's 20,000 queued notifications do not delay
-// another action's. Real HTTP on 127.0.0.1, time from a ManualClock.
+// another action's, and Retry-After is capped and never a reason to give up. Real HTTP on
+// 127.0.0.1, time from a ManualClock.
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -131,6 +132,55 @@ TEST_CASE("20,000 notifications for a dead receiver do not delay a healthy actio
                                 << " ms; dead attempts by then: " << s.Attempts());
   CHECK(latency_ms < 1000);
   CHECK(s.Attempts() < 20000);  // it did not wait for the dead backlog to be tried
+}
+
+TEST_CASE("Retry-After is capped and never makes a notification be given up") {
+  Receiver receiver([](const ReceivedRequest&, httplib::Response& res) {
+    res.status = 429;
+    res.set_header("Retry-After", "999999999");  // ~31 years
+    res.set_content("slow down", "text/plain");
+  });
+  DispatcherOptions options;
+  options.workers = 1;
+  Setup s({{"hook", receiver.Url()}}, "retry_after_cap.db", options);
+  s.Submit("hook", 1);
+  REQUIRE(WaitUntil([&] {
+    auto p = s.dispatcher->Pending();
+    return p.size() == 1 && p[0].attempts == 1;
+  }));
+  const OutboxItem item = s.dispatcher->Pending()[0];
+  CHECK(item.next_attempt_ms - s.clock.NowMs() == 300000);  // the documented 5 min cap
+  CHECK(s.dispatcher->Stats().failed.empty());              // not dropped
+  s.clock.Advance(299999);
+  std::this_thread::sleep_for(std::chrono::milliseconds(30));
+  CHECK(receiver.Count() == 1);
+  receiver.SetHandler(nullptr);
+  s.clock.Advance(1);  // the action's pause ends with the cap too
+  REQUIRE(receiver.WaitForCount(2));
+  REQUIRE(WaitUntil([&] { return s.dispatcher->Stats().sent == 1; }));
+}
+
+TEST_CASE("a Retry-After past the maximum age still gets its attempt") {
+  std::atomic<int> answers{0};
+  Receiver receiver([&](const ReceivedRequest&, httplib::Response& res) {
+    res.status = answers++ == 0 ? 503 : 200;
+    if (res.status == 503) res.set_header("Retry-After", "120");
+    res.set_content("", "text/plain");
+  });
+  DispatcherOptions options;
+  options.workers = 1;
+  options.max_age_ms = 60000;
+  Setup s({{"hook", receiver.Url()}}, "retry_after_age.db", options);
+  s.Submit("hook", 1);
+  REQUIRE(WaitUntil([&] {
+    auto p = s.dispatcher->Pending();
+    return p.size() == 1 && p[0].attempts == 1;
+  }));
+  CHECK(s.dispatcher->Stats().failed.empty());
+  s.clock.Advance(120000);  // past max_age: the receiver asked for this wait
+  REQUIRE(WaitUntil([&] { return s.dispatcher->Stats().sent == 1; }));
+  CHECK(receiver.Count() == 2);
+  CHECK(s.dispatcher->Stats().failed.empty());
 }
 
 }  // namespace
