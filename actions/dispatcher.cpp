@@ -90,6 +90,24 @@ void Dispatcher::Log(LogLevel level, const std::string& message) const {
   if (options_.log) options_.log(level, message);
 }
 
+void Dispatcher::LogRepeated(ActionState& st, const std::string& kind, LogLevel level,
+                             const std::string& message, int64_t now) {
+  RepeatedLog& r = st.repeated[kind];
+  if (r.logged_once && now - r.last_ms < options_.warning_interval_ms) {
+    ++r.suppressed;
+    return;
+  }
+  std::string line = message;
+  if (r.suppressed > 0) {
+    line += " (" + std::to_string(r.suppressed) + " similar message(s) for action `" +
+            st.action->name() + "` suppressed since the last one)";
+  }
+  r.logged_once = true;
+  r.last_ms = now;
+  r.suppressed = 0;
+  Log(level, line);
+}
+
 void Dispatcher::MarkReadyIfHead(ActionState& st, Entry& e) {
   if (e.in_flight) return;
   const std::string& key = e.item.prepared.order_key;
@@ -276,9 +294,11 @@ void Dispatcher::ExpireOld(int64_t now) {
   for (int64_t id : expired) {
     ++stats_.failed["expired"];
     const Prepared& p = items_[id].item.prepared;
-    Log(LogLevel::kError, "action `" + p.action + "`: notification " + p.idempotency_key +
-                              " given up after " + std::to_string(items_[id].item.attempts) +
-                              " attempt(s): older than the maximum age");
+    LogRepeated(actions_[p.action], "expired", LogLevel::kError,
+                "action `" + p.action + "`: notification " + p.idempotency_key +
+                    " given up after " + std::to_string(items_[id].item.attempts) +
+                    " attempt(s): older than the maximum age",
+                now);
     Finish(id, {DeliveryResult::Kind::kFinal, "expired", -1, "older than the maximum age"});
   }
 }
@@ -431,9 +451,11 @@ void Dispatcher::Complete(Work& work, const DeliveryResult& result) {
       break;
     case Kind::kFinal:
       stats_.failed[result.reason] += work.members.size();
-      Log(LogLevel::kError, action.Describe() + ": notification " + work.send.idempotency_key +
-                                " rejected (" + result.reason + "), not retried" +
-                                (result.detail.empty() ? "" : ": " + result.detail));
+      LogRepeated(st, "rejected", LogLevel::kError,
+                  action.Describe() + ": notification " + work.send.idempotency_key +
+                      " rejected (" + result.reason + "), not retried" +
+                      (result.detail.empty() ? "" : ": " + result.detail),
+                  now);
       for (int64_t id : work.members) Finish(id, result);
       break;
     case Kind::kGone: {
@@ -485,17 +507,21 @@ void Dispatcher::Complete(Work& work, const DeliveryResult& result) {
         (void)outbox_.Reschedule(id, e.item.attempts, e.item.next_attempt_ms);
         MarkReadyIfHead(st, e);
       }
-      Log(LogLevel::kWarning, action.Describe() + ": delivery of " + work.send.idempotency_key +
-                                  " failed (" + result.reason + "), will retry" +
-                                  (result.detail.empty() ? "" : ": " + result.detail));
+      LogRepeated(st, "retry", LogLevel::kWarning,
+                  action.Describe() + ": delivery of " + work.send.idempotency_key + " failed (" +
+                      result.reason + "), will retry" +
+                      (result.detail.empty() ? "" : ": " + result.detail),
+                  now);
       if (!expired.empty()) {
         (void)outbox_.Remove(expired);
         for (int64_t id : expired) {
           ++stats_.failed["expired"];
-          Log(LogLevel::kError, action.Describe() + ": notification " +
-                                    items_[id].item.prepared.idempotency_key + " given up after " +
-                                    std::to_string(items_[id].item.attempts) + " attempt(s) (" +
-                                    result.reason + "): the next retry is past the maximum age");
+          LogRepeated(st, "expired", LogLevel::kError,
+                      action.Describe() + ": notification " +
+                          items_[id].item.prepared.idempotency_key + " given up after " +
+                          std::to_string(items_[id].item.attempts) + " attempt(s) (" +
+                          result.reason + "): the next retry is past the maximum age",
+                      now);
           DeliveryResult r = result;
           r.kind = Kind::kFinal;
           Finish(id, r);

@@ -11,7 +11,8 @@
 // Scheduling: each action keeps an index of its sendable items by due time, so a pick costs
 // O(actions + log items) whatever the backlog; workers serve the actions with due work in
 // turn (round-robin), so a dead receiver's backlog never delays another action's notification
-// by more than the requests already in progress.
+// by more than the requests already in progress. Repeated warnings (retries, give-ups,
+// rejections) are logged once per action per warning_interval_ms with a count of the others.
 //
 // Owns its threads; borrows the outbox, actions, transport and clock (they must outlive it).
 // All public methods are thread-safe.
@@ -52,6 +53,9 @@ struct DispatcherOptions {
   // to it. A Retry-After never makes a notification be given up: the attempt it asks for is
   // made even past max_age.
   int64_t max_retry_after_ms = 300000;
+  // At most one retry/give-up/rejection log line per action and kind per interval (clock
+  // time); the next line says how many were suppressed.
+  int64_t warning_interval_ms = 10000;
   // Stop() lets requests in progress finish for this long (wall time), then abandons them
   // (Transport::Abort); they stay in the outbox and are sent again after a restart.
   int64_t stop_grace_ms = 1000;
@@ -116,6 +120,11 @@ class Dispatcher {
     // Rescheduled by a Retry-After that lands past max_age: that attempt is still made.
     bool retry_after_grace = false;
   };
+  struct RepeatedLog {
+    int64_t last_ms = 0;
+    bool logged_once = false;
+    uint64_t suppressed = 0;
+  };
   struct ActionState {
     const Action* action = nullptr;
     std::set<int64_t> ids;  // pending, in enqueue order
@@ -127,7 +136,8 @@ class Dispatcher {
     bool sent_once = false;
     int in_flight = 0;
     bool disabled = false;
-    int64_t paused_until_ms = 0;  // Retry-After on 429/503 pauses the whole action
+    int64_t paused_until_ms = 0;                  // Retry-After on 429/503 pauses the whole action
+    std::map<std::string, RepeatedLog> repeated;  // by kind: retry, expired, rejected
   };
   struct Work {
     ActionState* state = nullptr;
@@ -142,6 +152,9 @@ class Dispatcher {
   void Complete(Work& work, const DeliveryResult& result);
   void Finish(int64_t id, const DeliveryResult& result);  // under mu_: forget and wake waiters
   void Log(LogLevel level, const std::string& message) const;
+  // Under mu_: logs at most once per warning_interval_ms per (action, kind).
+  void LogRepeated(ActionState& st, const std::string& kind, LogLevel level,
+                   const std::string& message, int64_t now);
   void AddItem(OutboxItem item);  // under mu_
   // Under mu_: index maintenance. An item enters `ready` when it is not in flight and first
   // of its order chain; leaves it when taken or finished.

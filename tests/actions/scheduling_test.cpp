@@ -1,6 +1,6 @@
 // The dispatcher under a backlog: a dead receiver's 20,000 queued notifications do not delay
-// another action's, and Retry-After is capped and never a reason to give up. Real HTTP on
-// 127.0.0.1, time from a ManualClock.
+// another action's, its failures are logged once per interval, and Retry-After is capped and
+// never a reason to give up. Real HTTP on 127.0.0.1, time from a ManualClock.
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -132,6 +132,22 @@ TEST_CASE("20,000 notifications for a dead receiver do not delay a healthy actio
                                 << " ms; dead attempts by then: " << s.Attempts());
   CHECK(latency_ms < 1000);
   CHECK(s.Attempts() < 20000);  // it did not wait for the dead backlog to be tried
+}
+
+TEST_CASE("a failing action's warnings are rate-limited, with a count of the suppressed ones") {
+  const std::string dead = DeadUrl();
+  DispatcherOptions options;
+  options.warning_interval_ms = 10000;
+  Setup s({{"dead", dead}}, "warn.db", options);
+  s.Submit("dead", 300);
+  REQUIRE(WaitUntil([&] { return s.Attempts() >= 300; }, 20000));
+  CHECK(s.logs.Matching("will retry").size() == 1);  // not 300
+  // Within the interval: still one. Past it, the next failure logs again with the count.
+  s.clock.Advance(10000);  // every item is due again (backoff <= 750 ms)
+  REQUIRE(WaitUntil([&] { return s.Attempts() >= 600; }, 20000));
+  auto lines = s.logs.Matching("will retry");
+  REQUIRE(lines.size() == 2);
+  CHECK(lines[1].find("299 similar message(s) for action `dead` suppressed") != std::string::npos);
 }
 
 TEST_CASE("Retry-After is capped and never makes a notification be given up") {
