@@ -340,6 +340,7 @@ void SafeHttpClient::AdoptSocket(Connection& c, int fd) {
 
 void SafeHttpClient::Abort() {
   std::lock_guard lock(deadline_mu_);
+  ++abort_epoch_;
   for (auto& [connection, f] : in_flight_) {
     f.aborted = true;
     if (connection->fd >= 0) ::shutdown(connection->fd, SHUT_RDWR);
@@ -402,6 +403,11 @@ HttpResponse SafeHttpClient::Send(const HttpRequest& request) {
     return out;
   }
   const std::string key = url->scheme + "://" + url->host + ":" + std::to_string(url->port);
+  uint64_t epoch = 0;
+  {
+    std::lock_guard lock(deadline_mu_);
+    epoch = abort_epoch_;
+  }
   auto connection = Checkout(*url, key, out);
   if (!connection) return out;
   httplib::Client& client = *connection->client;
@@ -434,15 +440,19 @@ HttpResponse SafeHttpClient::Send(const HttpRequest& request) {
   httplib::Response res;
   httplib::Error err = httplib::Error::Success;
   const auto started = std::chrono::steady_clock::now();
-  const bool has_deadline = options_.request_deadline_ms > 0;
-  if (has_deadline) {
+  {
     std::lock_guard lock(deadline_mu_);
-    in_flight_[connection.get()].deadline =
-        started + std::chrono::milliseconds(options_.request_deadline_ms);
+    InFlight& flight = in_flight_[connection.get()];
+    flight.deadline = options_.request_deadline_ms > 0
+                          ? started + std::chrono::milliseconds(options_.request_deadline_ms)
+                          : std::chrono::steady_clock::time_point::max();
+    // An Abort() while this request resolved its host: it fails at its socket's creation.
+    flight.aborted = abort_epoch_ != epoch;
     if (connection->fd >= 0 && !client.is_socket_open()) {
       ::close(connection->fd);
       connection->fd = -1;
     }
+    if (flight.aborted && connection->fd >= 0) ::shutdown(connection->fd, SHUT_RDWR);
   }
   deadline_cv_.notify_all();
   bool ok = false;

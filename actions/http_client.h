@@ -116,6 +116,7 @@ class SafeHttpClient final : public Transport {
   std::mutex deadline_mu_;
   std::condition_variable deadline_cv_;
   std::map<Connection*, InFlight> in_flight_;
+  uint64_t abort_epoch_ = 0;  // Abort() calls so far: catches requests still before connect
   bool stop_watchdog_ = false;
   std::thread watchdog_;
 };
