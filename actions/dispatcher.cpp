@@ -84,6 +84,16 @@ void Dispatcher::Stop() {
     if (t.joinable()) t.join();
   }
   workers_.clear();
+  // Counts of suppressed repeats not yet reported by a later line.
+  std::lock_guard lock(mu_);
+  for (auto& [name, st] : actions_) {
+    for (auto& [kind, r] : st.repeated) {
+      if (r.suppressed == 0) continue;
+      Log(LogLevel::kWarning, "action `" + name + "`: " + std::to_string(r.suppressed) +
+                                  " similar " + kind + " message(s) suppressed since the last one");
+      r.suppressed = 0;
+    }
+  }
 }
 
 void Dispatcher::Log(LogLevel level, const std::string& message) const {

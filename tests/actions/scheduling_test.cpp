@@ -148,6 +148,9 @@ TEST_CASE("a failing action's warnings are rate-limited, with a count of the sup
   auto lines = s.logs.Matching("will retry");
   REQUIRE(lines.size() == 2);
   CHECK(lines[1].find("299 similar message(s) for action `dead` suppressed") != std::string::npos);
+  // What is still suppressed is reported when the dispatcher stops.
+  s.dispatcher->Stop();
+  CHECK(s.logs.Matching("299 similar retry message(s) suppressed").size() == 1);
 }
 
 TEST_CASE("Retry-After is capped and never makes a notification be given up") {
