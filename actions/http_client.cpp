@@ -477,7 +477,9 @@ HttpResponse SafeHttpClient::Send(const HttpRequest& request) {
     }
   }
   if (!ok && truncated && res.status > 0) ok = true;  // what we kept is the answer
-  if (!ok || flight.expired || flight.aborted) {
+  // A complete answer counts even when the deadline or an abort hit just after it: reporting
+  // a failure would make a receiver that accepted the notification get it again.
+  if (!ok) {
     const auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(
                              std::chrono::steady_clock::now() - started)
                              .count();
@@ -514,8 +516,9 @@ HttpResponse SafeHttpClient::Send(const HttpRequest& request) {
   out.status = res.status;
   out.truncated = truncated;
   for (const auto& [k, v] : res.headers) out.headers.emplace_back(k, v);
-  // A cut-off body leaves the rest unread on the socket: that connection cannot be reused.
-  if (!truncated) Return(key, std::move(connection));
+  // A cut-off body leaves the rest unread on the socket, and a socket the watchdog shut down
+  // is gone: such a connection cannot be reused.
+  if (!truncated && !flight.expired && !flight.aborted) Return(key, std::move(connection));
   return out;
 }
 
