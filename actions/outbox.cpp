@@ -55,7 +55,15 @@ Result<std::unique_ptr<Outbox>> Outbox::Open(const std::string& path, OutboxOpti
                               (options.full_sync ? "FULL" : "NORMAL") +
                               // Checkpoints are what fsync under NORMAL; do them less often.
                               "; PRAGMA wal_autocheckpoint=10000;";
-  if (Status s = box->Exec(pragmas.c_str()); !s.ok()) return s;
+  // Errors of the set-up name the file: a read-only directory shows up here (the WAL files
+  // cannot be created) and the operator must know which path to fix.
+  auto named = [&path](const Status& s) {
+    std::string m = s.message();
+    if (m.rfind("outbox: ", 0) == 0) m.erase(0, 8);
+    return Status::IoError("outbox: " + path + " cannot be used: " + m +
+                           " (Klaxon must be able to write the file and its directory)");
+  };
+  if (Status s = box->Exec(pragmas.c_str()); !s.ok()) return named(s);
   if (Status s =
           box->Exec("CREATE TABLE IF NOT EXISTS outbox ("
                     " id INTEGER PRIMARY KEY AUTOINCREMENT,"
@@ -64,11 +72,11 @@ Result<std::unique_ptr<Outbox>> Outbox::Open(const std::string& path, OutboxOpti
                     " next_attempt_ms INTEGER NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,"
                     " UNIQUE(action, idempotency_key))");
       !s.ok())
-    return s;
+    return named(s);
   // A read-only directory lets the open succeed but not the journal: try a real write.
   if (Status s = box->Exec("BEGIN IMMEDIATE; DELETE FROM outbox WHERE 0; COMMIT;"); !s.ok()) {
     box->Exec("ROLLBACK");
-    return Status::IoError("outbox: " + path + " cannot be written: " + s.message());
+    return named(s);
   }
   return box;
 }

@@ -213,6 +213,36 @@ TEST_CASE("the outbox refuses a read-only file at start, naming it") {
   CHECK(WEXITSTATUS(status) == 0);  // 1: opened; 2: message without the path
 }
 
+TEST_CASE("the outbox refuses a file in a read-only directory at start, naming it") {
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::path(FreshDb("readonly-dir"));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  const std::string path = (dir / "outbox.db").string();
+  REQUIRE(Outbox::Open(path).ok());  // created (and its WAL files removed when closed)
+  // The file stays writable; the directory, where SQLite creates the WAL files, does not.
+  fs::permissions(path, fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read |
+                            fs::perms::group_write | fs::perms::others_read |
+                            fs::perms::others_write);
+  fs::permissions(dir, fs::perms::owner_read | fs::perms::owner_exec | fs::perms::group_read |
+                           fs::perms::group_exec | fs::perms::others_read | fs::perms::others_exec);
+  const pid_t pid = ::fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    if (::geteuid() == 0 && (::setgid(65534) != 0 || ::setuid(65534) != 0)) ::_exit(3);
+    auto box = Outbox::Open(path);
+    if (box.ok()) ::_exit(1);
+    const std::string& m = box.status().message();
+    ::_exit(m.find(path) != std::string::npos && m.find("cannot be used") != std::string::npos ? 0
+                                                                                               : 2);
+  }
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  fs::permissions(dir, fs::perms::owner_all);
+  REQUIRE(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);  // 1: opened; 2: message without the path
+}
+
 TEST_CASE("an outbox file deleted while running fails the next submit, and says so") {
   Receiver receiver;
   const std::string path = FreshDb("deleted.db");
