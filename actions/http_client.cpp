@@ -1,6 +1,7 @@
 #include "actions/http_client.h"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <pthread.h>
 #include <sys/socket.h>
@@ -330,7 +331,7 @@ void SafeHttpClient::WatchdogLoop() {
 
 void SafeHttpClient::AdoptSocket(Connection& c, int fd) {
   if (c.fd >= 0) ::close(c.fd);
-  c.fd = ::dup(fd);
+  c.fd = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);  // -1 (out of descriptors): no watchdog for it
   // A reconnect after the deadline passed or an abort: fail it at once.
   auto it = in_flight_.find(&c);
   if (it != in_flight_.end() && (it->second.expired || it->second.aborted)) {
