@@ -328,6 +328,7 @@ bool Dispatcher::FindWork(int64_t now, Work& work, int64_t& next_due_ms) {
     if (st.disabled || st.ready.empty()) continue;
     const int64_t interval = st.action->min_interval_ms();
     if (interval > 0 && st.in_flight > 0) continue;  // rate-limited actions send one at a time
+    if (st.failing && failing_in_flight_ >= std::max(1, options_.workers - 1)) continue;
     const int64_t first_due = st.ready.begin()->first;
     const int64_t slot = std::max({first_due, st.paused_until_ms,
                                    st.sent_once && interval > 0 ? st.last_send_ms + interval : 0});
@@ -373,6 +374,8 @@ bool Dispatcher::FindWork(int64_t now, Work& work, int64_t& next_due_ms) {
       e.in_flight = true;
     }
     ++st.in_flight;
+    work.failing = st.failing;
+    if (work.failing) ++failing_in_flight_;
     st.last_send_ms = now;
     st.sent_once = true;
     last_served_ = name;
@@ -451,6 +454,8 @@ void Dispatcher::Complete(Work& work, const DeliveryResult& result) {
   }
   std::unique_lock lock(mu_);
   --st.in_flight;
+  if (work.failing) --failing_in_flight_;
+  st.failing = result.kind == Kind::kRetry;
   const int64_t now = clock_.NowMs();
   switch (result.kind) {
     case Kind::kAccepted:
@@ -543,7 +548,7 @@ void Dispatcher::Complete(Work& work, const DeliveryResult& result) {
   // This worker looks for more work itself; wake another only when a rate-limited action or
   // an order chain may have become sendable.
   const bool wake = st.action->min_interval_ms() > 0 || !work.send.order_key.empty() ||
-                    result.kind != Kind::kAccepted;
+                    result.kind != Kind::kAccepted || work.failing;
   lock.unlock();
   if (wake) work_cv_.notify_all();
 }

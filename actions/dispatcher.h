@@ -11,8 +11,10 @@
 // Scheduling: each action keeps an index of its sendable items by due time, so a pick costs
 // O(actions + log items) whatever the backlog; workers serve the actions with due work in
 // turn (round-robin), so a dead receiver's backlog never delays another action's notification
-// by more than the requests already in progress. Repeated warnings (retries, give-ups,
-// rejections) are logged once per action per warning_interval_ms with a count of the others.
+// by more than the requests already in progress. Actions whose last delivery failed share at
+// most workers - 1 workers, so receivers that hang cannot take every worker. Repeated warnings
+// (retries, give-ups, rejections) are logged once per action per warning_interval_ms with a count
+// of the others.
 //
 // Owns its threads; borrows the outbox, actions, transport and clock (they must outlive it).
 // All public methods are thread-safe.
@@ -136,11 +138,13 @@ class Dispatcher {
     bool sent_once = false;
     int in_flight = 0;
     bool disabled = false;
-    int64_t paused_until_ms = 0;                  // Retry-After on 429/503 pauses the whole action
+    bool failing = false;         // its last delivery is being retried (timeout, 5xx, refused, ...)
+    int64_t paused_until_ms = 0;  // Retry-After on 429/503 pauses the whole action
     std::map<std::string, RepeatedLog> repeated;  // by kind: retry, expired, rejected
   };
   struct Work {
     ActionState* state = nullptr;
+    bool failing = false;  // counted in failing_in_flight_
     std::vector<int64_t> members;
     Prepared send;
   };
@@ -177,7 +181,10 @@ class Dispatcher {
   std::map<int64_t, Entry> items_;
   std::set<std::pair<int64_t, int64_t>> by_created_;  // (created_at_ms, id): max_age index
   std::map<std::string, ActionState> actions_;
-  std::string last_served_;                   // round-robin position among actions
+  std::string last_served_;  // round-robin position among actions
+  // Requests in progress for failing actions: at most workers - 1, so a slow or dead receiver
+  // (or several) always leaves a worker to the others.
+  int failing_in_flight_ = 0;
   int busy_ = 0;                              // requests in progress
   std::map<int64_t, DeliveryResult> waited_;  // ids someone waits on -> last result
   std::set<int64_t> finished_waited_;

@@ -120,7 +120,7 @@ TEST_CASE("a receiver trickling one byte per read meets the whole-request deadli
   CHECK(elapsed < 3000);  // without the deadline: the 1,070-byte answer takes 214 s
 }
 
-TEST_CASE("two trickling receivers do not stop delivery to other actions") {
+TEST_CASE("two trickling receivers do not stop delivery to other actions, nor slow it") {
   TrickleServer slow1(200), slow2(200);
   Receiver healthy;
   auto client = LocalClient(1500);
@@ -152,6 +152,18 @@ TEST_CASE("two trickling receivers do not stop delivery to other actions") {
   REQUIRE((*d)->Submit(SampleNotification(AlertState::kFiring), rule).ok());
   CHECK(healthy.WaitForCount(1, 10000));
   CHECK(MsSince(started) < 4000);  // at most one deadline, plus a pick
+  // Once they have failed, the slow actions share one worker and leave the other free: later
+  // notifications go out at once although both receivers keep trickling.
+  REQUIRE(WaitUntil([&] { return (*d)->Stats().retried >= 4; }, 10000));
+  for (int i = 1; i <= 3; ++i) {
+    Notification n = SampleNotification(AlertState::kFiring);
+    n.group = {"h" + std::to_string(i)};
+    const auto sent = WallClock::now();
+    REQUIRE((*d)->Submit(n, rule).ok());
+    CHECK(healthy.WaitForCount(1 + i, 10000));
+    CHECK(MsSince(sent) < 500);  // not a deadline (1.5 s) away
+    std::this_thread::sleep_for(std::chrono::milliseconds(400));
+  }
   const auto started_stop = WallClock::now();
   (*d)->Stop();
   CHECK(MsSince(started_stop) < 3000);
