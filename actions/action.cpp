@@ -45,6 +45,8 @@ const char* TransportErrorName(TransportError e) {
       return "timeout";
     case TransportError::kConnection:
       return "connection";
+    case TransportError::kCancelled:
+      return "cancelled";
   }
   return "none";
 }
@@ -136,8 +138,7 @@ DeliveryResult Action::Deliver(const Prepared& p, Transport& transport, int64_t 
   }
   DeliveryResult result;
   for (const HttpRequest& r : *requests) {
-    result = ClassifyResponse(transport.Send(r), now_ms);
-    result.detail = Redact(std::move(result.detail));
+    result = ClassifyResponse(RedactResponse(transport.Send(r)), now_ms);
     if (result.kind != DeliveryResult::Kind::kAccepted) return result;
   }
   return result;
@@ -152,10 +153,33 @@ std::string Action::Describe() const { return kind_ + " " + name_ + " -> " + tar
 void Action::AddSecret(const std::string& s) {
   if (s.size() < 4) return;
   secrets_.push_back(s);
+  // Longest first, so a secret containing another is masked whole.
+  std::stable_sort(secrets_.begin(), secrets_.end(),
+                   [](const std::string& a, const std::string& b) { return a.size() > b.size(); });
   if (const size_t scheme = s.find("://"); scheme != std::string::npos) {
     const size_t path = s.find('/', scheme + 3);
-    if (path != std::string::npos && s.size() - path >= 8) secrets_.push_back(s.substr(path));
+    if (path != std::string::npos && s.size() - path >= 8) AddSecret(s.substr(path));
   }
+}
+
+void Action::AddHeaderSecret(const std::string& line) {
+  AddSecret(line);
+  // Error pages echo the value ("invalid token Bearer abc..."), or only the credential.
+  const size_t colon = line.find(':');
+  std::string value = colon == std::string::npos ? line : line.substr(colon + 1);
+  while (!value.empty() && value.front() == ' ') value.erase(0, 1);
+  AddSecret(value);
+  if (const size_t space = value.find(' '); space != std::string::npos) {
+    AddSecret(value.substr(space + 1));
+  }
+}
+
+HttpResponse Action::RedactResponse(HttpResponse response) const {
+  // Before ClassifyResponse truncates the body: a secret cut in two by the truncation would
+  // no longer match, and its first half would be logged.
+  response.body = Redact(std::move(response.body));
+  response.error_detail = Redact(std::move(response.error_detail));
+  return response;
 }
 
 std::string Action::Redact(std::string text) const {

@@ -98,11 +98,16 @@ class Action {
   virtual std::string Describe() const;
   // Replaces every secret this action holds by *** (for logs and error details).
   std::string Redact(std::string text) const;
+  // The response with secrets masked in its body and error, whole (before any truncation).
+  HttpResponse RedactResponse(HttpResponse response) const;
 
  protected:
   Action(std::string name, std::string kind) : name_(std::move(name)), kind_(std::move(kind)) {}
   // Registers a secret for Redact; for a URL also its path (error pages echo paths).
   void AddSecret(const std::string& s);
+  // A secret "Name: value" header line: also its value, and the credential after an auth
+  // scheme ("Bearer abc" -> "abc").
+  void AddHeaderSecret(const std::string& line);
   std::string name_;
   std::string kind_;
   int64_t min_interval_ms_ = 0;

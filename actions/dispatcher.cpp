@@ -67,26 +67,76 @@ Dispatcher::~Dispatcher() { Stop(); }
 
 void Dispatcher::Stop() {
   {
-    std::lock_guard lock(mu_);
+    std::unique_lock lock(mu_);
     stop_ = true;
+    work_cv_.notify_all();
+    done_cv_.notify_all();
+    // Requests in progress get a moment, then are abandoned: a receiver that trickles its
+    // answer must not hold shutdown or a reload for the whole request deadline.
+    if (!done_cv_.wait_for(lock,
+                           std::chrono::milliseconds(std::max<int64_t>(0, options_.stop_grace_ms)),
+                           [&] { return busy_ == 0; })) {
+      lock.unlock();
+      transport_.Abort();
+    }
   }
-  work_cv_.notify_all();
-  done_cv_.notify_all();
   for (std::thread& t : workers_) {
     if (t.joinable()) t.join();
   }
   workers_.clear();
+  // Counts of suppressed repeats not yet reported by a later line.
+  std::lock_guard lock(mu_);
+  for (auto& [name, st] : actions_) {
+    for (auto& [kind, r] : st.repeated) {
+      if (r.suppressed == 0) continue;
+      Log(LogLevel::kWarning, "action `" + name + "`: " + std::to_string(r.suppressed) +
+                                  " similar " + kind + " message(s) suppressed since the last one");
+      r.suppressed = 0;
+    }
+  }
 }
 
 void Dispatcher::Log(LogLevel level, const std::string& message) const {
   if (options_.log) options_.log(level, message);
 }
 
+void Dispatcher::LogRepeated(ActionState& st, const std::string& kind, LogLevel level,
+                             const std::string& message, int64_t now) {
+  RepeatedLog& r = st.repeated[kind];
+  if (r.logged_once && now - r.last_ms < options_.warning_interval_ms) {
+    ++r.suppressed;
+    return;
+  }
+  std::string line = message;
+  if (r.suppressed > 0) {
+    line += " (" + std::to_string(r.suppressed) + " similar message(s) for action `" +
+            st.action->name() + "` suppressed since the last one)";
+  }
+  r.logged_once = true;
+  r.last_ms = now;
+  r.suppressed = 0;
+  Log(level, line);
+}
+
+void Dispatcher::MarkReadyIfHead(ActionState& st, Entry& e) {
+  if (e.in_flight) return;
+  const std::string& key = e.item.prepared.order_key;
+  if (!key.empty()) {
+    auto chain = st.chains.find(key);
+    if (chain == st.chains.end() || chain->second.empty() || *chain->second.begin() != e.item.id)
+      return;
+  }
+  st.ready.emplace(e.item.next_attempt_ms, e.item.id);
+}
+
 void Dispatcher::AddItem(OutboxItem item) {
   const int64_t id = item.id;
   ActionState& st = actions_[item.prepared.action];
   st.ids.insert(id);
-  items_[id] = Entry{std::move(item), false};
+  if (!item.prepared.order_key.empty()) st.chains[item.prepared.order_key].insert(id);
+  by_created_.emplace(item.created_at_ms, id);
+  Entry& e = items_[id] = Entry{std::move(item), false, false};
+  MarkReadyIfHead(st, e);
 }
 
 Status Dispatcher::Submit(const Notification& n, const Rule& rule) {
@@ -163,7 +213,10 @@ Status Dispatcher::EnqueueMany(std::vector<Prepared> prepared) {
   const int64_t now = clock_.NowMs();
   for (OutboxItem& item : items) item.created_at_ms = item.next_attempt_ms = now;
   std::vector<bool> duplicates;
-  if (Status s = outbox_.EnqueueBatch(items, duplicates); !s.ok()) return s;
+  if (Status s = outbox_.EnqueueBatch(items, duplicates); !s.ok()) {
+    Log(LogLevel::kError, "notifications not stored: " + s.message());
+    return s;
+  }
   {
     std::lock_guard lock(mu_);
     for (size_t i = 0; i < items.size(); ++i) {
@@ -218,7 +271,10 @@ Status Dispatcher::EnqueueImpl(const Prepared& p, int64_t* id, bool wait) {
   item.created_at_ms = clock_.NowMs();
   item.next_attempt_ms = item.created_at_ms;
   bool duplicate = false;
-  if (Status s = outbox_.Enqueue(item, &duplicate); !s.ok()) return s;
+  if (Status s = outbox_.Enqueue(item, &duplicate); !s.ok()) {
+    Log(LogLevel::kError, "notification not stored: " + s.message());
+    return s;
+  }
   if (id != nullptr) *id = item.id;
   {
     std::lock_guard lock(mu_);
@@ -235,36 +291,71 @@ Status Dispatcher::EnqueueImpl(const Prepared& p, int64_t* id, bool wait) {
   return Status::Ok();
 }
 
+void Dispatcher::ExpireOld(int64_t now) {
+  std::vector<int64_t> expired;
+  for (auto it = by_created_.begin();
+       it != by_created_.end() && it->first + options_.max_age_ms <= now; ++it) {
+    const Entry& e = items_[it->second];
+    // In flight: decided when it completes. Grace: the attempt a Retry-After asked for.
+    if (!e.in_flight && !e.retry_after_grace) expired.push_back(it->second);
+  }
+  if (expired.empty()) return;
+  (void)outbox_.Remove(expired);
+  for (int64_t id : expired) {
+    ++stats_.failed["expired"];
+    const Prepared& p = items_[id].item.prepared;
+    LogRepeated(actions_[p.action], "expired", LogLevel::kError,
+                "action `" + p.action + "`: notification " + p.idempotency_key +
+                    " given up after " + std::to_string(items_[id].item.attempts) +
+                    " attempt(s): older than the maximum age",
+                now);
+    Finish(id, {DeliveryResult::Kind::kFinal, "expired", -1, "older than the maximum age"});
+  }
+}
+
 bool Dispatcher::FindWork(int64_t now, Work& work, int64_t& next_due_ms) {
   next_due_ms = INT64_MAX;
-  std::vector<int64_t> expired;
-  for (auto& [name, st] : actions_) {
-    if (st.disabled || st.ids.empty()) continue;
+  ExpireOld(now);
+  if (actions_.empty()) return false;
+  // Round-robin: start after the action served last, wrap around once.
+  auto start = actions_.upper_bound(last_served_);
+  if (start == actions_.end()) start = actions_.begin();
+  auto it = start;
+  do {
+    ActionState& st = it->second;
+    const std::string& name = it->first;
+    if (++it == actions_.end()) it = actions_.begin();
+    if (st.disabled || st.ready.empty()) continue;
     const int64_t interval = st.action->min_interval_ms();
     if (interval > 0 && st.in_flight > 0) continue;  // rate-limited actions send one at a time
-    std::vector<const Entry*> due;
-    std::set<std::string> blocked;  // order keys with an earlier item not sendable now
-    for (int64_t id : st.ids) {
-      const Entry& e = items_[id];
-      const std::string& order = e.item.prepared.order_key;
-      if (!e.in_flight && e.item.created_at_ms + options_.max_age_ms <= now) {
-        expired.push_back(id);
-        continue;
-      }
-      if (e.in_flight || e.item.next_attempt_ms > now || blocked.count(order) != 0) {
-        if (!order.empty()) blocked.insert(order);
-        if (!e.in_flight) next_due_ms = std::min(next_due_ms, e.item.next_attempt_ms);
-        continue;
-      }
-      due.push_back(&e);
-      if (interval == 0 || due.size() >= options_.max_digest) break;
-    }
-    if (due.empty()) continue;
-    int64_t slot = std::max(st.paused_until_ms, st.sent_once ? st.last_send_ms + interval : 0);
+    if (st.failing && failing_in_flight_ >= std::max(1, options_.workers - 1)) continue;
+    const int64_t first_due = st.ready.begin()->first;
+    const int64_t slot = std::max({first_due, st.paused_until_ms,
+                                   st.sent_once && interval > 0 ? st.last_send_ms + interval : 0});
     if (now < slot) {
       next_due_ms = std::min(next_due_ms, slot);
       continue;
     }
+    // Due items, oldest first: ready ones, and after a chain's head the chain's next items
+    // while they are due (kinds may merge a chain's start, e.g. PagerDuty repeats).
+    std::vector<const Entry*> due;
+    for (auto r = st.ready.begin(); r != st.ready.end() && r->first <= now; ++r) {
+      const Entry& head = items_[r->second];
+      due.push_back(&head);
+      if (interval == 0 || due.size() >= options_.max_digest) break;
+      const std::string& key = head.item.prepared.order_key;
+      if (key.empty()) continue;
+      const std::set<int64_t>& chain = st.chains[key];
+      for (auto c = std::next(chain.begin()); c != chain.end() && due.size() < options_.max_digest;
+           ++c) {
+        const Entry& next = items_[*c];
+        if (next.in_flight || next.item.next_attempt_ms > now) break;
+        due.push_back(&next);
+      }
+      if (due.size() >= options_.max_digest) break;
+    }
+    std::sort(due.begin(), due.end(),
+              [](const Entry* a, const Entry* b) { return a->item.id < b->item.id; });
     std::vector<const Prepared*> prepared;
     prepared.reserve(due.size());
     for (const Entry* e : due) prepared.push_back(&e->item.prepared);
@@ -277,31 +368,43 @@ bool Dispatcher::FindWork(int64_t now, Work& work, int64_t& next_due_ms) {
     }
     if (work.members.empty()) work.members.push_back(due[0]->item.id);
     work.send = std::move(batch.send);
-    for (int64_t id : work.members) items_[id].in_flight = true;
+    for (int64_t id : work.members) {
+      Entry& e = items_[id];
+      st.ready.erase({e.item.next_attempt_ms, id});
+      e.in_flight = true;
+    }
     ++st.in_flight;
+    work.failing = st.failing;
+    if (work.failing) ++failing_in_flight_;
     st.last_send_ms = now;
     st.sent_once = true;
-    break;
-  }
-  if (!expired.empty()) {
-    (void)outbox_.Remove(expired);
-    for (int64_t id : expired) {
-      ++stats_.failed["expired"];
-      Log(LogLevel::kError, "action `" + items_[id].item.prepared.action + "`: notification " +
-                                items_[id].item.prepared.idempotency_key + " given up after " +
-                                std::to_string(items_[id].item.attempts) +
-                                " attempt(s): older than the maximum age");
-      Finish(id, {DeliveryResult::Kind::kFinal, "expired", -1, "older than the maximum age"});
-    }
-  }
-  return work.state != nullptr;
+    last_served_ = name;
+    return true;
+  } while (it != start);
+  return false;
 }
 
 void Dispatcher::Finish(int64_t id, const DeliveryResult& result) {
   auto it = items_.find(id);
   if (it != items_.end()) {
-    actions_[it->second.item.prepared.action].ids.erase(id);
+    const OutboxItem& item = it->second.item;
+    ActionState& st = actions_[item.prepared.action];
+    st.ids.erase(id);
+    st.ready.erase({item.next_attempt_ms, id});
+    by_created_.erase({item.created_at_ms, id});
+    std::string key = item.prepared.order_key;
     items_.erase(it);
+    if (!key.empty()) {
+      auto chain = st.chains.find(key);
+      if (chain != st.chains.end()) {
+        chain->second.erase(id);
+        if (chain->second.empty()) {
+          st.chains.erase(chain);
+        } else {
+          MarkReadyIfHead(st, items_[*chain->second.begin()]);
+        }
+      }
+    }
   }
   if (auto w = waited_.find(id); w != waited_.end()) {
     w->second = result;
@@ -331,10 +434,13 @@ void Dispatcher::WorkerLoop() {
       }
       continue;
     }
+    ++busy_;
     lock.unlock();
     const DeliveryResult result = work.state->action->Deliver(work.send, transport_, now);
     Complete(work, result);
     lock.lock();
+    --busy_;
+    done_cv_.notify_all();
   }
 }
 
@@ -348,6 +454,8 @@ void Dispatcher::Complete(Work& work, const DeliveryResult& result) {
   }
   std::unique_lock lock(mu_);
   --st.in_flight;
+  if (work.failing) --failing_in_flight_;
+  st.failing = result.kind == Kind::kRetry;
   const int64_t now = clock_.NowMs();
   switch (result.kind) {
     case Kind::kAccepted:
@@ -358,9 +466,11 @@ void Dispatcher::Complete(Work& work, const DeliveryResult& result) {
       break;
     case Kind::kFinal:
       stats_.failed[result.reason] += work.members.size();
-      Log(LogLevel::kError, action.Describe() + ": notification " + work.send.idempotency_key +
-                                " rejected (" + result.reason + "), not retried" +
-                                (result.detail.empty() ? "" : ": " + result.detail));
+      LogRepeated(st, "rejected", LogLevel::kError,
+                  action.Describe() + ": notification " + work.send.idempotency_key +
+                      " rejected (" + result.reason + "), not retried" +
+                      (result.detail.empty() ? "" : ": " + result.detail),
+                  now);
       for (int64_t id : work.members) Finish(id, result);
       break;
     case Kind::kGone: {
@@ -378,39 +488,55 @@ void Dispatcher::Complete(Work& work, const DeliveryResult& result) {
       break;
     }
     case Kind::kRetry: {
-      if (result.retry_after_ms >= 0) {
-        st.paused_until_ms = std::max(st.paused_until_ms, now + result.retry_after_ms);
+      // A receiver's Retry-After is obeyed up to a cap: 999999999 s must not pause an action
+      // for 31 years.
+      const int64_t retry_after = result.retry_after_ms >= 0
+                                      ? std::min(result.retry_after_ms, options_.max_retry_after_ms)
+                                      : -1;
+      if (retry_after >= 0) {
+        st.paused_until_ms = std::max(st.paused_until_ms, now + retry_after);
       }
       std::vector<int64_t> expired;
       for (int64_t id : work.members) {
-        Entry& e = items_[id];
+        auto found = items_.find(id);
+        if (found == items_.end()) continue;  // dropped meanwhile (410 seen by another worker)
+        Entry& e = found->second;
         e.in_flight = false;
         ++e.item.attempts;
         const int64_t delay =
-            result.retry_after_ms >= 0
-                ? result.retry_after_ms
+            retry_after >= 0
+                ? retry_after
                 : BackoffDelayMs(options_, e.item.attempts,
                                  std::uniform_real_distribution<double>(0.0, 1.0)(rng_));
         e.item.next_attempt_ms = now + delay;
         if (auto w = waited_.find(id); w != waited_.end()) w->second = result;
-        if (e.item.next_attempt_ms >= e.item.created_at_ms + options_.max_age_ms) {
+        const bool past_max_age =
+            e.item.next_attempt_ms >= e.item.created_at_ms + options_.max_age_ms;
+        // A Retry-After is the receiver asking for patience, never a reason to give up.
+        e.retry_after_grace = retry_after >= 0 && past_max_age;
+        if (past_max_age && !e.retry_after_grace) {
           expired.push_back(id);
           continue;
         }
         ++stats_.retried;
         (void)outbox_.Reschedule(id, e.item.attempts, e.item.next_attempt_ms);
+        MarkReadyIfHead(st, e);
       }
-      Log(LogLevel::kWarning, action.Describe() + ": delivery of " + work.send.idempotency_key +
-                                  " failed (" + result.reason + "), will retry" +
-                                  (result.detail.empty() ? "" : ": " + result.detail));
+      LogRepeated(st, "retry", LogLevel::kWarning,
+                  action.Describe() + ": delivery of " + work.send.idempotency_key + " failed (" +
+                      result.reason + "), will retry" +
+                      (result.detail.empty() ? "" : ": " + result.detail),
+                  now);
       if (!expired.empty()) {
         (void)outbox_.Remove(expired);
         for (int64_t id : expired) {
           ++stats_.failed["expired"];
-          Log(LogLevel::kError, action.Describe() + ": notification " +
-                                    items_[id].item.prepared.idempotency_key + " given up after " +
-                                    std::to_string(items_[id].item.attempts) + " attempt(s) (" +
-                                    result.reason + "): the next retry is past the maximum age");
+          LogRepeated(st, "expired", LogLevel::kError,
+                      action.Describe() + ": notification " +
+                          items_[id].item.prepared.idempotency_key + " given up after " +
+                          std::to_string(items_[id].item.attempts) + " attempt(s) (" +
+                          result.reason + "): the next retry is past the maximum age",
+                      now);
           DeliveryResult r = result;
           r.kind = Kind::kFinal;
           Finish(id, r);
@@ -422,7 +548,7 @@ void Dispatcher::Complete(Work& work, const DeliveryResult& result) {
   // This worker looks for more work itself; wake another only when a rate-limited action or
   // an order chain may have become sendable.
   const bool wake = st.action->min_interval_ms() > 0 || !work.send.order_key.empty() ||
-                    result.kind != Kind::kAccepted;
+                    result.kind != Kind::kAccepted || work.failing;
   lock.unlock();
   if (wake) work_cv_.notify_all();
 }

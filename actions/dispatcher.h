@@ -2,10 +2,19 @@
 //
 // Submit/Enqueue write to the outbox (durable when they return) and wake a worker; evaluation
 // never waits for HTTP. Workers retry with jittered exponential backoff (500 ms, x1.5, +/-50 %,
-// capped at 60 s) until max_age, honour Retry-After, give up on other 4xx (logged with the
-// body), disable an action on 410, and respect each action's rate limit, coalescing what piles
-// up behind it (Action::Select). Items of one order key (PagerDuty dedup_key, Jira label) are
-// delivered in enqueue order. Time comes from the injected Clock.
+// capped at 60 s) until max_age, honour Retry-After (capped at max_retry_after_ms), give up on
+// other 4xx (logged with the body), disable an action on 410, and respect each action's rate
+// limit, coalescing what piles up behind it (Action::Select). Items of one order key
+// (PagerDuty dedup_key, Jira label) are delivered in enqueue order. Time comes from the
+// injected Clock.
+//
+// Scheduling: each action keeps an index of its sendable items by due time, so a pick costs
+// O(actions + log items) whatever the backlog; workers serve the actions with due work in
+// turn (round-robin), so a dead receiver's backlog never delays another action's notification
+// by more than the requests already in progress. Actions whose last delivery failed share at
+// most workers - 1 workers, so receivers that hang cannot take every worker. Repeated warnings
+// (retries, give-ups, rejections) are logged once per action per warning_interval_ms with a count
+// of the others.
 //
 // Owns its threads; borrows the outbox, actions, transport and clock (they must outlive it).
 // All public methods are thread-safe.
@@ -42,7 +51,17 @@ struct DispatcherOptions {
   int64_t max_backoff_ms = 60000;
   uint64_t seed = 0;        // jitter PRNG seed; 0: random
   size_t max_digest = 500;  // most items merged into one digest
-  LogFn log;                // may be empty; messages never contain secrets
+  // Longest wait a Retry-After can impose (and longest action pause); longer values are cut
+  // to it. A Retry-After never makes a notification be given up: the attempt it asks for is
+  // made even past max_age.
+  int64_t max_retry_after_ms = 300000;
+  // At most one retry/give-up/rejection log line per action and kind per interval (clock
+  // time); the next line says how many were suppressed.
+  int64_t warning_interval_ms = 10000;
+  // Stop() lets requests in progress finish for this long (wall time), then abandons them
+  // (Transport::Abort); they stay in the outbox and are sent again after a restart.
+  int64_t stop_grace_ms = 1000;
+  LogFn log;  // may be empty; messages never contain secrets
 };
 
 struct DispatcherStats {
@@ -89,7 +108,8 @@ class Dispatcher {
 
   // Waits (wall time) until nothing is pending; false on timeout. Workers keep running.
   bool Drain(int64_t timeout_ms);
-  // Stops the workers after their current request; pending items stay in the outbox.
+  // Stops the workers: requests in progress get stop_grace_ms to finish, then are abandoned
+  // (Transport::Abort). Pending items stay in the outbox.
   void Stop();
 
   DispatcherStats Stats() const;
@@ -99,18 +119,32 @@ class Dispatcher {
   struct Entry {
     OutboxItem item;
     bool in_flight = false;
+    // Rescheduled by a Retry-After that lands past max_age: that attempt is still made.
+    bool retry_after_grace = false;
+  };
+  struct RepeatedLog {
+    int64_t last_ms = 0;
+    bool logged_once = false;
+    uint64_t suppressed = 0;
   };
   struct ActionState {
     const Action* action = nullptr;
     std::set<int64_t> ids;  // pending, in enqueue order
+    // (next_attempt_ms, id) of the items that could be sent once due: not in flight, and the
+    // first pending item of their order key (or without one). The due-time index.
+    std::set<std::pair<int64_t, int64_t>> ready;
+    std::map<std::string, std::set<int64_t>> chains;  // order key -> pending ids, in order
     int64_t last_send_ms = 0;
     bool sent_once = false;
     int in_flight = 0;
     bool disabled = false;
+    bool failing = false;         // its last delivery is being retried (timeout, 5xx, refused, ...)
     int64_t paused_until_ms = 0;  // Retry-After on 429/503 pauses the whole action
+    std::map<std::string, RepeatedLog> repeated;  // by kind: retry, expired, rejected
   };
   struct Work {
     ActionState* state = nullptr;
+    bool failing = false;  // counted in failing_in_flight_
     std::vector<int64_t> members;
     Prepared send;
   };
@@ -122,7 +156,14 @@ class Dispatcher {
   void Complete(Work& work, const DeliveryResult& result);
   void Finish(int64_t id, const DeliveryResult& result);  // under mu_: forget and wake waiters
   void Log(LogLevel level, const std::string& message) const;
+  // Under mu_: logs at most once per warning_interval_ms per (action, kind).
+  void LogRepeated(ActionState& st, const std::string& kind, LogLevel level,
+                   const std::string& message, int64_t now);
   void AddItem(OutboxItem item);  // under mu_
+  // Under mu_: index maintenance. An item enters `ready` when it is not in flight and first
+  // of its order chain; leaves it when taken or finished.
+  void MarkReadyIfHead(ActionState& st, Entry& e);
+  void ExpireOld(int64_t now);
   Status EnqueueImpl(const Prepared& p, int64_t* id, bool wait);
   Status EnqueueMany(std::vector<Prepared> prepared);
   // Deletes accepted items from the outbox; concurrent callers are folded into one transaction.
@@ -138,7 +179,13 @@ class Dispatcher {
   mutable std::condition_variable done_cv_;
   bool stop_ = false;
   std::map<int64_t, Entry> items_;
+  std::set<std::pair<int64_t, int64_t>> by_created_;  // (created_at_ms, id): max_age index
   std::map<std::string, ActionState> actions_;
+  std::string last_served_;  // round-robin position among actions
+  // Requests in progress for failing actions: at most workers - 1, so a slow or dead receiver
+  // (or several) always leaves a worker to the others.
+  int failing_in_flight_ = 0;
+  int busy_ = 0;                              // requests in progress
   std::map<int64_t, DeliveryResult> waited_;  // ids someone waits on -> last result
   std::set<int64_t> finished_waited_;
   std::vector<int64_t> removals_;  // accepted, not yet deleted from the outbox

@@ -1,8 +1,11 @@
 #include "actions/http_client.h"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netdb.h>
+#include <pthread.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cctype>
@@ -54,6 +57,14 @@ std::string Denied6(const unsigned char* b) {
     std::string r = Denied4(b + 12);
     return r.empty() ? "" : r + " (embedded IPv4)";
   }
+  // 6to4 (2002:V4ADDR::/48): relays deliver to the embedded IPv4 address.
+  if (b[0] == 0x20 && b[1] == 0x02) {
+    std::string r = Denied4(b + 2);
+    return r.empty() ? "" : r + " (embedded IPv4, 6to4)";
+  }
+  // Teredo (2001:0::/32) embeds a server and an obfuscated client IPv4; no notification
+  // receiver is reached through it, so it is refused outright rather than decoded.
+  if (b[0] == 0x20 && b[1] == 0x01 && b[2] == 0 && b[3] == 0) return "Teredo tunnel";
   if ((b[0] & 0xfe) == 0xfc) return "private (unique local)";
   if (b[0] == 0xfe && (b[1] & 0xc0) == 0x80) return "link-local";
   if (b[0] == 0xfe && (b[1] & 0xc0) == 0xc0) return "site-local";
@@ -68,6 +79,13 @@ bool PrefixMatch(const unsigned char* a, const unsigned char* b, int prefix) {
   if (rest == 0) return true;
   const unsigned char mask = static_cast<unsigned char>(0xff << (8 - rest));
   return (a[full] & mask) == (b[full] & mask);
+}
+
+bool IEquals(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) ==
+                  std::tolower(static_cast<unsigned char>(y));
+         });
 }
 
 std::string Lower(std::string s) {
@@ -254,6 +272,19 @@ Result<std::string> CheckDestination(const std::string& raw_host, const AllowLis
   return pinned;
 }
 
+std::string DefaultUserAgent() { return std::string("klaxon/") + KLAXON_VERSION_STRING; }
+
+// A pooled keep-alive connection. `fd` is a dup of httplib's socket, owned here and guarded by
+// deadline_mu_: the watchdog shuts the socket down through it from its own thread, and holding
+// our own descriptor means the number cannot be reused by another open() in the meantime.
+struct SafeHttpClient::Connection {
+  std::unique_ptr<httplib::Client> client;
+  int fd = -1;
+  ~Connection() {
+    if (fd >= 0) ::close(fd);
+  }
+};
+
 Result<std::unique_ptr<SafeHttpClient>> SafeHttpClient::Create(HttpClientOptions options) {
   auto allow = AllowList::Parse(options.allow);
   if (!allow.ok()) return allow.status();
@@ -261,13 +292,65 @@ Result<std::unique_ptr<SafeHttpClient>> SafeHttpClient::Create(HttpClientOptions
 }
 
 SafeHttpClient::SafeHttpClient(HttpClientOptions options, AllowList allow)
-    : options_(std::move(options)), allow_(std::move(allow)) {}
+    : options_(std::move(options)), allow_(std::move(allow)) {
+  watchdog_ = std::thread([this] { WatchdogLoop(); });
+}
 
-SafeHttpClient::~SafeHttpClient() = default;
+SafeHttpClient::~SafeHttpClient() {
+  {
+    std::lock_guard lock(deadline_mu_);
+    stop_watchdog_ = true;
+  }
+  deadline_cv_.notify_all();
+  if (watchdog_.joinable()) watchdog_.join();
+}
 
-std::unique_ptr<httplib::Client> SafeHttpClient::Checkout(const ParsedUrl& url,
-                                                          const std::string& key,
-                                                          HttpResponse& error) {
+void SafeHttpClient::WatchdogLoop() {
+  pthread_setname_np(pthread_self(), "klaxon-http-dl");
+  std::unique_lock lock(deadline_mu_);
+  while (!stop_watchdog_) {
+    const auto now = std::chrono::steady_clock::now();
+    auto next = std::chrono::steady_clock::time_point::max();
+    for (auto& [connection, f] : in_flight_) {
+      if (f.expired) continue;
+      if (f.deadline <= now) {
+        // shutdown (not close) wakes httplib's poll/read with an error; httplib closes.
+        f.expired = true;
+        if (connection->fd >= 0) ::shutdown(connection->fd, SHUT_RDWR);
+      } else {
+        next = std::min(next, f.deadline);
+      }
+    }
+    if (next == std::chrono::steady_clock::time_point::max()) {
+      deadline_cv_.wait(lock);
+    } else {
+      deadline_cv_.wait_until(lock, next);
+    }
+  }
+}
+
+void SafeHttpClient::AdoptSocket(Connection& c, int fd) {
+  if (c.fd >= 0) ::close(c.fd);
+  c.fd = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);  // -1 (out of descriptors): no watchdog for it
+  // A reconnect after the deadline passed or an abort: fail it at once.
+  auto it = in_flight_.find(&c);
+  if (it != in_flight_.end() && (it->second.expired || it->second.aborted)) {
+    ::shutdown(fd, SHUT_RDWR);
+  }
+}
+
+void SafeHttpClient::Abort() {
+  std::lock_guard lock(deadline_mu_);
+  ++abort_epoch_;
+  for (auto& [connection, f] : in_flight_) {
+    f.aborted = true;
+    if (connection->fd >= 0) ::shutdown(connection->fd, SHUT_RDWR);
+  }
+}
+
+std::unique_ptr<SafeHttpClient::Connection> SafeHttpClient::Checkout(const ParsedUrl& url,
+                                                                     const std::string& key,
+                                                                     HttpResponse& error) {
   {
     std::lock_guard lock(mu_);
     auto it = idle_.find(key);
@@ -286,6 +369,7 @@ std::unique_ptr<httplib::Client> SafeHttpClient::Checkout(const ParsedUrl& url,
   }
   const std::string host_for_url =
       url.host.find(':') != std::string::npos ? "[" + url.host + "]" : url.host;
+  auto connection = std::make_unique<Connection>();
   auto client = std::make_unique<httplib::Client>(url.scheme + "://" + host_for_url + ":" +
                                                   std::to_string(url.port));
   // Connect to the address just checked, whatever DNS says later (rebinding).
@@ -296,13 +380,19 @@ std::unique_ptr<httplib::Client> SafeHttpClient::Checkout(const ParsedUrl& url,
   client->set_connection_timeout(std::chrono::milliseconds(options_.connect_timeout_ms));
   client->enable_server_certificate_verification(true);
   if (!options_.ca_file.empty()) client->set_ca_cert_path(options_.ca_file.c_str());
-  return client;
+  // httplib calls this for every socket it opens, before connecting: the watchdog's handle.
+  client->set_socket_options([this, raw = connection.get()](int fd) {
+    std::lock_guard lock(deadline_mu_);
+    AdoptSocket(*raw, fd);
+  });
+  connection->client = std::move(client);
+  return connection;
 }
 
-void SafeHttpClient::Return(const std::string& key, std::unique_ptr<httplib::Client> client) {
+void SafeHttpClient::Return(const std::string& key, std::unique_ptr<Connection> connection) {
   std::lock_guard lock(mu_);
   auto& pool = idle_[key];
-  if (pool.size() < options_.max_idle_per_origin) pool.push_back(std::move(client));
+  if (pool.size() < options_.max_idle_per_origin) pool.push_back(std::move(connection));
 }
 
 HttpResponse SafeHttpClient::Send(const HttpRequest& request) {
@@ -314,32 +404,99 @@ HttpResponse SafeHttpClient::Send(const HttpRequest& request) {
     return out;
   }
   const std::string key = url->scheme + "://" + url->host + ":" + std::to_string(url->port);
-  auto client = Checkout(*url, key, out);
-  if (!client) return out;
+  uint64_t epoch = 0;
+  {
+    std::lock_guard lock(deadline_mu_);
+    epoch = abort_epoch_;
+  }
+  auto connection = Checkout(*url, key, out);
+  if (!connection) return out;
+  httplib::Client& client = *connection->client;
   const int64_t read_ms =
       request.timeout_ms > 0 ? request.timeout_ms : options_.default_read_timeout_ms;
-  client->set_read_timeout(std::chrono::milliseconds(read_ms));
-  client->set_write_timeout(std::chrono::milliseconds(read_ms));
+  client.set_read_timeout(std::chrono::milliseconds(read_ms));
+  client.set_write_timeout(std::chrono::milliseconds(read_ms));
 
   httplib::Request req;
   req.method = request.method;
   req.path = url->target;
-  for (const auto& [k, v] : request.headers) req.headers.emplace(k, v);
+  for (const auto& [k, v] : request.headers) {
+    if (!IEquals(k, "User-Agent")) req.headers.emplace(k, v);
+  }
+  if (!options_.user_agent.empty()) req.headers.emplace("User-Agent", options_.user_agent);
   req.body = request.body;
+  // Keep the first max_response_bytes; stop reading past them (a 1.5 GiB error page must not
+  // be buffered to log 512 bytes of it).
+  const size_t cap = request.max_response_bytes;
+  bool truncated = false;
+  req.content_receiver = [&](const char* data, size_t n, uint64_t, uint64_t) {
+    const size_t room = cap > out.body.size() ? cap - out.body.size() : 0;
+    out.body.append(data, std::min(n, room));
+    if (n > room) {
+      truncated = true;
+      return false;
+    }
+    return true;
+  };
   httplib::Response res;
   httplib::Error err = httplib::Error::Success;
   const auto started = std::chrono::steady_clock::now();
+  {
+    std::lock_guard lock(deadline_mu_);
+    InFlight& flight = in_flight_[connection.get()];
+    flight.deadline = options_.request_deadline_ms > 0
+                          ? started + std::chrono::milliseconds(options_.request_deadline_ms)
+                          : std::chrono::steady_clock::time_point::max();
+    // An Abort() while this request resolved its host: it fails at its socket's creation.
+    flight.aborted = abort_epoch_ != epoch;
+    if (connection->fd >= 0 && !client.is_socket_open()) {
+      ::close(connection->fd);
+      connection->fd = -1;
+    }
+    if (flight.aborted && connection->fd >= 0) ::shutdown(connection->fd, SHUT_RDWR);
+  }
+  deadline_cv_.notify_all();
   bool ok = false;
   try {
-    ok = client->send(req, res, err);
+    ok = client.send(req, res, err);
   } catch (const std::exception&) {
     ok = false;
     err = httplib::Error::Unknown;
   }
+  InFlight flight;
+  {
+    std::lock_guard lock(deadline_mu_);
+    if (auto it = in_flight_.find(connection.get()); it != in_flight_.end()) {
+      flight = it->second;
+      in_flight_.erase(it);
+    }
+    // httplib closed its socket (Connection: close, error): let ours go too, or the peer would
+    // not see the close until this pooled connection is destroyed.
+    if (!client.is_socket_open() && connection->fd >= 0) {
+      ::close(connection->fd);
+      connection->fd = -1;
+    }
+  }
+  if (!ok && truncated && res.status > 0) ok = true;  // what we kept is the answer
+  // A complete answer counts even when the deadline or an abort hit just after it: reporting
+  // a failure would make a receiver that accepted the notification get it again.
   if (!ok) {
     const auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(
                              std::chrono::steady_clock::now() - started)
                              .count();
+    out.body.clear();
+    out.truncated = false;
+    if (flight.aborted) {
+      out.error = TransportError::kCancelled;
+      out.error_detail = "request to " + url->host + " abandoned at shutdown";
+      return out;
+    }
+    if (flight.expired) {
+      out.error = TransportError::kTimeout;
+      out.error_detail = "request to " + url->host + " exceeded the " +
+                         std::to_string(options_.request_deadline_ms) + " ms request deadline";
+      return out;
+    }
     switch (err) {
       case httplib::Error::Connection:
       case httplib::Error::ConnectionTimeout:
@@ -358,9 +515,11 @@ HttpResponse SafeHttpClient::Send(const HttpRequest& request) {
     return out;  // the connection is in an unknown state: drop it
   }
   out.status = res.status;
-  out.body = std::move(res.body);
+  out.truncated = truncated;
   for (const auto& [k, v] : res.headers) out.headers.emplace_back(k, v);
-  Return(key, std::move(client));
+  // A cut-off body leaves the rest unread on the socket, and a socket the watchdog shut down
+  // is gone: such a connection cannot be reused.
+  if (!truncated && !flight.expired && !flight.aborted) Return(key, std::move(connection));
   return out;
 }
 

@@ -18,7 +18,11 @@ struct HttpRequest {
   std::string url;
   Headers headers;
   std::string body;
-  int64_t timeout_ms = 15000;  // read timeout
+  int64_t timeout_ms = 15000;  // read timeout (per read; the client also has a whole-request
+                               // deadline, HttpClientOptions::request_deadline_ms)
+  // Most response-body bytes kept; the rest is not read (the connection is closed). Error
+  // details log 512 bytes; Jira reads JSON answers and asks for more.
+  size_t max_response_bytes = 4096;
 };
 
 // Why a request produced no HTTP status.
@@ -30,6 +34,7 @@ enum class TransportError {
   kConnect,     // connect failed or timed out
   kTimeout,     // read/write timed out
   kConnection,  // reset, closed early, TLS failure
+  kCancelled,   // abandoned by Transport::Abort (shutdown)
 };
 const char* TransportErrorName(TransportError e);
 
@@ -39,6 +44,7 @@ struct HttpResponse {
   int status = 0;
   Headers headers;
   std::string body;
+  bool truncated = false;  // the body went past max_response_bytes and was cut there
 
   const std::string* Header(std::string_view name) const;  // case-insensitive
 };
@@ -47,6 +53,9 @@ class Transport {
  public:
   virtual ~Transport() = default;
   virtual HttpResponse Send(const HttpRequest& request) = 0;
+  // Makes every request in progress on this transport return now (kCancelled); later requests
+  // are unaffected. For shutdown, so a slow receiver cannot hold it.
+  virtual void Abort() {}
 };
 
 }  // namespace klaxon::actions

@@ -13,6 +13,9 @@ namespace {
 
 using nlohmann::json;
 
+// Jira's answers are parsed (search results, transitions), not only logged: keep more of them.
+constexpr size_t kMaxJiraResponse = 256 * 1024;
+
 std::string UrlEncode(std::string_view s) {
   static constexpr char kHex[] = "0123456789ABCDEF";
   std::string out;
@@ -74,6 +77,8 @@ class JiraAction final : public Action {
     min_interval_ms_ = args.DurationMs("rate_limit", 0);
     timeout_ms_ = args.DurationMs("timeout", 15000);
     target_ = base_secret_ ? MaskUrl(base_) : base_;
+    // The Authorization value is derived from the token: an echoed header must be masked too.
+    if (!user_.empty()) AddSecret(Base64Encode(user_ + ":" + token_));
   }
 
   std::optional<Prepared> Prepare(const Notification& n, const Rule& rule) const override {
@@ -165,10 +170,8 @@ class JiraAction final : public Action {
     json doc = json::parse(p.payload, nullptr, false);
     if (!doc.is_object()) return {DeliveryResult::Kind::kFinal, "render", -1, "malformed payload"};
     auto send = [&](HttpRequest r, HttpResponse& resp) {
-      resp = transport.Send(r);
-      DeliveryResult d = ClassifyResponse(resp, now_ms);
-      d.detail = Redact(std::move(d.detail));
-      return d;
+      resp = RedactResponse(transport.Send(r));
+      return ClassifyResponse(resp, now_ms);
     };
     HttpResponse resp;
     DeliveryResult d =
@@ -228,6 +231,7 @@ class JiraAction final : public Action {
     r.url = std::move(url);
     r.body = std::move(body);
     r.timeout_ms = timeout_ms_;
+    r.max_response_bytes = kMaxJiraResponse;
     std::string auth;
     if (mask) {
       auth = user_.empty() ? "Bearer ***" : "Basic ***";

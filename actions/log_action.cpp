@@ -41,7 +41,9 @@ class LogAction final : public Action {
                  {"repeat", n.repeat_index},
                  {"idempotency_key", IdempotencyKey(n)}};
     if (auto id = ctx.Get("event.event_id"); id && !id->empty()) line["event_id"] = *id;
-    return Prepared{name_, IdempotencyKey(n), "", AlertStateName(n.state), DumpJson(line)};
+    // One order chain for the whole action: lines are written in enqueue order even with
+    // several workers (a file is read top to bottom).
+    return Prepared{name_, IdempotencyKey(n), "log", AlertStateName(n.state), DumpJson(line)};
   }
 
   Result<std::vector<HttpRequest>> Requests(const Prepared& p, int64_t /*now_ms*/,

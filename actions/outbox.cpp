@@ -44,13 +44,26 @@ Result<std::unique_ptr<Outbox>> Outbox::Open(const std::string& path, OutboxOpti
     sqlite3_close(db);
     return Status::IoError("outbox: cannot open " + path + ": " + msg);
   }
-  std::unique_ptr<Outbox> box(new Outbox(db));
+  std::unique_ptr<Outbox> box(new Outbox(db, path));
   sqlite3_busy_timeout(db, 5000);
+  // SQLite opens a file it may not write read-only without a word; every enqueue would then
+  // fail. Refuse it here, naming the file.
+  if (sqlite3_db_readonly(db, "main") == 1) {
+    return Status::IoError("outbox: " + path + " is read-only; Klaxon must be able to write it");
+  }
   const std::string pragmas = std::string("PRAGMA journal_mode=WAL; PRAGMA synchronous=") +
                               (options.full_sync ? "FULL" : "NORMAL") +
                               // Checkpoints are what fsync under NORMAL; do them less often.
                               "; PRAGMA wal_autocheckpoint=10000;";
-  if (Status s = box->Exec(pragmas.c_str()); !s.ok()) return s;
+  // Errors of the set-up name the file: a read-only directory shows up here (the WAL files
+  // cannot be created) and the operator must know which path to fix.
+  auto named = [&path](const Status& s) {
+    std::string m = s.message();
+    if (m.rfind("outbox: ", 0) == 0) m.erase(0, 8);
+    return Status::IoError("outbox: " + path + " cannot be used: " + m +
+                           " (Klaxon must be able to write the file and its directory)");
+  };
+  if (Status s = box->Exec(pragmas.c_str()); !s.ok()) return named(s);
   if (Status s =
           box->Exec("CREATE TABLE IF NOT EXISTS outbox ("
                     " id INTEGER PRIMARY KEY AUTOINCREMENT,"
@@ -59,8 +72,24 @@ Result<std::unique_ptr<Outbox>> Outbox::Open(const std::string& path, OutboxOpti
                     " next_attempt_ms INTEGER NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,"
                     " UNIQUE(action, idempotency_key))");
       !s.ok())
-    return s;
+    return named(s);
+  // A read-only directory lets the open succeed but not the journal: try a real write.
+  if (Status s = box->Exec("BEGIN IMMEDIATE; DELETE FROM outbox WHERE 0; COMMIT;"); !s.ok()) {
+    box->Exec("ROLLBACK");
+    return named(s);
+  }
   return box;
+}
+
+Status Outbox::CheckFile() {
+  int moved = 0;
+  if (sqlite3_file_control(db_, "main", SQLITE_FCNTL_HAS_MOVED, &moved) == SQLITE_OK &&
+      moved != 0) {
+    return Status::IoError("outbox: " + path_ +
+                           " was deleted or moved while Klaxon was running; notifications "
+                           "stored now would be lost at the next start");
+  }
+  return Status::Ok();
 }
 
 Outbox::~Outbox() {
@@ -92,6 +121,7 @@ Status Outbox::Exec(const char* sql) {
 
 Status Outbox::Enqueue(OutboxItem& item, bool* duplicate) {
   std::lock_guard lock(mu_);
+  if (Status s = CheckFile(); !s.ok()) return s;
   bool dup = false;
   Status s = InsertLocked(item, dup);
   if (duplicate != nullptr) *duplicate = dup;
@@ -101,6 +131,7 @@ Status Outbox::Enqueue(OutboxItem& item, bool* duplicate) {
 Status Outbox::EnqueueBatch(std::vector<OutboxItem>& items, std::vector<bool>& duplicates) {
   std::lock_guard lock(mu_);
   duplicates.assign(items.size(), false);
+  if (Status s = CheckFile(); !s.ok()) return s;
   if (Status s = Exec("BEGIN"); !s.ok()) return s;
   for (size_t i = 0; i < items.size(); ++i) {
     bool dup = false;

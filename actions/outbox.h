@@ -10,6 +10,11 @@
 // OS crash or power loss can lose the last commits. OutboxOptions::full_sync = true selects
 // synchronous=FULL (an fsync per commit) for that case too, at a large throughput cost.
 //
+// Open refuses a file it cannot write (read-only file or directory) instead of accepting
+// notifications it would lose. Every enqueue checks that the file is still where it was opened:
+// one deleted or moved meanwhile makes Enqueue fail (the caller must not commit its offsets),
+// since rows written to an unlinked file vanish at the next start.
+//
 // Thread-safe (one connection behind a mutex).
 #pragma once
 
@@ -65,14 +70,17 @@ class Outbox {
   Result<int64_t> Size();
 
  private:
-  explicit Outbox(sqlite3* db) : db_(db) {}
+  Outbox(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}
   Status Exec(const char* sql);
+  // Under mu_: an error when the database file was deleted or renamed since Open.
+  Status CheckFile();
   Status InsertLocked(OutboxItem& item, bool& duplicate);
   // Prepared once per SQL text (statements are string literals) and reused; under mu_.
   int Prepare(const char* sql, struct OutboxStatement& st);
 
   std::mutex mu_;
   sqlite3* db_;
+  std::string path_;
   std::map<const char*, sqlite3_stmt*> statements_;
 };
 

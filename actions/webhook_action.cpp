@@ -1,4 +1,6 @@
 // webhook: JSON POST to any URL, signed the Standard Webhooks way and optionally Sentry's way.
+#include <algorithm>
+
 #include <nlohmann/json.hpp>
 
 #include "actions/action_args.h"
@@ -34,6 +36,12 @@ class WebhookAction final : public Action {
       headers_.emplace_back(h.substr(0, colon), value);
     }
     headers_secret_ = args.IsSecret("headers");
+    const std::vector<std::string>& secret_values = args.secrets();
+    for (const std::string& h : args.Strings("headers")) {
+      if (std::find(secret_values.begin(), secret_values.end(), h) != secret_values.end()) {
+        AddHeaderSecret(h);
+      }
+    }
     send_resolved_ = args.Bool("send_resolved", true);
     min_interval_ms_ = args.DurationMs("rate_limit", 0);
     timeout_ms_ = args.DurationMs("timeout", 15000);
@@ -68,7 +76,6 @@ class WebhookAction final : public Action {
     r.timeout_ms = timeout_ms_;
     const int64_t ts = now_ms / 1000;
     r.headers = {{"Content-Type", "application/json"},
-                 {"User-Agent", "klaxon"},
                  {"webhook-id", p.idempotency_key},
                  {"webhook-timestamp", std::to_string(ts)}};
     // Previews (mask) show a placeholder, never a signature: they are made with stand-in

@@ -167,6 +167,9 @@ int RunNotify(const Args& args, std::ostream& out, std::ostream& err) {
     }
     actions::HttpClientOptions http;
     http.allow = allow;
+    // The whole exchange fits in --timeout: a receiver trickling its answer cannot hold the
+    // command past it (the per-read timeout alone would).
+    http.request_deadline_ms = std::min(http.request_deadline_ms, timeout_ms);
     Result<std::unique_ptr<actions::SafeHttpClient>> client = actions::SafeHttpClient::Create(http);
     if (!client.ok()) {
       err << "klaxon notify: " << client.status().message() << "\n";

@@ -191,5 +191,100 @@ TEST_CASE("restart: the same notification submitted again is not stored twice") 
   (*d)->Stop();
 }
 
+TEST_CASE("the outbox refuses a read-only file at start, naming it") {
+  const std::string path = FreshDb("readonly.db");
+  REQUIRE(Outbox::Open(path).ok());  // created, then closed
+  std::filesystem::permissions(path, std::filesystem::perms::owner_read |
+                                         std::filesystem::perms::group_read |
+                                         std::filesystem::perms::others_read);
+  // Root writes read-only files anyway: check as an unprivileged user, in a child.
+  const pid_t pid = ::fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    if (::geteuid() == 0 && (::setgid(65534) != 0 || ::setuid(65534) != 0)) ::_exit(3);
+    auto box = Outbox::Open(path);
+    if (box.ok()) ::_exit(1);
+    const std::string& m = box.status().message();
+    ::_exit(m.find(path) != std::string::npos && m.find("read-only") != std::string::npos ? 0 : 2);
+  }
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  REQUIRE(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);  // 1: opened; 2: message without the path
+}
+
+TEST_CASE("the outbox refuses a file in a read-only directory at start, naming it") {
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::path(FreshDb("readonly-dir"));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  const std::string path = (dir / "outbox.db").string();
+  REQUIRE(Outbox::Open(path).ok());  // created (and its WAL files removed when closed)
+  // The file stays writable; the directory, where SQLite creates the WAL files, does not.
+  fs::permissions(path, fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read |
+                            fs::perms::group_write | fs::perms::others_read |
+                            fs::perms::others_write);
+  fs::permissions(dir, fs::perms::owner_read | fs::perms::owner_exec | fs::perms::group_read |
+                           fs::perms::group_exec | fs::perms::others_read | fs::perms::others_exec);
+  const pid_t pid = ::fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    if (::geteuid() == 0 && (::setgid(65534) != 0 || ::setuid(65534) != 0)) ::_exit(3);
+    auto box = Outbox::Open(path);
+    if (box.ok()) ::_exit(1);
+    const std::string& m = box.status().message();
+    ::_exit(m.find(path) != std::string::npos && m.find("cannot be used") != std::string::npos ? 0
+                                                                                               : 2);
+  }
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  fs::permissions(dir, fs::perms::owner_all);
+  REQUIRE(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);  // 1: opened; 2: message without the path
+}
+
+TEST_CASE("an outbox file deleted while running fails the next submit, and says so") {
+  Receiver receiver;
+  const std::string path = FreshDb("deleted.db");
+  auto outbox = Outbox::Open(path);
+  REQUIRE(outbox.ok());
+  auto action =
+      CreateAction(MakeDef("hook", "webhook", {{"url", Str(receiver.Url())}}), MapResolver({}), {});
+  REQUIRE(action.ok());
+  HttpClientOptions http;
+  http.allow = {"127.0.0.1"};
+  auto client = SafeHttpClient::Create(http);
+  REQUIRE(client.ok());
+  ManualClock clock(1764041000000);
+  std::mutex log_mu;
+  std::string logged;
+  DispatcherOptions options;
+  options.log = [&](LogLevel, const std::string& m) {
+    std::lock_guard lock(log_mu);
+    logged += m + "\n";
+  };
+  auto d = Dispatcher::Start(**outbox, {action->get()}, **client, clock, options);
+  REQUIRE(d.ok());
+  Rule rule = SampleRule();
+  rule.actions = {"hook"};
+  Notification n = SampleNotification(AlertState::kFiring);
+  REQUIRE((*d)->Submit(n, rule).ok());
+  for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(path + suffix);
+  n.group = {"other"};
+  Status s = (*d)->Submit(n, rule);  // the caller must not commit this offset
+  CHECK_FALSE(s.ok());
+  CHECK(s.message().find(path) != std::string::npos);
+  CHECK(s.message().find("deleted or moved") != std::string::npos);
+  {
+    std::lock_guard lock(log_mu);
+    CHECK(logged.find("deleted or moved") != std::string::npos);
+  }
+  std::vector<Notification> batch = {n};
+  RuleSet rules;
+  rules.rules.push_back(rule);
+  CHECK_FALSE((*d)->Submit(std::span<const Notification>(batch), rules).ok());
+  (*d)->Stop();
+}
+
 }  // namespace
 }  // namespace klaxon::actions

@@ -118,5 +118,31 @@ TEST_CASE("the checked address is pinned: keep-alive reuses the connection") {
   CHECK(receiver.Count() == 20);
 }
 
+TEST_CASE("6to4 and Teredo addresses are refused when they lead inside") {
+  const std::vector<std::string> inside = {
+      "2002:7f00:1::1",                        // 6to4 of 127.0.0.1
+      "2002:a9fe:a9fe::",                      // 6to4 of 169.254.169.254
+      "2002:c0a8:101::1",                      // 6to4 of 192.168.1.1
+      "2002:a00:1::",                          // 6to4 of 10.0.0.1
+      "2001:0:4136:e378:8000:63bf:3fff:fdd2",  // Teredo: refused outright
+      "2001::1",
+  };
+  for (const std::string& ip : inside) {
+    CAPTURE(ip);
+    CHECK_FALSE(DeniedAddressReason(ip).empty());
+  }
+  CHECK(DeniedAddressReason("2002:7f00:1::1") == "loopback (embedded IPv4, 6to4)");
+  CHECK(DeniedAddressReason("2001::1") == "Teredo tunnel");
+  // 6to4 of a public address, and other 2001: networks, stay allowed.
+  CHECK(DeniedAddressReason("2002:808:808::1").empty());
+  CHECK(DeniedAddressReason("2001:4860:4860::8888").empty());
+  auto client = SafeHttpClient::Create({});
+  REQUIRE(client.ok());
+  for (const std::string url : {"http://[2002:7f00:1::1]/", "http://[2001:0:4136:e378::1]:8080/"}) {
+    CAPTURE(url);
+    CHECK((*client)->Send({"POST", url, {}, "{}", 1000}).error == TransportError::kBlocked);
+  }
+}
+
 }  // namespace
 }  // namespace klaxon::actions

@@ -34,6 +34,19 @@ grep -Eq '"id": "[0-9a-f]{16}"' "$WORK/hook.jsonl" || fail "no rule id: $(cat "$
 if grep -q -e "very-secret-path" -e "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw" "$WORK/out1" "$WORK/out2"; then
   fail "a secret was printed"
 fi
+# A receiver answering one byte per second never trips the per-read timeout; --timeout bounds
+# the whole command anyway.
+start_receiver slow --trickle 1
+export HOOK_URL="$RECEIVER_URL/T0123/very-secret-path"
+started=$(date +%s)
+if timeout 60 "$KLAXON_BIN" notify "$WORK/n.rules" --action hook --allow 127.0.0.1 \
+  --timeout 3s >"$WORK/out4" 2>&1; then
+  fail "a trickling receiver counted as accepted"
+fi
+elapsed=$(($(date +%s) - started))
+[ "$elapsed" -le 6 ] || fail "notify --timeout 3s took ${elapsed}s against a trickling receiver"
+grep -q "timeout" "$WORK/out4" || fail "no timeout reported: $(cat "$WORK/out4")"
+
 "$KLAXON_BIN" notify "$WORK/n.rules" --action nope >"$WORK/out3" 2>&1 && fail "unknown action accepted"
 grep -q "defined actions: hook" "$WORK/out3" || fail "unknown action: $(cat "$WORK/out3")"
 echo "notify: ok"

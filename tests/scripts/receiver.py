@@ -3,7 +3,8 @@
 
 Records every POST as one JSON line {"headers": {...}, "body": <parsed JSON or text>} in --out.
 Writes its port to --port-file once listening. --delay makes each answer slow; --status picks
-the answer's status. Stops on SIGTERM.
+the answer's status. --trickle S sends the answer one byte every S seconds (a receiver that
+never trips a per-read timeout). Stops on SIGTERM.
 """
 import argparse
 import json
@@ -20,6 +21,7 @@ def main():
     p.add_argument("--port-file", required=True)
     p.add_argument("--delay", type=float, default=0.0)
     p.add_argument("--status", type=int, default=200)
+    p.add_argument("--trickle", type=float, default=0.0)
     args = p.parse_args()
     lock = threading.Lock()
     out = open(args.out, "a", buffering=1)
@@ -40,6 +42,17 @@ def main():
                 out.write(json.dumps({"headers": {k.lower(): v for k, v in self.headers.items()},
                                       "body": body, "raw": raw.decode("utf-8", "replace")}) + "\n")
             reply = b"ok"
+            if args.trickle:
+                answer = (b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n" + b"x" * 1000)
+                try:
+                    for i in range(len(answer)):
+                        self.wfile.write(answer[i:i + 1])
+                        self.wfile.flush()
+                        time.sleep(args.trickle)
+                except OSError:
+                    pass
+                self.close_connection = True
+                return
             self.send_response(args.status)
             self.send_header("Content-Length", str(len(reply)))
             self.end_headers()
