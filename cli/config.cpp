@@ -447,11 +447,15 @@ Result<Config> ParseConfig(const std::string& text,
       o.Duration("max_age", c.outbox_max_age_ms);
       o.Duration("drain_timeout", c.drain_timeout_ms);
       o.Integer("workers", c.workers, 1, 64);
+      o.Duration("max_retry_after", c.max_retry_after_ms, 1);
+      o.Duration("stop_grace", c.stop_grace_ms);
+      o.Duration("warning_interval", c.warning_interval_ms);
     }
     {
       Section h = top.Child("http");
       h.Duration("connect_timeout", c.connect_timeout_ms, 1);
       h.Duration("read_timeout", c.read_timeout_ms, 1);
+      h.Duration("request_deadline", c.request_deadline_ms, 1);
       h.StringList("allow", c.http_allow);
     }
     {

@@ -57,6 +57,10 @@ struct Config {
   int workers = 2;
   int64_t connect_timeout_ms = 5000;
   int64_t read_timeout_ms = 15000;
+  int64_t request_deadline_ms = 30000;  // a whole request: connect, send, headers and body
+  int64_t max_retry_after_ms = 300000;  // Retry-After is honoured up to this
+  int64_t stop_grace_ms = 1000;         // requests still running at stop get this long
+  int64_t warning_interval_ms = 10000;  // repeated delivery warnings: one line per interval
   std::vector<std::string> http_allow;  // CIDRs or hosts allowed despite the SSRF deny list
   std::string admin_listen = "127.0.0.1:9464";
   bool enable_reload_endpoint = false;

@@ -126,6 +126,9 @@ Status Service::StartDispatcher() {
   actions::DispatcherOptions options;
   options.workers = config_.workers;
   options.max_age_ms = config_.outbox_max_age_ms;
+  options.max_retry_after_ms = config_.max_retry_after_ms;
+  options.stop_grace_ms = config_.stop_grace_ms;
+  options.warning_interval_ms = config_.warning_interval_ms;
   options.log = [this](actions::LogLevel level, const std::string& message) {
     if (level == actions::LogLevel::kError) {
       log_.Error("delivery", {{"detail", message}});
@@ -186,6 +189,7 @@ Status Service::Start() {
   actions::HttpClientOptions http;
   http.connect_timeout_ms = config_.connect_timeout_ms;
   http.default_read_timeout_ms = config_.read_timeout_ms;
+  http.request_deadline_ms = config_.request_deadline_ms;
   http.allow = config_.http_allow;
   Result<std::unique_ptr<actions::SafeHttpClient>> client = actions::SafeHttpClient::Create(http);
   if (!client.ok()) return client.status();

@@ -8,8 +8,9 @@ start_broker
 start_receiver hook
 export HOOK_URL="$RECEIVER_URL" HOOK_SECRET="whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 rules="$SRC/tests/scripts/e2e/outage.rules"
-zcat "$SRC/examples/events/outage.jsonl.gz" | head -2000 | kcat -P -b "$BROKERS" -t events ||
-  fail "cannot produce"
+python3 -c 'import gzip, sys; sys.stdout.writelines(gzip.open(sys.argv[1], "rt").readlines()[:2000])' \
+  "$SRC/examples/events/outage.jsonl.gz" >"$WORK/events.jsonl"
+kcat -P -b "$BROKERS" -t events -l "$WORK/events.jsonl" || fail "cannot produce"
 cat >"$WORK/klaxon.yaml" <<YAML
 rules: [$rules]
 source: kafka
