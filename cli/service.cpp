@@ -916,7 +916,7 @@ std::string Service::MetricsText() {
     p.Family("klaxon_partition_idle", "gauge",
              "1 while the partition is caught up and so does not hold event time back.");
     for (const auto& part : partitions) {
-      if (part.key.topic >= topic_names.size()) continue;
+      if (!part.assigned || part.key.topic >= topic_names.size()) continue;
       const Labels labels = {{"topic", topic_names[part.key.topic]},
                              {"partition", std::to_string(part.key.partition)}};
       if (part.time != service::PartitionTime::kNone) {

@@ -419,12 +419,20 @@ void KafkaSource::OnAssign(const std::vector<RdKafka::TopicPartition*>& partitio
 }
 
 void KafkaSource::SetOwnPositions(const std::vector<RdKafka::TopicPartition*>& partitions) {
-  if (!options_.resume_own_position) return;
   for (RdKafka::TopicPartition* tp : partitions) {
-    for (const auto& [key, offset] : revoked_positions_) {
+    for (const auto& [key, offset] : start_positions_) {
       if (key.second == tp->partition() && key.first == tp->topic()) tp->set_offset(offset);
     }
   }
+}
+
+void KafkaSource::SetStartPosition(std::pair<std::string, int32_t> key, int64_t offset) {
+  std::erase_if(start_positions_, [&](const auto& e) { return e.first == key; });
+  start_positions_.push_back({std::move(key), offset});
+}
+
+void KafkaSource::StartAt(const std::string& topic, int32_t partition, int64_t offset) {
+  SetStartPosition({topic, partition}, offset);
 }
 
 void KafkaSource::OnRevoke(const std::vector<RdKafka::TopicPartition*>& partitions,
@@ -436,9 +444,7 @@ void KafkaSource::OnRevoke(const std::vector<RdKafka::TopicPartition*>& partitio
     if (consumer_->position(list) == RdKafka::ERR_NO_ERROR) {
       for (const RdKafka::TopicPartition* tp : list) {
         if (tp->offset() < 0) continue;  // nothing read from it
-        std::pair<std::string, int32_t> key{tp->topic(), tp->partition()};
-        std::erase_if(revoked_positions_, [&](const auto& e) { return e.first == key; });
-        revoked_positions_.push_back({std::move(key), tp->offset()});
+        SetStartPosition({tp->topic(), tp->partition()}, tp->offset());
       }
     }
   }

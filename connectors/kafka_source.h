@@ -84,6 +84,9 @@ class KafkaSource final : public Source {
   // kIdle on timeout and on partition EOF; a Status only for fatal consumer errors.
   Result<NextStatus> Next(std::chrono::milliseconds timeout, Record* record) override;
   HeldPayload Hold() override;
+  // Where to start reading a partition when it is assigned, instead of its committed offset
+  // (a restored checkpoint's offsets). Call before the first Next().
+  void StartAt(const std::string& topic, int32_t partition, int64_t offset);
   void Pause(const std::string& topic, int32_t partition) override;
   void Resume(const std::string& topic, int32_t partition) override;
   void MarkProcessed(const Record& record) override;
@@ -111,7 +114,7 @@ class KafkaSource final : public Source {
   // Commits stored offsets; retries coordinator errors `attempts` times, 100 ms apart.
   Status CommitStored(const char* why, int attempts = 1);
   void OnAssign(const std::vector<RdKafka::TopicPartition*>& partitions, bool incremental);
-  // Before assigning: partitions this consumer read before start where it stopped.
+  // Before assigning: partitions with a known start position start there.
   void SetOwnPositions(const std::vector<RdKafka::TopicPartition*>& partitions);
   void OnRevoke(const std::vector<RdKafka::TopicPartition*>& partitions, bool incremental,
                 bool lost);
@@ -143,8 +146,10 @@ class KafkaSource final : public Source {
   // taken after them (partition_events only).
   std::vector<PendingEvent> partition_events_;
   size_t partition_events_out_ = 0;
-  // resume_own_position: the next offset to read of partitions revoked from this consumer.
-  std::vector<std::pair<std::pair<std::string, int32_t>, int64_t>> revoked_positions_;
+  // Where to start partitions when assigned: StartAt, and (resume_own_position) where this
+  // consumer stopped reading partitions revoked from it.
+  std::vector<std::pair<std::pair<std::string, int32_t>, int64_t>> start_positions_;
+  void SetStartPosition(std::pair<std::string, int32_t> key, int64_t offset);
   bool closed_ = false;
   bool fatal_ = false;
   std::string fatal_message_;

@@ -22,34 +22,42 @@ PartitionTime::Partition* PartitionTime::Find(Key key) {
   return nullptr;
 }
 
+PartitionTime::Partition* PartitionTime::FindAssigned(Key key) {
+  Partition* p = Find(key);
+  return p != nullptr && p->assigned ? p : nullptr;
+}
+
 void PartitionTime::Assign(Key key) {
   Partition* p = Find(key);
   if (p == nullptr) {
     partitions_.push_back({key});
     ++active_;
-  } else {
-    // Assigned again: its time starts over with what it delivers next.
-    if (p->idle) ++active_;
-    if (p->paused) --paused_;
-    if (p->caught_up_since != kNone) --caught_up_;
-    *p = Partition{key};
+  } else if (!p->assigned) {
+    // Its time stays; it is not caught up or paused until it says so again.
+    p->assigned = true;
+    p->idle = false;
+    p->paused = false;
+    p->caught_up_since = kNone;
+    ++active_;
   }
   Recompute();
 }
 
 void PartitionTime::Revoke(Key key) {
-  Partition* p = Find(key);
+  Partition* p = FindAssigned(key);
   if (p == nullptr) return;
   if (!p->idle) --active_;
   if (p->paused) --paused_;
   if (p->caught_up_since != kNone) --caught_up_;
-  partitions_.erase(partitions_.begin() + (p - partitions_.data()));
-  last_ = 0;
+  p->assigned = false;
+  p->idle = false;
+  p->paused = false;
+  p->caught_up_since = kNone;
   Recompute();
 }
 
 void PartitionTime::Observe(Key key, int64_t event_time_ms) {
-  Partition* p = Find(key);
+  Partition* p = FindAssigned(key);
   if (p == nullptr) return;
   bool recompute = false;
   if (p->caught_up_since != kNone) {
@@ -70,7 +78,7 @@ void PartitionTime::Observe(Key key, int64_t event_time_ms) {
 }
 
 void PartitionTime::End(Key key, int64_t now_ms, int64_t end_offset) {
-  Partition* p = Find(key);
+  Partition* p = FindAssigned(key);
   if (p == nullptr || p->idle) return;
   p->end_offset = end_offset;
   if (p->time != kNone && idle_after_ms_ > 0) {
@@ -87,7 +95,9 @@ void PartitionTime::ExpireIdle(int64_t now_ms, std::vector<Partition>& expired) 
   if (caught_up_ == 0) return;
   bool changed = false;
   for (Partition& p : partitions_) {
-    if (p.caught_up_since == kNone || now_ms - p.caught_up_since < idle_after_ms_) continue;
+    if (!p.assigned || p.caught_up_since == kNone || now_ms - p.caught_up_since < idle_after_ms_) {
+      continue;
+    }
     p.caught_up_since = kNone;
     --caught_up_;
     p.idle = true;
@@ -103,6 +113,7 @@ void PartitionTime::Recompute() {
   int64_t newest = kNone;
   bool unknown = false;
   for (const Partition& p : partitions_) {
+    if (!p.assigned) continue;
     if (p.time != kNone) newest = std::max(newest, p.time);
     if (p.idle) continue;
     if (p.time == kNone) {
@@ -122,6 +133,7 @@ void PartitionTime::Recompute() {
 void PartitionTime::TakeAlignment(std::vector<Key>& pause, std::vector<Key>& resume) {
   if (max_ahead_ms_ <= 0) return;
   for (Partition& p : partitions_) {
+    if (!p.assigned) continue;
     if (p.paused) {
       // The slowest itself, or within half the bound of it (hysteresis: no pause-resume churn).
       if (slowest_ == kNone || p.time <= SatAdd(slowest_, max_ahead_ms_ / 2)) {

@@ -41,11 +41,14 @@ class PartitionTime {
     bool paused = false;
     int64_t caught_up_since = kNone;  // wall-clock ms of its end, while not idle yet
     int64_t end_offset = -1;          // the caller's position of its last end
+    bool assigned = true;             // false: revoked; its time is kept for a reassignment
   };
 
   PartitionTime(int64_t max_ahead_ms, int64_t idle_after_ms)
       : max_ahead_ms_(max_ahead_ms), idle_after_ms_(idle_after_ms) {}
 
+  // A partition assigned again keeps the time it had: the caller goes on reading it where it
+  // stopped (KafkaSourceOptions::resume_own_position), so its events continue from there.
   void Assign(Key key);
   void Revoke(Key key);
   // A record's event time. Records of a partition not assigned (revoked meanwhile) count for
@@ -65,13 +68,15 @@ class PartitionTime {
   bool AllIdle() const { return active_ == 0; }
   size_t paused() const { return paused_; }
   bool HasCaughtUp() const { return caught_up_ > 0; }
+  // Assigned and revoked ones (Partition::assigned).
   const std::vector<Partition>& partitions() const { return partitions_; }
 
   // Partitions to pause and to resume now; they are recorded as such. Appends to both.
   void TakeAlignment(std::vector<Key>& pause, std::vector<Key>& resume);
 
  private:
-  Partition* Find(Key key);
+  Partition* Find(Key key);  // assigned or not
+  Partition* FindAssigned(Key key);
   void Recompute();
 
   int64_t max_ahead_ms_;

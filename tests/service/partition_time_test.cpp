@@ -64,7 +64,7 @@ TEST_CASE(
   CHECK(t.Watermark() == 7'000);  // everything read: the newest time of all
 }
 
-TEST_CASE("partition time: revocation and reassignment recompute the minimum") {
+TEST_CASE("partition time: revocation recomputes the minimum; reassignment keeps the time") {
   PartitionTime t(10'000, 1'000);
   t.Assign({0, 0});
   t.Assign({1, 0});
@@ -75,8 +75,16 @@ TEST_CASE("partition time: revocation and reassignment recompute the minimum") {
   CHECK(t.Watermark() == 8'000);
   t.Observe({1, 0}, 1'000);  // a record of a revoked partition counts for nothing
   CHECK(t.Watermark() == 8'000);
-  t.Assign({1, 0});  // read again from its committed position
-  CHECK(t.Watermark() == kNone);
+  std::vector<PartitionTime::Partition> expired;
+  t.End({1, 0}, 0, 5);  // nor does its end
+  t.ExpireIdle(100'000, expired);
+  CHECK(expired.empty());
+  // Given back: it goes on where it stopped, so it holds time at what it had delivered, and a
+  // burst that fills it later is not overtaken.
+  t.Assign({1, 0});
+  CHECK(t.Watermark() == 3'000);
+  t.End({1, 0}, 0, 5);
+  CHECK(t.Watermark() == 3'000);  // caught up, but not idle before the timeout
   t.Observe({1, 0}, 6'000);
   CHECK(t.Watermark() == 6'000);
   CHECK(t.partitions().size() == 2);
@@ -140,9 +148,13 @@ TEST_CASE("partition time: a revoked paused partition is no longer counted as pa
   CHECK(t.paused() == 1);
   t.Revoke({0, 1});
   CHECK(t.paused() == 0);
-  t.Assign({0, 1});
   t.TakeAlignment(pause, resume);
-  CHECK(resume.empty());  // a new assignment starts unpaused
+  CHECK(resume.empty());  // not assigned: nothing to resume
+  t.Assign({0, 1});
+  CHECK(t.paused() == 0);  // assigned again unpaused (the source resumes it), and so ahead:
+  pause.clear();
+  t.TakeAlignment(pause, resume);
+  CHECK(pause.size() == 1);
 }
 
 TEST_CASE("partition time: far-future times saturate instead of overflowing") {

@@ -1,0 +1,67 @@
+// StateStore: the service's checkpoint, one SQLite file beside the outbox.
+//
+// A checkpoint is the engine's whole state (Engine::SaveState) and, for every Kafka partition,
+// the offset after the last record the engine had admitted when the state was taken: restoring
+// the state and seeking each partition there continues exactly where the checkpoint was made
+// (Flink's checkpoints with source offsets; Kafka Streams' state stores). Save replaces the
+// previous checkpoint in one SQLite transaction, so a crash leaves the old one or the new one,
+// never a mix. Notifications the engine produced before a checkpoint are in the outbox before
+// it is saved; those recomputed after a crash carry the same idempotency keys, which the outbox
+// stores once.
+//
+// Open refuses, naming the file, what would silently lose state: a file that is not a Klaxon
+// state store, of another format version, corrupt, or that cannot be written.
+//
+// Not thread-safe: the run loop owns it.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "engine/status.h"
+
+struct sqlite3;
+
+namespace klaxon::service {
+
+struct PartitionOffset {
+  std::string topic;
+  int32_t partition = -1;
+  int64_t next_offset = -1;  // the first record not covered by the checkpoint's state
+};
+
+struct Checkpoint {
+  std::string engine_state;  // Engine::SaveState
+  std::vector<PartitionOffset> offsets;
+  int64_t saved_at_ms = 0;  // wall clock, for logs and metrics
+};
+
+class StateStore {
+ public:
+  static constexpr int kFormatVersion = 1;
+
+  static Result<std::unique_ptr<StateStore>> Open(const std::string& path);
+  ~StateStore();
+  StateStore(const StateStore&) = delete;
+  StateStore& operator=(const StateStore&) = delete;
+
+  // The last checkpoint saved, or none on a first start.
+  Result<std::optional<Checkpoint>> Load();
+  // Replaces the checkpoint atomically; durable (in the WAL) when it returns.
+  Status Save(const Checkpoint& checkpoint);
+
+  const std::string& path() const { return path_; }
+
+ private:
+  StateStore(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}
+  Status Exec(const char* sql);
+  Status Error(const std::string& what) const;
+
+  sqlite3* db_;
+  std::string path_;
+};
+
+}  // namespace klaxon::service

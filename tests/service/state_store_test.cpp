@@ -1,0 +1,137 @@
+// The checkpoint store: a checkpoint round-trips and replaces the previous one; files that are
+// not a Klaxon state store, of another version, damaged or not writable are refused with the
+// file's name, never read as empty state.
+#include "service/state_store.h"
+
+#include <doctest/doctest.h>
+#include <sqlite3.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+namespace klaxon::service {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct TempDir {
+  fs::path path;
+  TempDir() {
+    std::string tmpl = (fs::temp_directory_path() / "klaxon-state-XXXXXX").string();
+    path = ::mkdtemp(tmpl.data());
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+  std::string File(const std::string& name) const { return (path / name).string(); }
+};
+
+Checkpoint Sample(const std::string& state, int64_t offset) {
+  Checkpoint c;
+  c.engine_state = state;
+  c.engine_state.push_back('\0');  // binary, not text
+  c.offsets = {{"events", 0, offset}, {"events", 7, offset + 10}, {"other", 0, 3}};
+  c.saved_at_ms = 1764028800000;
+  return c;
+}
+
+TEST_CASE("state store: a checkpoint round-trips, and a save replaces the previous one") {
+  TempDir dir;
+  const std::string path = dir.File("klaxon.state");
+  {
+    auto store = StateStore::Open(path);
+    REQUIRE_MESSAGE(store.ok(), store.status().message());
+    auto none = (*store)->Load();
+    REQUIRE(none.ok());
+    CHECK_FALSE(none->has_value());
+    REQUIRE((*store)->Save(Sample("first", 100)).ok());
+    REQUIRE((*store)->Save(Sample("second", 200)).ok());
+  }
+  auto store = StateStore::Open(path);  // as after a restart
+  REQUIRE(store.ok());
+  auto loaded = (*store)->Load();
+  REQUIRE(loaded.ok());
+  REQUIRE(loaded->has_value());
+  const Checkpoint& c = **loaded;
+  CHECK(c.engine_state == std::string("second") + '\0');
+  CHECK(c.saved_at_ms == 1764028800000);
+  REQUIRE(c.offsets.size() == 3);
+  for (const PartitionOffset& o : c.offsets) {
+    if (o.topic == "events" && o.partition == 0) CHECK(o.next_offset == 200);
+    if (o.topic == "events" && o.partition == 7) CHECK(o.next_offset == 210);
+    if (o.topic == "other") CHECK(o.next_offset == 3);
+  }
+}
+
+TEST_CASE("state store: foreign, damaged and other-version files are refused by name") {
+  TempDir dir;
+  const std::string garbage = dir.File("garbage.state");
+  std::ofstream(garbage) << std::string(8192, 'x');
+  auto a = StateStore::Open(garbage);
+  REQUIRE_FALSE(a.ok());
+  CHECK(a.status().message().find(garbage) != std::string::npos);
+  CHECK(a.status().message().find("not a readable Klaxon state store") != std::string::npos);
+
+  const std::string truncated = dir.File("truncated.state");
+  {
+    auto store = StateStore::Open(truncated);
+    REQUIRE(store.ok());
+    REQUIRE((*store)->Save(Sample(std::string(100000, 's'), 1)).ok());
+    REQUIRE((*store)->Save(Sample(std::string(100000, 't'), 2)).ok());
+  }
+  fs::remove(truncated + "-wal");
+  fs::remove(truncated + "-shm");
+  fs::resize_file(truncated, fs::file_size(truncated) / 2);
+  auto b = StateStore::Open(truncated);
+  if (b.ok()) {
+    // SQLite may open a cut file; reading what was cut off must then fail, never look empty.
+    auto loaded = (*b)->Load();
+    CHECK_FALSE((loaded.ok() && !loaded->has_value()));
+  } else {
+    CHECK(b.status().message().find(truncated) != std::string::npos);
+  }
+
+  const std::string other = dir.File("other.state");
+  { REQUIRE(StateStore::Open(other).ok()); }
+  {
+    // As a later Klaxon with another format would have left it.
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open(other.c_str(), &db) == SQLITE_OK);
+    REQUIRE(sqlite3_exec(db, "PRAGMA user_version = 7", nullptr, nullptr, nullptr) == SQLITE_OK);
+    sqlite3_close(db);
+  }
+  auto c = StateStore::Open(other);
+  REQUIRE_FALSE(c.ok());
+  CHECK(c.status().message() == "state store " + other +
+                                    ": format version 7, this Klaxon reads 1 (move the file "
+                                    "away to start with empty state)");
+}
+
+TEST_CASE("state store: a file it cannot write is refused at open") {
+  TempDir dir;
+  const std::string path = dir.File("ro.state");
+  { REQUIRE(StateStore::Open(path).ok()); }
+  REQUIRE(::chmod(path.c_str(), 0444) == 0);
+  REQUIRE(::chmod(dir.path.c_str(), 0755) == 0);
+  // Root writes read-only files anyway: try as nobody, in a child.
+  const pid_t pid = ::fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    if (::geteuid() == 0 && (::setgid(65534) != 0 || ::setuid(65534) != 0)) ::_exit(3);
+    auto store = StateStore::Open(path);
+    if (store.ok()) ::_exit(1);
+    ::_exit(store.status().message().find(path) != std::string::npos ? 0 : 2);
+  }
+  int status = 0;
+  REQUIRE(::waitpid(pid, &status, 0) == pid);
+  REQUIRE(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);
+}
+
+}  // namespace
+}  // namespace klaxon::service
