@@ -649,6 +649,8 @@ void EngineImpl::TakeStateFrom(EngineImpl& prev) {
     cr.state = std::move(old.state);
     old.state = std::make_unique<RuleState>();
     RuleState& st = *cr.state;
+    // With explain newly on, rings need their id slots (empty for events counted before).
+    if (options_.explain && st.ring_ids.size() < st.ring.size()) st.ring_ids.resize(st.ring.size());
     for (uint32_t s = 0; s < st.groups.size(); ++s) {
       Group& g = st.groups[s];
       if (g.alive && g.scheduled != kNever) {
