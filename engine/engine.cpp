@@ -12,6 +12,7 @@
 #include "engine/event_decoder.h"
 #include "engine/hash.h"
 #include "engine/predicate.h"
+#include "engine/state_codec.h"
 
 namespace klaxon {
 
@@ -309,6 +310,16 @@ class SeqTracker {
     while (base_ < next_ && done_[base_ % done_.size()]) ++base_;
   }
   uint64_t Lowest() const { return base_; }
+  // The tracker of a restored engine: every sequence below `next` is done except `pending`
+  // (sorted, unique, below `next`: the held events).
+  void Restore(uint64_t next, const std::vector<uint64_t>& pending) {
+    base_ = pending.empty() ? next : pending.front();
+    next_ = next;
+    size_t size = 1024;
+    while (size <= next_ - base_) size *= 2;
+    done_.assign(size, 1);
+    for (uint64_t s : pending) done_[s % size] = 0;
+  }
 
  private:
   void Grow() {
@@ -386,6 +397,8 @@ class EngineImpl final : public Engine {
   const RuleSet& Rules() const override { return rules_; }
   const EngineStats& Stats() const override;
   std::vector<ActiveAlert> ActiveAlerts() const override;
+  Status SaveState(std::string& out) const override;
+  Status RestoreState(std::string_view snapshot) override;
 
  private:
   Status Compile();
@@ -413,6 +426,9 @@ class EngineImpl final : public Engine {
             const DecodedEvent* ev);
   double RingCount(const CompiledRule& cr, const Group& g, uint32_t slot, int64_t t) const;
   std::vector<std::optional<std::string>> GroupValues(const Group& g) const;
+  void SaveRule(const CompiledRule& cr, StateWriter& w) const;
+  std::unique_ptr<RuleState> LoadRule(const CompiledRule& cr, bool has_ids, StateReader& r,
+                                      std::string& error);
 
   RuleSet rules_;
   EngineOptions options_;
@@ -633,6 +649,8 @@ void EngineImpl::TakeStateFrom(EngineImpl& prev) {
     cr.state = std::move(old.state);
     old.state = std::make_unique<RuleState>();
     RuleState& st = *cr.state;
+    // With explain newly on, rings need their id slots (empty for events counted before).
+    if (options_.explain && st.ring_ids.size() < st.ring.size()) st.ring_ids.resize(st.ring.size());
     for (uint32_t s = 0; s < st.groups.size(); ++s) {
       Group& g = st.groups[s];
       if (g.alive && g.scheduled != kNever) {
@@ -1350,6 +1368,409 @@ std::vector<ActiveAlert> EngineImpl::ActiveAlerts() const {
     }
   }
   return out;
+}
+
+// ---- state snapshots -----------------------------------------------------------------------
+// Layout and rules in engine/README.md ("State snapshots"). Groups keep their slots, and the LRU
+// and free-slot orders are kept too: timers at one instant run in slot order and eviction
+// follows the LRU, so a restored engine must make the choices the saving engine would have.
+
+constexpr char kStateMagic[8] = {'K', 'L', 'X', 'S', 'T', 'A', 'T', 'E'};
+constexpr uint32_t kStateVersion = 1;
+constexpr uint32_t kStateHasIds = 1;  // header flag: small count rings carry event ids (explain)
+constexpr size_t kStateHeaderBytes = sizeof(kStateMagic) + 4;  // magic, version
+constexpr size_t kStateTrailerBytes = 8;                       // FNV-1a 64 of all before it
+// A held backlog spanning more sequences than this is taken for corruption (the tracker would
+// need one byte per sequence of the span).
+constexpr uint64_t kMaxRestoredSequenceSpan = uint64_t{1} << 28;
+constexpr uint8_t kGroupAlive = 1;
+constexpr uint8_t kGroupCond = 2;
+constexpr uint8_t kGroupExtra = 4;
+constexpr uint8_t kExtraA = 1;
+constexpr uint8_t kExtraB = 2;
+constexpr uint8_t kExtraUnique = 4;
+constexpr uint8_t kExtraSeen = 8;
+constexpr uint8_t kExtraTrigger = 16;
+constexpr uint8_t kExtraIds = 32;
+constexpr uint8_t kExtraAll = 63;
+
+void SaveRuns(const RunRing& ring, StateWriter& w) {
+  w.U32(static_cast<uint32_t>(ring.runs.size() - ring.head));
+  for (size_t i = ring.head; i < ring.runs.size(); ++i) {
+    w.I64(ring.runs[i].ts);
+    w.U64(ring.runs[i].count);
+  }
+}
+
+void LoadRuns(StateReader& r, RunRing& ring) {
+  const uint32_t n = r.Count(16);
+  ring.runs.resize(n);
+  for (Run& run : ring.runs) {
+    run.ts = r.I64();
+    run.count = r.U64();
+    ring.total += run.count;
+  }
+}
+
+Status SnapshotError(const std::string& what) {
+  return Status::InvalidArgument("state snapshot: " + what);
+}
+
+Status EngineImpl::SaveState(std::string& out) const {
+  out.clear();
+  StateWriter w(out);
+  out.append(kStateMagic, sizeof(kStateMagic));
+  w.U32(kStateVersion);
+  w.U32(options_.explain ? kStateHasIds : 0);
+  w.I64(watermark_);
+  w.I64(max_time_);
+  w.U64(next_seq_);
+  w.U64(stats_.received);
+  w.U64(stats_.accepted);
+  w.U64(stats_.late);
+  w.U32(static_cast<uint32_t>(RejectReason::kCount_));
+  for (uint64_t n : stats_.rejected) w.U64(n);
+  // Held events in evaluation order, so equal states give equal bytes whatever the heap layout.
+  std::vector<Held> held = held_;
+  std::sort(held.begin(), held.end(), [](const Held& a, const Held& b) { return b > a; });
+  w.U32(static_cast<uint32_t>(held.size()));
+  for (const Held& h : held) {
+    w.I64(h.time);
+    w.U64(h.seq);
+    w.Str(pool_[h.idx]->Raw());
+  }
+  w.U32(static_cast<uint32_t>(compiled_.size()));
+  for (const CompiledRule& cr : compiled_) SaveRule(cr, w);
+  w.U64(Fnv1a64(out));
+  return Status::Ok();
+}
+
+void EngineImpl::SaveRule(const CompiledRule& cr, StateWriter& w) const {
+  const RuleState& st = *cr.state;
+  w.Str(cr.rule->id);
+  // The layout the section was written for; an id can only meet another layout across engine
+  // versions, and then the rule starts empty rather than misreading.
+  w.U8(static_cast<uint8_t>(cr.mode));
+  w.U8(cr.small_ring ? 1 : 0);
+  w.U64(cr.k);
+  const size_t length_at = w.Size();
+  w.U64(0);
+  const size_t begin = w.Size();
+  w.U64(st.stats.matches);
+  w.U64(st.stats.notifications);
+  w.U64(st.stats.groups_dropped);
+  w.U32(static_cast<uint32_t>(st.groups.size()));
+  w.U32(st.single_slot);
+  const bool ring = cr.mode == Mode::kCount && cr.small_ring;
+  std::vector<uint64_t> seen;
+  for (size_t s = 0; s < st.groups.size(); ++s) {
+    const Group& g = st.groups[s];
+    w.U8(static_cast<uint8_t>((g.alive ? kGroupAlive : 0) | (g.cond ? kGroupCond : 0) |
+                              (g.extra ? kGroupExtra : 0)));
+    if (!g.alive) continue;
+    w.Str(g.key);
+    w.U8(static_cast<uint8_t>(g.life));
+    w.U32(g.repeat_index);
+    w.I64(g.first_seen);
+    w.I64(g.last_event);
+    w.I64(g.since);
+    w.I64(g.false_since);
+    w.I64(g.last_notified);
+    w.I64(g.scheduled);
+    w.F64(g.value);
+    if (ring) {
+      // Oldest first; the restored ring starts at its head 0 (same contents, same order).
+      w.U32(g.ring_size);
+      for (uint32_t i = 0; i < g.ring_size; ++i) {
+        const size_t pos = s * cr.k + (g.ring_head + i) % cr.k;
+        w.I64(st.ring[pos]);
+        if (options_.explain) w.Str(pos < st.ring_ids.size() ? st.ring_ids[pos] : std::string());
+      }
+    }
+    if (!g.extra) continue;
+    // A group has one or two of these parts; a mask saves the framing of the empty ones.
+    const GroupExtra& x = *g.extra;
+    const uint8_t parts = static_cast<uint8_t>(
+        (x.a.empty() ? 0 : kExtraA) | (x.b.empty() ? 0 : kExtraB) |
+        (x.unique.empty() ? 0 : kExtraUnique) | (x.seen.empty() ? 0 : kExtraSeen) |
+        (x.trigger_json.empty() ? 0 : kExtraTrigger) | (x.trigger_ids.empty() ? 0 : kExtraIds));
+    w.U8(parts);
+    if (parts & kExtraA) SaveRuns(x.a, w);
+    if (parts & kExtraB) SaveRuns(x.b, w);
+    if (parts & kExtraUnique) {
+      w.U32(static_cast<uint32_t>(x.unique.size()));
+      for (const auto& [hash, last_seen] : x.unique) {
+        w.U64(hash);
+        w.I64(last_seen);
+      }
+    }
+    if (parts & kExtraSeen) {
+      seen.assign(x.seen.begin(), x.seen.end());
+      std::sort(seen.begin(), seen.end());  // equal sets, equal bytes
+      w.U32(static_cast<uint32_t>(seen.size()));
+      for (uint64_t h : seen) w.U64(h);
+    }
+    if (parts & kExtraTrigger) w.Str(x.trigger_json);
+    if (parts & kExtraIds) {
+      w.U32(static_cast<uint32_t>(x.trigger_ids.size()));
+      for (const auto& id : x.trigger_ids) w.Str(id);
+    }
+  }
+  w.U32(static_cast<uint32_t>(st.free_slots.size()));
+  for (uint32_t s : st.free_slots) w.U32(s);
+  w.U32(static_cast<uint32_t>(st.stats.groups));
+  for (uint32_t s = st.lru_head; s != kNil; s = st.groups[s].next) w.U32(s);
+  w.PatchU64(length_at, w.Size() - begin);
+}
+
+// Reads one rule's section into a new RuleState; nullptr (and `error`) when it is inconsistent.
+std::unique_ptr<RuleState> EngineImpl::LoadRule(const CompiledRule& cr, bool has_ids,
+                                                StateReader& r, std::string& error) {
+  auto st = std::make_unique<RuleState>();
+  auto fail = [&](const char* what) {
+    error = "rule " + cr.rule->id + ": " + what;
+    return nullptr;
+  };
+  st->stats.matches = r.U64();
+  st->stats.notifications = r.U64();
+  st->stats.groups_dropped = r.U64();
+  const uint32_t slots = r.Count(1);
+  st->single_slot = r.U32();
+  if (!r.ok()) return fail("truncated");
+  if (st->single_slot != kNil && st->single_slot >= slots) return fail("group slot out of range");
+  const bool ring = cr.mode == Mode::kCount && cr.small_ring;
+  st->groups.resize(slots);
+  if (ring) {
+    st->ring.assign(static_cast<size_t>(slots) * cr.k, 0);
+    if (options_.explain) st->ring_ids.resize(st->ring.size());
+  }
+  uint32_t dead = 0;
+  for (uint32_t s = 0; s < slots && r.ok(); ++s) {
+    Group& g = st->groups[s];
+    const uint8_t flags = r.U8();
+    if ((flags & ~(kGroupAlive | kGroupCond | kGroupExtra)) != 0)
+      return fail("unknown group flags");
+    if ((flags & kGroupAlive) == 0) {
+      ++dead;
+      continue;
+    }
+    g.alive = true;
+    g.cond = (flags & kGroupCond) != 0;
+    g.key.assign(r.Str());
+    g.key_hash = KeyHash(g.key);
+    const uint8_t life = r.U8();
+    if (life > static_cast<uint8_t>(Life::kFiring)) return fail("unknown lifecycle state");
+    g.life = static_cast<Life>(life);
+    g.repeat_index = r.U32();
+    g.first_seen = r.I64();
+    g.last_event = r.I64();
+    g.since = r.I64();
+    g.false_since = r.I64();
+    g.last_notified = r.I64();
+    g.scheduled = r.I64();
+    g.value = r.F64();
+    if (ring) {
+      const uint32_t size = r.U32();
+      if (size > cr.k) return fail("count ring larger than the threshold");
+      g.ring_size = size;
+      for (uint32_t i = 0; i < size; ++i) {
+        const size_t pos = static_cast<size_t>(s) * cr.k + i;
+        st->ring[pos] = r.I64();
+        if (!has_ids) continue;
+        const std::string_view id = r.Str();
+        if (options_.explain) st->ring_ids[pos].assign(id);
+      }
+    }
+    if ((flags & kGroupExtra) != 0) {
+      GroupExtra& x = g.X();
+      const uint8_t parts = r.U8();
+      if ((parts & ~kExtraAll) != 0) return fail("unknown group parts");
+      if (parts & kExtraA) LoadRuns(r, x.a);
+      if (parts & kExtraB) LoadRuns(r, x.b);
+      if (parts & kExtraUnique) {
+        const uint32_t unique = r.Count(16);
+        if (unique > kMaxUniqueK) return fail("too many unique values");
+        x.unique.resize(unique);
+        for (auto& [hash, last_seen] : x.unique) {
+          hash = r.U64();
+          last_seen = r.I64();
+        }
+      }
+      if (parts & kExtraSeen) {
+        const uint32_t seen = r.Count(8);
+        if (seen > kMaxNewValues) return fail("too many new values");
+        x.seen.reserve(seen);
+        for (uint32_t i = 0; i < seen; ++i) x.seen.insert(r.U64());
+      }
+      if (parts & kExtraTrigger) x.trigger_json.assign(r.Str());
+      if (parts & kExtraIds) {
+        const uint32_t ids = r.Count(4);
+        x.trigger_ids.reserve(ids);
+        for (uint32_t i = 0; i < ids; ++i) x.trigger_ids.emplace_back(r.Str());
+      }
+    }
+    if (!r.ok()) break;
+    auto key_of = [&](uint32_t slot) -> std::string_view { return st->groups[slot].key; };
+    if (st->table.Find(g.key, g.key_hash, key_of) != kNil) return fail("duplicate group key");
+    st->table.Insert(g.key_hash, s);
+    ++st->stats.groups;
+    st->stats.pending += g.life == Life::kPending;
+    st->stats.firing += g.life == Life::kFiring;
+  }
+  const uint32_t free_slots = r.Count(4);
+  if (r.ok() && free_slots != dead) return fail("free slots do not match the dead groups");
+  std::vector<uint8_t> listed(slots, 0);
+  for (uint32_t i = 0; i < free_slots; ++i) {
+    const uint32_t s = r.U32();
+    if (!r.ok()) break;
+    if (s >= slots || st->groups[s].alive || listed[s]) return fail("bad free slot");
+    listed[s] = 1;
+    st->free_slots.push_back(s);
+  }
+  const uint32_t lru = r.Count(4);
+  if (r.ok() && lru != st->stats.groups) return fail("LRU order does not list every group");
+  for (uint32_t i = 0; i < lru; ++i) {
+    const uint32_t s = r.U32();
+    if (!r.ok()) break;
+    if (s >= slots || !st->groups[s].alive || listed[s]) return fail("bad LRU entry");
+    listed[s] = 1;
+    Touch(*st, s);
+  }
+  if (!r.ok()) return fail("truncated");
+  if (r.Left() != 0) return fail("bytes left over");
+  return st;
+}
+
+Status EngineImpl::RestoreState(std::string_view bytes) {
+  bool fresh = stats_.received == 0 && watermark_ == kNone && held_.empty();
+  for (const CompiledRule& cr : compiled_) fresh = fresh && cr.state->groups.empty();
+  if (!fresh) {
+    return Status::FailedPrecondition(
+        "state snapshot: restore into a fresh engine, before any event or AdvanceTo");
+  }
+  if (bytes.size() < kStateHeaderBytes + kStateTrailerBytes) {
+    return SnapshotError("truncated (" + std::to_string(bytes.size()) + " bytes)");
+  }
+  if (std::memcmp(bytes.data(), kStateMagic, sizeof(kStateMagic)) != 0) {
+    return SnapshotError("not a Klaxon state snapshot (bad magic)");
+  }
+  // The version comes before the checksum: another version may checksum differently.
+  const uint32_t version = StateReader(bytes.substr(sizeof(kStateMagic))).U32();
+  if (version != kStateVersion) {
+    return SnapshotError("format version " + std::to_string(version) + ", this Klaxon reads " +
+                         std::to_string(kStateVersion));
+  }
+  const std::string_view body = bytes.substr(0, bytes.size() - kStateTrailerBytes);
+  if (StateReader(bytes.substr(body.size())).U64() != Fnv1a64(body)) {
+    return SnapshotError("checksum mismatch (truncated or corrupt)");
+  }
+
+  // Everything is read and checked into local state first: a refused snapshot leaves no trace.
+  StateReader r(body.substr(kStateHeaderBytes));
+  const uint32_t flags = r.U32();
+  const bool has_ids = (flags & kStateHasIds) != 0;
+  if ((flags & ~kStateHasIds) != 0) return SnapshotError("corrupt (unknown flags)");
+  const int64_t watermark = r.I64();
+  const int64_t max_time = r.I64();
+  const uint64_t next_seq = r.U64();
+  const uint64_t received = r.U64();
+  const uint64_t accepted = r.U64();
+  const uint64_t late = r.U64();
+  uint64_t rejected[static_cast<int>(RejectReason::kCount_)] = {};
+  const uint32_t reasons = r.Count(8);
+  if (reasons > static_cast<uint32_t>(RejectReason::kCount_)) {
+    return SnapshotError("corrupt (unknown reject reasons)");
+  }
+  for (uint32_t i = 0; i < reasons; ++i) rejected[i] = r.U64();
+
+  struct HeldRaw {
+    int64_t time;
+    uint64_t seq;
+    std::string_view raw;
+  };
+  std::vector<HeldRaw> held(r.Count(8 + 8 + 4));
+  std::vector<uint64_t> pending;
+  pending.reserve(held.size());
+  for (HeldRaw& h : held) {
+    h.time = r.I64();
+    h.seq = r.U64();
+    h.raw = r.Str();
+    pending.push_back(h.seq);
+  }
+  std::sort(pending.begin(), pending.end());
+  if (!r.ok()) return SnapshotError("corrupt (held events)");
+  if (!pending.empty() && (pending.front() == 0 || pending.back() >= next_seq ||
+                           next_seq - pending.front() > kMaxRestoredSequenceSpan ||
+                           std::adjacent_find(pending.begin(), pending.end()) != pending.end())) {
+    return SnapshotError("corrupt (held event sequences)");
+  }
+
+  // Rules are matched by id, in order, as a reload matches them (TakeStateFrom).
+  std::unordered_map<std::string_view, std::vector<uint32_t>> by_id;
+  for (size_t i = compiled_.size(); i-- > 0;) {
+    by_id[compiled_[i].rule->id].push_back(static_cast<uint32_t>(i));
+  }
+  std::vector<std::unique_ptr<RuleState>> states(compiled_.size());
+  const uint32_t rules = r.Count(4 + 1 + 1 + 8 + 8);
+  for (uint32_t i = 0; i < rules && r.ok(); ++i) {
+    const std::string_view id = r.Str();
+    const uint8_t mode = r.U8();
+    const bool small_ring = r.U8() != 0;
+    const uint64_t k = r.U64();
+    StateReader section(r.Bytes(r.U64()));
+    if (!r.ok()) break;
+    auto it = by_id.find(id);
+    if (it == by_id.end() || it->second.empty()) continue;  // the rule is gone or changed
+    const CompiledRule& cr = compiled_[it->second.back()];
+    it->second.pop_back();
+    if (mode != static_cast<uint8_t>(cr.mode) || small_ring != cr.small_ring || k != cr.k) {
+      continue;  // another layout for the same id: starts empty
+    }
+    std::string error;
+    states[cr.index] = LoadRule(cr, has_ids, section, error);
+    if (!states[cr.index]) return SnapshotError("corrupt (" + error + ")");
+  }
+  if (!r.ok()) return SnapshotError("corrupt (rules)");
+  if (r.Left() != 0) return SnapshotError("corrupt (bytes left over)");
+
+  // Held events are decoded for this engine's field table, as a reload does.
+  std::vector<std::unique_ptr<DecodedEvent>> events;
+  std::vector<uint64_t> still_pending;
+  for (const HeldRaw& h : held) {
+    auto ev = std::make_unique<DecodedEvent>();
+    if (decoder_->Decode(h.raw, *ev) != RejectReason::kNone) continue;  // done, as in a reload
+    ev->time_ms = h.time;
+    ev->sequence = h.seq;
+    events.push_back(std::move(ev));
+    still_pending.push_back(h.seq);
+  }
+  std::sort(still_pending.begin(), still_pending.end());
+
+  // Commit: nothing below can fail.
+  for (CompiledRule& cr : compiled_) {
+    if (!states[cr.index]) continue;
+    cr.state = std::move(states[cr.index]);
+    RuleState& st = *cr.state;
+    for (uint32_t s = 0; s < st.groups.size(); ++s) {
+      const Group& g = st.groups[s];
+      if (g.alive && g.scheduled != kNever) timers_.push_back({g.scheduled, cr.index, s, g.gen});
+    }
+  }
+  std::make_heap(timers_.begin(), timers_.end(), std::greater<>());
+  watermark_ = watermark;
+  max_time_ = max_time;
+  next_seq_ = next_seq;
+  stats_.received = received;
+  stats_.accepted = accepted;
+  stats_.late = late;
+  std::copy(std::begin(rejected), std::end(rejected), std::begin(stats_.rejected));
+  for (auto& ev : events) {
+    held_.push_back({ev->time_ms, ev->sequence, static_cast<uint32_t>(pool_.size())});
+    pool_.push_back(std::move(ev));
+  }
+  std::make_heap(held_.begin(), held_.end(), std::greater<>());
+  seqs_.Restore(next_seq_, still_pending);
+  return Status::Ok();
 }
 
 }  // namespace

@@ -159,6 +159,18 @@ class Engine {
   virtual const RuleSet& Rules() const = 0;
   virtual const EngineStats& Stats() const = 0;
   virtual std::vector<ActiveAlert> ActiveAlerts() const = 0;
+
+  // State snapshots (engine/README.md, "State snapshots"): everything that determines future
+  // output (per rule id: groups, windows, lifecycle, timers; the watermark, held events,
+  // sequences and counters) as versioned, checksummed bytes. Replaces `out`. Call between
+  // Process / AdvanceTo calls; costs nothing while events flow.
+  virtual Status SaveState(std::string& out) const = 0;
+  // Restores a SaveState snapshot into a fresh engine (nothing processed, time not moved), which
+  // then continues exactly as the engine that saved it. Rules whose id is in the snapshot get
+  // their state back; changed and new rules start empty; rules only in the snapshot are dropped.
+  // A truncated, corrupt or foreign-version snapshot is refused as a whole and the engine stays
+  // empty and usable. The engine's own options apply from here on.
+  virtual Status RestoreState(std::string_view snapshot) = 0;
 };
 
 }  // namespace klaxon

@@ -284,5 +284,25 @@ TEST_CASE("reload keeps the state of unchanged rules and resets changed ones") {
   CHECK(out[1].at_ms == kT0 + 10000);  // the event at T0 leaves
 }
 
+TEST_CASE("reload that turns explain on keeps counting, with ids for new events") {
+  Rule r = CountRule("r", Predicate(), CompareOp::kGt, 2, 10000);
+  r.group_by = {Service()};
+  Harness h({r});
+  h.At(kT0, R"("event_id":"a","service":"x")");
+  h.At(kT0 + 1, R"("event_id":"b","service":"x")");
+  EngineOptions explain = Harness::Lateness(0);
+  explain.explain = true;
+  RuleSet rs;
+  rs.rules = {r};
+  auto next = Engine::Create(rs, explain, h.engine.get());
+  REQUIRE(next.ok());
+  std::vector<Notification> out;
+  (*next)->Process(Ev(kT0 + 2, R"("event_id":"c","service":"x")"), out);
+  REQUIRE(out.size() == 1);
+  CHECK(out[0].value == 3);
+  // Events counted before explain was on have no id to report.
+  CHECK(out[0].event_ids == std::vector<std::string>{"", "", "c"});
+}
+
 }  // namespace
 }  // namespace klaxon
