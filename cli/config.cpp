@@ -452,6 +452,12 @@ Result<Config> ParseConfig(const std::string& text,
       o.Duration("warning_interval", c.warning_interval_ms);
     }
     {
+      Section st = top.Child("state");
+      st.Bool("enabled", c.state_enabled);
+      st.String("path", c.state_path);
+      st.Duration("checkpoint_interval", c.checkpoint_interval_ms, 1);
+    }
+    {
       Section h = top.Child("http");
       h.Duration("connect_timeout", c.connect_timeout_ms, 1);
       h.Duration("read_timeout", c.read_timeout_ms, 1);

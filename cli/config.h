@@ -78,6 +78,10 @@ struct Config {
   int64_t partition_idle_timeout_ms = 0;
   // Events stamped more than this ahead of the machine's clock are rejected (future_timestamp).
   int64_t future_limit_ms = kDefaultFutureLimitMs;
+  // Checkpoints of the engine's state and the Kafka offsets it covers (service/state_store.h).
+  bool state_enabled = true;
+  std::string state_path;  // "": the outbox path + ".state"
+  int64_t checkpoint_interval_ms = 10000;
 };
 
 // Parses `text` (YAML) with `overrides` ("section.key" -> value, from flags) applied on top.

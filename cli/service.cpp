@@ -152,8 +152,10 @@ void Service::AdoptLoadedRules() {
   const Engine& engine = *loaded_->engine;
   decode_pool_ = std::make_unique<service::DecodePool>([&engine] { return engine.NewDecoder(); },
                                                        kDecodeWorkers, kDecodeBatches);
+  // With checkpoints a restart continues from the stored state; the horizon re-read is only the
+  // fallback without a state store.
   state_horizon_ms_ =
-      StateHorizonMs(loaded_->files.rules, config_.engine, config_.restore_horizon_ms);
+      state_ ? 0 : StateHorizonMs(loaded_->files.rules, config_.engine, config_.restore_horizon_ms);
   std::lock_guard<std::mutex> lock(mu_);
   rules_snapshot_ = loaded_->rules;
   rule_files_ = loaded_->files.files;
@@ -172,11 +174,20 @@ Status Service::Start() {
     int64_t idle = config_.partition_idle_timeout_ms;
     if (idle <= 0) idle = std::max<int64_t>(config_.engine.allowed_lateness_ms, 1000);
     partition_time_ = std::make_unique<service::PartitionTime>(skew, idle);
+    if (config_.state_enabled) {
+      const std::string path =
+          Resolve(config_.base_dir,
+                  config_.state_path.empty() ? config_.outbox_path + ".state" : config_.state_path);
+      Result<std::unique_ptr<service::StateStore>> store = service::StateStore::Open(path);
+      if (!store.ok()) return store.status();
+      state_ = std::move(store).value();
+    }
   }
   Result<std::unique_ptr<Loaded>> loaded = Load(nullptr);
   if (!loaded.ok()) return loaded.status();
   loaded_ = std::move(loaded).value();
   AdoptLoadedRules();
+  if (Status st = RestoreCheckpoint(); !st.ok()) return st;
   log_.Info("rules loaded", {{"rules", std::to_string(loaded_->files.rules.rules.size())},
                              {"actions", std::to_string(loaded_->actions.size())},
                              {"files", std::to_string(loaded_->files.files.size())}});
@@ -244,7 +255,24 @@ Status Service::Start() {
     if (!source.ok()) return source.status();
     kafka_ = source->get();
     source_ = std::move(source).value();
-    LoadProgress();
+    for (const service::PartitionOffset& o : restored_offsets_) {
+      kafka_->StartAt(o.topic, o.partition, o.next_offset);
+      admitted_.push_back({TopicIndex(o.topic), o.partition, o.next_offset});
+      if (o.event_time_ms == INT64_MIN) continue;
+      partition_time_->Restore({TopicIndex(o.topic), o.partition}, o.event_time_ms);
+      // The wall clock moves event time on from here while nothing arrives, as before the stop.
+      if (o.event_time_ms > newest_event_ms_) {
+        newest_event_ms_ = o.event_time_ms;
+        newest_event_wall_stale_ = true;
+      }
+    }
+    // Without checkpoints a restart re-reads the restore horizon and suppresses what the last
+    // run had handed over. With them it goes on from the checkpoint: only what came after it is
+    // evaluated again (after a crash), and that recomputes the same notifications under the same
+    // idempotency keys, which the outbox stores once. Suppressing by the record that happens to
+    // release a notification would drop some: with several partitions that record differs
+    // between runs.
+    if (!state_) LoadProgress();
     if (!config_.kafka.dead_letter_topic.empty()) {
       Result<std::unique_ptr<connectors::KafkaProducer>> producer =
           connectors::KafkaProducer::Open(client_options);
@@ -449,6 +477,93 @@ void Service::QueueReleased(const service::PartitionTime::Partition& p) {
   }
 }
 
+void Service::NoteAdmitted(uint32_t topic, int32_t partition, int64_t offset) {
+  if (admitted_last_ < admitted_.size()) {
+    Admitted& last = admitted_[admitted_last_];
+    if (last.topic == topic && last.partition == partition) {
+      last.next_offset = std::max(last.next_offset, offset + 1);
+      return;
+    }
+  }
+  for (size_t i = 0; i < admitted_.size(); ++i) {
+    if (admitted_[i].topic == topic && admitted_[i].partition == partition) {
+      admitted_last_ = i;
+      admitted_[i].next_offset = std::max(admitted_[i].next_offset, offset + 1);
+      return;
+    }
+  }
+  admitted_.push_back({topic, partition, offset + 1});
+  admitted_last_ = admitted_.size() - 1;
+}
+
+Status Service::RestoreCheckpoint() {
+  if (!state_) return Status::Ok();
+  Result<std::optional<service::Checkpoint>> checkpoint = state_->Load();
+  if (!checkpoint.ok()) return checkpoint.status();
+  if (!checkpoint->has_value()) {
+    log_.Info("no checkpoint yet; starting with empty state", {{"path", state_->path()}});
+    return Status::Ok();
+  }
+  const service::Checkpoint& c = **checkpoint;
+  if (Status st = loaded_->engine->RestoreState(c.engine_state); !st.ok()) {
+    // Never silently empty: an operator decides to throw state away.
+    return Status::FailedPrecondition("state store " + state_->path() + ": " + st.message() +
+                                      " (move the file away to start with empty state)");
+  }
+  restored_offsets_ = c.offsets;
+  checkpoint_time_ms_ = c.saved_at_ms;
+  log_.Info("state restored", {{"path", state_->path()},
+                               {"bytes", std::to_string(c.engine_state.size())},
+                               {"partitions", std::to_string(c.offsets.size())},
+                               {"saved_at", FormatTimeMs(c.saved_at_ms)}});
+  return Status::Ok();
+}
+
+bool Service::Checkpoint(const char* why) {
+  if (!state_) return false;
+  FlushNotifications();
+  // What the engine produced must be in the outbox before a checkpoint skips past it.
+  if (submit_failed_) return false;
+  const auto t0 = std::chrono::steady_clock::now();
+  checkpoint_at_ = t0;
+  if (dead_letters_) {
+    if (Status st = dead_letters_->Flush(std::chrono::seconds(5)); !st.ok()) {
+      ++checkpoint_failures_;
+      log_.Error("no checkpoint: dead letters not acknowledged", {{"error", st.message()}});
+      return false;
+    }
+  }
+  service::Checkpoint c;
+  if (Status st = loaded_->engine->SaveState(checkpoint_buf_); !st.ok()) {
+    ++checkpoint_failures_;
+    log_.Error("no checkpoint: cannot save the engine's state", {{"error", st.message()}});
+    return false;
+  }
+  c.engine_state.swap(checkpoint_buf_);
+  c.saved_at_ms = NowMs();
+  for (const Admitted& a : admitted_) {
+    int64_t time = INT64_MIN;
+    for (const auto& p : partition_time_->partitions()) {
+      if (p.key.topic == a.topic && p.key.partition == a.partition) time = p.time;
+    }
+    c.offsets.push_back({topic_names_[a.topic], a.partition, a.next_offset, time});
+  }
+  const Status st = state_->Save(c);
+  c.engine_state.swap(checkpoint_buf_);  // keeps the buffer's capacity for the next one
+  if (!st.ok()) {
+    ++checkpoint_failures_;
+    log_.Error("checkpoint failed", {{"why", why}, {"error", st.message()}});
+    return false;
+  }
+  ++checkpoints_;
+  checkpoint_bytes_ = checkpoint_buf_.size();
+  checkpoint_time_ms_ = c.saved_at_ms;
+  checkpoint_seconds_ =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  log_.Debug("checkpoint", {{"why", why}, {"bytes", std::to_string(checkpoint_bytes_)}});
+  return true;
+}
+
 void Service::ExpireIdlePartitions() {
   if (!partition_time_ || !partition_time_->HasCaughtUp()) return;
   expired_.clear();
@@ -482,6 +597,7 @@ void Service::HandleRecord(service::DecodePool::Item& record) {
     HandlePartitionEvent(record);
     return;
   }
+  if (state_) NoteAdmitted(TopicIndex(record.topic), record.partition, record.offset);
   // Reading the clock costs about as much as a tenth of an evaluation here, so the evaluation
   // time is measured on one record in kEvalLatencySampleEvery.
   const bool timed = (++records_handled_ % kEvalLatencySampleEvery) == 0;
@@ -677,6 +793,10 @@ int Service::Run() {
     MarkProcessed();
     SaveProgress(false);
     const auto now = std::chrono::steady_clock::now();
+    if (state_ &&
+        now - checkpoint_at_ >= std::chrono::milliseconds(config_.checkpoint_interval_ms)) {
+      Checkpoint("interval");
+    }
     if (now - last_snapshot >= std::chrono::milliseconds(200) || input_ended) {
       PublishSnapshot();
       last_snapshot = now;
@@ -685,6 +805,9 @@ int Service::Run() {
   }
   EvaluateDecoded(/*all=*/true, /*wait=*/true);  // records already read are evaluated
   FlushNotifications();
+  // The state at the last record read, and where each partition goes on: the next start
+  // continues exactly here, so nothing is evaluated (or notified) twice.
+  if (state_) Checkpoint("shutdown");
   // Graceful shutdown: readiness drops first, consumption stops, the outbox drains, offsets
   // are committed.
   stopping_.store(true);
@@ -783,6 +906,11 @@ void Service::PublishSnapshot() {
     counters_snapshot_.partitions_paused = partition_time_->paused();
   }
   if (kafka_ != nullptr) counters_snapshot_.pauses = kafka_->counters().pauses;
+  counters_snapshot_.checkpoints = checkpoints_;
+  counters_snapshot_.checkpoint_failures = checkpoint_failures_;
+  counters_snapshot_.checkpoint_bytes = checkpoint_bytes_;
+  counters_snapshot_.checkpoint_seconds = checkpoint_seconds_;
+  counters_snapshot_.checkpoint_time_ms = checkpoint_time_ms_;
   // The admin threads never touch the dispatcher: a reload replaces it.
   if (dispatcher_) {
     dispatcher_snapshot_ = dispatcher_->Stats();
@@ -942,6 +1070,23 @@ std::string Service::MetricsText() {
            "When rules were last loaded successfully.");
   p.Sample("klaxon_config_last_reload_success_timestamp_seconds", {},
            static_cast<double>(reload_time) / 1000.0);
+  if (state_) {
+    p.Family("klaxon_state_checkpoints_total", "counter",
+             "Checkpoints of the engine's state and the offsets it covers.");
+    p.Sample("klaxon_state_checkpoints_total", {}, static_cast<double>(counters.checkpoints));
+    p.Family("klaxon_state_checkpoint_failures_total", "counter", "Checkpoints not saved.");
+    p.Sample("klaxon_state_checkpoint_failures_total", {},
+             static_cast<double>(counters.checkpoint_failures));
+    p.Family("klaxon_state_checkpoint_bytes", "gauge", "Size of the last checkpoint's state.");
+    p.Sample("klaxon_state_checkpoint_bytes", {}, static_cast<double>(counters.checkpoint_bytes));
+    p.Family("klaxon_state_checkpoint_duration_seconds", "gauge",
+             "Time the last checkpoint took (the run loop waits for it).");
+    p.Sample("klaxon_state_checkpoint_duration_seconds", {}, counters.checkpoint_seconds);
+    p.Family("klaxon_state_last_checkpoint_timestamp_seconds", "gauge",
+             "When the last checkpoint (or the one restored at start) was saved.");
+    p.Sample("klaxon_state_last_checkpoint_timestamp_seconds", {},
+             static_cast<double>(counters.checkpoint_time_ms) / 1000.0);
+  }
   WriteProcessMetrics(p, start_time_ms_);
   return p.text();
 }

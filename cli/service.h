@@ -26,6 +26,7 @@
 #include "engine/engine.h"
 #include "service/decode_pool.h"
 #include "service/partition_time.h"
+#include "service/state_store.h"
 
 namespace klaxon::connectors {
 class Source;
@@ -63,6 +64,11 @@ class Service {
     uint64_t oversized = 0;
     uint64_t partitions_paused = 0;
     uint64_t pauses = 0;
+    uint64_t checkpoints = 0;
+    uint64_t checkpoint_failures = 0;
+    uint64_t checkpoint_bytes = 0;
+    double checkpoint_seconds = 0;
+    int64_t checkpoint_time_ms = 0;
   };
   using PartitionKey = std::pair<std::string, int32_t>;
   struct Pending {
@@ -89,6 +95,13 @@ class Service {
   void AdvanceToPartitionTime();
   void Align();
   void ExpireIdlePartitions();
+  // Opens the state store and restores the engine from its checkpoint (Kafka only).
+  Status RestoreCheckpoint();
+  // Saves the engine's state and the offsets it covers, once every notification it produced is
+  // in the outbox. False when nothing was saved (logged).
+  bool Checkpoint(const char* why);
+  // The record at `offset` of the partition was handed to the engine.
+  void NoteAdmitted(uint32_t topic, int32_t partition, int64_t offset);
   // Queues what partition time released at a partition's end (after a restart, suppressed
   // when that end is at or below what a previous run handed over).
   void QueueReleased(const service::PartitionTime::Partition& p);
@@ -126,7 +139,19 @@ class Service {
   int64_t advanced_to_ = INT64_MIN;  // what the engine was last advanced to from partition_time_
   std::vector<service::PartitionTime::Key> pause_, resume_;  // reused by Align
   std::vector<service::PartitionTime::Partition> expired_;   // reused by ExpireIdlePartitions
-  std::vector<Notification> notes_;                          // reused
+  // Checkpoints (null without Kafka, or with state.enabled false).
+  std::unique_ptr<service::StateStore> state_;
+  struct Admitted {
+    uint32_t topic;
+    int32_t partition;
+    int64_t next_offset;  // after the last record handed to the engine
+  };
+  std::vector<Admitted> admitted_;
+  size_t admitted_last_ = 0;
+  std::vector<service::PartitionOffset> restored_offsets_;  // applied when the source opens
+  std::string checkpoint_buf_;
+  std::chrono::steady_clock::time_point checkpoint_at_{};
+  std::vector<Notification> notes_;       // reused
   std::deque<Pending> pending_;           // records handed out, in order, not yet marked processed
   std::vector<std::string> topic_names_;  // every topic a record came from
   uint32_t last_topic_ = 0;
@@ -172,6 +197,11 @@ class Service {
   uint64_t submit_failures_ = 0;
   uint64_t suppressed_ = 0;
   uint64_t oversized_ = 0;
+  uint64_t checkpoints_ = 0;
+  uint64_t checkpoint_failures_ = 0;
+  uint64_t checkpoint_bytes_ = 0;
+  double checkpoint_seconds_ = 0;
+  int64_t checkpoint_time_ms_ = 0;
   bool submit_failed_ = false;
   LatencyHistogram eval_latency_{LatencyHistogram::kEvaluationBounds};
   LatencyHistogram outbox_latency_{LatencyHistogram::kDeliveryBounds};

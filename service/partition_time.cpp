@@ -43,6 +43,14 @@ void PartitionTime::Assign(Key key) {
   Recompute();
 }
 
+void PartitionTime::Restore(Key key, int64_t time) {
+  if (Find(key) != nullptr) return;
+  Partition p{key};
+  p.time = time;
+  p.assigned = false;
+  partitions_.push_back(p);
+}
+
 void PartitionTime::Revoke(Key key) {
   Partition* p = FindAssigned(key);
   if (p == nullptr) return;

@@ -51,6 +51,9 @@ class PartitionTime {
   // stopped (KafkaSourceOptions::resume_own_position), so its events continue from there.
   void Assign(Key key);
   void Revoke(Key key);
+  // The time a partition had when a checkpoint was taken, before it is assigned again: a
+  // restart goes on reading it where the checkpoint was, so its events continue from there.
+  void Restore(Key key, int64_t time);
   // A record's event time. Records of a partition not assigned (revoked meanwhile) count for
   // nothing.
   void Observe(Key key, int64_t event_time_ms);

@@ -69,7 +69,8 @@ Result<std::unique_ptr<StateStore>> StateStore::Open(const std::string& path) {
           "CREATE TABLE IF NOT EXISTS checkpoint (id INTEGER PRIMARY KEY CHECK (id = 1),"
           " engine_state BLOB NOT NULL, saved_at_ms INTEGER NOT NULL);"
           "CREATE TABLE IF NOT EXISTS offsets (topic TEXT NOT NULL, partition INTEGER NOT NULL,"
-          " next_offset INTEGER NOT NULL, PRIMARY KEY (topic, partition));"
+          " next_offset INTEGER NOT NULL, event_time_ms INTEGER NOT NULL,"
+          " PRIMARY KEY (topic, partition));"
           "PRAGMA user_version = 1;");
       !s.ok()) {
     return Status::IoError(s.message() +
@@ -102,15 +103,16 @@ Result<std::optional<Checkpoint>> StateStore::Load() {
                         blob == nullptr ? 0 : static_cast<size_t>(sqlite3_column_bytes(row.s, 0)));
   c.saved_at_ms = sqlite3_column_int64(row.s, 1);
   Statement offsets;
-  if (sqlite3_prepare_v2(db_, "SELECT topic, partition, next_offset FROM offsets", -1, &offsets.s,
-                         nullptr) != SQLITE_OK) {
+  if (sqlite3_prepare_v2(db_, "SELECT topic, partition, next_offset, event_time_ms FROM offsets",
+                         -1, &offsets.s, nullptr) != SQLITE_OK) {
     return Error("cannot read the checkpoint's offsets");
   }
   int step;
   while ((step = sqlite3_step(offsets.s)) == SQLITE_ROW) {
     const unsigned char* topic = sqlite3_column_text(offsets.s, 0);
     c.offsets.push_back({topic == nullptr ? std::string() : reinterpret_cast<const char*>(topic),
-                         sqlite3_column_int(offsets.s, 1), sqlite3_column_int64(offsets.s, 2)});
+                         sqlite3_column_int(offsets.s, 1), sqlite3_column_int64(offsets.s, 2),
+                         sqlite3_column_int64(offsets.s, 3)});
   }
   if (step != SQLITE_DONE) return Error("cannot read the checkpoint's offsets");
   return std::optional<Checkpoint>(std::move(c));
@@ -138,8 +140,8 @@ Status StateStore::Save(const Checkpoint& c) {
   {
     Statement put;
     if (sqlite3_prepare_v2(db_,
-                           "INSERT OR REPLACE INTO offsets (topic, partition, next_offset)"
-                           " VALUES (?1, ?2, ?3)",
+                           "INSERT OR REPLACE INTO offsets (topic, partition, next_offset,"
+                           " event_time_ms) VALUES (?1, ?2, ?3, ?4)",
                            -1, &put.s, nullptr) != SQLITE_OK) {
       return fail("cannot save the checkpoint's offsets");
     }
@@ -147,6 +149,7 @@ Status StateStore::Save(const Checkpoint& c) {
       sqlite3_bind_text(put.s, 1, o.topic.data(), static_cast<int>(o.topic.size()), SQLITE_STATIC);
       sqlite3_bind_int(put.s, 2, o.partition);
       sqlite3_bind_int64(put.s, 3, o.next_offset);
+      sqlite3_bind_int64(put.s, 4, o.event_time_ms);
       if (sqlite3_step(put.s) != SQLITE_DONE) return fail("cannot save the checkpoint's offsets");
       sqlite3_reset(put.s);
     }

@@ -15,6 +15,7 @@
 // Not thread-safe: the run loop owns it.
 #pragma once
 
+#include <climits>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -30,7 +31,8 @@ namespace klaxon::service {
 struct PartitionOffset {
   std::string topic;
   int32_t partition = -1;
-  int64_t next_offset = -1;  // the first record not covered by the checkpoint's state
+  int64_t next_offset = -1;           // the first record not covered by the checkpoint's state
+  int64_t event_time_ms = INT64_MIN;  // the partition's event time then; INT64_MIN: none
 };
 
 struct Checkpoint {
