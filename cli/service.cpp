@@ -448,7 +448,7 @@ void Service::HandlePartitionEvent(const service::DecodePool::Item& record) {
       partition_time_->Assign(key);
       return;  // an assigned partition only ever holds time back
     case connectors::PartitionEvent::kRevoked:
-      partition_time_->Revoke(key);
+      partition_time_->Revoke(key, NowMs());
       break;
     case connectors::PartitionEvent::kEnd:
       partition_time_->End(key, NowMs(), record.offset);

@@ -9,6 +9,10 @@ int64_t SatAdd(int64_t a, int64_t b) {
   return a > std::numeric_limits<int64_t>::max() - b ? std::numeric_limits<int64_t>::max() : a + b;
 }
 
+bool Holds(const PartitionTime::Partition& p) {
+  return (p.assigned || p.revoked_since != PartitionTime::kNone) && !p.idle;
+}
+
 }  // namespace
 
 PartitionTime::Partition* PartitionTime::Find(Key key) {
@@ -31,15 +35,26 @@ void PartitionTime::Assign(Key key) {
   Partition* p = Find(key);
   if (p == nullptr) {
     partitions_.push_back({key});
-    ++active_;
   } else if (!p->assigned) {
-    // Its time stays; it is not caught up or paused until it says so again.
+    // Its time stays; it is not caught up, idle or paused until it says so again.
     p->assigned = true;
+    p->revoked_since = kNone;
     p->idle = false;
     p->paused = false;
     p->caught_up_since = kNone;
-    ++active_;
   }
+  Recompute();
+}
+
+void PartitionTime::Revoke(Key key, int64_t now_ms) {
+  Partition* p = FindAssigned(key);
+  if (p == nullptr) return;
+  p->assigned = false;
+  p->paused = false;
+  p->caught_up_since = kNone;
+  // An idle one held nothing back; a busy one goes on holding until it expires.
+  p->revoked_since = p->idle || idle_after_ms_ <= 0 ? kNone : now_ms;
+  p->idle = false;
   Recompute();
 }
 
@@ -51,30 +66,13 @@ void PartitionTime::Restore(Key key, int64_t time) {
   partitions_.push_back(p);
 }
 
-void PartitionTime::Revoke(Key key) {
-  Partition* p = FindAssigned(key);
-  if (p == nullptr) return;
-  if (!p->idle) --active_;
-  if (p->paused) --paused_;
-  if (p->caught_up_since != kNone) --caught_up_;
-  p->assigned = false;
-  p->idle = false;
-  p->paused = false;
-  p->caught_up_since = kNone;
-  Recompute();
-}
-
 void PartitionTime::Observe(Key key, int64_t event_time_ms) {
   Partition* p = FindAssigned(key);
   if (p == nullptr) return;
   bool recompute = false;
-  if (p->caught_up_since != kNone) {
+  if (p->caught_up_since != kNone || p->idle) {
     p->caught_up_since = kNone;
-    --caught_up_;
-  }
-  if (p->idle) {
     p->idle = false;
-    ++active_;
     recompute = true;
   }
   if (event_time_ms > p->time) {
@@ -90,26 +88,26 @@ void PartitionTime::End(Key key, int64_t now_ms, int64_t end_offset) {
   if (p == nullptr || p->idle) return;
   p->end_offset = end_offset;
   if (p->time != kNone && idle_after_ms_ > 0) {
-    if (p->caught_up_since == kNone) ++caught_up_;
     p->caught_up_since = now_ms;
-    return;
+  } else {
+    p->idle = true;  // empty so far: nothing of it can be overtaken
   }
-  p->idle = true;  // empty so far: nothing of it can be overtaken
-  --active_;
   Recompute();
 }
 
 void PartitionTime::ExpireIdle(int64_t now_ms, std::vector<Partition>& expired) {
-  if (caught_up_ == 0) return;
+  if (waiting_ == 0) return;
   bool changed = false;
   for (Partition& p : partitions_) {
+    if (p.revoked_since != kNone && now_ms - p.revoked_since >= idle_after_ms_) {
+      p.revoked_since = kNone;  // given to another consumer for good
+      changed = true;
+    }
     if (!p.assigned || p.caught_up_since == kNone || now_ms - p.caught_up_since < idle_after_ms_) {
       continue;
     }
     p.caught_up_since = kNone;
-    --caught_up_;
     p.idle = true;
-    --active_;
     changed = true;
     expired.push_back(p);
   }
@@ -120,10 +118,13 @@ void PartitionTime::Recompute() {
   int64_t slowest = kNone;
   int64_t newest = kNone;
   bool unknown = false;
+  active_ = paused_ = waiting_ = 0;
   for (const Partition& p : partitions_) {
-    if (!p.assigned) continue;
-    if (p.time != kNone) newest = std::max(newest, p.time);
-    if (p.idle) continue;
+    if (p.paused) ++paused_;
+    if ((p.assigned && p.caught_up_since != kNone) || p.revoked_since != kNone) ++waiting_;
+    if (p.assigned && p.time != kNone) newest = std::max(newest, p.time);
+    if (!Holds(p)) continue;
+    ++active_;
     if (p.time == kNone) {
       unknown = true;
     } else if (slowest == kNone || p.time < slowest) {
@@ -140,22 +141,24 @@ void PartitionTime::Recompute() {
 
 void PartitionTime::TakeAlignment(std::vector<Key>& pause, std::vector<Key>& resume) {
   if (max_ahead_ms_ <= 0) return;
+  bool changed = false;
   for (Partition& p : partitions_) {
     if (!p.assigned) continue;
     if (p.paused) {
       // The slowest itself, or within half the bound of it (hysteresis: no pause-resume churn).
       if (slowest_ == kNone || p.time <= SatAdd(slowest_, max_ahead_ms_ / 2)) {
         p.paused = false;
-        --paused_;
+        changed = true;
         resume.push_back(p.key);
       }
     } else if (!p.idle && p.time != kNone && slowest_ != kNone &&
                p.time > SatAdd(slowest_, max_ahead_ms_)) {
       p.paused = true;
-      ++paused_;
+      changed = true;
       pause.push_back(p.key);
     }
   }
+  if (changed) Recompute();
 }
 
 }  // namespace klaxon::service

@@ -42,15 +42,18 @@ class PartitionTime {
     int64_t caught_up_since = kNone;  // wall-clock ms of its end, while not idle yet
     int64_t end_offset = -1;          // the caller's position of its last end
     bool assigned = true;             // false: revoked; its time is kept for a reassignment
+    int64_t revoked_since = kNone;    // wall-clock ms of its revocation, while it still counts
   };
 
   PartitionTime(int64_t max_ahead_ms, int64_t idle_after_ms)
       : max_ahead_ms_(max_ahead_ms), idle_after_ms_(idle_after_ms) {}
 
   // A partition assigned again keeps the time it had: the caller goes on reading it where it
-  // stopped (KafkaSourceOptions::resume_own_position), so its events continue from there.
+  // stopped (KafkaSourceOptions::resume_own_position), so its events continue from there. A
+  // revoked one goes on holding time back for idle_after_ms: a rebalance revokes every
+  // partition and assigns most of them back moments later, and time must not have passed them.
   void Assign(Key key);
-  void Revoke(Key key);
+  void Revoke(Key key, int64_t now_ms);
   // The time a partition had when a checkpoint was taken, before it is assigned again: a
   // restart goes on reading it where the checkpoint was, so its events continue from there.
   void Restore(Key key, int64_t time);
@@ -60,7 +63,7 @@ class PartitionTime {
   // The partition is caught up at `now_ms` (wall clock) at the caller's `end_offset`.
   void End(Key key, int64_t now_ms, int64_t end_offset);
   // Partitions caught up for idle_after_ms by `now_ms` become idle; they are appended to
-  // `expired`.
+  // `expired`. Revoked partitions stop holding time back after as long.
   void ExpireIdle(int64_t now_ms, std::vector<Partition>& expired);
 
   // The time the engine may evaluate up to: the minimum over partitions that are not idle;
@@ -70,7 +73,8 @@ class PartitionTime {
   // No partition is assigned, or every one is idle.
   bool AllIdle() const { return active_ == 0; }
   size_t paused() const { return paused_; }
-  bool HasCaughtUp() const { return caught_up_ > 0; }
+  // Whether ExpireIdle has anything to look at.
+  bool HasCaughtUp() const { return waiting_ > 0; }
   // Assigned and revoked ones (Partition::assigned).
   const std::vector<Partition>& partitions() const { return partitions_; }
 
@@ -84,11 +88,12 @@ class PartitionTime {
 
   int64_t max_ahead_ms_;
   int64_t idle_after_ms_;
-  size_t caught_up_ = 0;  // partitions caught up and not idle yet
   std::vector<Partition> partitions_;
-  size_t last_ = 0;            // index of the last partition found (records come in runs)
-  size_t active_ = 0;          // partitions not idle
+  size_t last_ = 0;  // index of the last partition found (records come in runs)
+  // Derived by Recompute from partitions_ (a few dozen at most):
+  size_t active_ = 0;          // partitions holding time back: assigned or lately revoked, not idle
   size_t paused_ = 0;          // partitions recorded as paused
+  size_t waiting_ = 0;         // caught up, or revoked, and not expired yet
   int64_t watermark_ = kNone;  // see Watermark()
   int64_t slowest_ = kNone;    // minimum over active partitions that have a time
 };

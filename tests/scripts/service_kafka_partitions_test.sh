@@ -4,8 +4,8 @@
 # Scenarios, each against a fresh topic and consumer group:
 #   keyed     backlog keyed by the `service` tag (as producers key by project): some partitions
 #             stay empty, so idle partitions must stop holding time back
-#   unkeyed   backlog spread over every partition, with a small alignment bound so partitions
-#             running ahead are paused and resumed
+#   unkeyed   backlog spread over every partition, one of them sparse, with a small alignment
+#             bound so the partition running ahead is paused and resumed
 #   live      produced in chunks while the service runs, with a consumer joining and leaving
 #             the group mid-stream (every partition revoked and assigned again)
 set -euo pipefail
@@ -62,9 +62,10 @@ YAML
   [ -n "$ADMIN" ] || fail "$name: no admin port in the log"
 }
 
-# check_service NAME: waits for replay's notifications, compares, and stops the service.
+# check_service NAME [PATTERN]: waits for replay's notifications (and for /metrics to match
+# PATTERN), compares, and stops the service.
 check_service() {
-  local name=$1
+  local name=$1 pattern=${2:-}
   for _ in $(seq 1200); do
     received_keys "$WORK/hook.jsonl" | awk -v last="$last" '$1 <= last' | sort >"$WORK/got"
     cmp -s "$WORK/want" "$WORK/got" && break
@@ -73,6 +74,11 @@ check_service() {
   sleep 1  # anything extra would arrive now
   received_keys "$WORK/hook.jsonl" | awk -v last="$last" '$1 <= last' | sort >"$WORK/got"
   METRICS=$(curl -s "http://127.0.0.1:$ADMIN/metrics")
+  for _ in $(seq 300); do
+    [ -z "$pattern" ] || grep -q "$pattern" <<<"$METRICS" && break
+    sleep 0.1
+    METRICS=$(curl -s "http://127.0.0.1:$ADMIN/metrics")
+  done
   if ! diff "$WORK/want" "$WORK/got" >"$WORK/$name.diff"; then
     cat "$WORK/$name.diff"
     grep -E '^klaxon_(events|kafka|partition)' <<<"$METRICS" || true
@@ -98,10 +104,23 @@ used=$(grep -c '^klaxon_partition_event_time_seconds{topic="keyed"' <<<"$METRICS
 [ "$used" -ge 2 ] && [ "$used" -lt 8 ] || fail "keyed: $used partitions with events, want 2-7"
 echo "$(date +%T) keyed backlog: ok ($used partitions with events, $idle idle at the end)"
 
-# unkeyed: every partition has events; a 1 s bound makes alignment pause the ones ahead.
-zcat "$log" | kcat -P -b "$BROKERS" -t unkeyed || fail "cannot produce"
+# unkeyed: every partition has events, partition 0 a sparse tenth of them, so one fetch of it
+# covers far more event time than one of the others: alignment must pause it.
+python3 - "$log" "$WORK" <<'PY'
+import gzip, sys
+lines = gzip.open(sys.argv[1], "rt").read().splitlines(True)
+parts = [[] for _ in range(8)]
+for i, line in enumerate(lines):
+    parts[0 if i % 10 == 0 else 1 + i % 7].append(line)
+for p, chunk in enumerate(parts):
+    open(f"{sys.argv[2]}/spread{p}.jsonl", "w").writelines(chunk)
+PY
+for p in 0 1 2 3 4 5 6 7; do
+  kcat -P -b "$BROKERS" -t unkeyed -p "$p" -l "$WORK/spread$p.jsonl" || fail "cannot produce"
+done
 run_service unkeyed unkeyed "engine: {max_partition_skew: 1s}"
-check_service unkeyed
+# Once the others are idle, the paused partition is the slowest left and is resumed.
+check_service unkeyed '^klaxon_kafka_partitions_paused 0$'
 pauses=$(sed -n 's/^klaxon_kafka_partition_pauses_total \([0-9]*\)$/\1/p' <<<"$METRICS")
 [ "${pauses:-0}" -gt 0 ] || fail "unkeyed: alignment never paused a partition"
 grep -q '^klaxon_kafka_partitions_paused 0$' <<<"$METRICS" || fail "unkeyed: partitions left paused"

@@ -64,29 +64,35 @@ TEST_CASE(
   CHECK(t.Watermark() == 7'000);  // everything read: the newest time of all
 }
 
-TEST_CASE("partition time: revocation recomputes the minimum; reassignment keeps the time") {
+TEST_CASE("partition time: a revoked partition holds time until it expires or comes back") {
   PartitionTime t(10'000, 1'000);
+  std::vector<PartitionTime::Partition> expired;
   t.Assign({0, 0});
   t.Assign({1, 0});
   t.Observe({0, 0}, 8'000);
   t.Observe({1, 0}, 3'000);
   CHECK(t.Watermark() == 3'000);
-  t.Revoke({1, 0});
-  CHECK(t.Watermark() == 8'000);
+  // A rebalance revokes it: for a moment it still holds time back, it may well come back.
+  t.Revoke({1, 0}, /*now_ms=*/10'000);
+  CHECK(t.Watermark() == 3'000);
   t.Observe({1, 0}, 1'000);  // a record of a revoked partition counts for nothing
-  CHECK(t.Watermark() == 8'000);
-  std::vector<PartitionTime::Partition> expired;
-  t.End({1, 0}, 0, 5);  // nor does its end
-  t.ExpireIdle(100'000, expired);
-  CHECK(expired.empty());
-  // Given back: it goes on where it stopped, so it holds time at what it had delivered, and a
-  // burst that fills it later is not overtaken.
+  t.End({1, 0}, 10'100, 5);  // nor does its end
+  CHECK(t.Watermark() == 3'000);
+  // Given back: it goes on where it stopped, from the time it had.
   t.Assign({1, 0});
   CHECK(t.Watermark() == 3'000);
-  t.End({1, 0}, 0, 5);
+  t.End({1, 0}, 10'200, 5);
   CHECK(t.Watermark() == 3'000);  // caught up, but not idle before the timeout
   t.Observe({1, 0}, 6'000);
   CHECK(t.Watermark() == 6'000);
+  // Revoked for good: once the timeout passed, it no longer holds time back.
+  t.Revoke({1, 0}, 20'000);
+  CHECK(t.Watermark() == 6'000);
+  t.ExpireIdle(20'999, expired);
+  CHECK(t.Watermark() == 6'000);
+  t.ExpireIdle(21'000, expired);
+  CHECK(t.Watermark() == 8'000);
+  CHECK_FALSE(t.HasCaughtUp());
   CHECK(t.partitions().size() == 2);
 }
 
@@ -146,7 +152,7 @@ TEST_CASE("partition time: a revoked paused partition is no longer counted as pa
   std::vector<Key> pause, resume;
   t.TakeAlignment(pause, resume);
   CHECK(t.paused() == 1);
-  t.Revoke({0, 1});
+  t.Revoke({0, 1}, 0);
   CHECK(t.paused() == 0);
   t.TakeAlignment(pause, resume);
   CHECK(resume.empty());  // not assigned: nothing to resume
