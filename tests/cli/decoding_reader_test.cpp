@@ -8,29 +8,13 @@
 #include "cli/decoding_reader.h"
 #include "connectors/file_source.h"
 #include "engine/engine.h"
+#include "tests/service/decode_test_util.h"
 
 namespace klaxon::cli {
 namespace {
 
-std::unique_ptr<Engine> TypeEngine() {
-  RuleSet rs;
-  Rule r;
-  r.name = "errors";
-  r.filter.kind = Predicate::Kind::kMatch;
-  r.filter.field.name = "level";
-  r.filter.field.path = {"level"};
-  r.filter.values = {"error"};
-  rs.rules.push_back(r);
-  auto e = Engine::Create(std::move(rs), EngineOptions());
-  REQUIRE(e.ok());
-  return std::move(e).value();
-}
-
-std::string Event(int i) {
-  if (i % 7 == 3) return "{broken " + std::to_string(i);
-  return R"({"timestamp":)" + std::to_string(1764028800 + i) + R"(,"level":"error","pad":")" +
-         std::string(static_cast<size_t>((i * 7919) % 20000), 'x') + "\"}";
-}
+using testing::Event;
+using testing::TypeEngine;
 
 TEST_CASE("decoding reader: a file's lines in order, rejects with their line numbers") {
   const auto path = std::filesystem::temp_directory_path() / "klaxon_decoding_reader_test.jsonl";

@@ -83,3 +83,17 @@ bad = {k: v for k, v in ids.items() if len(v) > 1}
 assert not bad, f"notifications with several idempotency keys: {bad}"
 PY
 }
+
+# outage_want: the end-to-end rules over the recorded outage, with a receiver "hook" for their
+# webhook. Sets rules, log, want (how many notifications replay computes; their keys in
+# $WORK/want, sorted) and last (the time of the last one).
+outage_want() {
+  start_receiver hook
+  export HOOK_URL="$RECEIVER_URL" HOOK_SECRET="whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+  rules="$SRC/tests/scripts/e2e/outage.rules"
+  log="$SRC/examples/events/outage.jsonl.gz"
+  "$KLAXON_BIN" replay "$rules" --events "$log" --format json | replay_keys | sort >"$WORK/want"
+  want=$(wc -l <"$WORK/want")
+  [ "$want" -ge 5 ] || fail "replay gave only $want notifications"
+  last=$(tail -1 "$WORK/want" | cut -d' ' -f1)
+}

@@ -13,15 +13,7 @@ set -euo pipefail
 
 export KLAXON_KAFKA_PARTITIONS=8
 start_broker
-start_receiver hook
-export HOOK_URL="$RECEIVER_URL" HOOK_SECRET="whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
-rules="$SRC/tests/scripts/e2e/outage.rules"
-log="$SRC/examples/events/outage.jsonl.gz"
-
-"$KLAXON_BIN" replay "$rules" --events "$log" --format json | replay_keys | sort >"$WORK/want"
-want=$(wc -l <"$WORK/want")
-[ "$want" -ge 5 ] || fail "replay gave only $want notifications"
-last=$(tail -1 "$WORK/want" | cut -d' ' -f1)
+outage_want
 events=$(zcat "$log" | wc -l)
 
 # key<TAB>event lines, keyed by the service tag (tags are an object or a list of pairs).

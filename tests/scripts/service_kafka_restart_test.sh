@@ -13,14 +13,7 @@ set -euo pipefail
 
 export KLAXON_KAFKA_PARTITIONS=8
 start_broker
-start_receiver hook
-export HOOK_URL="$RECEIVER_URL" HOOK_SECRET="whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
-rules="$SRC/tests/scripts/e2e/outage.rules"
-log="$SRC/examples/events/outage.jsonl.gz"
-
-"$KLAXON_BIN" replay "$rules" --events "$log" --format json | replay_keys | sort >"$WORK/want"
-want=$(wc -l <"$WORK/want")
-last=$(tail -1 "$WORK/want" | cut -d' ' -f1)
+outage_want
 python3 - "$log" "$WORK" <<'PY'
 import gzip, json, sys
 lines = gzip.open(sys.argv[1], "rt").read().splitlines(True)
