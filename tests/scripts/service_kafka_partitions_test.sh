@@ -65,9 +65,14 @@ check_service() {
   done
   sleep 1  # anything extra would arrive now
   received_keys "$WORK/hook.jsonl" | awk -v last="$last" '$1 <= last' | sort >"$WORK/got"
+  # Every event read (the last notification comes before the log's end) and, when asked for,
+  # the pattern.
   METRICS=$(curl -s "http://127.0.0.1:$ADMIN/metrics")
-  for _ in $(seq 300); do
-    [ -z "$pattern" ] || grep -q "$pattern" <<<"$METRICS" && break
+  for _ in $(seq 600); do
+    if grep -q "^klaxon_events_received_total $events\$" <<<"$METRICS" &&
+      { [ -z "$pattern" ] || grep -q "$pattern" <<<"$METRICS"; }; then
+      break
+    fi
     sleep 0.1
     METRICS=$(curl -s "http://127.0.0.1:$ADMIN/metrics")
   done

@@ -52,8 +52,14 @@ printf 'rule broken {\n  when frequency > 5/min for\n}\n' >"$WORK/rules.rules"
 kill -HUP "$pid"
 for _ in $(seq 50); do grep -q 'reload failed' "$WORK/run.log" && break; sleep 0.1; done
 grep -q 'reload failed' "$WORK/run.log" || fail "broken reload not reported"
-sleep 0.3
-curl -s "$admin/metrics" | grep -q '^klaxon_config_last_reload_successful 0$' || fail "reload metric not 0"
+for _ in $(seq 50); do
+  curl -s "$admin/metrics" | grep -q '^klaxon_config_last_reload_successful 0$' && break
+  sleep 0.1
+done
+curl -s "$admin/metrics" | grep -q '^klaxon_config_last_reload_successful 0$' || {
+  tail -20 "$WORK/run.log"
+  fail "reload metric not 0"
+}
 curl -s "$admin/api/v1/rules" | grep -q '"name":"a-errors"' || fail "old rules gone"
 # Each rule is listed with its id (engine/rule_id.cpp), not "".
 curl -s "$admin/api/v1/rules" | grep -Eq '"name":"a-errors","id":"[0-9a-f]{16}"' ||
