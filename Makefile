@@ -3,7 +3,7 @@ JOBS ?= 2
 BUILD ?= build/release
 SANITIZE_BUILD ?= build/sanitize
 FUZZ_BUILD ?= build/fuzz
-FUZZ_SECONDS ?= 60
+FUZZ_SECONDS ?= 120
 CMAKE_FLAGS ?=
 PREFIX ?= /usr/local
 

@@ -8,8 +8,10 @@
 #include <charconv>
 #include <cmath>
 #include <filesystem>
+#include <optional>
 #include <ostream>
 #include <sstream>
+#include <string_view>
 #include <tuple>
 
 #include <fmt/format.h>
@@ -664,6 +666,44 @@ Result<CaseResult> RunCase(const TestFile& file, const CaseSpec& c, int index,
   return r;
 }
 
+// The offset of the first byte that does not start or continue a well-formed UTF-8 sequence
+// (RFC 3629: no overlong forms, surrogates or code points past U+10FFFF), if any. YAML is
+// Unicode text, but yaml-cpp passes any bytes through, and the events built from them could
+// not be serialised as JSON.
+std::optional<size_t> FirstInvalidUtf8(std::string_view text) {
+  size_t i = 0;
+  while (i < text.size()) {
+    const auto b = static_cast<unsigned char>(text[i]);
+    if (b < 0x80) {
+      ++i;
+      continue;
+    }
+    size_t n = 0;
+    unsigned char lo = 0x80;  // bounds of the second byte
+    unsigned char hi = 0xBF;
+    if (b >= 0xC2 && b <= 0xDF) {
+      n = 2;
+    } else if (b >= 0xE0 && b <= 0xEF) {
+      n = 3;
+      if (b == 0xE0) lo = 0xA0;  // overlong
+      if (b == 0xED) hi = 0x9F;  // surrogates
+    } else if (b >= 0xF0 && b <= 0xF4) {
+      n = 4;
+      if (b == 0xF0) lo = 0x90;  // overlong
+      if (b == 0xF4) hi = 0x8F;  // past U+10FFFF
+    } else {
+      return i;
+    }
+    if (i + n > text.size()) return i;
+    for (size_t k = 1; k < n; ++k) {
+      const auto c = static_cast<unsigned char>(text[i + k]);
+      if (c < (k == 1 ? lo : 0x80) || c > (k == 1 ? hi : 0xBF)) return i;
+    }
+    i += n;
+  }
+  return std::nullopt;
+}
+
 struct FileOutcome {
   int passed = 0;
   int failed = 0;
@@ -678,6 +718,15 @@ FileOutcome RunTestFile(const std::string& path, std::ostream& out, std::ostream
   if (!text.ok()) {
     err << "klaxon test: " << text.status().message() << "\n";
     outcome.exit_code = kExitUsage;
+    return outcome;
+  }
+  if (const std::optional<size_t> bad = FirstInvalidUtf8(*text)) {
+    const std::string_view before = std::string_view(*text).substr(0, *bad);
+    const size_t line_start = before.rfind('\n');
+    const size_t column = line_start == std::string_view::npos ? *bad + 1 : *bad - line_start;
+    err << fmt::format("{}:{}:{}: error: invalid UTF-8 (a test file is UTF-8 text)\n", path,
+                       std::count(before.begin(), before.end(), '\n') + 1, column);
+    outcome.exit_code = kExitProblems;
     return outcome;
   }
   YAML::Node doc;

@@ -273,6 +273,42 @@ struct EventDecoder::Impl {
   DecodedEvent* out = nullptr;
   TimeStatus time_status = kTimeMissing;
 
+  // A duplicated key: the last occurrence wins (as JSON.parse and Python's json decide), so a
+  // later occurrence undoes what the earlier one produced. One record per wanted key read in
+  // each object being walked (a stack: nested objects push above and pop on return).
+  struct Seen {
+    const void* entry;  // the trie child or tag entry the key named
+    uint32_t begin;     // its values in out->values
+    uint32_t end;
+    TimeStatus time_status;  // event time and id before its first occurrence
+    int64_t time_ms;
+    uint32_t event_id_length;
+  };
+  static constexpr uint32_t kDeadField = UINT32_MAX;  // a value a later duplicate undid
+  std::vector<Seen> seen;
+  bool any_dead = false;
+
+  // Before reading the value of a key named `entry` in the object whose records start at
+  // `mark`; returns its record for EndKey.
+  size_t BeginKey(size_t mark, const void* entry) {
+    const auto now = static_cast<uint32_t>(out->values.size());
+    for (size_t i = mark; i < seen.size(); ++i) {
+      Seen& s = seen[i];
+      if (s.entry != entry) continue;
+      for (uint32_t k = s.begin; k < s.end; ++k) out->values[k].field = kDeadField;
+      any_dead |= s.end > s.begin;
+      // The timestamp and event id paths are unique, so only this key could have set them.
+      time_status = s.time_status;
+      out->time_ms = s.time_ms;
+      out->event_id_length = s.event_id_length;
+      s.begin = now;
+      return i;
+    }
+    seen.push_back({entry, now, now, time_status, out->time_ms, out->event_id_length});
+    return seen.size() - 1;
+  }
+  void EndKey(size_t i) { seen[i].end = static_cast<uint32_t>(out->values.size()); }
+
   uint32_t Child(uint32_t node, const std::string& key) {
     for (auto& [k, idx] : nodes[node].children) {
       if (k == key) return idx;
@@ -382,6 +418,7 @@ struct EventDecoder::Impl {
   bool Tags(od::value& v, od::json_type type, const Node& node) {
     static const Node kEmpty;
     bool error = false;
+    const size_t mark = seen.size();
     if (type == od::json_type::object) {
       od::object obj;
       if (v.get_object().get(obj)) return false;
@@ -397,7 +434,9 @@ struct EventDecoder::Impl {
         od::value val = field.value();
         od::json_type t;
         if (val.type().get(t)) return false;
+        const size_t key = BeginKey(mark, entry);
         if (!Scalar(val, t, kEmpty, f, 1)) return false;
+        EndKey(key);
       }
     } else if (type == od::json_type::array) {
       od::array arr;
@@ -412,6 +451,7 @@ struct EventDecoder::Impl {
         if (pair.get_array().get(kv)) return false;
         int i = 0;
         const uint32_t* f = nullptr;
+        const void* entry_of_f = nullptr;
         for (auto item : kv) {
           od::value iv;
           if (item.get(iv)) return false;
@@ -428,16 +468,21 @@ struct EventDecoder::Impl {
                   [&](std::string_view& key) { return !iv.get_string().get(key); }, error);
               if (error) return false;
               f = entry == nullptr ? nullptr : &entry->second;
+              entry_of_f = entry;
             }
           } else if (i == 1 && f != nullptr) {
             od::json_type vt;
             if (iv.type().get(vt)) return false;
+            // Pairs read as a dict: a repeated tag's last pair wins, as for object keys.
+            const size_t key = BeginKey(mark, entry_of_f);
             if (!Scalar(iv, vt, kEmpty, f, 1)) return false;
+            EndKey(key);
           }
           ++i;
         }
       }
     }
+    seen.resize(mark);
     return true;
   }
 
@@ -456,6 +501,7 @@ struct EventDecoder::Impl {
       od::object obj;
       if (v.get_object().get(obj)) return false;
       bool error = false;
+      const size_t mark = seen.size();
       for (auto item : obj) {
         if (item.error()) return false;
         od::field& field = item.value_unsafe();
@@ -465,8 +511,11 @@ struct EventDecoder::Impl {
         if (error) return false;
         if (entry == nullptr) continue;
         od::value cv = field.value();
+        const size_t key = BeginKey(mark, entry);
         if (!Walk(cv, entry->second)) return false;
+        EndKey(key);
       }
+      seen.resize(mark);
       return true;
     }
     if (type == od::json_type::array) {
@@ -577,6 +626,8 @@ RejectReason EventDecoder::DecodeInPlace(DecodedEvent& out) {
   }
   m.out = &out;
   m.time_status = kTimeMissing;
+  m.seen.clear();
+  m.any_dead = false;
   od::document doc;
   // Stage 1 of iterate validates UTF-8 over the whole document (no separate pass).
   if (auto err = m.parser.iterate(out.raw.data(), out.raw.size(), out.raw.capacity()).get(doc)) {
@@ -608,7 +659,9 @@ RejectReason EventDecoder::DecodeInPlace(DecodedEvent& out) {
       if (error) return RejectReason::kInvalidJson;
       if (entry == nullptr) continue;
       od::value v = field.value();
+      const size_t key = m.BeginKey(0, entry);
       if (!m.Walk(v, entry->second)) return RejectReason::kInvalidJson;
+      m.EndKey(key);
     }
   }
   // `{"a":1}{"b":2}` is two events in one line or message: never half-read one of them.
@@ -618,6 +671,9 @@ RejectReason EventDecoder::DecodeInPlace(DecodedEvent& out) {
   if (m.time_status == kTimeMissing) return RejectReason::kMissingTimestamp;
   if (m.time_status == kTimeInvalid) return RejectReason::kInvalidTimestamp;
 
+  if (m.any_dead) {
+    std::erase_if(out.values, [](const DecodedValue& v) { return v.field == Impl::kDeadField; });
+  }
   // Group values by field (stable counting sort) and apply path-then-tag precedence.
   auto& counts = m.counts;
   std::fill(counts.begin(), counts.end(), 0);

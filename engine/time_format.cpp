@@ -1,21 +1,51 @@
 #include "engine/time_format.h"
 
-#include <chrono>
 #include <cstdio>
 
 namespace klaxon {
 
+namespace {
+
+struct Civil {
+  int64_t year;
+  unsigned month;
+  unsigned day;
+};
+
+// Howard Hinnant's civil_from_days over int64: std::chrono::year stops at 32767, and event
+// times reach far past it.
+Civil CivilFromDays(int64_t z) {
+  z += 719468;
+  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+  const auto doe = static_cast<unsigned>(z - era * 146097);
+  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  const unsigned mp = (5 * doy + 2) / 153;
+  const unsigned day = doy - (153 * mp + 2) / 5 + 1;
+  const unsigned month = mp < 10 ? mp + 3 : mp - 9;
+  return {static_cast<int64_t>(yoe) + era * 400 + (month <= 2 ? 1 : 0), month, day};
+}
+
+}  // namespace
+
 std::string FormatTimeMs(int64_t unix_ms) {
-  using namespace std::chrono;
-  const sys_time<milliseconds> tp{milliseconds{unix_ms}};
-  const auto day = floor<days>(tp);
-  const year_month_day ymd{day};
-  const hh_mm_ss<milliseconds> tod{tp - day};
-  char buf[40];
-  std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02ld:%02ld:%02ld.%03ldZ", int(ymd.year()),
-                unsigned(ymd.month()), unsigned(ymd.day()), long(tod.hours().count()),
-                long(tod.minutes().count()), long(tod.seconds().count()),
-                long(tod.subseconds().count()));
+  constexpr int64_t kMsPerDay = 86400000;
+  int64_t days = unix_ms / kMsPerDay;  // floor division, without overflow at INT64_MIN
+  int64_t ms_of_day = unix_ms % kMsPerDay;
+  if (ms_of_day < 0) {
+    --days;
+    ms_of_day += kMsPerDay;
+  }
+  const Civil c = CivilFromDays(days);
+  // RFC 3339 has four year digits; outside 0000-9999 the expanded ISO 8601 form that
+  // JavaScript's toISOString prints: a sign and at least six digits.
+  const char* year_format = c.year >= 0 && c.year <= 9999 ? "%04lld" : "%+07lld";
+  char year[24];
+  std::snprintf(year, sizeof year, year_format, static_cast<long long>(c.year));
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%s-%02u-%02uT%02d:%02d:%02d.%03dZ", year, c.month, c.day,
+                static_cast<int>(ms_of_day / 3600000), static_cast<int>(ms_of_day / 60000 % 60),
+                static_cast<int>(ms_of_day / 1000 % 60), static_cast<int>(ms_of_day % 1000));
   return buf;
 }
 

@@ -137,6 +137,69 @@ TEST_CASE("decoding referenced fields: tags as object or pairs, arrays, path-the
   CHECK(d.Values(service) == std::vector<std::string>{"s1"});
 }
 
+TEST_CASE("a duplicated key: its last occurrence wins for every field, as in JSON.parse") {
+  DecodeFixture d;
+  const uint32_t env = d.table.Intern(TagField("environment"));
+  const uint32_t type = d.table.Intern(ExceptionType());
+  const uint32_t service = d.table.Intern(Service());
+  const uint32_t user = d.table.Intern(PathField("user.id", {"user", "id"}));
+  const uint32_t email = d.table.Intern(PathField("user.email", {"user", "email"}));
+  d.Build();
+
+  // Duplicate timestamp: the last one, even when it is invalid.
+  REQUIRE(d.decoder->Decode(R"({"timestamp":1,"timestamp":2})", d.ev) == RejectReason::kNone);
+  CHECK(d.ev.time_ms == 2000);
+  CHECK(d.decoder->Decode(R"({"timestamp":1,"timestamp":null})", d.ev) ==
+        RejectReason::kInvalidTimestamp);
+  REQUIRE(d.decoder->Decode(R"({"timestamp":"x","timestamp":3})", d.ev) == RejectReason::kNone);
+  CHECK(d.ev.time_ms == 3000);
+
+  // Duplicate tags object: the last object replaces the first as a whole.
+  REQUIRE(d.decoder->Decode(R"({"timestamp":1,"tags":{"environment":"a","service":"s"},)"
+                            R"("tags":{"environment":"b"}})",
+                            d.ev) == RejectReason::kNone);
+  CHECK(d.Values(env) == std::vector<std::string>{"b"});
+  CHECK(d.Values(service).empty());
+  // A tag repeated inside one object, or as a pair in the list form: the last value.
+  REQUIRE(d.decoder->Decode(R"({"timestamp":1,"tags":{"environment":"a","environment":"b"}})",
+                            d.ev) == RejectReason::kNone);
+  CHECK(d.Values(env) == std::vector<std::string>{"b"});
+  REQUIRE(d.decoder->Decode(
+              R"({"timestamp":1,"tags":[["environment","a"],["service","s"],["environment","b"]]})",
+              d.ev) == RejectReason::kNone);
+  CHECK(d.Values(env) == std::vector<std::string>{"b"});
+  CHECK(d.Values(service) == std::vector<std::string>{"s"});
+
+  // Duplicate nested key, and a duplicated parent replacing the whole object.
+  REQUIRE(d.decoder->Decode(R"({"timestamp":1,"user":{"id":"u1","email":"e","id":"u2"}})", d.ev) ==
+          RejectReason::kNone);
+  CHECK(d.Values(user) == std::vector<std::string>{"u2"});
+  CHECK(d.Values(email) == std::vector<std::string>{"e"});
+  REQUIRE(d.decoder->Decode(R"({"timestamp":1,"user":{"id":"u1","email":"e"},"user":{"id":"u3"}})",
+                            d.ev) == RejectReason::kNone);
+  CHECK(d.Values(user) == std::vector<std::string>{"u3"});
+  CHECK(d.Values(email).empty());
+  // The same key spelled with an escape is the same key.
+  REQUIRE(d.decoder->Decode(R"({"timestamp":1,"user":{"id":"u1","\u0069d":"u4"}})", d.ev) ==
+          RejectReason::kNone);
+  CHECK(d.Values(user) == std::vector<std::string>{"u4"});
+
+  // Duplicate exception.values: the last array only.
+  REQUIRE(d.decoder->Decode(R"({"timestamp":1,"exception":{"values":[{"type":"A"},{"type":"B"}],)"
+                            R"("values":[{"type":"C"}]}})",
+                            d.ev) == RejectReason::kNone);
+  CHECK(d.Values(type) == std::vector<std::string>{"C"});
+  REQUIRE(d.decoder->Decode(R"({"timestamp":1,"exception":{"values":[{"type":"A"}]},)"
+                            R"("exception":{"values":[{"type":"D","type":"E"}]}})",
+                            d.ev) == RejectReason::kNone);
+  CHECK(d.Values(type) == std::vector<std::string>{"E"});
+  // A path value that a later duplicate removes no longer hides the tag.
+  REQUIRE(d.decoder->Decode(
+              R"({"timestamp":1,"service":"p","tags":{"service":"t"},"service":null})", d.ev) ==
+          RejectReason::kNone);
+  CHECK(d.Values(service) == std::vector<std::string>{"t"});
+}
+
 TEST_CASE("escapes anywhere in a long key are found, and a backslash after the key is not one") {
   DecodeFixture d;
   const uint32_t region = d.table.Intern(PathField("region", {"deployment_region_name_long"}));
