@@ -145,6 +145,23 @@ struct RuleSet {
 
 const char* SeverityName(Severity s);
 const char* CompareOpText(CompareOp op);
+// `a op b`: the one comparison of filters (`field:>n`) and conditions (`percentage > n`).
+// Inline: filters call it per event.
+inline bool Compare(double a, CompareOp op, double b) {
+  switch (op) {
+    case CompareOp::kGt:
+      return a > b;
+    case CompareOp::kGe:
+      return a >= b;
+    case CompareOp::kLt:
+      return a < b;
+    case CompareOp::kLe:
+      return a <= b;
+    case CompareOp::kEq:
+      return a == b;
+  }
+  return false;
+}
 
 // A hex digest of the rule's normalised definition (see Rule::id).
 std::string ComputeRuleId(const Rule& rule);
