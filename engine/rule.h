@@ -138,6 +138,14 @@ struct ActionDef {
   SourcePos pos;
 };
 
+// A problem in an action definition: actions/ finds them (ValidateActionDef), rules-dsl's
+// checker reports them with the rule file's other errors.
+struct ActionProblem {
+  SourcePos pos;
+  std::string message;
+  std::string hint;  // may be empty
+};
+
 struct RuleSet {
   std::vector<Rule> rules;
   std::vector<ActionDef> actions;
