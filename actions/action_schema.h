@@ -41,12 +41,6 @@ struct KindSpec {
 std::span<const KindSpec> ActionKinds();
 const KindSpec* FindKind(std::string_view kind);
 
-struct ActionProblem {
-  SourcePos pos;
-  std::string message;
-  std::string hint;  // may be empty
-};
-
 // Checks kind, keys (unknown, duplicate, missing required), value types, secret literals,
 // template syntax and the values the factories refuse (URL schemes, header lines, jira
 // api_version, pagerduty severity) when written literally. Never reads the environment or

@@ -19,6 +19,25 @@ int64_t BackoffDelayMs(const DispatcherOptions& o, uint32_t attempt, double u) {
   return std::min(static_cast<int64_t>(jittered), o.max_backoff_ms);
 }
 
+std::span<const std::string_view> FailureReasonLabels() {
+  // Final results: ClassifyResponse (blocked and bad_url destinations, 1xx/3xx/4xx other than
+  // 408, 410, 429), Action::Deliver and Jira (render, transition_not_found); and the
+  // dispatcher's own: expired (past max_age_ms), gone (410 drops), disabled.
+  static constexpr std::string_view kLabels[] = {
+      "bad_url",  "blocked",  "disabled", "expired", "gone",
+      "http_1xx", "http_3xx", "http_4xx", "render",  "transition_not_found",
+  };
+  return kLabels;
+}
+
+std::string FailureReasonLabel(std::string_view reason) {
+  constexpr std::string_view kHttp = "http_";
+  if (reason.size() == kHttp.size() + 3 && reason.starts_with(kHttp)) {
+    return std::string(reason.substr(0, kHttp.size() + 1)) + "xx";
+  }
+  return std::string(reason);
+}
+
 Dispatcher::Dispatcher(Outbox& outbox, Transport& transport, const Clock& clock,
                        DispatcherOptions options)
     : outbox_(outbox),

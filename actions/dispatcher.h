@@ -30,6 +30,7 @@
 #include <set>
 #include <span>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -80,6 +81,13 @@ struct DispatcherStats {
 // The delay before retry number `attempt` (1-based) with the jitter factor `u` in [0, 1):
 // min(cap, initial * multiplier^(attempt-1)) * (1 - jitter + 2 * jitter * u), at most cap.
 int64_t BackoffDelayMs(const DispatcherOptions& o, uint32_t attempt, double u);
+
+// Every label DispatcherStats::failed can be reported under (see FailureReasonLabel): a metric
+// pre-sets them all to 0, so a first failure is an increase rather than a new series.
+std::span<const std::string_view> FailureReasonLabels();
+// The label for a reason in DispatcherStats::failed: a final HTTP status counts as its class
+// ("http_404" -> "http_4xx"), so the label set stays closed whatever receivers answer.
+std::string FailureReasonLabel(std::string_view reason);
 
 class Dispatcher {
  public:

@@ -4,11 +4,13 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <ostream>
 #include <sstream>
 
 #include "actions/action_schema.h"
 #include "cli/commands.h"
+#include "cli/flags.h"
 #include "cli/preflight.h"
 #include "cli/rule_files.h"
 #include "rules-dsl/rules_dsl.h"
@@ -32,46 +34,26 @@ int RunCheck(const Args& args, std::ostream& out, std::ostream& err) {
   bool json = false;
   std::string config_path;
   std::vector<std::string> paths;
-  for (size_t i = 0; i < args.size(); ++i) {
-    const std::string& a = args[i];
-    if (a == "--help" || a == "-h") {
-      out << kCheckUsage;
-      return 0;
-    }
-    if (a == "--config" || a.starts_with("--config=")) {
-      // A service configuration and the rule files it names (cli/preflight.h).
-      config_path = a == "--config" ? (i + 1 < args.size() ? args[++i] : "") : a.substr(9);
-      if (config_path.empty()) {
-        err << "klaxon check: --config needs a value\n" << kCheckUsage;
-        return 2;
-      }
-      continue;
-    }
-    if (a == "--format" || a.starts_with("--format=")) {
-      std::string value = a == "--format" ? (i + 1 < args.size() ? args[++i] : "") : a.substr(9);
-      if (value != "json" && value != "text") {
-        err << "klaxon check: --format takes text or json\n" << kCheckUsage;
-        return 2;
-      }
-      json = value == "json";
-    } else if (a.starts_with("-") && a != "-") {
-      err << "klaxon check: unknown option " << a << "\n" << kCheckUsage;
-      return 2;
-    } else {
-      paths.push_back(a);
-    }
-  }
+  FlagParser flags("check", kCheckUsage);
+  // A service configuration and the rule files it names (cli/preflight.h).
+  flags.Value("--config", [&config_path](const std::string& value) {
+    if (value.empty()) return Status::InvalidArgument("needs a value");
+    config_path = value;
+    return Status::Ok();
+  });
+  flags.Value("--format", [&json](const std::string& value) {
+    if (value != "json" && value != "text") return Status::InvalidArgument("takes text or json");
+    json = value == "json";
+    return Status::Ok();
+  });
+  if (std::optional<int> done = flags.Parse(args, paths, out, err)) return *done;
   if (!config_path.empty()) {
     if (!paths.empty() || json) {
-      err << "klaxon check: --config takes no rule files and no --format\n" << kCheckUsage;
-      return 2;
+      return flags.UsageError("--config takes no rule files and no --format", err);
     }
     return CheckConfigFile(config_path, out, err);
   }
-  if (paths.empty()) {
-    err << "klaxon check: no rule files given\n" << kCheckUsage;
-    return 2;
-  }
+  if (paths.empty()) return flags.UsageError("no rule files given", err);
   Result<std::vector<std::string>> collected = CollectRuleFiles(paths);
   if (!collected.ok()) {
     err << "klaxon check: " << collected.status().message() << "\n";

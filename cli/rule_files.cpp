@@ -55,13 +55,7 @@ Result<std::string> ReadFileText(const std::string& path, size_t limit) {
 
 rules_dsl::CheckOptions RuleCheckOptions() {
   rules_dsl::CheckOptions options;
-  options.validate_action = [](const ActionDef& def) {
-    std::vector<rules_dsl::ActionProblem> problems;
-    for (actions::ActionProblem& p : actions::ValidateActionDef(def)) {
-      problems.push_back({std::move(p.pos), std::move(p.message), std::move(p.hint)});
-    }
-    return problems;
-  };
+  options.validate_action = &actions::ValidateActionDef;
   return options;
 }
 

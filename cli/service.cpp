@@ -21,6 +21,7 @@
 #include "cli/process_metrics.h"
 #include "cli/rule_files.h"
 #include "cli/secrets.h"
+#include "cli/service_metrics.h"
 #include "connectors/file_source.h"
 #include "connectors/kafka_producer.h"
 #include "connectors/kafka_source.h"
@@ -950,14 +951,7 @@ std::string Service::MetricsText() {
            1);
   p.Family("klaxon_events_received_total", "counter", "Events read from the source.");
   p.Sample("klaxon_events_received_total", {}, static_cast<double>(stats.received));
-  p.Family("klaxon_events_rejected_total", "counter", "Events not evaluated, by reason.");
-  for (int i = 1; i < static_cast<int>(RejectReason::kCount_); ++i) {
-    p.Sample("klaxon_events_rejected_total",
-             {{"reason", RejectReasonName(static_cast<RejectReason>(i))}},
-             static_cast<double>(stats.rejected[i] + (i == static_cast<int>(RejectReason::kTooLarge)
-                                                          ? counters.oversized
-                                                          : 0)));
-  }
+  WriteEventsRejected(p, stats.rejected, counters.oversized);
   p.Family("klaxon_events_late_total", "counter",
            "Events older than the watermark (beyond the allowed lateness).");
   p.Sample("klaxon_events_late_total", {}, static_cast<double>(stats.late));
@@ -1003,15 +997,7 @@ std::string Service::MetricsText() {
     p.Sample("klaxon_notifications_suppressed_total", {}, static_cast<double>(counters.suppressed));
     p.Family("klaxon_notifications_sent_total", "counter", "Notifications a receiver accepted.");
     p.Sample("klaxon_notifications_sent_total", {}, static_cast<double>(d.sent));
-    p.Family("klaxon_notifications_failed_total", "counter", "Notifications given up, by reason.");
-    std::map<std::string, uint64_t> failed = d.failed;
-    for (const char* reason : {"expired", "gone", "disabled", "http_400"})
-      failed.emplace(reason, 0);
-    failed["store"] += counters.submit_failures;
-    for (const auto& [reason, count] : failed) {
-      p.Sample("klaxon_notifications_failed_total", {{"reason", reason}},
-               static_cast<double>(count));
-    }
+    WriteNotificationsFailed(p, d.failed, counters.submit_failures);
     p.Family("klaxon_notifications_retried_total", "counter", "Delivery attempts retried.");
     p.Sample("klaxon_notifications_retried_total", {}, static_cast<double>(d.retried));
     p.Family("klaxon_notifications_coalesced_total", "counter",

@@ -21,6 +21,7 @@
 #include "cli/commands.h"
 #include "cli/config.h"
 #include "cli/event_time.h"
+#include "cli/flags.h"
 #include "cli/input_summary.h"
 #include "cli/notification_output.h"
 #include "cli/rule_files.h"
@@ -785,16 +786,11 @@ FileOutcome RunTestFile(const std::string& path, std::ostream& out, std::ostream
 
 int RunTest(const Args& args, std::ostream& out, std::ostream& err) {
   std::vector<std::string> files;
-  for (const std::string& a : args) {
-    if (a == "--help" || a == "-h") {
-      out << kTestUsage;
-      return 0;
-    }
-    if (!a.empty() && a[0] == '-') {
-      err << "klaxon test: unknown flag " << a << "\n" << kTestUsage;
-      return kExitUsage;
-    }
-    files.push_back(a);
+  const FlagParser flags("test", kTestUsage);  // no flags: --help, and any other is refused
+  if (std::optional<int> done = flags.Parse(args, files, out, err)) return *done;
+  // Test files are never read from stdin, so `-` stays the unknown flag it always was.
+  if (std::find(files.begin(), files.end(), "-") != files.end()) {
+    return flags.UsageError("unknown flag -", err);
   }
   if (files.empty()) {
     err << kTestUsage;

@@ -486,27 +486,42 @@ void KafkaSource::OnError(bool fatal, const std::string& message) {
 }
 
 void KafkaSource::OnStats(const std::string& json) {
-  const nlohmann::json stats = nlohmann::json::parse(json, nullptr, /*allow_exceptions=*/false);
-  if (!stats.is_object()) return;
-  auto topics = stats.find("topics");
-  if (topics == stats.end() || !topics->is_object()) return;
-  auto as_int = [](const nlohmann::json& object, const char* key) -> int64_t {
-    auto it = object.find(key);
-    return it != object.end() && it->is_number_integer() ? it->get<int64_t>() : -1;
-  };
+  std::vector<std::pair<std::string, int32_t>> assigned;
+  assigned.reserve(partitions_.size());
+  for (const auto& state : partitions_) assigned.emplace_back(state->topic, state->partition);
+  std::vector<PartitionLag> lag = LagFromStatistics(json, assigned);
+  std::lock_guard<std::mutex> lock(lag_mutex_);
+  lag_ = std::move(lag);
+}
+
+std::vector<KafkaSource::PartitionLag> KafkaSource::LagFromStatistics(
+    std::string_view json, std::span<const std::pair<std::string, int32_t>> partitions) {
   std::vector<PartitionLag> lag;
-  for (const auto& state : partitions_) {
-    auto topic = topics->find(state->topic);
+  const nlohmann::json stats = nlohmann::json::parse(json, nullptr, /*allow_exceptions=*/false);
+  if (!stats.is_object()) return lag;
+  auto topics = stats.find("topics");
+  if (topics == stats.end() || !topics->is_object()) return lag;
+  // librdkafka writes -1001 (RD_KAFKA_OFFSET_INVALID) for offsets it does not know.
+  auto as_offset = [](const nlohmann::json& object, const char* key) -> int64_t {
+    auto it = object.find(key);
+    return it != object.end() && it->is_number_integer() ? std::max<int64_t>(-1, it->get<int64_t>())
+                                                         : -1;
+  };
+  for (const auto& [topic_name, partition] : partitions) {
+    auto topic = topics->find(topic_name);
     if (topic == topics->end() || !topic->is_object()) continue;
     auto parts = topic->find("partitions");
     if (parts == topic->end() || !parts->is_object()) continue;
-    auto part = parts->find(std::to_string(state->partition));
+    auto part = parts->find(std::to_string(partition));
     if (part == parts->end() || !part->is_object()) continue;
-    lag.push_back({state->topic, state->partition, as_int(*part, "consumer_lag"),
-                   as_int(*part, "consumer_lag_stored")});
+    const int64_t high = as_offset(*part, "hi_offset");
+    int64_t position = as_offset(*part, "app_offset");
+    if (position < 0) position = as_offset(*part, "committed_offset");
+    lag.push_back({topic_name, partition,
+                   high >= 0 && position >= 0 ? std::max<int64_t>(0, high - position) : -1,
+                   as_offset(*part, "consumer_lag_stored")});
   }
-  std::lock_guard<std::mutex> lock(lag_mutex_);
-  lag_ = std::move(lag);
+  return lag;
 }
 
 std::vector<KafkaSource::PartitionLag> KafkaSource::Lag() const {

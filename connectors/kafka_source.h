@@ -16,7 +16,10 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include "connectors/kafka_config.h"
@@ -99,6 +102,14 @@ class KafkaSource final : public Source {
   int assigned_partitions() const { return assigned_partitions_.load(); }
   std::vector<PartitionLag> Lag() const;
   Counters counters() const;
+
+  // The lag of the named partitions in one librdkafka statistics document (STATISTICS.md);
+  // partitions it does not hold are left out. consumer_lag is hi_offset minus the position:
+  // app_offset (the next offset handed to Klaxon), or the committed offset before the first
+  // message. librdkafka's own consumer_lag counts from the committed offset, so it stayed
+  // above 0 while commits trailed a caught-up consumer.
+  static std::vector<PartitionLag> LagFromStatistics(
+      std::string_view json, std::span<const std::pair<std::string, int32_t>> partitions);
 
  private:
   class Callbacks;

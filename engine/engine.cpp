@@ -362,22 +362,6 @@ void ThresholdToK(CompareOp op, double x, uint64_t& k, bool& lower) {
   if (!lower && k == 0) k = 1;
 }
 
-bool ComparePct(double a, CompareOp op, double b) {
-  switch (op) {
-    case CompareOp::kGt:
-      return a > b;
-    case CompareOp::kGe:
-      return a >= b;
-    case CompareOp::kLt:
-      return a < b;
-    case CompareOp::kLe:
-      return a <= b;
-    case CompareOp::kEq:
-      return a == b;
-  }
-  return false;
-}
-
 class EngineImpl final : public Engine {
  public:
   Status Init(RuleSet rules, EngineOptions options, EngineImpl* previous);
@@ -1128,7 +1112,7 @@ void EngineImpl::EvalCondition(CompiledRule& cr, Group& g, uint32_t slot, int64_
                     ? 0
                     : 100.0 * static_cast<double>(x.a.total) / static_cast<double>(x.b.total);
       g.cond =
-          x.b.total > 0 && ComparePct(g.value, cr.rule->condition.op, cr.rule->condition.threshold);
+          x.b.total > 0 && Compare(g.value, cr.rule->condition.op, cr.rule->condition.threshold);
       return;
     }
     case Mode::kChange: {
@@ -1140,7 +1124,7 @@ void EngineImpl::EvalCondition(CompiledRule& cr, Group& g, uint32_t slot, int64_
       g.value = prev == 0 ? 0 : 100.0 * static_cast<double>(cur) / static_cast<double>(prev);
       const bool covered = SatAdd(g.first_seen, cr.offset + cr.window) <= t;
       g.cond = covered && prev > 0 &&
-               ComparePct(g.value, cr.rule->condition.op, cr.rule->condition.threshold);
+               Compare(g.value, cr.rule->condition.op, cr.rule->condition.threshold);
       return;
     }
     case Mode::kEvery:

@@ -78,22 +78,6 @@ bool NumberOf(const DecodedEvent& e, const DecodedValue& v, double& out) {
   return ec == std::errc() && ptr == t.data() + t.size();
 }
 
-bool Compare(double a, CompareOp op, double b) {
-  switch (op) {
-    case CompareOp::kGt:
-      return a > b;
-    case CompareOp::kGe:
-      return a >= b;
-    case CompareOp::kLt:
-      return a < b;
-    case CompareOp::kLe:
-      return a <= b;
-    case CompareOp::kEq:
-      return a == b;
-  }
-  return false;
-}
-
 }  // namespace
 
 bool CompiledPredicate::EvalNode(uint32_t idx, const DecodedEvent& e) const {

@@ -138,6 +138,14 @@ struct ActionDef {
   SourcePos pos;
 };
 
+// A problem in an action definition: actions/ finds them (ValidateActionDef), rules-dsl's
+// checker reports them with the rule file's other errors.
+struct ActionProblem {
+  SourcePos pos;
+  std::string message;
+  std::string hint;  // may be empty
+};
+
 struct RuleSet {
   std::vector<Rule> rules;
   std::vector<ActionDef> actions;
@@ -145,6 +153,23 @@ struct RuleSet {
 
 const char* SeverityName(Severity s);
 const char* CompareOpText(CompareOp op);
+// `a op b`: the one comparison of filters (`field:>n`) and conditions (`percentage > n`).
+// Inline: filters call it per event.
+inline bool Compare(double a, CompareOp op, double b) {
+  switch (op) {
+    case CompareOp::kGt:
+      return a > b;
+    case CompareOp::kGe:
+      return a >= b;
+    case CompareOp::kLt:
+      return a < b;
+    case CompareOp::kLe:
+      return a <= b;
+    case CompareOp::kEq:
+      return a == b;
+  }
+  return false;
+}
 
 // A hex digest of the rule's normalised definition (see Rule::id).
 std::string ComputeRuleId(const Rule& rule);

@@ -32,12 +32,7 @@ struct SourceFile {
   std::string text;
 };
 
-// A problem found in an action definition by a validator outside rules-dsl (actions/).
-struct ActionProblem {
-  SourcePos pos;
-  std::string message;
-  std::string hint;
-};
+// Problems found in an action definition by a validator outside rules-dsl (actions/).
 using ActionValidator = std::function<std::vector<ActionProblem>(const ActionDef&)>;
 
 struct CheckOptions {

@@ -5,6 +5,8 @@
 #include <map>
 #include <sstream>
 
+#include "cli/commands.h"
+
 namespace klaxon::cli {
 namespace {
 
@@ -71,6 +73,35 @@ TEST_CASE("flags: undeclared --SECTION.KEY flags go to the Other handler") {
   CHECK(overrides.at("log.format") == "json");
   CHECK(overrides.at("kafka.brokers") == "k:9092");
   CHECK(flags.Parse({"-x"}, positional, out, err) == 2);
+}
+
+TEST_CASE("flags: klaxon check and klaxon test keep their usage exits on the shared parser") {
+  auto run = [](int (*command)(const Args&, std::ostream&, std::ostream&), const Args& args) {
+    std::ostringstream out;
+    std::ostringstream err;
+    const int code = command(args, out, err);
+    return Parsed{code, out.str(), err.str()};
+  };
+  CHECK(run(&RunCheck, {"--help"}).done == 0);
+  CHECK(run(&RunTest, {"-h"}).done == 0);
+  const Args check_usage_errors[] = {
+      {},
+      {"--format", "yaml", "a.rules"},
+      {"--format"},
+      {"--config="},
+      {"--config", "k.yaml", "a.rules"},
+      {"--config", "k.yaml", "--format=json"},
+      {"--strict", "a.rules"},
+  };
+  for (const Args& args : check_usage_errors) {
+    const Parsed p = run(&RunCheck, args);
+    CHECK(p.done == 2);
+    CHECK(p.err.starts_with("klaxon check: "));
+  }
+  for (const Args& args : {Args{}, Args{"--verbose", "a.yaml"}, Args{"-"}}) {
+    CHECK(run(&RunTest, args).done == 2);
+  }
+  CHECK(run(&RunTest, {"-"}).err.starts_with("klaxon test: unknown flag -\n"));
 }
 
 }  // namespace

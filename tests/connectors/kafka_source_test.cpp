@@ -459,5 +459,25 @@ TEST_CASE("ProduceJsonLines puts every line of a file on a topic") {
   CHECK(got[2].timestamp == 1600000000000);
 }
 
+TEST_CASE("KafkaSource's lag counts from the position, not from the committed offset") {
+  // Trimmed from librdkafka 2.0.2 statistics: partition 0 caught up while its commit trails,
+  // partition 1 assigned with nothing handed out yet (app_offset invalid).
+  const std::string json = R"({"topics": {"events": {"partitions": {
+      "0": {"hi_offset": 120, "app_offset": 120, "committed_offset": 100,
+            "consumer_lag": 20, "consumer_lag_stored": 5},
+      "1": {"hi_offset": 50, "app_offset": -1001, "committed_offset": 40,
+            "consumer_lag": 10, "consumer_lag_stored": -1},
+      "2": {"hi_offset": -1001, "app_offset": -1001, "committed_offset": -1001}}}}})";
+  const std::vector<std::pair<std::string, int32_t>> assigned = {
+      {"events", 0}, {"events", 1}, {"events", 2}, {"events", 3}, {"other", 0}};
+  const auto lag = KafkaSource::LagFromStatistics(json, assigned);
+  REQUIRE(lag.size() == 3);
+  CHECK(lag[0].consumer_lag == 0);
+  CHECK(lag[0].consumer_lag_stored == 5);
+  CHECK(lag[1].consumer_lag == 10);
+  CHECK(lag[2].consumer_lag == -1);
+  CHECK(KafkaSource::LagFromStatistics("not json", assigned).empty());
+}
+
 }  // namespace
 }  // namespace klaxon::connectors
