@@ -69,7 +69,7 @@ Result<std::unique_ptr<Dispatcher>> Dispatcher::Start(Outbox& outbox,
     d->AddItem(std::move(item));
   }
   for (const auto& [name, count] : orphans) {
-    d->Log(LogLevel::kWarning, "outbox holds " + std::to_string(count) +
+    d->Log(LogLevel::kWarn, "outbox holds " + std::to_string(count) +
                                    " notification(s) for action `" + name +
                                    "`, which is not configured; kept in the outbox");
   }
@@ -108,7 +108,7 @@ void Dispatcher::Stop() {
   for (auto& [name, st] : actions_) {
     for (auto& [kind, r] : st.repeated) {
       if (r.suppressed == 0) continue;
-      Log(LogLevel::kWarning, "action `" + name + "`: " + std::to_string(r.suppressed) +
+      Log(LogLevel::kWarn, "action `" + name + "`: " + std::to_string(r.suppressed) +
                                   " similar " + kind + " message(s) suppressed since the last one");
       r.suppressed = 0;
     }
@@ -541,7 +541,7 @@ void Dispatcher::Complete(Work& work, const DeliveryResult& result) {
         (void)outbox_.Reschedule(id, e.item.attempts, e.item.next_attempt_ms);
         MarkReadyIfHead(st, e);
       }
-      LogRepeated(st, "retry", LogLevel::kWarning,
+      LogRepeated(st, "retry", LogLevel::kWarn,
                   action.Describe() + ": delivery of " + work.send.idempotency_key + " failed (" +
                       result.reason + "), will retry" +
                       (result.detail.empty() ? "" : ": " + result.detail),

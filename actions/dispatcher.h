@@ -37,10 +37,10 @@
 #include "actions/action.h"
 #include "actions/clock.h"
 #include "actions/outbox.h"
+#include "engine/log_level.h"
 
 namespace klaxon::actions {
 
-enum class LogLevel { kInfo, kWarning, kError };
 using LogFn = std::function<void(LogLevel, const std::string&)>;
 
 struct DispatcherOptions {

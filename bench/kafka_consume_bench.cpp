@@ -17,9 +17,9 @@
 
 namespace {
 
+using klaxon::LogLevel;
 using klaxon::connectors::KafkaProducer;
 using klaxon::connectors::KafkaSource;
-using klaxon::connectors::LogLevel;
 using klaxon::connectors::NextStatus;
 using klaxon::connectors::Record;
 

@@ -9,9 +9,9 @@
 #include <string_view>
 #include <utility>
 
-namespace klaxon::cli {
+#include "engine/log_level.h"
 
-enum class LogLevel { kDebug, kInfo, kWarn, kError };
+namespace klaxon::cli {
 
 class Logger {
  public:

@@ -178,9 +178,7 @@ int RunNotify(const Args& args, std::ostream& out, std::ostream& err) {
     actions::SystemClock clock;
     actions::DispatcherOptions options;
     options.workers = 1;
-    options.log = [&err](actions::LogLevel, const std::string& m) {
-      err << "klaxon notify: " << m << "\n";
-    };
+    options.log = [&err](LogLevel, const std::string& m) { err << "klaxon notify: " << m << "\n"; };
     Result<std::unique_ptr<actions::Dispatcher>> dispatcher =
         actions::Dispatcher::Start(**outbox, {action->get()}, **client, clock, options);
     if (!dispatcher.ok()) {

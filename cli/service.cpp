@@ -130,14 +130,8 @@ Status Service::StartDispatcher() {
   options.max_retry_after_ms = config_.max_retry_after_ms;
   options.stop_grace_ms = config_.stop_grace_ms;
   options.warning_interval_ms = config_.warning_interval_ms;
-  options.log = [this](actions::LogLevel level, const std::string& message) {
-    if (level == actions::LogLevel::kError) {
-      log_.Error("delivery", {{"detail", message}});
-    } else if (level == actions::LogLevel::kWarning) {
-      log_.Warn("delivery", {{"detail", message}});
-    } else {
-      log_.Info("delivery", {{"detail", message}});
-    }
+  options.log = [this](LogLevel level, const std::string& message) {
+    log_.Log(level, "delivery", {{"detail", message}});
   };
   Result<std::unique_ptr<actions::Dispatcher>> d = actions::Dispatcher::Start(
       *delivery_->outbox, std::move(list), *delivery_->http, delivery_->clock, options);
@@ -208,22 +202,8 @@ Status Service::Start() {
   delivery_->http = std::move(client).value();
   if (Status st = StartDispatcher(); !st.ok()) return st;
 
-  auto kafka_log = [this](connectors::LogLevel level, std::string_view message) {
-    const std::string m(message);
-    switch (level) {
-      case connectors::LogLevel::kDebug:
-        log_.Debug("kafka", {{"detail", m}});
-        break;
-      case connectors::LogLevel::kInfo:
-        log_.Info("kafka", {{"detail", m}});
-        break;
-      case connectors::LogLevel::kWarn:
-        log_.Warn("kafka", {{"detail", m}});
-        break;
-      case connectors::LogLevel::kError:
-        log_.Error("kafka", {{"detail", m}});
-        break;
-    }
+  auto kafka_log = [this](LogLevel level, std::string_view message) {
+    log_.Log(level, "kafka", {{"detail", std::string(message)}});
   };
   if (config_.source_kind == "kafka") {
     connectors::KafkaClientOptions client_options;

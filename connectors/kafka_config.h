@@ -12,6 +12,7 @@
 #include <string>
 #include <string_view>
 
+#include "engine/log_level.h"
 #include "engine/status.h"
 
 namespace RdKafka {
@@ -20,7 +21,6 @@ class Conf;
 
 namespace klaxon::connectors {
 
-enum class LogLevel { kDebug, kInfo, kWarn, kError };
 // Receives the Kafka clients' log lines (librdkafka logs, transient errors). Called on the
 // thread that polls the client. When empty, lines go to stderr.
 using LogFn = std::function<void(LogLevel level, std::string_view message)>;
