@@ -536,6 +536,15 @@ bool Service::Checkpoint(const char* why) {
     log_.Error("checkpoint failed", {{"why", why}, {"error", st.message()}});
     return false;
   }
+  // Kafka's committed offsets follow completed checkpoints, as Flink commits them: a restart
+  // that finds a partition missing from the checkpoint reads it from an offset the checkpoint's
+  // state does not go past (consumer-lag monitoring trails by a checkpoint interval).
+  for (const service::PartitionOffset& o : c.offsets) {
+    mark_record_.topic.assign(o.topic);
+    mark_record_.partition = o.partition;
+    mark_record_.offset = o.next_offset - 1;
+    if (mark_record_.offset >= 0) source_->MarkProcessed(mark_record_);
+  }
   ++checkpoints_;
   checkpoint_bytes_ = checkpoint_buf_.size();
   checkpoint_time_ms_ = c.saved_at_ms;
@@ -647,7 +656,9 @@ void Service::MarkProcessed() {
     mark_record_.topic.assign(topic_names_[p.topic]);  // reuses the string's capacity
     mark_record_.partition = p.partition;
     mark_record_.offset = p.offset;
-    source_->MarkProcessed(mark_record_);
+    // With checkpoints, offsets are committed as checkpoints complete (Checkpoint): a
+    // partition the last checkpoint does not cover must be read again from where it was.
+    if (!state_) source_->MarkProcessed(mark_record_);
     pending_.pop_front();
   }
 }
