@@ -53,14 +53,14 @@ kill -HUP "$pid"
 for _ in $(seq 50); do grep -q 'reload failed' "$WORK/run.log" && break; sleep 0.1; done
 grep -q 'reload failed' "$WORK/run.log" || fail "broken reload not reported"
 for _ in $(seq 50); do
-  curl -s "$admin/metrics" | grep -q '^klaxon_config_last_reload_successful 0$' && break
+  grep -q '^klaxon_config_last_reload_successful 0$' <<<"$(curl -s "$admin/metrics")" && break
   sleep 0.1
 done
-curl -s "$admin/metrics" | grep -q '^klaxon_config_last_reload_successful 0$' || {
+grep -q '^klaxon_config_last_reload_successful 0$' <<<"$(curl -s "$admin/metrics")" || {
   tail -20 "$WORK/run.log"
   fail "reload metric not 0"
 }
-curl -s "$admin/api/v1/rules" | grep -q '"name":"a-errors"' || fail "old rules gone"
+grep -q '"name":"a-errors"' <<<"$(curl -s "$admin/api/v1/rules")" || fail "old rules gone"
 # Each rule is listed with its id (engine/rule_id.cpp), not "".
 curl -s "$admin/api/v1/rules" | grep -Eq '"name":"a-errors","id":"[0-9a-f]{16}"' ||
   fail "no rule id: $(curl -s "$admin/api/v1/rules")"
@@ -69,7 +69,9 @@ curl -s "$admin/api/v1/rules" | grep -Eq '"name":"a-errors","id":"[0-9a-f]{16}"'
 write_rules 3
 code=$(curl -s -o "$WORK/reload.out" -w "%{http_code}" -X POST "$admin/-/reload")
 [ "$code" = 200 ] || fail "reload refused: $code $(cat "$WORK/reload.out")"
-curl -s "$admin/metrics" | grep -q '^klaxon_config_last_reload_successful 1$' || fail "reload metric not 1"
+# (The whole answer is read first: grep -q closing the pipe early makes curl fail under pipefail.)
+grep -q '^klaxon_config_last_reload_successful 1$' <<<"$(curl -s "$admin/metrics")" ||
+  fail "reload metric not 1"
 grep -q '"name":"b-errors"' <(curl -s "$admin/api/v1/rules") || fail "new rules missing"
 
 # Three more events: a-errors kept the first three, so it fires with six.
