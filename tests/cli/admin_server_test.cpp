@@ -70,9 +70,12 @@ TEST_CASE("16 slow clients do not starve /-/healthy") {
     REQUIRE(::send(fd, partial, sizeof(partial) - 1, 0) > 0);
     slow.push_back(fd);
   }
+  // Before the fix the slow clients held every server thread for its 5 s read timeout, so the
+  // probe waited at least that long. 3 s tells the two apart with room for a loaded machine
+  // (a 1 s wait failed once with the whole suite running on two cores).
   httplib::Client client("127.0.0.1", (*server)->port());
-  client.set_connection_timeout(1, 0);
-  client.set_read_timeout(1, 0);  // a Kubernetes probe's default timeout
+  client.set_connection_timeout(3, 0);
+  client.set_read_timeout(3, 0);
   const httplib::Result res = client.Get("/-/healthy");
   CHECK(res);
   if (res) CHECK(res->status == 200);
