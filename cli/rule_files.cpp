@@ -19,8 +19,10 @@ Result<std::vector<std::string>> CollectRuleFiles(const std::vector<std::string>
   for (const std::string& p : paths) {
     std::error_code ec;
     const fs::file_status st = fs::status(p, ec);
-    if (ec || !(fs::is_directory(st) || fs::is_regular_file(st))) {
-      return Status::NotFound("no such file or directory: " + p);
+    if (ec || !fs::exists(st)) return Status::NotFound("no such file or directory: " + p);
+    // A device or FIFO (/dev/zero, /dev/stdin) could be read forever.
+    if (!(fs::is_directory(st) || fs::is_regular_file(st))) {
+      return Status::IoError("not a regular file or directory: " + p);
     }
     if (fs::is_directory(st)) {
       std::vector<std::string> found;

@@ -163,7 +163,7 @@ class TestFileReader {
  public:
   TestFileReader(std::string path, std::string_view text) : path_(std::move(path)), text_(text) {}
 
-  // False when the rule files could not be read (an I/O error rather than a problem found).
+  // False when a named file could not be read (an I/O error rather than a problem found).
   bool Read(const YAML::Node& doc, TestFile& out, std::ostream& err) {
     if (!doc.IsMap()) {
       Error(doc.Mark(), "a test file is a mapping with rule_files, start and tests");
@@ -218,7 +218,7 @@ class TestFileReader {
       int index = 0;
       for (const YAML::Node& t : tests) ReadCase(t, ++index, base, out);
     }
-    return io_ok;
+    return io_ok && !io_failed_;
   }
 
   const std::vector<rules_dsl::Diagnostic>& diagnostics() const { return diagnostics_; }
@@ -420,6 +420,14 @@ class TestFileReader {
       if (std::optional<std::string> p = Scalar(n, "events_file")) {
         c.events_file =
             std::filesystem::path(*p).is_absolute() ? *p : (base / *p).lexically_normal().string();
+        // A device or FIFO (/dev/zero) would be read forever; a missing file is an I/O error
+        // reported when the case runs.
+        std::error_code ec;
+        const std::filesystem::file_status st = std::filesystem::status(c.events_file, ec);
+        if (!ec && std::filesystem::exists(st) && !std::filesystem::is_regular_file(st)) {
+          Error(n.Mark(), "events_file: not a regular file: " + c.events_file);
+          io_failed_ = true;
+        }
       }
     }
     if (const YAML::Node n = t["until"]) c.until_ms = Time(n, "until", out.start_ms);
@@ -540,6 +548,7 @@ class TestFileReader {
   std::vector<rules_dsl::Diagnostic> diagnostics_;
   std::vector<std::string> rule_names_;
   bool rules_loaded_ = false;
+  bool io_failed_ = false;  // a named file cannot be read as one (exit 2, as for rule_files)
   YAML::Mark expect_mark_;
 };
 

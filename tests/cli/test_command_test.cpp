@@ -80,3 +80,31 @@ TEST_CASE("klaxon test: exit 2 for usage and I/O errors, 1 for problems found") 
   CHECK(klaxon::cli::RunTest({(dir / "bad.test.yaml").string()}, out, err) == 1);
   fs::remove_all(dir);
 }
+
+// Before: a device named as a file was read forever (/dev/zero never ends).
+TEST_CASE("klaxon test: a device named as rule file or events file is refused, not read") {
+  const fs::path dir = fs::temp_directory_path() / "klaxon-test-devices";
+  fs::create_directories(dir);
+  std::ofstream(dir / "r.rules") << "action stdout = log(path: \"-\")\n"
+                                    "rule r {\n  when frequency > 0/min for level:error\n"
+                                    "  then stdout\n}\n";
+  std::ofstream(dir / "rules.test.yaml") << "rule_files: [/dev/zero]\n"
+                                            "start: 2026-01-01T00:00:00Z\ntests: []\n";
+  std::ofstream(dir / "events.test.yaml") << "rule_files: [r.rules]\n"
+                                             "start: 2026-01-01T00:00:00Z\n"
+                                             "tests:\n  - name: x\n    events_file: /dev/zero\n"
+                                             "    expect: []\n";
+  std::ostringstream out;
+  std::ostringstream err;
+  CHECK(klaxon::cli::RunTest({(dir / "rules.test.yaml").string()}, out, err) == 2);
+  CHECK(err.str().find("rule_files: not a regular file or directory: /dev/zero") !=
+        std::string::npos);
+  std::ostringstream err2;
+  CHECK(klaxon::cli::RunTest({(dir / "events.test.yaml").string()}, out, err2) == 2);
+  CHECK(err2.str().find(":5:18: error: events_file: not a regular file: /dev/zero") !=
+        std::string::npos);
+  std::ostringstream err3;
+  CHECK(klaxon::cli::RunCheck({"/dev/zero"}, out, err3) == 2);
+  CHECK(err3.str() == "klaxon check: not a regular file or directory: /dev/zero\n");
+  fs::remove_all(dir);
+}
