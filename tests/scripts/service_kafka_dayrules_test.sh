@@ -13,7 +13,8 @@
 # one notification only. A restart that forgot state would show: the day-ago baseline and the
 # group's first sighting (change rules are blind for a day after it), the silent service (its
 # group is not seen again inside the gap), releases seen hours before, pending and firing
-# episodes with their repeat count.
+# episodes with their repeat count. KLAXON_DAYRULES_STATE=false runs the restarts without a
+# state store (`state.enabled: false`, the restore-horizon re-read): the test must then fail.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -188,7 +189,7 @@ run_scenario control control
 diff "$WORK/want" "$WORK/control.got" >/dev/null || fail "control: a notification sent twice"
 echo "$(date +%T) control, never restarted: ok ($want notifications, each once)"
 
-run_scenario restarts restarts
+run_scenario restarts restarts "${KLAXON_DAYRULES_STATE:-true}"
 grep -q 'msg="state restored"' "$WORK"/restarts.*.log || fail "restarts: no run restored state"
 # A notification may be delivered again only after a kill -9, under the same webhook-id.
 again=$(($(wc -l <"$WORK/restarts.got") - want))
