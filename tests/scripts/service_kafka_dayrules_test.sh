@@ -88,7 +88,8 @@ PY
 # Notifications after the log's last event are the service's alone (replay stops there).
 cutoff=$(python3 -c "import datetime, sys
 t = float(open(sys.argv[1]).read().split()[-1])
-print(datetime.datetime.fromtimestamp(t, datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%S.%f')[:-3] + 'Z')" "$WORK/ends")
+at = datetime.datetime.fromtimestamp(t, datetime.timezone.utc)
+print(at.strftime('%Y-%m-%dT%H:%M:%S.%f')[:-3] + 'Z')" "$WORK/ends")
 
 # start_service NAME RUN: starts klaxon run with NAME's config; sets PID and ADMIN.
 start_service() {
@@ -115,8 +116,8 @@ wait_evaluated() {
   end=$(sed -n "$(($3 + 1))p" "$WORK/ends")
   for _ in $(seq 300); do
     curl -s "http://127.0.0.1:$ADMIN/metrics" >"$WORK/metrics" 2>/dev/null || true
-    if awk -v end="$end" '$1 == "klaxon_event_time_watermark_seconds" && $2 + 0 >= end - 1 { ok = 1 }
-      END { exit !ok }' "$WORK/metrics"; then
+    if awk -v end="$end" '$1 == "klaxon_event_time_watermark_seconds" &&
+      $2 + 0 >= end - 1 { ok = 1 } END { exit !ok }' "$WORK/metrics"; then
       grep -q '^klaxon_events_late_total 0$' "$WORK/metrics" ||
         fail "$name: run $run: $(grep '^klaxon_events_late_total' "$WORK/metrics")"
       return 0
@@ -130,7 +131,8 @@ wait_evaluated() {
 }
 
 # run_scenario NAME restarts|control [state.enabled]: the twelve parts, then a last run (for
-# restarts) that waits for replay's notifications; for control, the whole log in one run. Leaves the requests in $WORK/NAME.jsonl.
+# restarts) that waits for replay's notifications; for control, the whole log in one run.
+# Leaves the requests in $WORK/NAME.jsonl.
 run_scenario() {
   local name=$1 mode=$2 state=${3:-true} i signal
   cat >"$WORK/$name.yaml" <<YAML
@@ -193,4 +195,5 @@ run_scenario restarts restarts "${KLAXON_DAYRULES_STATE:-true}"
 grep -q 'msg="state restored"' "$WORK"/restarts.*.log || fail "restarts: no run restored state"
 # A notification may be delivered again only after a kill -9, under the same webhook-id.
 again=$(($(wc -l <"$WORK/restarts.got") - want))
-echo "$(date +%T) 12 restarts (6 SIGTERM, 6 kill -9): ok ($want notifications; $again delivered again under the same key)"
+echo "$(date +%T) 12 restarts (6 SIGTERM, 6 kill -9): ok ($want notifications;" \
+  "$again delivered again under the same key)"
