@@ -2,8 +2,10 @@
 # Restarts change nothing: the outage log arrives in ten parts on an 8-partition topic, and
 # `klaxon run` is stopped after each part and started again. The receiver gets exactly the
 # notifications replay computes for the whole log:
-#   sigterm   stopped with SIGTERM each time: every notification arrives exactly once, from
-#             every path (records, and time: held events, resolves, flatlines);
+#   sigterm   stopped with SIGTERM each time, after every other part once it is read, in
+#             between as soon as the partitions are assigned (mid catch-up): every
+#             notification arrives exactly once, from every path (records, and time: held
+#             events, resolves, flatlines);
 #   kill      killed with kill -9 at random moments: none lost, and a notification sent again
 #             only under the same idempotency key.
 # The restore horizon is set to 1 minute, so only the checkpointed state can remember what
@@ -44,16 +46,26 @@ http: {allow: [127.0.0.1]}
 admin: {listen: "127.0.0.1:0"}
 YAML
   : >"$WORK/hook.jsonl"
-  local produced=0 i pid admin received
+  local produced=0 i pid admin received assigned
   for i in $(seq 0 9); do
     kcat -P -b "$BROKERS" -t "$name" -K $'\t' -l "$WORK/part$i.tsv" || fail "cannot produce"
     produced=$((produced + $(wc -l <"$WORK/part$i.tsv")))
+    assigned=$( (grep -c 'assigned [0-9]* partition' "$WORK/$name.log" 2>/dev/null || true) | tail -1)
+    assigned=${assigned:-0}
     "$KLAXON_BIN" run --config "$WORK/$name.yaml" 2>>"$WORK/$name.log" &
     pid=$!
     PIDS+=($pid)
     if [ "$signal" = KILL ]; then
       # A random moment: while joining the group, catching up, or idle.
       sleep "$(python3 -c "import random; print(random.Random($i).uniform(0.5, 6))")"
+    elif [ $((i % 2)) = 1 ]; then
+      # Mid-stream: as the partitions are assigned and the backlog is being fetched, decoded
+      # and evaluated (the shutdown checkpoint covers exactly the records handed to the engine).
+      for _ in $(seq 600); do
+        [ "$(grep -c 'assigned [0-9]* partition' "$WORK/$name.log" || true)" -gt "$assigned" ] && break
+        sleep 0.02
+      done
+      sleep "$(python3 -c "import random; print(round(random.Random($i).uniform(0, 0.3), 2))")"
     else
       # Until this part is read, then a moment more (flatlines and resolves move on idle).
       for _ in $(seq 600); do
@@ -102,7 +114,7 @@ if ! diff "$WORK/want" "$WORK/sigterm.got" >"$WORK/sigterm.dups"; then
   cat "$WORK/sigterm.dups"
   fail "sigterm: notifications sent twice across graceful restarts"
 fi
-echo "SIGTERM after each of 10 parts: ok ($want notifications, each once)"
+echo "SIGTERM at 10 moments (5 idle, 5 mid catch-up): ok ($want notifications, each once)"
 
 run_scenario kill KILL
 echo "kill -9 at 10 random moments: ok ($want notifications, $(wc -l <"$WORK/kill.jsonl") requests, one key each)"
