@@ -206,7 +206,7 @@ class Checker {
       for (size_t i = 0; i < j; ++i) {
         const Predicate& a = *terms[i];
         if (a.kind == Predicate::Kind::kMatch && b.kind == Predicate::Kind::kMatch &&
-            a.field == b.field && a.field.array_at < 0 && !HasWildcard(a.values) &&
+            a.field == b.field && !MayHaveSeveralValues(a.field) && !HasWildcard(a.values) &&
             !HasWildcard(b.values)) {
           bool overlap = false;
           for (const auto& v : a.values) {

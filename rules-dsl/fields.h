@@ -13,8 +13,11 @@ namespace klaxon::rules_dsl {
 
 struct BuiltinField {
   std::string_view name;  // as users write it
-  std::string_view path;  // dotted JSON path from the event root
+  std::string_view path;  // dotted JSON path from the event root ("[]": each array element)
   int array_at;           // see FieldRef::array_at
+  // Other shapes of the field in Sentry's protocol, read too (FieldRef::more_paths).
+  std::vector<std::string_view> more_paths = {};
+  bool derived = false;  // computed by the decoder (FieldRef::Kind::kDerived)
 };
 
 // The built-in Sentry fields and aliases (documented in docs/rules.md).
