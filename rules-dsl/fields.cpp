@@ -1,6 +1,7 @@
 #include "rules-dsl/fields.h"
 
 #include <algorithm>
+#include <utility>
 
 #include "rules-dsl/util.h"
 
@@ -97,6 +98,41 @@ const std::vector<BuiltinField>& BuiltinFields() {
       {"trace.trace_id", "contexts.trace.trace_id", -1},
   };
   return kFields;
+}
+
+std::optional<std::string> UnsupportedSentryKey(std::string_view key) {
+  // Sentry's search keys for error events (src/sentry/utils/snuba.py SENTRY_SNUBA_MAP and the
+  // issue search docs) that are not built-ins, with the Klaxon field of the same meaning.
+  static constexpr std::pair<std::string_view, std::string_view> kSentryKeys[] = {
+      {"id", "event_id"},
+      {"issue.id", ""},  // Sentry's numeric id; Klaxon's `issue` is a grouping hash
+      {"issue.category", ""},
+      {"issue.type", ""},
+      {"location", ""},
+      {"platform.name", "platform"},
+      {"user.ip", "user.ip_address"},
+      {"os.build", "contexts.os.build"},
+      {"os.kernel_version", "contexts.os.kernel_version"},
+      {"device.name", "contexts.device.name"},
+      {"device.brand", "contexts.device.brand"},
+      {"device.locale", "contexts.device.locale"},
+      {"device.uuid", "contexts.device.uuid"},
+      {"device.model_id", "contexts.device.model_id"},
+      {"device.arch", "contexts.device.arch"},
+      {"device.battery_level", "contexts.device.battery_level"},
+      {"device.orientation", "contexts.device.orientation"},
+      {"device.simulator", "contexts.device.simulator"},
+      {"device.online", "contexts.device.online"},
+      {"device.charging", "contexts.device.charging"},
+      {"geo.country_code", "user.geo.country_code"},
+      {"geo.region", "user.geo.region"},
+      {"geo.city", "user.geo.city"},
+  };
+  for (const auto& [name, klaxon_field] : kSentryKeys) {
+    if (key == name) return std::string(klaxon_field);
+  }
+  if (key.starts_with("error.") || key.starts_with("stack.")) return std::string();
+  return std::nullopt;
 }
 
 FieldRef ResolveField(std::string_view key, std::string* typo_of) {

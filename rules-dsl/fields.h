@@ -27,6 +27,13 @@ const std::vector<BuiltinField>& BuiltinFields();
 // close spelling) `typo_of` names the built-in.
 FieldRef ResolveField(std::string_view key, std::string* typo_of);
 
+// When `key` is not a built-in but reads like one of Sentry's search keys that Klaxon does not
+// support, `klaxon check` warns (docs/rules.md "Sentry's search keys"): the key is in Sentry's
+// key table below, or starts with `error.` or `stack.`, Sentry's namespaces for exception data
+// (an event has no top-level `error` or `stack` object). Returns nullopt for any other key;
+// else the Klaxon field with Sentry's meaning, or "" when Klaxon has none.
+std::optional<std::string> UnsupportedSentryKey(std::string_view key);
+
 constexpr int64_t kSecond = 1000;
 constexpr int64_t kMinute = 60 * kSecond;
 constexpr int64_t kHour = 60 * kMinute;
