@@ -572,7 +572,8 @@ struct EventDecoder::Impl {
   enum class Derived { kIssue, kTitle, kEventType, kHandled, kUnhandled };
   std::vector<std::pair<uint32_t, Derived>> derived;  // field id, what
   SentryEventParts parts;
-  std::string issue_text, title_text, type_text, hash_scratch;
+  std::vector<std::string> derived_text;  // per entry of `derived`
+  std::string hash_scratch;
 
   void AddDerived(const FieldRef& f, uint32_t id) {
     std::string name;
@@ -735,42 +736,32 @@ struct EventDecoder::Impl {
       }
     }
     // Compute into own buffers first: adding values may move the arena the parts point into.
-    bool handled = true;
-    for (const auto& [id, what] : derived) {
-      switch (what) {
+    derived_text.resize(derived.size());
+    for (size_t i = 0; i < derived.size(); ++i) {
+      std::string& text = derived_text[i];
+      switch (derived[i].second) {
         case Derived::kIssue:
-          SentryIssue(e, hash_scratch, issue_text);
+          SentryIssue(e, hash_scratch, text);
           break;
         case Derived::kTitle:
-          SentryTitle(e, title_text);
+          SentryTitle(e, text);
           break;
         case Derived::kEventType:
-          type_text.assign(SentryEventType(e));
+          text.assign(SentryEventType(e));
           break;
         case Derived::kHandled:
+          text.assign(SentryErrorHandled(e) ? "true" : "false");
+          break;
         case Derived::kUnhandled:
-          handled = SentryErrorHandled(e);
+          text.assign(SentryErrorHandled(e) ? "false" : "true");
           break;
       }
     }
-    for (const auto& [id, what] : derived) {
-      switch (what) {
-        case Derived::kIssue:
-          Add(id, ValueType::kString, issue_text, 0, false);
-          break;
-        case Derived::kTitle:
-          Add(id, ValueType::kString, title_text, 0, false);
-          break;
-        case Derived::kEventType:
-          Add(id, ValueType::kString, type_text, 0, false);
-          break;
-        case Derived::kHandled:
-          Add(id, ValueType::kBool, handled ? "true" : "false", 0, false);
-          break;
-        case Derived::kUnhandled:
-          Add(id, ValueType::kBool, handled ? "false" : "true", 0, false);
-          break;
-      }
+    for (size_t i = 0; i < derived.size(); ++i) {
+      const Derived what = derived[i].second;
+      const bool boolean = what == Derived::kHandled || what == Derived::kUnhandled;
+      Add(derived[i].first, boolean ? ValueType::kBool : ValueType::kString, derived_text[i], 0,
+          false);
     }
   }
 
