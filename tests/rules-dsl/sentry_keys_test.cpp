@@ -8,6 +8,7 @@
 #include <set>
 #include <sstream>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "engine/engine.h"
@@ -253,6 +254,47 @@ TEST_CASE("group by issue counts per issue; new(issue) fires once per issue") {
   }
   CHECK(fired["per_issue"] == 1);  // python-01 and python-07 only
   CHECK(fired["new_issue"] == 4);  // four issues among five events
+}
+
+}  // namespace
+}  // namespace klaxon
+
+namespace klaxon {
+namespace {
+
+TEST_CASE("the shapes a built-in reads too do not change its rules' ids") {
+  // A rule on exception.type / message written before they read the bare list and logentry
+  // keeps its id, and so its window state, across the upgrade.
+  for (const auto& [key, path, array_at] :
+       {std::tuple<std::string, std::vector<std::string>, int>{
+            "exception.type", {"exception", "values", "type"}, 2},
+        {"message", {"message"}, -1}}) {
+    Rule now;
+    now.name = "r";
+    now.filter.kind = Predicate::Kind::kMatch;
+    now.filter.field = rules_dsl::ResolveField(key, nullptr);
+    now.filter.values = {"x"};
+    CHECK_FALSE(now.filter.field.more_paths.empty());
+    Rule before = now;
+    before.filter.field.more_paths.clear();
+    CHECK(before.filter.field.path == path);
+    CHECK(before.filter.field.array_at == array_at);
+    CHECK(ComputeRuleId(now) == ComputeRuleId(before));
+  }
+}
+
+TEST_CASE("a multi-valued Sentry key can match two values at once") {
+  // `f:a AND f:b` is refused as unsatisfiable for a single-valued field only.
+  for (const char* key : {"stack.function", "message", "error.type"}) {
+    const auto r =
+        rules_dsl::ParseAndCheck({{"t.rules", std::string("action log = log()\nrule r {\n  when ") +
+                                                  key + ":a AND " + key + ":b\n  then log\n}\n"}});
+    INFO(key);
+    CHECK(r.ok());
+  }
+  const auto single = rules_dsl::ParseAndCheck(
+      {{"t.rules", "action log = log()\nrule r {\n  when level:a AND level:b\n  then log\n}\n"}});
+  CHECK_FALSE(single.ok());
 }
 
 }  // namespace
