@@ -17,16 +17,45 @@ constexpr int kMaxQueryDepth = 64;
 constexpr int64_t kMaxWindowMs = 30 * 86400000LL;  // Klaxon's longest window
 
 // Keys that say where ElastAlert reads from or how it runs, not when it alerts.
-const std::set<std::string> kRuntimeKeys = {
-    "index",          "es_host",        "es_port",         "es_username",   "es_password",
-    "use_ssl",        "verify_certs",   "timestamp_field", "timestamp_type", "use_strftime_index",
-    "doc_type",       "description",    "owner",           "priority",      "category",
-    "buffer_time",    "run_every",      "scan_entire_timeframe", "use_count_query",
-    "use_terms_query", "query_delay",   "max_query_size",  "es_conn_timeout", "is_enabled",
-    "import",         "alert_text_type", "alert_text_args", "alert_subject_args",
-    "include",        "top_count_keys", "top_count_number", "raw_count_keys", "kibana4_start_timedelta",
-    "kibana4_end_timedelta", "generate_kibana_link", "use_kibana4_dashboard", "es_url_prefix",
-    "five",           "timestamp_format"};
+const std::set<std::string> kRuntimeKeys = {"index",
+                                            "es_host",
+                                            "es_port",
+                                            "es_username",
+                                            "es_password",
+                                            "use_ssl",
+                                            "verify_certs",
+                                            "timestamp_field",
+                                            "timestamp_type",
+                                            "use_strftime_index",
+                                            "doc_type",
+                                            "description",
+                                            "owner",
+                                            "priority",
+                                            "category",
+                                            "buffer_time",
+                                            "run_every",
+                                            "scan_entire_timeframe",
+                                            "use_count_query",
+                                            "use_terms_query",
+                                            "query_delay",
+                                            "max_query_size",
+                                            "es_conn_timeout",
+                                            "is_enabled",
+                                            "import",
+                                            "alert_text_type",
+                                            "alert_text_args",
+                                            "alert_subject_args",
+                                            "include",
+                                            "top_count_keys",
+                                            "top_count_number",
+                                            "raw_count_keys",
+                                            "kibana4_start_timedelta",
+                                            "kibana4_end_timedelta",
+                                            "generate_kibana_link",
+                                            "use_kibana4_dashboard",
+                                            "es_url_prefix",
+                                            "five",
+                                            "timestamp_format"};
 
 std::string Lower(std::string s) {
   for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -83,8 +112,8 @@ class ElastAlertImporter {
   Result<int64_t> Span(const YAML::Node& n, const std::string& what) const {
     if (!n.IsMap()) return Error(n, "`" + what + "` must be a mapping such as {minutes: 5}");
     static const std::pair<const char*, double> kUnits[] = {
-        {"weeks", 604800000.0}, {"days", 86400000.0},   {"hours", 3600000.0},
-        {"minutes", 60000.0},   {"seconds", 1000.0},    {"milliseconds", 1.0}};
+        {"weeks", 604800000.0}, {"days", 86400000.0}, {"hours", 3600000.0},
+        {"minutes", 60000.0},   {"seconds", 1000.0},  {"milliseconds", 1.0}};
     double ms = 0;
     for (const auto& kv : n) {
       const std::string unit = kv.first.as<std::string>();
@@ -119,7 +148,8 @@ class ElastAlertImporter {
     if (n.IsScalar()) {
       for (size_t start = 0;;) {  // ElastAlert also accepts "a,b" for compound keys
         const size_t comma = n.Scalar().find(',', start);
-        std::string k = n.Scalar().substr(start, comma == std::string::npos ? comma : comma - start);
+        std::string k =
+            n.Scalar().substr(start, comma == std::string::npos ? comma : comma - start);
         while (!k.empty() && k.front() == ' ') k.erase(0, 1);
         while (!k.empty() && k.back() == ' ') k.pop_back();
         if (!k.empty()) out.push_back(KlaxonKey(k));
@@ -143,7 +173,8 @@ class ElastAlertImporter {
     if (depth > kMaxQueryDepth) return Error(n, "the filter is nested more than 64 deep");
     if (n.IsSequence()) return All(n, depth);
     if (!n.IsMap() || n.size() != 1) {
-      return Error(n, "a filter must be a mapping with one query type, e.g. {term: {level: error}}");
+      return Error(n,
+                   "a filter must be a mapping with one query type, e.g. {term: {level: error}}");
     }
     const std::string type = n.begin()->first.as<std::string>();
     const YAML::Node body = n.begin()->second;
@@ -210,13 +241,16 @@ class ElastAlertImporter {
       }
       if (type == "prefix") value += "*";
       if (type != "wildcard" && type != "prefix" && value.find('*') != std::string::npos) {
-        return Error(v, "`*` in a " + type + " value is literal in Elasticsearch but a wildcard "
-                        "in Klaxon");
+        return Error(v, "`*` in a " + type +
+                            " value is literal in Elasticsearch but a wildcard "
+                            "in Klaxon");
       }
       return FilterExpr::Match(key, {value});
     }
-    return Error(n, "the query type `" + type + "` has no equivalent (supported: term, terms, "
-                    "match, match_phrase, wildcard, prefix, range, exists, query_string, bool)");
+    return Error(n,
+                 "the query type `" + type +
+                     "` has no equivalent (supported: term, terms, "
+                     "match, match_phrase, wildcard, prefix, range, exists, query_string, bool)");
   }
 
   Result<FilterExpr> All(const YAML::Node& n, int depth) {
@@ -270,7 +304,8 @@ class ElastAlertImporter {
     if (minimum_should > 1) {
       return Error(body["minimum_should_match"], "minimum_should_match above 1 has no equivalent");
     }
-    if (minimum_should == 1 && !should.empty()) required.push_back(FilterExpr::Or(std::move(should)));
+    if (minimum_should == 1 && !should.empty())
+      required.push_back(FilterExpr::Or(std::move(should)));
     return FilterExpr::And(std::move(required));
   }
 
@@ -279,20 +314,26 @@ class ElastAlertImporter {
     std::vector<FilterExpr> parts;
     for (const auto& kv : v) {
       const std::string op = kv.first.as<std::string>();
-      const char* sym = op == "gt" ? ">" : op == "gte" ? ">=" : op == "lt" ? "<" : op == "lte" ? "<=" : nullptr;
+      const char* sym = op == "gt"    ? ">"
+                        : op == "gte" ? ">="
+                        : op == "lt"  ? "<"
+                        : op == "lte" ? "<="
+                                      : nullptr;
       if (!sym) {
         if (op == "format" || op == "boost") continue;
         return Error(kv.first, "range bound `" + op + "` has no equivalent");
       }
       Result<double> n = Number(kv.second, "range." + op);
-      if (!n.ok()) return Error(kv.second, "range bounds must be numbers (dates have no equivalent)");
+      if (!n.ok())
+        return Error(kv.second, "range bounds must be numbers (dates have no equivalent)");
       parts.push_back(FilterExpr::Compare(key, sym, kv.second.Scalar()));
     }
     return FilterExpr::And(std::move(parts));
   }
 
   // Alerters -> actions; returns their names.
-  Result<std::vector<std::string>> Alerters(const YAML::Node& root, std::vector<std::string>& notes) {
+  Result<std::vector<std::string>> Alerters(const YAML::Node& root,
+                                            std::vector<std::string>& notes) {
     std::vector<std::string> names;
     YAML::Node alert = root["alert"];
     seen_.erase("alert");
@@ -322,8 +363,9 @@ class ElastAlertImporter {
         action.kind = "slack";
         action.name = writer_.UniqueName(rule_name_ + "-slack");
         if (YAML::Node url = take("slack_webhook_url"); url && url.IsSequence() && url.size() > 1) {
-          writer_.Dropped(action.comments, "slack_webhook_url lists several webhooks; Klaxon's "
-                                           "slack action posts to one");
+          writer_.Dropped(action.comments,
+                          "slack_webhook_url lists several webhooks; Klaxon's "
+                          "slack action posts to one");
         }
         action.args.push_back({"webhook", "env(\"" + EnvName(action.name, "WEBHOOK_URL") + "\")"});
         action.comments.push_back("set " + EnvName(action.name, "WEBHOOK_URL") +
@@ -366,8 +408,10 @@ class ElastAlertImporter {
         }
         YAML::Node project = take("jira_project");
         YAML::Node type = take("jira_issuetype");
-        action.args.push_back({"project", Quote(project && project.IsScalar() ? project.Scalar() : "OPS")});
-        action.args.push_back({"issue_type", Quote(type && type.IsScalar() ? type.Scalar() : "Bug")});
+        action.args.push_back(
+            {"project", Quote(project && project.IsScalar() ? project.Scalar() : "OPS")});
+        action.args.push_back(
+            {"issue_type", Quote(type && type.IsScalar() ? type.Scalar() : "Bug")});
         take("jira_account_file");
         action.args.push_back({"token", "env(\"" + EnvName(action.name, "TOKEN") + "\")"});
         YAML::Node labels = take("jira_labels");
@@ -386,9 +430,9 @@ class ElastAlertImporter {
         }
         action.comments.push_back("the Jira credentials of jira_account_file go in the " +
                                   EnvName(action.name, "TOKEN") + " environment variable");
-        for (const char* k : {"jira_priority", "jira_components", "jira_component",
-                              "jira_watchers", "jira_assignee", "jira_bump_tickets",
-                              "jira_max_age", "jira_transition_to"}) {
+        for (const char* k :
+             {"jira_priority", "jira_components", "jira_component", "jira_watchers",
+              "jira_assignee", "jira_bump_tickets", "jira_max_age", "jira_transition_to"}) {
           if (take(k)) writer_.Dropped(action.comments, std::string(k));
         }
       } else if (base == "post" || base == "post2" || base == "httppostalerter" ||
@@ -404,32 +448,38 @@ class ElastAlertImporter {
             if (u.IsScalar()) urls.push_back(u.Scalar());
           }
         }
-        if (urls.empty()) return Error(a, "the post alerter needs " +
-                                              std::string(v2 ? "http_post2_url" : "http_post_url"));
+        if (urls.empty())
+          return Error(
+              a, "the post alerter needs " + std::string(v2 ? "http_post2_url" : "http_post_url"));
         if (urls.size() > 1) writer_.Dropped(action.comments, "every URL but the first");
         const std::string& u = urls.front();
         const bool http = u.rfind("http://", 0) == 0 || u.rfind("https://", 0) == 0;
-        action.args.push_back({"url", http ? Quote(u) : "env(\"" + EnvName(action.name, "URL") + "\")"});
+        action.args.push_back(
+            {"url", http ? Quote(u) : "env(\"" + EnvName(action.name, "URL") + "\")"});
         if (YAML::Node h = take(v2 ? "http_post2_headers" : "http_post_headers"); h && h.IsMap()) {
           std::string list = "[";
           bool first = true;
           for (const auto& kv : h) {
             if (!kv.second.IsScalar()) continue;
-            list += (first ? "" : ", ") + Quote(kv.first.as<std::string>() + ": " + kv.second.Scalar());
+            list +=
+                (first ? "" : ", ") + Quote(kv.first.as<std::string>() + ": " + kv.second.Scalar());
             first = false;
           }
           if (!first) action.args.push_back({"headers", list + "]"});
         }
-        for (const char* k : {"http_post_payload", "http_post_static_payload", "http_post_all_values",
-                              "http_post2_payload", "http_post2_raw_fields"}) {
+        for (const char* k :
+             {"http_post_payload", "http_post_static_payload", "http_post_all_values",
+              "http_post2_payload", "http_post2_raw_fields"}) {
           if (take(k)) {
-            writer_.Dropped(action.comments, std::string(k) + " (Klaxon sends its own JSON body; "
-                                             "a `body` template can shape it)");
+            writer_.Dropped(action.comments, std::string(k) +
+                                                 " (Klaxon sends its own JSON body; "
+                                                 "a `body` template can shape it)");
           }
         }
       } else {
-        writer_.Dropped(notes, "the `" + kind + "` alerter (Klaxon's actions are slack, "
-                               "pagerduty, jira, webhook and log)");
+        writer_.Dropped(notes, "the `" + kind +
+                                   "` alerter (Klaxon's actions are slack, "
+                                   "pagerduty, jira, webhook and log)");
         // Its settings (email, email_reply_to, smtp_host, ...) go with it.
         for (auto it = seen_.begin(); it != seen_.end();) {
           const bool own = *it == base || it->rfind(base + "_", 0) == 0 ||
@@ -455,7 +505,10 @@ class ElastAlertImporter {
 
   static std::string EnvName(const std::string& action, const std::string& suffix) {
     std::string out;
-    for (char c : action) out += std::isalnum(static_cast<unsigned char>(c)) ? static_cast<char>(std::toupper(static_cast<unsigned char>(c))) : '_';
+    for (char c : action)
+      out += std::isalnum(static_cast<unsigned char>(c))
+                 ? static_cast<char>(std::toupper(static_cast<unsigned char>(c)))
+                 : '_';
     return out + "_" + suffix;
   }
 
@@ -507,12 +560,15 @@ class ElastAlertImporter {
       if (s.Scalar().find('{') == std::string::npos) {
         rule.summary = s.Scalar();
       } else {
-        writer_.Dropped(rule.comments, "alert_subject with Python format arguments; write a "
-                                       "summary with {{placeholders}}");
+        writer_.Dropped(rule.comments,
+                        "alert_subject with Python format arguments; write a "
+                        "summary with {{placeholders}}");
       }
     }
-    if (Take(root, "alert_text")) rule.comments.push_back("alert_text is not imported: Klaxon's "
-                                                          "actions write their own message");
+    if (Take(root, "alert_text"))
+      rule.comments.push_back(
+          "alert_text is not imported: Klaxon's "
+          "actions write their own message");
 
     std::vector<std::string> notes;
     Result<std::vector<std::string>> then = Alerters(root, notes);
@@ -545,8 +601,9 @@ class ElastAlertImporter {
       // ElastAlert matches when at least num_events happened within timeframe.
       out.push_back(with("frequency >= " + NumberText(*n) + " in " + *w, filter));
       if (Take(root, "use_count_query") || Take(root, "use_terms_query")) {
-        rule.comments.push_back("use_count_query / use_terms_query change how ElastAlert "
-                                "queries, not what it counts");
+        rule.comments.push_back(
+            "use_count_query / use_terms_query change how ElastAlert "
+            "queries, not what it counts");
       }
     } else if (type == "flatline") {
       Result<double> n = number("threshold");
@@ -556,8 +613,9 @@ class ElastAlertImporter {
       if (!w.ok()) return w.status();
       out.push_back(with("frequency < " + NumberText(*n) + " in " + *w, filter));
       if (Take(root, "forget_keys")) {
-        writer_.Dropped(out.back().comments, "forget_keys (Klaxon keeps watching a group "
-                                             "until it has been silent for its window)");
+        writer_.Dropped(out.back().comments,
+                        "forget_keys (Klaxon keeps watching a group "
+                        "until it has been silent for its window)");
       }
     } else if (type == "spike") {
       Result<double> h = number("spike_height");
@@ -567,7 +625,8 @@ class ElastAlertImporter {
       Take(root, "timeframe");
       if (!w.ok()) return w.status();
       std::string spike_type = "both";
-      if (YAML::Node st = Take(root, "spike_type"); st && st.IsScalar()) spike_type = Lower(st.Scalar());
+      if (YAML::Node st = Take(root, "spike_type"); st && st.IsScalar())
+        spike_type = Lower(st.Scalar());
       if (spike_type != "up" && spike_type != "down" && spike_type != "both") {
         return Error(root["spike_type"], "spike_type must be up, down or both");
       }
@@ -577,11 +636,13 @@ class ElastAlertImporter {
       const std::string ago = " of " + *w + " ago";
       if (spike_type != "down") {
         out.push_back(with(change + ">= " + NumberText(100 * *h) + "%" + ago, filter));
-        out.back().name = spike_type == "both" ? writer_.UniqueName(rule_name_ + "-up") : rule_name_;
+        out.back().name =
+            spike_type == "both" ? writer_.UniqueName(rule_name_ + "-up") : rule_name_;
       }
       if (spike_type != "up") {
         out.push_back(with(change + "<= " + NumberText(100 / *h) + "%" + ago, filter));
-        out.back().name = spike_type == "both" ? writer_.UniqueName(rule_name_ + "-down") : rule_name_;
+        out.back().name =
+            spike_type == "both" ? writer_.UniqueName(rule_name_ + "-down") : rule_name_;
       }
       for (const char* k : {"threshold_ref", "threshold_cur", "alert_on_new_data"}) {
         if (Take(root, k)) {
@@ -594,14 +655,16 @@ class ElastAlertImporter {
       }
     } else if (type == "cardinality") {
       YAML::Node field = Take(root, "cardinality_field");
-      if (!field || !field.IsScalar()) return Error(root, "the cardinality rule type needs `cardinality_field`");
+      if (!field || !field.IsScalar())
+        return Error(root, "the cardinality rule type needs `cardinality_field`");
       Result<std::string> w = Window(root, "timeframe");
       Take(root, "timeframe");
       if (!w.ok()) return w.status();
       const std::string unique = "unique(" + KlaxonKey(field.Scalar()) + ") ";
       YAML::Node max = Take(root, "max_cardinality");
       YAML::Node min = Take(root, "min_cardinality");
-      if (!max && !min) return Error(root, "the cardinality rule type needs max_cardinality or min_cardinality");
+      if (!max && !min)
+        return Error(root, "the cardinality rule type needs max_cardinality or min_cardinality");
       if (max) {
         Result<double> n = Number(max, "max_cardinality");
         if (!n.ok()) return n.status();
@@ -625,8 +688,9 @@ class ElastAlertImporter {
         if (!w.ok()) return w.status();
         window = *w;
       } else {
-        rule.comments.push_back("no buffer_time: ElastAlert's global default of 45 minutes is "
-                                "the window");
+        rule.comments.push_back(
+            "no buffer_time: ElastAlert's global default of 45 minutes is "
+            "the window");
       }
       seen_.erase("buffer_time");
       const std::string num = numerator->IsAll() ? "has:event_id" : RenderFilter(*numerator);
@@ -634,7 +698,8 @@ class ElastAlertImporter {
       const std::string ratio = "ratio(" + num + ", " + den + ") ";
       YAML::Node max = Take(root, "max_percentage");
       YAML::Node min = Take(root, "min_percentage");
-      if (!max && !min) return Error(root, "percentage_match needs max_percentage or min_percentage");
+      if (!max && !min)
+        return Error(root, "percentage_match needs max_percentage or min_percentage");
       if (max) {
         Result<double> n = Number(max, "max_percentage");
         if (!n.ok()) return n.status();
@@ -648,10 +713,12 @@ class ElastAlertImporter {
         if (max) out.back().name = writer_.UniqueName(rule_name_ + "-min");
       }
       if (Take(root, "min_denominator")) {
-        writer_.Dropped(out.front().comments, "min_denominator (a ratio rule has no minimum "
-                                              "number of events)");
+        writer_.Dropped(out.front().comments,
+                        "min_denominator (a ratio rule has no minimum "
+                        "number of events)");
       }
-    } else if (type == "new_term" || type == "change" || type == "blacklist" || type == "whitelist") {
+    } else if (type == "new_term" || type == "change" || type == "blacklist" ||
+               type == "whitelist") {
       const bool new_term = type == "new_term";
       YAML::Node keys_node = Take(root, new_term ? "fields" : "compare_key");
       if (!keys_node && new_term && !rule.group_by.empty()) {
@@ -662,12 +729,15 @@ class ElastAlertImporter {
         rule.group_by.clear();
         for (ImportedRule& r : out) r.group_by.clear();
       } else {
-        if (!keys_node) return Error(root, "the " + type + " rule type needs `" + std::string(new_term ? "fields" : "compare_key") + "`");
+        if (!keys_node)
+          return Error(root, "the " + type + " rule type needs `" +
+                                 std::string(new_term ? "fields" : "compare_key") + "`");
         if (new_term && keys_node.IsSequence()) {
           for (const auto& e : keys_node) {
             if (e.IsSequence()) {
-              writer_.Dropped(rule.comments, "a composite new_term field (a list of fields): "
-                                             "Klaxon's new() watches one field");
+              writer_.Dropped(rule.comments,
+                              "a composite new_term field (a list of fields): "
+                              "Klaxon's new() watches one field");
             }
           }
         }
@@ -683,7 +753,8 @@ class ElastAlertImporter {
         }
         if (type == "blacklist" || type == "whitelist") {
           YAML::Node list = Take(root, type);
-          if (!list || !list.IsSequence()) return Error(root, "the " + type + " rule type needs a `" + type + "` list");
+          if (!list || !list.IsSequence())
+            return Error(root, "the " + type + " rule type needs a `" + type + "` list");
           std::vector<std::string> values;
           for (const auto& e : list) {
             if (e.IsScalar()) values.push_back(e.Scalar());
@@ -692,15 +763,17 @@ class ElastAlertImporter {
           FilterExpr in = FilterExpr::Match(keys.front(), values);
           if (type == "whitelist") {
             bool ignore_null = false;
-            if (YAML::Node n = Take(root, "ignore_null"); n && n.IsScalar()) ignore_null = n.Scalar() == "true";
+            if (YAML::Node n = Take(root, "ignore_null"); n && n.IsScalar())
+              ignore_null = n.Scalar() == "true";
             in = ignore_null ? FilterExpr::And({FilterExpr::Has(keys.front()), FilterExpr::Not(in)})
                              : FilterExpr::Not(in);
           }
           out.push_back(with("", FilterExpr::And({filter, in})));
         } else if (new_term) {
           for (const std::string& k : keys) out.push_back(with("new(" + k + ")", filter));
-          rule.comments.push_back("new_term: Klaxon remembers values from when it starts, "
-                                  "not from a terms_window_size look-back");
+          rule.comments.push_back(
+              "new_term: Klaxon remembers values from when it starts, "
+              "not from a terms_window_size look-back");
           for (ImportedRule& r : out) r.group_by.clear();
         } else {  // change
           if (keys.size() > 1) writer_.Dropped(rule.comments, "compare_key fields after the first");

@@ -115,9 +115,8 @@ std::string RenderKey(const std::string& key) {
 }
 
 std::string RenderValue(const std::string& value) {
-  const bool bare =
-      !value.empty() && value.front() != '>' && value.front() != '<' &&
-      value.find_first_of(" \t\r\n,)](#[\"") == std::string::npos;
+  const bool bare = !value.empty() && value.front() != '>' && value.front() != '<' &&
+                    value.find_first_of(" \t\r\n,)](#[\"") == std::string::npos;
   if (bare) return value;
   std::string out = "\"";
   for (char c : value) {

@@ -123,7 +123,8 @@ class Parser {
     std::string field = Word(true);
     if (!Symbol(":")) {
       pos_ = start;
-      Fail("a term without a field (`" + field + "`) searches Elasticsearch's default field, "
+      Fail("a term without a field (`" + field +
+           "`) searches Elasticsearch's default field, "
            "which has no equivalent: write field:value");
       return {};
     }
@@ -205,8 +206,8 @@ class Parser {
     }
     const bool high_inclusive = q_[pos_++] == ']';
     std::vector<FilterExpr> parts;
-    for (const auto& [bound, op] :
-         {std::pair{low, low_inclusive ? ">=" : ">"}, std::pair{high, high_inclusive ? "<=" : "<"}}) {
+    for (const auto& [bound, op] : {std::pair{low, low_inclusive ? ">=" : ">"},
+                                    std::pair{high, high_inclusive ? "<=" : "<"}}) {
       if (bound == "*") continue;
       if (!IsNumber(bound)) {
         Fail("ranges are supported on numbers only, not `" + bound + "`");

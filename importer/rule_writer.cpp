@@ -10,7 +10,8 @@ namespace {
 // Comments hold one line each: line breaks in imported names or values become spaces.
 std::string CommentText(const std::string& text) {
   std::string out = text;
-  std::replace_if(out.begin(), out.end(), [](char c) { return c == '\n' || c == '\r'; }, ' ');
+  std::replace_if(
+      out.begin(), out.end(), [](char c) { return c == '\n' || c == '\r'; }, ' ');
   return out;
 }
 

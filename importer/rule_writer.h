@@ -23,8 +23,8 @@ struct ImportedAction {
 struct ImportedRule {
   std::string name;
   std::vector<std::string> comments;  // printed above the rule
-  std::string condition;  // "frequency > 5 in 1m"; empty: fire on every matching event
-  FilterExpr filter;      // `for FILTER`, or the whole condition of an every-event rule
+  std::string condition;              // "frequency > 5 in 1m"; empty: fire on every matching event
+  FilterExpr filter;                  // `for FILTER`, or the whole condition of an every-event rule
   std::vector<std::string> group_by;
   std::string repeat;  // a duration, `repeat every`
   std::string severity;

@@ -227,8 +227,10 @@ class SentryImporter {
       std::vector<std::string> names;
       for (const auto& [number, name] : kLevels) {
         if (level_text == name) names = {name};
-        const bool take = match == "eq" ? number == level : match == "gte" ? number >= level
-                          : match == "lte" ? number <= level : false;
+        const bool take = match == "eq"    ? number == level
+                          : match == "gte" ? number >= level
+                          : match == "lte" ? number <= level
+                                           : false;
         if (end != level_text.c_str() && *end == '\0' && take) names.push_back(name);
       }
       if (names.empty() || (match != "eq" && match != "gte" && match != "lte")) {
@@ -283,8 +285,9 @@ class SentryImporter {
         key = "slack|" + channel;
         if (!channel.empty()) action.args.push_back({"channel", Quote(channel)});
         if (!Option(a, "tags").empty() || !Option(a, "notes").empty()) {
-          comments.push_back("Slack tags and notes are not imported: Klaxon's message shows the "
-                             "group and the event");
+          comments.push_back(
+              "Slack tags and notes are not imported: Klaxon's message shows the "
+              "group and the event");
         }
       } else if (cls == "PagerDutyNotifyServiceAction" || cls == "PagerDutyAction") {
         const std::string service = Option(a, "service");
@@ -305,8 +308,9 @@ class SentryImporter {
         key = "jira|" + project + "|" + type;
         action.args.push_back({"project", Quote(project.empty() ? "OPS" : project)});
         action.args.push_back({"issue_type", Quote(type.empty() ? "Bug" : type)});
-        action.comments.push_back("Sentry names the Jira project and issue type by id; Klaxon "
-                                  "wants the project key and the issue type name");
+        action.comments.push_back(
+            "Sentry names the Jira project and issue type by id; Klaxon "
+            "wants the project key and the issue type name");
       } else if ((cls == "NotifyEventServiceAction" && Option(a, "service") != "mail") ||
                  cls == "NotifyEventSentryAppAction" || cls == "WebhookAction") {
         std::string service = Option(a, "service");
@@ -334,12 +338,14 @@ class SentryImporter {
         action.args.insert(action.args.begin(),
                            {"routing_key", "env(\"" + EnvName(action.name, "ROUTING_KEY") + "\")"});
       } else if (action.kind == "jira") {
-        action.args.insert(action.args.begin(), {"url", "env(\"" + EnvName(action.name, "URL") + "\")"});
+        action.args.insert(action.args.begin(),
+                           {"url", "env(\"" + EnvName(action.name, "URL") + "\")"});
         action.args.push_back({"token", "env(\"" + EnvName(action.name, "TOKEN") + "\")"});
       } else {
         action.args.push_back({"url", "env(\"" + EnvName(action.name, "URL") + "\")"});
         if (cls == "NotifyEventSentryAppAction") {
-          action.args.push_back({"sentry_secret", "env(\"" + EnvName(action.name, "SECRET") + "\")"});
+          action.args.push_back(
+              {"sentry_secret", "env(\"" + EnvName(action.name, "SECRET") + "\")"});
         }
       }
       actions_[key] = action.name;
@@ -362,7 +368,8 @@ class SentryImporter {
         status = Error(at, "`value` must be a non-negative number, not `" + value_text + "`");
         return std::nullopt;
       }
-      Result<std::string> window = Interval(Option(c, "interval").empty() ? "1m" : Option(c, "interval"), at);
+      Result<std::string> window =
+          Interval(Option(c, "interval").empty() ? "1m" : Option(c, "interval"), at);
       if (!window.ok()) {
         status = window.status();
         return std::nullopt;
@@ -388,8 +395,9 @@ class SentryImporter {
         return std::nullopt;
       }
       if (users) {
-        comments.push_back("Sentry counts users by id, else username, email or IP address; "
-                           "Klaxon counts user.id");
+        comments.push_back(
+            "Sentry counts users by id, else username, email or IP address; "
+            "Klaxon counts user.id");
         return "unique(user.id) > " + NumberText(value) + " in " + *window;
       }
       return "frequency > " + NumberText(value) + " in " + *window;
@@ -406,8 +414,9 @@ class SentryImporter {
   Status ImportRule(const Json& r, const std::string& where_rule) {
     if (!r.is_object()) return Error(where_rule, "a rule must be an object");
     const std::string title = Option(r, "name");
-    const std::string where = where_rule.empty() ? (title.empty() ? "" : "\"" + title + "\"")
-                                                 : where_rule + (title.empty() ? "" : " (\"" + title + "\")");
+    const std::string where = where_rule.empty()
+                                  ? (title.empty() ? "" : "\"" + title + "\"")
+                                  : where_rule + (title.empty() ? "" : " (\"" + title + "\")");
     auto check_list = [&](const char* key) -> Status {
       auto it = r.find(key);
       if (it != r.end() && !it->is_null() && !it->is_array()) {
@@ -422,22 +431,28 @@ class SentryImporter {
     if (!title.empty()) comments.push_back("Sentry rule: " + title);
     const std::string base_name = writer_.UniqueName(title.empty() ? "sentry-rule" : title);
 
-    const std::string action_match = Option(r, "actionMatch").empty() ? "all" : Option(r, "actionMatch");
-    const std::string filter_match = Option(r, "filterMatch").empty() ? "all" : Option(r, "filterMatch");
-    for (const auto& [key, value] : {std::pair{"actionMatch", action_match}, std::pair{"filterMatch", filter_match}}) {
+    const std::string action_match =
+        Option(r, "actionMatch").empty() ? "all" : Option(r, "actionMatch");
+    const std::string filter_match =
+        Option(r, "filterMatch").empty() ? "all" : Option(r, "filterMatch");
+    for (const auto& [key, value] :
+         {std::pair{"actionMatch", action_match}, std::pair{"filterMatch", filter_match}}) {
       if (value != "all" && value != "any" && value != "none") {
-        return Error(where, "`" + std::string(key) + "` must be all, any or none, not `" + value + "`");
+        return Error(where,
+                     "`" + std::string(key) + "` must be all, any or none, not `" + value + "`");
       }
     }
 
     // Filters, combined by filterMatch.
     std::vector<FilterExpr> filters;
     const Json empty = Json::array();
-    const Json& filter_list = r.contains("filters") && r["filters"].is_array() ? r["filters"] : empty;
+    const Json& filter_list =
+        r.contains("filters") && r["filters"].is_array() ? r["filters"] : empty;
     for (size_t i = 0; i < filter_list.size(); ++i) {
       Result<std::string> id = Id(filter_list[i], where + " filters[" + std::to_string(i) + "]");
       if (!id.ok()) return id.status();
-      if (auto f = EventFilter(ClassName(*id), filter_list[i], comments)) filters.push_back(std::move(*f));
+      if (auto f = EventFilter(ClassName(*id), filter_list[i], comments))
+        filters.push_back(std::move(*f));
     }
     FilterExpr filter = Combine(filter_match, std::move(filters));
     if (const std::string env = Option(r, "environment"); !env.empty()) {
@@ -448,14 +463,16 @@ class SentryImporter {
     std::vector<std::string> triggers;
     std::vector<FilterExpr> event_conditions;
     Status status;
-    const Json& conditions = r.contains("conditions") && r["conditions"].is_array() ? r["conditions"] : empty;
+    const Json& conditions =
+        r.contains("conditions") && r["conditions"].is_array() ? r["conditions"] : empty;
     for (size_t i = 0; i < conditions.size(); ++i) {
       const std::string at = where + " conditions[" + std::to_string(i) + "]";
       Result<std::string> id = Id(conditions[i], at);
       if (!id.ok()) return id.status();
       const std::string cls = ClassName(*id);
       if (IsEventFilter(cls)) {
-        if (auto f = EventFilter(cls, conditions[i], comments)) event_conditions.push_back(std::move(*f));
+        if (auto f = EventFilter(cls, conditions[i], comments))
+          event_conditions.push_back(std::move(*f));
         continue;
       }
       std::optional<std::string> t = Trigger(cls, conditions[i], at, comments, status);
@@ -464,7 +481,8 @@ class SentryImporter {
     }
     if (conditions.empty()) triggers.push_back("");  // Sentry treats no condition as every event
 
-    std::vector<std::string> then = Actions(r.contains("actions") ? r["actions"] : empty, comments, where + " ", status);
+    std::vector<std::string> then =
+        Actions(r.contains("actions") ? r["actions"] : empty, comments, where + " ", status);
     if (!status.ok()) return status;
 
     std::string repeat;
@@ -504,8 +522,9 @@ class SentryImporter {
         }
       }
       if (shapes.size() > 1) {
-        comments.push_back("actionMatch any: one Klaxon rule per condition; each notifies on "
-                           "its own");
+        comments.push_back(
+            "actionMatch any: one Klaxon rule per condition; each notifies on "
+            "its own");
       }
     } else {  // none
       for (const std::string& t : triggers) {
@@ -561,7 +580,8 @@ std::string Position(std::string_view text, size_t offset) {
 
 Result<ImportOutput> ImportSentry(std::string_view text, std::string_view file_name) {
   if (text.size() > kMaxImportBytes) {
-    return Status::InvalidArgument(std::string(file_name) + ": larger than 4 MiB; not a rules file");
+    return Status::InvalidArgument(std::string(file_name) +
+                                   ": larger than 4 MiB; not a rules file");
   }
   Json root;
   try {
@@ -570,7 +590,8 @@ Result<ImportOutput> ImportSentry(std::string_view text, std::string_view file_n
     // e.byte is 1-based: the byte after the error.
     const size_t at = e.byte > 0 ? e.byte - 1 : 0;
     std::string message = e.what();
-    if (const size_t p = message.rfind(": "); p != std::string::npos) message = message.substr(p + 2);
+    if (const size_t p = message.rfind(": "); p != std::string::npos)
+      message = message.substr(p + 2);
     return Status::InvalidArgument(std::string(file_name) + ":" + Position(text, at) +
                                    ": invalid JSON: " + message);
   } catch (const Json::exception& e) {
