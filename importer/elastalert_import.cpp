@@ -81,7 +81,10 @@ class ElastAlertImporter {
     for (const auto& kv : root) seen_.insert(kv.first.as<std::string>());
     Status s = Build(root);
     if (!s.ok()) return s;
-    return writer_.Finish();
+    Result<ImportOutput> out = writer_.Finish();
+    if (!out.ok())
+      return Status::InvalidArgument(std::string(file_) + ": " + out.status().message());
+    return out;
   }
 
  private:

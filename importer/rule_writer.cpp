@@ -127,6 +127,19 @@ Result<ImportOutput> RuleWriter::Finish() const {
     return Status::Internal("the imported rules do not parse (a bug in klaxon import):\n" +
                             formatted.status().message() + text);
   }
+  // Values from the input can still make a rule Klaxon refuses (`level:error AND level:fatal`,
+  // a unique() threshold above what the engine keeps): say so rather than print such a file.
+  rules_dsl::LoadResult checked = rules_dsl::ParseAndCheck({{"<import>", *formatted}});
+  if (!checked.ok()) {
+    std::string message = "the translation does not pass klaxon check:";
+    for (const rules_dsl::Diagnostic& d : checked.diagnostics) {
+      if (d.severity != "error") continue;
+      const size_t start = d.source_line.find_first_not_of(' ');
+      message += "\n  " + d.message + " (in `" +
+                 (start == std::string::npos ? "" : d.source_line.substr(start)) + "`)";
+    }
+    return Status::InvalidArgument(message);
+  }
   return ImportOutput{*formatted, dropped_};
 }
 

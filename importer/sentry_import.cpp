@@ -125,7 +125,10 @@ class SentryImporter {
     } else {
       return Error("", "expected a rule object or a list of rules");
     }
-    return writer_.Finish();
+    Result<ImportOutput> out = writer_.Finish();
+    if (!out.ok())
+      return Status::InvalidArgument(std::string(file_) + ": " + out.status().message());
+    return out;
   }
 
  private:
