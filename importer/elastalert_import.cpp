@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <set>
+#include <tuple>
 
 #include "importer/importer.h"
 #include "importer/lucene_query.h"
@@ -60,14 +61,6 @@ const std::set<std::string> kRuntimeKeys = {"index",
 std::string Lower(std::string s) {
   for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return s;
-}
-
-// A number as Klaxon writes thresholds: integers without a decimal point.
-std::string NumberText(double v) {
-  if (v == std::floor(v) && std::fabs(v) < 1e15) return std::to_string(static_cast<int64_t>(v));
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%g", v);
-  return buf;
 }
 
 class ElastAlertImporter {
@@ -135,7 +128,7 @@ class ElastAlertImporter {
 
   // A window in whole seconds from 1s to 30d, as Klaxon's windows are.
   Result<std::string> Window(const YAML::Node& root, const std::string& key) {
-    YAML::Node n = root[key];
+    YAML::Node n = Take(root, key);
     if (!n) return Error(root, "this rule type needs `" + key + "`");
     Result<int64_t> ms = Span(n, key);
     if (!ms.ok()) return ms.status();
@@ -374,13 +367,13 @@ class ElastAlertImporter {
         action.comments.push_back("set " + EnvName(action.name, "WEBHOOK_URL") +
                                   " to the rule's slack_webhook_url");
         if (YAML::Node c = take("slack_channel_override"); c && c.IsScalar()) {
-          action.args.push_back({"channel", Quote(c.Scalar())});
+          action.args.push_back({"channel", StringLiteral(c.Scalar())});
         }
         if (YAML::Node u = take("slack_username_override"); u && u.IsScalar()) {
-          action.args.push_back({"username", Quote(u.Scalar())});
+          action.args.push_back({"username", StringLiteral(u.Scalar())});
         }
         if (YAML::Node e = take("slack_emoji_override"); e && e.IsScalar()) {
-          action.args.push_back({"icon_emoji", Quote(e.Scalar())});
+          action.args.push_back({"icon_emoji", StringLiteral(e.Scalar())});
         }
       } else if (base == "pagerduty" || base == "pagerdutyalerter") {
         action.kind = "pagerduty";
@@ -391,12 +384,12 @@ class ElastAlertImporter {
         action.comments.push_back("set " + EnvName(action.name, "ROUTING_KEY") +
                                   " to the rule's pagerduty_service_key");
         if (YAML::Node c = take("pagerduty_client_name"); c && c.IsScalar()) {
-          action.args.push_back({"client", Quote(c.Scalar())});
+          action.args.push_back({"client", StringLiteral(c.Scalar())});
         }
         if (YAML::Node s = take("pagerduty_v2_payload_severity"); s && s.IsScalar()) {
           const std::string sev = Lower(s.Scalar());
           if (sev == "critical" || sev == "error" || sev == "warning" || sev == "info") {
-            action.args.push_back({"severity", Quote(sev)});
+            action.args.push_back({"severity", StringLiteral(sev)});
           }
         }
       } else if (base == "jira" || base == "jiraalerter") {
@@ -407,14 +400,14 @@ class ElastAlertImporter {
         if (url.rfind("http://", 0) != 0 && url.rfind("https://", 0) != 0) {
           action.args.push_back({"url", "env(\"" + EnvName(action.name, "URL") + "\")"});
         } else {
-          action.args.push_back({"url", Quote(url)});
+          action.args.push_back({"url", StringLiteral(url)});
         }
         YAML::Node project = take("jira_project");
         YAML::Node type = take("jira_issuetype");
         action.args.push_back(
-            {"project", Quote(project && project.IsScalar() ? project.Scalar() : "OPS")});
+            {"project", StringLiteral(project && project.IsScalar() ? project.Scalar() : "OPS")});
         action.args.push_back(
-            {"issue_type", Quote(type && type.IsScalar() ? type.Scalar() : "Bug")});
+            {"issue_type", StringLiteral(type && type.IsScalar() ? type.Scalar() : "Bug")});
         take("jira_account_file");
         action.args.push_back({"token", "env(\"" + EnvName(action.name, "TOKEN") + "\")"});
         YAML::Node labels = take("jira_labels");
@@ -428,7 +421,8 @@ class ElastAlertImporter {
               if (l.IsScalar()) values.push_back(l.Scalar());
             }
           }
-          for (size_t i = 0; i < values.size(); ++i) list += (i ? ", " : "") + Quote(values[i]);
+          for (size_t i = 0; i < values.size(); ++i)
+            list += (i ? ", " : "") + StringLiteral(values[i]);
           action.args.push_back({"labels", list + "]"});
         }
         action.comments.push_back("the Jira credentials of jira_account_file go in the " +
@@ -458,14 +452,14 @@ class ElastAlertImporter {
         const std::string& u = urls.front();
         const bool http = u.rfind("http://", 0) == 0 || u.rfind("https://", 0) == 0;
         action.args.push_back(
-            {"url", http ? Quote(u) : "env(\"" + EnvName(action.name, "URL") + "\")"});
+            {"url", http ? StringLiteral(u) : "env(\"" + EnvName(action.name, "URL") + "\")"});
         if (YAML::Node h = take(v2 ? "http_post2_headers" : "http_post_headers"); h && h.IsMap()) {
           std::string list = "[";
           bool first = true;
           for (const auto& kv : h) {
             if (!kv.second.IsScalar()) continue;
-            list +=
-                (first ? "" : ", ") + Quote(kv.first.as<std::string>() + ": " + kv.second.Scalar());
+            list += (first ? "" : ", ") +
+                    StringLiteral(kv.first.as<std::string>() + ": " + kv.second.Scalar());
             first = false;
           }
           if (!first) action.args.push_back({"headers", list + "]"});
@@ -495,24 +489,6 @@ class ElastAlertImporter {
       writer_.Add(std::move(action));
     }
     return names;
-  }
-
-  static std::string Quote(const std::string& s) {
-    std::string out = "\"";
-    for (char c : s) {
-      if (c == '"' || c == '\\') out += '\\';
-      out += c;
-    }
-    return out + "\"";
-  }
-
-  static std::string EnvName(const std::string& action, const std::string& suffix) {
-    std::string out;
-    for (char c : action)
-      out += std::isalnum(static_cast<unsigned char>(c))
-                 ? static_cast<char>(std::toupper(static_cast<unsigned char>(c)))
-                 : '_';
-    return out + "_" + suffix;
   }
 
   YAML::Node Take(const YAML::Node& root, const std::string& key) {
@@ -592,6 +568,24 @@ class ElastAlertImporter {
       if (!n) return Error(root, "the " + type + " rule type needs `" + key + "`");
       return Number(n, key);
     };
+    // An upper bound (`>`) and/or a lower bound (`<`): one rule each, suffixed when both.
+    auto bounds = [&](const char* max_key, const char* min_key, const std::string& head,
+                      const std::string& tail, const FilterExpr& f) -> Status {
+      YAML::Node max = Take(root, max_key);
+      YAML::Node min = Take(root, min_key);
+      if (!max && !min) {
+        return Error(root, "the " + type + " rule type needs " + max_key + " or " + min_key);
+      }
+      for (const auto& [node, key, op, suffix] :
+           {std::tuple{max, max_key, "> ", "-max"}, std::tuple{min, min_key, "< ", "-min"}}) {
+        if (!node) continue;
+        Result<double> n = Number(node, key);
+        if (!n.ok()) return n.status();
+        out.push_back(with(head + op + NumberText(*n) + tail, f));
+        if (max && min) out.back().name = writer_.UniqueName(rule_name_ + suffix);
+      }
+      return Status::Ok();
+    };
 
     if (type == "any") {
       out.push_back(with("", filter));
@@ -599,7 +593,6 @@ class ElastAlertImporter {
       Result<double> n = number("num_events");
       if (!n.ok()) return n.status();
       Result<std::string> w = Window(root, "timeframe");
-      Take(root, "timeframe");
       if (!w.ok()) return w.status();
       // ElastAlert matches when at least num_events happened within timeframe.
       out.push_back(with("frequency >= " + NumberText(*n) + " in " + *w, filter));
@@ -612,7 +605,6 @@ class ElastAlertImporter {
       Result<double> n = number("threshold");
       if (!n.ok()) return n.status();
       Result<std::string> w = Window(root, "timeframe");
-      Take(root, "timeframe");
       if (!w.ok()) return w.status();
       out.push_back(with("frequency < " + NumberText(*n) + " in " + *w, filter));
       if (Take(root, "forget_keys")) {
@@ -625,7 +617,6 @@ class ElastAlertImporter {
       if (!h.ok()) return h.status();
       if (*h <= 0) return Error(root["spike_height"], "spike_height must be positive");
       Result<std::string> w = Window(root, "timeframe");
-      Take(root, "timeframe");
       if (!w.ok()) return w.status();
       std::string spike_type = "both";
       if (YAML::Node st = Take(root, "spike_type"); st && st.IsScalar())
@@ -661,25 +652,10 @@ class ElastAlertImporter {
       if (!field || !field.IsScalar())
         return Error(root, "the cardinality rule type needs `cardinality_field`");
       Result<std::string> w = Window(root, "timeframe");
-      Take(root, "timeframe");
       if (!w.ok()) return w.status();
-      const std::string unique = "unique(" + KlaxonKey(field.Scalar()) + ") ";
-      YAML::Node max = Take(root, "max_cardinality");
-      YAML::Node min = Take(root, "min_cardinality");
-      if (!max && !min)
-        return Error(root, "the cardinality rule type needs max_cardinality or min_cardinality");
-      if (max) {
-        Result<double> n = Number(max, "max_cardinality");
-        if (!n.ok()) return n.status();
-        out.push_back(with(unique + "> " + NumberText(*n) + " in " + *w, filter));
-        if (min) out.back().name = writer_.UniqueName(rule_name_ + "-max");
-      }
-      if (min) {
-        Result<double> n = Number(min, "min_cardinality");
-        if (!n.ok()) return n.status();
-        out.push_back(with(unique + "< " + NumberText(*n) + " in " + *w, filter));
-        if (max) out.back().name = writer_.UniqueName(rule_name_ + "-min");
-      }
+      Status s = bounds("max_cardinality", "min_cardinality",
+                        "unique(" + KlaxonKey(field.Scalar()) + ") ", " in " + *w, filter);
+      if (!s.ok()) return s;
     } else if (type == "percentage_match") {
       YAML::Node bucket = Take(root, "match_bucket_filter");
       if (!bucket) return Error(root, "the percentage_match rule type needs `match_bucket_filter`");
@@ -695,26 +671,11 @@ class ElastAlertImporter {
             "no buffer_time: ElastAlert's global default of 45 minutes is "
             "the window");
       }
-      seen_.erase("buffer_time");
       const std::string num = numerator->IsAll() ? "has:event_id" : RenderFilter(*numerator);
       const std::string den = filter.IsAll() ? "has:event_id" : RenderFilter(filter);
-      const std::string ratio = "ratio(" + num + ", " + den + ") ";
-      YAML::Node max = Take(root, "max_percentage");
-      YAML::Node min = Take(root, "min_percentage");
-      if (!max && !min)
-        return Error(root, "percentage_match needs max_percentage or min_percentage");
-      if (max) {
-        Result<double> n = Number(max, "max_percentage");
-        if (!n.ok()) return n.status();
-        out.push_back(with(ratio + "> " + NumberText(*n) + "% in " + window, FilterExpr::All()));
-        if (min) out.back().name = writer_.UniqueName(rule_name_ + "-max");
-      }
-      if (min) {
-        Result<double> n = Number(min, "min_percentage");
-        if (!n.ok()) return n.status();
-        out.push_back(with(ratio + "< " + NumberText(*n) + "% in " + window, FilterExpr::All()));
-        if (max) out.back().name = writer_.UniqueName(rule_name_ + "-min");
-      }
+      Status s = bounds("max_percentage", "min_percentage", "ratio(" + num + ", " + den + ") ",
+                        "% in " + window, FilterExpr::All());
+      if (!s.ok()) return s;
       if (Take(root, "min_denominator")) {
         writer_.Dropped(out.front().comments,
                         "min_denominator (a ratio rule has no minimum "

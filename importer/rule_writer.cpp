@@ -1,6 +1,8 @@
 #include "importer/rule_writer.h"
 
 #include <algorithm>
+#include <cmath>
+#include <cstdio>
 
 #include "rules-dsl/rules_dsl.h"
 
@@ -19,7 +21,9 @@ void WriteComments(std::string& out, const std::vector<std::string>& comments) {
   for (const std::string& c : comments) out += "# " + CommentText(c) + "\n";
 }
 
-std::string Quoted(const std::string& s) {
+}  // namespace
+
+std::string StringLiteral(const std::string& s) {
   std::string out = "\"";
   for (char c : s) {
     if (c == '"' || c == '\\') out += '\\';
@@ -35,6 +39,25 @@ std::string Quoted(const std::string& s) {
   }
   return out + "\"";
 }
+
+std::string NumberText(double v) {
+  if (v == std::floor(v) && std::fabs(v) < 1e15) return std::to_string(static_cast<int64_t>(v));
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g", v);
+  return buf;
+}
+
+std::string EnvName(const std::string& action, const std::string& suffix) {
+  std::string out;
+  for (char c : action) {
+    out += std::isalnum(static_cast<unsigned char>(c))
+               ? static_cast<char>(std::toupper(static_cast<unsigned char>(c)))
+               : '_';
+  }
+  return out + "_" + suffix;
+}
+
+namespace {
 
 std::string Join(const std::vector<std::string>& parts) {
   std::string out;
@@ -117,7 +140,7 @@ Result<ImportOutput> RuleWriter::Finish() const {
     text += "  when " + when + "\n";
     if (!r.group_by.empty()) text += "  group by " + Join(r.group_by) + "\n";
     if (!r.severity.empty()) text += "  severity " + r.severity + "\n";
-    if (!r.summary.empty()) text += "  summary " + Quoted(r.summary) + "\n";
+    if (!r.summary.empty()) text += "  summary " + StringLiteral(r.summary) + "\n";
     if (!r.repeat.empty()) text += "  repeat every " + r.repeat + "\n";
     if (!r.then.empty()) text += "  then " + Join(r.then) + "\n";
     text += "}\n";

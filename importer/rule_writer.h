@@ -63,4 +63,13 @@ class RuleWriter {
 // A duration in milliseconds as one rule-language amount and unit ("90s", "5m", "2h", "1d").
 std::string DurationText(int64_t ms);
 
+// A string literal of the rule language, quoted and escaped.
+std::string StringLiteral(const std::string& s);
+
+// A threshold as written in rules: integers without a decimal point ("5", "2.5").
+std::string NumberText(double v);
+
+// The environment variable an imported action reads a secret from: "ORDERS_SLACK_WEBHOOK_URL".
+std::string EnvName(const std::string& action, const std::string& suffix);
+
 }  // namespace klaxon::importer

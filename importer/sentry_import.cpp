@@ -26,32 +26,6 @@ constexpr std::pair<int, const char*> kLevels[] = {
 // class paths and the short forms users write select the same translation.
 std::string ClassName(const std::string& id) { return id.substr(id.rfind('.') + 1); }
 
-std::string NumberText(double v) {
-  if (v == std::floor(v) && std::fabs(v) < 1e15) return std::to_string(static_cast<int64_t>(v));
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%g", v);
-  return buf;
-}
-
-std::string Quote(const std::string& s) {
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"' || c == '\\') out += '\\';
-    out += c;
-  }
-  return out + "\"";
-}
-
-std::string EnvName(const std::string& action, const std::string& suffix) {
-  std::string out;
-  for (char c : action) {
-    out += std::isalnum(static_cast<unsigned char>(c))
-               ? static_cast<char>(std::toupper(static_cast<unsigned char>(c)))
-               : '_';
-  }
-  return out + "_" + suffix;
-}
-
 // An option as text: Sentry stores numbers as strings or numbers interchangeably.
 std::string Option(const Json& obj, const char* key) {
   auto it = obj.find(key);
@@ -286,7 +260,7 @@ class SentryImporter {
         action.kind = "slack";
         action.name = "slack" + (channel.empty() ? "" : "-" + channel);
         key = "slack|" + channel;
-        if (!channel.empty()) action.args.push_back({"channel", Quote(channel)});
+        if (!channel.empty()) action.args.push_back({"channel", StringLiteral(channel)});
         if (!Option(a, "tags").empty() || !Option(a, "notes").empty()) {
           comments.push_back(
               "Slack tags and notes are not imported: Klaxon's message shows the "
@@ -300,7 +274,7 @@ class SentryImporter {
         key = "pagerduty|" + service + "|" + severity;
         if (severity == "critical" || severity == "error" || severity == "warning" ||
             severity == "info") {
-          action.args.push_back({"severity", Quote(severity)});
+          action.args.push_back({"severity", StringLiteral(severity)});
         }
       } else if (cls == "JiraCreateTicketAction" || cls == "JiraServerCreateTicketAction" ||
                  cls == "JiraAction") {
@@ -309,8 +283,8 @@ class SentryImporter {
         action.kind = "jira";
         action.name = "jira" + (project.empty() ? "" : "-" + project);
         key = "jira|" + project + "|" + type;
-        action.args.push_back({"project", Quote(project.empty() ? "OPS" : project)});
-        action.args.push_back({"issue_type", Quote(type.empty() ? "Bug" : type)});
+        action.args.push_back({"project", StringLiteral(project.empty() ? "OPS" : project)});
+        action.args.push_back({"issue_type", StringLiteral(type.empty() ? "Bug" : type)});
         action.comments.push_back(
             "Sentry names the Jira project and issue type by id; Klaxon "
             "wants the project key and the issue type name");
