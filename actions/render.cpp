@@ -8,6 +8,7 @@
 #include <cstdio>
 
 #include "actions/signing.h"
+#include "engine/sentry_event.h"
 #include "engine/time_format.h"
 
 namespace klaxon::actions {
@@ -218,8 +219,95 @@ json RenderContext::Tags() const {
   return out;
 }
 
+namespace {
+
+std::string_view StringAt(const json& obj, const char* key) {
+  if (!obj.is_object()) return {};
+  auto it = obj.find(key);
+  return it != obj.end() && it->is_string() ? std::string_view(it->get_ref<const std::string&>())
+                                            : std::string_view();
+}
+
+// The parts of a parsed event that Sentry's title depends on (engine/sentry_event.h).
+void SentryParts(const json& e, SentryEventParts& parts) {
+  auto stack_of = [&](const json& holder) {
+    SentryStack s{static_cast<uint32_t>(parts.frames.size()), 0};
+    const json* frames = nullptr;
+    if (holder.is_object() && holder.contains("stacktrace") && holder["stacktrace"].is_object() &&
+        holder["stacktrace"].contains("frames") && holder["stacktrace"]["frames"].is_array())
+      frames = &holder["stacktrace"]["frames"];
+    if (frames != nullptr) {
+      for (const json& f : *frames) {
+        if (!f.is_object()) continue;
+        auto in_app = f.find("in_app");
+        parts.frames.push_back({StringAt(f, "module"), StringAt(f, "filename"),
+                                StringAt(f, "function"),
+                                in_app != f.end() && in_app->is_boolean() && in_app->get<bool>()});
+      }
+    }
+    s.frame_end = static_cast<uint32_t>(parts.frames.size());
+    return s;
+  };
+  auto values_of = [](const json& iface) -> const json* {
+    if (iface.is_array()) return &iface;  // sentry-go's bare list
+    if (iface.is_object() && iface.contains("values") && iface["values"].is_array())
+      return &iface["values"];
+    return nullptr;
+  };
+  parts.Clear();
+  if (auto it = e.find("exception"); it != e.end()) {
+    if (const json* values = values_of(*it)) {
+      for (const json& x : *values) {
+        if (!x.is_object()) continue;
+        SentryException ex{StringAt(x, "type"), StringAt(x, "value"), std::nullopt, stack_of(x)};
+        auto m = x.find("mechanism");
+        if (m != x.end() && m->is_object() && m->contains("handled") &&
+            (*m)["handled"].is_boolean())
+          ex.handled = (*m)["handled"].get<bool>();
+        parts.exceptions.push_back(ex);
+      }
+    }
+  }
+  if (auto it = e.find("threads"); it != e.end()) {
+    if (const json* values = values_of(*it)) {
+      for (const json& t : *values) {
+        if (!t.is_object()) continue;
+        parts.threads.push_back(
+            {t.value("crashed", false) == true, t.value("current", false) == true, stack_of(t)});
+      }
+    }
+  }
+  if (e.contains("stacktrace")) parts.stacktrace = stack_of(e);
+  if (auto it = e.find("fingerprint"); it != e.end() && it->is_array()) {
+    for (const json& f : *it) {
+      if (f.is_string()) parts.fingerprint.push_back(f.get_ref<const std::string&>());
+    }
+  }
+  // `logentry`, or its legacy spelling: an object under `message`.
+  for (const char* key : {"logentry", "message"}) {
+    auto log = e.find(key);
+    if (log == e.end() || !log->is_object()) continue;
+    parts.logentry_message = StringAt(*log, "message");
+    parts.logentry_formatted = StringAt(*log, "formatted");
+    break;
+  }
+  parts.message = StringAt(e, "message");
+  parts.type = StringAt(e, "type");
+  parts.project = StringAt(e, "project");
+}
+
+}  // namespace
+
 std::optional<std::string> RenderContext::EventField(std::string_view path) const {
   if (!event_.is_object()) return std::nullopt;
+  if (path == "title" && !event_.contains("title")) {
+    // Computed as the rule field `title` is (engine/sentry_event.h).
+    SentryEventParts parts;
+    SentryParts(event_, parts);
+    std::string out;
+    SentryTitle(parts, out);
+    return out;
+  }
   if (path.starts_with("tags.")) {
     json tags = Tags();
     auto it = tags.find(std::string(path.substr(5)));

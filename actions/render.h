@@ -48,7 +48,8 @@ class RenderContext {
   RenderContext(const Notification& n, const Rule& rule);
 
   // Template lookup: count, value, threshold, window, rule.name, rule.severity, rule.id, state,
-  // at, group.<field>, labels.<key>, event.<path> (see docs/actions.md). Unknown: nullopt.
+  // at, group.<field>, labels.<key>, event.<path>, event.title (Sentry's title, computed when the
+  // event has none; see docs/actions.md). Unknown: nullopt.
   std::optional<std::string> Get(std::string_view name) const;
   std::string Render(const Template& t) const;
 

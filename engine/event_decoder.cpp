@@ -1,5 +1,7 @@
 #include "engine/event_decoder.h"
 
+#include "engine/sentry_event.h"
+
 #include <simdjson.h>
 
 #include <algorithm>
@@ -181,9 +183,11 @@ namespace {
 // A trie over the referenced paths: the decoder descends only into keys present here.
 struct Node {
   std::vector<std::pair<std::string, uint32_t>> children;
-  std::vector<uint32_t> leaf_fields;                         // fields read at this node
-  int32_t elem = -1;                                         // node for each array element
-  std::vector<std::pair<std::string, uint32_t>> tag_fields;  // this node holds the tags
+  std::vector<uint32_t> leaf_fields;  // fields read at this node
+  int32_t elem = -1;                  // node for each array element
+  // This node holds the tags: each tag name once, with every field that reads it (`tags[k]`
+  // and a bare key `k` are two fields of one tag).
+  std::vector<std::pair<std::string, std::vector<uint32_t>>> tag_fields;
   bool timestamp = false;
   bool event_id = false;
   bool plain_children = true;  // no child or tag name needs escaping in JSON (see FindName)
@@ -329,7 +333,7 @@ struct EventDecoder::Impl {
     uint32_t n = 0;
     for (size_t i = 0; i < path.size(); ++i) {
       if (array_at >= 0 && static_cast<size_t>(array_at) == i) n = Elem(n);
-      n = Child(n, path[i]);
+      n = path[i] == kEachElement ? Elem(n) : Child(n, path[i]);
     }
     if (array_at >= 0 && static_cast<size_t>(array_at) == path.size()) n = Elem(n);
     return n;
@@ -430,12 +434,11 @@ struct EventDecoder::Impl {
             [&](std::string_view& key) { return !field.unescaped_key().get(key); }, error);
         if (error) return false;
         if (entry == nullptr) continue;
-        const uint32_t* f = &entry->second;
         od::value val = field.value();
         od::json_type t;
         if (val.type().get(t)) return false;
         const size_t key = BeginKey(mark, entry);
-        if (!Scalar(val, t, kEmpty, f, 1)) return false;
+        if (!Scalar(val, t, kEmpty, entry->second.data(), entry->second.size())) return false;
         EndKey(key);
       }
     } else if (type == od::json_type::array) {
@@ -450,7 +453,7 @@ struct EventDecoder::Impl {
         od::array kv;
         if (pair.get_array().get(kv)) return false;
         int i = 0;
-        const uint32_t* f = nullptr;
+        const std::vector<uint32_t>* f = nullptr;
         const void* entry_of_f = nullptr;
         for (auto item : kv) {
           od::value iv;
@@ -475,7 +478,7 @@ struct EventDecoder::Impl {
             if (iv.type().get(vt)) return false;
             // Pairs read as a dict: a repeated tag's last pair wins, as for object keys.
             const size_t key = BeginKey(mark, entry_of_f);
-            if (!Scalar(iv, vt, kEmpty, f, 1)) return false;
+            if (!Scalar(iv, vt, kEmpty, f->data(), f->size())) return false;
             EndKey(key);
           }
           ++i;
@@ -540,6 +543,237 @@ struct EventDecoder::Impl {
     return Scalar(v, type, node, nullptr, 0);
   }
 
+  // ---- derived fields (engine/sentry_event.h) ----
+  // The parts they need are read as hidden fields numbered after the real ones, in document
+  // order; markers (an object's presence) open each exception, thread, stack trace and frame,
+  // so a frame belongs to the last stack opened before it. They are gone before grouping.
+  enum Part : uint32_t {
+    kExc,
+    kExcType,
+    kExcValue,
+    kExcHandled,
+    kThread,
+    kThreadCrashed,
+    kThreadCurrent,
+    kStack,
+    kFrame,
+    kFrameModule,
+    kFrameFilename,
+    kFrameFunction,
+    kFrameInApp,
+    kFingerprint,
+    kLogMessage,
+    kLogFormatted,
+    kMessage,
+    kType,
+    kProject,
+    kPartCount
+  };
+  enum class Derived { kIssue, kTitle, kEventType, kHandled, kUnhandled };
+  std::vector<std::pair<uint32_t, Derived>> derived;  // field id, what
+  SentryEventParts parts;
+  std::string issue_text, title_text, type_text, hash_scratch;
+
+  void AddDerived(const FieldRef& f, uint32_t id) {
+    std::string name;
+    for (const std::string& p : f.path) name += (name.empty() ? "" : ".") + p;
+    if (name == "issue") derived.emplace_back(id, Derived::kIssue);
+    if (name == "title") derived.emplace_back(id, Derived::kTitle);
+    if (name == "event.type") derived.emplace_back(id, Derived::kEventType);
+    if (name == "error.handled") derived.emplace_back(id, Derived::kHandled);
+    if (name == "error.unhandled") derived.emplace_back(id, Derived::kUnhandled);
+  }
+
+  void Hidden(std::initializer_list<std::string_view> path, Part part) {
+    std::vector<std::string> p(path.begin(), path.end());
+    nodes[Path(p, -1)].leaf_fields.push_back(static_cast<uint32_t>(field_count + part));
+  }
+
+  void Frames(std::initializer_list<std::string_view> stack) {
+    std::vector<std::string_view> p(stack);
+    p.insert(p.end(), {"frames", kEachElement});
+    auto at = [&](std::string_view leaf, Part part) {
+      std::vector<std::string> q(p.begin(), p.end());
+      if (!leaf.empty()) q.emplace_back(leaf);
+      nodes[Path(q, -1)].leaf_fields.push_back(static_cast<uint32_t>(field_count + part));
+    };
+    at("", kFrame);
+    at("module", kFrameModule);
+    at("filename", kFrameFilename);
+    at("function", kFrameFunction);
+    at("in_app", kFrameInApp);
+  }
+
+  void AddSentryParts() {
+    // Both shapes of the exception and threads interfaces: {"values": [...]} and a bare list.
+    for (const bool bare : {false, true}) {
+      const std::string_view v = bare ? kEachElement : "values";
+      const std::string_view e = bare ? "" : kEachElement;
+      auto exc = [&](std::initializer_list<std::string_view> rest, Part part) {
+        std::vector<std::string> p = {"exception", std::string(v)};
+        if (!e.empty()) p.emplace_back(e);
+        p.insert(p.end(), rest.begin(), rest.end());
+        nodes[Path(p, -1)].leaf_fields.push_back(static_cast<uint32_t>(field_count + part));
+      };
+      exc({}, kExc);
+      exc({"type"}, kExcType);
+      exc({"value"}, kExcValue);
+      exc({"mechanism", "handled"}, kExcHandled);
+      if (bare) {
+        Frames({"exception", kEachElement, "stacktrace"});
+        Hidden({"threads", kEachElement}, kThread);
+        Hidden({"threads", kEachElement, "crashed"}, kThreadCrashed);
+        Hidden({"threads", kEachElement, "current"}, kThreadCurrent);
+        Frames({"threads", kEachElement, "stacktrace"});
+      } else {
+        Frames({"exception", "values", kEachElement, "stacktrace"});
+        Hidden({"threads", "values", kEachElement}, kThread);
+        Hidden({"threads", "values", kEachElement, "crashed"}, kThreadCrashed);
+        Hidden({"threads", "values", kEachElement, "current"}, kThreadCurrent);
+        Frames({"threads", "values", kEachElement, "stacktrace"});
+      }
+    }
+    Hidden({"stacktrace"}, kStack);
+    Frames({"stacktrace"});
+    Hidden({"fingerprint"}, kFingerprint);
+    Hidden({"logentry", "message"}, kLogMessage);
+    Hidden({"logentry", "formatted"}, kLogFormatted);
+    Hidden({"message"}, kMessage);
+    // The legacy form of `message`: the logentry object under the name `message`.
+    Hidden({"message", "message"}, kLogMessage);
+    Hidden({"message", "formatted"}, kLogFormatted);
+    Hidden({"type"}, kType);
+    Hidden({"project"}, kProject);
+  }
+
+  // Reads the hidden parts (marking them dead), then adds the derived fields' values.
+  void ComputeDerived() {
+    SentryEventParts& e = parts;
+    e.Clear();
+    SentryStack* stack = nullptr;  // the stack trace that frames go to
+    const std::string_view arena = out->arena;
+    const size_t n = out->values.size();
+    for (size_t i = 0; i < n; ++i) {
+      DecodedValue& v = out->values[i];
+      if (v.field == kDeadField || v.field < field_count) continue;
+      const auto part = static_cast<Part>(v.field - field_count);
+      v.field = kDeadField;
+      any_dead = true;
+      const std::string_view text = arena.substr(v.offset, v.length);
+      const bool scalar = v.type != ValueType::kPresent;
+      switch (part) {
+        case kExc:
+          e.exceptions.emplace_back();
+          e.exceptions.back().stack = {static_cast<uint32_t>(e.frames.size()),
+                                       static_cast<uint32_t>(e.frames.size())};
+          stack = &e.exceptions.back().stack;
+          break;
+        case kExcType:
+          if (!e.exceptions.empty() && scalar) e.exceptions.back().type = text;
+          break;
+        case kExcValue:
+          if (!e.exceptions.empty() && scalar) e.exceptions.back().value = text;
+          break;
+        case kExcHandled:
+          if (!e.exceptions.empty() && v.type == ValueType::kBool)
+            e.exceptions.back().handled = text == "true";
+          break;
+        case kThread:
+          e.threads.emplace_back();
+          e.threads.back().stack = {static_cast<uint32_t>(e.frames.size()),
+                                    static_cast<uint32_t>(e.frames.size())};
+          stack = &e.threads.back().stack;
+          break;
+        case kThreadCrashed:
+          if (!e.threads.empty()) e.threads.back().crashed = text == "true";
+          break;
+        case kThreadCurrent:
+          if (!e.threads.empty()) e.threads.back().current = text == "true";
+          break;
+        case kStack:
+          e.stacktrace = SentryStack{static_cast<uint32_t>(e.frames.size()),
+                                     static_cast<uint32_t>(e.frames.size())};
+          stack = &*e.stacktrace;
+          break;
+        case kFrame:
+          if (stack == nullptr) break;
+          e.frames.emplace_back();
+          stack->frame_end = static_cast<uint32_t>(e.frames.size());
+          break;
+        case kFrameModule:
+          if (stack != nullptr && !e.frames.empty() && scalar) e.frames.back().module = text;
+          break;
+        case kFrameFilename:
+          if (stack != nullptr && !e.frames.empty() && scalar) e.frames.back().filename = text;
+          break;
+        case kFrameFunction:
+          if (stack != nullptr && !e.frames.empty() && scalar) e.frames.back().function = text;
+          break;
+        case kFrameInApp:
+          if (stack != nullptr && !e.frames.empty()) e.frames.back().in_app = text == "true";
+          break;
+        case kFingerprint:
+          if (scalar) e.fingerprint.push_back(text);
+          break;
+        case kLogMessage:
+          if (v.type == ValueType::kString) e.logentry_message = text;
+          break;
+        case kLogFormatted:
+          if (v.type == ValueType::kString) e.logentry_formatted = text;
+          break;
+        case kMessage:
+          if (v.type == ValueType::kString) e.message = text;
+          break;
+        case kType:
+          if (v.type == ValueType::kString) e.type = text;
+          break;
+        case kProject:
+          if (scalar) e.project = text;
+          break;
+        case kPartCount:
+          break;
+      }
+    }
+    // Compute into own buffers first: adding values may move the arena the parts point into.
+    bool handled = true;
+    for (const auto& [id, what] : derived) {
+      switch (what) {
+        case Derived::kIssue:
+          SentryIssue(e, hash_scratch, issue_text);
+          break;
+        case Derived::kTitle:
+          SentryTitle(e, title_text);
+          break;
+        case Derived::kEventType:
+          type_text.assign(SentryEventType(e));
+          break;
+        case Derived::kHandled:
+        case Derived::kUnhandled:
+          handled = SentryErrorHandled(e);
+          break;
+      }
+    }
+    for (const auto& [id, what] : derived) {
+      switch (what) {
+        case Derived::kIssue:
+          Add(id, ValueType::kString, issue_text, 0, false);
+          break;
+        case Derived::kTitle:
+          Add(id, ValueType::kString, title_text, 0, false);
+          break;
+        case Derived::kEventType:
+          Add(id, ValueType::kString, type_text, 0, false);
+          break;
+        case Derived::kHandled:
+          Add(id, ValueType::kBool, handled ? "true" : "false", 0, false);
+          break;
+        case Derived::kUnhandled:
+          Add(id, ValueType::kBool, handled ? "false" : "true", 0, false);
+          break;
+      }
+    }
+  }
+
   // Cheap pre-check: a document can only nest deeper than max_depth if it has that many
   // opening brackets; only then pay for a full DOM validation with the depth limit.
   bool MaybeTooDeep(std::string_view raw) const {
@@ -571,16 +805,25 @@ EventDecoder::EventDecoder(const std::vector<FieldRef>& fields, const EngineOpti
   for (size_t i = 0; i < fields.size(); ++i) {
     const FieldRef& f = fields[i];
     const auto id = static_cast<uint32_t>(i);
+    if (f.kind == FieldRef::Kind::kDerived) {
+      m.AddDerived(f, id);
+      continue;
+    }
     if (f.kind != FieldRef::Kind::kTag && !f.path.empty()) {
       m.nodes[m.Path(f.path, f.array_at)].leaf_fields.push_back(id);
+      for (const auto& more : f.more_paths) m.nodes[m.Path(more, -1)].leaf_fields.push_back(id);
     }
     if (f.kind != FieldRef::Kind::kPath) {
       const std::string& tag = f.tag.empty() ? f.name : f.tag;
-      const uint32_t tags = m.Child(0, "tags");
-      m.nodes[tags].tag_fields.emplace_back(tag, id);
+      auto& tags = m.nodes[m.Child(0, "tags")].tag_fields;
+      auto it =
+          std::find_if(tags.begin(), tags.end(), [&](const auto& t) { return t.first == tag; });
+      if (it == tags.end()) it = tags.insert(tags.end(), {tag, {}});
+      it->second.push_back(id);
     }
     if (f.kind == FieldRef::Kind::kPathThenTag) m.path_then_tag[i] = 1;
   }
+  if (!m.derived.empty()) m.AddSentryParts();
   if (!options.timestamp_path.empty()) m.nodes[m.Path(options.timestamp_path, -1)].timestamp = true;
   if (options.explain) m.nodes[m.Child(0, "event_id")].event_id = true;
   for (Node& node : m.nodes) {
@@ -671,6 +914,7 @@ RejectReason EventDecoder::DecodeInPlace(DecodedEvent& out) {
   if (m.time_status == kTimeMissing) return RejectReason::kMissingTimestamp;
   if (m.time_status == kTimeInvalid) return RejectReason::kInvalidTimestamp;
 
+  if (!m.derived.empty()) m.ComputeDerived();
   if (m.any_dead) {
     std::erase_if(out.values, [](const DecodedValue& v) { return v.field == Impl::kDeadField; });
   }

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <string_view>
 #include <variant>
 #include <vector>
 
@@ -25,19 +26,38 @@ struct SourcePos {
 // kTag:         a tag by name; tags are an object {"k":"v"} or Sentry's list [["k","v"],...].
 // kPathThenTag: a key that is not a built-in: the JSON path if the event has it, else the tag
 //               named `tag` (the key as written). `service` resolves to the tag `service`.
+// kDerived:     a value the decoder computes from several parts of the event (`issue`,
+//               `title`, `event.type`, `error.handled`, `error.unhandled`); `path` is the
+//               key's dotted name split, which names the computation.
 // When array_at >= 0, path[0..array_at) leads to an array and path[array_at..] is applied to
 // each element; the field then has several values and a predicate holds when ANY value matches
-// (exception.type is {"exception","values","type"} with array_at = 2).
+// (exception.type is {"exception","values","type"} with array_at = 2). A path segment "[]"
+// means the same at that point (each element of an array), so a path can cross several arrays
+// (stack.function: exception.values[].stacktrace.frames[].function).
+// `more_paths` are other shapes of the same field that the decoder reads too (Sentry's bare
+// exception list beside {"values": [...]}, `logentry` beside `message`); their values add up.
 struct FieldRef {
-  enum class Kind { kPath, kTag, kPathThenTag };
+  enum class Kind { kPath, kTag, kPathThenTag, kDerived };
   std::string name;  // as the user wrote it (or the canonical alias); used in output
   Kind kind = Kind::kPath;
   std::vector<std::string> path;
   int array_at = -1;
   std::string tag;
+  std::vector<std::vector<std::string>> more_paths;
 
   friend bool operator==(const FieldRef&, const FieldRef&) = default;
 };
+
+inline constexpr std::string_view kEachElement = "[]";
+
+// Whether one event can give the field several values (then `f:a AND f:b` can hold).
+inline bool MayHaveSeveralValues(const FieldRef& f) {
+  if (f.array_at >= 0 || !f.more_paths.empty()) return true;
+  for (const std::string& p : f.path) {
+    if (p == kEachElement) return true;
+  }
+  return false;
+}
 
 enum class CompareOp { kGt, kGe, kLt, kLe, kEq };
 

@@ -31,6 +31,8 @@ class Canon {
     for (const auto& p : f.path) Str(p);
     Int(f.array_at);
     Str(f.tag);
+    // `more_paths` are left out: they follow from the built-in named by kind and path, and
+    // reading a new event shape for a built-in must not reset the state of its rules.
   }
   void Pred(const Predicate& p) {
     out_.push_back('(');

@@ -119,6 +119,16 @@ class Checker {
     FieldRef f = ResolveField(key.text, &typo);
     if (!typo.empty()) {
       Error(key.pos, "unknown field `" + key.text + "`", "did you mean `" + typo + "`?");
+    } else if (f.kind == FieldRef::Kind::kPathThenTag) {
+      if (const auto sentry = UnsupportedSentryKey(key.text)) {
+        Warning(key.pos,
+                "`" + key.text +
+                    "` is a Sentry search key that Klaxon does not support; it reads "
+                    "the event field or tag `" +
+                    key.text + "`",
+                sentry->empty() ? "Sentry's keys that Klaxon supports are listed in docs/rules.md"
+                                : "for Sentry's meaning write `" + *sentry + "`");
+      }
     }
     if (f.kind != FieldRef::Kind::kTag) {
       for (const std::string& part : f.path) {
@@ -206,7 +216,7 @@ class Checker {
       for (size_t i = 0; i < j; ++i) {
         const Predicate& a = *terms[i];
         if (a.kind == Predicate::Kind::kMatch && b.kind == Predicate::Kind::kMatch &&
-            a.field == b.field && a.field.array_at < 0 && !HasWildcard(a.values) &&
+            a.field == b.field && !MayHaveSeveralValues(a.field) && !HasWildcard(a.values) &&
             !HasWildcard(b.values)) {
           bool overlap = false;
           for (const auto& v : a.values) {

@@ -13,8 +13,11 @@ namespace klaxon::rules_dsl {
 
 struct BuiltinField {
   std::string_view name;  // as users write it
-  std::string_view path;  // dotted JSON path from the event root
+  std::string_view path;  // dotted JSON path from the event root ("[]": each array element)
   int array_at;           // see FieldRef::array_at
+  // Other shapes of the field in Sentry's protocol, read too (FieldRef::more_paths).
+  std::vector<std::string_view> more_paths = {};
+  bool derived = false;  // computed by the decoder (FieldRef::Kind::kDerived)
 };
 
 // The built-in Sentry fields and aliases (documented in docs/rules.md).
@@ -23,6 +26,13 @@ const std::vector<BuiltinField>& BuiltinFields();
 // Resolves a key as written. When the key looks like a typo of a built-in (same prefix,
 // close spelling) `typo_of` names the built-in.
 FieldRef ResolveField(std::string_view key, std::string* typo_of);
+
+// When `key` is not a built-in but reads like one of Sentry's search keys that Klaxon does not
+// support, `klaxon check` warns (docs/rules.md "Sentry's search keys"): the key is in Sentry's
+// key table below, or starts with `error.` or `stack.`, Sentry's namespaces for exception data
+// (an event has no top-level `error` or `stack` object). Returns nullopt for any other key;
+// else the Klaxon field with Sentry's meaning, or "" when Klaxon has none.
+std::optional<std::string> UnsupportedSentryKey(std::string_view key);
 
 constexpr int64_t kSecond = 1000;
 constexpr int64_t kMinute = 60 * kSecond;

@@ -212,6 +212,14 @@ TEST_CASE("template placeholders over rule, measurement and event") {
   CHECK(obj.Get("event.tags.service") == "billing");
   CHECK(obj.Get("event.tags.token") == "[Filtered]");
   CHECK(obj.Get("event.exception.type") == std::nullopt);
+  // Sentry's title: the main (last) exception's type and value, else the message.
+  CHECK(ctx.Get("event.title") == "DatabaseError: " + *ctx.Get("event.exception.value"));
+  n.event_json = R"({"exception":[{"type":"*errors.errorString","value":"boom\nmore"}]})";
+  CHECK(RenderContext(n, rule).Get("event.title") == "*errors.errorString: boom");
+  n.event_json = R"({"logentry":{"message":"order %s failed","formatted":"order 7 failed"}})";
+  CHECK(RenderContext(n, rule).Get("event.title") == "order 7 failed");
+  n.event_json = R"({"title":"as sent"})";
+  CHECK(RenderContext(n, rule).Get("event.title") == "as sent");
   // Unparsable event JSON renders missing placeholders as empty, never crashes.
   n.event_json = "{not json";
   RenderContext bad(n, rule);
