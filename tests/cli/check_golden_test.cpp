@@ -12,28 +12,15 @@
 #include <vector>
 
 #include "cli/commands.h"
+#include "tests/cli/golden_util.h"
 
 namespace {
 
 namespace fs = std::filesystem;
 
-std::string SourceDir() {
-  const char* dir = std::getenv("KLAXON_SOURCE_DIR");
-  return dir != nullptr ? dir : ".";
-}
-
-std::string ReadAll(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-void ReplaceAll(std::string& s, const std::string& from, const std::string& to) {
-  for (size_t at = s.find(from); at != std::string::npos; at = s.find(from, at + to.size())) {
-    s.replace(at, from.size(), to);
-  }
-}
+using klaxon::cli::testing::ReadAll;
+using klaxon::cli::testing::ReplaceAll;
+using klaxon::cli::testing::SourceDir;
 
 }  // namespace
 
@@ -45,8 +32,7 @@ TEST_CASE("klaxon check: golden corpus of invalid rule files") {
   }
   std::sort(inputs.begin(), inputs.end());
   CHECK(inputs.size() >= 45);
-  const char* update_env = std::getenv("KLAXON_UPDATE_GOLDEN");
-  const bool update = update_env != nullptr && std::string(update_env) == "1";
+  const bool update = klaxon::cli::testing::UpdateGolden();
   for (const fs::path& input : inputs) {
     std::ostringstream out;
     std::ostringstream err;

@@ -44,7 +44,7 @@ tests:
     expcet: []
 YAML
 
-for c in check fmt test replay notify; do
+for c in check fmt test replay notify import; do
   expect 0 "$K" "$c" --help
   grep -q "2 usage or I/O error" "$WORK/out" || fail "klaxon $c --help does not document exit 2"
   expect 2 "$K" "$c" --no-such-flag
@@ -76,4 +76,13 @@ expect 1 "$K" notify "$WORK/bad.rules" --action ops
 expect 2 "$K" notify "$WORK/good.rules" --action nope
 expect 2 "$K" notify "$WORK/good.rules" --action ops --rule nope
 expect 2 "$K" notify "$WORK/missing.rules" --action ops
+printf '{"name": "n", "conditions": [{"id": "sentry.rules.conditions.first_seen_event.FirstSeenEventCondition"}]}\n' >"$WORK/sentry.json"
+printf '{"name": "n", "conditions": [{"id": "sentry.rules.conditions.regression_event.RegressionEventCondition"}]}\n' >"$WORK/dropped.json"
+printf '{"name": "n",\n' >"$WORK/malformed.json"
+expect 0 "$K" import sentry "$WORK/sentry.json"
+expect 1 "$K" import sentry "$WORK/dropped.json"
+expect 0 "$K" import sentry "$WORK/dropped.json" --partial
+expect 1 "$K" import sentry "$WORK/malformed.json"
+expect 2 "$K" import sentry "$WORK/missing.json"
+expect 2 "$K" import nagios "$WORK/sentry.json"
 echo "exit codes: ok"
