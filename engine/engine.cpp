@@ -10,9 +10,13 @@
 #include <unordered_set>
 
 #include "engine/event_decoder.h"
+#include "engine/event_time_queue.h"
+#include "engine/group_table.h"
 #include "engine/hash.h"
 #include "engine/predicate.h"
+#include "engine/run_ring.h"
 #include "engine/state_codec.h"
+#include "engine/time_math.h"
 
 namespace klaxon {
 
@@ -46,9 +50,6 @@ const char* RejectReasonName(RejectReason r) {
 
 namespace {
 
-constexpr int64_t kNever = std::numeric_limits<int64_t>::max();
-constexpr int64_t kNone = std::numeric_limits<int64_t>::min();
-constexpr uint32_t kNil = 0xffffffffu;
 // Count thresholds up to this keep exact timestamps in a fixed ring (8 bytes per event).
 constexpr uint32_t kMaxRingK = 64;
 // Past it, and for ratio/change, runs of events are merged when closer than W / kRunsPerWindow.
@@ -58,15 +59,6 @@ constexpr size_t kMaxNewValues = 100000;
 constexpr int kEvictionScan = 16;
 // Repeat notifications one step of event time may send per group before it skips to the last.
 constexpr int64_t kMaxRepeatsPerStep = 100;
-
-int64_t SatSub(int64_t a, int64_t b) {
-  if (b > 0 && a < kNone + b) return kNone;
-  return a - b;
-}
-int64_t SatAdd(int64_t a, int64_t b) {
-  if (b > 0 && a > kNever - b) return kNever;
-  return a + b;
-}
 
 // FNV-1a (engine/hash.h) with a final mix: unique and new-value sets bucket by the low bits.
 uint64_t Hash64(std::string_view s) {
@@ -79,129 +71,8 @@ struct SvHash {
   size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
 };
 
-// Open-addressing (linear probing) map from a group key's hash to its slot; the key itself
-// lives in the group. Power-of-two capacity at most half full; erase shifts entries back, so
-// there are no tombstones. One probe usually touches one cache line, which can be prefetched.
-class GroupTable {
- public:
-  struct Entry {
-    uint64_t hash = 0;
-    uint32_t slot = kNil;
-  };
-  template <typename KeyOf>
-  uint32_t Find(std::string_view key, uint64_t h, const KeyOf& key_of) const {
-    if (entries_.empty()) return kNil;
-    for (size_t i = h & mask_;; i = (i + 1) & mask_) {
-      const Entry& e = entries_[i];
-      if (e.slot == kNil) return kNil;
-      if (e.hash == h && key_of(e.slot) == key) return e.slot;
-    }
-  }
-  void Insert(uint64_t h, uint32_t slot) {
-    if ((size_ + 1) * 2 > entries_.size()) Grow();
-    Place(h, slot);
-    ++size_;
-  }
-  void Erase(uint64_t h, uint32_t slot) {
-    size_t i = h & mask_;
-    while (entries_[i].slot != slot) i = (i + 1) & mask_;
-    for (size_t j = (i + 1) & mask_; entries_[j].slot != kNil; j = (j + 1) & mask_) {
-      const size_t home = entries_[j].hash & mask_;
-      if (((j - home) & mask_) >= ((j - i) & mask_)) {  // j may move back into the hole
-        entries_[i] = entries_[j];
-        i = j;
-      }
-    }
-    entries_[i] = Entry();
-    --size_;
-  }
-  // The slot whose entry has hash h, without comparing keys (for prefetching only).
-  uint32_t Guess(uint64_t h) const {
-    if (entries_.empty()) return kNil;
-    for (size_t i = h & mask_;; i = (i + 1) & mask_) {
-      const Entry& e = entries_[i];
-      if (e.slot == kNil || e.hash == h) return e.slot;
-    }
-  }
-  void Prefetch(uint64_t h) const {
-    if (!entries_.empty()) __builtin_prefetch(&entries_[h & mask_]);
-  }
-  size_t Bytes() const { return entries_.capacity() * sizeof(Entry); }
-
- private:
-  void Place(uint64_t h, uint32_t slot) {
-    size_t i = h & mask_;
-    while (entries_[i].slot != kNil) i = (i + 1) & mask_;
-    entries_[i] = Entry{h, slot};
-  }
-  void Grow() {
-    std::vector<Entry> old;
-    old.swap(entries_);
-    entries_.assign(std::max<size_t>(16, old.size() * 2), Entry());
-    mask_ = entries_.size() - 1;
-    for (const Entry& e : old) {
-      if (e.slot != kNil) Place(e.hash, e.slot);
-    }
-  }
-  std::vector<Entry> entries_;
-  size_t mask_ = 0;
-  size_t size_ = 0;
-};
-
-uint64_t KeyHash(std::string_view key) { return std::hash<std::string_view>{}(key); }
-
 enum class Mode { kEvery, kNewValue, kCount, kUnique, kChange, kRatio };
 enum class Life : uint8_t { kInactive, kPending, kFiring };
-
-struct Run {
-  int64_t ts;
-  uint64_t count;
-};
-
-// Runs of (time, count), oldest first. Runs closer than `merge_ms` are merged into the later
-// time, so an event may be counted up to merge_ms - 1 too long (never too short).
-struct RunRing {
-  std::vector<Run> runs;
-  size_t head = 0;
-  uint64_t total = 0;
-
-  bool empty() const { return head == runs.size(); }
-  const Run& front() const { return runs[head]; }
-  void Push(int64_t t, int64_t merge_ms) {
-    if (!empty() && t - runs.back().ts < merge_ms) {
-      runs.back().ts = std::max(runs.back().ts, t);
-      ++runs.back().count;
-    } else {
-      runs.push_back({t, 1});
-    }
-    ++total;
-  }
-  void PopFront() {
-    total -= runs[head].count;
-    ++head;
-    if (head == runs.size()) {
-      runs.clear();
-      head = 0;
-    } else if (head > 64 && head * 2 > runs.size()) {
-      runs.erase(runs.begin(), runs.begin() + static_cast<ptrdiff_t>(head));
-      head = 0;
-    }
-  }
-  void Expire(int64_t cutoff) {  // drop runs with ts <= cutoff
-    while (!empty() && runs[head].ts <= cutoff) PopFront();
-  }
-  void TrimKeep(uint64_t k) {  // keep only what is needed to know whether total >= k
-    while (!empty() && total - runs[head].count >= k) PopFront();
-  }
-  uint64_t CountIn(int64_t lo, int64_t hi) const {  // (lo, hi]
-    uint64_t n = 0;
-    for (size_t i = head; i < runs.size(); ++i) {
-      if (runs[i].ts > lo && runs[i].ts <= hi) n += runs[i].count;
-    }
-    return n;
-  }
-  size_t Bytes() const { return sizeof(*this) + runs.capacity() * sizeof(Run); }
-};
 
 // Rarely needed or per-kind state, allocated when a group first needs it.
 struct GroupExtra {
@@ -277,61 +148,6 @@ struct CompiledRule {
   CompiledPredicate denominator;
 };
 
-struct Timer {
-  int64_t due;
-  uint32_t rule;
-  uint32_t slot;
-  uint32_t gen;
-  bool operator>(const Timer& o) const {
-    if (due != o.due) return due > o.due;
-    if (rule != o.rule) return rule > o.rule;
-    if (slot != o.slot) return slot > o.slot;
-    return gen > o.gen;
-  }
-};
-
-struct Held {
-  int64_t time;
-  uint64_t seq;
-  uint32_t idx;
-  bool operator>(const Held& o) const { return time != o.time ? time > o.time : seq > o.seq; }
-};
-
-// Which accepted sequences are evaluated; a ring that only grows with the held backlog.
-class SeqTracker {
- public:
-  void Add(uint64_t seq) {
-    if (next_ - base_ >= done_.size()) Grow();
-    done_[seq % done_.size()] = 0;
-    next_ = seq + 1;
-  }
-  void Done(uint64_t seq) {
-    done_[seq % done_.size()] = 1;
-    while (base_ < next_ && done_[base_ % done_.size()]) ++base_;
-  }
-  uint64_t Lowest() const { return base_; }
-  // The tracker of a restored engine: every sequence below `next` is done except `pending`
-  // (sorted, unique, below `next`: the held events).
-  void Restore(uint64_t next, const std::vector<uint64_t>& pending) {
-    base_ = pending.empty() ? next : pending.front();
-    next_ = next;
-    size_t size = 1024;
-    while (size <= next_ - base_) size *= 2;
-    done_.assign(size, 1);
-    for (uint64_t s : pending) done_[s % size] = 0;
-  }
-
- private:
-  void Grow() {
-    std::vector<uint8_t> bigger(std::max<size_t>(1024, done_.size() * 2), 1);
-    for (uint64_t s = base_; s < next_; ++s) bigger[s % bigger.size()] = done_[s % done_.size()];
-    done_.swap(bigger);
-  }
-  std::vector<uint8_t> done_;
-  uint64_t base_ = 1;
-  uint64_t next_ = 1;
-};
-
 // (1-based) threshold k such that the rule's count condition is "count >= k" (upper) or
 // "count < k" (lower).
 void ThresholdToK(CompareOp op, double x, uint64_t& k, bool& lower) {
@@ -372,9 +188,9 @@ class EngineImpl final : public Engine {
                                std::vector<Notification>& out) override;
   void AdvanceTo(int64_t now_ms, std::vector<Notification>& out) override;
   void Flush(std::vector<Notification>& out) override;
-  uint64_t LowestUnevaluatedSequence() const override { return seqs_.Lowest(); }
-  int64_t Watermark() const override { return watermark_; }
-  size_t HeldEvents() const override { return held_.size(); }
+  uint64_t LowestUnevaluatedSequence() const override { return queue_.LowestUnevaluated(); }
+  int64_t Watermark() const override { return queue_.watermark(); }
+  size_t HeldEvents() const override { return queue_.HeldCount(); }
   void SetMaxEventTime(int64_t max_event_time_ms) override {
     options_.max_event_time_ms = max_event_time_ms;
   }
@@ -436,12 +252,7 @@ class EngineImpl final : public Engine {
 
   std::vector<std::unique_ptr<DecodedEvent>> pool_;
   std::vector<uint32_t> free_events_;
-  std::vector<Held> held_;
-  std::vector<Timer> timers_;
-  SeqTracker seqs_;
-  uint64_t next_seq_ = 1;
-  int64_t watermark_ = kNone;
-  int64_t max_time_ = kNone;
+  EventTimeQueue queue_;
   int64_t run_target_ = kNone;  // how far the current Run goes (see the repeat step in Update)
   std::vector<Notification>* out_ = nullptr;
   mutable EngineStats stats_;
@@ -637,34 +448,27 @@ void EngineImpl::TakeStateFrom(EngineImpl& prev) {
     if (options_.explain && st.ring_ids.size() < st.ring.size()) st.ring_ids.resize(st.ring.size());
     for (uint32_t s = 0; s < st.groups.size(); ++s) {
       Group& g = st.groups[s];
-      if (g.alive && g.scheduled != kNever) {
-        timers_.push_back({g.scheduled, cr.index, s, g.gen});
-        std::push_heap(timers_.begin(), timers_.end(), std::greater<>());
-      }
+      if (g.alive && g.scheduled != kNever) queue_.Schedule({g.scheduled, cr.index, s, g.gen});
     }
   }
-  watermark_ = prev.watermark_;
-  max_time_ = prev.max_time_;
-  next_seq_ = prev.next_seq_;
+  queue_.TakeTimeFrom(prev.queue_);
   stats_.received = prev.stats_.received;
   stats_.accepted = prev.stats_.accepted;
   stats_.late = prev.stats_.late;
   std::copy(std::begin(prev.stats_.rejected), std::end(prev.stats_.rejected),
             std::begin(stats_.rejected));
-  seqs_ = prev.seqs_;
   // Events still held back are decoded again for the new field table.
-  for (const Held& h : prev.held_) {
+  for (const Held& h : prev.queue_.held()) {
     auto ev = std::make_unique<DecodedEvent>();
     if (decoder_->Decode(prev.pool_[h.idx]->raw, *ev) != RejectReason::kNone) {
-      seqs_.Done(h.seq);
+      queue_.Done(h.seq);
       continue;
     }
     ev->sequence = h.seq;
     pool_.push_back(std::move(ev));
-    held_.push_back({h.time, h.seq, static_cast<uint32_t>(pool_.size() - 1)});
-    std::push_heap(held_.begin(), held_.end(), std::greater<>());
+    queue_.Hold({h.time, h.seq, static_cast<uint32_t>(pool_.size() - 1)});
   }
-  prev.held_.clear();
+  prev.queue_.ClearHeld();
 }
 
 // ---- event flow ----------------------------------------------------------------------------
@@ -709,15 +513,14 @@ ProcessResult EngineImpl::Admit(uint32_t idx, RejectReason reason, std::vector<N
     return result;
   }
   ++stats_.accepted;
-  ev->sequence = next_seq_++;
-  seqs_.Add(ev->sequence);
+  ev->sequence = queue_.Accept();
   result.sequence = ev->sequence;
   result.event_time_ms = ev->time_ms;
-  if (ev->time_ms < watermark_) {
+  if (ev->time_ms < queue_.watermark()) {
     // Late: window state and timers have moved past it; counted and skipped (README).
     ++stats_.late;
     result.late = true;
-    seqs_.Done(ev->sequence);
+    queue_.Done(ev->sequence);
     free_events_.push_back(idx);
     return result;
   }
@@ -726,56 +529,47 @@ ProcessResult EngineImpl::Admit(uint32_t idx, RejectReason reason, std::vector<N
 }
 
 void EngineImpl::Accept(DecodedEvent* ev, uint32_t idx, std::vector<Notification>& out) {
-  held_.push_back({ev->time_ms, ev->sequence, idx});
-  std::push_heap(held_.begin(), held_.end(), std::greater<>());
-  max_time_ = std::max(max_time_, ev->time_ms);
+  queue_.Hold({ev->time_ms, ev->sequence, idx});
+  queue_.SeeEventTime(ev->time_ms);
   if (!options_.advance_on_event) return;  // the caller's AdvanceTo releases it
   out_ = &out;
-  Run(std::max(watermark_, SatSub(max_time_, options_.allowed_lateness_ms)));
+  Run(std::max(queue_.watermark(), SatSub(queue_.max_time(), options_.allowed_lateness_ms)));
   out_ = nullptr;
 }
 
 void EngineImpl::AdvanceTo(int64_t now_ms, std::vector<Notification>& out) {
   out_ = &out;
-  Run(std::max(watermark_, SatSub(now_ms, options_.allowed_lateness_ms)));
+  Run(std::max(queue_.watermark(), SatSub(now_ms, options_.allowed_lateness_ms)));
   out_ = nullptr;
 }
 
 void EngineImpl::Flush(std::vector<Notification>& out) {
   out_ = &out;
-  Run(std::max(watermark_, max_time_));
+  Run(std::max(queue_.watermark(), queue_.max_time()));
   out_ = nullptr;
 }
 
-// Releases held events and fires timers in time order up to `target`. At equal times timers go
-// first: a window change due at t (an event leaving, a pending deadline) happens before an
-// event stamped t is counted.
+// Releases held events and fires timers in time order up to `target` (the queue decides the
+// order, see event_time_queue.h).
 void EngineImpl::Run(int64_t target) {
   run_target_ = target;
-  while (true) {
-    const int64_t next_event = held_.empty() ? kNever : held_.front().time;
-    const int64_t next_timer = timers_.empty() ? kNever : timers_.front().due;
-    if (next_timer <= next_event && next_timer <= target) {
-      std::pop_heap(timers_.begin(), timers_.end(), std::greater<>());
-      const Timer t = timers_.back();
-      timers_.pop_back();
+  EventTimeQueue::Due due;
+  while (queue_.PopDue(target, due)) {
+    if (due.is_timer) {
+      const Timer& t = due.timer;
       CompiledRule& cr = compiled_[t.rule];
       Group& g = cr.state->groups[t.slot];
       if (!g.alive || g.gen != t.gen) continue;
       g.scheduled = kNever;
       Update(cr, t.slot, t.due, nullptr);
-    } else if (next_event <= target) {
-      std::pop_heap(held_.begin(), held_.end(), std::greater<>());
-      const Held h = held_.back();
-      held_.pop_back();
-      Evaluate(*pool_[h.idx]);
-      seqs_.Done(h.seq);
-      free_events_.push_back(h.idx);
     } else {
-      break;
+      const Held& h = due.held;
+      Evaluate(*pool_[h.idx]);
+      queue_.Done(h.seq);
+      free_events_.push_back(h.idx);
     }
   }
-  watermark_ = std::max(watermark_, target);
+  queue_.RaiseWatermark(target);
 }
 
 void EngineImpl::Evaluate(const DecodedEvent& ev) {
@@ -1266,8 +1060,7 @@ void EngineImpl::Schedule(CompiledRule& cr, uint32_t slot, int64_t due) {
   if (g.scheduled <= due) return;  // an earlier wake-up re-plans anyway
   g.scheduled = due;
   ++g.gen;
-  timers_.push_back({due, cr.index, slot, g.gen});
-  std::push_heap(timers_.begin(), timers_.end(), std::greater<>());
+  queue_.Schedule({due, cr.index, slot, g.gen});
 }
 
 void EngineImpl::SaveTrigger(CompiledRule& cr, Group& g, uint32_t slot, const DecodedEvent* ev) {
@@ -1343,10 +1136,10 @@ std::vector<ActiveAlert> EngineImpl::ActiveAlerts() const {
       a.rule_index = cr.index;
       a.group = GroupValues(g);
       a.firing = g.life == Life::kFiring;
-      a.value =
-          cr.mode == Mode::kCount && cr.small_ring
-              ? RingCount(cr, g, static_cast<uint32_t>(&g - cr.state->groups.data()), watermark_)
-              : g.value;
+      a.value = cr.mode == Mode::kCount && cr.small_ring
+                    ? RingCount(cr, g, static_cast<uint32_t>(&g - cr.state->groups.data()),
+                                queue_.watermark())
+                    : g.value;
       a.since_ms = g.since;
       out.push_back(std::move(a));
     }
@@ -1406,16 +1199,16 @@ Status EngineImpl::SaveState(std::string& out) const {
   out.append(kStateMagic, sizeof(kStateMagic));
   w.U32(kStateVersion);
   w.U32(options_.explain ? kStateHasIds : 0);
-  w.I64(watermark_);
-  w.I64(max_time_);
-  w.U64(next_seq_);
+  w.I64(queue_.watermark());
+  w.I64(queue_.max_time());
+  w.U64(queue_.next_seq());
   w.U64(stats_.received);
   w.U64(stats_.accepted);
   w.U64(stats_.late);
   w.U32(static_cast<uint32_t>(RejectReason::kCount_));
   for (uint64_t n : stats_.rejected) w.U64(n);
   // Held events in evaluation order, so equal states give equal bytes whatever the heap layout.
-  std::vector<Held> held = held_;
+  std::vector<Held> held = queue_.held();
   std::sort(held.begin(), held.end(), [](const Held& a, const Held& b) { return b > a; });
   w.U32(static_cast<uint32_t>(held.size()));
   for (const Held& h : held) {
@@ -1626,7 +1419,7 @@ std::unique_ptr<RuleState> EngineImpl::LoadRule(const CompiledRule& cr, bool has
 }
 
 Status EngineImpl::RestoreState(std::string_view bytes) {
-  bool fresh = stats_.received == 0 && watermark_ == kNone && held_.empty();
+  bool fresh = stats_.received == 0 && queue_.watermark() == kNone && queue_.HeldCount() == 0;
   for (const CompiledRule& cr : compiled_) fresh = fresh && cr.state->groups.empty();
   if (!fresh) {
     return Status::FailedPrecondition(
@@ -1737,23 +1530,20 @@ Status EngineImpl::RestoreState(std::string_view bytes) {
     RuleState& st = *cr.state;
     for (uint32_t s = 0; s < st.groups.size(); ++s) {
       const Group& g = st.groups[s];
-      if (g.alive && g.scheduled != kNever) timers_.push_back({g.scheduled, cr.index, s, g.gen});
+      if (g.alive && g.scheduled != kNever)
+        queue_.AddUnordered(Timer{g.scheduled, cr.index, s, g.gen});
     }
   }
-  std::make_heap(timers_.begin(), timers_.end(), std::greater<>());
-  watermark_ = watermark;
-  max_time_ = max_time;
-  next_seq_ = next_seq;
   stats_.received = received;
   stats_.accepted = accepted;
   stats_.late = late;
   std::copy(std::begin(rejected), std::end(rejected), std::begin(stats_.rejected));
   for (auto& ev : events) {
-    held_.push_back({ev->time_ms, ev->sequence, static_cast<uint32_t>(pool_.size())});
+    queue_.AddUnordered(Held{ev->time_ms, ev->sequence, static_cast<uint32_t>(pool_.size())});
     pool_.push_back(std::move(ev));
   }
-  std::make_heap(held_.begin(), held_.end(), std::greater<>());
-  seqs_.Restore(next_seq_, still_pending);
+  queue_.RestoreHeaps();
+  queue_.RestoreTime(watermark, max_time, next_seq, still_pending);
   return Status::Ok();
 }
 
