@@ -13,6 +13,7 @@
 #include "engine/event_time_queue.h"
 #include "engine/group_table.h"
 #include "engine/hash.h"
+#include "engine/lifecycle.h"
 #include "engine/predicate.h"
 #include "engine/run_ring.h"
 #include "engine/state_codec.h"
@@ -57,8 +58,6 @@ constexpr int64_t kRunsPerWindow = 4096;
 constexpr uint32_t kMaxUniqueK = 100000;
 constexpr size_t kMaxNewValues = 100000;
 constexpr int kEvictionScan = 16;
-// Repeat notifications one step of event time may send per group before it skips to the last.
-constexpr int64_t kMaxRepeatsPerStep = 100;
 
 // FNV-1a (engine/hash.h) with a final mix: unique and new-value sets bucket by the low bits.
 uint64_t Hash64(std::string_view s) {
@@ -72,7 +71,6 @@ struct SvHash {
 };
 
 enum class Mode { kEvery, kNewValue, kCount, kUnique, kChange, kRatio };
-enum class Life : uint8_t { kInactive, kPending, kFiring };
 
 // Rarely needed or per-kind state, allocated when a group first needs it.
 struct GroupExtra {
@@ -137,9 +135,7 @@ struct CompiledRule {
   int64_t merge_ms = 1;
   int64_t window = 0;
   int64_t offset = 0;
-  int64_t pending_ms = 0;
-  int64_t keep_firing_ms = 0;
-  int64_t repeat_ms = 0;
+  LifecycleRule lifecycle;
   std::vector<uint32_t> group_fields;
   std::unique_ptr<RuleState> state;
   CompiledPredicate filter;
@@ -291,9 +287,7 @@ Status EngineImpl::Compile() {
     }
     cr.index = static_cast<uint32_t>(i);
     cr.rule = &r;
-    cr.pending_ms = r.pending_ms;
-    cr.keep_firing_ms = r.keep_firing_ms;
-    cr.repeat_ms = r.repeat_ms;
+    cr.lifecycle = {r.pending_ms, r.keep_firing_ms, r.repeat_ms};
     cr.filter = CompiledPredicate::Compile(r.filter, fields_);
     for (const auto& g : r.group_by) cr.group_fields.push_back(fields_.Intern(g));
     const Condition& c = r.condition;
@@ -674,8 +668,8 @@ bool EngineImpl::Evictable(const CompiledRule& cr, const Group& g, int64_t t) co
   if (g.life != Life::kInactive) return false;
   switch (cr.mode) {
     case Mode::kEvery:
-      return cr.repeat_ms == 0 || g.last_notified == kNone ||
-             SatAdd(g.last_notified, cr.repeat_ms) <= t;
+      return cr.lifecycle.repeat_ms == 0 || g.last_notified == kNone ||
+             SatAdd(g.last_notified, cr.lifecycle.repeat_ms) <= t;
     case Mode::kNewValue:
       return false;  // forgetting seen values would re-announce them
     case Mode::kChange:
@@ -794,7 +788,8 @@ void EngineImpl::ApplyRule(CompiledRule& cr, const DecodedEvent& ev, bool in_rat
   Touch(st, slot);
   switch (cr.mode) {
     case Mode::kEvery:
-      if (cr.repeat_ms > 0 && g.last_notified != kNone && t - g.last_notified < cr.repeat_ms)
+      if (cr.lifecycle.repeat_ms > 0 && g.last_notified != kNone &&
+          t - g.last_notified < cr.lifecycle.repeat_ms)
         return;
       g.last_notified = t;
       g.value = 1;
@@ -974,82 +969,45 @@ int64_t EngineImpl::WindowChange(const CompiledRule& cr, Group& g, uint32_t slot
   }
 }
 
-// The lifecycle step: inactive -> pending -> firing -> (resolved) inactive. See README.
+// Evaluates the condition at t, runs the pure lifecycle step (lifecycle.h) and applies what it
+// returned: counters, the triggering event, the notification and the next timer.
 void EngineImpl::Update(CompiledRule& cr, uint32_t slot, int64_t t, const DecodedEvent* ev) {
   RuleState& st = *cr.state;
   Group& g = st.groups[slot];
   if (cr.mode == Mode::kEvery || cr.mode == Mode::kNewValue) return;
   EvalCondition(cr, g, slot, t);
-  switch (g.life) {
-    case Life::kInactive:
-      if (!g.cond) break;
+  const Life before = g.life;
+  const LifecycleStep step = StepLifecycle({g.life, g.since, g.false_since, g.repeat_index},
+                                           cr.lifecycle, g.cond, t, run_target_);
+  g.life = step.next.life;
+  g.since = step.next.since;
+  g.false_since = step.next.false_since;
+  g.repeat_index = step.next.repeat_index;
+  switch (step.transition) {
+    case Transition::kNone:
+      break;
+    case Transition::kPending:
       SaveTrigger(cr, g, slot, ev);
-      if (cr.pending_ms > 0) {
-        g.life = Life::kPending;
-        g.since = t;
-        ++st.stats.pending;
-        break;
-      }
-      g.life = Life::kFiring;
-      g.since = t;
-      g.repeat_index = 0;
-      g.false_since = kNone;
+      ++st.stats.pending;
+      break;
+    case Transition::kCancelled:
+      --st.stats.pending;
+      break;
+    case Transition::kFiring:
+      if (before == Life::kInactive) SaveTrigger(cr, g, slot, ev);
+      if (before == Life::kPending) --st.stats.pending;
       ++st.stats.firing;
-      Emit(cr, g, slot, AlertState::kFiring, t, ev);
+      Emit(cr, g, slot, AlertState::kFiring, step.at, ev);
       break;
-    case Life::kPending:
-      if (!g.cond) {
-        g.life = Life::kInactive;
-        --st.stats.pending;
-      } else if (t >= SatAdd(g.since, cr.pending_ms)) {
-        --st.stats.pending;
-        g.life = Life::kFiring;
-        g.since = t;
-        g.repeat_index = 0;
-        g.false_since = kNone;
-        ++st.stats.firing;
-        Emit(cr, g, slot, AlertState::kFiring, t, ev);
-      }
+    case Transition::kRepeat:
+      Emit(cr, g, slot, AlertState::kRepeat, step.at, ev);
       break;
-    case Life::kFiring:
-      if (g.cond) {
-        g.false_since = kNone;
-      } else {
-        if (g.false_since == kNone) g.false_since = t;
-        if (t >= SatAdd(g.false_since, cr.keep_firing_ms)) {
-          Emit(cr, g, slot, AlertState::kResolved, t, ev);
-          g.life = Life::kInactive;
-          g.false_since = kNone;
-          --st.stats.firing;
-        }
-      }
+    case Transition::kResolved:
+      --st.stats.firing;
+      Emit(cr, g, slot, AlertState::kResolved, step.at, ev);
       break;
   }
-  if (g.life == Life::kFiring && cr.repeat_ms > 0) {
-    const int64_t due = (t - g.since) / cr.repeat_ms;  // repeat times reached by t
-    if (due > static_cast<int64_t>(g.repeat_index)) {
-      // A step of time that passes more than kMaxRepeatsPerStep repeat times (a gap of days in
-      // a log, a clock jump) sends only the last of them: reminders must not flood receivers
-      // or memory. Below that every reminder goes out at its time, as in a live stream, so
-      // replay and the service agree whatever their steps.
-      const int64_t last = (run_target_ - g.since) / cr.repeat_ms;
-      if (last - static_cast<int64_t>(g.repeat_index) > kMaxRepeatsPerStep && last > due) {
-        g.repeat_index = static_cast<uint32_t>(std::min<int64_t>(last - 1, UINT32_MAX - 1));
-      } else {
-        g.repeat_index = static_cast<uint32_t>(std::min<int64_t>(due, UINT32_MAX - 1));
-        Emit(cr, g, slot, AlertState::kRepeat,
-             g.since + static_cast<int64_t>(g.repeat_index) * cr.repeat_ms, ev);
-      }
-    }
-  }
-  int64_t due = WindowChange(cr, g, slot, t);
-  if (g.life == Life::kPending) due = std::min(due, SatAdd(g.since, cr.pending_ms));
-  if (g.life == Life::kFiring) {
-    if (cr.repeat_ms > 0) {
-      due = std::min(due, SatAdd(g.since, static_cast<int64_t>(g.repeat_index + 1) * cr.repeat_ms));
-    }
-    if (g.false_since != kNone) due = std::min(due, SatAdd(g.false_since, cr.keep_firing_ms));
-  }
+  int64_t due = std::min(WindowChange(cr, g, slot, t), step.next_due);
   if (due <= t) due = t + 1;  // never re-run the same instant
   Schedule(cr, slot, due);
 }
