@@ -15,6 +15,7 @@
 #include "engine/hash.h"
 #include "engine/lifecycle.h"
 #include "engine/predicate.h"
+#include "engine/rule_index.h"
 #include "engine/run_ring.h"
 #include "engine/state_codec.h"
 #include "engine/time_math.h"
@@ -64,11 +65,6 @@ uint64_t Hash64(std::string_view s) {
   const uint64_t h = Fnv1a64(s);
   return h ^ (h >> 29);
 }
-
-struct SvHash {
-  using is_transparent = void;
-  size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
-};
 
 enum class Mode { kEvery, kNewValue, kCount, kUnique, kChange, kRatio };
 
@@ -198,7 +194,6 @@ class EngineImpl final : public Engine {
 
  private:
   Status Compile();
-  void BuildIndex();
   void TakeStateFrom(EngineImpl& prev);
   uint32_t TakePooledEvent();
   ProcessResult Admit(uint32_t idx, RejectReason reason, std::vector<Notification>& out);
@@ -231,17 +226,7 @@ class EngineImpl final : public Engine {
   FieldTable fields_;
   std::unique_ptr<EventDecoder> decoder_;
   std::vector<CompiledRule> compiled_;
-  // Rule index: exact keys of required conjuncts -> rules (see BuildIndex).
-  struct IndexSlot {
-    uint32_t f1;
-    uint32_t f2;  // kNil: a single-field key
-    std::unordered_map<std::string, std::vector<uint32_t>, SvHash, std::equal_to<>> map;
-  };
-  std::vector<IndexSlot> slots_;
-  std::string index_key_;
-  std::vector<uint32_t> unindexed_;
-  std::vector<uint64_t> stamp_;
-  uint64_t current_stamp_ = 0;
+  RuleIndex index_;
   std::vector<uint32_t> candidates_;
   std::vector<uint64_t> candidate_hashes_;
   std::string key_buf_;
@@ -271,7 +256,11 @@ Status EngineImpl::Init(RuleSet rules, EngineOptions options, EngineImpl* previo
   Status s = Compile();
   if (!s.ok()) return s;
   decoder_ = std::make_unique<EventDecoder>(fields_.fields(), options_);
-  BuildIndex();
+  std::vector<bool> exact;
+  index_.Build(rules_.rules, fields_, exact);
+  for (CompiledRule& cr : compiled_) cr.index_exact = exact[cr.index];
+  candidates_.reserve(compiled_.size());
+  candidate_hashes_.reserve(compiled_.size());
   stats_.rules.resize(compiled_.size());
   if (previous != nullptr) TakeStateFrom(*previous);
   return Status::Ok();
@@ -326,103 +315,6 @@ Status EngineImpl::Compile() {
     cr.state = std::make_unique<RuleState>();
   }
   return Status::Ok();
-}
-
-void AppendIndexKey(std::string& key, std::string_view v) {
-  const auto len = static_cast<uint32_t>(v.size());
-  key.append(reinterpret_cast<const char*>(&len), 4);
-  key.append(v);
-}
-
-// Index keys are one exact conjunct (field, value) or, when a rule has two exact conjuncts on
-// different fields, the pair of them: an event then looks up the few (v1, v2) combinations of
-// its own values instead of visiting every rule that shares, say, its service.
-void EngineImpl::BuildIndex() {
-  stamp_.assign(compiled_.size(), 0);
-  auto exact = [](const Predicate& p) {
-    if (p.kind != Predicate::Kind::kMatch || p.values.empty()) return false;
-    for (const auto& v : p.values) {
-      if (v.find('*') != std::string::npos) return false;
-    }
-    return true;
-  };
-  auto conjuncts = [&](const Predicate& f) {
-    std::vector<const Predicate*> out;
-    if (exact(f)) out.push_back(&f);
-    if (f.kind == Predicate::Kind::kAnd) {
-      for (const auto& c : f.children) {
-        if (exact(c)) out.push_back(&c);
-      }
-    }
-    return out;
-  };
-  // How many rules share each single key: rarer keys are more selective.
-  std::unordered_map<std::string, uint32_t> freq;
-  auto key_of = [&](const Predicate& p, const std::string& v) {
-    return std::to_string(fields_.Intern(p.field)) + '\x1f' + v;
-  };
-  auto cost = [&](const Predicate* p) {
-    uint64_t c = 0;
-    for (const auto& v : p->values) c += freq[key_of(*p, v)];
-    return c;
-  };
-  for (const auto& cr : compiled_) {
-    for (const Predicate* p : conjuncts(cr.rule->filter)) {
-      for (const auto& v : p->values) ++freq[key_of(*p, v)];
-    }
-  }
-  auto slot_for = [&](uint32_t f1, uint32_t f2) -> IndexSlot& {
-    for (auto& s : slots_) {
-      if (s.f1 == f1 && s.f2 == f2) return s;
-    }
-    slots_.push_back(IndexSlot{f1, f2, {}});
-    return slots_.back();
-  };
-  for (auto& cr : compiled_) {
-    if (!cr.rule->enabled) continue;
-    auto cs = conjuncts(cr.rule->filter);
-    if (cs.empty()) {
-      unindexed_.push_back(cr.index);
-      continue;
-    }
-    std::stable_sort(cs.begin(), cs.end(),
-                     [&](const Predicate* a, const Predicate* b) { return cost(a) < cost(b); });
-    const Predicate* first = cs[0];
-    const Predicate* second = nullptr;
-    const uint32_t f1 = fields_.Intern(first->field);
-    for (size_t i = 1; i < cs.size() && second == nullptr; ++i) {
-      if (fields_.Intern(cs[i]->field) != f1 && first->values.size() * cs[i]->values.size() <= 64) {
-        second = cs[i];
-      }
-    }
-    auto add = [&](IndexSlot& slot, const std::string& key) {
-      auto& list = slot.map[key];
-      if (list.empty() || list.back() != cr.index) list.push_back(cr.index);
-    };
-    const Predicate& filter = cr.rule->filter;
-    const bool is_and = filter.kind == Predicate::Kind::kAnd;
-    if (second == nullptr) {
-      cr.index_exact = first == &filter || (is_and && filter.children.size() == 1);
-      IndexSlot& slot = slot_for(f1, kNil);
-      for (const auto& v : first->values) add(slot, v);
-      continue;
-    }
-    cr.index_exact = is_and && filter.children.size() == 2;
-    const uint32_t f2 = fields_.Intern(second->field);
-    const Predicate* lo = f1 < f2 ? first : second;
-    const Predicate* hi = f1 < f2 ? second : first;
-    IndexSlot& slot = slot_for(std::min(f1, f2), std::max(f1, f2));
-    for (const auto& a : lo->values) {
-      for (const auto& b : hi->values) {
-        std::string key;
-        AppendIndexKey(key, a);
-        AppendIndexKey(key, b);
-        add(slot, key);
-      }
-    }
-  }
-  candidates_.reserve(compiled_.size());
-  candidate_hashes_.reserve(compiled_.size());
 }
 
 void EngineImpl::TakeStateFrom(EngineImpl& prev) {
@@ -567,36 +459,7 @@ void EngineImpl::Run(int64_t target) {
 }
 
 void EngineImpl::Evaluate(const DecodedEvent& ev) {
-  ++current_stamp_;
-  candidates_.clear();
-  auto hit = [&](const std::vector<uint32_t>& rules) {
-    for (uint32_t r : rules) {
-      if (stamp_[r] != current_stamp_) {
-        stamp_[r] = current_stamp_;
-        candidates_.push_back(r);
-      }
-    }
-  };
-  for (const IndexSlot& slot : slots_) {
-    for (const DecodedValue* a = ev.Begin(slot.f1); a != ev.End(slot.f1); ++a) {
-      if (a->type == ValueType::kPresent) continue;
-      if (slot.f2 == kNil) {
-        auto it = slot.map.find(ev.Text(*a));
-        if (it != slot.map.end()) hit(it->second);
-        continue;
-      }
-      for (const DecodedValue* b = ev.Begin(slot.f2); b != ev.End(slot.f2); ++b) {
-        if (b->type == ValueType::kPresent) continue;
-        index_key_.clear();
-        AppendIndexKey(index_key_, ev.Text(*a));
-        AppendIndexKey(index_key_, ev.Text(*b));
-        auto it = slot.map.find(std::string_view(index_key_));
-        if (it != slot.map.end()) hit(it->second);
-      }
-    }
-  }
-  candidates_.insert(candidates_.end(), unindexed_.begin(), unindexed_.end());
-  std::sort(candidates_.begin(), candidates_.end());
+  index_.Candidates(ev, candidates_);
   // With thousands of rules each match costs a few cache misses (rule, state, group, ring).
   // Issue them for all candidates at once, level by level, so they overlap.
   if (candidates_.size() > 1) {
