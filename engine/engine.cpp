@@ -16,9 +16,11 @@
 #include "engine/lifecycle.h"
 #include "engine/predicate.h"
 #include "engine/rule_index.h"
+#include "engine/rule_state.h"
 #include "engine/run_ring.h"
 #include "engine/state_codec.h"
 #include "engine/time_math.h"
+#include "engine/window.h"
 
 namespace klaxon {
 
@@ -52,123 +54,7 @@ const char* RejectReasonName(RejectReason r) {
 
 namespace {
 
-// Count thresholds up to this keep exact timestamps in a fixed ring (8 bytes per event).
-constexpr uint32_t kMaxRingK = 64;
-// Past it, and for ratio/change, runs of events are merged when closer than W / kRunsPerWindow.
-constexpr int64_t kRunsPerWindow = 4096;
-constexpr uint32_t kMaxUniqueK = 100000;
-constexpr size_t kMaxNewValues = 100000;
 constexpr int kEvictionScan = 16;
-
-// FNV-1a (engine/hash.h) with a final mix: unique and new-value sets bucket by the low bits.
-uint64_t Hash64(std::string_view s) {
-  const uint64_t h = Fnv1a64(s);
-  return h ^ (h >> 29);
-}
-
-enum class Mode { kEvery, kNewValue, kCount, kUnique, kChange, kRatio };
-
-// Rarely needed or per-kind state, allocated when a group first needs it.
-struct GroupExtra {
-  RunRing a;  // count (large k), change: all events; ratio: A and B
-  RunRing b;  // ratio: B
-  std::vector<std::pair<uint64_t, int64_t>> unique;  // (value hash, last seen), oldest first
-  std::unordered_set<uint64_t> seen;                 // new value
-  std::string trigger_json;
-  std::vector<std::string> trigger_ids;
-};
-
-struct Group {
-  std::string key;  // the group-by values, encoded (see ApplyRule)
-  uint64_t key_hash = 0;
-  uint32_t prev = kNil;
-  uint32_t next = kNil;
-  uint32_t gen = 0;
-  uint32_t ring_head = 0;
-  uint32_t ring_size = 0;
-  uint32_t repeat_index = 0;
-  bool alive = false;
-  bool cond = false;
-  Life life = Life::kInactive;
-  int64_t first_seen = 0;
-  int64_t last_event = 0;
-  int64_t since = 0;  // pending since, or episode start while firing
-  int64_t false_since = kNone;
-  int64_t last_notified = kNone;
-  int64_t scheduled = kNever;
-  double value = 0;
-  std::unique_ptr<GroupExtra> extra;
-
-  GroupExtra& X() {
-    if (!extra) extra = std::make_unique<GroupExtra>();
-    return *extra;
-  }
-};
-
-// Everything that survives a reload of an unchanged rule.
-struct RuleState {
-  GroupTable table;
-  std::vector<Group> groups;
-  std::vector<uint32_t> free_slots;
-  std::vector<int64_t> ring;          // k timestamps per slot (small count rules)
-  std::vector<std::string> ring_ids;  // parallel event ids (explain)
-  uint32_t lru_head = kNil;
-  uint32_t lru_tail = kNil;
-  uint32_t single_slot = kNil;  // the group of a rule without group by
-  RuleStats stats;
-};
-
-// Fields read per matching event come first and are copied out of Rule, so a match touches
-// few cache lines (10,000 rules do not fit in L1/L2).
-struct CompiledRule {
-  Mode mode = Mode::kEvery;
-  bool lower = false;  // count/unique `<`/`<=`: the condition is "fewer than k"
-  bool small_ring = false;
-  bool index_exact = false;  // the index key implies the whole filter: skip evaluating it
-  uint32_t index = 0;
-  uint32_t value_field = 0;
-  uint64_t k = 1;  // count/unique: the condition is about "at least k"
-  int64_t merge_ms = 1;
-  int64_t window = 0;
-  int64_t offset = 0;
-  LifecycleRule lifecycle;
-  std::vector<uint32_t> group_fields;
-  std::unique_ptr<RuleState> state;
-  CompiledPredicate filter;
-  const Rule* rule = nullptr;
-  CompiledPredicate numerator;
-  CompiledPredicate denominator;
-};
-
-// (1-based) threshold k such that the rule's count condition is "count >= k" (upper) or
-// "count < k" (lower).
-void ThresholdToK(CompareOp op, double x, uint64_t& k, bool& lower) {
-  auto clamp = [](double v) -> uint64_t {
-    if (v <= 0) return 0;
-    if (v > 1e15) return static_cast<uint64_t>(1e15);
-    return static_cast<uint64_t>(v);
-  };
-  switch (op) {
-    case CompareOp::kGt:
-      k = clamp(std::floor(x) + 1);
-      lower = false;
-      break;
-    case CompareOp::kGe:
-    case CompareOp::kEq:  // == N on a count is treated as >= N (documented)
-      k = clamp(std::ceil(x));
-      lower = false;
-      break;
-    case CompareOp::kLt:
-      k = clamp(std::ceil(x));
-      lower = true;
-      break;
-    case CompareOp::kLe:
-      k = clamp(std::floor(x) + 1);
-      lower = true;
-      break;
-  }
-  if (!lower && k == 0) k = 1;
-}
 
 class EngineImpl final : public Engine {
  public:
@@ -200,8 +86,8 @@ class EngineImpl final : public Engine {
   void Accept(DecodedEvent* ev, uint32_t idx, std::vector<Notification>& out);
   void Run(int64_t target);
   void Evaluate(const DecodedEvent& ev);
-  // `in_ratio`: for a ratio rule, whether the event is one of its denominator's.
-  void ApplyRule(CompiledRule& cr, const DecodedEvent& ev, bool in_ratio);
+  // `counts`: WindowKind::Counts (a ratio counts only its denominator's events).
+  void ApplyRule(CompiledRule& cr, const DecodedEvent& ev, bool counts);
   void BuildGroupKey(const CompiledRule& cr, const DecodedEvent& ev);
   uint32_t FindOrCreateGroup(CompiledRule& cr, int64_t t);
   bool Evictable(const CompiledRule& cr, const Group& g, int64_t t) const;
@@ -209,13 +95,10 @@ class EngineImpl final : public Engine {
   void Touch(RuleState& st, uint32_t slot);
   void Unlink(RuleState& st, uint32_t slot);
   void Update(CompiledRule& cr, uint32_t slot, int64_t t, const DecodedEvent* ev);
-  void EvalCondition(CompiledRule& cr, Group& g, uint32_t slot, int64_t t);
-  int64_t WindowChange(const CompiledRule& cr, Group& g, uint32_t slot, int64_t t) const;
   void Schedule(CompiledRule& cr, uint32_t slot, int64_t due);
   void SaveTrigger(CompiledRule& cr, Group& g, uint32_t slot, const DecodedEvent* ev);
   void Emit(const CompiledRule& cr, Group& g, uint32_t slot, AlertState state, int64_t at,
             const DecodedEvent* ev);
-  double RingCount(const CompiledRule& cr, const Group& g, uint32_t slot, int64_t t) const;
   std::vector<std::optional<std::string>> GroupValues(const Group& g) const;
   void SaveRule(const CompiledRule& cr, StateWriter& w) const;
   std::unique_ptr<RuleState> LoadRule(const CompiledRule& cr, bool has_ids, StateReader& r,
@@ -282,36 +165,8 @@ Status EngineImpl::Compile() {
     const Condition& c = r.condition;
     cr.window = c.window_ms;
     cr.offset = c.offset_ms;
-    switch (c.kind) {
-      case Condition::Kind::kEvery:
-        cr.mode = Mode::kEvery;
-        break;
-      case Condition::Kind::kNewValue:
-        cr.mode = Mode::kNewValue;
-        cr.value_field = fields_.Intern(c.field);
-        break;
-      case Condition::Kind::kCount:
-        cr.mode = Mode::kCount;
-        ThresholdToK(c.op, c.threshold, cr.k, cr.lower);
-        cr.small_ring = cr.k <= kMaxRingK;
-        cr.merge_ms = cr.small_ring ? 1 : std::max<int64_t>(1, c.window_ms / kRunsPerWindow);
-        break;
-      case Condition::Kind::kUnique:
-        cr.mode = Mode::kUnique;
-        cr.value_field = fields_.Intern(c.field);
-        ThresholdToK(c.op, c.threshold, cr.k, cr.lower);
-        break;
-      case Condition::Kind::kChange:
-        cr.mode = Mode::kChange;
-        cr.merge_ms = std::max<int64_t>(1, (c.window_ms + c.offset_ms) / kRunsPerWindow);
-        break;
-      case Condition::Kind::kRatio:
-        cr.mode = Mode::kRatio;
-        cr.numerator = CompiledPredicate::Compile(c.numerator, fields_);
-        cr.denominator = CompiledPredicate::Compile(c.denominator, fields_);
-        cr.merge_ms = std::max<int64_t>(1, c.window_ms / kRunsPerWindow);
-        break;
-    }
+    cr.kind = &WindowKindFor(c.kind);
+    cr.kind->Compile(c, fields_, cr);
     cr.state = std::make_unique<RuleState>();
   }
   return Status::Ok();
@@ -477,7 +332,7 @@ void EngineImpl::Evaluate(const DecodedEvent& ev) {
       }
       if (st.single_slot == kNil) continue;
       __builtin_prefetch(&st.groups[st.single_slot]);
-      if (cr.small_ring) __builtin_prefetch(st.ring.data() + st.single_slot * cr.k);
+      cr.kind->Prefetch(cr, st, st.single_slot);
     }
     size_t next_hash = 0;
     for (uint32_t r : candidates_) {
@@ -487,7 +342,7 @@ void EngineImpl::Evaluate(const DecodedEvent& ev) {
       const uint32_t slot = st.table.Guess(candidate_hashes_[next_hash++]);
       if (slot == kNil) continue;
       __builtin_prefetch(&st.groups[slot]);
-      if (cr.small_ring) __builtin_prefetch(st.ring.data() + slot * cr.k);
+      cr.kind->Prefetch(cr, st, slot);
     }
     candidate_hashes_.clear();
   }
@@ -495,9 +350,9 @@ void EngineImpl::Evaluate(const DecodedEvent& ev) {
     CompiledRule& cr = compiled_[r];
     if (!cr.index_exact && !cr.filter.Eval(ev)) continue;
     // A ratio's own events are its denominator's; the others only move its groups' clocks.
-    const bool in_ratio = cr.mode == Mode::kRatio && cr.denominator.Eval(ev);
-    if (cr.mode != Mode::kRatio || in_ratio) ++cr.state->stats.matches;
-    ApplyRule(cr, ev, in_ratio);
+    const bool counts = cr.kind->Counts(cr, ev);
+    if (counts) ++cr.state->stats.matches;
+    ApplyRule(cr, ev, counts);
   }
 }
 
@@ -528,18 +383,7 @@ void EngineImpl::Touch(RuleState& st, uint32_t slot) {
 }
 
 bool EngineImpl::Evictable(const CompiledRule& cr, const Group& g, int64_t t) const {
-  if (g.life != Life::kInactive) return false;
-  switch (cr.mode) {
-    case Mode::kEvery:
-      return cr.lifecycle.repeat_ms == 0 || g.last_notified == kNone ||
-             SatAdd(g.last_notified, cr.lifecycle.repeat_ms) <= t;
-    case Mode::kNewValue:
-      return false;  // forgetting seen values would re-announce them
-    case Mode::kChange:
-      return SatAdd(g.last_event, cr.window + cr.offset) <= t;
-    default:
-      return SatAdd(g.last_event, cr.window) <= t;
-  }
+  return g.life == Life::kInactive && cr.kind->Evictable(cr, g, t);
 }
 
 void EngineImpl::Evict(CompiledRule& cr, uint32_t slot) {
@@ -583,10 +427,7 @@ uint32_t EngineImpl::FindOrCreateGroup(CompiledRule& cr, int64_t t) {
   } else {
     st.groups.emplace_back();
     slot = static_cast<uint32_t>(st.groups.size() - 1);
-    if (cr.mode == Mode::kCount && cr.small_ring) {
-      st.ring.resize(st.groups.size() * cr.k);
-      if (options_.explain) st.ring_ids.resize(st.groups.size() * cr.k);
-    }
+    cr.kind->SizeSlots(cr, st, st.groups.size(), options_.explain);
   }
   st.table.Insert(h, slot);
   Group& g = st.groups[slot];
@@ -640,7 +481,7 @@ void EngineImpl::BuildGroupKey(const CompiledRule& cr, const DecodedEvent& ev) {
   }
 }
 
-void EngineImpl::ApplyRule(CompiledRule& cr, const DecodedEvent& ev, bool in_ratio) {
+void EngineImpl::ApplyRule(CompiledRule& cr, const DecodedEvent& ev, bool counts) {
   const int64_t t = ev.time_ms;
   BuildGroupKey(cr, ev);
   const uint32_t slot = FindOrCreateGroup(cr, t);
@@ -649,187 +490,20 @@ void EngineImpl::ApplyRule(CompiledRule& cr, const DecodedEvent& ev, bool in_rat
   Group& g = st.groups[slot];
   g.last_event = t;
   Touch(st, slot);
-  switch (cr.mode) {
-    case Mode::kEvery:
-      if (cr.lifecycle.repeat_ms > 0 && g.last_notified != kNone &&
-          t - g.last_notified < cr.lifecycle.repeat_ms)
-        return;
-      g.last_notified = t;
-      g.value = 1;
-      g.since = t;
-      Emit(cr, g, slot, AlertState::kFiring, t, &ev);
-      return;
-    case Mode::kNewValue: {
-      GroupExtra& x = g.X();
-      for (const DecodedValue* v = ev.Begin(cr.value_field); v != ev.End(cr.value_field); ++v) {
-        if (v->type == ValueType::kPresent) continue;
-        const uint64_t h = Hash64(ev.Text(*v));
-        if (x.seen.count(h)) continue;
-        if (x.seen.size() >= kMaxNewValues) {
-          ++st.stats.groups_dropped;  // past the bound new values are not tracked
-          continue;
-        }
-        x.seen.insert(h);
-        g.value = static_cast<double>(x.seen.size());
-        g.since = t;
-        Emit(cr, g, slot, AlertState::kFiring, t, &ev);
-      }
-      return;
+  // Kinds without a lifecycle (every, new value) notify for the event being added.
+  struct FireAtEvent final : WindowSink {
+    FireAtEvent(EngineImpl& e, CompiledRule& r, uint32_t s, const DecodedEvent& v)
+        : engine(e), cr(r), slot(s), ev(v) {}
+    void Fire(Group& group) override {
+      engine.Emit(cr, group, slot, AlertState::kFiring, ev.time_ms, &ev);
     }
-    case Mode::kCount:
-      if (cr.small_ring) {
-        const size_t base = static_cast<size_t>(slot) * cr.k;
-        size_t pos;
-        if (g.ring_size < cr.k) {
-          uint64_t off = g.ring_head + g.ring_size;
-          if (off >= cr.k) off -= cr.k;
-          pos = base + off;
-          ++g.ring_size;
-        } else {
-          pos = base + g.ring_head;
-          if (++g.ring_head == cr.k) g.ring_head = 0;
-        }
-        st.ring[pos] = t;
-        if (options_.explain) st.ring_ids[pos].assign(ev.EventId());
-      } else {
-        RunRing& a = g.X().a;
-        a.Push(t, cr.merge_ms);
-        a.TrimKeep(cr.k);
-      }
-      break;
-    case Mode::kUnique: {
-      auto& u = g.X().unique;
-      for (const DecodedValue* v = ev.Begin(cr.value_field); v != ev.End(cr.value_field); ++v) {
-        if (v->type == ValueType::kPresent) continue;
-        const uint64_t h = Hash64(ev.Text(*v));
-        auto it = std::find_if(u.begin(), u.end(), [&](const auto& p) { return p.first == h; });
-        if (it != u.end()) u.erase(it);
-        u.emplace_back(h, t);
-        if (u.size() > cr.k) u.erase(u.begin());
-      }
-      break;
-    }
-    case Mode::kChange:
-      g.X().a.Push(t, cr.merge_ms);
-      break;
-    case Mode::kRatio: {
-      if (!in_ratio) break;
-      GroupExtra& x = g.X();
-      x.b.Push(t, cr.merge_ms);
-      if (cr.numerator.Eval(ev)) x.a.Push(t, cr.merge_ms);
-      break;
-    }
-  }
+    EngineImpl& engine;
+    CompiledRule& cr;
+    uint32_t slot;
+    const DecodedEvent& ev;
+  } sink(*this, cr, slot, ev);
+  cr.kind->Add(cr, st, slot, ev, counts, options_.explain, sink);
   Update(cr, slot, t, &ev);
-}
-
-// Sets g.cond and g.value for time t (no event added here).
-void EngineImpl::EvalCondition(CompiledRule& cr, Group& g, uint32_t slot, int64_t t) {
-  const int64_t cutoff = SatSub(t, cr.window);
-  const RuleState& st = *cr.state;
-  switch (cr.mode) {
-    case Mode::kCount: {
-      uint64_t count = 0;
-      bool has_k = false;
-      if (cr.small_ring) {
-        // The ring holds the newest k times, oldest at ring_head: "count >= k" is one compare.
-        // The count itself is computed only when a notification reports it.
-        const int64_t* ring = st.ring.data() + static_cast<size_t>(slot) * cr.k;
-        has_k = cr.k > 0 && g.ring_size == cr.k && ring[g.ring_head] > cutoff;
-        g.cond = cr.lower ? (!has_k && SatAdd(g.first_seen, cr.window) <= t) : has_k;
-        return;
-      } else {
-        RunRing& a = g.X().a;
-        a.Expire(cutoff);
-        count = a.total;
-        has_k = count >= cr.k;
-      }
-      g.value = static_cast<double>(count);
-      g.cond = cr.lower ? (!has_k && SatAdd(g.first_seen, cr.window) <= t) : has_k;
-      return;
-    }
-    case Mode::kUnique: {
-      uint64_t count = 0;
-      for (const auto& p : g.X().unique) count += p.second > cutoff;
-      g.value = static_cast<double>(count);
-      const bool has_k = count >= cr.k;
-      g.cond = cr.lower ? (!has_k && SatAdd(g.first_seen, cr.window) <= t) : has_k;
-      return;
-    }
-    case Mode::kRatio: {
-      GroupExtra& x = g.X();
-      x.a.Expire(cutoff);
-      x.b.Expire(cutoff);
-      g.value = x.b.total == 0
-                    ? 0
-                    : 100.0 * static_cast<double>(x.a.total) / static_cast<double>(x.b.total);
-      g.cond =
-          x.b.total > 0 && Compare(g.value, cr.rule->condition.op, cr.rule->condition.threshold);
-      return;
-    }
-    case Mode::kChange: {
-      RunRing& a = g.X().a;
-      const int64_t prev_hi = SatSub(t, cr.offset);
-      a.Expire(SatSub(prev_hi, cr.window));
-      const uint64_t cur = a.CountIn(cutoff, t);
-      const uint64_t prev = a.CountIn(SatSub(prev_hi, cr.window), prev_hi);
-      g.value = prev == 0 ? 0 : 100.0 * static_cast<double>(cur) / static_cast<double>(prev);
-      const bool covered = SatAdd(g.first_seen, cr.offset + cr.window) <= t;
-      g.cond = covered && prev > 0 &&
-               Compare(g.value, cr.rule->condition.op, cr.rule->condition.threshold);
-      return;
-    }
-    case Mode::kEvery:
-    case Mode::kNewValue:
-      g.cond = false;
-      return;
-  }
-}
-
-// The next time the window alone (no new event) could flip the condition, or kNever.
-int64_t EngineImpl::WindowChange(const CompiledRule& cr, Group& g, uint32_t slot, int64_t t) const {
-  auto oldest_kept = [&]() -> int64_t {  // time of the oldest of the k kept observations
-    if (cr.mode == Mode::kCount && cr.small_ring) {
-      if (g.ring_size < cr.k || cr.k == 0) return kNone;
-      return cr.state->ring[static_cast<size_t>(slot) * cr.k + g.ring_head];
-    }
-    if (cr.mode == Mode::kCount) return g.X().a.empty() ? kNone : g.X().a.front().ts;
-    const auto& u = g.X().unique;
-    return u.size() < cr.k || u.empty() ? kNone : u.front().second;
-  };
-  switch (cr.mode) {
-    case Mode::kCount:
-    case Mode::kUnique: {
-      if (!cr.lower) return g.cond ? SatAdd(oldest_kept(), cr.window) : kNever;
-      if (g.cond || cr.k == 0) return kNever;
-      const int64_t eligible = SatAdd(g.first_seen, cr.window);
-      if (eligible > t) return eligible;
-      const int64_t o = oldest_kept();
-      return o == kNone ? kNever : std::max(eligible, SatAdd(o, cr.window));
-    }
-    case Mode::kRatio: {
-      if (g.life == Life::kInactive) return kNever;
-      int64_t due = kNever;
-      if (!g.X().a.empty()) due = std::min(due, SatAdd(g.X().a.front().ts, cr.window));
-      if (!g.X().b.empty()) due = std::min(due, SatAdd(g.X().b.front().ts, cr.window));
-      return due;
-    }
-    case Mode::kChange: {
-      if (g.life == Life::kInactive) return kNever;
-      int64_t due = kNever;
-      const RunRing& a = g.X().a;
-      for (size_t i = a.head; i < a.runs.size(); ++i) {
-        const int64_t ts = a.runs[i].ts;
-        for (int64_t d :
-             {SatAdd(ts, cr.window), SatAdd(ts, cr.offset), SatAdd(ts, cr.offset + cr.window)}) {
-          if (d > t) due = std::min(due, d);
-        }
-      }
-      return due;
-    }
-    default:
-      return kNever;
-  }
 }
 
 // Evaluates the condition at t, runs the pure lifecycle step (lifecycle.h) and applies what it
@@ -837,8 +511,8 @@ int64_t EngineImpl::WindowChange(const CompiledRule& cr, Group& g, uint32_t slot
 void EngineImpl::Update(CompiledRule& cr, uint32_t slot, int64_t t, const DecodedEvent* ev) {
   RuleState& st = *cr.state;
   Group& g = st.groups[slot];
-  if (cr.mode == Mode::kEvery || cr.mode == Mode::kNewValue) return;
-  EvalCondition(cr, g, slot, t);
+  if (!cr.kind->HasLifecycle()) return;
+  cr.kind->Evaluate(cr, st, slot, t);
   const Life before = g.life;
   const LifecycleStep step = StepLifecycle({g.life, g.since, g.false_since, g.repeat_index},
                                            cr.lifecycle, g.cond, t, run_target_);
@@ -870,7 +544,7 @@ void EngineImpl::Update(CompiledRule& cr, uint32_t slot, int64_t t, const Decode
       Emit(cr, g, slot, AlertState::kResolved, step.at, ev);
       break;
   }
-  int64_t due = std::min(WindowChange(cr, g, slot, t), step.next_due);
+  int64_t due = std::min(cr.kind->NextChange(cr, st, slot, t), step.next_due);
   if (due <= t) due = t + 1;  // never re-run the same instant
   Schedule(cr, slot, due);
 }
@@ -888,30 +562,7 @@ void EngineImpl::SaveTrigger(CompiledRule& cr, Group& g, uint32_t slot, const De
   GroupExtra& x = g.X();
   x.trigger_json.assign(ev ? ev->Raw() : std::string_view());
   x.trigger_ids.clear();
-  if (!options_.explain) return;
-  if (cr.mode == Mode::kCount && cr.small_ring) {
-    const size_t base = static_cast<size_t>(slot) * cr.k;
-    const int64_t cutoff = SatSub(ev ? ev->time_ms : 0, cr.window);
-    for (uint32_t i = 0; i < g.ring_size; ++i) {
-      const size_t pos = base + (g.ring_head + i) % cr.k;
-      if (cr.state->ring[pos] > cutoff) x.trigger_ids.push_back(cr.state->ring_ids[pos]);
-    }
-  } else if (ev && !ev->EventId().empty()) {
-    x.trigger_ids.emplace_back(ev->EventId());
-  }
-}
-
-double EngineImpl::RingCount(const CompiledRule& cr, const Group& g, uint32_t slot,
-                             int64_t t) const {
-  const int64_t* ring = cr.state->ring.data() + static_cast<size_t>(slot) * cr.k;
-  const int64_t cutoff = SatSub(t, cr.window);
-  uint64_t count = 0;
-  uint32_t pos = g.ring_head;
-  for (uint32_t i = 0; i < g.ring_size; ++i) {
-    count += ring[pos] > cutoff;
-    if (++pos == cr.k) pos = 0;
-  }
-  return static_cast<double>(count);
+  if (options_.explain) cr.kind->TriggerIds(cr, *cr.state, slot, ev, x.trigger_ids);
 }
 
 void EngineImpl::Emit(const CompiledRule& cr, Group& g, uint32_t slot, AlertState state, int64_t at,
@@ -926,14 +577,14 @@ void EngineImpl::Emit(const CompiledRule& cr, Group& g, uint32_t slot, AlertStat
   n.rule_id = r.id;
   n.state = state;
   n.group = GroupValues(g);
-  n.value = cr.mode == Mode::kCount && cr.small_ring ? RingCount(cr, g, slot, at) : g.value;
+  n.value = cr.kind->Value(cr, *cr.state, slot, at);
   n.threshold = r.condition.threshold;
   n.window_ms = r.condition.window_ms;
   n.episode_start_ms = g.since;
   n.repeat_index = g.repeat_index;
   n.window_start_ms = at - r.condition.window_ms;
   n.window_end_ms = at;
-  if (cr.mode == Mode::kEvery || cr.mode == Mode::kNewValue) {
+  if (!cr.kind->HasLifecycle()) {
     if (ev) n.event_json.assign(ev->Raw());
     if (options_.explain && ev && !ev->EventId().empty()) n.event_ids.emplace_back(ev->EventId());
   } else if (g.extra) {
@@ -957,10 +608,8 @@ std::vector<ActiveAlert> EngineImpl::ActiveAlerts() const {
       a.rule_index = cr.index;
       a.group = GroupValues(g);
       a.firing = g.life == Life::kFiring;
-      a.value = cr.mode == Mode::kCount && cr.small_ring
-                    ? RingCount(cr, g, static_cast<uint32_t>(&g - cr.state->groups.data()),
-                                queue_.watermark())
-                    : g.value;
+      a.value = cr.kind->Value(cr, *cr.state, static_cast<uint32_t>(&g - cr.state->groups.data()),
+                               queue_.watermark());
       a.since_ms = g.since;
       out.push_back(std::move(a));
     }
@@ -984,32 +633,6 @@ constexpr uint64_t kMaxRestoredSequenceSpan = uint64_t{1} << 28;
 constexpr uint8_t kGroupAlive = 1;
 constexpr uint8_t kGroupCond = 2;
 constexpr uint8_t kGroupExtra = 4;
-constexpr uint8_t kExtraA = 1;
-constexpr uint8_t kExtraB = 2;
-constexpr uint8_t kExtraUnique = 4;
-constexpr uint8_t kExtraSeen = 8;
-constexpr uint8_t kExtraTrigger = 16;
-constexpr uint8_t kExtraIds = 32;
-constexpr uint8_t kExtraAll = 63;
-
-void SaveRuns(const RunRing& ring, StateWriter& w) {
-  w.U32(static_cast<uint32_t>(ring.runs.size() - ring.head));
-  for (size_t i = ring.head; i < ring.runs.size(); ++i) {
-    w.I64(ring.runs[i].ts);
-    w.U64(ring.runs[i].count);
-  }
-}
-
-void LoadRuns(StateReader& r, RunRing& ring) {
-  const uint32_t n = r.Count(16);
-  ring.runs.resize(n);
-  for (Run& run : ring.runs) {
-    run.ts = r.I64();
-    run.count = r.U64();
-    ring.total += run.count;
-  }
-}
-
 Status SnapshotError(const std::string& what) {
   return Status::InvalidArgument("state snapshot: " + what);
 }
@@ -1059,9 +682,7 @@ void EngineImpl::SaveRule(const CompiledRule& cr, StateWriter& w) const {
   w.U64(st.stats.groups_dropped);
   w.U32(static_cast<uint32_t>(st.groups.size()));
   w.U32(st.single_slot);
-  const bool ring = cr.mode == Mode::kCount && cr.small_ring;
-  std::vector<uint64_t> seen;
-  for (size_t s = 0; s < st.groups.size(); ++s) {
+  for (uint32_t s = 0; s < st.groups.size(); ++s) {
     const Group& g = st.groups[s];
     w.U8(static_cast<uint8_t>((g.alive ? kGroupAlive : 0) | (g.cond ? kGroupCond : 0) |
                               (g.extra ? kGroupExtra : 0)));
@@ -1076,38 +697,15 @@ void EngineImpl::SaveRule(const CompiledRule& cr, StateWriter& w) const {
     w.I64(g.last_notified);
     w.I64(g.scheduled);
     w.F64(g.value);
-    if (ring) {
-      // Oldest first; the restored ring starts at its head 0 (same contents, same order).
-      w.U32(g.ring_size);
-      for (uint32_t i = 0; i < g.ring_size; ++i) {
-        const size_t pos = s * cr.k + (g.ring_head + i) % cr.k;
-        w.I64(st.ring[pos]);
-        if (options_.explain) w.Str(pos < st.ring_ids.size() ? st.ring_ids[pos] : std::string());
-      }
-    }
+    cr.kind->Save(cr, st, s, options_.explain, w);
     if (!g.extra) continue;
     // A group has one or two of these parts; a mask saves the framing of the empty ones.
     const GroupExtra& x = *g.extra;
-    const uint8_t parts = static_cast<uint8_t>(
-        (x.a.empty() ? 0 : kExtraA) | (x.b.empty() ? 0 : kExtraB) |
-        (x.unique.empty() ? 0 : kExtraUnique) | (x.seen.empty() ? 0 : kExtraSeen) |
-        (x.trigger_json.empty() ? 0 : kExtraTrigger) | (x.trigger_ids.empty() ? 0 : kExtraIds));
+    const uint8_t parts =
+        static_cast<uint8_t>(cr.kind->Parts(x) | (x.trigger_json.empty() ? 0 : kExtraTrigger) |
+                             (x.trigger_ids.empty() ? 0 : kExtraIds));
     w.U8(parts);
-    if (parts & kExtraA) SaveRuns(x.a, w);
-    if (parts & kExtraB) SaveRuns(x.b, w);
-    if (parts & kExtraUnique) {
-      w.U32(static_cast<uint32_t>(x.unique.size()));
-      for (const auto& [hash, last_seen] : x.unique) {
-        w.U64(hash);
-        w.I64(last_seen);
-      }
-    }
-    if (parts & kExtraSeen) {
-      seen.assign(x.seen.begin(), x.seen.end());
-      std::sort(seen.begin(), seen.end());  // equal sets, equal bytes
-      w.U32(static_cast<uint32_t>(seen.size()));
-      for (uint64_t h : seen) w.U64(h);
-    }
+    cr.kind->SaveParts(x, parts, w);
     if (parts & kExtraTrigger) w.Str(x.trigger_json);
     if (parts & kExtraIds) {
       w.U32(static_cast<uint32_t>(x.trigger_ids.size()));
@@ -1125,8 +723,9 @@ void EngineImpl::SaveRule(const CompiledRule& cr, StateWriter& w) const {
 std::unique_ptr<RuleState> EngineImpl::LoadRule(const CompiledRule& cr, bool has_ids,
                                                 StateReader& r, std::string& error) {
   auto st = std::make_unique<RuleState>();
-  auto fail = [&](const char* what) {
-    error = "rule " + cr.rule->id + ": " + what;
+  auto fail = [&](std::string_view what) {
+    error = "rule " + cr.rule->id + ": ";
+    error.append(what);
     return nullptr;
   };
   st->stats.matches = r.U64();
@@ -1136,12 +735,8 @@ std::unique_ptr<RuleState> EngineImpl::LoadRule(const CompiledRule& cr, bool has
   st->single_slot = r.U32();
   if (!r.ok()) return fail("truncated");
   if (st->single_slot != kNil && st->single_slot >= slots) return fail("group slot out of range");
-  const bool ring = cr.mode == Mode::kCount && cr.small_ring;
   st->groups.resize(slots);
-  if (ring) {
-    st->ring.assign(static_cast<size_t>(slots) * cr.k, 0);
-    if (options_.explain) st->ring_ids.resize(st->ring.size());
-  }
+  cr.kind->SizeSlots(cr, *st, slots, options_.explain);
   uint32_t dead = 0;
   for (uint32_t s = 0; s < slots && r.ok(); ++s) {
     Group& g = st->groups[s];
@@ -1167,38 +762,16 @@ std::unique_ptr<RuleState> EngineImpl::LoadRule(const CompiledRule& cr, bool has
     g.last_notified = r.I64();
     g.scheduled = r.I64();
     g.value = r.F64();
-    if (ring) {
-      const uint32_t size = r.U32();
-      if (size > cr.k) return fail("count ring larger than the threshold");
-      g.ring_size = size;
-      for (uint32_t i = 0; i < size; ++i) {
-        const size_t pos = static_cast<size_t>(s) * cr.k + i;
-        st->ring[pos] = r.I64();
-        if (!has_ids) continue;
-        const std::string_view id = r.Str();
-        if (options_.explain) st->ring_ids[pos].assign(id);
-      }
+    std::string window_error;
+    if (!cr.kind->Restore(cr, *st, s, has_ids, options_.explain, r, window_error)) {
+      return fail(window_error);
     }
     if ((flags & kGroupExtra) != 0) {
       GroupExtra& x = g.X();
       const uint8_t parts = r.U8();
       if ((parts & ~kExtraAll) != 0) return fail("unknown group parts");
-      if (parts & kExtraA) LoadRuns(r, x.a);
-      if (parts & kExtraB) LoadRuns(r, x.b);
-      if (parts & kExtraUnique) {
-        const uint32_t unique = r.Count(16);
-        if (unique > kMaxUniqueK) return fail("too many unique values");
-        x.unique.resize(unique);
-        for (auto& [hash, last_seen] : x.unique) {
-          hash = r.U64();
-          last_seen = r.I64();
-        }
-      }
-      if (parts & kExtraSeen) {
-        const uint32_t seen = r.Count(8);
-        if (seen > kMaxNewValues) return fail("too many new values");
-        x.seen.reserve(seen);
-        for (uint32_t i = 0; i < seen; ++i) x.seen.insert(r.U64());
+      if (!cr.kind->RestoreParts(parts & kExtraWindowParts, r, x, window_error)) {
+        return fail(window_error);
       }
       if (parts & kExtraTrigger) x.trigger_json.assign(r.Str());
       if (parts & kExtraIds) {
@@ -1416,31 +989,12 @@ std::vector<RuleProblem> ValidateRule(const Rule& r) {
 
 GroupStateBytes StateBytesPerGroup(const Rule& rule) {
   GroupStateBytes b;
-  uint64_t k = 1;
-  bool lower = false;
-  const Condition& c = rule.condition;
   // Lifecycle and bookkeeping: the Group record (its key inline up to 15 bytes) and its
   // entries in the group table (kept at most half full).
   const size_t group = sizeof(Group) + 2 * sizeof(GroupTable::Entry);  // table half full
-  // Ring head/size live in Group; count them as window state.
+  // A small count ring's head and size live in Group and count as window state (window_count).
   const size_t ring_header = 2 * sizeof(uint32_t);
-  switch (c.kind) {
-    case Condition::Kind::kCount:
-      ThresholdToK(c.op, c.threshold, k, lower);
-      if (k <= kMaxRingK) {
-        b.window = k * sizeof(int64_t) + ring_header;
-      } else {
-        b.window = sizeof(GroupExtra) + std::min<uint64_t>(k, kRunsPerWindow + 1) * sizeof(Run);
-      }
-      break;
-    case Condition::Kind::kUnique:
-      ThresholdToK(c.op, c.threshold, k, lower);
-      b.window = sizeof(GroupExtra) + k * sizeof(std::pair<uint64_t, int64_t>);
-      break;
-    default:
-      b.window = sizeof(GroupExtra);  // plus runs or seen values as they arrive
-      break;
-  }
+  b.window = WindowKindFor(rule.condition.kind).Bytes(rule.condition);
   b.total = group - ring_header + b.window;
   return b;
 }
