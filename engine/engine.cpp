@@ -167,6 +167,7 @@ Status EngineImpl::Compile() {
     cr.offset = c.offset_ms;
     cr.kind = &WindowKindFor(c.kind);
     cr.kind->Compile(c, fields_, cr);
+    cr.has_lifecycle = cr.kind->HasLifecycle();
     cr.state = std::make_unique<RuleState>();
   }
   return Status::Ok();
@@ -332,7 +333,7 @@ void EngineImpl::Evaluate(const DecodedEvent& ev) {
       }
       if (st.single_slot == kNil) continue;
       __builtin_prefetch(&st.groups[st.single_slot]);
-      cr.kind->Prefetch(cr, st, st.single_slot);
+      if (!st.ring.empty()) __builtin_prefetch(st.ring.data() + st.single_slot * cr.k);
     }
     size_t next_hash = 0;
     for (uint32_t r : candidates_) {
@@ -342,7 +343,7 @@ void EngineImpl::Evaluate(const DecodedEvent& ev) {
       const uint32_t slot = st.table.Guess(candidate_hashes_[next_hash++]);
       if (slot == kNil) continue;
       __builtin_prefetch(&st.groups[slot]);
-      cr.kind->Prefetch(cr, st, slot);
+      if (!st.ring.empty()) __builtin_prefetch(st.ring.data() + slot * cr.k);
     }
     candidate_hashes_.clear();
   }
@@ -350,7 +351,7 @@ void EngineImpl::Evaluate(const DecodedEvent& ev) {
     CompiledRule& cr = compiled_[r];
     if (!cr.index_exact && !cr.filter.Eval(ev)) continue;
     // A ratio's own events are its denominator's; the others only move its groups' clocks.
-    const bool counts = cr.kind->Counts(cr, ev);
+    const bool counts = !cr.counts_some || cr.kind->Counts(cr, ev);
     if (counts) ++cr.state->stats.matches;
     ApplyRule(cr, ev, counts);
   }
@@ -511,7 +512,7 @@ void EngineImpl::ApplyRule(CompiledRule& cr, const DecodedEvent& ev, bool counts
 void EngineImpl::Update(CompiledRule& cr, uint32_t slot, int64_t t, const DecodedEvent* ev) {
   RuleState& st = *cr.state;
   Group& g = st.groups[slot];
-  if (!cr.kind->HasLifecycle()) return;
+  if (!cr.has_lifecycle) return;
   cr.kind->Evaluate(cr, st, slot, t);
   const Life before = g.life;
   const LifecycleStep step = StepLifecycle({g.life, g.since, g.false_since, g.repeat_index},
@@ -584,7 +585,7 @@ void EngineImpl::Emit(const CompiledRule& cr, Group& g, uint32_t slot, AlertStat
   n.repeat_index = g.repeat_index;
   n.window_start_ms = at - r.condition.window_ms;
   n.window_end_ms = at;
-  if (!cr.kind->HasLifecycle()) {
+  if (!cr.has_lifecycle) {
     if (ev) n.event_json.assign(ev->Raw());
     if (options_.explain && ev && !ev->EventId().empty()) n.event_ids.emplace_back(ev->EventId());
   } else if (g.extra) {

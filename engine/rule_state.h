@@ -22,7 +22,7 @@ namespace klaxon {
 class WindowKind;
 
 // The condition kind; its number is part of the snapshot format (a rule section's layout).
-enum class Mode { kEvery, kNewValue, kCount, kUnique, kChange, kRatio };
+enum class Mode : uint8_t { kEvery, kNewValue, kCount, kUnique, kChange, kRatio };
 
 // Rarely needed or per-kind state, allocated when a group first needs it.
 struct GroupExtra {
@@ -81,9 +81,12 @@ struct CompiledRule {
   bool lower = false;  // count/unique `<`/`<=`: the condition is "fewer than k"
   bool small_ring = false;
   bool index_exact = false;  // the index key implies the whole filter: skip evaluating it
+  // Copied from the kind (WindowKind::HasLifecycle, whether Counts can say no), so that most
+  // matches make no call to ask.
+  bool has_lifecycle = true;
+  bool counts_some = false;
   uint32_t index = 0;
   uint32_t value_field = 0;
-  const WindowKind* kind = nullptr;
   uint64_t k = 1;  // count/unique: the condition is about "at least k"
   int64_t merge_ms = 1;
   int64_t window = 0;
@@ -91,6 +94,7 @@ struct CompiledRule {
   LifecycleRule lifecycle;
   std::vector<uint32_t> group_fields;
   std::unique_ptr<RuleState> state;
+  const WindowKind* kind = nullptr;
   CompiledPredicate filter;
   const Rule* rule = nullptr;
   CompiledPredicate numerator;

@@ -66,15 +66,16 @@ class WindowKind {
   virtual void Compile(const Condition& c, FieldTable& fields, CompiledRule& cr) const = 0;
   // Bytes of window state one group costs (StateBytesPerGroup), from the engine's type sizes.
   virtual size_t Bytes(const Condition& c) const = 0;
-  // Whether the lifecycle step follows Add and timers; false for kinds that notify from Add.
+  // Whether the lifecycle step follows Add and timers; false for kinds that notify from Add
+  // (copied to cr.has_lifecycle).
   virtual bool HasLifecycle() const { return true; }
   // Whether a matching event counts for the rule (a ratio counts its denominator's events; the
-  // others only move its groups' clocks).
+  // others only move its groups' clocks). Asked only when Compile set cr.counts_some.
   virtual bool Counts(const CompiledRule&, const DecodedEvent&) const { return true; }
-  // Per-slot storage outside Group (a count's ring) for `slots` slots.
+  // Per-slot storage outside Group (a count's ring: k times per slot in RuleState::ring, which
+  // the engine prefetches with the group) for `slots` slots.
   virtual void SizeSlots(const CompiledRule&, RuleState&, size_t /*slots*/,
                          bool /*explain*/) const {}
-  virtual void Prefetch(const CompiledRule&, const RuleState&, uint32_t /*slot*/) const {}
 
   // Adds the event (at ev.time_ms) to group `slot`; `counts` is Counts(cr, ev).
   virtual void Add(const CompiledRule& cr, RuleState& st, uint32_t slot, const DecodedEvent& ev,

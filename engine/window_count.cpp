@@ -31,10 +31,6 @@ class Count final : public WindowKind {
     st.ring.resize(slots * cr.k);
     if (explain) st.ring_ids.resize(slots * cr.k);
   }
-  void Prefetch(const CompiledRule& cr, const RuleState& st, uint32_t slot) const override {
-    if (cr.small_ring) __builtin_prefetch(st.ring.data() + slot * cr.k);
-  }
-
   void Add(const CompiledRule& cr, RuleState& st, uint32_t slot, const DecodedEvent& ev, bool,
            bool explain, WindowSink&) const override {
     Group& g = st.groups[slot];

@@ -17,6 +17,7 @@ class Ratio final : public WindowKind {
     cr.numerator = CompiledPredicate::Compile(c.numerator, fields);
     cr.denominator = CompiledPredicate::Compile(c.denominator, fields);
     cr.merge_ms = std::max<int64_t>(1, c.window_ms / kRunsPerWindow);
+    cr.counts_some = true;
   }
   size_t Bytes(const Condition&) const override {
     return sizeof(GroupExtra);  // plus runs as they arrive
