@@ -64,6 +64,23 @@ bool WindowKind::RestoreParts(uint8_t parts, StateReader&, GroupExtra&, std::str
   return false;
 }
 
+uint8_t RunRingWindow::Parts(const GroupExtra& x) const {
+  return static_cast<uint8_t>(owned_ & ((x.a.empty() ? 0 : kExtraA) | (x.b.empty() ? 0 : kExtraB)));
+}
+
+void RunRingWindow::SaveParts(const GroupExtra& x, uint8_t parts, StateWriter& w) const {
+  if (parts & kExtraA) SaveRuns(x.a, w);
+  if (parts & kExtraB) SaveRuns(x.b, w);
+}
+
+bool RunRingWindow::RestoreParts(uint8_t parts, StateReader& r, GroupExtra& x,
+                                 std::string& error) const {
+  if ((parts & ~owned_) != 0) return WindowKind::RestoreParts(parts, r, x, error);
+  if (parts & kExtraA) LoadRuns(r, x.a);
+  if (parts & kExtraB) LoadRuns(r, x.b);
+  return true;
+}
+
 void SaveRuns(const RunRing& ring, StateWriter& w) {
   w.U32(static_cast<uint32_t>(ring.runs.size() - ring.head));
   for (size_t i = ring.head; i < ring.runs.size(); ++i) {

@@ -4,6 +4,7 @@
 // engine owns groups, the lifecycle (lifecycle.h) and timers (event_time_queue.h). Internal.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -111,6 +112,37 @@ class WindowKind {
   // `parts` holds only window bits; bits of another kind's parts are refused.
   virtual bool RestoreParts(uint8_t parts, StateReader&, GroupExtra&, std::string& error) const;
 };
+
+// Kinds whose GroupExtra window parts are run rings: count with k > kMaxRingK and change (A),
+// ratio (A and B). `owned` says which.
+class RunRingWindow : public WindowKind {
+ public:
+  uint8_t Parts(const GroupExtra& x) const override;
+  void SaveParts(const GroupExtra& x, uint8_t parts, StateWriter& w) const override;
+  bool RestoreParts(uint8_t parts, StateReader& r, GroupExtra& x,
+                    std::string& error) const override;
+
+ protected:
+  explicit RunRingWindow(uint8_t owned) : owned_(owned) {}
+
+ private:
+  uint8_t owned_;
+};
+
+// Next change of a "count of kept observations >= k" condition (count, unique): an upper
+// condition stops holding when the oldest of the k kept leaves the window; a lower one
+// ("fewer than k", absence) can start once the group has been seen for a whole window and
+// then when the oldest kept leaves. `oldest_kept()`: its time, or kNone with fewer than k.
+template <typename OldestKept>
+int64_t ThresholdNextChange(const CompiledRule& cr, const Group& g, int64_t t,
+                            const OldestKept& oldest_kept) {
+  if (!cr.lower) return g.cond ? SatAdd(oldest_kept(), cr.window) : kNever;
+  if (g.cond || cr.k == 0) return kNever;
+  const int64_t eligible = SatAdd(g.first_seen, cr.window);
+  if (eligible > t) return eligible;
+  const int64_t o = oldest_kept();
+  return o == kNone ? kNever : std::max(eligible, SatAdd(o, cr.window));
+}
 
 // The kind of a condition (one object per kind, without state).
 const WindowKind& WindowKindFor(Condition::Kind kind);

@@ -11,8 +11,9 @@ namespace klaxon {
 
 namespace {
 
-class Change final : public WindowKind {
+class Change final : public RunRingWindow {
  public:
+  Change() : RunRingWindow(kExtraA) {}
   void Compile(const Condition& c, FieldTable&, CompiledRule& cr) const override {
     cr.mode = Mode::kChange;
     cr.merge_ms = std::max<int64_t>(1, (c.window_ms + c.offset_ms) / kRunsPerWindow);
@@ -58,17 +59,6 @@ class Change final : public WindowKind {
 
   bool Evictable(const CompiledRule& cr, const Group& g, int64_t t) const override {
     return SatAdd(g.last_event, cr.window + cr.offset) <= t;
-  }
-
-  uint8_t Parts(const GroupExtra& x) const override { return x.a.empty() ? 0 : kExtraA; }
-  void SaveParts(const GroupExtra& x, uint8_t parts, StateWriter& w) const override {
-    if (parts & kExtraA) SaveRuns(x.a, w);
-  }
-  bool RestoreParts(uint8_t parts, StateReader& r, GroupExtra& x,
-                    std::string& error) const override {
-    if ((parts & ~kExtraA) != 0) return WindowKind::RestoreParts(parts, r, x, error);
-    if (parts & kExtraA) LoadRuns(r, x.a);
-    return true;
   }
 };
 

@@ -10,8 +10,9 @@ namespace klaxon {
 
 namespace {
 
-class Count final : public WindowKind {
+class Count final : public RunRingWindow {
  public:
+  Count() : RunRingWindow(kExtraA) {}
   void Compile(const Condition& c, FieldTable&, CompiledRule& cr) const override {
     cr.mode = Mode::kCount;
     ThresholdToK(c.op, c.threshold, cr.k, cr.lower);
@@ -84,12 +85,7 @@ class Count final : public WindowKind {
       }
       return g.X().a.empty() ? kNone : g.X().a.front().ts;
     };
-    if (!cr.lower) return g.cond ? SatAdd(oldest_kept(), cr.window) : kNever;
-    if (g.cond || cr.k == 0) return kNever;
-    const int64_t eligible = SatAdd(g.first_seen, cr.window);
-    if (eligible > t) return eligible;
-    const int64_t o = oldest_kept();
-    return o == kNone ? kNever : std::max(eligible, SatAdd(o, cr.window));
+    return ThresholdNextChange(cr, g, t, oldest_kept);
   }
 
   bool Evictable(const CompiledRule& cr, const Group& g, int64_t t) const override {
@@ -151,16 +147,6 @@ class Count final : public WindowKind {
       const std::string_view id = r.Str();
       if (explain) st.ring_ids[pos].assign(id);
     }
-    return true;
-  }
-  uint8_t Parts(const GroupExtra& x) const override { return x.a.empty() ? 0 : kExtraA; }
-  void SaveParts(const GroupExtra& x, uint8_t parts, StateWriter& w) const override {
-    if (parts & kExtraA) SaveRuns(x.a, w);
-  }
-  bool RestoreParts(uint8_t parts, StateReader& r, GroupExtra& x,
-                    std::string& error) const override {
-    if ((parts & ~kExtraA) != 0) return WindowKind::RestoreParts(parts, r, x, error);
-    if (parts & kExtraA) LoadRuns(r, x.a);
     return true;
   }
 };

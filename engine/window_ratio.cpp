@@ -10,8 +10,9 @@ namespace klaxon {
 
 namespace {
 
-class Ratio final : public WindowKind {
+class Ratio final : public RunRingWindow {
  public:
+  Ratio() : RunRingWindow(kExtraA | kExtraB) {}
   void Compile(const Condition& c, FieldTable& fields, CompiledRule& cr) const override {
     cr.mode = Mode::kRatio;
     cr.numerator = CompiledPredicate::Compile(c.numerator, fields);
@@ -57,21 +58,6 @@ class Ratio final : public WindowKind {
 
   bool Evictable(const CompiledRule& cr, const Group& g, int64_t t) const override {
     return SatAdd(g.last_event, cr.window) <= t;
-  }
-
-  uint8_t Parts(const GroupExtra& x) const override {
-    return static_cast<uint8_t>((x.a.empty() ? 0 : kExtraA) | (x.b.empty() ? 0 : kExtraB));
-  }
-  void SaveParts(const GroupExtra& x, uint8_t parts, StateWriter& w) const override {
-    if (parts & kExtraA) SaveRuns(x.a, w);
-    if (parts & kExtraB) SaveRuns(x.b, w);
-  }
-  bool RestoreParts(uint8_t parts, StateReader& r, GroupExtra& x,
-                    std::string& error) const override {
-    if ((parts & ~(kExtraA | kExtraB)) != 0) return WindowKind::RestoreParts(parts, r, x, error);
-    if (parts & kExtraA) LoadRuns(r, x.a);
-    if (parts & kExtraB) LoadRuns(r, x.b);
-    return true;
   }
 };
 

@@ -53,12 +53,7 @@ class Unique final : public WindowKind {
       const auto& u = g.X().unique;
       return u.size() < cr.k || u.empty() ? kNone : u.front().second;
     };
-    if (!cr.lower) return g.cond ? SatAdd(oldest_kept(), cr.window) : kNever;
-    if (g.cond || cr.k == 0) return kNever;
-    const int64_t eligible = SatAdd(g.first_seen, cr.window);
-    if (eligible > t) return eligible;
-    const int64_t o = oldest_kept();
-    return o == kNone ? kNever : std::max(eligible, SatAdd(o, cr.window));
+    return ThresholdNextChange(cr, g, t, oldest_kept);
   }
 
   bool Evictable(const CompiledRule& cr, const Group& g, int64_t t) const override {
