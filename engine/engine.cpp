@@ -77,6 +77,7 @@ class EngineImpl final : public Engine {
   std::vector<ActiveAlert> ActiveAlerts() const override;
   Status SaveState(std::string& out) const override;
   Status RestoreState(std::string_view snapshot) override;
+  Status SaveStateChanges(StateChanges& out) override;
 
  private:
   Status Compile();
@@ -101,6 +102,16 @@ class EngineImpl final : public Engine {
             const DecodedEvent* ev);
   std::vector<std::optional<std::string>> GroupValues(const Group& g) const;
   void SaveRule(const CompiledRule& cr, StateWriter& w) const;
+  void SaveEnginePart(StateWriter& w) const;
+  void SaveGroup(const CompiledRule& cr, uint32_t slot, StateWriter& w) const;
+  void AddRow(StateChanges& out, uint32_t rule, uint32_t slot, uint64_t rank) const;
+  static void MarkDirty(RuleState& st, uint32_t slot) {
+    Group& g = st.groups[slot];
+    if (g.dirty || !st.track_changes) return;
+    g.dirty = true;
+    st.dirty_slots.push_back(slot);
+  }
+  void LinkTail(RuleState& st, uint32_t slot);
   std::unique_ptr<RuleState> LoadRule(const CompiledRule& cr, bool has_ids, StateReader& r,
                                       std::string& error);
 
@@ -117,6 +128,8 @@ class EngineImpl final : public Engine {
   std::vector<std::unique_ptr<DecodedEvent>> pool_;
   std::vector<uint32_t> free_events_;
   EventTimeQueue queue_;
+  bool full_changes_ = true;    // the next SaveStateChanges lists every group
+  uint64_t next_rank_ = 1;      // LRU ranks of incremental snapshots
   int64_t run_target_ = kNone;  // how far the current Run goes (see the repeat step in Update)
   std::vector<Notification>* out_ = nullptr;
   mutable EngineStats stats_;
@@ -374,6 +387,12 @@ void EngineImpl::Unlink(RuleState& st, uint32_t slot) {
 }
 
 void EngineImpl::Touch(RuleState& st, uint32_t slot) {
+  MarkDirty(st, slot);
+  st.groups[slot].touched = st.track_changes;
+  LinkTail(st, slot);
+}
+
+void EngineImpl::LinkTail(RuleState& st, uint32_t slot) {
   if (st.lru_tail == slot) return;
   Unlink(st, slot);
   Group& g = st.groups[slot];
@@ -395,6 +414,7 @@ void EngineImpl::Evict(CompiledRule& cr, uint32_t slot) {
   g.alive = false;
   ++g.gen;  // invalidates its timers
   g.extra.reset();
+  MarkDirty(st, slot);
   st.free_slots.push_back(slot);
   --st.stats.groups;
 }
@@ -433,8 +453,10 @@ uint32_t EngineImpl::FindOrCreateGroup(CompiledRule& cr, int64_t t) {
   st.table.Insert(h, slot);
   Group& g = st.groups[slot];
   const uint32_t gen = g.gen + 1;
+  const bool dirty = g.dirty;  // the slot may already be listed in dirty_slots
   g = Group();
   g.gen = gen;
+  g.dirty = dirty;
   g.key = key_buf_;
   g.key_hash = h;
   g.alive = true;
@@ -512,6 +534,7 @@ void EngineImpl::ApplyRule(CompiledRule& cr, const DecodedEvent& ev, bool counts
 void EngineImpl::Update(CompiledRule& cr, uint32_t slot, int64_t t, const DecodedEvent* ev) {
   RuleState& st = *cr.state;
   Group& g = st.groups[slot];
+  MarkDirty(st, slot);
   if (!cr.has_lifecycle) return;
   cr.kind->Evaluate(cr, st, slot, t);
   const Life before = g.life;
@@ -644,6 +667,15 @@ Status EngineImpl::SaveState(std::string& out) const {
   out.append(kStateMagic, sizeof(kStateMagic));
   w.U32(kStateVersion);
   w.U32(options_.explain ? kStateHasIds : 0);
+  SaveEnginePart(w);
+  w.U32(static_cast<uint32_t>(compiled_.size()));
+  for (const CompiledRule& cr : compiled_) SaveRule(cr, w);
+  w.U64(Fnv1a64(out));
+  return Status::Ok();
+}
+
+// Watermark, sequences, counters and held events: what follows the flags in both formats.
+void EngineImpl::SaveEnginePart(StateWriter& w) const {
   w.I64(queue_.watermark());
   w.I64(queue_.max_time());
   w.U64(queue_.next_seq());
@@ -661,10 +693,6 @@ Status EngineImpl::SaveState(std::string& out) const {
     w.U64(h.seq);
     w.Str(pool_[h.idx]->Raw());
   }
-  w.U32(static_cast<uint32_t>(compiled_.size()));
-  for (const CompiledRule& cr : compiled_) SaveRule(cr, w);
-  w.U64(Fnv1a64(out));
-  return Status::Ok();
 }
 
 void EngineImpl::SaveRule(const CompiledRule& cr, StateWriter& w) const {
@@ -683,41 +711,122 @@ void EngineImpl::SaveRule(const CompiledRule& cr, StateWriter& w) const {
   w.U64(st.stats.groups_dropped);
   w.U32(static_cast<uint32_t>(st.groups.size()));
   w.U32(st.single_slot);
-  for (uint32_t s = 0; s < st.groups.size(); ++s) {
-    const Group& g = st.groups[s];
-    w.U8(static_cast<uint8_t>((g.alive ? kGroupAlive : 0) | (g.cond ? kGroupCond : 0) |
-                              (g.extra ? kGroupExtra : 0)));
-    if (!g.alive) continue;
-    w.Str(g.key);
-    w.U8(static_cast<uint8_t>(g.life));
-    w.U32(g.repeat_index);
-    w.I64(g.first_seen);
-    w.I64(g.last_event);
-    w.I64(g.since);
-    w.I64(g.false_since);
-    w.I64(g.last_notified);
-    w.I64(g.scheduled);
-    w.F64(g.value);
-    cr.kind->Save(cr, st, s, options_.explain, w);
-    if (!g.extra) continue;
-    // A group has one or two of these parts; a mask saves the framing of the empty ones.
-    const GroupExtra& x = *g.extra;
-    const uint8_t parts =
-        static_cast<uint8_t>(cr.kind->Parts(x) | (x.trigger_json.empty() ? 0 : kExtraTrigger) |
-                             (x.trigger_ids.empty() ? 0 : kExtraIds));
-    w.U8(parts);
-    cr.kind->SaveParts(x, parts, w);
-    if (parts & kExtraTrigger) w.Str(x.trigger_json);
-    if (parts & kExtraIds) {
-      w.U32(static_cast<uint32_t>(x.trigger_ids.size()));
-      for (const auto& id : x.trigger_ids) w.Str(id);
-    }
-  }
+  for (uint32_t s = 0; s < st.groups.size(); ++s) SaveGroup(cr, s, w);
   w.U32(static_cast<uint32_t>(st.free_slots.size()));
   for (uint32_t s : st.free_slots) w.U32(s);
   w.U32(static_cast<uint32_t>(st.stats.groups));
   for (uint32_t s = st.lru_head; s != kNil; s = st.groups[s].next) w.U32(s);
   w.PatchU64(length_at, w.Size() - begin);
+}
+
+// One group slot as a rule section holds it (the rows of incremental snapshots too).
+void EngineImpl::SaveGroup(const CompiledRule& cr, uint32_t s, StateWriter& w) const {
+  const RuleState& st = *cr.state;
+  const Group& g = st.groups[s];
+  if (!g.alive) {
+    w.U8(0);  // a free slot: nothing of its last group matters
+    return;
+  }
+  w.U8(static_cast<uint8_t>(kGroupAlive | (g.cond ? kGroupCond : 0) | (g.extra ? kGroupExtra : 0)));
+  w.Str(g.key);
+  w.U8(static_cast<uint8_t>(g.life));
+  w.U32(g.repeat_index);
+  w.I64(g.first_seen);
+  w.I64(g.last_event);
+  w.I64(g.since);
+  w.I64(g.false_since);
+  w.I64(g.last_notified);
+  w.I64(g.scheduled);
+  w.F64(g.value);
+  cr.kind->Save(cr, st, s, options_.explain, w);
+  if (!g.extra) return;
+  // A group has one or two of these parts; a mask saves the framing of the empty ones.
+  const GroupExtra& x = *g.extra;
+  const uint8_t parts =
+      static_cast<uint8_t>(cr.kind->Parts(x) | (x.trigger_json.empty() ? 0 : kExtraTrigger) |
+                           (x.trigger_ids.empty() ? 0 : kExtraIds));
+  w.U8(parts);
+  cr.kind->SaveParts(x, parts, w);
+  if (parts & kExtraTrigger) w.Str(x.trigger_json);
+  if (parts & kExtraIds) {
+    w.U32(static_cast<uint32_t>(x.trigger_ids.size()));
+    for (const auto& id : x.trigger_ids) w.Str(id);
+  }
+}
+
+// ---- incremental snapshots ----------------------------------------------------------------
+// The head is the snapshot without its groups (engine/README.md, "Incremental snapshots"):
+// "KLXSHEAD", u32 version, u32 flags, u64 length + the engine part, u32 rule count and per rule
+// its id, layout (u8 mode, u8 ring kind, u64 k), counters, u32 slots, u32 single slot and the
+// free slots; at the end the FNV-1a 64 of every byte before it. Rows are SaveGroup's bytes.
+
+constexpr char kHeadMagic[8] = {'K', 'L', 'X', 'S', 'H', 'E', 'A', 'D'};
+
+Status EngineImpl::SaveStateChanges(StateChanges& out) {
+  out.head.clear();
+  StateWriter w(out.head);
+  out.head.append(kHeadMagic, sizeof(kHeadMagic));
+  w.U32(kStateVersion);
+  w.U32(options_.explain ? kStateHasIds : 0);
+  const size_t length_at = w.Size();
+  w.U64(0);
+  const size_t begin = w.Size();
+  SaveEnginePart(w);
+  w.PatchU64(length_at, w.Size() - begin);
+  w.U32(static_cast<uint32_t>(compiled_.size()));
+  for (const CompiledRule& cr : compiled_) {
+    const RuleState& st = *cr.state;
+    w.Str(cr.rule->id);
+    w.U8(static_cast<uint8_t>(cr.mode));
+    w.U8(cr.small_ring ? 1 : 0);
+    w.U64(cr.k);
+    w.U64(st.stats.matches);
+    w.U64(st.stats.notifications);
+    w.U64(st.stats.groups_dropped);
+    w.U32(static_cast<uint32_t>(st.groups.size()));
+    w.U32(st.single_slot);
+    w.U32(static_cast<uint32_t>(st.free_slots.size()));
+    for (uint32_t slot : st.free_slots) w.U32(slot);
+  }
+  w.U64(Fnv1a64(out.head));
+
+  out.full = full_changes_;
+  out.group_count = 0;
+  for (CompiledRule& cr : compiled_) {
+    RuleState& st = *cr.state;
+    uint32_t s = st.lru_head;
+    if (!full_changes_) {
+      // Groups touched since the last save were each moved to the LRU tail then, so they are
+      // the tail's run of touched groups: they alone get new (higher) ranks, in LRU order.
+      s = st.lru_tail;
+      while (s != kNil && st.groups[s].touched) s = st.groups[s].prev;
+      s = s == kNil ? st.lru_head : st.groups[s].next;
+    }
+    for (; s != kNil; s = st.groups[s].next) AddRow(out, cr.index, s, next_rank_++);
+    for (uint32_t d : st.dirty_slots) {
+      Group& g = st.groups[d];
+      if (!full_changes_ && !(g.alive && g.touched)) AddRow(out, cr.index, d, 0);
+      g.dirty = false;
+      g.touched = false;
+    }
+    st.dirty_slots.clear();
+    st.track_changes = true;
+  }
+  full_changes_ = false;
+  return Status::Ok();
+}
+
+void EngineImpl::AddRow(StateChanges& out, uint32_t rule, uint32_t slot, uint64_t rank) const {
+  if (out.group_count == out.groups.size()) out.groups.emplace_back();
+  StateGroupRow& row = out.groups[out.group_count++];
+  row.rule = rule;
+  row.slot = slot;
+  row.rank = rank;
+  row.bytes.clear();  // keeps its capacity for the next save
+  const CompiledRule& cr = compiled_[rule];
+  if (!cr.state->groups[slot].alive) return;
+  StateWriter w(row.bytes);
+  SaveGroup(cr, slot, w);
 }
 
 // Reads one rule's section into a new RuleState; nullptr (and `error`) when it is inconsistent.
@@ -806,7 +915,7 @@ std::unique_ptr<RuleState> EngineImpl::LoadRule(const CompiledRule& cr, bool has
     if (!r.ok()) break;
     if (s >= slots || !st->groups[s].alive || listed[s]) return fail("bad LRU entry");
     listed[s] = 1;
-    Touch(*st, s);
+    LinkTail(*st, s);
   }
   if (!r.ok()) return fail("truncated");
   if (r.Left() != 0) return fail("bytes left over");
@@ -942,6 +1051,85 @@ Status EngineImpl::RestoreState(std::string_view bytes) {
   return Status::Ok();
 }
 
+// Rebuilds a version-1 snapshot (SaveState's layout) from a head and its rows.
+Status AssembleHead(std::string_view head, std::vector<StateGroupRow>& rows, std::string& out) {
+  if (head.size() < kStateHeaderBytes + kStateTrailerBytes) {
+    return SnapshotError("truncated head (" + std::to_string(head.size()) + " bytes)");
+  }
+  if (std::memcmp(head.data(), kHeadMagic, sizeof(kHeadMagic)) != 0) {
+    return SnapshotError("not a Klaxon state head (bad magic)");
+  }
+  const uint32_t version = StateReader(head.substr(sizeof(kHeadMagic))).U32();
+  if (version != kStateVersion) {
+    return SnapshotError("format version " + std::to_string(version) + ", this Klaxon reads " +
+                         std::to_string(kStateVersion));
+  }
+  const std::string_view body = head.substr(0, head.size() - kStateTrailerBytes);
+  if (StateReader(head.substr(body.size())).U64() != Fnv1a64(body)) {
+    return SnapshotError("head checksum mismatch (truncated or corrupt)");
+  }
+  StateReader r(body.substr(kStateHeaderBytes));
+  const uint32_t flags = r.U32();
+  const std::string_view engine_part = r.Bytes(r.U64());
+  const uint32_t rules = r.Count(4 + 1 + 1 + 8 + 3 * 8 + 4 + 4 + 4);
+  if (!r.ok()) return SnapshotError("corrupt (head)");
+  std::sort(rows.begin(), rows.end(), [](const StateGroupRow& a, const StateGroupRow& b) {
+    return a.rule != b.rule ? a.rule < b.rule : a.slot < b.slot;
+  });
+  out.clear();
+  StateWriter w(out);
+  out.append(kStateMagic, sizeof(kStateMagic));
+  w.U32(kStateVersion);
+  w.U32(flags);
+  out.append(engine_part);
+  w.U32(rules);
+  size_t row = 0;
+  std::vector<std::pair<uint64_t, uint32_t>> lru;  // (rank, slot)
+  for (uint32_t rule = 0; rule < rules; ++rule) {
+    w.Str(r.Str());  // id
+    w.U8(r.U8());    // mode
+    w.U8(r.U8());    // ring kind
+    w.U64(r.U64());  // k
+    const size_t length_at = w.Size();
+    w.U64(0);
+    const size_t begin = w.Size();
+    for (int i = 0; i < 3; ++i) w.U64(r.U64());  // matches, notifications, groups dropped
+    const uint32_t slots = r.U32();
+    w.U32(slots);
+    w.U32(r.U32());  // single slot
+    if (!r.ok()) return SnapshotError("corrupt (head)");
+    lru.clear();
+    for (uint32_t slot = 0; slot < slots; ++slot) {
+      if (row == rows.size() || rows[row].rule != rule || rows[row].slot != slot) {
+        w.U8(0);  // a free slot
+        continue;
+      }
+      const StateGroupRow& g = rows[row++];
+      if (g.bytes.empty() || g.rank == 0) return SnapshotError("corrupt (group row)");
+      if (row < rows.size() && rows[row].rule == rule && rows[row].slot == slot) {
+        return SnapshotError("corrupt (two rows for one group)");
+      }
+      out.append(g.bytes);
+      lru.emplace_back(g.rank, slot);
+    }
+    const uint32_t free_slots = r.Count(4);
+    w.U32(free_slots);
+    for (uint32_t i = 0; i < free_slots; ++i) w.U32(r.U32());
+    std::sort(lru.begin(), lru.end());
+    w.U32(static_cast<uint32_t>(lru.size()));
+    for (const auto& [rank, slot] : lru) w.U32(slot);
+    w.PatchU64(length_at, w.Size() - begin);
+    if (row < rows.size() && rows[row].rule == rule) {
+      return SnapshotError("corrupt (group row past the rule's slots)");
+    }
+  }
+  if (!r.ok()) return SnapshotError("corrupt (head)");
+  if (r.Left() != 0) return SnapshotError("corrupt (bytes left over in the head)");
+  if (row != rows.size()) return SnapshotError("corrupt (group row of no rule)");
+  w.U64(Fnv1a64(out));
+  return Status::Ok();
+}
+
 }  // namespace
 
 std::vector<RuleProblem> ValidateRule(const Rule& r) {
@@ -998,6 +1186,10 @@ GroupStateBytes StateBytesPerGroup(const Rule& rule) {
   b.window = WindowKindFor(rule.condition.kind).Bytes(rule.condition);
   b.total = group - ring_header + b.window;
   return b;
+}
+
+Status AssembleState(std::string_view head, std::vector<StateGroupRow>& rows, std::string& out) {
+  return AssembleHead(head, rows, out);
 }
 
 Result<std::unique_ptr<Engine>> Engine::Create(RuleSet rules, EngineOptions options,

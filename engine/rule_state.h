@@ -46,6 +46,10 @@ struct Group {
   bool alive = false;
   bool cond = false;
   Life life = Life::kInactive;
+  // Incremental snapshots: changed / moved to the LRU tail since the last one (in padding,
+  // so a group costs no more).
+  bool dirty = false;
+  bool touched = false;
   int64_t first_seen = 0;
   int64_t last_event = 0;
   int64_t since = 0;  // pending since, or episode start while firing
@@ -71,6 +75,10 @@ struct RuleState {
   uint32_t lru_head = kNil;
   uint32_t lru_tail = kNil;
   uint32_t single_slot = kNil;  // the group of a rule without group by
+  // Slots whose group changed since the last SaveStateChanges; kept only once one was asked for
+  // (an engine that never checkpoints incrementally pays nothing per group).
+  std::vector<uint32_t> dirty_slots;
+  bool track_changes = false;
   RuleStats stats;
 };
 
