@@ -4,7 +4,10 @@
 
 #include <cstring>
 
+#include <unordered_map>
+
 #include "engine/hash.h"
+#include "engine/state_codec.h"
 
 namespace klaxon::service {
 namespace {
@@ -75,9 +78,8 @@ Result<std::unique_ptr<StateStore>> StateStore::Open(const std::string& path) {
           "CREATE TABLE IF NOT EXISTS offsets (topic TEXT NOT NULL, partition INTEGER NOT NULL,"
           " next_offset INTEGER NOT NULL, event_time_ms INTEGER NOT NULL,"
           " PRIMARY KEY (topic, partition));"
-          "CREATE TABLE IF NOT EXISTS groups (rule INTEGER NOT NULL, slot INTEGER NOT NULL,"
-          " rank INTEGER NOT NULL, bytes BLOB NOT NULL, sum INTEGER NOT NULL,"
-          " PRIMARY KEY (rule, slot)) WITHOUT ROWID;"
+          "CREATE TABLE IF NOT EXISTS parts (seq INTEGER PRIMARY KEY, rows BLOB NOT NULL,"
+          " sum INTEGER NOT NULL);"
           "PRAGMA user_version = 2;");
       !s.ok()) {
     return Status::IoError(s.message() +
@@ -90,6 +92,20 @@ Result<std::unique_ptr<StateStore>> StateStore::Open(const std::string& path) {
                            " (Klaxon must be able to write the file and its directory)");
   }
   if (Status s = store->Exec("PRAGMA quick_check"); !s.ok()) return s;
+  {
+    // The base (first part) and the deltas after it decide when to compact.
+    Statement sizes;
+    if (sqlite3_prepare_v2(db, "SELECT length(rows) FROM parts ORDER BY seq", -1, &sizes.s,
+                           nullptr) != SQLITE_OK) {
+      return store->Error("cannot read the checkpoint's parts");
+    }
+    bool first = true;
+    while (sqlite3_step(sizes.s) == SQLITE_ROW) {
+      (first ? store->base_bytes_ : store->delta_bytes_) +=
+          static_cast<size_t>(sqlite3_column_int64(sizes.s, 0));
+      first = false;
+    }
+  }
   return store;
 }
 
@@ -131,73 +147,128 @@ Result<std::optional<Checkpoint>> StateStore::Load() {
   return std::optional<Checkpoint>(std::move(c));
 }
 
-Status StateStore::LoadRows(std::string_view head, std::string& engine_state) {
-  Statement rows;
-  if (sqlite3_prepare_v2(db_, "SELECT rule, slot, rank, bytes, sum FROM groups", -1, &rows.s,
-                         nullptr) != SQLITE_OK) {
-    return Error("cannot read the checkpoint's groups");
+namespace {
+
+// A part: u32 row count, per row u32 rule, u32 slot, u64 rank, u32 length + bytes.
+void AppendRows(const StateGroupRow* rows, size_t n, std::string& out) {
+  StateWriter w(out);
+  w.U32(static_cast<uint32_t>(n));
+  for (size_t i = 0; i < n; ++i) {
+    w.U32(rows[i].rule);
+    w.U32(rows[i].slot);
+    w.U64(rows[i].rank);
+    w.Str(rows[i].bytes);
   }
-  std::vector<StateGroupRow> groups;
+}
+
+// Applies parts in order, as the engine produced them: the latest row of a group wins, a row
+// without bytes removes the group, a rank of 0 keeps the group's rank.
+bool MergeParts(const std::vector<std::string>& parts, std::vector<StateGroupRow>& rows) {
+  std::unordered_map<uint64_t, size_t> at;  // (rule, slot) -> row
+  for (const std::string& part : parts) {
+    StateReader r(part);
+    const uint32_t n = r.Count(4 + 4 + 8 + 4);
+    for (uint32_t i = 0; i < n && r.ok(); ++i) {
+      const uint32_t rule = r.U32();
+      const uint32_t slot = r.U32();
+      const uint64_t rank = r.U64();
+      const std::string_view bytes = r.Str();
+      const uint64_t key = uint64_t{rule} << 32 | slot;
+      auto it = at.find(key);
+      if (rank == 0 && !bytes.empty()) {
+        if (it == at.end() || rows[it->second].bytes.empty()) return false;  // nothing to update
+        rows[it->second].bytes.assign(bytes);
+        continue;
+      }
+      if (it == at.end()) {
+        if (bytes.empty()) continue;
+        it = at.emplace(key, rows.size()).first;
+        rows.emplace_back();
+      }
+      StateGroupRow& row = rows[it->second];
+      row.rule = rule;
+      row.slot = slot;
+      row.rank = rank;
+      row.bytes.assign(bytes);  // empty: removed (dropped below)
+    }
+    if (!r.ok() || r.Left() != 0) return false;
+  }
+  std::erase_if(rows, [](const StateGroupRow& row) { return row.bytes.empty(); });
+  return true;
+}
+
+}  // namespace
+
+Status StateStore::ReadParts(std::vector<StateGroupRow>& rows) {
+  Statement read;
+  if (sqlite3_prepare_v2(db_, "SELECT seq, rows, sum FROM parts ORDER BY seq", -1, &read.s,
+                         nullptr) != SQLITE_OK) {
+    return Error("cannot read the checkpoint's parts");
+  }
+  std::vector<std::string> parts;
   int step;
-  while ((step = sqlite3_step(rows.s)) == SQLITE_ROW) {
-    StateGroupRow& g = groups.emplace_back();
-    g.rule = static_cast<uint32_t>(sqlite3_column_int64(rows.s, 0));
-    g.slot = static_cast<uint32_t>(sqlite3_column_int64(rows.s, 1));
-    g.rank = static_cast<uint64_t>(sqlite3_column_int64(rows.s, 2));
-    const void* blob = sqlite3_column_blob(rows.s, 3);
-    g.bytes.assign(static_cast<const char*>(blob),
-                   blob == nullptr ? 0 : static_cast<size_t>(sqlite3_column_bytes(rows.s, 3)));
-    if (static_cast<uint64_t>(sqlite3_column_int64(rows.s, 4)) != Fnv1a64(g.bytes)) {
-      return Status::InvalidArgument("state store " + path_ + ": group row (rule " +
-                                     std::to_string(g.rule) + ", slot " + std::to_string(g.slot) +
-                                     ") is corrupt (checksum mismatch)");
+  while ((step = sqlite3_step(read.s)) == SQLITE_ROW) {
+    const void* blob = sqlite3_column_blob(read.s, 1);
+    std::string& part = parts.emplace_back(
+        static_cast<const char*>(blob),
+        blob == nullptr ? 0 : static_cast<size_t>(sqlite3_column_bytes(read.s, 1)));
+    if (static_cast<uint64_t>(sqlite3_column_int64(read.s, 2)) != Fnv1a64(part)) {
+      return Status::InvalidArgument("state store " + path_ + ": checkpoint part " +
+                                     std::to_string(sqlite3_column_int64(read.s, 0)) +
+                                     " is corrupt (checksum mismatch)");
     }
   }
-  if (step != SQLITE_DONE) return Error("cannot read the checkpoint's groups");
-  if (Status s = AssembleState(head, groups, engine_state); !s.ok()) {
+  if (step != SQLITE_DONE) return Error("cannot read the checkpoint's parts");
+  if (!MergeParts(parts, rows)) {
+    return Status::InvalidArgument("state store " + path_ +
+                                   ": checkpoint parts do not fit together (corrupt)");
+  }
+  return Status::Ok();
+}
+
+Status StateStore::LoadRows(std::string_view head, std::string& engine_state) {
+  std::vector<StateGroupRow> rows;
+  if (Status s = ReadParts(rows); !s.ok()) return s;
+  if (Status s = AssembleState(head, rows, engine_state); !s.ok()) {
     return Status::InvalidArgument("state store " + path_ + ": " + s.message());
   }
   return Status::Ok();
 }
 
-// Group rows: a full set replaces all rows; otherwise a row with no bytes is a group gone, a
-// rank of 0 keeps the row's rank (the group did not move in the LRU order).
-Status StateStore::SaveRows(const StateChanges& changes) {
-  if (changes.full) {
-    if (Status s = Exec("DELETE FROM groups"); !s.ok()) return s;
-  }
-  Statement put, update, remove;
-  if (sqlite3_prepare_v2(db_,
-                         "INSERT OR REPLACE INTO groups (rule, slot, rank, bytes, sum)"
-                         " VALUES (?1, ?2, ?3, ?4, ?5)",
-                         -1, &put.s, nullptr) != SQLITE_OK ||
-      sqlite3_prepare_v2(db_,
-                         "UPDATE groups SET bytes = ?3, sum = ?4 WHERE rule = ?1 AND slot = ?2", -1,
-                         &update.s, nullptr) != SQLITE_OK ||
-      sqlite3_prepare_v2(db_, "DELETE FROM groups WHERE rule = ?1 AND slot = ?2", -1, &remove.s,
+Status StateStore::PutPart(const std::string& part) {
+  Statement put;
+  if (sqlite3_prepare_v2(db_, "INSERT INTO parts (rows, sum) VALUES (?1, ?2)", -1, &put.s,
                          nullptr) != SQLITE_OK) {
     return Error("cannot save the checkpoint's groups");
   }
-  for (size_t i = 0; i < changes.group_count; ++i) {
-    const StateGroupRow& g = changes.groups[i];
-    sqlite3_stmt* st = g.bytes.empty() ? remove.s : g.rank == 0 ? update.s : put.s;
-    sqlite3_bind_int64(st, 1, g.rule);
-    sqlite3_bind_int64(st, 2, g.slot);
-    if (st == put.s) {
-      sqlite3_bind_int64(st, 3, static_cast<int64_t>(g.rank));
-      sqlite3_bind_blob64(st, 4, g.bytes.data(), g.bytes.size(), SQLITE_STATIC);
-      sqlite3_bind_int64(st, 5, static_cast<int64_t>(Fnv1a64(g.bytes)));
-    } else if (st == update.s) {
-      sqlite3_bind_blob64(st, 3, g.bytes.data(), g.bytes.size(), SQLITE_STATIC);
-      sqlite3_bind_int64(st, 4, static_cast<int64_t>(Fnv1a64(g.bytes)));
-    }
-    if (sqlite3_step(st) != SQLITE_DONE) return Error("cannot save the checkpoint's groups");
-    if (st == update.s && sqlite3_changes(db_) != 1) {
-      return Status::Internal("state store " + path_ + ": an unchanged group's row is missing");
-    }
-    sqlite3_reset(st);
-    last_save_bytes_ += g.bytes.size();
+  sqlite3_bind_blob64(put.s, 1, part.data(), part.size(), SQLITE_STATIC);
+  sqlite3_bind_int64(put.s, 2, static_cast<int64_t>(Fnv1a64(part)));
+  if (sqlite3_step(put.s) != SQLITE_DONE) return Error("cannot save the checkpoint's groups");
+  last_save_bytes_ += part.size();
+  return Status::Ok();
+}
+
+// Base + deltas: a full set of changes replaces every part (the base); otherwise the changes
+// are appended as one delta. Once the deltas outweigh the base they are merged into a new base
+// (compaction), so a restart reads at most about twice the state.
+Status StateStore::SaveRows(const StateChanges& changes) {
+  if (changes.full) {
+    if (Status s = Exec("DELETE FROM parts"); !s.ok()) return s;
+    base_bytes_ = delta_bytes_ = 0;
   }
+  part_.clear();
+  AppendRows(changes.groups.data(), changes.group_count, part_);
+  if (Status s = PutPart(part_); !s.ok()) return s;
+  (changes.full ? base_bytes_ : delta_bytes_) += part_.size();
+  if (delta_bytes_ <= base_bytes_) return Status::Ok();
+  std::vector<StateGroupRow> rows;
+  if (Status s = ReadParts(rows); !s.ok()) return s;
+  part_.clear();
+  AppendRows(rows.data(), rows.size(), part_);
+  if (Status s = Exec("DELETE FROM parts"); !s.ok()) return s;
+  if (Status s = PutPart(part_); !s.ok()) return s;
+  base_bytes_ = part_.size();
+  delta_bytes_ = 0;
   return Status::Ok();
 }
 
@@ -210,8 +281,8 @@ Status StateStore::Save(const Checkpoint& c) {
     return s;
   };
   const std::string& state = c.changes != nullptr ? c.changes->head : c.engine_state;
-  if (Status s = c.changes != nullptr ? SaveRows(*c.changes) : Exec("DELETE FROM groups");
-      !s.ok()) {
+  if (c.changes == nullptr) base_bytes_ = delta_bytes_ = 0;
+  if (Status s = c.changes != nullptr ? SaveRows(*c.changes) : Exec("DELETE FROM parts"); !s.ok()) {
     (void)Exec("ROLLBACK");
     return s;
   }

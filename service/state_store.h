@@ -6,9 +6,10 @@
 // (Flink's checkpoints with source offsets; Kafka Streams' state stores). Save replaces the
 // previous checkpoint in one SQLite transaction, so a crash leaves the old one or the new one,
 // never a mix. A checkpoint is written whole (engine_state) or incrementally
-// (Engine::SaveStateChanges): the head replaces the previous one and only the rows of groups
-// that changed are written into a table of one row per group; Load assembles the whole state
-// again (AssembleState), so its caller sees no difference. Notifications the engine produced before
+// (Engine::SaveStateChanges): the head replaces the previous one and the rows of the groups
+// that changed are appended as one part (a delta after a base; compacted into a new base when
+// the deltas outweigh it); Load merges the parts and assembles the whole state again
+// (AssembleState), so its caller sees no difference. Notifications the engine produced before
 // a checkpoint are in the outbox before it is saved; those recomputed after a crash carry the same
 // idempotency keys, which the outbox stores once.
 //
@@ -75,10 +76,15 @@ class StateStore {
   Status Error(const std::string& what) const;
   Status SaveRows(const StateChanges& changes);
   Status LoadRows(std::string_view head, std::string& engine_state);
+  Status ReadParts(std::vector<StateGroupRow>& rows);
+  Status PutPart(const std::string& part);
 
   sqlite3* db_;
   std::string path_;
   size_t last_save_bytes_ = 0;
+  size_t base_bytes_ = 0;   // the first part: every group at the last full save or compaction
+  size_t delta_bytes_ = 0;  // the parts after it
+  std::string part_;        // reused
 };
 
 }  // namespace klaxon::service
