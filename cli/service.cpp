@@ -515,12 +515,12 @@ bool Service::Checkpoint(const char* why) {
     }
   }
   service::Checkpoint c;
-  if (Status st = loaded_->engine->SaveState(checkpoint_buf_); !st.ok()) {
+  if (Status st = loaded_->engine->SaveStateChanges(checkpoint_changes_); !st.ok()) {
     ++checkpoint_failures_;
     log_.Error("no checkpoint: cannot save the engine's state", {{"error", st.message()}});
     return false;
   }
-  c.engine_state.swap(checkpoint_buf_);
+  c.changes = &checkpoint_changes_;
   c.saved_at_ms = NowMs();
   for (const Admitted& a : admitted_) {
     int64_t time = INT64_MIN;
@@ -530,7 +530,6 @@ bool Service::Checkpoint(const char* why) {
     c.offsets.push_back({topic_names_[a.topic], a.partition, a.next_offset, time});
   }
   const Status st = state_->Save(c);
-  c.engine_state.swap(checkpoint_buf_);  // keeps the buffer's capacity for the next one
   if (!st.ok()) {
     ++checkpoint_failures_;
     log_.Error("checkpoint failed", {{"why", why}, {"error", st.message()}});
@@ -546,7 +545,7 @@ bool Service::Checkpoint(const char* why) {
     if (mark_record_.offset >= 0) source_->MarkProcessed(mark_record_);
   }
   ++checkpoints_;
-  checkpoint_bytes_ = checkpoint_buf_.size();
+  checkpoint_bytes_ = state_->last_save_bytes();
   checkpoint_time_ms_ = c.saved_at_ms;
   checkpoint_seconds_ =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

@@ -149,7 +149,7 @@ class Service {
   std::vector<Admitted> admitted_;
   size_t admitted_last_ = 0;
   std::vector<service::PartitionOffset> restored_offsets_;  // applied when the source opens
-  std::string checkpoint_buf_;
+  StateChanges checkpoint_changes_;  // reused: only changed groups are written
   std::chrono::steady_clock::time_point checkpoint_at_{};
   std::vector<Notification> notes_;       // reused
   std::deque<Pending> pending_;           // records handed out, in order, not yet marked processed

@@ -10,9 +10,17 @@
 #include <unordered_set>
 
 #include "engine/event_decoder.h"
+#include "engine/event_time_queue.h"
+#include "engine/group_table.h"
 #include "engine/hash.h"
+#include "engine/lifecycle.h"
 #include "engine/predicate.h"
+#include "engine/rule_index.h"
+#include "engine/rule_state.h"
+#include "engine/run_ring.h"
 #include "engine/state_codec.h"
+#include "engine/time_math.h"
+#include "engine/window.h"
 
 namespace klaxon {
 
@@ -46,321 +54,7 @@ const char* RejectReasonName(RejectReason r) {
 
 namespace {
 
-constexpr int64_t kNever = std::numeric_limits<int64_t>::max();
-constexpr int64_t kNone = std::numeric_limits<int64_t>::min();
-constexpr uint32_t kNil = 0xffffffffu;
-// Count thresholds up to this keep exact timestamps in a fixed ring (8 bytes per event).
-constexpr uint32_t kMaxRingK = 64;
-// Past it, and for ratio/change, runs of events are merged when closer than W / kRunsPerWindow.
-constexpr int64_t kRunsPerWindow = 4096;
-constexpr uint32_t kMaxUniqueK = 100000;
-constexpr size_t kMaxNewValues = 100000;
 constexpr int kEvictionScan = 16;
-// Repeat notifications one step of event time may send per group before it skips to the last.
-constexpr int64_t kMaxRepeatsPerStep = 100;
-
-int64_t SatSub(int64_t a, int64_t b) {
-  if (b > 0 && a < kNone + b) return kNone;
-  return a - b;
-}
-int64_t SatAdd(int64_t a, int64_t b) {
-  if (b > 0 && a > kNever - b) return kNever;
-  return a + b;
-}
-
-// FNV-1a (engine/hash.h) with a final mix: unique and new-value sets bucket by the low bits.
-uint64_t Hash64(std::string_view s) {
-  const uint64_t h = Fnv1a64(s);
-  return h ^ (h >> 29);
-}
-
-struct SvHash {
-  using is_transparent = void;
-  size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
-};
-
-// Open-addressing (linear probing) map from a group key's hash to its slot; the key itself
-// lives in the group. Power-of-two capacity at most half full; erase shifts entries back, so
-// there are no tombstones. One probe usually touches one cache line, which can be prefetched.
-class GroupTable {
- public:
-  struct Entry {
-    uint64_t hash = 0;
-    uint32_t slot = kNil;
-  };
-  template <typename KeyOf>
-  uint32_t Find(std::string_view key, uint64_t h, const KeyOf& key_of) const {
-    if (entries_.empty()) return kNil;
-    for (size_t i = h & mask_;; i = (i + 1) & mask_) {
-      const Entry& e = entries_[i];
-      if (e.slot == kNil) return kNil;
-      if (e.hash == h && key_of(e.slot) == key) return e.slot;
-    }
-  }
-  void Insert(uint64_t h, uint32_t slot) {
-    if ((size_ + 1) * 2 > entries_.size()) Grow();
-    Place(h, slot);
-    ++size_;
-  }
-  void Erase(uint64_t h, uint32_t slot) {
-    size_t i = h & mask_;
-    while (entries_[i].slot != slot) i = (i + 1) & mask_;
-    for (size_t j = (i + 1) & mask_; entries_[j].slot != kNil; j = (j + 1) & mask_) {
-      const size_t home = entries_[j].hash & mask_;
-      if (((j - home) & mask_) >= ((j - i) & mask_)) {  // j may move back into the hole
-        entries_[i] = entries_[j];
-        i = j;
-      }
-    }
-    entries_[i] = Entry();
-    --size_;
-  }
-  // The slot whose entry has hash h, without comparing keys (for prefetching only).
-  uint32_t Guess(uint64_t h) const {
-    if (entries_.empty()) return kNil;
-    for (size_t i = h & mask_;; i = (i + 1) & mask_) {
-      const Entry& e = entries_[i];
-      if (e.slot == kNil || e.hash == h) return e.slot;
-    }
-  }
-  void Prefetch(uint64_t h) const {
-    if (!entries_.empty()) __builtin_prefetch(&entries_[h & mask_]);
-  }
-  size_t Bytes() const { return entries_.capacity() * sizeof(Entry); }
-
- private:
-  void Place(uint64_t h, uint32_t slot) {
-    size_t i = h & mask_;
-    while (entries_[i].slot != kNil) i = (i + 1) & mask_;
-    entries_[i] = Entry{h, slot};
-  }
-  void Grow() {
-    std::vector<Entry> old;
-    old.swap(entries_);
-    entries_.assign(std::max<size_t>(16, old.size() * 2), Entry());
-    mask_ = entries_.size() - 1;
-    for (const Entry& e : old) {
-      if (e.slot != kNil) Place(e.hash, e.slot);
-    }
-  }
-  std::vector<Entry> entries_;
-  size_t mask_ = 0;
-  size_t size_ = 0;
-};
-
-uint64_t KeyHash(std::string_view key) { return std::hash<std::string_view>{}(key); }
-
-enum class Mode { kEvery, kNewValue, kCount, kUnique, kChange, kRatio };
-enum class Life : uint8_t { kInactive, kPending, kFiring };
-
-struct Run {
-  int64_t ts;
-  uint64_t count;
-};
-
-// Runs of (time, count), oldest first. Runs closer than `merge_ms` are merged into the later
-// time, so an event may be counted up to merge_ms - 1 too long (never too short).
-struct RunRing {
-  std::vector<Run> runs;
-  size_t head = 0;
-  uint64_t total = 0;
-
-  bool empty() const { return head == runs.size(); }
-  const Run& front() const { return runs[head]; }
-  void Push(int64_t t, int64_t merge_ms) {
-    if (!empty() && t - runs.back().ts < merge_ms) {
-      runs.back().ts = std::max(runs.back().ts, t);
-      ++runs.back().count;
-    } else {
-      runs.push_back({t, 1});
-    }
-    ++total;
-  }
-  void PopFront() {
-    total -= runs[head].count;
-    ++head;
-    if (head == runs.size()) {
-      runs.clear();
-      head = 0;
-    } else if (head > 64 && head * 2 > runs.size()) {
-      runs.erase(runs.begin(), runs.begin() + static_cast<ptrdiff_t>(head));
-      head = 0;
-    }
-  }
-  void Expire(int64_t cutoff) {  // drop runs with ts <= cutoff
-    while (!empty() && runs[head].ts <= cutoff) PopFront();
-  }
-  void TrimKeep(uint64_t k) {  // keep only what is needed to know whether total >= k
-    while (!empty() && total - runs[head].count >= k) PopFront();
-  }
-  uint64_t CountIn(int64_t lo, int64_t hi) const {  // (lo, hi]
-    uint64_t n = 0;
-    for (size_t i = head; i < runs.size(); ++i) {
-      if (runs[i].ts > lo && runs[i].ts <= hi) n += runs[i].count;
-    }
-    return n;
-  }
-  size_t Bytes() const { return sizeof(*this) + runs.capacity() * sizeof(Run); }
-};
-
-// Rarely needed or per-kind state, allocated when a group first needs it.
-struct GroupExtra {
-  RunRing a;  // count (large k), change: all events; ratio: A and B
-  RunRing b;  // ratio: B
-  std::vector<std::pair<uint64_t, int64_t>> unique;  // (value hash, last seen), oldest first
-  std::unordered_set<uint64_t> seen;                 // new value
-  std::string trigger_json;
-  std::vector<std::string> trigger_ids;
-};
-
-struct Group {
-  std::string key;  // the group-by values, encoded (see ApplyRule)
-  uint64_t key_hash = 0;
-  uint32_t prev = kNil;
-  uint32_t next = kNil;
-  uint32_t gen = 0;
-  uint32_t ring_head = 0;
-  uint32_t ring_size = 0;
-  uint32_t repeat_index = 0;
-  bool alive = false;
-  bool cond = false;
-  Life life = Life::kInactive;
-  int64_t first_seen = 0;
-  int64_t last_event = 0;
-  int64_t since = 0;  // pending since, or episode start while firing
-  int64_t false_since = kNone;
-  int64_t last_notified = kNone;
-  int64_t scheduled = kNever;
-  double value = 0;
-  std::unique_ptr<GroupExtra> extra;
-
-  GroupExtra& X() {
-    if (!extra) extra = std::make_unique<GroupExtra>();
-    return *extra;
-  }
-};
-
-// Everything that survives a reload of an unchanged rule.
-struct RuleState {
-  GroupTable table;
-  std::vector<Group> groups;
-  std::vector<uint32_t> free_slots;
-  std::vector<int64_t> ring;          // k timestamps per slot (small count rules)
-  std::vector<std::string> ring_ids;  // parallel event ids (explain)
-  uint32_t lru_head = kNil;
-  uint32_t lru_tail = kNil;
-  uint32_t single_slot = kNil;  // the group of a rule without group by
-  RuleStats stats;
-};
-
-// Fields read per matching event come first and are copied out of Rule, so a match touches
-// few cache lines (10,000 rules do not fit in L1/L2).
-struct CompiledRule {
-  Mode mode = Mode::kEvery;
-  bool lower = false;  // count/unique `<`/`<=`: the condition is "fewer than k"
-  bool small_ring = false;
-  bool index_exact = false;  // the index key implies the whole filter: skip evaluating it
-  uint32_t index = 0;
-  uint32_t value_field = 0;
-  uint64_t k = 1;  // count/unique: the condition is about "at least k"
-  int64_t merge_ms = 1;
-  int64_t window = 0;
-  int64_t offset = 0;
-  int64_t pending_ms = 0;
-  int64_t keep_firing_ms = 0;
-  int64_t repeat_ms = 0;
-  std::vector<uint32_t> group_fields;
-  std::unique_ptr<RuleState> state;
-  CompiledPredicate filter;
-  const Rule* rule = nullptr;
-  CompiledPredicate numerator;
-  CompiledPredicate denominator;
-};
-
-struct Timer {
-  int64_t due;
-  uint32_t rule;
-  uint32_t slot;
-  uint32_t gen;
-  bool operator>(const Timer& o) const {
-    if (due != o.due) return due > o.due;
-    if (rule != o.rule) return rule > o.rule;
-    if (slot != o.slot) return slot > o.slot;
-    return gen > o.gen;
-  }
-};
-
-struct Held {
-  int64_t time;
-  uint64_t seq;
-  uint32_t idx;
-  bool operator>(const Held& o) const { return time != o.time ? time > o.time : seq > o.seq; }
-};
-
-// Which accepted sequences are evaluated; a ring that only grows with the held backlog.
-class SeqTracker {
- public:
-  void Add(uint64_t seq) {
-    if (next_ - base_ >= done_.size()) Grow();
-    done_[seq % done_.size()] = 0;
-    next_ = seq + 1;
-  }
-  void Done(uint64_t seq) {
-    done_[seq % done_.size()] = 1;
-    while (base_ < next_ && done_[base_ % done_.size()]) ++base_;
-  }
-  uint64_t Lowest() const { return base_; }
-  // The tracker of a restored engine: every sequence below `next` is done except `pending`
-  // (sorted, unique, below `next`: the held events).
-  void Restore(uint64_t next, const std::vector<uint64_t>& pending) {
-    base_ = pending.empty() ? next : pending.front();
-    next_ = next;
-    size_t size = 1024;
-    while (size <= next_ - base_) size *= 2;
-    done_.assign(size, 1);
-    for (uint64_t s : pending) done_[s % size] = 0;
-  }
-
- private:
-  void Grow() {
-    std::vector<uint8_t> bigger(std::max<size_t>(1024, done_.size() * 2), 1);
-    for (uint64_t s = base_; s < next_; ++s) bigger[s % bigger.size()] = done_[s % done_.size()];
-    done_.swap(bigger);
-  }
-  std::vector<uint8_t> done_;
-  uint64_t base_ = 1;
-  uint64_t next_ = 1;
-};
-
-// (1-based) threshold k such that the rule's count condition is "count >= k" (upper) or
-// "count < k" (lower).
-void ThresholdToK(CompareOp op, double x, uint64_t& k, bool& lower) {
-  auto clamp = [](double v) -> uint64_t {
-    if (v <= 0) return 0;
-    if (v > 1e15) return static_cast<uint64_t>(1e15);
-    return static_cast<uint64_t>(v);
-  };
-  switch (op) {
-    case CompareOp::kGt:
-      k = clamp(std::floor(x) + 1);
-      lower = false;
-      break;
-    case CompareOp::kGe:
-    case CompareOp::kEq:  // == N on a count is treated as >= N (documented)
-      k = clamp(std::ceil(x));
-      lower = false;
-      break;
-    case CompareOp::kLt:
-      k = clamp(std::ceil(x));
-      lower = true;
-      break;
-    case CompareOp::kLe:
-      k = clamp(std::floor(x) + 1);
-      lower = true;
-      break;
-  }
-  if (!lower && k == 0) k = 1;
-}
 
 class EngineImpl final : public Engine {
  public:
@@ -372,9 +66,9 @@ class EngineImpl final : public Engine {
                                std::vector<Notification>& out) override;
   void AdvanceTo(int64_t now_ms, std::vector<Notification>& out) override;
   void Flush(std::vector<Notification>& out) override;
-  uint64_t LowestUnevaluatedSequence() const override { return seqs_.Lowest(); }
-  int64_t Watermark() const override { return watermark_; }
-  size_t HeldEvents() const override { return held_.size(); }
+  uint64_t LowestUnevaluatedSequence() const override { return queue_.LowestUnevaluated(); }
+  int64_t Watermark() const override { return queue_.watermark(); }
+  size_t HeldEvents() const override { return queue_.HeldCount(); }
   void SetMaxEventTime(int64_t max_event_time_ms) override {
     options_.max_event_time_ms = max_event_time_ms;
   }
@@ -383,18 +77,18 @@ class EngineImpl final : public Engine {
   std::vector<ActiveAlert> ActiveAlerts() const override;
   Status SaveState(std::string& out) const override;
   Status RestoreState(std::string_view snapshot) override;
+  Status SaveStateChanges(StateChanges& out) override;
 
  private:
   Status Compile();
-  void BuildIndex();
   void TakeStateFrom(EngineImpl& prev);
   uint32_t TakePooledEvent();
   ProcessResult Admit(uint32_t idx, RejectReason reason, std::vector<Notification>& out);
   void Accept(DecodedEvent* ev, uint32_t idx, std::vector<Notification>& out);
   void Run(int64_t target);
   void Evaluate(const DecodedEvent& ev);
-  // `in_ratio`: for a ratio rule, whether the event is one of its denominator's.
-  void ApplyRule(CompiledRule& cr, const DecodedEvent& ev, bool in_ratio);
+  // `counts`: WindowKind::Counts (a ratio counts only its denominator's events).
+  void ApplyRule(CompiledRule& cr, const DecodedEvent& ev, bool counts);
   void BuildGroupKey(const CompiledRule& cr, const DecodedEvent& ev);
   uint32_t FindOrCreateGroup(CompiledRule& cr, int64_t t);
   bool Evictable(const CompiledRule& cr, const Group& g, int64_t t) const;
@@ -402,15 +96,22 @@ class EngineImpl final : public Engine {
   void Touch(RuleState& st, uint32_t slot);
   void Unlink(RuleState& st, uint32_t slot);
   void Update(CompiledRule& cr, uint32_t slot, int64_t t, const DecodedEvent* ev);
-  void EvalCondition(CompiledRule& cr, Group& g, uint32_t slot, int64_t t);
-  int64_t WindowChange(const CompiledRule& cr, Group& g, uint32_t slot, int64_t t) const;
   void Schedule(CompiledRule& cr, uint32_t slot, int64_t due);
   void SaveTrigger(CompiledRule& cr, Group& g, uint32_t slot, const DecodedEvent* ev);
   void Emit(const CompiledRule& cr, Group& g, uint32_t slot, AlertState state, int64_t at,
             const DecodedEvent* ev);
-  double RingCount(const CompiledRule& cr, const Group& g, uint32_t slot, int64_t t) const;
   std::vector<std::optional<std::string>> GroupValues(const Group& g) const;
   void SaveRule(const CompiledRule& cr, StateWriter& w) const;
+  void SaveEnginePart(StateWriter& w) const;
+  void SaveGroup(const CompiledRule& cr, uint32_t slot, StateWriter& w) const;
+  void AddRow(StateChanges& out, uint32_t rule, uint32_t slot, uint64_t rank) const;
+  static void MarkDirty(RuleState& st, uint32_t slot) {
+    Group& g = st.groups[slot];
+    if (g.dirty || !st.track_changes) return;
+    g.dirty = true;
+    st.dirty_slots.push_back(slot);
+  }
+  void LinkTail(RuleState& st, uint32_t slot);
   std::unique_ptr<RuleState> LoadRule(const CompiledRule& cr, bool has_ids, StateReader& r,
                                       std::string& error);
 
@@ -419,29 +120,16 @@ class EngineImpl final : public Engine {
   FieldTable fields_;
   std::unique_ptr<EventDecoder> decoder_;
   std::vector<CompiledRule> compiled_;
-  // Rule index: exact keys of required conjuncts -> rules (see BuildIndex).
-  struct IndexSlot {
-    uint32_t f1;
-    uint32_t f2;  // kNil: a single-field key
-    std::unordered_map<std::string, std::vector<uint32_t>, SvHash, std::equal_to<>> map;
-  };
-  std::vector<IndexSlot> slots_;
-  std::string index_key_;
-  std::vector<uint32_t> unindexed_;
-  std::vector<uint64_t> stamp_;
-  uint64_t current_stamp_ = 0;
+  RuleIndex index_;
   std::vector<uint32_t> candidates_;
   std::vector<uint64_t> candidate_hashes_;
   std::string key_buf_;
 
   std::vector<std::unique_ptr<DecodedEvent>> pool_;
   std::vector<uint32_t> free_events_;
-  std::vector<Held> held_;
-  std::vector<Timer> timers_;
-  SeqTracker seqs_;
-  uint64_t next_seq_ = 1;
-  int64_t watermark_ = kNone;
-  int64_t max_time_ = kNone;
+  EventTimeQueue queue_;
+  bool full_changes_ = true;    // the next SaveStateChanges lists every group
+  uint64_t next_rank_ = 1;      // LRU ranks of incremental snapshots
   int64_t run_target_ = kNone;  // how far the current Run goes (see the repeat step in Update)
   std::vector<Notification>* out_ = nullptr;
   mutable EngineStats stats_;
@@ -464,7 +152,11 @@ Status EngineImpl::Init(RuleSet rules, EngineOptions options, EngineImpl* previo
   Status s = Compile();
   if (!s.ok()) return s;
   decoder_ = std::make_unique<EventDecoder>(fields_.fields(), options_);
-  BuildIndex();
+  std::vector<bool> exact;
+  index_.Build(rules_.rules, fields_, exact);
+  for (CompiledRule& cr : compiled_) cr.index_exact = exact[cr.index];
+  candidates_.reserve(compiled_.size());
+  candidate_hashes_.reserve(compiled_.size());
   stats_.rules.resize(compiled_.size());
   if (previous != nullptr) TakeStateFrom(*previous);
   return Status::Ok();
@@ -480,144 +172,18 @@ Status EngineImpl::Compile() {
     }
     cr.index = static_cast<uint32_t>(i);
     cr.rule = &r;
-    cr.pending_ms = r.pending_ms;
-    cr.keep_firing_ms = r.keep_firing_ms;
-    cr.repeat_ms = r.repeat_ms;
+    cr.lifecycle = {r.pending_ms, r.keep_firing_ms, r.repeat_ms};
     cr.filter = CompiledPredicate::Compile(r.filter, fields_);
     for (const auto& g : r.group_by) cr.group_fields.push_back(fields_.Intern(g));
     const Condition& c = r.condition;
     cr.window = c.window_ms;
     cr.offset = c.offset_ms;
-    switch (c.kind) {
-      case Condition::Kind::kEvery:
-        cr.mode = Mode::kEvery;
-        break;
-      case Condition::Kind::kNewValue:
-        cr.mode = Mode::kNewValue;
-        cr.value_field = fields_.Intern(c.field);
-        break;
-      case Condition::Kind::kCount:
-        cr.mode = Mode::kCount;
-        ThresholdToK(c.op, c.threshold, cr.k, cr.lower);
-        cr.small_ring = cr.k <= kMaxRingK;
-        cr.merge_ms = cr.small_ring ? 1 : std::max<int64_t>(1, c.window_ms / kRunsPerWindow);
-        break;
-      case Condition::Kind::kUnique:
-        cr.mode = Mode::kUnique;
-        cr.value_field = fields_.Intern(c.field);
-        ThresholdToK(c.op, c.threshold, cr.k, cr.lower);
-        break;
-      case Condition::Kind::kChange:
-        cr.mode = Mode::kChange;
-        cr.merge_ms = std::max<int64_t>(1, (c.window_ms + c.offset_ms) / kRunsPerWindow);
-        break;
-      case Condition::Kind::kRatio:
-        cr.mode = Mode::kRatio;
-        cr.numerator = CompiledPredicate::Compile(c.numerator, fields_);
-        cr.denominator = CompiledPredicate::Compile(c.denominator, fields_);
-        cr.merge_ms = std::max<int64_t>(1, c.window_ms / kRunsPerWindow);
-        break;
-    }
+    cr.kind = &WindowKindFor(c.kind);
+    cr.kind->Compile(c, fields_, cr);
+    cr.has_lifecycle = cr.kind->HasLifecycle();
     cr.state = std::make_unique<RuleState>();
   }
   return Status::Ok();
-}
-
-void AppendIndexKey(std::string& key, std::string_view v) {
-  const auto len = static_cast<uint32_t>(v.size());
-  key.append(reinterpret_cast<const char*>(&len), 4);
-  key.append(v);
-}
-
-// Index keys are one exact conjunct (field, value) or, when a rule has two exact conjuncts on
-// different fields, the pair of them: an event then looks up the few (v1, v2) combinations of
-// its own values instead of visiting every rule that shares, say, its service.
-void EngineImpl::BuildIndex() {
-  stamp_.assign(compiled_.size(), 0);
-  auto exact = [](const Predicate& p) {
-    if (p.kind != Predicate::Kind::kMatch || p.values.empty()) return false;
-    for (const auto& v : p.values) {
-      if (v.find('*') != std::string::npos) return false;
-    }
-    return true;
-  };
-  auto conjuncts = [&](const Predicate& f) {
-    std::vector<const Predicate*> out;
-    if (exact(f)) out.push_back(&f);
-    if (f.kind == Predicate::Kind::kAnd) {
-      for (const auto& c : f.children) {
-        if (exact(c)) out.push_back(&c);
-      }
-    }
-    return out;
-  };
-  // How many rules share each single key: rarer keys are more selective.
-  std::unordered_map<std::string, uint32_t> freq;
-  auto key_of = [&](const Predicate& p, const std::string& v) {
-    return std::to_string(fields_.Intern(p.field)) + '\x1f' + v;
-  };
-  auto cost = [&](const Predicate* p) {
-    uint64_t c = 0;
-    for (const auto& v : p->values) c += freq[key_of(*p, v)];
-    return c;
-  };
-  for (const auto& cr : compiled_) {
-    for (const Predicate* p : conjuncts(cr.rule->filter)) {
-      for (const auto& v : p->values) ++freq[key_of(*p, v)];
-    }
-  }
-  auto slot_for = [&](uint32_t f1, uint32_t f2) -> IndexSlot& {
-    for (auto& s : slots_) {
-      if (s.f1 == f1 && s.f2 == f2) return s;
-    }
-    slots_.push_back(IndexSlot{f1, f2, {}});
-    return slots_.back();
-  };
-  for (auto& cr : compiled_) {
-    if (!cr.rule->enabled) continue;
-    auto cs = conjuncts(cr.rule->filter);
-    if (cs.empty()) {
-      unindexed_.push_back(cr.index);
-      continue;
-    }
-    std::stable_sort(cs.begin(), cs.end(),
-                     [&](const Predicate* a, const Predicate* b) { return cost(a) < cost(b); });
-    const Predicate* first = cs[0];
-    const Predicate* second = nullptr;
-    const uint32_t f1 = fields_.Intern(first->field);
-    for (size_t i = 1; i < cs.size() && second == nullptr; ++i) {
-      if (fields_.Intern(cs[i]->field) != f1 && first->values.size() * cs[i]->values.size() <= 64) {
-        second = cs[i];
-      }
-    }
-    auto add = [&](IndexSlot& slot, const std::string& key) {
-      auto& list = slot.map[key];
-      if (list.empty() || list.back() != cr.index) list.push_back(cr.index);
-    };
-    const Predicate& filter = cr.rule->filter;
-    const bool is_and = filter.kind == Predicate::Kind::kAnd;
-    if (second == nullptr) {
-      cr.index_exact = first == &filter || (is_and && filter.children.size() == 1);
-      IndexSlot& slot = slot_for(f1, kNil);
-      for (const auto& v : first->values) add(slot, v);
-      continue;
-    }
-    cr.index_exact = is_and && filter.children.size() == 2;
-    const uint32_t f2 = fields_.Intern(second->field);
-    const Predicate* lo = f1 < f2 ? first : second;
-    const Predicate* hi = f1 < f2 ? second : first;
-    IndexSlot& slot = slot_for(std::min(f1, f2), std::max(f1, f2));
-    for (const auto& a : lo->values) {
-      for (const auto& b : hi->values) {
-        std::string key;
-        AppendIndexKey(key, a);
-        AppendIndexKey(key, b);
-        add(slot, key);
-      }
-    }
-  }
-  candidates_.reserve(compiled_.size());
-  candidate_hashes_.reserve(compiled_.size());
 }
 
 void EngineImpl::TakeStateFrom(EngineImpl& prev) {
@@ -637,34 +203,27 @@ void EngineImpl::TakeStateFrom(EngineImpl& prev) {
     if (options_.explain && st.ring_ids.size() < st.ring.size()) st.ring_ids.resize(st.ring.size());
     for (uint32_t s = 0; s < st.groups.size(); ++s) {
       Group& g = st.groups[s];
-      if (g.alive && g.scheduled != kNever) {
-        timers_.push_back({g.scheduled, cr.index, s, g.gen});
-        std::push_heap(timers_.begin(), timers_.end(), std::greater<>());
-      }
+      if (g.alive && g.scheduled != kNever) queue_.Schedule({g.scheduled, cr.index, s, g.gen});
     }
   }
-  watermark_ = prev.watermark_;
-  max_time_ = prev.max_time_;
-  next_seq_ = prev.next_seq_;
+  queue_.TakeTimeFrom(prev.queue_);
   stats_.received = prev.stats_.received;
   stats_.accepted = prev.stats_.accepted;
   stats_.late = prev.stats_.late;
   std::copy(std::begin(prev.stats_.rejected), std::end(prev.stats_.rejected),
             std::begin(stats_.rejected));
-  seqs_ = prev.seqs_;
   // Events still held back are decoded again for the new field table.
-  for (const Held& h : prev.held_) {
+  for (const Held& h : prev.queue_.held()) {
     auto ev = std::make_unique<DecodedEvent>();
     if (decoder_->Decode(prev.pool_[h.idx]->raw, *ev) != RejectReason::kNone) {
-      seqs_.Done(h.seq);
+      queue_.Done(h.seq);
       continue;
     }
     ev->sequence = h.seq;
     pool_.push_back(std::move(ev));
-    held_.push_back({h.time, h.seq, static_cast<uint32_t>(pool_.size() - 1)});
-    std::push_heap(held_.begin(), held_.end(), std::greater<>());
+    queue_.Hold({h.time, h.seq, static_cast<uint32_t>(pool_.size() - 1)});
   }
-  prev.held_.clear();
+  prev.queue_.ClearHeld();
 }
 
 // ---- event flow ----------------------------------------------------------------------------
@@ -709,15 +268,14 @@ ProcessResult EngineImpl::Admit(uint32_t idx, RejectReason reason, std::vector<N
     return result;
   }
   ++stats_.accepted;
-  ev->sequence = next_seq_++;
-  seqs_.Add(ev->sequence);
+  ev->sequence = queue_.Accept();
   result.sequence = ev->sequence;
   result.event_time_ms = ev->time_ms;
-  if (ev->time_ms < watermark_) {
+  if (ev->time_ms < queue_.watermark()) {
     // Late: window state and timers have moved past it; counted and skipped (README).
     ++stats_.late;
     result.late = true;
-    seqs_.Done(ev->sequence);
+    queue_.Done(ev->sequence);
     free_events_.push_back(idx);
     return result;
   }
@@ -726,89 +284,51 @@ ProcessResult EngineImpl::Admit(uint32_t idx, RejectReason reason, std::vector<N
 }
 
 void EngineImpl::Accept(DecodedEvent* ev, uint32_t idx, std::vector<Notification>& out) {
-  held_.push_back({ev->time_ms, ev->sequence, idx});
-  std::push_heap(held_.begin(), held_.end(), std::greater<>());
-  max_time_ = std::max(max_time_, ev->time_ms);
+  queue_.Hold({ev->time_ms, ev->sequence, idx});
+  queue_.SeeEventTime(ev->time_ms);
   if (!options_.advance_on_event) return;  // the caller's AdvanceTo releases it
   out_ = &out;
-  Run(std::max(watermark_, SatSub(max_time_, options_.allowed_lateness_ms)));
+  Run(std::max(queue_.watermark(), SatSub(queue_.max_time(), options_.allowed_lateness_ms)));
   out_ = nullptr;
 }
 
 void EngineImpl::AdvanceTo(int64_t now_ms, std::vector<Notification>& out) {
   out_ = &out;
-  Run(std::max(watermark_, SatSub(now_ms, options_.allowed_lateness_ms)));
+  Run(std::max(queue_.watermark(), SatSub(now_ms, options_.allowed_lateness_ms)));
   out_ = nullptr;
 }
 
 void EngineImpl::Flush(std::vector<Notification>& out) {
   out_ = &out;
-  Run(std::max(watermark_, max_time_));
+  Run(std::max(queue_.watermark(), queue_.max_time()));
   out_ = nullptr;
 }
 
-// Releases held events and fires timers in time order up to `target`. At equal times timers go
-// first: a window change due at t (an event leaving, a pending deadline) happens before an
-// event stamped t is counted.
+// Releases held events and fires timers in time order up to `target` (the queue decides the
+// order, see event_time_queue.h).
 void EngineImpl::Run(int64_t target) {
   run_target_ = target;
-  while (true) {
-    const int64_t next_event = held_.empty() ? kNever : held_.front().time;
-    const int64_t next_timer = timers_.empty() ? kNever : timers_.front().due;
-    if (next_timer <= next_event && next_timer <= target) {
-      std::pop_heap(timers_.begin(), timers_.end(), std::greater<>());
-      const Timer t = timers_.back();
-      timers_.pop_back();
+  EventTimeQueue::Due due;
+  while (queue_.PopDue(target, due)) {
+    if (due.is_timer) {
+      const Timer& t = due.timer;
       CompiledRule& cr = compiled_[t.rule];
       Group& g = cr.state->groups[t.slot];
       if (!g.alive || g.gen != t.gen) continue;
       g.scheduled = kNever;
       Update(cr, t.slot, t.due, nullptr);
-    } else if (next_event <= target) {
-      std::pop_heap(held_.begin(), held_.end(), std::greater<>());
-      const Held h = held_.back();
-      held_.pop_back();
-      Evaluate(*pool_[h.idx]);
-      seqs_.Done(h.seq);
-      free_events_.push_back(h.idx);
     } else {
-      break;
+      const Held& h = due.held;
+      Evaluate(*pool_[h.idx]);
+      queue_.Done(h.seq);
+      free_events_.push_back(h.idx);
     }
   }
-  watermark_ = std::max(watermark_, target);
+  queue_.RaiseWatermark(target);
 }
 
 void EngineImpl::Evaluate(const DecodedEvent& ev) {
-  ++current_stamp_;
-  candidates_.clear();
-  auto hit = [&](const std::vector<uint32_t>& rules) {
-    for (uint32_t r : rules) {
-      if (stamp_[r] != current_stamp_) {
-        stamp_[r] = current_stamp_;
-        candidates_.push_back(r);
-      }
-    }
-  };
-  for (const IndexSlot& slot : slots_) {
-    for (const DecodedValue* a = ev.Begin(slot.f1); a != ev.End(slot.f1); ++a) {
-      if (a->type == ValueType::kPresent) continue;
-      if (slot.f2 == kNil) {
-        auto it = slot.map.find(ev.Text(*a));
-        if (it != slot.map.end()) hit(it->second);
-        continue;
-      }
-      for (const DecodedValue* b = ev.Begin(slot.f2); b != ev.End(slot.f2); ++b) {
-        if (b->type == ValueType::kPresent) continue;
-        index_key_.clear();
-        AppendIndexKey(index_key_, ev.Text(*a));
-        AppendIndexKey(index_key_, ev.Text(*b));
-        auto it = slot.map.find(std::string_view(index_key_));
-        if (it != slot.map.end()) hit(it->second);
-      }
-    }
-  }
-  candidates_.insert(candidates_.end(), unindexed_.begin(), unindexed_.end());
-  std::sort(candidates_.begin(), candidates_.end());
+  index_.Candidates(ev, candidates_);
   // With thousands of rules each match costs a few cache misses (rule, state, group, ring).
   // Issue them for all candidates at once, level by level, so they overlap.
   if (candidates_.size() > 1) {
@@ -826,7 +346,7 @@ void EngineImpl::Evaluate(const DecodedEvent& ev) {
       }
       if (st.single_slot == kNil) continue;
       __builtin_prefetch(&st.groups[st.single_slot]);
-      if (cr.small_ring) __builtin_prefetch(st.ring.data() + st.single_slot * cr.k);
+      if (!st.ring.empty()) __builtin_prefetch(st.ring.data() + st.single_slot * cr.k);
     }
     size_t next_hash = 0;
     for (uint32_t r : candidates_) {
@@ -836,7 +356,7 @@ void EngineImpl::Evaluate(const DecodedEvent& ev) {
       const uint32_t slot = st.table.Guess(candidate_hashes_[next_hash++]);
       if (slot == kNil) continue;
       __builtin_prefetch(&st.groups[slot]);
-      if (cr.small_ring) __builtin_prefetch(st.ring.data() + slot * cr.k);
+      if (!st.ring.empty()) __builtin_prefetch(st.ring.data() + slot * cr.k);
     }
     candidate_hashes_.clear();
   }
@@ -844,9 +364,9 @@ void EngineImpl::Evaluate(const DecodedEvent& ev) {
     CompiledRule& cr = compiled_[r];
     if (!cr.index_exact && !cr.filter.Eval(ev)) continue;
     // A ratio's own events are its denominator's; the others only move its groups' clocks.
-    const bool in_ratio = cr.mode == Mode::kRatio && cr.denominator.Eval(ev);
-    if (cr.mode != Mode::kRatio || in_ratio) ++cr.state->stats.matches;
-    ApplyRule(cr, ev, in_ratio);
+    const bool counts = !cr.counts_some || cr.kind->Counts(cr, ev);
+    if (counts) ++cr.state->stats.matches;
+    ApplyRule(cr, ev, counts);
   }
 }
 
@@ -867,6 +387,12 @@ void EngineImpl::Unlink(RuleState& st, uint32_t slot) {
 }
 
 void EngineImpl::Touch(RuleState& st, uint32_t slot) {
+  MarkDirty(st, slot);
+  st.groups[slot].touched = st.track_changes;
+  LinkTail(st, slot);
+}
+
+void EngineImpl::LinkTail(RuleState& st, uint32_t slot) {
   if (st.lru_tail == slot) return;
   Unlink(st, slot);
   Group& g = st.groups[slot];
@@ -877,18 +403,7 @@ void EngineImpl::Touch(RuleState& st, uint32_t slot) {
 }
 
 bool EngineImpl::Evictable(const CompiledRule& cr, const Group& g, int64_t t) const {
-  if (g.life != Life::kInactive) return false;
-  switch (cr.mode) {
-    case Mode::kEvery:
-      return cr.repeat_ms == 0 || g.last_notified == kNone ||
-             SatAdd(g.last_notified, cr.repeat_ms) <= t;
-    case Mode::kNewValue:
-      return false;  // forgetting seen values would re-announce them
-    case Mode::kChange:
-      return SatAdd(g.last_event, cr.window + cr.offset) <= t;
-    default:
-      return SatAdd(g.last_event, cr.window) <= t;
-  }
+  return g.life == Life::kInactive && cr.kind->Evictable(cr, g, t);
 }
 
 void EngineImpl::Evict(CompiledRule& cr, uint32_t slot) {
@@ -899,6 +414,7 @@ void EngineImpl::Evict(CompiledRule& cr, uint32_t slot) {
   g.alive = false;
   ++g.gen;  // invalidates its timers
   g.extra.reset();
+  MarkDirty(st, slot);
   st.free_slots.push_back(slot);
   --st.stats.groups;
 }
@@ -932,16 +448,15 @@ uint32_t EngineImpl::FindOrCreateGroup(CompiledRule& cr, int64_t t) {
   } else {
     st.groups.emplace_back();
     slot = static_cast<uint32_t>(st.groups.size() - 1);
-    if (cr.mode == Mode::kCount && cr.small_ring) {
-      st.ring.resize(st.groups.size() * cr.k);
-      if (options_.explain) st.ring_ids.resize(st.groups.size() * cr.k);
-    }
+    cr.kind->SizeSlots(cr, st, st.groups.size(), options_.explain);
   }
   st.table.Insert(h, slot);
   Group& g = st.groups[slot];
   const uint32_t gen = g.gen + 1;
+  const bool dirty = g.dirty;  // the slot may already be listed in dirty_slots
   g = Group();
   g.gen = gen;
+  g.dirty = dirty;
   g.key = key_buf_;
   g.key_hash = h;
   g.alive = true;
@@ -989,7 +504,7 @@ void EngineImpl::BuildGroupKey(const CompiledRule& cr, const DecodedEvent& ev) {
   }
 }
 
-void EngineImpl::ApplyRule(CompiledRule& cr, const DecodedEvent& ev, bool in_ratio) {
+void EngineImpl::ApplyRule(CompiledRule& cr, const DecodedEvent& ev, bool counts) {
   const int64_t t = ev.time_ms;
   BuildGroupKey(cr, ev);
   const uint32_t slot = FindOrCreateGroup(cr, t);
@@ -998,264 +513,62 @@ void EngineImpl::ApplyRule(CompiledRule& cr, const DecodedEvent& ev, bool in_rat
   Group& g = st.groups[slot];
   g.last_event = t;
   Touch(st, slot);
-  switch (cr.mode) {
-    case Mode::kEvery:
-      if (cr.repeat_ms > 0 && g.last_notified != kNone && t - g.last_notified < cr.repeat_ms)
-        return;
-      g.last_notified = t;
-      g.value = 1;
-      g.since = t;
-      Emit(cr, g, slot, AlertState::kFiring, t, &ev);
-      return;
-    case Mode::kNewValue: {
-      GroupExtra& x = g.X();
-      for (const DecodedValue* v = ev.Begin(cr.value_field); v != ev.End(cr.value_field); ++v) {
-        if (v->type == ValueType::kPresent) continue;
-        const uint64_t h = Hash64(ev.Text(*v));
-        if (x.seen.count(h)) continue;
-        if (x.seen.size() >= kMaxNewValues) {
-          ++st.stats.groups_dropped;  // past the bound new values are not tracked
-          continue;
-        }
-        x.seen.insert(h);
-        g.value = static_cast<double>(x.seen.size());
-        g.since = t;
-        Emit(cr, g, slot, AlertState::kFiring, t, &ev);
-      }
-      return;
+  // Kinds without a lifecycle (every, new value) notify for the event being added.
+  struct FireAtEvent final : WindowSink {
+    FireAtEvent(EngineImpl& e, CompiledRule& r, uint32_t s, const DecodedEvent& v)
+        : engine(e), cr(r), slot(s), ev(v) {}
+    void Fire(Group& group) override {
+      engine.Emit(cr, group, slot, AlertState::kFiring, ev.time_ms, &ev);
     }
-    case Mode::kCount:
-      if (cr.small_ring) {
-        const size_t base = static_cast<size_t>(slot) * cr.k;
-        size_t pos;
-        if (g.ring_size < cr.k) {
-          uint64_t off = g.ring_head + g.ring_size;
-          if (off >= cr.k) off -= cr.k;
-          pos = base + off;
-          ++g.ring_size;
-        } else {
-          pos = base + g.ring_head;
-          if (++g.ring_head == cr.k) g.ring_head = 0;
-        }
-        st.ring[pos] = t;
-        if (options_.explain) st.ring_ids[pos].assign(ev.EventId());
-      } else {
-        RunRing& a = g.X().a;
-        a.Push(t, cr.merge_ms);
-        a.TrimKeep(cr.k);
-      }
-      break;
-    case Mode::kUnique: {
-      auto& u = g.X().unique;
-      for (const DecodedValue* v = ev.Begin(cr.value_field); v != ev.End(cr.value_field); ++v) {
-        if (v->type == ValueType::kPresent) continue;
-        const uint64_t h = Hash64(ev.Text(*v));
-        auto it = std::find_if(u.begin(), u.end(), [&](const auto& p) { return p.first == h; });
-        if (it != u.end()) u.erase(it);
-        u.emplace_back(h, t);
-        if (u.size() > cr.k) u.erase(u.begin());
-      }
-      break;
-    }
-    case Mode::kChange:
-      g.X().a.Push(t, cr.merge_ms);
-      break;
-    case Mode::kRatio: {
-      if (!in_ratio) break;
-      GroupExtra& x = g.X();
-      x.b.Push(t, cr.merge_ms);
-      if (cr.numerator.Eval(ev)) x.a.Push(t, cr.merge_ms);
-      break;
-    }
-  }
+    EngineImpl& engine;
+    CompiledRule& cr;
+    uint32_t slot;
+    const DecodedEvent& ev;
+  } sink(*this, cr, slot, ev);
+  cr.kind->Add(cr, st, slot, ev, counts, options_.explain, sink);
   Update(cr, slot, t, &ev);
 }
 
-// Sets g.cond and g.value for time t (no event added here).
-void EngineImpl::EvalCondition(CompiledRule& cr, Group& g, uint32_t slot, int64_t t) {
-  const int64_t cutoff = SatSub(t, cr.window);
-  const RuleState& st = *cr.state;
-  switch (cr.mode) {
-    case Mode::kCount: {
-      uint64_t count = 0;
-      bool has_k = false;
-      if (cr.small_ring) {
-        // The ring holds the newest k times, oldest at ring_head: "count >= k" is one compare.
-        // The count itself is computed only when a notification reports it.
-        const int64_t* ring = st.ring.data() + static_cast<size_t>(slot) * cr.k;
-        has_k = cr.k > 0 && g.ring_size == cr.k && ring[g.ring_head] > cutoff;
-        g.cond = cr.lower ? (!has_k && SatAdd(g.first_seen, cr.window) <= t) : has_k;
-        return;
-      } else {
-        RunRing& a = g.X().a;
-        a.Expire(cutoff);
-        count = a.total;
-        has_k = count >= cr.k;
-      }
-      g.value = static_cast<double>(count);
-      g.cond = cr.lower ? (!has_k && SatAdd(g.first_seen, cr.window) <= t) : has_k;
-      return;
-    }
-    case Mode::kUnique: {
-      uint64_t count = 0;
-      for (const auto& p : g.X().unique) count += p.second > cutoff;
-      g.value = static_cast<double>(count);
-      const bool has_k = count >= cr.k;
-      g.cond = cr.lower ? (!has_k && SatAdd(g.first_seen, cr.window) <= t) : has_k;
-      return;
-    }
-    case Mode::kRatio: {
-      GroupExtra& x = g.X();
-      x.a.Expire(cutoff);
-      x.b.Expire(cutoff);
-      g.value = x.b.total == 0
-                    ? 0
-                    : 100.0 * static_cast<double>(x.a.total) / static_cast<double>(x.b.total);
-      g.cond =
-          x.b.total > 0 && Compare(g.value, cr.rule->condition.op, cr.rule->condition.threshold);
-      return;
-    }
-    case Mode::kChange: {
-      RunRing& a = g.X().a;
-      const int64_t prev_hi = SatSub(t, cr.offset);
-      a.Expire(SatSub(prev_hi, cr.window));
-      const uint64_t cur = a.CountIn(cutoff, t);
-      const uint64_t prev = a.CountIn(SatSub(prev_hi, cr.window), prev_hi);
-      g.value = prev == 0 ? 0 : 100.0 * static_cast<double>(cur) / static_cast<double>(prev);
-      const bool covered = SatAdd(g.first_seen, cr.offset + cr.window) <= t;
-      g.cond = covered && prev > 0 &&
-               Compare(g.value, cr.rule->condition.op, cr.rule->condition.threshold);
-      return;
-    }
-    case Mode::kEvery:
-    case Mode::kNewValue:
-      g.cond = false;
-      return;
-  }
-}
-
-// The next time the window alone (no new event) could flip the condition, or kNever.
-int64_t EngineImpl::WindowChange(const CompiledRule& cr, Group& g, uint32_t slot, int64_t t) const {
-  auto oldest_kept = [&]() -> int64_t {  // time of the oldest of the k kept observations
-    if (cr.mode == Mode::kCount && cr.small_ring) {
-      if (g.ring_size < cr.k || cr.k == 0) return kNone;
-      return cr.state->ring[static_cast<size_t>(slot) * cr.k + g.ring_head];
-    }
-    if (cr.mode == Mode::kCount) return g.X().a.empty() ? kNone : g.X().a.front().ts;
-    const auto& u = g.X().unique;
-    return u.size() < cr.k || u.empty() ? kNone : u.front().second;
-  };
-  switch (cr.mode) {
-    case Mode::kCount:
-    case Mode::kUnique: {
-      if (!cr.lower) return g.cond ? SatAdd(oldest_kept(), cr.window) : kNever;
-      if (g.cond || cr.k == 0) return kNever;
-      const int64_t eligible = SatAdd(g.first_seen, cr.window);
-      if (eligible > t) return eligible;
-      const int64_t o = oldest_kept();
-      return o == kNone ? kNever : std::max(eligible, SatAdd(o, cr.window));
-    }
-    case Mode::kRatio: {
-      if (g.life == Life::kInactive) return kNever;
-      int64_t due = kNever;
-      if (!g.X().a.empty()) due = std::min(due, SatAdd(g.X().a.front().ts, cr.window));
-      if (!g.X().b.empty()) due = std::min(due, SatAdd(g.X().b.front().ts, cr.window));
-      return due;
-    }
-    case Mode::kChange: {
-      if (g.life == Life::kInactive) return kNever;
-      int64_t due = kNever;
-      const RunRing& a = g.X().a;
-      for (size_t i = a.head; i < a.runs.size(); ++i) {
-        const int64_t ts = a.runs[i].ts;
-        for (int64_t d :
-             {SatAdd(ts, cr.window), SatAdd(ts, cr.offset), SatAdd(ts, cr.offset + cr.window)}) {
-          if (d > t) due = std::min(due, d);
-        }
-      }
-      return due;
-    }
-    default:
-      return kNever;
-  }
-}
-
-// The lifecycle step: inactive -> pending -> firing -> (resolved) inactive. See README.
+// Evaluates the condition at t, runs the pure lifecycle step (lifecycle.h) and applies what it
+// returned: counters, the triggering event, the notification and the next timer.
 void EngineImpl::Update(CompiledRule& cr, uint32_t slot, int64_t t, const DecodedEvent* ev) {
   RuleState& st = *cr.state;
   Group& g = st.groups[slot];
-  if (cr.mode == Mode::kEvery || cr.mode == Mode::kNewValue) return;
-  EvalCondition(cr, g, slot, t);
-  switch (g.life) {
-    case Life::kInactive:
-      if (!g.cond) break;
+  MarkDirty(st, slot);
+  if (!cr.has_lifecycle) return;
+  cr.kind->Evaluate(cr, st, slot, t);
+  const Life before = g.life;
+  const LifecycleStep step = StepLifecycle({g.life, g.since, g.false_since, g.repeat_index},
+                                           cr.lifecycle, g.cond, t, run_target_);
+  g.life = step.next.life;
+  g.since = step.next.since;
+  g.false_since = step.next.false_since;
+  g.repeat_index = step.next.repeat_index;
+  switch (step.transition) {
+    case Transition::kNone:
+      break;
+    case Transition::kPending:
       SaveTrigger(cr, g, slot, ev);
-      if (cr.pending_ms > 0) {
-        g.life = Life::kPending;
-        g.since = t;
-        ++st.stats.pending;
-        break;
-      }
-      g.life = Life::kFiring;
-      g.since = t;
-      g.repeat_index = 0;
-      g.false_since = kNone;
+      ++st.stats.pending;
+      break;
+    case Transition::kCancelled:
+      --st.stats.pending;
+      break;
+    case Transition::kFiring:
+      if (before == Life::kInactive) SaveTrigger(cr, g, slot, ev);
+      if (before == Life::kPending) --st.stats.pending;
       ++st.stats.firing;
-      Emit(cr, g, slot, AlertState::kFiring, t, ev);
+      Emit(cr, g, slot, AlertState::kFiring, step.at, ev);
       break;
-    case Life::kPending:
-      if (!g.cond) {
-        g.life = Life::kInactive;
-        --st.stats.pending;
-      } else if (t >= SatAdd(g.since, cr.pending_ms)) {
-        --st.stats.pending;
-        g.life = Life::kFiring;
-        g.since = t;
-        g.repeat_index = 0;
-        g.false_since = kNone;
-        ++st.stats.firing;
-        Emit(cr, g, slot, AlertState::kFiring, t, ev);
-      }
+    case Transition::kRepeat:
+      Emit(cr, g, slot, AlertState::kRepeat, step.at, ev);
       break;
-    case Life::kFiring:
-      if (g.cond) {
-        g.false_since = kNone;
-      } else {
-        if (g.false_since == kNone) g.false_since = t;
-        if (t >= SatAdd(g.false_since, cr.keep_firing_ms)) {
-          Emit(cr, g, slot, AlertState::kResolved, t, ev);
-          g.life = Life::kInactive;
-          g.false_since = kNone;
-          --st.stats.firing;
-        }
-      }
+    case Transition::kResolved:
+      --st.stats.firing;
+      Emit(cr, g, slot, AlertState::kResolved, step.at, ev);
       break;
   }
-  if (g.life == Life::kFiring && cr.repeat_ms > 0) {
-    const int64_t due = (t - g.since) / cr.repeat_ms;  // repeat times reached by t
-    if (due > static_cast<int64_t>(g.repeat_index)) {
-      // A step of time that passes more than kMaxRepeatsPerStep repeat times (a gap of days in
-      // a log, a clock jump) sends only the last of them: reminders must not flood receivers
-      // or memory. Below that every reminder goes out at its time, as in a live stream, so
-      // replay and the service agree whatever their steps.
-      const int64_t last = (run_target_ - g.since) / cr.repeat_ms;
-      if (last - static_cast<int64_t>(g.repeat_index) > kMaxRepeatsPerStep && last > due) {
-        g.repeat_index = static_cast<uint32_t>(std::min<int64_t>(last - 1, UINT32_MAX - 1));
-      } else {
-        g.repeat_index = static_cast<uint32_t>(std::min<int64_t>(due, UINT32_MAX - 1));
-        Emit(cr, g, slot, AlertState::kRepeat,
-             g.since + static_cast<int64_t>(g.repeat_index) * cr.repeat_ms, ev);
-      }
-    }
-  }
-  int64_t due = WindowChange(cr, g, slot, t);
-  if (g.life == Life::kPending) due = std::min(due, SatAdd(g.since, cr.pending_ms));
-  if (g.life == Life::kFiring) {
-    if (cr.repeat_ms > 0) {
-      due = std::min(due, SatAdd(g.since, static_cast<int64_t>(g.repeat_index + 1) * cr.repeat_ms));
-    }
-    if (g.false_since != kNone) due = std::min(due, SatAdd(g.false_since, cr.keep_firing_ms));
-  }
+  int64_t due = std::min(cr.kind->NextChange(cr, st, slot, t), step.next_due);
   if (due <= t) due = t + 1;  // never re-run the same instant
   Schedule(cr, slot, due);
 }
@@ -1266,38 +579,14 @@ void EngineImpl::Schedule(CompiledRule& cr, uint32_t slot, int64_t due) {
   if (g.scheduled <= due) return;  // an earlier wake-up re-plans anyway
   g.scheduled = due;
   ++g.gen;
-  timers_.push_back({due, cr.index, slot, g.gen});
-  std::push_heap(timers_.begin(), timers_.end(), std::greater<>());
+  queue_.Schedule({due, cr.index, slot, g.gen});
 }
 
 void EngineImpl::SaveTrigger(CompiledRule& cr, Group& g, uint32_t slot, const DecodedEvent* ev) {
   GroupExtra& x = g.X();
   x.trigger_json.assign(ev ? ev->Raw() : std::string_view());
   x.trigger_ids.clear();
-  if (!options_.explain) return;
-  if (cr.mode == Mode::kCount && cr.small_ring) {
-    const size_t base = static_cast<size_t>(slot) * cr.k;
-    const int64_t cutoff = SatSub(ev ? ev->time_ms : 0, cr.window);
-    for (uint32_t i = 0; i < g.ring_size; ++i) {
-      const size_t pos = base + (g.ring_head + i) % cr.k;
-      if (cr.state->ring[pos] > cutoff) x.trigger_ids.push_back(cr.state->ring_ids[pos]);
-    }
-  } else if (ev && !ev->EventId().empty()) {
-    x.trigger_ids.emplace_back(ev->EventId());
-  }
-}
-
-double EngineImpl::RingCount(const CompiledRule& cr, const Group& g, uint32_t slot,
-                             int64_t t) const {
-  const int64_t* ring = cr.state->ring.data() + static_cast<size_t>(slot) * cr.k;
-  const int64_t cutoff = SatSub(t, cr.window);
-  uint64_t count = 0;
-  uint32_t pos = g.ring_head;
-  for (uint32_t i = 0; i < g.ring_size; ++i) {
-    count += ring[pos] > cutoff;
-    if (++pos == cr.k) pos = 0;
-  }
-  return static_cast<double>(count);
+  if (options_.explain) cr.kind->TriggerIds(cr, *cr.state, slot, ev, x.trigger_ids);
 }
 
 void EngineImpl::Emit(const CompiledRule& cr, Group& g, uint32_t slot, AlertState state, int64_t at,
@@ -1312,14 +601,14 @@ void EngineImpl::Emit(const CompiledRule& cr, Group& g, uint32_t slot, AlertStat
   n.rule_id = r.id;
   n.state = state;
   n.group = GroupValues(g);
-  n.value = cr.mode == Mode::kCount && cr.small_ring ? RingCount(cr, g, slot, at) : g.value;
+  n.value = cr.kind->Value(cr, *cr.state, slot, at);
   n.threshold = r.condition.threshold;
   n.window_ms = r.condition.window_ms;
   n.episode_start_ms = g.since;
   n.repeat_index = g.repeat_index;
   n.window_start_ms = at - r.condition.window_ms;
   n.window_end_ms = at;
-  if (cr.mode == Mode::kEvery || cr.mode == Mode::kNewValue) {
+  if (!cr.has_lifecycle) {
     if (ev) n.event_json.assign(ev->Raw());
     if (options_.explain && ev && !ev->EventId().empty()) n.event_ids.emplace_back(ev->EventId());
   } else if (g.extra) {
@@ -1343,10 +632,8 @@ std::vector<ActiveAlert> EngineImpl::ActiveAlerts() const {
       a.rule_index = cr.index;
       a.group = GroupValues(g);
       a.firing = g.life == Life::kFiring;
-      a.value =
-          cr.mode == Mode::kCount && cr.small_ring
-              ? RingCount(cr, g, static_cast<uint32_t>(&g - cr.state->groups.data()), watermark_)
-              : g.value;
+      a.value = cr.kind->Value(cr, *cr.state, static_cast<uint32_t>(&g - cr.state->groups.data()),
+                               queue_.watermark());
       a.since_ms = g.since;
       out.push_back(std::move(a));
     }
@@ -1370,32 +657,6 @@ constexpr uint64_t kMaxRestoredSequenceSpan = uint64_t{1} << 28;
 constexpr uint8_t kGroupAlive = 1;
 constexpr uint8_t kGroupCond = 2;
 constexpr uint8_t kGroupExtra = 4;
-constexpr uint8_t kExtraA = 1;
-constexpr uint8_t kExtraB = 2;
-constexpr uint8_t kExtraUnique = 4;
-constexpr uint8_t kExtraSeen = 8;
-constexpr uint8_t kExtraTrigger = 16;
-constexpr uint8_t kExtraIds = 32;
-constexpr uint8_t kExtraAll = 63;
-
-void SaveRuns(const RunRing& ring, StateWriter& w) {
-  w.U32(static_cast<uint32_t>(ring.runs.size() - ring.head));
-  for (size_t i = ring.head; i < ring.runs.size(); ++i) {
-    w.I64(ring.runs[i].ts);
-    w.U64(ring.runs[i].count);
-  }
-}
-
-void LoadRuns(StateReader& r, RunRing& ring) {
-  const uint32_t n = r.Count(16);
-  ring.runs.resize(n);
-  for (Run& run : ring.runs) {
-    run.ts = r.I64();
-    run.count = r.U64();
-    ring.total += run.count;
-  }
-}
-
 Status SnapshotError(const std::string& what) {
   return Status::InvalidArgument("state snapshot: " + what);
 }
@@ -1406,16 +667,25 @@ Status EngineImpl::SaveState(std::string& out) const {
   out.append(kStateMagic, sizeof(kStateMagic));
   w.U32(kStateVersion);
   w.U32(options_.explain ? kStateHasIds : 0);
-  w.I64(watermark_);
-  w.I64(max_time_);
-  w.U64(next_seq_);
+  SaveEnginePart(w);
+  w.U32(static_cast<uint32_t>(compiled_.size()));
+  for (const CompiledRule& cr : compiled_) SaveRule(cr, w);
+  w.U64(Fnv1a64(out));
+  return Status::Ok();
+}
+
+// Watermark, sequences, counters and held events: what follows the flags in both formats.
+void EngineImpl::SaveEnginePart(StateWriter& w) const {
+  w.I64(queue_.watermark());
+  w.I64(queue_.max_time());
+  w.U64(queue_.next_seq());
   w.U64(stats_.received);
   w.U64(stats_.accepted);
   w.U64(stats_.late);
   w.U32(static_cast<uint32_t>(RejectReason::kCount_));
   for (uint64_t n : stats_.rejected) w.U64(n);
   // Held events in evaluation order, so equal states give equal bytes whatever the heap layout.
-  std::vector<Held> held = held_;
+  std::vector<Held> held = queue_.held();
   std::sort(held.begin(), held.end(), [](const Held& a, const Held& b) { return b > a; });
   w.U32(static_cast<uint32_t>(held.size()));
   for (const Held& h : held) {
@@ -1423,10 +693,6 @@ Status EngineImpl::SaveState(std::string& out) const {
     w.U64(h.seq);
     w.Str(pool_[h.idx]->Raw());
   }
-  w.U32(static_cast<uint32_t>(compiled_.size()));
-  for (const CompiledRule& cr : compiled_) SaveRule(cr, w);
-  w.U64(Fnv1a64(out));
-  return Status::Ok();
 }
 
 void EngineImpl::SaveRule(const CompiledRule& cr, StateWriter& w) const {
@@ -1445,61 +711,7 @@ void EngineImpl::SaveRule(const CompiledRule& cr, StateWriter& w) const {
   w.U64(st.stats.groups_dropped);
   w.U32(static_cast<uint32_t>(st.groups.size()));
   w.U32(st.single_slot);
-  const bool ring = cr.mode == Mode::kCount && cr.small_ring;
-  std::vector<uint64_t> seen;
-  for (size_t s = 0; s < st.groups.size(); ++s) {
-    const Group& g = st.groups[s];
-    w.U8(static_cast<uint8_t>((g.alive ? kGroupAlive : 0) | (g.cond ? kGroupCond : 0) |
-                              (g.extra ? kGroupExtra : 0)));
-    if (!g.alive) continue;
-    w.Str(g.key);
-    w.U8(static_cast<uint8_t>(g.life));
-    w.U32(g.repeat_index);
-    w.I64(g.first_seen);
-    w.I64(g.last_event);
-    w.I64(g.since);
-    w.I64(g.false_since);
-    w.I64(g.last_notified);
-    w.I64(g.scheduled);
-    w.F64(g.value);
-    if (ring) {
-      // Oldest first; the restored ring starts at its head 0 (same contents, same order).
-      w.U32(g.ring_size);
-      for (uint32_t i = 0; i < g.ring_size; ++i) {
-        const size_t pos = s * cr.k + (g.ring_head + i) % cr.k;
-        w.I64(st.ring[pos]);
-        if (options_.explain) w.Str(pos < st.ring_ids.size() ? st.ring_ids[pos] : std::string());
-      }
-    }
-    if (!g.extra) continue;
-    // A group has one or two of these parts; a mask saves the framing of the empty ones.
-    const GroupExtra& x = *g.extra;
-    const uint8_t parts = static_cast<uint8_t>(
-        (x.a.empty() ? 0 : kExtraA) | (x.b.empty() ? 0 : kExtraB) |
-        (x.unique.empty() ? 0 : kExtraUnique) | (x.seen.empty() ? 0 : kExtraSeen) |
-        (x.trigger_json.empty() ? 0 : kExtraTrigger) | (x.trigger_ids.empty() ? 0 : kExtraIds));
-    w.U8(parts);
-    if (parts & kExtraA) SaveRuns(x.a, w);
-    if (parts & kExtraB) SaveRuns(x.b, w);
-    if (parts & kExtraUnique) {
-      w.U32(static_cast<uint32_t>(x.unique.size()));
-      for (const auto& [hash, last_seen] : x.unique) {
-        w.U64(hash);
-        w.I64(last_seen);
-      }
-    }
-    if (parts & kExtraSeen) {
-      seen.assign(x.seen.begin(), x.seen.end());
-      std::sort(seen.begin(), seen.end());  // equal sets, equal bytes
-      w.U32(static_cast<uint32_t>(seen.size()));
-      for (uint64_t h : seen) w.U64(h);
-    }
-    if (parts & kExtraTrigger) w.Str(x.trigger_json);
-    if (parts & kExtraIds) {
-      w.U32(static_cast<uint32_t>(x.trigger_ids.size()));
-      for (const auto& id : x.trigger_ids) w.Str(id);
-    }
-  }
+  for (uint32_t s = 0; s < st.groups.size(); ++s) SaveGroup(cr, s, w);
   w.U32(static_cast<uint32_t>(st.free_slots.size()));
   for (uint32_t s : st.free_slots) w.U32(s);
   w.U32(static_cast<uint32_t>(st.stats.groups));
@@ -1507,12 +719,123 @@ void EngineImpl::SaveRule(const CompiledRule& cr, StateWriter& w) const {
   w.PatchU64(length_at, w.Size() - begin);
 }
 
+// One group slot as a rule section holds it (the rows of incremental snapshots too).
+void EngineImpl::SaveGroup(const CompiledRule& cr, uint32_t s, StateWriter& w) const {
+  const RuleState& st = *cr.state;
+  const Group& g = st.groups[s];
+  if (!g.alive) {
+    w.U8(0);  // a free slot: nothing of its last group matters
+    return;
+  }
+  w.U8(static_cast<uint8_t>(kGroupAlive | (g.cond ? kGroupCond : 0) | (g.extra ? kGroupExtra : 0)));
+  w.Str(g.key);
+  w.U8(static_cast<uint8_t>(g.life));
+  w.U32(g.repeat_index);
+  w.I64(g.first_seen);
+  w.I64(g.last_event);
+  w.I64(g.since);
+  w.I64(g.false_since);
+  w.I64(g.last_notified);
+  w.I64(g.scheduled);
+  w.F64(g.value);
+  cr.kind->Save(cr, st, s, options_.explain, w);
+  if (!g.extra) return;
+  // A group has one or two of these parts; a mask saves the framing of the empty ones.
+  const GroupExtra& x = *g.extra;
+  const uint8_t parts =
+      static_cast<uint8_t>(cr.kind->Parts(x) | (x.trigger_json.empty() ? 0 : kExtraTrigger) |
+                           (x.trigger_ids.empty() ? 0 : kExtraIds));
+  w.U8(parts);
+  cr.kind->SaveParts(x, parts, w);
+  if (parts & kExtraTrigger) w.Str(x.trigger_json);
+  if (parts & kExtraIds) {
+    w.U32(static_cast<uint32_t>(x.trigger_ids.size()));
+    for (const auto& id : x.trigger_ids) w.Str(id);
+  }
+}
+
+// ---- incremental snapshots ----------------------------------------------------------------
+// The head is the snapshot without its groups (engine/README.md, "Incremental snapshots"):
+// "KLXSHEAD", u32 version, u32 flags, u64 length + the engine part, u32 rule count and per rule
+// its id, layout (u8 mode, u8 ring kind, u64 k), counters, u32 slots, u32 single slot and the
+// free slots; at the end the FNV-1a 64 of every byte before it. Rows are SaveGroup's bytes.
+
+constexpr char kHeadMagic[8] = {'K', 'L', 'X', 'S', 'H', 'E', 'A', 'D'};
+
+Status EngineImpl::SaveStateChanges(StateChanges& out) {
+  out.head.clear();
+  StateWriter w(out.head);
+  out.head.append(kHeadMagic, sizeof(kHeadMagic));
+  w.U32(kStateVersion);
+  w.U32(options_.explain ? kStateHasIds : 0);
+  const size_t length_at = w.Size();
+  w.U64(0);
+  const size_t begin = w.Size();
+  SaveEnginePart(w);
+  w.PatchU64(length_at, w.Size() - begin);
+  w.U32(static_cast<uint32_t>(compiled_.size()));
+  for (const CompiledRule& cr : compiled_) {
+    const RuleState& st = *cr.state;
+    w.Str(cr.rule->id);
+    w.U8(static_cast<uint8_t>(cr.mode));
+    w.U8(cr.small_ring ? 1 : 0);
+    w.U64(cr.k);
+    w.U64(st.stats.matches);
+    w.U64(st.stats.notifications);
+    w.U64(st.stats.groups_dropped);
+    w.U32(static_cast<uint32_t>(st.groups.size()));
+    w.U32(st.single_slot);
+    w.U32(static_cast<uint32_t>(st.free_slots.size()));
+    for (uint32_t slot : st.free_slots) w.U32(slot);
+  }
+  w.U64(Fnv1a64(out.head));
+
+  out.full = full_changes_;
+  out.group_count = 0;
+  for (CompiledRule& cr : compiled_) {
+    RuleState& st = *cr.state;
+    uint32_t s = st.lru_head;
+    if (!full_changes_) {
+      // Groups touched since the last save were each moved to the LRU tail then, so they are
+      // the tail's run of touched groups: they alone get new (higher) ranks, in LRU order.
+      s = st.lru_tail;
+      while (s != kNil && st.groups[s].touched) s = st.groups[s].prev;
+      s = s == kNil ? st.lru_head : st.groups[s].next;
+    }
+    for (; s != kNil; s = st.groups[s].next) AddRow(out, cr.index, s, next_rank_++);
+    for (uint32_t d : st.dirty_slots) {
+      Group& g = st.groups[d];
+      if (!full_changes_ && !(g.alive && g.touched)) AddRow(out, cr.index, d, 0);
+      g.dirty = false;
+      g.touched = false;
+    }
+    st.dirty_slots.clear();
+    st.track_changes = true;
+  }
+  full_changes_ = false;
+  return Status::Ok();
+}
+
+void EngineImpl::AddRow(StateChanges& out, uint32_t rule, uint32_t slot, uint64_t rank) const {
+  if (out.group_count == out.groups.size()) out.groups.emplace_back();
+  StateGroupRow& row = out.groups[out.group_count++];
+  row.rule = rule;
+  row.slot = slot;
+  row.rank = rank;
+  row.bytes.clear();  // keeps its capacity for the next save
+  const CompiledRule& cr = compiled_[rule];
+  if (!cr.state->groups[slot].alive) return;
+  StateWriter w(row.bytes);
+  SaveGroup(cr, slot, w);
+}
+
 // Reads one rule's section into a new RuleState; nullptr (and `error`) when it is inconsistent.
 std::unique_ptr<RuleState> EngineImpl::LoadRule(const CompiledRule& cr, bool has_ids,
                                                 StateReader& r, std::string& error) {
   auto st = std::make_unique<RuleState>();
-  auto fail = [&](const char* what) {
-    error = "rule " + cr.rule->id + ": " + what;
+  auto fail = [&](std::string_view what) {
+    error = "rule " + cr.rule->id + ": ";
+    error.append(what);
     return nullptr;
   };
   st->stats.matches = r.U64();
@@ -1522,12 +845,8 @@ std::unique_ptr<RuleState> EngineImpl::LoadRule(const CompiledRule& cr, bool has
   st->single_slot = r.U32();
   if (!r.ok()) return fail("truncated");
   if (st->single_slot != kNil && st->single_slot >= slots) return fail("group slot out of range");
-  const bool ring = cr.mode == Mode::kCount && cr.small_ring;
   st->groups.resize(slots);
-  if (ring) {
-    st->ring.assign(static_cast<size_t>(slots) * cr.k, 0);
-    if (options_.explain) st->ring_ids.resize(st->ring.size());
-  }
+  cr.kind->SizeSlots(cr, *st, slots, options_.explain);
   uint32_t dead = 0;
   for (uint32_t s = 0; s < slots && r.ok(); ++s) {
     Group& g = st->groups[s];
@@ -1553,38 +872,16 @@ std::unique_ptr<RuleState> EngineImpl::LoadRule(const CompiledRule& cr, bool has
     g.last_notified = r.I64();
     g.scheduled = r.I64();
     g.value = r.F64();
-    if (ring) {
-      const uint32_t size = r.U32();
-      if (size > cr.k) return fail("count ring larger than the threshold");
-      g.ring_size = size;
-      for (uint32_t i = 0; i < size; ++i) {
-        const size_t pos = static_cast<size_t>(s) * cr.k + i;
-        st->ring[pos] = r.I64();
-        if (!has_ids) continue;
-        const std::string_view id = r.Str();
-        if (options_.explain) st->ring_ids[pos].assign(id);
-      }
+    std::string window_error;
+    if (!cr.kind->Restore(cr, *st, s, has_ids, options_.explain, r, window_error)) {
+      return fail(window_error);
     }
     if ((flags & kGroupExtra) != 0) {
       GroupExtra& x = g.X();
       const uint8_t parts = r.U8();
       if ((parts & ~kExtraAll) != 0) return fail("unknown group parts");
-      if (parts & kExtraA) LoadRuns(r, x.a);
-      if (parts & kExtraB) LoadRuns(r, x.b);
-      if (parts & kExtraUnique) {
-        const uint32_t unique = r.Count(16);
-        if (unique > kMaxUniqueK) return fail("too many unique values");
-        x.unique.resize(unique);
-        for (auto& [hash, last_seen] : x.unique) {
-          hash = r.U64();
-          last_seen = r.I64();
-        }
-      }
-      if (parts & kExtraSeen) {
-        const uint32_t seen = r.Count(8);
-        if (seen > kMaxNewValues) return fail("too many new values");
-        x.seen.reserve(seen);
-        for (uint32_t i = 0; i < seen; ++i) x.seen.insert(r.U64());
+      if (!cr.kind->RestoreParts(parts & kExtraWindowParts, r, x, window_error)) {
+        return fail(window_error);
       }
       if (parts & kExtraTrigger) x.trigger_json.assign(r.Str());
       if (parts & kExtraIds) {
@@ -1618,7 +915,7 @@ std::unique_ptr<RuleState> EngineImpl::LoadRule(const CompiledRule& cr, bool has
     if (!r.ok()) break;
     if (s >= slots || !st->groups[s].alive || listed[s]) return fail("bad LRU entry");
     listed[s] = 1;
-    Touch(*st, s);
+    LinkTail(*st, s);
   }
   if (!r.ok()) return fail("truncated");
   if (r.Left() != 0) return fail("bytes left over");
@@ -1626,7 +923,7 @@ std::unique_ptr<RuleState> EngineImpl::LoadRule(const CompiledRule& cr, bool has
 }
 
 Status EngineImpl::RestoreState(std::string_view bytes) {
-  bool fresh = stats_.received == 0 && watermark_ == kNone && held_.empty();
+  bool fresh = stats_.received == 0 && queue_.watermark() == kNone && queue_.HeldCount() == 0;
   for (const CompiledRule& cr : compiled_) fresh = fresh && cr.state->groups.empty();
   if (!fresh) {
     return Status::FailedPrecondition(
@@ -1737,23 +1034,99 @@ Status EngineImpl::RestoreState(std::string_view bytes) {
     RuleState& st = *cr.state;
     for (uint32_t s = 0; s < st.groups.size(); ++s) {
       const Group& g = st.groups[s];
-      if (g.alive && g.scheduled != kNever) timers_.push_back({g.scheduled, cr.index, s, g.gen});
+      if (g.alive && g.scheduled != kNever)
+        queue_.AddUnordered(Timer{g.scheduled, cr.index, s, g.gen});
     }
   }
-  std::make_heap(timers_.begin(), timers_.end(), std::greater<>());
-  watermark_ = watermark;
-  max_time_ = max_time;
-  next_seq_ = next_seq;
   stats_.received = received;
   stats_.accepted = accepted;
   stats_.late = late;
   std::copy(std::begin(rejected), std::end(rejected), std::begin(stats_.rejected));
   for (auto& ev : events) {
-    held_.push_back({ev->time_ms, ev->sequence, static_cast<uint32_t>(pool_.size())});
+    queue_.AddUnordered(Held{ev->time_ms, ev->sequence, static_cast<uint32_t>(pool_.size())});
     pool_.push_back(std::move(ev));
   }
-  std::make_heap(held_.begin(), held_.end(), std::greater<>());
-  seqs_.Restore(next_seq_, still_pending);
+  queue_.RestoreHeaps();
+  queue_.RestoreTime(watermark, max_time, next_seq, still_pending);
+  return Status::Ok();
+}
+
+// Rebuilds a version-1 snapshot (SaveState's layout) from a head and its rows.
+Status AssembleHead(std::string_view head, std::vector<StateGroupRow>& rows, std::string& out) {
+  if (head.size() < kStateHeaderBytes + kStateTrailerBytes) {
+    return SnapshotError("truncated head (" + std::to_string(head.size()) + " bytes)");
+  }
+  if (std::memcmp(head.data(), kHeadMagic, sizeof(kHeadMagic)) != 0) {
+    return SnapshotError("not a Klaxon state head (bad magic)");
+  }
+  const uint32_t version = StateReader(head.substr(sizeof(kHeadMagic))).U32();
+  if (version != kStateVersion) {
+    return SnapshotError("format version " + std::to_string(version) + ", this Klaxon reads " +
+                         std::to_string(kStateVersion));
+  }
+  const std::string_view body = head.substr(0, head.size() - kStateTrailerBytes);
+  if (StateReader(head.substr(body.size())).U64() != Fnv1a64(body)) {
+    return SnapshotError("head checksum mismatch (truncated or corrupt)");
+  }
+  StateReader r(body.substr(kStateHeaderBytes));
+  const uint32_t flags = r.U32();
+  const std::string_view engine_part = r.Bytes(r.U64());
+  const uint32_t rules = r.Count(4 + 1 + 1 + 8 + 3 * 8 + 4 + 4 + 4);
+  if (!r.ok()) return SnapshotError("corrupt (head)");
+  std::sort(rows.begin(), rows.end(), [](const StateGroupRow& a, const StateGroupRow& b) {
+    return a.rule != b.rule ? a.rule < b.rule : a.slot < b.slot;
+  });
+  out.clear();
+  StateWriter w(out);
+  out.append(kStateMagic, sizeof(kStateMagic));
+  w.U32(kStateVersion);
+  w.U32(flags);
+  out.append(engine_part);
+  w.U32(rules);
+  size_t row = 0;
+  std::vector<std::pair<uint64_t, uint32_t>> lru;  // (rank, slot)
+  for (uint32_t rule = 0; rule < rules; ++rule) {
+    w.Str(r.Str());  // id
+    w.U8(r.U8());    // mode
+    w.U8(r.U8());    // ring kind
+    w.U64(r.U64());  // k
+    const size_t length_at = w.Size();
+    w.U64(0);
+    const size_t begin = w.Size();
+    for (int i = 0; i < 3; ++i) w.U64(r.U64());  // matches, notifications, groups dropped
+    const uint32_t slots = r.U32();
+    w.U32(slots);
+    w.U32(r.U32());  // single slot
+    if (!r.ok()) return SnapshotError("corrupt (head)");
+    lru.clear();
+    for (uint32_t slot = 0; slot < slots; ++slot) {
+      if (row == rows.size() || rows[row].rule != rule || rows[row].slot != slot) {
+        w.U8(0);  // a free slot
+        continue;
+      }
+      const StateGroupRow& g = rows[row++];
+      if (g.bytes.empty() || g.rank == 0) return SnapshotError("corrupt (group row)");
+      if (row < rows.size() && rows[row].rule == rule && rows[row].slot == slot) {
+        return SnapshotError("corrupt (two rows for one group)");
+      }
+      out.append(g.bytes);
+      lru.emplace_back(g.rank, slot);
+    }
+    const uint32_t free_slots = r.Count(4);
+    w.U32(free_slots);
+    for (uint32_t i = 0; i < free_slots; ++i) w.U32(r.U32());
+    std::sort(lru.begin(), lru.end());
+    w.U32(static_cast<uint32_t>(lru.size()));
+    for (const auto& [rank, slot] : lru) w.U32(slot);
+    w.PatchU64(length_at, w.Size() - begin);
+    if (row < rows.size() && rows[row].rule == rule) {
+      return SnapshotError("corrupt (group row past the rule's slots)");
+    }
+  }
+  if (!r.ok()) return SnapshotError("corrupt (head)");
+  if (r.Left() != 0) return SnapshotError("corrupt (bytes left over in the head)");
+  if (row != rows.size()) return SnapshotError("corrupt (group row of no rule)");
+  w.U64(Fnv1a64(out));
   return Status::Ok();
 }
 
@@ -1805,33 +1178,18 @@ std::vector<RuleProblem> ValidateRule(const Rule& r) {
 
 GroupStateBytes StateBytesPerGroup(const Rule& rule) {
   GroupStateBytes b;
-  uint64_t k = 1;
-  bool lower = false;
-  const Condition& c = rule.condition;
   // Lifecycle and bookkeeping: the Group record (its key inline up to 15 bytes) and its
   // entries in the group table (kept at most half full).
   const size_t group = sizeof(Group) + 2 * sizeof(GroupTable::Entry);  // table half full
-  // Ring head/size live in Group; count them as window state.
+  // A small count ring's head and size live in Group and count as window state (window_count).
   const size_t ring_header = 2 * sizeof(uint32_t);
-  switch (c.kind) {
-    case Condition::Kind::kCount:
-      ThresholdToK(c.op, c.threshold, k, lower);
-      if (k <= kMaxRingK) {
-        b.window = k * sizeof(int64_t) + ring_header;
-      } else {
-        b.window = sizeof(GroupExtra) + std::min<uint64_t>(k, kRunsPerWindow + 1) * sizeof(Run);
-      }
-      break;
-    case Condition::Kind::kUnique:
-      ThresholdToK(c.op, c.threshold, k, lower);
-      b.window = sizeof(GroupExtra) + k * sizeof(std::pair<uint64_t, int64_t>);
-      break;
-    default:
-      b.window = sizeof(GroupExtra);  // plus runs or seen values as they arrive
-      break;
-  }
+  b.window = WindowKindFor(rule.condition.kind).Bytes(rule.condition);
   b.total = group - ring_header + b.window;
   return b;
+}
+
+Status AssembleState(std::string_view head, std::vector<StateGroupRow>& rows, std::string& out) {
+  return AssembleHead(head, rows, out);
 }
 
 Result<std::unique_ptr<Engine>> Engine::Create(RuleSet rules, EngineOptions options,

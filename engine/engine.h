@@ -117,6 +117,28 @@ struct RuleProblem {
 // them while checking, so that a file `klaxon check` accepts also loads.
 std::vector<RuleProblem> ValidateRule(const Rule& rule);
 
+// One group's row of an incremental checkpoint (Engine::SaveStateChanges).
+struct StateGroupRow {
+  uint32_t rule = 0;  // the rule's position in the head
+  uint32_t slot = 0;  // the group's slot in the rule
+  uint64_t rank = 0;  // LRU position (higher: used more recently); 0: as in the slot's last row
+  std::string bytes;  // the group as SaveState writes it; empty: the slot holds no group now
+};
+
+// What changed since the previous SaveStateChanges: a small head (counters, watermark, held
+// events, per-rule headers), always whole, and the rows of the groups that changed.
+struct StateChanges {
+  std::string head;
+  std::vector<StateGroupRow> groups;  // reused: only the first `group_count` are this save's
+  size_t group_count = 0;
+  bool full = false;  // every live group is listed: rows kept from earlier saves are void
+};
+
+// Rebuilds the SaveState bytes of an incremental checkpoint from its latest head and, for every
+// live group, its latest row (with its latest non-zero rank), in any order. Refuses (as
+// RestoreState would) a head or rows that do not fit together.
+Status AssembleState(std::string_view head, std::vector<StateGroupRow>& rows, std::string& out);
+
 class Engine {
  public:
   // Validates and indexes the rules. When `previous` is given, the state of every rule whose
@@ -171,6 +193,12 @@ class Engine {
   // A truncated, corrupt or foreign-version snapshot is refused as a whole and the engine stays
   // empty and usable. The engine's own options apply from here on.
   virtual Status RestoreState(std::string_view snapshot) = 0;
+
+  // Incremental checkpoints (engine/README.md, "Incremental snapshots"): the head and the rows
+  // of the groups changed since the previous call; AssembleState of the latest head and rows
+  // restores exactly what SaveState would have saved. The first call after Create (a start, a
+  // reload or a restore) lists every group (`full`). Marks cost one flag per changed group.
+  virtual Status SaveStateChanges(StateChanges& out) = 0;
 };
 
 }  // namespace klaxon

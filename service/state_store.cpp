@@ -2,6 +2,13 @@
 
 #include <sqlite3.h>
 
+#include <cstring>
+
+#include <unordered_map>
+
+#include "engine/hash.h"
+#include "engine/state_codec.h"
+
 namespace klaxon::service {
 namespace {
 
@@ -58,7 +65,7 @@ Result<std::unique_ptr<StateStore>> StateStore::Open(const std::string& path) {
     }
     empty = sqlite3_column_int(tables.s, 0) == 0;
   }
-  if (!empty && found != kFormatVersion) {
+  if (!empty && found != kFormatVersion && found != 1) {
     return Status::FailedPrecondition("state store " + path + ": format version " +
                                       std::to_string(found) + ", this Klaxon reads " +
                                       std::to_string(kFormatVersion) +
@@ -71,7 +78,9 @@ Result<std::unique_ptr<StateStore>> StateStore::Open(const std::string& path) {
           "CREATE TABLE IF NOT EXISTS offsets (topic TEXT NOT NULL, partition INTEGER NOT NULL,"
           " next_offset INTEGER NOT NULL, event_time_ms INTEGER NOT NULL,"
           " PRIMARY KEY (topic, partition));"
-          "PRAGMA user_version = 1;");
+          "CREATE TABLE IF NOT EXISTS parts (seq INTEGER PRIMARY KEY, rows BLOB NOT NULL,"
+          " sum INTEGER NOT NULL);"
+          "PRAGMA user_version = 2;");
       !s.ok()) {
     return Status::IoError(s.message() +
                            " (Klaxon must be able to write the file and its directory)");
@@ -83,6 +92,20 @@ Result<std::unique_ptr<StateStore>> StateStore::Open(const std::string& path) {
                            " (Klaxon must be able to write the file and its directory)");
   }
   if (Status s = store->Exec("PRAGMA quick_check"); !s.ok()) return s;
+  {
+    // The base (first part) and the deltas after it decide when to compact.
+    Statement sizes;
+    if (sqlite3_prepare_v2(db, "SELECT length(rows) FROM parts ORDER BY seq", -1, &sizes.s,
+                           nullptr) != SQLITE_OK) {
+      return store->Error("cannot read the checkpoint's parts");
+    }
+    bool first = true;
+    while (sqlite3_step(sizes.s) == SQLITE_ROW) {
+      (first ? store->base_bytes_ : store->delta_bytes_) +=
+          static_cast<size_t>(sqlite3_column_int64(sizes.s, 0));
+      first = false;
+    }
+  }
   return store;
 }
 
@@ -102,6 +125,12 @@ Result<std::optional<Checkpoint>> StateStore::Load() {
   c.engine_state.assign(static_cast<const char*>(blob),
                         blob == nullptr ? 0 : static_cast<size_t>(sqlite3_column_bytes(row.s, 0)));
   c.saved_at_ms = sqlite3_column_int64(row.s, 1);
+  // An incremental checkpoint's blob is its head; its groups are rows.
+  constexpr char kHeadMagic[] = "KLXSHEAD";
+  if (c.engine_state.size() >= 8 && std::memcmp(c.engine_state.data(), kHeadMagic, 8) == 0) {
+    const std::string head = std::move(c.engine_state);
+    if (Status s = LoadRows(head, c.engine_state); !s.ok()) return s;
+  }
   Statement offsets;
   if (sqlite3_prepare_v2(db_, "SELECT topic, partition, next_offset, event_time_ms FROM offsets",
                          -1, &offsets.s, nullptr) != SQLITE_OK) {
@@ -118,13 +147,146 @@ Result<std::optional<Checkpoint>> StateStore::Load() {
   return std::optional<Checkpoint>(std::move(c));
 }
 
+namespace {
+
+// A part: u32 row count, per row u32 rule, u32 slot, u64 rank, u32 length + bytes.
+void AppendRows(const StateGroupRow* rows, size_t n, std::string& out) {
+  StateWriter w(out);
+  w.U32(static_cast<uint32_t>(n));
+  for (size_t i = 0; i < n; ++i) {
+    w.U32(rows[i].rule);
+    w.U32(rows[i].slot);
+    w.U64(rows[i].rank);
+    w.Str(rows[i].bytes);
+  }
+}
+
+// Applies parts in order, as the engine produced them: the latest row of a group wins, a row
+// without bytes removes the group, a rank of 0 keeps the group's rank.
+bool MergeParts(const std::vector<std::string>& parts, std::vector<StateGroupRow>& rows) {
+  std::unordered_map<uint64_t, size_t> at;  // (rule, slot) -> row
+  for (const std::string& part : parts) {
+    StateReader r(part);
+    const uint32_t n = r.Count(4 + 4 + 8 + 4);
+    for (uint32_t i = 0; i < n && r.ok(); ++i) {
+      const uint32_t rule = r.U32();
+      const uint32_t slot = r.U32();
+      const uint64_t rank = r.U64();
+      const std::string_view bytes = r.Str();
+      const uint64_t key = uint64_t{rule} << 32 | slot;
+      auto it = at.find(key);
+      if (rank == 0 && !bytes.empty()) {
+        if (it == at.end() || rows[it->second].bytes.empty()) return false;  // nothing to update
+        rows[it->second].bytes.assign(bytes);
+        continue;
+      }
+      if (it == at.end()) {
+        if (bytes.empty()) continue;
+        it = at.emplace(key, rows.size()).first;
+        rows.emplace_back();
+      }
+      StateGroupRow& row = rows[it->second];
+      row.rule = rule;
+      row.slot = slot;
+      row.rank = rank;
+      row.bytes.assign(bytes);  // empty: removed (dropped below)
+    }
+    if (!r.ok() || r.Left() != 0) return false;
+  }
+  std::erase_if(rows, [](const StateGroupRow& row) { return row.bytes.empty(); });
+  return true;
+}
+
+}  // namespace
+
+Status StateStore::ReadParts(std::vector<StateGroupRow>& rows) {
+  Statement read;
+  if (sqlite3_prepare_v2(db_, "SELECT seq, rows, sum FROM parts ORDER BY seq", -1, &read.s,
+                         nullptr) != SQLITE_OK) {
+    return Error("cannot read the checkpoint's parts");
+  }
+  std::vector<std::string> parts;
+  int step;
+  while ((step = sqlite3_step(read.s)) == SQLITE_ROW) {
+    const void* blob = sqlite3_column_blob(read.s, 1);
+    std::string& part = parts.emplace_back(
+        static_cast<const char*>(blob),
+        blob == nullptr ? 0 : static_cast<size_t>(sqlite3_column_bytes(read.s, 1)));
+    if (static_cast<uint64_t>(sqlite3_column_int64(read.s, 2)) != Fnv1a64(part)) {
+      return Status::InvalidArgument("state store " + path_ + ": checkpoint part " +
+                                     std::to_string(sqlite3_column_int64(read.s, 0)) +
+                                     " is corrupt (checksum mismatch)");
+    }
+  }
+  if (step != SQLITE_DONE) return Error("cannot read the checkpoint's parts");
+  if (!MergeParts(parts, rows)) {
+    return Status::InvalidArgument("state store " + path_ +
+                                   ": checkpoint parts do not fit together (corrupt)");
+  }
+  return Status::Ok();
+}
+
+Status StateStore::LoadRows(std::string_view head, std::string& engine_state) {
+  std::vector<StateGroupRow> rows;
+  if (Status s = ReadParts(rows); !s.ok()) return s;
+  if (Status s = AssembleState(head, rows, engine_state); !s.ok()) {
+    return Status::InvalidArgument("state store " + path_ + ": " + s.message());
+  }
+  return Status::Ok();
+}
+
+Status StateStore::PutPart(const std::string& part) {
+  Statement put;
+  if (sqlite3_prepare_v2(db_, "INSERT INTO parts (rows, sum) VALUES (?1, ?2)", -1, &put.s,
+                         nullptr) != SQLITE_OK) {
+    return Error("cannot save the checkpoint's groups");
+  }
+  sqlite3_bind_blob64(put.s, 1, part.data(), part.size(), SQLITE_STATIC);
+  sqlite3_bind_int64(put.s, 2, static_cast<int64_t>(Fnv1a64(part)));
+  if (sqlite3_step(put.s) != SQLITE_DONE) return Error("cannot save the checkpoint's groups");
+  last_save_bytes_ += part.size();
+  return Status::Ok();
+}
+
+// Base + deltas: a full set of changes replaces every part (the base); otherwise the changes
+// are appended as one delta. Once the deltas outweigh the base they are merged into a new base
+// (compaction), so a restart reads at most about twice the state.
+Status StateStore::SaveRows(const StateChanges& changes) {
+  if (changes.full) {
+    if (Status s = Exec("DELETE FROM parts"); !s.ok()) return s;
+    base_bytes_ = delta_bytes_ = 0;
+  }
+  part_.clear();
+  AppendRows(changes.groups.data(), changes.group_count, part_);
+  if (Status s = PutPart(part_); !s.ok()) return s;
+  (changes.full ? base_bytes_ : delta_bytes_) += part_.size();
+  if (delta_bytes_ <= base_bytes_) return Status::Ok();
+  std::vector<StateGroupRow> rows;
+  if (Status s = ReadParts(rows); !s.ok()) return s;
+  part_.clear();
+  AppendRows(rows.data(), rows.size(), part_);
+  if (Status s = Exec("DELETE FROM parts"); !s.ok()) return s;
+  if (Status s = PutPart(part_); !s.ok()) return s;
+  base_bytes_ = part_.size();
+  delta_bytes_ = 0;
+  return Status::Ok();
+}
+
 Status StateStore::Save(const Checkpoint& c) {
   if (Status s = Exec("BEGIN IMMEDIATE"); !s.ok()) return s;
+  last_save_bytes_ = 0;
   auto fail = [this](const std::string& what) {
     Status s = Error(what);
     (void)Exec("ROLLBACK");
     return s;
   };
+  const std::string& state = c.changes != nullptr ? c.changes->head : c.engine_state;
+  if (c.changes == nullptr) base_bytes_ = delta_bytes_ = 0;
+  if (Status s = c.changes != nullptr ? SaveRows(*c.changes) : Exec("DELETE FROM parts"); !s.ok()) {
+    (void)Exec("ROLLBACK");
+    return s;
+  }
+  last_save_bytes_ += state.size();
   {
     Statement put;
     if (sqlite3_prepare_v2(db_,
@@ -133,7 +295,7 @@ Status StateStore::Save(const Checkpoint& c) {
                            -1, &put.s, nullptr) != SQLITE_OK) {
       return fail("cannot save the checkpoint");
     }
-    sqlite3_bind_blob64(put.s, 1, c.engine_state.data(), c.engine_state.size(), SQLITE_STATIC);
+    sqlite3_bind_blob64(put.s, 1, state.data(), state.size(), SQLITE_STATIC);
     sqlite3_bind_int64(put.s, 2, c.saved_at_ms);
     if (sqlite3_step(put.s) != SQLITE_DONE) return fail("cannot save the checkpoint");
   }

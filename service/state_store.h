@@ -5,9 +5,13 @@
 // the state and seeking each partition there continues exactly where the checkpoint was made
 // (Flink's checkpoints with source offsets; Kafka Streams' state stores). Save replaces the
 // previous checkpoint in one SQLite transaction, so a crash leaves the old one or the new one,
-// never a mix. Notifications the engine produced before a checkpoint are in the outbox before
-// it is saved; those recomputed after a crash carry the same idempotency keys, which the outbox
-// stores once.
+// never a mix. A checkpoint is written whole (engine_state) or incrementally
+// (Engine::SaveStateChanges): the head replaces the previous one and the rows of the groups
+// that changed are appended as one part (a delta after a base; compacted into a new base when
+// the deltas outweigh it); Load merges the parts and assembles the whole state again
+// (AssembleState), so its caller sees no difference. Notifications the engine produced before
+// a checkpoint are in the outbox before it is saved; those recomputed after a crash carry the same
+// idempotency keys, which the outbox stores once.
 //
 // Open refuses, naming the file, what would silently lose state: a file that is not a Klaxon
 // state store, of another format version, corrupt, or that cannot be written.
@@ -22,6 +26,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/engine.h"
 #include "engine/status.h"
 
 struct sqlite3;
@@ -36,14 +41,19 @@ struct PartitionOffset {
 };
 
 struct Checkpoint {
-  std::string engine_state;  // Engine::SaveState
+  // Engine::SaveState; what Load returns, also for a checkpoint saved incrementally.
+  std::string engine_state;
+  // When set, Save writes these (Engine::SaveStateChanges) instead of engine_state.
+  const StateChanges* changes = nullptr;
   std::vector<PartitionOffset> offsets;
   int64_t saved_at_ms = 0;  // wall clock, for logs and metrics
 };
 
 class StateStore {
  public:
-  static constexpr int kFormatVersion = 1;
+  // 2: a table of group rows for incremental checkpoints. A version-1 file (whole checkpoints
+  // only) is read and upgraded.
+  static constexpr int kFormatVersion = 2;
 
   static Result<std::unique_ptr<StateStore>> Open(const std::string& path);
   ~StateStore();
@@ -55,15 +65,26 @@ class StateStore {
   // Replaces the checkpoint atomically; durable (in the WAL) when it returns.
   Status Save(const Checkpoint& checkpoint);
 
+  // Bytes the last Save wrote (head or whole state, plus group rows).
+  size_t last_save_bytes() const { return last_save_bytes_; }
+
   const std::string& path() const { return path_; }
 
  private:
   StateStore(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}
   Status Exec(const char* sql);
   Status Error(const std::string& what) const;
+  Status SaveRows(const StateChanges& changes);
+  Status LoadRows(std::string_view head, std::string& engine_state);
+  Status ReadParts(std::vector<StateGroupRow>& rows);
+  Status PutPart(const std::string& part);
 
   sqlite3* db_;
   std::string path_;
+  size_t last_save_bytes_ = 0;
+  size_t base_bytes_ = 0;   // the first part: every group at the last full save or compaction
+  size_t delta_bytes_ = 0;  // the parts after it
+  std::string part_;        // reused
 };
 
 }  // namespace klaxon::service

@@ -108,7 +108,7 @@ TEST_CASE("state store: foreign, damaged and other-version files are refused by 
   auto c = StateStore::Open(other);
   REQUIRE_FALSE(c.ok());
   CHECK(c.status().message() == "state store " + other +
-                                    ": format version 7, this Klaxon reads 1 (move the file "
+                                    ": format version 7, this Klaxon reads 2 (move the file "
                                     "away to start with empty state)");
 }
 
@@ -131,6 +131,139 @@ TEST_CASE("state store: a file it cannot write is refused at open") {
   REQUIRE(::waitpid(pid, &status, 0) == pid);
   REQUIRE(WIFEXITED(status));
   CHECK(WEXITSTATUS(status) == 0);
+}
+
+}  // namespace
+}  // namespace klaxon::service
+
+namespace klaxon::service {
+namespace {
+
+std::unique_ptr<Engine> CountEngine() {
+  Rule r;
+  r.name = "per-user";
+  r.condition.kind = Condition::Kind::kCount;
+  r.condition.op = CompareOp::kGt;
+  r.condition.threshold = 2;
+  r.condition.window_ms = 60000;
+  FieldRef user;
+  user.name = "user.id";
+  user.kind = FieldRef::Kind::kPath;
+  user.path = {"user", "id"};
+  r.group_by = {user};
+  RuleSet rs;
+  rs.rules.push_back(r);
+  EngineOptions o;
+  o.allowed_lateness_ms = 0;
+  auto e = Engine::Create(std::move(rs), o);
+  REQUIRE(e.ok());
+  return std::move(e).value();
+}
+
+void Feed(Engine& e, int from, int to, int users) {
+  std::vector<Notification> out;
+  for (int i = from; i < to; ++i) {
+    e.Process("{\"timestamp\":" + std::to_string(1764028800 + i) + ",\"user\":{\"id\":\"u" +
+                  std::to_string(i % users) + "\"}}",
+              out);
+  }
+}
+
+TEST_CASE("state store: incremental checkpoints load as the engine's whole state") {
+  TempDir dir;
+  const std::string path = dir.File("klaxon.state");
+  auto engine = CountEngine();
+  StateChanges changes;
+  Checkpoint c;
+  c.changes = &changes;
+  c.offsets = {{"events", 0, 1}};
+  size_t first_bytes = 0;
+  {
+    auto store = StateStore::Open(path);
+    REQUIRE(store.ok());
+    Feed(*engine, 0, 2000, 500);
+    REQUIRE(engine->SaveStateChanges(changes).ok());
+    CHECK(changes.full);
+    REQUIRE((*store)->Save(c).ok());
+    first_bytes = (*store)->last_save_bytes();
+    // A few users later: only their rows are written.
+    int small = 0;
+    int compactions = 0;
+    for (int round = 0; round < 60; ++round) {
+      Feed(*engine, 2000 + round * 10, 2010 + round * 10, 7 + round % 13);
+      REQUIRE(engine->SaveStateChanges(changes).ok());
+      CHECK_FALSE(changes.full);
+      CHECK(changes.group_count <= 20);
+      REQUIRE((*store)->Save(c).ok());
+      small += (*store)->last_save_bytes() * 5 < first_bytes;
+      compactions += (*store)->last_save_bytes() * 2 > first_bytes;
+      std::string live;
+      REQUIRE(engine->SaveState(live).ok());
+      auto loaded = (*store)->Load();  // across compactions (the deltas outgrow the base)
+      REQUIRE(loaded.ok());
+      REQUIRE((**loaded).engine_state == live);
+    }
+    CHECK(small >= 50);       // most checkpoints write only what changed
+    CHECK(compactions >= 1);  // and the deltas were merged into a new base
+  }
+  std::string expected;
+  REQUIRE(engine->SaveState(expected).ok());
+  auto store = StateStore::Open(path);
+  REQUIRE(store.ok());
+  auto loaded = (*store)->Load();
+  REQUIRE(loaded.ok());
+  REQUIRE(loaded->has_value());
+  CHECK((**loaded).engine_state == expected);
+  auto restored = CountEngine();
+  CHECK(restored->RestoreState((**loaded).engine_state).ok());
+
+  // A whole checkpoint afterwards replaces the rows.
+  Checkpoint whole;
+  whole.engine_state = expected;
+  REQUIRE((*store)->Save(whole).ok());
+  loaded = (*store)->Load();
+  REQUIRE(loaded.ok());
+  CHECK((**loaded).engine_state == expected);
+}
+
+TEST_CASE("state store: a damaged checkpoint part is refused by name") {
+  TempDir dir;
+  const std::string path = dir.File("klaxon.state");
+  auto engine = CountEngine();
+  Feed(*engine, 0, 100, 10);
+  StateChanges changes;
+  REQUIRE(engine->SaveStateChanges(changes).ok());
+  Checkpoint c;
+  c.changes = &changes;
+  {
+    auto store = StateStore::Open(path);
+    REQUIRE(store.ok());
+    REQUIRE((*store)->Save(c).ok());
+  }
+  {
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
+    REQUIRE(sqlite3_exec(db, "UPDATE parts SET sum = sum + 1", nullptr, nullptr, nullptr) ==
+            SQLITE_OK);
+    sqlite3_close(db);
+  }
+  auto store = StateStore::Open(path);
+  REQUIRE(store.ok());
+  auto loaded = (*store)->Load();
+  REQUIRE_FALSE(loaded.ok());
+  CHECK(loaded.status().message() ==
+        "state store " + path + ": checkpoint part 1 is corrupt (checksum mismatch)");
+  {
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
+    REQUIRE(sqlite3_exec(db, "DELETE FROM parts", nullptr, nullptr, nullptr) == SQLITE_OK);
+    sqlite3_close(db);
+  }
+  // Missing groups assemble, and the restore refuses what no longer adds up.
+  loaded = (*store)->Load();
+  REQUIRE(loaded.ok());
+  auto restored = CountEngine();
+  CHECK_FALSE(restored->RestoreState((**loaded).engine_state).ok());
 }
 
 }  // namespace
