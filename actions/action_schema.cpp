@@ -183,6 +183,10 @@ void CheckLiteral(const ActionDef& def, const ActionArg& arg, std::vector<Action
       if (h.kind == ActionValue::Kind::kString && !IsHeaderLine(h.text)) {
         out.push_back(
             {h.pos, "a header must read \"Name: value\"", "e.g. headers: [\"X-Team: payments\"]"});
+      } else if (h.kind == ActionValue::Kind::kString) {
+        if (std::string problem = ReservedHeaderProblem(h.text); !problem.empty()) {
+          out.push_back({h.pos, problem, "Klaxon sets it for every request"});
+        }
       }
     }
   } else if (def.kind == "jira" && arg.key == "api_version" &&
@@ -212,6 +216,24 @@ bool IsHttpUrl(std::string_view url) {
 bool IsHeaderLine(std::string_view header) {
   return !header.empty() && header.front() != ':' && header.find(':') != std::string_view::npos &&
          header.find_first_of("\r\n") == std::string_view::npos;
+}
+
+std::string ReservedHeaderProblem(std::string_view header) {
+  const size_t colon = header.find(':');
+  std::string_view name = header.substr(0, colon);
+  while (!name.empty() && (name.back() == ' ' || name.back() == '\t')) name.remove_suffix(1);
+  while (!name.empty() && (name.front() == ' ' || name.front() == '\t')) name.remove_prefix(1);
+  std::string lower(name);
+  for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  static constexpr std::string_view kReserved[] = {
+      "content-length",   "transfer-encoding", "host",       "connection",
+      "keep-alive",       "upgrade",           "te",         "trailer",
+      "expect",           "proxy-connection",  "webhook-id", "webhook-timestamp",
+      "webhook-signature"};
+  for (std::string_view r : kReserved) {
+    if (lower == r) return "header `" + std::string(name) + "` cannot be set by an action";
+  }
+  return "";
 }
 
 bool IsPagerDutySeverity(std::string_view severity) {

@@ -53,6 +53,11 @@ std::vector<ActionProblem> ValidateActionDef(const ActionDef& def);
 bool IsHttpUrl(std::string_view url);
 // An extra header: "Name: value" on one line.
 bool IsHeaderLine(std::string_view header);
+// A header Klaxon must set itself: the request's framing and connection (Content-Length,
+// Transfer-Encoding, Host, Connection, ...: a user value would desynchronise the receiver or a
+// proxy in front of it) and the Standard Webhooks signature headers. The name's case is
+// ignored; empty when the header may be set.
+std::string ReservedHeaderProblem(std::string_view header);
 // critical, error, warning or info (PagerDuty's own severities).
 bool IsPagerDutySeverity(std::string_view severity);
 

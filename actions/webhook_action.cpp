@@ -199,6 +199,9 @@ Result<std::unique_ptr<Action>> CreateWebhookAction(const ActionDef& def,
       return Status::InvalidArgument("webhook action `" + def.name +
                                      "`: each header must read \"Name: value\"");
     }
+    if (std::string problem = ReservedHeaderProblem(h); !problem.empty()) {
+      return Status::InvalidArgument("webhook action `" + def.name + "`: " + problem);
+    }
   }
   for (const std::string& s : args->Strings("secret")) {
     if (s.starts_with("whsec_") && !Base64Decode(std::string_view(s).substr(6)).ok()) {

@@ -42,6 +42,13 @@ Result<std::vector<std::string>> CollectRuleFiles(const std::vector<std::string>
 }
 
 Result<std::string> ReadFileText(const std::string& path, size_t limit) {
+  // Opening a FIFO blocks until a writer comes, and a device (/dev/zero) never ends: only
+  // regular files (and symbolic links to them, as Kubernetes mounts secrets) are read.
+  std::error_code ec;
+  const std::filesystem::file_status st = std::filesystem::status(path, ec);
+  if (!ec && std::filesystem::exists(st) && !std::filesystem::is_regular_file(st)) {
+    return Status::IoError("cannot read " + path + ": not a regular file");
+  }
   std::ifstream in(path, std::ios::binary);
   if (!in) return Status::NotFound("cannot read " + path);
   std::string text;

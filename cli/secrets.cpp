@@ -25,9 +25,12 @@ actions::SecretResolver MakeSecretResolver(EnvLookup env, std::string base_dir) 
       Result<std::string> content = ReadSecretFile(path);
       if (!content.ok()) {
         // The message names the path as written, never the contents.
-        return Status::InvalidArgument(content.status().code() == StatusCode::kInvalidArgument
-                                           ? "secret file " + v.text + " is larger than 64 KiB"
-                                           : "cannot read secret file " + v.text);
+        const std::string& why = content.status().message();
+        return Status::InvalidArgument(
+            content.status().code() == StatusCode::kInvalidArgument
+                ? "secret file " + v.text + " is larger than 64 KiB"
+                : "cannot read secret file " + v.text +
+                      (why.ends_with(": not a regular file") ? ": not a regular file" : ""));
       }
       std::string s = std::move(content).value();
       while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.pop_back();

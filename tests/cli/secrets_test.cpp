@@ -1,10 +1,14 @@
 #include "cli/secrets.h"
 
+#include <sys/stat.h>
+
 #include <doctest/doctest.h>
 
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+
+#include "cli/preflight.h"
 
 namespace klaxon::cli {
 namespace {
@@ -23,8 +27,17 @@ TEST_CASE("a secret file is read with a size cap") {
   const actions::SecretResolver resolve = MakeSecretResolver(NoEnv, "");
   const Result<std::string> zero = resolve(File("/dev/zero"));
   REQUIRE_FALSE(zero.ok());
-  CHECK(zero.status().message() == "secret file /dev/zero is larger than 64 KiB");
+  CHECK(zero.status().message() == "cannot read secret file /dev/zero: not a regular file");
   CHECK_FALSE(ReadSecretFile("/dev/zero").ok());
+  // Before: a FIFO blocked the open until a writer came, and check, run and notify hung.
+  const std::string fifo =
+      (std::filesystem::temp_directory_path() / "klaxon-secrets-test.fifo").string();
+  std::remove(fifo.c_str());
+  REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+  CHECK(resolve(File(fifo)).status().message() ==
+        "cannot read secret file " + fifo + ": not a regular file");
+  CHECK(ReadConfigFile(fifo).status().message() == "cannot read " + fifo + ": not a regular file");
+  std::remove(fifo.c_str());
 
   const std::string path =
       (std::filesystem::temp_directory_path() / "klaxon-secrets-test.txt").string();
