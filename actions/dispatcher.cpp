@@ -7,7 +7,10 @@
 #include <climits>
 #include <cmath>
 
+#include <fmt/format.h>
+
 #include "actions/render.h"
+#include "actions/silencer.h"
 
 namespace klaxon::actions {
 
@@ -70,8 +73,8 @@ Result<std::unique_ptr<Dispatcher>> Dispatcher::Start(Outbox& outbox,
   }
   for (const auto& [name, count] : orphans) {
     d->Log(LogLevel::kWarn, "outbox holds " + std::to_string(count) +
-                                   " notification(s) for action `" + name +
-                                   "`, which is not configured; kept in the outbox");
+                                " notification(s) for action `" + name +
+                                "`, which is not configured; kept in the outbox");
   }
   if (!pending->empty()) {
     d->Log(LogLevel::kInfo, "resuming delivery of " + std::to_string(d->items_.size()) +
@@ -108,8 +111,8 @@ void Dispatcher::Stop() {
   for (auto& [name, st] : actions_) {
     for (auto& [kind, r] : st.repeated) {
       if (r.suppressed == 0) continue;
-      Log(LogLevel::kWarn, "action `" + name + "`: " + std::to_string(r.suppressed) +
-                                  " similar " + kind + " message(s) suppressed since the last one");
+      Log(LogLevel::kWarn, "action `" + name + "`: " + std::to_string(r.suppressed) + " similar " +
+                               kind + " message(s) suppressed since the last one");
       r.suppressed = 0;
     }
   }
@@ -191,6 +194,7 @@ Status Dispatcher::Submit(std::span<const Notification> batch, const RuleSet& ru
       continue;
     }
     const Rule& rule = rules.rules[n.rule_index];
+    std::vector<Prepared> items;
     for (const std::string& name : rule.actions) {
       const Action* action = nullptr;
       {
@@ -205,8 +209,20 @@ Status Dispatcher::Submit(std::span<const Notification> batch, const RuleSet& ru
         }
         continue;
       }
-      if (std::optional<Prepared> p = action->Prepare(n, rule)) prepared.push_back(std::move(*p));
+      if (std::optional<Prepared> p = action->Prepare(n, rule)) items.push_back(std::move(*p));
     }
+    if (options_.silencer != nullptr) {
+      bool silenced = false;
+      if (Status s = options_.silencer->Filter(n, rule, items, clock_.NowMs(), &silenced);
+          !s.ok()) {
+        return s;
+      }
+      if (silenced) {
+        Log(LogLevel::kDebug, fmt::format("silenced: {} {} ({})", rule.name,
+                                          AlertStateName(n.state), IdempotencyKey(n)));
+      }
+    }
+    for (Prepared& p : items) prepared.push_back(std::move(p));
   }
   if (Status s = EnqueueMany(std::move(prepared)); !s.ok()) return s;
   return first_error;
@@ -437,9 +453,20 @@ void Dispatcher::WorkerLoop() {
   std::unique_lock lock(mu_);
   while (!stop_) {
     const int64_t now = clock_.NowMs();
+    if (options_.silencer != nullptr && now >= next_silence_check_ms_) {
+      // Promptly at a silence's end; every silence_check_ms for silences expired or added
+      // from another thread meanwhile.
+      next_silence_check_ms_ =
+          std::min(now + options_.silence_check_ms, options_.silencer->NextChangeMs(now));
+      lock.unlock();
+      ReleaseSilenced(now);
+      lock.lock();
+      continue;
+    }
     Work work;
     int64_t next_due = INT64_MAX;
     if (!FindWork(now, work, next_due)) {
+      if (options_.silencer != nullptr) next_due = std::min(next_due, next_silence_check_ms_);
       if (next_due == INT64_MAX) {
         // A manual clock can expire items without notice; poll it then.
         if (clock_.MaxBlockMs(INT64_MAX / 2) < INT64_MAX / 4 && !items_.empty()) {
@@ -461,6 +488,25 @@ void Dispatcher::WorkerLoop() {
     --busy_;
     done_cv_.notify_all();
   }
+}
+
+void Dispatcher::ReleaseSilenced(int64_t now) {
+  std::vector<HeldEpisode> released = options_.silencer->Released(now);
+  if (released.empty()) return;
+  std::vector<Prepared> items;
+  std::vector<std::string> keys;
+  for (HeldEpisode& e : released) {
+    keys.push_back(e.key);
+    for (Prepared& p : e.items) items.push_back(std::move(p));
+  }
+  Log(LogLevel::kInfo,
+      fmt::format("silence ended: {} episode(s) still firing notify now", released.size()));
+  // Forgotten only once stored in the outbox: a failure here retries at the next check.
+  if (Status s = EnqueueMany(std::move(items)); !s.ok()) {
+    Log(LogLevel::kError, s.message());
+    return;
+  }
+  if (Status s = options_.silencer->Forget(keys); !s.ok()) Log(LogLevel::kError, s.message());
 }
 
 void Dispatcher::Complete(Work& work, const DeliveryResult& result) {

@@ -41,6 +41,8 @@
 
 namespace klaxon::actions {
 
+class Silencer;
+
 using LogFn = std::function<void(LogLevel, const std::string&)>;
 
 struct DispatcherOptions {
@@ -62,6 +64,10 @@ struct DispatcherOptions {
   // Stop() lets requests in progress finish for this long (wall time), then abandons them
   // (Transport::Abort); they stay in the outbox and are sent again after a restart.
   int64_t stop_grace_ms = 1000;
+  // Applies silences in Submit(batch, rules) and releases held episodes from the workers
+  // (at most silence_check_ms of clock time after their silences end). Borrowed; may be null.
+  Silencer* silencer = nullptr;
+  int64_t silence_check_ms = 1000;
   LogFn log;  // may be empty; messages never contain secrets
 };
 
@@ -176,6 +182,8 @@ class Dispatcher {
   Status EnqueueMany(std::vector<Prepared> prepared);
   // Deletes accepted items from the outbox; concurrent callers are folded into one transaction.
   void FlushRemovals(std::vector<int64_t> ids);
+  // Enqueues the held episodes whose silences ended (Silencer::Release). Not under mu_.
+  void ReleaseSilenced(int64_t now);
 
   Outbox& outbox_;
   Transport& transport_;
@@ -198,6 +206,7 @@ class Dispatcher {
   std::set<int64_t> finished_waited_;
   std::vector<int64_t> removals_;  // accepted, not yet deleted from the outbox
   bool removing_ = false;
+  int64_t next_silence_check_ms_ = 0;  // under mu_
   std::mt19937_64 rng_;
   DispatcherStats stats_;
   std::vector<std::thread> workers_;
