@@ -31,5 +31,6 @@ int RunReplay(const Args& args, std::ostream& out, std::ostream& err);   // repl
 int RunTest(const Args& args, std::ostream& out, std::ostream& err);     // test_command.cpp
 int RunNotify(const Args& args, std::ostream& out, std::ostream& err);   // notify_command.cpp
 int RunService(const Args& args, std::ostream& out, std::ostream& err);  // run_command.cpp
+int RunSilence(const Args& args, std::ostream& out, std::ostream& err);  // silence_command.cpp
 
 }  // namespace klaxon::cli

@@ -20,6 +20,7 @@ constexpr std::string_view kUsage =
     "  notify RULES... --action NAME\n"
     "                           send one test notification through an action\n"
     "  run --config FILE        run the alerting service\n"
+    "  silence add|list|expire  mute alerts of a running service during maintenance\n"
     "  version                  print the version\n"
     "\n"
     "Run `klaxon <command> --help` for a command's options.\n";
@@ -39,6 +40,7 @@ int main(int argc, char** argv) {
   if (command == "test") return klaxon::cli::RunTest(args, std::cout, std::cerr);
   if (command == "notify") return klaxon::cli::RunNotify(args, std::cout, std::cerr);
   if (command == "run") return klaxon::cli::RunService(args, std::cout, std::cerr);
+  if (command == "silence") return klaxon::cli::RunSilence(args, std::cout, std::cerr);
   if (command == "version" || command == "--version") {
     std::cout << "klaxon " << KLAXON_VERSION_STRING << "\n";
     return 0;
