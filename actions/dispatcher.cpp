@@ -11,8 +11,22 @@
 
 #include "actions/render.h"
 #include "actions/silencer.h"
+#include "engine/time_format.h"
 
 namespace klaxon::actions {
+
+namespace {
+
+// "service=orders-api environment=production", for people.
+std::string GroupText(const Notification& n, const Rule& rule) {
+  std::string out;
+  for (size_t i = 0; i < rule.group_by.size() && i < n.group.size(); ++i) {
+    out += (out.empty() ? "" : " ") + rule.group_by[i].name + "=" + n.group[i].value_or("");
+  }
+  return out;
+}
+
+}  // namespace
 
 int64_t BackoffDelayMs(const DispatcherOptions& o, uint32_t attempt, double u) {
   double base = static_cast<double>(o.initial_backoff_ms) *
@@ -47,7 +61,8 @@ Dispatcher::Dispatcher(Outbox& outbox, Transport& transport, const Clock& clock,
       transport_(transport),
       clock_(clock),
       options_(std::move(options)),
-      rng_(options_.seed != 0 ? options_.seed : std::random_device{}()) {}
+      rng_(options_.seed != 0 ? options_.seed : std::random_device{}()),
+      history_(options_.history_size) {}
 
 Result<std::unique_ptr<Dispatcher>> Dispatcher::Start(Outbox& outbox,
                                                       std::vector<const Action*> actions,
@@ -211,6 +226,12 @@ Status Dispatcher::Submit(std::span<const Notification> batch, const RuleSet& ru
       }
       if (std::optional<Prepared> p = action->Prepare(n, rule)) items.push_back(std::move(*p));
     }
+    NotificationRecord record{n.at_ms, rule.name, GroupText(n, rule), AlertStateName(n.state), {}};
+    std::vector<std::string> keys;
+    for (const Prepared& p : items) {
+      record.deliveries.push_back({p.action, "queued", ""});
+      keys.push_back(p.idempotency_key);
+    }
     if (options_.silencer != nullptr) {
       bool silenced = false;
       if (Status s = options_.silencer->Filter(n, rule, items, clock_.NowMs(), &silenced);
@@ -218,10 +239,12 @@ Status Dispatcher::Submit(std::span<const Notification> batch, const RuleSet& ru
         return s;
       }
       if (silenced) {
+        for (DeliveryRecord& d : record.deliveries) d.state = "silenced";
         Log(LogLevel::kDebug, fmt::format("silenced: {} {} ({})", rule.name,
                                           AlertStateName(n.state), IdempotencyKey(n)));
       }
     }
+    history_.Add(std::move(record), keys);
     for (Prepared& p : items) prepared.push_back(std::move(p));
   }
   if (Status s = EnqueueMany(std::move(prepared)); !s.ok()) return s;
@@ -423,6 +446,12 @@ void Dispatcher::Finish(int64_t id, const DeliveryResult& result) {
   auto it = items_.find(id);
   if (it != items_.end()) {
     const OutboxItem& item = it->second.item;
+    if (result.kind == DeliveryResult::Kind::kAccepted) {
+      history_.Update(item.prepared.action, item.prepared.idempotency_key, "delivered", "");
+    } else {
+      history_.Update(item.prepared.action, item.prepared.idempotency_key, "given up",
+                      result.reason);
+    }
     ActionState& st = actions_[item.prepared.action];
     st.ids.erase(id);
     st.ready.erase({item.next_attempt_ms, id});
@@ -584,6 +613,9 @@ void Dispatcher::Complete(Work& work, const DeliveryResult& result) {
           continue;
         }
         ++stats_.retried;
+        history_.Update(e.item.prepared.action, e.item.prepared.idempotency_key, "retrying",
+                        fmt::format("{}; attempt {} failed, next at {}", result.reason,
+                                    e.item.attempts, FormatTimeMs(e.item.next_attempt_ms)));
         (void)outbox_.Reschedule(id, e.item.attempts, e.item.next_attempt_ms);
         MarkReadyIfHead(st, e);
       }

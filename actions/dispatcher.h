@@ -36,6 +36,7 @@
 
 #include "actions/action.h"
 #include "actions/clock.h"
+#include "actions/delivery_history.h"
 #include "actions/outbox.h"
 #include "engine/log_level.h"
 
@@ -68,6 +69,8 @@ struct DispatcherOptions {
   // (at most silence_check_ms of clock time after their silences end). Borrowed; may be null.
   Silencer* silencer = nullptr;
   int64_t silence_check_ms = 1000;
+  // Notifications remembered with their delivery per action, for the status page.
+  size_t history_size = 100;
   LogFn log;  // may be empty; messages never contain secrets
 };
 
@@ -128,6 +131,8 @@ class Dispatcher {
 
   DispatcherStats Stats() const;
   std::vector<OutboxItem> Pending() const;  // snapshot, oldest first
+  // The last notifications submitted (newest first) and what became of them per action.
+  std::vector<NotificationRecord> RecentNotifications() const { return history_.Newest(); }
 
  private:
   struct Entry {
@@ -208,6 +213,7 @@ class Dispatcher {
   bool removing_ = false;
   int64_t next_silence_check_ms_ = 0;  // under mu_
   std::mt19937_64 rng_;
+  DeliveryHistory history_;
   DispatcherStats stats_;
   std::vector<std::thread> workers_;
 };

@@ -9,6 +9,7 @@
 
 #include <doctest/doctest.h>
 
+#include "actions/delivery_history.h"
 #include "actions/dispatcher.h"
 #include "actions/http_client.h"
 #include "actions/outbox.h"
@@ -234,6 +235,22 @@ TEST_CASE("a silenced episode: held, repeats and resolve muted, released when it
   s.Submit(resolved2);
   REQUIRE(receiver.WaitForCount(3));
   CHECK(WebhookId(receiver.Requests()[2]) == IdempotencyKey(resolved2));
+
+  // The history the status page shows, newest first: what became of each per action.
+  REQUIRE(WaitUntil([&] {
+    return s.dispatcher->RecentNotifications().front().deliveries.at(0).state == "delivered";
+  }));
+  const std::vector<NotificationRecord> recent = s.dispatcher->RecentNotifications();
+  REQUIRE(recent.size() == 6);
+  CHECK(recent[0].state == "resolved");
+  CHECK(recent[0].group == "service=orders-api");
+  CHECK(recent[1].state == "firing");
+  CHECK(recent[1].deliveries.at(0).state == "delivered");  // held, then released
+  CHECK(recent[2].group == "service=search-api");
+  for (size_t i = 3; i < 6; ++i) {
+    CHECK(recent[i].deliveries.at(0).action == "ops");
+    CHECK(recent[i].deliveries.at(0).state == "silenced");
+  }
 }
 
 TEST_CASE("the resolve of an episode delivered before a silence is still delivered") {
@@ -248,6 +265,32 @@ TEST_CASE("the resolve of an episode delivered before a silence is still deliver
   REQUIRE(receiver.WaitForCount(2));
   CHECK(receiver.Requests()[1].body.find("\"resolved\"") != std::string::npos);
   CHECK(s.silencer->Stats(kNow).silenced == 1);
+}
+
+}  // namespace
+}  // namespace klaxon::actions
+
+namespace klaxon::actions {
+namespace {
+
+TEST_CASE("DeliveryHistory: bounded, newest first, updates by action and key") {
+  DeliveryHistory h(2);
+  h.Add({1, "r", "g=a", "firing", {{"ops", "queued", ""}, {"pd", "queued", ""}}}, {"k1", "k1"});
+  h.Add({2, "r", "g=b", "firing", {{"ops", "queued", ""}}}, {"k2"});
+  h.Update("pd", "k1", "retrying", "http_500; attempt 1 failed");
+  std::vector<NotificationRecord> got = h.Newest();
+  REQUIRE(got.size() == 2);
+  CHECK(got[1].deliveries[0].state == "queued");
+  CHECK(got[1].deliveries[1].state == "retrying");
+  h.Add({3, "r", "g=c", "resolved", {{"ops", "queued", ""}}}, {"k3"});
+  h.Update("ops", "k1", "delivered", "");  // forgotten: no effect
+  h.Update("ops", "k3", "given up", "http_4xx");
+  got = h.Newest();
+  REQUIRE(got.size() == 2);
+  CHECK(got[0].at_ms == 3);
+  CHECK(got[0].deliveries[0].state == "given up");
+  CHECK(got[0].deliveries[0].detail == "http_4xx");
+  CHECK(got[1].at_ms == 2);
 }
 
 }  // namespace
