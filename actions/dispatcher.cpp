@@ -7,9 +7,26 @@
 #include <climits>
 #include <cmath>
 
+#include <fmt/format.h>
+
 #include "actions/render.h"
+#include "actions/silencer.h"
+#include "engine/time_format.h"
 
 namespace klaxon::actions {
+
+namespace {
+
+// "service=orders-api environment=production", for people.
+std::string GroupText(const Notification& n, const Rule& rule) {
+  std::string out;
+  for (size_t i = 0; i < rule.group_by.size() && i < n.group.size(); ++i) {
+    out += (out.empty() ? "" : " ") + rule.group_by[i].name + "=" + n.group[i].value_or("");
+  }
+  return out;
+}
+
+}  // namespace
 
 int64_t BackoffDelayMs(const DispatcherOptions& o, uint32_t attempt, double u) {
   double base = static_cast<double>(o.initial_backoff_ms) *
@@ -44,7 +61,8 @@ Dispatcher::Dispatcher(Outbox& outbox, Transport& transport, const Clock& clock,
       transport_(transport),
       clock_(clock),
       options_(std::move(options)),
-      rng_(options_.seed != 0 ? options_.seed : std::random_device{}()) {}
+      rng_(options_.seed != 0 ? options_.seed : std::random_device{}()),
+      history_(options_.history_size) {}
 
 Result<std::unique_ptr<Dispatcher>> Dispatcher::Start(Outbox& outbox,
                                                       std::vector<const Action*> actions,
@@ -70,8 +88,8 @@ Result<std::unique_ptr<Dispatcher>> Dispatcher::Start(Outbox& outbox,
   }
   for (const auto& [name, count] : orphans) {
     d->Log(LogLevel::kWarn, "outbox holds " + std::to_string(count) +
-                                   " notification(s) for action `" + name +
-                                   "`, which is not configured; kept in the outbox");
+                                " notification(s) for action `" + name +
+                                "`, which is not configured; kept in the outbox");
   }
   if (!pending->empty()) {
     d->Log(LogLevel::kInfo, "resuming delivery of " + std::to_string(d->items_.size()) +
@@ -108,8 +126,8 @@ void Dispatcher::Stop() {
   for (auto& [name, st] : actions_) {
     for (auto& [kind, r] : st.repeated) {
       if (r.suppressed == 0) continue;
-      Log(LogLevel::kWarn, "action `" + name + "`: " + std::to_string(r.suppressed) +
-                                  " similar " + kind + " message(s) suppressed since the last one");
+      Log(LogLevel::kWarn, "action `" + name + "`: " + std::to_string(r.suppressed) + " similar " +
+                               kind + " message(s) suppressed since the last one");
       r.suppressed = 0;
     }
   }
@@ -191,6 +209,7 @@ Status Dispatcher::Submit(std::span<const Notification> batch, const RuleSet& ru
       continue;
     }
     const Rule& rule = rules.rules[n.rule_index];
+    std::vector<Prepared> items;
     for (const std::string& name : rule.actions) {
       const Action* action = nullptr;
       {
@@ -205,8 +224,28 @@ Status Dispatcher::Submit(std::span<const Notification> batch, const RuleSet& ru
         }
         continue;
       }
-      if (std::optional<Prepared> p = action->Prepare(n, rule)) prepared.push_back(std::move(*p));
+      if (std::optional<Prepared> p = action->Prepare(n, rule)) items.push_back(std::move(*p));
     }
+    NotificationRecord record{n.at_ms, rule.name, GroupText(n, rule), AlertStateName(n.state), {}};
+    std::vector<std::string> keys;
+    for (const Prepared& p : items) {
+      record.deliveries.push_back({p.action, "queued", ""});
+      keys.push_back(p.idempotency_key);
+    }
+    if (options_.silencer != nullptr) {
+      bool silenced = false;
+      if (Status s = options_.silencer->Filter(n, rule, items, clock_.NowMs(), &silenced);
+          !s.ok()) {
+        return s;
+      }
+      if (silenced) {
+        for (DeliveryRecord& d : record.deliveries) d.state = "silenced";
+        Log(LogLevel::kDebug, fmt::format("silenced: {} {} ({})", rule.name,
+                                          AlertStateName(n.state), IdempotencyKey(n)));
+      }
+    }
+    history_.Add(std::move(record), keys);
+    for (Prepared& p : items) prepared.push_back(std::move(p));
   }
   if (Status s = EnqueueMany(std::move(prepared)); !s.ok()) return s;
   return first_error;
@@ -407,6 +446,12 @@ void Dispatcher::Finish(int64_t id, const DeliveryResult& result) {
   auto it = items_.find(id);
   if (it != items_.end()) {
     const OutboxItem& item = it->second.item;
+    if (result.kind == DeliveryResult::Kind::kAccepted) {
+      history_.Update(item.prepared.action, item.prepared.idempotency_key, "delivered", "");
+    } else {
+      history_.Update(item.prepared.action, item.prepared.idempotency_key, "given up",
+                      result.reason);
+    }
     ActionState& st = actions_[item.prepared.action];
     st.ids.erase(id);
     st.ready.erase({item.next_attempt_ms, id});
@@ -437,9 +482,20 @@ void Dispatcher::WorkerLoop() {
   std::unique_lock lock(mu_);
   while (!stop_) {
     const int64_t now = clock_.NowMs();
+    if (options_.silencer != nullptr && now >= next_silence_check_ms_) {
+      // Promptly at a silence's end; every silence_check_ms for silences expired or added
+      // from another thread meanwhile.
+      next_silence_check_ms_ =
+          std::min(now + options_.silence_check_ms, options_.silencer->NextChangeMs(now));
+      lock.unlock();
+      ReleaseSilenced(now);
+      lock.lock();
+      continue;
+    }
     Work work;
     int64_t next_due = INT64_MAX;
     if (!FindWork(now, work, next_due)) {
+      if (options_.silencer != nullptr) next_due = std::min(next_due, next_silence_check_ms_);
       if (next_due == INT64_MAX) {
         // A manual clock can expire items without notice; poll it then.
         if (clock_.MaxBlockMs(INT64_MAX / 2) < INT64_MAX / 4 && !items_.empty()) {
@@ -461,6 +517,25 @@ void Dispatcher::WorkerLoop() {
     --busy_;
     done_cv_.notify_all();
   }
+}
+
+void Dispatcher::ReleaseSilenced(int64_t now) {
+  std::vector<HeldEpisode> released = options_.silencer->Released(now);
+  if (released.empty()) return;
+  std::vector<Prepared> items;
+  std::vector<std::string> keys;
+  for (HeldEpisode& e : released) {
+    keys.push_back(e.key);
+    for (Prepared& p : e.items) items.push_back(std::move(p));
+  }
+  Log(LogLevel::kInfo,
+      fmt::format("silence ended: {} episode(s) still firing notify now", released.size()));
+  // Forgotten only once stored in the outbox: a failure here retries at the next check.
+  if (Status s = EnqueueMany(std::move(items)); !s.ok()) {
+    Log(LogLevel::kError, s.message());
+    return;
+  }
+  if (Status s = options_.silencer->Forget(keys); !s.ok()) Log(LogLevel::kError, s.message());
 }
 
 void Dispatcher::Complete(Work& work, const DeliveryResult& result) {
@@ -538,6 +613,9 @@ void Dispatcher::Complete(Work& work, const DeliveryResult& result) {
           continue;
         }
         ++stats_.retried;
+        history_.Update(e.item.prepared.action, e.item.prepared.idempotency_key, "retrying",
+                        fmt::format("{}; attempt {} failed, next at {}", result.reason,
+                                    e.item.attempts, FormatTimeMs(e.item.next_attempt_ms)));
         (void)outbox_.Reschedule(id, e.item.attempts, e.item.next_attempt_ms);
         MarkReadyIfHead(st, e);
       }

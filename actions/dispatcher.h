@@ -36,10 +36,13 @@
 
 #include "actions/action.h"
 #include "actions/clock.h"
+#include "actions/delivery_history.h"
 #include "actions/outbox.h"
 #include "engine/log_level.h"
 
 namespace klaxon::actions {
+
+class Silencer;
 
 using LogFn = std::function<void(LogLevel, const std::string&)>;
 
@@ -62,6 +65,12 @@ struct DispatcherOptions {
   // Stop() lets requests in progress finish for this long (wall time), then abandons them
   // (Transport::Abort); they stay in the outbox and are sent again after a restart.
   int64_t stop_grace_ms = 1000;
+  // Applies silences in Submit(batch, rules) and releases held episodes from the workers
+  // (at most silence_check_ms of clock time after their silences end). Borrowed; may be null.
+  Silencer* silencer = nullptr;
+  int64_t silence_check_ms = 1000;
+  // Notifications remembered with their delivery per action, for the status page.
+  size_t history_size = 100;
   LogFn log;  // may be empty; messages never contain secrets
 };
 
@@ -122,6 +131,8 @@ class Dispatcher {
 
   DispatcherStats Stats() const;
   std::vector<OutboxItem> Pending() const;  // snapshot, oldest first
+  // The last notifications submitted (newest first) and what became of them per action.
+  std::vector<NotificationRecord> RecentNotifications() const { return history_.Newest(); }
 
  private:
   struct Entry {
@@ -176,6 +187,8 @@ class Dispatcher {
   Status EnqueueMany(std::vector<Prepared> prepared);
   // Deletes accepted items from the outbox; concurrent callers are folded into one transaction.
   void FlushRemovals(std::vector<int64_t> ids);
+  // Enqueues the held episodes whose silences ended (Silencer::Release). Not under mu_.
+  void ReleaseSilenced(int64_t now);
 
   Outbox& outbox_;
   Transport& transport_;
@@ -198,7 +211,9 @@ class Dispatcher {
   std::set<int64_t> finished_waited_;
   std::vector<int64_t> removals_;  // accepted, not yet deleted from the outbox
   bool removing_ = false;
+  int64_t next_silence_check_ms_ = 0;  // under mu_
   std::mt19937_64 rng_;
+  DeliveryHistory history_;
   DispatcherStats stats_;
   std::vector<std::thread> workers_;
 };

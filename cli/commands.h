@@ -32,5 +32,6 @@ int RunTest(const Args& args, std::ostream& out, std::ostream& err);     // test
 int RunNotify(const Args& args, std::ostream& out, std::ostream& err);   // notify_command.cpp
 int RunService(const Args& args, std::ostream& out, std::ostream& err);  // run_command.cpp
 int RunImport(const Args& args, std::ostream& out, std::ostream& err);   // import_command.cpp
+int RunSilence(const Args& args, std::ostream& out, std::ostream& err);  // silence_command.cpp
 
 }  // namespace klaxon::cli

@@ -22,6 +22,7 @@ constexpr std::string_view kUsage =
     "  run --config FILE        run the alerting service\n"
     "  import sentry|elastalert FILE\n"
     "                           print Klaxon rules equivalent to Sentry or ElastAlert2 rules\n"
+    "  silence add|list|expire  mute alerts of a running service during maintenance\n"
     "  version                  print the version\n"
     "\n"
     "Run `klaxon <command> --help` for a command's options.\n";
@@ -42,6 +43,7 @@ int main(int argc, char** argv) {
   if (command == "notify") return klaxon::cli::RunNotify(args, std::cout, std::cerr);
   if (command == "run") return klaxon::cli::RunService(args, std::cout, std::cerr);
   if (command == "import") return klaxon::cli::RunImport(args, std::cout, std::cerr);
+  if (command == "silence") return klaxon::cli::RunSilence(args, std::cout, std::cerr);
   if (command == "version" || command == "--version") {
     std::cout << "klaxon " << KLAXON_VERSION_STRING << "\n";
     return 0;
