@@ -35,7 +35,7 @@
 #include <vector>
 
 #include "actions/action.h"
-#include "actions/clock.h"
+#include "clock/clock.h"
 #include "actions/outbox.h"
 #include "engine/log_level.h"
 

@@ -19,7 +19,7 @@
 #include <httplib.h>
 
 #include "actions/action.h"
-#include "actions/clock.h"
+#include "clock/clock.h"
 #include "actions/dispatcher.h"
 #include "actions/http_client.h"
 #include "actions/outbox.h"

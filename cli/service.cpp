@@ -12,7 +12,6 @@
 #include <nlohmann/json.hpp>
 
 #include "actions/action.h"
-#include "actions/clock.h"
 #include "actions/dispatcher.h"
 #include "actions/http_client.h"
 #include "actions/outbox.h"
@@ -22,6 +21,7 @@
 #include "cli/rule_files.h"
 #include "cli/secrets.h"
 #include "cli/service_metrics.h"
+#include "clock/clock.h"
 #include "connectors/file_source.h"
 #include "connectors/kafka_producer.h"
 #include "connectors/kafka_source.h"
@@ -70,24 +70,19 @@ struct Service::Loaded {
 
 // Delivery pieces that outlive reloads.
 struct Service::Delivery {
-  actions::SystemClock clock;
   std::unique_ptr<actions::Outbox> outbox;
   std::unique_ptr<actions::SafeHttpClient> http;
 };
 
-Service::Service(Config config, EnvLookup env, Logger& log)
-    : config_(std::move(config)), env_(std::move(env)), log_(log) {}
+Service::Service(Config config, EnvLookup env, Logger& log, const Clock& clock)
+    : config_(std::move(config)), env_(std::move(env)), log_(log), clock_(clock) {}
 
 Service::~Service() {
   if (admin_) admin_->Stop();
   if (dispatcher_) dispatcher_->Stop();
 }
 
-int64_t Service::NowMs() const {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
+int64_t Service::NowMs() const { return clock_.NowMs(); }
 
 int Service::admin_port() const { return admin_ ? admin_->port() : 0; }
 
@@ -134,7 +129,7 @@ Status Service::StartDispatcher() {
     log_.Log(level, "delivery", {{"detail", message}});
   };
   Result<std::unique_ptr<actions::Dispatcher>> d = actions::Dispatcher::Start(
-      *delivery_->outbox, std::move(list), *delivery_->http, delivery_->clock, options);
+      *delivery_->outbox, std::move(list), *delivery_->http, clock_, options);
   if (!d.ok()) return d.status();
   dispatcher_ = std::move(d).value();
   return Status::Ok();
@@ -506,7 +501,7 @@ bool Service::Checkpoint(const char* why) {
   // What the engine produced must be in the outbox before a checkpoint skips past it.
   if (submit_failed_) return false;
   const auto t0 = std::chrono::steady_clock::now();
-  checkpoint_at_ = t0;
+  checkpoint_at_ms_ = NowMs();
   if (dead_letters_) {
     if (Status st = dead_letters_->Flush(std::chrono::seconds(5)); !st.ok()) {
       ++checkpoint_failures_;
@@ -785,8 +780,7 @@ int Service::Run() {
     MarkProcessed();
     SaveProgress(false);
     const auto now = std::chrono::steady_clock::now();
-    if (state_ &&
-        now - checkpoint_at_ >= std::chrono::milliseconds(config_.checkpoint_interval_ms)) {
+    if (state_ && NowMs() - checkpoint_at_ms_ >= config_.checkpoint_interval_ms) {
       Checkpoint("interval");
     }
     if (now - last_snapshot >= std::chrono::milliseconds(200) || input_ended) {

@@ -23,6 +23,7 @@
 #include "cli/config.h"
 #include "cli/logger.h"
 #include "cli/metrics.h"
+#include "clock/clock.h"
 #include "engine/engine.h"
 #include "service/decode_pool.h"
 #include "service/partition_time.h"
@@ -41,7 +42,9 @@ class AdminServer;
 
 class Service {
  public:
-  Service(Config config, EnvLookup env, Logger& log);
+  // Wall-clock time is read only from `clock` (checkpoint stamps and intervals, idle ticks, the
+  // future-timestamp bound, idle partitions, delivery scheduling).
+  Service(Config config, EnvLookup env, Logger& log, const Clock& clock);
   ~Service();
 
   // Loads rules, opens the outbox and the source, starts delivery and the admin server.
@@ -125,6 +128,7 @@ class Service {
   Config config_;
   EnvLookup env_;
   Logger& log_;
+  const Clock& clock_;
 
   std::unique_ptr<Loaded> loaded_;
   std::unique_ptr<connectors::Source> source_;
@@ -150,7 +154,7 @@ class Service {
   size_t admitted_last_ = 0;
   std::vector<service::PartitionOffset> restored_offsets_;  // applied when the source opens
   std::string checkpoint_buf_;
-  std::chrono::steady_clock::time_point checkpoint_at_{};
+  int64_t checkpoint_at_ms_ = 0;          // clock time of the last checkpoint attempt
   std::vector<Notification> notes_;       // reused
   std::deque<Pending> pending_;           // records handed out, in order, not yet marked processed
   std::vector<std::string> topic_names_;  // every topic a record came from
