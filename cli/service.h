@@ -2,8 +2,9 @@
 // Dispatcher (durable outbox) and the admin server, and owns the only clock of the process.
 //
 // Threads: Run() is the run loop and the only thread that touches the engine and the source.
-// The admin server's threads read snapshots under mu_; RequestReload/RequestShutdown only set
-// flags. Signals are turned into those calls by run_command.cpp.
+// The admin server's threads read only the snapshots published on board_;
+// RequestReload/RequestShutdown only set flags. Signals are turned into those calls by
+// run_command.cpp.
 #pragma once
 
 #include <atomic>
@@ -22,11 +23,13 @@
 #include "actions/dispatcher.h"
 #include "cli/config.h"
 #include "cli/logger.h"
-#include "cli/metrics.h"
 #include "clock/clock.h"
 #include "engine/engine.h"
+#include "service/admin_server.h"
 #include "service/decode_pool.h"
+#include "service/metrics_text.h"
 #include "service/partition_time.h"
+#include "service/runtime_snapshot.h"
 #include "service/state_store.h"
 
 namespace klaxon::connectors {
@@ -37,8 +40,6 @@ struct Record;
 }  // namespace klaxon::connectors
 
 namespace klaxon::cli {
-
-class AdminServer;
 
 class Service {
  public:
@@ -59,20 +60,6 @@ class Service {
  private:
   struct Loaded;    // rules, engine, actions of one generation
   struct Delivery;  // outbox, HTTP client, clock: outlive reloads
-  struct RunCounters {
-    uint64_t dead_lettered = 0;
-    uint64_t submitted = 0;
-    uint64_t submit_failures = 0;
-    uint64_t suppressed = 0;
-    uint64_t oversized = 0;
-    uint64_t partitions_paused = 0;
-    uint64_t pauses = 0;
-    uint64_t checkpoints = 0;
-    uint64_t checkpoint_failures = 0;
-    uint64_t checkpoint_bytes = 0;
-    double checkpoint_seconds = 0;
-    int64_t checkpoint_time_ms = 0;
-  };
   using PartitionKey = std::pair<std::string, int32_t>;
   struct Pending {
     uint64_t sequence;  // 0: rejected, nothing held in the engine
@@ -119,10 +106,8 @@ class Service {
   std::string ProgressPath() const;
   void MarkProcessed();
   void Tick(int64_t now_ms);
+  // Copies what the admin server shows into a new RuntimeSnapshot and swaps it in.
   void PublishSnapshot();
-  std::string MetricsText();
-  std::string RulesJson();
-  std::string AlertsJson();
   int64_t NowMs() const;
 
   Config config_;
@@ -136,7 +121,7 @@ class Service {
   std::unique_ptr<connectors::KafkaProducer> dead_letters_;
   std::unique_ptr<Delivery> delivery_;
   std::unique_ptr<actions::Dispatcher> dispatcher_;
-  std::unique_ptr<AdminServer> admin_;
+  std::unique_ptr<service::AdminServer> admin_;
   std::unique_ptr<service::DecodePool> decode_pool_;  // decoders for the current engine
   // Event time per Kafka partition (null for files and stdin, which are one ordered input).
   std::unique_ptr<service::PartitionTime> partition_time_;
@@ -207,24 +192,15 @@ class Service {
   double checkpoint_seconds_ = 0;
   int64_t checkpoint_time_ms_ = 0;
   bool submit_failed_ = false;
-  LatencyHistogram eval_latency_{LatencyHistogram::kEvaluationBounds};
-  LatencyHistogram outbox_latency_{LatencyHistogram::kDeliveryBounds};
-
-  // Snapshot for the admin threads.
-  mutable std::mutex mu_;
-  EngineStats stats_snapshot_;
-  std::vector<ActiveAlert> alerts_snapshot_;
-  std::shared_ptr<const RuleSet> rules_snapshot_;
+  service::RunHistograms histograms_;
+  // What the admin server shows, as of the last PublishSnapshot (run loop only).
   std::vector<std::string> rule_files_;
   std::vector<std::string> rule_sha256_;
-  double last_reload_success_ = 0;
-  int64_t last_reload_time_ms_ = 0;
-  int64_t watermark_snapshot_ = 0;
-  RunCounters counters_snapshot_;
-  std::vector<service::PartitionTime::Partition> partitions_snapshot_;
-  std::vector<std::string> topic_names_snapshot_;
-  actions::DispatcherStats dispatcher_snapshot_;
-  bool has_dispatcher_snapshot_ = false;
+  bool last_reload_successful_ = false;
+  int64_t last_reload_success_ms_ = 0;
+
+  // The admin threads read only this: immutable snapshots the run loop publishes.
+  service::SnapshotBoard board_;
 };
 
 }  // namespace klaxon::cli
