@@ -3,13 +3,11 @@
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
-#include <fstream>
 #include <map>
 #include <span>
 #include <sstream>
 
 #include <fmt/format.h>
-#include <nlohmann/json.hpp>
 
 #include "actions/action.h"
 #include "actions/dispatcher.h"
@@ -26,6 +24,7 @@
 #include "service/admin_api.h"
 #include "service/decode_pool.h"
 #include "service/notification_fields.h"
+#include "service/progress_file.h"
 
 namespace klaxon::cli {
 namespace {
@@ -826,48 +825,21 @@ std::string Service::ProgressPath() const {
 }
 
 void Service::LoadProgress() {
-  Result<std::string> text = ReadFileText(ProgressPath());
-  if (!text.ok()) return;  // first start
-  nlohmann::json j = nlohmann::json::parse(*text, nullptr, false);
-  if (!j.is_array()) {
+  Result<service::HandedOffsets> offsets = service::LoadProgressFile(ProgressPath());
+  if (!offsets.ok()) {
     log_.Warn("ignoring an unreadable progress file", {{"path", ProgressPath()}});
     return;
   }
-  for (const auto& e : j) {
-    if (e.is_object() && e.value("topic", nlohmann::json()).is_string() &&
-        e.value("partition", nlohmann::json()).is_number_integer() &&
-        e.value("offset", nlohmann::json()).is_number_integer()) {
-      evaluated_before_[{e["topic"].get<std::string>(), e["partition"].get<int32_t>()}] =
-          e["offset"].get<int64_t>();
-    }
-  }
+  evaluated_before_ = std::move(offsets).value();
   evaluated_ = evaluated_before_;
 }
 
-// Written by rename, so a crash leaves the previous or the new file, never a torn one.
 void Service::SaveProgress(bool force) {
   if (kafka_ == nullptr || !progress_dirty_) return;
   const auto now = std::chrono::steady_clock::now();
   if (!force && now - progress_saved_at_ < std::chrono::seconds(1)) return;
-  nlohmann::json j = nlohmann::json::array();
-  for (const auto& [key, offset] : evaluated_) {
-    j.push_back({{"topic", key.first}, {"partition", key.second}, {"offset", offset}});
-  }
-  const std::string path = ProgressPath();
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    out << j.dump() << "\n";
-    out.flush();
-    if (!out) {
-      log_.Error("cannot write the progress file", {{"path", tmp}});
-      return;
-    }
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) {
-    log_.Error("cannot write the progress file", {{"path", path}, {"error", ec.message()}});
+  if (Status st = service::SaveProgressFile(ProgressPath(), evaluated_); !st.ok()) {
+    log_.Error("cannot write the progress file", {{"error", st.message()}});
     return;
   }
   progress_dirty_ = false;

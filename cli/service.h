@@ -29,6 +29,7 @@
 #include "service/decode_pool.h"
 #include "service/metrics_text.h"
 #include "service/partition_time.h"
+#include "service/progress_file.h"
 #include "service/runtime_snapshot.h"
 #include "service/state_store.h"
 
@@ -60,7 +61,6 @@ class Service {
  private:
   struct Loaded;    // rules, engine, actions of one generation
   struct Delivery;  // outbox, HTTP client, clock: outlive reloads
-  using PartitionKey = std::pair<std::string, int32_t>;
   struct Pending {
     uint64_t sequence;  // 0: rejected, nothing held in the engine
     int64_t event_time_ms;
@@ -167,8 +167,8 @@ class Service {
 
   // Highest offset per partition whose notifications are handed over: this run's, and the
   // previous run's (read at start) below which re-computed notifications are suppressed.
-  std::map<PartitionKey, int64_t> evaluated_;
-  std::map<PartitionKey, int64_t> evaluated_before_;
+  service::HandedOffsets evaluated_;
+  service::HandedOffsets evaluated_before_;
   std::vector<Handed> handed_before_;  // what HandleRecord looked up in evaluated_before_
   bool progress_dirty_ = false;
   std::chrono::steady_clock::time_point progress_saved_at_{};
