@@ -25,6 +25,7 @@
 #include "service/decode_pool.h"
 #include "service/notification_fields.h"
 #include "service/progress_file.h"
+#include "service/restore_horizon.h"
 
 namespace klaxon::cli {
 namespace {
@@ -42,19 +43,6 @@ constexpr size_t kDecodeBatches = 8;
 std::string Resolve(const std::string& base, const std::string& path) {
   if (path == "-" || path.empty() || std::filesystem::path(path).is_absolute()) return path;
   return (std::filesystem::path(base) / path).lexically_normal().string();
-}
-
-// How much event time a restart re-reads to rebuild exact window state: the longest span any
-// rule looks back over, plus pending/keep-firing and lateness; capped (docs/operations.md).
-int64_t StateHorizonMs(const RuleSet& rules, const EngineOptions& options, int64_t cap_ms) {
-  int64_t horizon = 0;
-  for (const Rule& r : rules.rules) {
-    if (!r.enabled) continue;
-    const Condition& c = r.condition;
-    horizon = std::max(horizon, c.window_ms + c.offset_ms +
-                                    std::max(r.pending_ms, r.keep_firing_ms) + r.repeat_ms);
-  }
-  return std::min(horizon + options.allowed_lateness_ms, cap_ms);
 }
 
 }  // namespace
@@ -142,8 +130,9 @@ void Service::AdoptLoadedRules() {
                                                        kDecodeWorkers, kDecodeBatches);
   // With checkpoints a restart continues from the stored state; the horizon re-read is only the
   // fallback without a state store.
-  state_horizon_ms_ =
-      state_ ? 0 : StateHorizonMs(loaded_->files.rules, config_.engine, config_.restore_horizon_ms);
+  state_horizon_ms_ = state_ ? 0
+                             : service::RestoreHorizonMs(loaded_->files.rules, config_.engine,
+                                                         config_.restore_horizon_ms);
   rule_files_ = loaded_->files.files;
   rule_sha256_ = loaded_->files.sha256;
   last_reload_successful_ = true;
