@@ -35,8 +35,8 @@
 #include <vector>
 
 #include "actions/action.h"
-#include "clock/clock.h"
 #include "actions/outbox.h"
+#include "clock/clock.h"
 #include "engine/log_level.h"
 
 namespace klaxon::actions {

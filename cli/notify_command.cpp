@@ -11,7 +11,6 @@
 
 #include <fmt/format.h>
 
-#include "clock/clock.h"
 #include "actions/dispatcher.h"
 #include "actions/http_client.h"
 #include "actions/outbox.h"
@@ -20,6 +19,7 @@
 #include "cli/flags.h"
 #include "cli/rule_files.h"
 #include "cli/secrets.h"
+#include "clock/clock.h"
 #include "engine/time_format.h"
 
 namespace klaxon::cli {
