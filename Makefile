@@ -2,6 +2,7 @@
 JOBS ?= 2
 BUILD ?= build/release
 SANITIZE_BUILD ?= build/sanitize
+TSAN_BUILD ?= build/tsan
 FUZZ_BUILD ?= build/fuzz
 FUZZ_SECONDS ?= 120
 CMAKE_FLAGS ?=
@@ -34,6 +35,12 @@ test-sanitize: deps
 	  -DKLAXON_BENCH=OFF $(CMAKE_FLAGS) >/dev/null
 	@cmake --build $(SANITIZE_BUILD) -j$(JOBS)
 	@cd $(SANITIZE_BUILD) && KLAXON_SANITIZE=1 ctest --output-on-failure -j$(JOBS)
+	@# ThreadSanitizer cannot share a build with ASan: a build of its own, with only what the
+	@# reload-while-scraped test needs (the libraries and that one test binary).
+	@cmake -S . -B $(TSAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DKLAXON_TSAN=ON \
+	  -DKLAXON_BENCH=OFF $(CMAKE_FLAGS) >/dev/null
+	@cmake --build $(TSAN_BUILD) -j$(JOBS) --target reload_scrape_race_test
+	@cd $(TSAN_BUILD) && ctest --output-on-failure -R '^reload_scrape_race_test$$'
 
 fuzz: deps
 	@scripts/fuzz $(FUZZ_BUILD) $(FUZZ_SECONDS)

@@ -35,9 +35,9 @@
 #include <vector>
 
 #include "actions/action.h"
-#include "actions/clock.h"
 #include "actions/delivery_history.h"
 #include "actions/outbox.h"
+#include "clock/clock.h"
 #include "engine/log_level.h"
 
 namespace klaxon::actions {

@@ -19,10 +19,10 @@
 #include <httplib.h>
 
 #include "actions/action.h"
-#include "actions/clock.h"
 #include "actions/dispatcher.h"
 #include "actions/http_client.h"
 #include "actions/outbox.h"
+#include "clock/clock.h"
 
 using namespace klaxon;
 using namespace klaxon::actions;

@@ -92,14 +92,6 @@ Result<Config> ParseConfig(const std::string& text,
                            const EnvLookup& env, const FileReader& read_file,
                            const std::string& file_name = "");
 
-// `admin.listen`: HOST:PORT, [IPv6]:PORT, or :PORT for every interface; port 0 to 65535 (0
-// picks a free port).
-struct ListenAddress {
-  std::string host;  // empty: every interface
-  int port = 0;
-};
-Result<ListenAddress> ParseListenAddress(const std::string& text);
-
 // Expands ${VAR} and ${VAR:-default}; `$$` is a literal `$`. An unset variable without a
 // default is an error naming it.
 Result<std::string> Interpolate(const std::string& value, const EnvLookup& env);

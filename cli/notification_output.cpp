@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "engine/time_format.h"
+#include "service/notification_fields.h"
 
 namespace klaxon::cli {
 namespace {
@@ -23,7 +24,7 @@ std::string GroupKey(const Notification& n) {
 std::string ConditionText(const Rule& rule) {
   const Condition& c = rule.condition;
   const std::string window = FormatDurationMs(c.window_ms);
-  const std::string threshold = FormatValue(c.threshold);
+  const std::string threshold = service::FormatValue(c.threshold);
   switch (c.kind) {
     case Condition::Kind::kEvery:
       return "";
@@ -43,33 +44,13 @@ std::string ConditionText(const Rule& rule) {
 
 }  // namespace
 
-std::string FormatValue(double value) {
-  if (std::isfinite(value) && value == std::floor(value) && std::fabs(value) < 1e15) {
-    return fmt::format("{}", static_cast<long long>(value));
-  }
-  std::string s = fmt::format("{:.2f}", value);
-  while (!s.empty() && s.back() == '0') s.pop_back();
-  if (!s.empty() && s.back() == '.') s.pop_back();
-  return s;
-}
-
-nlohmann::ordered_json GroupJson(const Rule& rule, const Notification& n) {
-  nlohmann::ordered_json group = nlohmann::ordered_json::object();
-  for (size_t i = 0; i < rule.group_by.size(); ++i) {
-    const bool has = i < n.group.size() && n.group[i].has_value();
-    group[rule.group_by[i].name] =
-        has ? nlohmann::ordered_json(*n.group[i]) : nlohmann::ordered_json(nullptr);
-  }
-  return group;
-}
-
 nlohmann::ordered_json NotificationJson(const Rule& rule, const Notification& n, bool explain) {
   // ordered_json keeps the documented key order of a replay line.
   nlohmann::ordered_json j;
   j["at"] = FormatTimeMs(n.at_ms);
   j["rule"] = rule.name;
   j["state"] = AlertStateName(n.state);
-  j["group"] = GroupJson(rule, n);
+  j["group"] = service::GroupJson(rule, n);
   if (n.value == std::floor(n.value) && std::fabs(n.value) < 1e15) {
     j["value"] = static_cast<long long>(n.value);
   } else {
@@ -96,7 +77,7 @@ std::string NotificationText(const Rule& rule, const Notification& n, bool expla
       fmt::format("{}  {:<8}  {}", FormatTimeMs(n.at_ms), AlertStateName(n.state), rule.name);
   if (!group.empty()) line += " {" + group + "}";
   if (rule.condition.kind != Condition::Kind::kEvery) {
-    line += fmt::format("  value {} ({})", FormatValue(n.value), ConditionText(rule));
+    line += fmt::format("  value {} ({})", service::FormatValue(n.value), ConditionText(rule));
   }
   if (!rule.actions.empty()) {
     line += "  ->";

@@ -17,12 +17,6 @@
 
 namespace klaxon::cli {
 
-// A measured value as people write it: 6, 12.5, 33.33.
-std::string FormatValue(double value);
-
-// {"environment":"production"} with null for missing fields; {} without group by.
-nlohmann::ordered_json GroupJson(const Rule& rule, const Notification& n);
-
 // The replay JSON line: at, rule, state, group, value, actions (+ explain fields).
 nlohmann::ordered_json NotificationJson(const Rule& rule, const Notification& n, bool explain);
 

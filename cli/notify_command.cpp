@@ -11,7 +11,6 @@
 
 #include <fmt/format.h>
 
-#include "actions/clock.h"
 #include "actions/dispatcher.h"
 #include "actions/http_client.h"
 #include "actions/outbox.h"
@@ -20,6 +19,7 @@
 #include "cli/flags.h"
 #include "cli/rule_files.h"
 #include "cli/secrets.h"
+#include "clock/clock.h"
 #include "engine/time_format.h"
 
 namespace klaxon::cli {
@@ -175,7 +175,7 @@ int RunNotify(const Args& args, std::ostream& out, std::ostream& err) {
       err << "klaxon notify: " << client.status().message() << "\n";
       return 2;
     }
-    actions::SystemClock clock;
+    SystemClock clock;
     actions::DispatcherOptions options;
     options.workers = 1;
     options.log = [&err](LogLevel, const std::string& m) { err << "klaxon notify: " << m << "\n"; };

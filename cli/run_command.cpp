@@ -19,6 +19,7 @@
 #include "cli/rule_files.h"
 #include "cli/secrets.h"
 #include "cli/service.h"
+#include "clock/clock.h"
 
 namespace klaxon::cli {
 namespace {
@@ -103,7 +104,8 @@ int RunService(const Args& args, std::ostream& out, std::ostream& err) {
   // third of its CPU at 200,000 messages/s). Keep up to 128 MiB of freed memory for reuse.
   mallopt(M_MMAP_THRESHOLD, 32 << 20);
   mallopt(M_TRIM_THRESHOLD, 128 << 20);
-  Service service(std::move(config).value(), env, log);
+  SystemClock clock;
+  Service service(std::move(config).value(), env, log, clock);
   std::atomic<bool> done{false};
   std::thread waiter([&] {
     while (!done.load()) {

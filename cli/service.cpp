@@ -3,30 +3,29 @@
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
-#include <fstream>
 #include <map>
 #include <span>
 #include <sstream>
 
 #include <fmt/format.h>
-#include <nlohmann/json.hpp>
 
 #include "actions/action.h"
-#include "actions/clock.h"
 #include "actions/dispatcher.h"
 #include "actions/http_client.h"
 #include "actions/outbox.h"
-#include "cli/admin_server.h"
 #include "cli/notification_output.h"
-#include "cli/process_metrics.h"
 #include "cli/rule_files.h"
 #include "cli/secrets.h"
-#include "cli/service_metrics.h"
+#include "clock/clock.h"
 #include "connectors/file_source.h"
 #include "connectors/kafka_producer.h"
 #include "connectors/kafka_source.h"
 #include "engine/time_format.h"
+#include "service/admin_api.h"
 #include "service/decode_pool.h"
+#include "service/notification_fields.h"
+#include "service/progress_file.h"
+#include "service/restore_horizon.h"
 
 namespace klaxon::cli {
 namespace {
@@ -46,19 +45,6 @@ std::string Resolve(const std::string& base, const std::string& path) {
   return (std::filesystem::path(base) / path).lexically_normal().string();
 }
 
-// How much event time a restart re-reads to rebuild exact window state: the longest span any
-// rule looks back over, plus pending/keep-firing and lateness; capped (docs/operations.md).
-int64_t StateHorizonMs(const RuleSet& rules, const EngineOptions& options, int64_t cap_ms) {
-  int64_t horizon = 0;
-  for (const Rule& r : rules.rules) {
-    if (!r.enabled) continue;
-    const Condition& c = r.condition;
-    horizon = std::max(horizon, c.window_ms + c.offset_ms +
-                                    std::max(r.pending_ms, r.keep_firing_ms) + r.repeat_ms);
-  }
-  return std::min(horizon + options.allowed_lateness_ms, cap_ms);
-}
-
 }  // namespace
 
 struct Service::Loaded {
@@ -70,24 +56,19 @@ struct Service::Loaded {
 
 // Delivery pieces that outlive reloads.
 struct Service::Delivery {
-  actions::SystemClock clock;
   std::unique_ptr<actions::Outbox> outbox;
   std::unique_ptr<actions::SafeHttpClient> http;
 };
 
-Service::Service(Config config, EnvLookup env, Logger& log)
-    : config_(std::move(config)), env_(std::move(env)), log_(log) {}
+Service::Service(Config config, EnvLookup env, Logger& log, const Clock& clock)
+    : config_(std::move(config)), env_(std::move(env)), log_(log), clock_(clock) {}
 
 Service::~Service() {
   if (admin_) admin_->Stop();
   if (dispatcher_) dispatcher_->Stop();
 }
 
-int64_t Service::NowMs() const {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
+int64_t Service::NowMs() const { return clock_.NowMs(); }
 
 int Service::admin_port() const { return admin_ ? admin_->port() : 0; }
 
@@ -134,7 +115,7 @@ Status Service::StartDispatcher() {
     log_.Log(level, "delivery", {{"detail", message}});
   };
   Result<std::unique_ptr<actions::Dispatcher>> d = actions::Dispatcher::Start(
-      *delivery_->outbox, std::move(list), *delivery_->http, delivery_->clock, options);
+      *delivery_->outbox, std::move(list), *delivery_->http, clock_, options);
   if (!d.ok()) return d.status();
   dispatcher_ = std::move(d).value();
   return Status::Ok();
@@ -149,14 +130,13 @@ void Service::AdoptLoadedRules() {
                                                        kDecodeWorkers, kDecodeBatches);
   // With checkpoints a restart continues from the stored state; the horizon re-read is only the
   // fallback without a state store.
-  state_horizon_ms_ =
-      state_ ? 0 : StateHorizonMs(loaded_->files.rules, config_.engine, config_.restore_horizon_ms);
-  std::lock_guard<std::mutex> lock(mu_);
-  rules_snapshot_ = loaded_->rules;
+  state_horizon_ms_ = state_ ? 0
+                             : service::RestoreHorizonMs(loaded_->files.rules, config_.engine,
+                                                         config_.restore_horizon_ms);
   rule_files_ = loaded_->files.files;
   rule_sha256_ = loaded_->files.sha256;
-  last_reload_success_ = 1;
-  last_reload_time_ms_ = NowMs();
+  last_reload_successful_ = true;
+  last_reload_success_ms_ = NowMs();
 }
 
 Status Service::Start() {
@@ -271,13 +251,13 @@ Status Service::Start() {
     source_ = std::move(source).value();
   }
 
-  AdminHandlers handlers;
-  handlers.metrics = [this] { return MetricsText(); };
+  service::AdminHandlers handlers;
+  handlers.metrics = [this] { return service::MetricsText(*board_.Latest(), histograms_); };
   handlers.ready = [this] {
-    return started_.load() && !stopping_.load() && (kafka_ == nullptr || kafka_->assigned());
+    return started_.load() && !stopping_.load() && board_.Latest()->source_ready;
   };
-  handlers.rules_json = [this] { return RulesJson(); };
-  handlers.alerts_json = [this] { return AlertsJson(); };
+  handlers.rules_json = [this] { return service::RulesJson(*board_.Latest()); };
+  handlers.alerts_json = [this] { return service::AlertsJson(*board_.Latest()); };
   if (config_.enable_reload_endpoint) {
     handlers.reload = [this] {
       // The run loop performs the reload; wait for its verdict.
@@ -290,7 +270,8 @@ Status Service::Start() {
       return reload_result_;
     };
   }
-  Result<std::unique_ptr<AdminServer>> admin = AdminServer::Start(config_.admin_listen, handlers);
+  Result<std::unique_ptr<service::AdminServer>> admin =
+      service::AdminServer::Start(config_.admin_listen, handlers);
   if (!admin.ok()) return admin.status();
   admin_ = std::move(admin).value();
   log_.Info("admin server listening",
@@ -303,10 +284,7 @@ Status Service::Start() {
 Status Service::Reload() {
   Result<std::unique_ptr<Loaded>> next = Load(loaded_->engine.get());
   if (!next.ok()) {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      last_reload_success_ = 0;
-    }
+    last_reload_successful_ = false;
     log_.Error("reload failed; keeping the previous rules", {{"error", next.status().message()}});
     return next.status();
   }
@@ -347,11 +325,11 @@ void Service::FlushNotifications() {
         log_.Info("notification", {{"rule", rule.name},
                                    {"state", AlertStateName(n.state)},
                                    {"at", FormatTimeMs(n.at_ms)},
-                                   {"value", FormatValue(n.value)}});
+                                   {"value", service::FormatValue(n.value)}});
       }
       const int64_t now = NowMs();
       for (int64_t broker_ms : batch_broker_ms_) {
-        outbox_latency_.Observe(static_cast<double>(now - broker_ms) / 1000.0);
+        histograms_.outbox.Observe(static_cast<double>(now - broker_ms) / 1000.0);
       }
     } else {
       // Not handed over: keep the offsets uncommitted so a restart evaluates them again.
@@ -506,7 +484,7 @@ bool Service::Checkpoint(const char* why) {
   // What the engine produced must be in the outbox before a checkpoint skips past it.
   if (submit_failed_) return false;
   const auto t0 = std::chrono::steady_clock::now();
-  checkpoint_at_ = t0;
+  checkpoint_at_ms_ = NowMs();
   if (dead_letters_) {
     if (Status st = dead_letters_->Flush(std::chrono::seconds(5)); !st.ok()) {
       ++checkpoint_failures_;
@@ -615,7 +593,7 @@ void Service::HandleRecord(service::DecodePool::Item& record) {
     AdvanceToPartitionTime();
   }
   if (timed) {
-    eval_latency_.Observe(
+    histograms_.evaluation.Observe(
         std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   }
   // Notifications caused by a record that a previous run already evaluated were handed over
@@ -719,6 +697,7 @@ int Service::Run() {
         covering = reload_requests_;
       }
       Status st = Reload();
+      PublishSnapshot();  // an answered reload shows in the next scrape
       std::lock_guard<std::mutex> lock(reload_mu_);
       reload_result_ = st;
       reload_done_ = covering;
@@ -784,8 +763,7 @@ int Service::Run() {
     MarkProcessed();
     SaveProgress(false);
     const auto now = std::chrono::steady_clock::now();
-    if (state_ &&
-        now - checkpoint_at_ >= std::chrono::milliseconds(config_.checkpoint_interval_ms)) {
+    if (state_ && NowMs() - checkpoint_at_ms_ >= config_.checkpoint_interval_ms) {
       Checkpoint("interval");
     }
     if (now - last_snapshot >= std::chrono::milliseconds(200) || input_ended) {
@@ -835,48 +813,21 @@ std::string Service::ProgressPath() const {
 }
 
 void Service::LoadProgress() {
-  Result<std::string> text = ReadFileText(ProgressPath());
-  if (!text.ok()) return;  // first start
-  nlohmann::json j = nlohmann::json::parse(*text, nullptr, false);
-  if (!j.is_array()) {
+  Result<service::HandedOffsets> offsets = service::LoadProgressFile(ProgressPath());
+  if (!offsets.ok()) {
     log_.Warn("ignoring an unreadable progress file", {{"path", ProgressPath()}});
     return;
   }
-  for (const auto& e : j) {
-    if (e.is_object() && e.value("topic", nlohmann::json()).is_string() &&
-        e.value("partition", nlohmann::json()).is_number_integer() &&
-        e.value("offset", nlohmann::json()).is_number_integer()) {
-      evaluated_before_[{e["topic"].get<std::string>(), e["partition"].get<int32_t>()}] =
-          e["offset"].get<int64_t>();
-    }
-  }
+  evaluated_before_ = std::move(offsets).value();
   evaluated_ = evaluated_before_;
 }
 
-// Written by rename, so a crash leaves the previous or the new file, never a torn one.
 void Service::SaveProgress(bool force) {
   if (kafka_ == nullptr || !progress_dirty_) return;
   const auto now = std::chrono::steady_clock::now();
   if (!force && now - progress_saved_at_ < std::chrono::seconds(1)) return;
-  nlohmann::json j = nlohmann::json::array();
-  for (const auto& [key, offset] : evaluated_) {
-    j.push_back({{"topic", key.first}, {"partition", key.second}, {"offset", offset}});
-  }
-  const std::string path = ProgressPath();
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    out << j.dump() << "\n";
-    out.flush();
-    if (!out) {
-      log_.Error("cannot write the progress file", {{"path", tmp}});
-      return;
-    }
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) {
-    log_.Error("cannot write the progress file", {{"path", path}, {"error", ec.message()}});
+  if (Status st = service::SaveProgressFile(ProgressPath(), evaluated_); !st.ok()) {
+    log_.Error("cannot write the progress file", {{"error", st.message()}});
     return;
   }
   progress_dirty_ = false;
@@ -884,243 +835,40 @@ void Service::SaveProgress(bool force) {
 }
 
 void Service::PublishSnapshot() {
-  std::lock_guard<std::mutex> lock(mu_);
-  stats_snapshot_ = loaded_->engine->Stats();
-  alerts_snapshot_ = loaded_->engine->ActiveAlerts();
-  watermark_snapshot_ = loaded_->engine->Watermark();
-  rules_snapshot_ = loaded_->rules;
-  counters_snapshot_ = {dead_lettered_, notifications_submitted_, submit_failures_, suppressed_,
-                        oversized_};
-  if (partition_time_) {
-    partitions_snapshot_ = partition_time_->partitions();
-    if (topic_names_snapshot_.size() != topic_names_.size()) topic_names_snapshot_ = topic_names_;
-    counters_snapshot_.partitions_paused = partition_time_->paused();
-  }
-  if (kafka_ != nullptr) counters_snapshot_.pauses = kafka_->counters().pauses;
-  counters_snapshot_.checkpoints = checkpoints_;
-  counters_snapshot_.checkpoint_failures = checkpoint_failures_;
-  counters_snapshot_.checkpoint_bytes = checkpoint_bytes_;
-  counters_snapshot_.checkpoint_seconds = checkpoint_seconds_;
-  counters_snapshot_.checkpoint_time_ms = checkpoint_time_ms_;
-  // The admin threads never touch the dispatcher: a reload replaces it.
+  auto s = std::make_shared<service::RuntimeSnapshot>();
+  s->start_time_ms = start_time_ms_;
+  const Engine& engine = *loaded_->engine;
+  s->stats = engine.Stats();
+  s->alerts = engine.ActiveAlerts();
+  s->watermark_ms = engine.Watermark();
+  s->rules = loaded_->rules;  // a copy of the rule set, shared, never changed
+  s->rule_files = rule_files_;
+  s->rule_sha256 = rule_sha256_;
+  s->last_reload_successful = last_reload_successful_;
+  s->last_reload_success_ms = last_reload_success_ms_;
+  s->counters = {dead_lettered_,       notifications_submitted_,
+                 submit_failures_,     suppressed_,
+                 oversized_,           checkpoints_,
+                 checkpoint_failures_, checkpoint_bytes_,
+                 checkpoint_seconds_,  checkpoint_time_ms_};
   if (dispatcher_) {
-    dispatcher_snapshot_ = dispatcher_->Stats();
-    has_dispatcher_snapshot_ = true;
+    s->has_dispatcher = true;
+    s->dispatcher = dispatcher_->Stats();
   }
-}
-
-std::string Service::MetricsText() {
-  EngineStats stats;
-  std::shared_ptr<const RuleSet> rules;
-  std::vector<std::string> files;
-  std::vector<std::string> sha;
-  double reload_ok = 0;
-  int64_t reload_time = 0;
-  RunCounters counters;
-  actions::DispatcherStats d;
-  bool has_dispatcher = false;
-  std::vector<service::PartitionTime::Partition> partitions;
-  std::vector<std::string> topic_names;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    stats = stats_snapshot_;
-    d = dispatcher_snapshot_;
-    has_dispatcher = has_dispatcher_snapshot_;
-    partitions = partitions_snapshot_;
-    topic_names = topic_names_snapshot_;
-    rules = rules_snapshot_;
-    files = rule_files_;
-    sha = rule_sha256_;
-    reload_ok = last_reload_success_;
-    reload_time = last_reload_time_ms_;
-    counters = counters_snapshot_;
-  }
-  PromText p;
-  p.Family("klaxon_build_info", "gauge", "Klaxon build information.");
-  p.Sample("klaxon_build_info", {{"version", KLAXON_VERSION_STRING}, {"revision", KLAXON_REVISION}},
-           1);
-  p.Family("klaxon_events_received_total", "counter", "Events read from the source.");
-  p.Sample("klaxon_events_received_total", {}, static_cast<double>(stats.received));
-  WriteEventsRejected(p, stats.rejected, counters.oversized);
-  p.Family("klaxon_events_late_total", "counter",
-           "Events older than the watermark (beyond the allowed lateness).");
-  p.Sample("klaxon_events_late_total", {}, static_cast<double>(stats.late));
-  p.Family("klaxon_events_dead_lettered_total", "counter",
-           "Rejected events produced to the dead-letter topic.");
-  p.Sample("klaxon_events_dead_lettered_total", {}, static_cast<double>(counters.dead_lettered));
-  p.Family("klaxon_event_time_watermark_seconds", "gauge", "The engine's event-time watermark.");
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    // No sample before the first event: there is no event time yet.
-    if (watermark_snapshot_ != INT64_MIN) {
-      p.Sample("klaxon_event_time_watermark_seconds", {},
-               static_cast<double>(watermark_snapshot_) / 1000.0);
-    }
-  }
-  if (rules) {
-    const char* families[][3] = {
-        {"klaxon_rule_matches_total", "counter",
-         "Events that matched the rule's filter (for a ratio: its denominator)."},
-        {"klaxon_rule_notifications_total", "counter", "Notifications the rule produced."},
-        {"klaxon_rule_firing_alerts", "gauge", "Groups of the rule currently firing."},
-        {"klaxon_rule_pending_alerts", "gauge", "Groups of the rule currently pending."},
-        {"klaxon_rule_groups", "gauge", "Groups (window states) the rule holds."},
-        {"klaxon_rule_groups_dropped_total", "counter",
-         "New groups refused or evicted at the per-rule cap."},
-    };
-    for (size_t f = 0; f < std::size(families); ++f) {
-      p.Family(families[f][0], families[f][1], families[f][2]);
-      for (size_t i = 0; i < rules->rules.size(); ++i) {
-        const RuleStats rs = i < stats.rules.size() ? stats.rules[i] : RuleStats{};
-        const uint64_t values[] = {rs.matches, rs.notifications, rs.firing,
-                                   rs.pending, rs.groups,        rs.groups_dropped};
-        p.Sample(families[f][0], {{"rule", rules->rules[i].name}}, static_cast<double>(values[f]));
-      }
-    }
-  }
-  if (has_dispatcher) {
-    p.Family("klaxon_notifications_submitted_total", "counter",
-             "Notifications stored in the outbox.");
-    p.Sample("klaxon_notifications_submitted_total", {}, static_cast<double>(counters.submitted));
-    p.Family("klaxon_notifications_suppressed_total", "counter",
-             "Notifications re-computed after a restart that a previous run had handed over.");
-    p.Sample("klaxon_notifications_suppressed_total", {}, static_cast<double>(counters.suppressed));
-    p.Family("klaxon_notifications_sent_total", "counter", "Notifications a receiver accepted.");
-    p.Sample("klaxon_notifications_sent_total", {}, static_cast<double>(d.sent));
-    WriteNotificationsFailed(p, d.failed, counters.submit_failures);
-    p.Family("klaxon_notifications_retried_total", "counter", "Delivery attempts retried.");
-    p.Sample("klaxon_notifications_retried_total", {}, static_cast<double>(d.retried));
-    p.Family("klaxon_notifications_coalesced_total", "counter",
-             "Notifications folded into a digest by a rate limit.");
-    p.Sample("klaxon_notifications_coalesced_total", {}, static_cast<double>(d.coalesced));
-    p.Family("klaxon_notification_queue_length", "gauge", "Notifications awaiting delivery.");
-    p.Sample("klaxon_notification_queue_length", {}, static_cast<double>(d.queue_length));
-    p.Family("klaxon_outbox_size", "gauge", "Rows in the durable outbox.");
-    p.Sample("klaxon_outbox_size", {}, static_cast<double>(d.outbox_size));
-  }
+  s->source_ready = kafka_ == nullptr || kafka_->assigned();
   if (kafka_ != nullptr) {
-    p.Family("klaxon_kafka_consumer_lag", "gauge",
-             "Messages between the partition's high watermark and the consumer position.");
-    for (const auto& lag : kafka_->Lag()) {
-      p.Sample("klaxon_kafka_consumer_lag",
-               {{"topic", lag.topic}, {"partition", std::to_string(lag.partition)}},
-               static_cast<double>(lag.consumer_lag));
-    }
-    p.Family("klaxon_kafka_assigned_partitions", "gauge", "Partitions assigned to Klaxon.");
-    p.Sample("klaxon_kafka_assigned_partitions", {},
-             static_cast<double>(kafka_->assigned_partitions()));
-    p.Family("klaxon_kafka_partitions_paused", "gauge",
-             "Partitions paused because their event time ran ahead of the slowest.");
-    p.Sample("klaxon_kafka_partitions_paused", {}, static_cast<double>(counters.partitions_paused));
-    p.Family("klaxon_kafka_partition_pauses_total", "counter",
-             "Times a partition was paused for event-time alignment.");
-    p.Sample("klaxon_kafka_partition_pauses_total", {}, static_cast<double>(counters.pauses));
-    p.Family("klaxon_partition_event_time_seconds", "gauge",
-             "Newest event time read from the partition (absent before its first event).");
-    p.Family("klaxon_partition_idle", "gauge",
-             "1 while the partition is caught up and so does not hold event time back.");
-    for (const auto& part : partitions) {
-      if (!part.assigned || part.key.topic >= topic_names.size()) continue;
-      const Labels labels = {{"topic", topic_names[part.key.topic]},
-                             {"partition", std::to_string(part.key.partition)}};
-      if (part.time != service::PartitionTime::kNone) {
-        p.Sample("klaxon_partition_event_time_seconds", labels,
-                 static_cast<double>(part.time) / 1000.0);
-      }
-      p.Sample("klaxon_partition_idle", labels, part.idle ? 1 : 0);
-    }
+    s->has_kafka = true;
+    s->kafka.lag = kafka_->Lag();
+    s->kafka.assigned_partitions = kafka_->assigned_partitions();
+    s->kafka.pauses = kafka_->counters().pauses;
   }
-  eval_latency_.Write(p, "klaxon_evaluation_duration_seconds",
-                      "Time to evaluate one decoded event (measured on one event in 16).");
-  outbox_latency_.Write(p, "klaxon_notification_outbox_latency_seconds",
-                        "From the broker timestamp of the message that caused a notification to "
-                        "the notification being stored in the outbox.");
-  p.Family("klaxon_rule_file_info", "gauge", "Loaded rule files with their sha256.");
-  for (size_t i = 0; i < files.size(); ++i) {
-    p.Sample("klaxon_rule_file_info", {{"file", files[i]}, {"sha256", sha[i]}}, 1);
+  if (partition_time_) {
+    s->kafka.partitions = partition_time_->partitions();
+    s->kafka.topic_names = topic_names_;
+    s->kafka.partitions_paused = partition_time_->paused();
   }
-  p.Family("klaxon_config_last_reload_successful", "gauge",
-           "Whether the last rule reload succeeded.");
-  p.Sample("klaxon_config_last_reload_successful", {}, reload_ok);
-  p.Family("klaxon_config_last_reload_success_timestamp_seconds", "gauge",
-           "When rules were last loaded successfully.");
-  p.Sample("klaxon_config_last_reload_success_timestamp_seconds", {},
-           static_cast<double>(reload_time) / 1000.0);
-  if (state_) {
-    p.Family("klaxon_state_checkpoints_total", "counter",
-             "Checkpoints of the engine's state and the offsets it covers.");
-    p.Sample("klaxon_state_checkpoints_total", {}, static_cast<double>(counters.checkpoints));
-    p.Family("klaxon_state_checkpoint_failures_total", "counter", "Checkpoints not saved.");
-    p.Sample("klaxon_state_checkpoint_failures_total", {},
-             static_cast<double>(counters.checkpoint_failures));
-    p.Family("klaxon_state_checkpoint_bytes", "gauge", "Size of the last checkpoint's state.");
-    p.Sample("klaxon_state_checkpoint_bytes", {}, static_cast<double>(counters.checkpoint_bytes));
-    p.Family("klaxon_state_checkpoint_duration_seconds", "gauge",
-             "Time the last checkpoint took (the run loop waits for it).");
-    p.Sample("klaxon_state_checkpoint_duration_seconds", {}, counters.checkpoint_seconds);
-    p.Family("klaxon_state_last_checkpoint_timestamp_seconds", "gauge",
-             "When the last checkpoint (or the one restored at start) was saved.");
-    p.Sample("klaxon_state_last_checkpoint_timestamp_seconds", {},
-             static_cast<double>(counters.checkpoint_time_ms) / 1000.0);
-  }
-  WriteProcessMetrics(p, start_time_ms_);
-  return p.text();
-}
-
-std::string Service::RulesJson() {
-  EngineStats stats;
-  std::shared_ptr<const RuleSet> rules;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    stats = stats_snapshot_;
-    rules = rules_snapshot_;
-  }
-  nlohmann::ordered_json list = nlohmann::ordered_json::array();
-  if (rules) {
-    for (size_t i = 0; i < rules->rules.size(); ++i) {
-      const Rule& r = rules->rules[i];
-      const RuleStats rs = i < stats.rules.size() ? stats.rules[i] : RuleStats{};
-      list.push_back({{"name", r.name},
-                      {"id", r.id},
-                      {"enabled", r.enabled},
-                      {"severity", SeverityName(r.severity)},
-                      {"actions", r.actions},
-                      {"file", r.pos.file},
-                      {"groups", rs.groups},
-                      {"firing", rs.firing},
-                      {"pending", rs.pending},
-                      {"matches", rs.matches},
-                      {"notifications", rs.notifications},
-                      {"groups_dropped", rs.groups_dropped}});
-    }
-  }
-  nlohmann::ordered_json out = {{"status", "success"}, {"data", {{"rules", list}}}};
-  return out.dump();
-}
-
-std::string Service::AlertsJson() {
-  std::vector<ActiveAlert> alerts;
-  std::shared_ptr<const RuleSet> rules;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    alerts = alerts_snapshot_;
-    rules = rules_snapshot_;
-  }
-  nlohmann::ordered_json list = nlohmann::ordered_json::array();
-  for (const ActiveAlert& a : alerts) {
-    if (!rules || a.rule_index >= rules->rules.size()) continue;
-    const Rule& r = rules->rules[a.rule_index];
-    Notification n;
-    n.group = a.group;
-    list.push_back({{"rule", r.name},
-                    {"state", a.firing ? "firing" : "pending"},
-                    {"group", GroupJson(r, n)},
-                    {"value", a.value},
-                    {"since", FormatTimeMs(a.since_ms)},
-                    {"severity", SeverityName(r.severity)}});
-  }
-  nlohmann::ordered_json out = {{"status", "success"}, {"data", {{"alerts", list}}}};
-  return out.dump();
+  s->has_state_store = state_ != nullptr;
+  board_.Publish(std::move(s));
 }
 
 }  // namespace klaxon::cli

@@ -2,8 +2,9 @@
 // Dispatcher (durable outbox) and the admin server, and owns the only clock of the process.
 //
 // Threads: Run() is the run loop and the only thread that touches the engine and the source.
-// The admin server's threads read snapshots under mu_; RequestReload/RequestShutdown only set
-// flags. Signals are turned into those calls by run_command.cpp.
+// The admin server's threads read only the snapshots published on board_;
+// RequestReload/RequestShutdown only set flags. Signals are turned into those calls by
+// run_command.cpp.
 #pragma once
 
 #include <atomic>
@@ -22,10 +23,14 @@
 #include "actions/dispatcher.h"
 #include "cli/config.h"
 #include "cli/logger.h"
-#include "cli/metrics.h"
+#include "clock/clock.h"
 #include "engine/engine.h"
+#include "service/admin_server.h"
 #include "service/decode_pool.h"
+#include "service/metrics_text.h"
 #include "service/partition_time.h"
+#include "service/progress_file.h"
+#include "service/runtime_snapshot.h"
 #include "service/state_store.h"
 
 namespace klaxon::connectors {
@@ -37,11 +42,11 @@ struct Record;
 
 namespace klaxon::cli {
 
-class AdminServer;
-
 class Service {
  public:
-  Service(Config config, EnvLookup env, Logger& log);
+  // Wall-clock time is read only from `clock` (checkpoint stamps and intervals, idle ticks, the
+  // future-timestamp bound, idle partitions, delivery scheduling).
+  Service(Config config, EnvLookup env, Logger& log, const Clock& clock);
   ~Service();
 
   // Loads rules, opens the outbox and the source, starts delivery and the admin server.
@@ -56,21 +61,6 @@ class Service {
  private:
   struct Loaded;    // rules, engine, actions of one generation
   struct Delivery;  // outbox, HTTP client, clock: outlive reloads
-  struct RunCounters {
-    uint64_t dead_lettered = 0;
-    uint64_t submitted = 0;
-    uint64_t submit_failures = 0;
-    uint64_t suppressed = 0;
-    uint64_t oversized = 0;
-    uint64_t partitions_paused = 0;
-    uint64_t pauses = 0;
-    uint64_t checkpoints = 0;
-    uint64_t checkpoint_failures = 0;
-    uint64_t checkpoint_bytes = 0;
-    double checkpoint_seconds = 0;
-    int64_t checkpoint_time_ms = 0;
-  };
-  using PartitionKey = std::pair<std::string, int32_t>;
   struct Pending {
     uint64_t sequence;  // 0: rejected, nothing held in the engine
     int64_t event_time_ms;
@@ -116,15 +106,14 @@ class Service {
   std::string ProgressPath() const;
   void MarkProcessed();
   void Tick(int64_t now_ms);
+  // Copies what the admin server shows into a new RuntimeSnapshot and swaps it in.
   void PublishSnapshot();
-  std::string MetricsText();
-  std::string RulesJson();
-  std::string AlertsJson();
   int64_t NowMs() const;
 
   Config config_;
   EnvLookup env_;
   Logger& log_;
+  const Clock& clock_;
 
   std::unique_ptr<Loaded> loaded_;
   std::unique_ptr<connectors::Source> source_;
@@ -132,7 +121,7 @@ class Service {
   std::unique_ptr<connectors::KafkaProducer> dead_letters_;
   std::unique_ptr<Delivery> delivery_;
   std::unique_ptr<actions::Dispatcher> dispatcher_;
-  std::unique_ptr<AdminServer> admin_;
+  std::unique_ptr<service::AdminServer> admin_;
   std::unique_ptr<service::DecodePool> decode_pool_;  // decoders for the current engine
   // Event time per Kafka partition (null for files and stdin, which are one ordered input).
   std::unique_ptr<service::PartitionTime> partition_time_;
@@ -150,7 +139,7 @@ class Service {
   size_t admitted_last_ = 0;
   std::vector<service::PartitionOffset> restored_offsets_;  // applied when the source opens
   StateChanges checkpoint_changes_;  // reused: only changed groups are written
-  std::chrono::steady_clock::time_point checkpoint_at_{};
+  int64_t checkpoint_at_ms_ = 0;      // clock time of the last checkpoint attempt
   std::vector<Notification> notes_;       // reused
   std::deque<Pending> pending_;           // records handed out, in order, not yet marked processed
   std::vector<std::string> topic_names_;  // every topic a record came from
@@ -178,8 +167,8 @@ class Service {
 
   // Highest offset per partition whose notifications are handed over: this run's, and the
   // previous run's (read at start) below which re-computed notifications are suppressed.
-  std::map<PartitionKey, int64_t> evaluated_;
-  std::map<PartitionKey, int64_t> evaluated_before_;
+  service::HandedOffsets evaluated_;
+  service::HandedOffsets evaluated_before_;
   std::vector<Handed> handed_before_;  // what HandleRecord looked up in evaluated_before_
   bool progress_dirty_ = false;
   std::chrono::steady_clock::time_point progress_saved_at_{};
@@ -203,24 +192,15 @@ class Service {
   double checkpoint_seconds_ = 0;
   int64_t checkpoint_time_ms_ = 0;
   bool submit_failed_ = false;
-  LatencyHistogram eval_latency_{LatencyHistogram::kEvaluationBounds};
-  LatencyHistogram outbox_latency_{LatencyHistogram::kDeliveryBounds};
-
-  // Snapshot for the admin threads.
-  mutable std::mutex mu_;
-  EngineStats stats_snapshot_;
-  std::vector<ActiveAlert> alerts_snapshot_;
-  std::shared_ptr<const RuleSet> rules_snapshot_;
+  service::RunHistograms histograms_;
+  // What the admin server shows, as of the last PublishSnapshot (run loop only).
   std::vector<std::string> rule_files_;
   std::vector<std::string> rule_sha256_;
-  double last_reload_success_ = 0;
-  int64_t last_reload_time_ms_ = 0;
-  int64_t watermark_snapshot_ = 0;
-  RunCounters counters_snapshot_;
-  std::vector<service::PartitionTime::Partition> partitions_snapshot_;
-  std::vector<std::string> topic_names_snapshot_;
-  actions::DispatcherStats dispatcher_snapshot_;
-  bool has_dispatcher_snapshot_ = false;
+  bool last_reload_successful_ = false;
+  int64_t last_reload_success_ms_ = 0;
+
+  // The admin threads read only this: immutable snapshots the run loop publishes.
+  service::SnapshotBoard board_;
 };
 
 }  // namespace klaxon::cli

@@ -31,6 +31,7 @@
 #include "engine/time_format.h"
 #include "rules-dsl/rules_dsl.h"
 #include "rules-dsl/util.h"
+#include "service/notification_fields.h"
 
 namespace klaxon::cli {
 namespace {
@@ -63,7 +64,7 @@ struct Expected {
 std::string Describe(const Expected& e, int64_t start_ms) {
   std::string s = fmt::format("at {} (+{}) {} {} {}", FormatTimeMs(e.at_ms),
                               FormatDurationMs(e.at_ms - start_ms), e.rule, e.state, e.group);
-  if (e.value) s += " value " + FormatValue(*e.value);
+  if (e.value) s += " value " + service::FormatValue(*e.value);
   return s;
 }
 

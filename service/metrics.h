@@ -11,7 +11,7 @@
 #include <utility>
 #include <vector>
 
-namespace klaxon::cli {
+namespace klaxon::service {
 
 using Labels = std::vector<std::pair<std::string, std::string>>;
 
@@ -48,4 +48,4 @@ class LatencyHistogram {
   std::atomic<uint64_t> sum_ns_{0};
 };
 
-}  // namespace klaxon::cli
+}  // namespace klaxon::service

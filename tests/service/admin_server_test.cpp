@@ -1,4 +1,4 @@
-#include "cli/admin_server.h"
+#include "service/admin_server.h"
 
 #include <arpa/inet.h>
 #include <doctest/doctest.h>
@@ -9,7 +9,7 @@
 
 #include <vector>
 
-namespace klaxon::cli {
+namespace klaxon::service {
 namespace {
 
 AdminHandlers Handlers() {
@@ -92,4 +92,4 @@ TEST_CASE("an admin server stopped right after it started does not hang") {
 }
 
 }  // namespace
-}  // namespace klaxon::cli
+}  // namespace klaxon::service

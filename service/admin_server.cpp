@@ -1,4 +1,4 @@
-#include "cli/admin_server.h"
+#include "service/admin_server.h"
 
 #include <httplib.h>
 #include <sys/socket.h>
@@ -6,9 +6,9 @@
 #include <chrono>
 #include <thread>
 
-#include "cli/config.h"
+#include "service/listen_address.h"
 
-namespace klaxon::cli {
+namespace klaxon::service {
 namespace {
 
 constexpr size_t kAdminThreads = 32;
@@ -111,4 +111,4 @@ void AdminServer::Stop() {
 
 AdminServer::~AdminServer() { Stop(); }
 
-}  // namespace klaxon::cli
+}  // namespace klaxon::service

@@ -5,11 +5,11 @@
 
 #include <cstdint>
 
-#include "cli/metrics.h"
+#include "service/metrics.h"
 
-namespace klaxon::cli {
+namespace klaxon::service {
 
 // `start_time_ms`: when the process started, as the run loop's clock read it.
 void WriteProcessMetrics(PromText& out, int64_t start_time_ms);
 
-}  // namespace klaxon::cli
+}  // namespace klaxon::service

@@ -1,6 +1,6 @@
 // The closed label sets of /metrics: every rejection reason and every notification failure
 // label is written, 0 until it happens.
-#include "cli/service_metrics.h"
+#include "service/service_metrics.h"
 
 #include <doctest/doctest.h>
 
@@ -9,7 +9,7 @@
 #include "actions/dispatcher.h"
 #include "engine/engine.h"
 
-namespace klaxon::cli {
+namespace klaxon::service {
 namespace {
 
 TEST_CASE("klaxon_events_rejected_total has every reason, oversized records as too_large") {
@@ -48,4 +48,4 @@ TEST_CASE("klaxon_notifications_failed_total has every label, HTTP statuses by c
 }
 
 }  // namespace
-}  // namespace klaxon::cli
+}  // namespace klaxon::service

@@ -14,7 +14,7 @@ namespace httplib {
 class Server;
 }
 
-namespace klaxon::cli {
+namespace klaxon::service {
 
 struct AdminHandlers {
   std::function<std::string()> metrics;      // Prometheus text
@@ -42,4 +42,4 @@ class AdminServer {
   int port_ = 0;
 };
 
-}  // namespace klaxon::cli
+}  // namespace klaxon::service

@@ -1,4 +1,4 @@
-#include "cli/process_metrics.h"
+#include "service/process_metrics.h"
 
 #include <sys/resource.h>
 #include <unistd.h>
@@ -8,7 +8,7 @@
 #include <sstream>
 #include <string>
 
-namespace klaxon::cli {
+namespace klaxon::service {
 namespace {
 
 // Fields 14 (utime), 15 (stime), 23 (vsize) and 24 (rss) of /proc/self/stat, counted after the
@@ -78,4 +78,4 @@ void WriteProcessMetrics(PromText& out, int64_t start_time_ms) {
   out.Sample("process_start_time_seconds", {}, static_cast<double>(start_time_ms) / 1000.0);
 }
 
-}  // namespace klaxon::cli
+}  // namespace klaxon::service

@@ -8,9 +8,9 @@
 #include <span>
 #include <string>
 
-#include "cli/metrics.h"
+#include "service/metrics.h"
 
-namespace klaxon::cli {
+namespace klaxon::service {
 
 // klaxon_events_rejected_total{reason}: `by_reason` is EngineStats::rejected (indexed by
 // RejectReason); `oversized` records, refused before decoding, count as too_large.
@@ -21,4 +21,4 @@ void WriteEventsRejected(PromText& out, std::span<const uint64_t> by_reason, uin
 void WriteNotificationsFailed(PromText& out, const std::map<std::string, uint64_t>& failed,
                               uint64_t store_failures);
 
-}  // namespace klaxon::cli
+}  // namespace klaxon::service

@@ -1,10 +1,10 @@
-#include "cli/metrics.h"
+#include "service/metrics.h"
 
 #include <cmath>
 
 #include <fmt/format.h>
 
-namespace klaxon::cli {
+namespace klaxon::service {
 namespace {
 
 std::string EscapeLabel(std::string_view v) {
@@ -71,4 +71,4 @@ void LatencyHistogram::Write(PromText& out, std::string_view name, std::string_v
   out.Sample(std::string(name) + "_count", {}, static_cast<double>(cumulative));
 }
 
-}  // namespace klaxon::cli
+}  // namespace klaxon::service

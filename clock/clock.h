@@ -1,14 +1,16 @@
-// Clock: where the dispatcher reads "now" (Unix ms) for retry scheduling and rate limits.
+// Clock: where the process reads wall-clock "now" (Unix ms): the dispatcher for retry
+// scheduling and rate limits, the run loop (service/) for idle ticks, the future-timestamp
+// bound, idle partitions and checkpoint stamps.
 //
 // Injected so tests drive time by hand (ManualClock) while HTTP stays real. Both clocks are
-// thread-safe.
+// thread-safe. SystemClock is the one place that reads system_clock.
 #pragma once
 
 #include <atomic>
 #include <chrono>
 #include <cstdint>
 
-namespace klaxon::actions {
+namespace klaxon {
 
 class Clock {
  public:
@@ -43,4 +45,4 @@ class ManualClock final : public Clock {
   std::atomic<int64_t> now_ms_;
 };
 
-}  // namespace klaxon::actions
+}  // namespace klaxon

@@ -1,11 +1,11 @@
-#include "cli/service_metrics.h"
+#include "service/service_metrics.h"
 
 #include <string_view>
 
 #include "actions/dispatcher.h"
 #include "engine/engine.h"
 
-namespace klaxon::cli {
+namespace klaxon::service {
 
 void WriteEventsRejected(PromText& out, std::span<const uint64_t> by_reason, uint64_t oversized) {
   out.Family("klaxon_events_rejected_total", "counter", "Events not evaluated, by reason.");
@@ -30,4 +30,4 @@ void WriteNotificationsFailed(PromText& out, const std::map<std::string, uint64_
   }
 }
 
-}  // namespace klaxon::cli
+}  // namespace klaxon::service

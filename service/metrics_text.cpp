@@ -1,0 +1,144 @@
+#include "service/metrics_text.h"
+
+#include <iterator>
+
+#include "service/process_metrics.h"
+#include "service/service_metrics.h"
+
+namespace klaxon::service {
+
+std::string MetricsText(const RuntimeSnapshot& s, const RunHistograms& histograms) {
+  const EngineStats& stats = s.stats;
+  const RunCounters& counters = s.counters;
+  const actions::DispatcherStats& d = s.dispatcher;
+  PromText p;
+  p.Family("klaxon_build_info", "gauge", "Klaxon build information.");
+  p.Sample("klaxon_build_info", {{"version", KLAXON_VERSION_STRING}, {"revision", KLAXON_REVISION}},
+           1);
+  p.Family("klaxon_events_received_total", "counter", "Events read from the source.");
+  p.Sample("klaxon_events_received_total", {}, static_cast<double>(stats.received));
+  WriteEventsRejected(p, stats.rejected, counters.oversized);
+  p.Family("klaxon_events_late_total", "counter",
+           "Events older than the watermark (beyond the allowed lateness).");
+  p.Sample("klaxon_events_late_total", {}, static_cast<double>(stats.late));
+  p.Family("klaxon_events_dead_lettered_total", "counter",
+           "Rejected events produced to the dead-letter topic.");
+  p.Sample("klaxon_events_dead_lettered_total", {}, static_cast<double>(counters.dead_lettered));
+  p.Family("klaxon_event_time_watermark_seconds", "gauge", "The engine's event-time watermark.");
+  // No sample before the first event: there is no event time yet.
+  if (s.watermark_ms != INT64_MIN) {
+    p.Sample("klaxon_event_time_watermark_seconds", {},
+             static_cast<double>(s.watermark_ms) / 1000.0);
+  }
+  if (s.rules) {
+    const RuleSet& rules = *s.rules;
+    const char* families[][3] = {
+        {"klaxon_rule_matches_total", "counter",
+         "Events that matched the rule's filter (for a ratio: its denominator)."},
+        {"klaxon_rule_notifications_total", "counter", "Notifications the rule produced."},
+        {"klaxon_rule_firing_alerts", "gauge", "Groups of the rule currently firing."},
+        {"klaxon_rule_pending_alerts", "gauge", "Groups of the rule currently pending."},
+        {"klaxon_rule_groups", "gauge", "Groups (window states) the rule holds."},
+        {"klaxon_rule_groups_dropped_total", "counter",
+         "New groups refused or evicted at the per-rule cap."},
+    };
+    for (size_t f = 0; f < std::size(families); ++f) {
+      p.Family(families[f][0], families[f][1], families[f][2]);
+      for (size_t i = 0; i < rules.rules.size(); ++i) {
+        const RuleStats rs = i < stats.rules.size() ? stats.rules[i] : RuleStats{};
+        const uint64_t values[] = {rs.matches, rs.notifications, rs.firing,
+                                   rs.pending, rs.groups,        rs.groups_dropped};
+        p.Sample(families[f][0], {{"rule", rules.rules[i].name}}, static_cast<double>(values[f]));
+      }
+    }
+  }
+  if (s.has_dispatcher) {
+    p.Family("klaxon_notifications_submitted_total", "counter",
+             "Notifications stored in the outbox.");
+    p.Sample("klaxon_notifications_submitted_total", {}, static_cast<double>(counters.submitted));
+    p.Family("klaxon_notifications_suppressed_total", "counter",
+             "Notifications re-computed after a restart that a previous run had handed over.");
+    p.Sample("klaxon_notifications_suppressed_total", {}, static_cast<double>(counters.suppressed));
+    p.Family("klaxon_notifications_sent_total", "counter", "Notifications a receiver accepted.");
+    p.Sample("klaxon_notifications_sent_total", {}, static_cast<double>(d.sent));
+    WriteNotificationsFailed(p, d.failed, counters.submit_failures);
+    p.Family("klaxon_notifications_retried_total", "counter", "Delivery attempts retried.");
+    p.Sample("klaxon_notifications_retried_total", {}, static_cast<double>(d.retried));
+    p.Family("klaxon_notifications_coalesced_total", "counter",
+             "Notifications folded into a digest by a rate limit.");
+    p.Sample("klaxon_notifications_coalesced_total", {}, static_cast<double>(d.coalesced));
+    p.Family("klaxon_notification_queue_length", "gauge", "Notifications awaiting delivery.");
+    p.Sample("klaxon_notification_queue_length", {}, static_cast<double>(d.queue_length));
+    p.Family("klaxon_outbox_size", "gauge", "Rows in the durable outbox.");
+    p.Sample("klaxon_outbox_size", {}, static_cast<double>(d.outbox_size));
+  }
+  if (s.has_kafka) {
+    p.Family("klaxon_kafka_consumer_lag", "gauge",
+             "Messages between the partition's high watermark and the consumer position.");
+    for (const auto& lag : s.kafka.lag) {
+      p.Sample("klaxon_kafka_consumer_lag",
+               {{"topic", lag.topic}, {"partition", std::to_string(lag.partition)}},
+               static_cast<double>(lag.consumer_lag));
+    }
+    p.Family("klaxon_kafka_assigned_partitions", "gauge", "Partitions assigned to Klaxon.");
+    p.Sample("klaxon_kafka_assigned_partitions", {},
+             static_cast<double>(s.kafka.assigned_partitions));
+    p.Family("klaxon_kafka_partitions_paused", "gauge",
+             "Partitions paused because their event time ran ahead of the slowest.");
+    p.Sample("klaxon_kafka_partitions_paused", {}, static_cast<double>(s.kafka.partitions_paused));
+    p.Family("klaxon_kafka_partition_pauses_total", "counter",
+             "Times a partition was paused for event-time alignment.");
+    p.Sample("klaxon_kafka_partition_pauses_total", {}, static_cast<double>(s.kafka.pauses));
+    p.Family("klaxon_partition_event_time_seconds", "gauge",
+             "Newest event time read from the partition (absent before its first event).");
+    p.Family("klaxon_partition_idle", "gauge",
+             "1 while the partition is caught up and so does not hold event time back.");
+    for (const auto& part : s.kafka.partitions) {
+      if (!part.assigned || part.key.topic >= s.kafka.topic_names.size()) continue;
+      const Labels labels = {{"topic", s.kafka.topic_names[part.key.topic]},
+                             {"partition", std::to_string(part.key.partition)}};
+      if (part.time != PartitionTime::kNone) {
+        p.Sample("klaxon_partition_event_time_seconds", labels,
+                 static_cast<double>(part.time) / 1000.0);
+      }
+      p.Sample("klaxon_partition_idle", labels, part.idle ? 1 : 0);
+    }
+  }
+  histograms.evaluation.Write(p, "klaxon_evaluation_duration_seconds",
+                              "Time to evaluate one decoded event (measured on one event in 16).");
+  histograms.outbox.Write(p, "klaxon_notification_outbox_latency_seconds",
+                          "From the broker timestamp of the message that caused a notification to "
+                          "the notification being stored in the outbox.");
+  p.Family("klaxon_rule_file_info", "gauge", "Loaded rule files with their sha256.");
+  for (size_t i = 0; i < s.rule_files.size(); ++i) {
+    p.Sample("klaxon_rule_file_info", {{"file", s.rule_files[i]}, {"sha256", s.rule_sha256[i]}}, 1);
+  }
+  p.Family("klaxon_config_last_reload_successful", "gauge",
+           "Whether the last rule reload succeeded.");
+  p.Sample("klaxon_config_last_reload_successful", {}, s.last_reload_successful ? 1 : 0);
+  p.Family("klaxon_config_last_reload_success_timestamp_seconds", "gauge",
+           "When rules were last loaded successfully.");
+  p.Sample("klaxon_config_last_reload_success_timestamp_seconds", {},
+           static_cast<double>(s.last_reload_success_ms) / 1000.0);
+  if (s.has_state_store) {
+    p.Family("klaxon_state_checkpoints_total", "counter",
+             "Checkpoints of the engine's state and the offsets it covers.");
+    p.Sample("klaxon_state_checkpoints_total", {}, static_cast<double>(counters.checkpoints));
+    p.Family("klaxon_state_checkpoint_failures_total", "counter", "Checkpoints not saved.");
+    p.Sample("klaxon_state_checkpoint_failures_total", {},
+             static_cast<double>(counters.checkpoint_failures));
+    p.Family("klaxon_state_checkpoint_bytes", "gauge", "Size of the last checkpoint's state.");
+    p.Sample("klaxon_state_checkpoint_bytes", {}, static_cast<double>(counters.checkpoint_bytes));
+    p.Family("klaxon_state_checkpoint_duration_seconds", "gauge",
+             "Time the last checkpoint took (the run loop waits for it).");
+    p.Sample("klaxon_state_checkpoint_duration_seconds", {}, counters.checkpoint_seconds);
+    p.Family("klaxon_state_last_checkpoint_timestamp_seconds", "gauge",
+             "When the last checkpoint (or the one restored at start) was saved.");
+    p.Sample("klaxon_state_last_checkpoint_timestamp_seconds", {},
+             static_cast<double>(counters.checkpoint_time_ms) / 1000.0);
+  }
+  WriteProcessMetrics(p, s.start_time_ms);
+  return p.text();
+}
+
+}  // namespace klaxon::service

@@ -1,0 +1,83 @@
+// What the admin server may know about the run loop: an immutable copy of its state, published
+// by the run loop (every 200 ms, after a reload, at shutdown) and read by any number of admin
+// threads. The admin threads never touch the engine, the dispatcher, the loaded rules or the
+// source: a reload replaces those under the run loop while scrapes go on.
+#pragma once
+
+#include <climits>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "actions/dispatcher.h"
+#include "connectors/kafka_source.h"
+#include "engine/engine.h"
+#include "service/partition_time.h"
+
+namespace klaxon::service {
+
+// Counters the run loop owns.
+struct RunCounters {
+  uint64_t dead_lettered = 0;
+  uint64_t submitted = 0;
+  uint64_t submit_failures = 0;
+  uint64_t suppressed = 0;
+  uint64_t oversized = 0;
+  uint64_t checkpoints = 0;
+  uint64_t checkpoint_failures = 0;
+  uint64_t checkpoint_bytes = 0;
+  double checkpoint_seconds = 0;
+  int64_t checkpoint_time_ms = 0;
+};
+
+struct KafkaSnapshot {
+  std::vector<connectors::KafkaSource::PartitionLag> lag;
+  int assigned_partitions = 0;
+  uint64_t partitions_paused = 0;
+  uint64_t pauses = 0;
+  std::vector<PartitionTime::Partition> partitions;
+  std::vector<std::string> topic_names;  // PartitionTime::Key::topic indexes this
+};
+
+struct RuntimeSnapshot {
+  int64_t start_time_ms = 0;
+  EngineStats stats;
+  std::vector<ActiveAlert> alerts;
+  int64_t watermark_ms = INT64_MIN;  // INT64_MIN: no event yet
+  // The rules of the generation that produced `stats` and `alerts` (rule_index refers to it).
+  std::shared_ptr<const RuleSet> rules;
+  std::vector<std::string> rule_files;
+  std::vector<std::string> rule_sha256;
+  bool last_reload_successful = false;
+  int64_t last_reload_success_ms = 0;
+  RunCounters counters;
+  bool has_dispatcher = false;
+  actions::DispatcherStats dispatcher;
+  bool has_kafka = false;
+  KafkaSnapshot kafka;
+  bool has_state_store = false;
+  bool source_ready = false;  // not Kafka, or Kafka with partitions assigned
+};
+
+// The one place a snapshot changes hands: the run loop swaps in a new one, readers take a
+// reference that stays valid however many snapshots follow.
+class SnapshotBoard {
+ public:
+  void Publish(std::shared_ptr<const RuntimeSnapshot> snapshot) {
+    std::lock_guard<std::mutex> lock(mu_);
+    latest_.swap(snapshot);
+    // The previous snapshot is released outside the lock when its last reader lets go.
+  }
+  std::shared_ptr<const RuntimeSnapshot> Latest() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return latest_;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::shared_ptr<const RuntimeSnapshot> latest_ = std::make_shared<const RuntimeSnapshot>();
+};
+
+}  // namespace klaxon::service
