@@ -494,6 +494,7 @@ Result<Config> ParseConfig(const std::string& text,
       se.Integer("queue_size", c.sentry.queue_size, 1, 100000000);
       se.Bytes("queue_bytes", c.sentry.queue_bytes);
       se.Duration("ack_timeout", c.sentry.ack_timeout_ms, 1);
+      se.String("capture", c.sentry.capture);
     }
     {
       Section f = top.Child("file");

@@ -66,6 +66,7 @@ struct SentryConfig {
   int64_t queue_size = 10000;             // source: sentry
   size_t queue_bytes = size_t{64} << 20;  // source: sentry
   int64_t ack_timeout_ms = 10000;         // source: kafka: the broker's acknowledgement
+  std::string capture;  // a JSON Lines file receiving every accepted event (debugging)
 };
 
 struct Config {
