@@ -21,6 +21,7 @@
 #include "cli/process_metrics.h"
 #include "cli/rule_files.h"
 #include "cli/secrets.h"
+#include "cli/sentry_options.h"
 #include "cli/service_metrics.h"
 #include "connectors/file_source.h"
 #include "connectors/kafka_producer.h"
@@ -260,6 +261,10 @@ Status Service::Start() {
       if (!producer.ok()) return producer.status();
       dead_letters_ = std::move(producer).value();
     }
+    if (Status st = StartSentry(&client_options); !st.ok()) return st;
+  } else if (config_.source_kind == "sentry") {
+    if (Status st = StartSentry(nullptr); !st.ok()) return st;
+    source_ = sentry_->NewSource();
   } else {
     connectors::FileSourceOptions options;
     options.path =
@@ -910,6 +915,19 @@ void Service::PublishSnapshot() {
   }
 }
 
+// The Sentry ingestion endpoint of a `sentry:` block (ingest/), producing to Kafka or queueing.
+Status Service::StartSentry(const connectors::KafkaClientOptions* kafka) {
+  if (!config_.sentry.enabled) return Status::Ok();
+  Result<ingest::SentryIngestOptions> options = SentryIngestOptionsFrom(config_, kafka);
+  if (!options.ok()) return options.status();
+  Result<std::unique_ptr<ingest::SentryIngest>> sentry =
+      ingest::SentryIngest::Start(std::move(options).value());
+  if (!sentry.ok()) return sentry.status();
+  sentry_ = std::move(sentry).value();
+  log_.Info("sentry endpoint listening", {{"port", std::to_string(sentry_->port())}});
+  return Status::Ok();
+}
+
 std::string Service::MetricsText() {
   EngineStats stats;
   std::shared_ptr<const RuleSet> rules;
@@ -1065,7 +1083,9 @@ std::string Service::MetricsText() {
              static_cast<double>(counters.checkpoint_time_ms) / 1000.0);
   }
   WriteProcessMetrics(p, start_time_ms_);
-  return p.text();
+  std::string text = p.text();
+  if (sentry_) sentry_->AppendMetrics(text);
+  return text;
 }
 
 std::string Service::RulesJson() {

@@ -24,6 +24,7 @@
 #include "cli/logger.h"
 #include "cli/metrics.h"
 #include "engine/engine.h"
+#include "ingest/sentry_ingest.h"
 #include "service/decode_pool.h"
 #include "service/partition_time.h"
 #include "service/state_store.h"
@@ -118,6 +119,7 @@ class Service {
   void Tick(int64_t now_ms);
   void PublishSnapshot();
   std::string MetricsText();
+  Status StartSentry(const connectors::KafkaClientOptions* kafka);
   std::string RulesJson();
   std::string AlertsJson();
   int64_t NowMs() const;
@@ -127,6 +129,7 @@ class Service {
   Logger& log_;
 
   std::unique_ptr<Loaded> loaded_;
+  std::unique_ptr<ingest::SentryIngest> sentry_;  // the Sentry endpoint; outlives source_
   std::unique_ptr<connectors::Source> source_;
   connectors::KafkaSource* kafka_ = nullptr;  // source_ when it is Kafka
   std::unique_ptr<connectors::KafkaProducer> dead_letters_;
