@@ -184,6 +184,35 @@ class Section {
     }
   }
 
+  // A list of mappings: `read` is called with a Section for each (named `key[i]` in errors).
+  template <typename Read>
+  void MappingList(const std::string& key, Read read) {
+    Use(key);
+    YAML::Node n = Get(key);
+    if (!n || n.IsNull()) return;
+    if (!n.IsSequence()) {
+      Error(MarkOf(n), Key(key), "must be a list");
+      return;
+    }
+    size_t i = 0;
+    for (const YAML::Node& e : n) {
+      Section item(e, Key(key) + "[" + std::to_string(i) + "]", env_, read_file_, errors_);
+      read(item, i++);
+    }
+  }
+
+  // True when `key` is present (and not null).
+  bool Has(const std::string& key) const {
+    YAML::Node n = Get(key);
+    return n && !n.IsNull();
+  }
+
+  // An error about `key`, placed at its value, or at this section when the key is absent.
+  void ItemError(const std::string& key, const std::string& message) {
+    YAML::Node n = Get(key);
+    Error(MarkOf(n && n.IsDefined() ? n : node_), Key(key), message);
+  }
+
   // An error about the whole section, placed at its key (or the top of the file).
   void SectionError(const std::string& key, const std::string& message) {
     Error(MarkOf(Get(key)), Key(key), message);
@@ -283,6 +312,18 @@ Result<int64_t> ParseCount(const std::string& text, int64_t min, int64_t max) {
   return value;
 }
 
+Result<double> ParseRate(const std::string& text) {
+  const size_t slash = text.find('/');
+  const std::string unit = slash == std::string::npos ? "" : text.substr(slash + 1);
+  const double per = unit == "s" ? 1 : unit == "min" ? 60 : unit == "h" ? 3600 : 0;
+  if (per == 0) {
+    return Status::InvalidArgument("invalid rate '" + text + "' (use e.g. 10/s, 600/min, 1000/h)");
+  }
+  Result<int64_t> n = ParseCount(text.substr(0, slash), 1, 1000000000);
+  if (!n.ok()) return n.status();
+  return static_cast<double>(*n) / per;
+}
+
 Result<int64_t> ParseBytes(const std::string& text) {
   size_t digits = 0;
   while (digits < text.size() && std::isdigit(static_cast<unsigned char>(text[digits]))) ++digits;
@@ -363,7 +404,8 @@ Result<Config> ParseConfig(const std::string& text,
     Section top(root, "", env, read_file, errors);
     top.StringList("rules", c.rules);
     if (c.rules.empty()) top.SectionError("rules", "list at least one rule file or folder");
-    top.Choice("source", c.source_kind, {"kafka", "file", "stdin"});
+    top.Choice("source", c.source_kind, {"kafka", "file", "stdin", "sentry"});
+    c.sentry.enabled = c.source_kind == "sentry" || top.Has("sentry");
     {
       Section k = top.Child("kafka");
       k.String("brokers", c.kafka.brokers);
@@ -385,6 +427,48 @@ Result<Config> ParseConfig(const std::string& text,
       k.Duration("statistics_interval", c.kafka.statistics_interval_ms);
       k.String("dead_letter_topic", c.kafka.dead_letter_topic);
       k.StringMap("properties", c.kafka.properties);
+    }
+    {
+      Section se = top.Child("sentry");
+      if (c.sentry.enabled && c.source_kind != "sentry" && c.source_kind != "kafka") {
+        top.SectionError("sentry",
+                         "needs `source: sentry` or `source: kafka` (not " + c.source_kind + ")");
+      }
+      if (c.sentry.enabled && c.source_kind == "kafka" && c.kafka.topics.empty()) {
+        top.SectionError("sentry", "produces to the first of kafka.topics: name one there");
+      }
+      se.Listen("listen", c.sentry.listen);
+      std::set<int64_t> ids;
+      se.MappingList("projects", [&](Section& p, size_t) {
+        SentryProjectConfig project;
+        p.Integer("id", project.id, 1, int64_t{1} << 53);
+        p.String("name", project.name);
+        p.StringList("keys", project.keys);
+        p.Parsed("rate_limit", project.rate_per_second, ParseRate);
+        p.Integer("burst", project.burst, 1, 1000000000);
+        if (project.id == 0) p.ItemError("id", "a project needs its numeric `id` (the DSN's)");
+        if (project.name.empty()) p.ItemError("name", "a project needs a `name`");
+        if (project.keys.empty() ||
+            std::find(project.keys.begin(), project.keys.end(), "") != project.keys.end()) {
+          p.ItemError("keys", "list the project's public DSN keys (none may be empty)");
+        }
+        if (project.id != 0 && !ids.insert(project.id).second) {
+          p.ItemError("id", "project id " + std::to_string(project.id) + " appears twice");
+        }
+        c.sentry.projects.push_back(std::move(project));
+      });
+      if (c.sentry.enabled && c.sentry.projects.empty()) {
+        se.SectionError("projects", "list at least one project ({id, name, keys})");
+      }
+      se.Bytes("max_request_bytes", c.sentry.max_request_bytes);
+      se.Bytes("max_event_bytes", c.sentry.max_event_bytes);
+      se.Integer("threads", c.sentry.threads, 1, 1024);
+      se.Duration("read_timeout", c.sentry.read_timeout_ms, 1);
+      se.Duration("request_timeout", c.sentry.request_timeout_ms, 1);
+      se.Integer("queue_size", c.sentry.queue_size, 1, 100000000);
+      se.Bytes("queue_bytes", c.sentry.queue_bytes);
+      se.Duration("ack_timeout", c.sentry.ack_timeout_ms, 1);
+      se.String("capture", c.sentry.capture);
     }
     {
       Section f = top.Child("file");

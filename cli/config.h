@@ -44,11 +44,37 @@ struct FileSourceConfig {
   bool follow = false;
 };
 
+// `sentry:`: Sentry's ingestion endpoint (ingest/). With `source: sentry` its events feed the
+// pipeline; beside `source: kafka` it produces each event to the first of kafka.topics.
+struct SentryProjectConfig {
+  int64_t id = 0;
+  std::string name;
+  std::vector<std::string> keys;
+  double rate_per_second = 0;  // `rate_limit`; 0: unlimited
+  int64_t burst = 0;           // 0: one second's worth of rate_limit
+};
+
+struct SentryConfig {
+  bool enabled = false;  // a `sentry:` block is present (or source: sentry)
+  std::string listen = "127.0.0.1:9000";
+  std::vector<SentryProjectConfig> projects;
+  size_t max_request_bytes = size_t{20} << 20;  // a body, compressed and decoded
+  size_t max_event_bytes = size_t{1} << 20;     // one event item or store body
+  int threads = 32;
+  int64_t read_timeout_ms = 5000;
+  int64_t request_timeout_ms = 30000;
+  int64_t queue_size = 10000;             // source: sentry
+  size_t queue_bytes = size_t{64} << 20;  // source: sentry
+  int64_t ack_timeout_ms = 10000;         // source: kafka: the broker's acknowledgement
+  std::string capture;  // a JSON Lines file receiving every accepted event (debugging)
+};
+
 struct Config {
   std::string base_dir;  // the config file's folder; relative paths resolve against it
   std::vector<std::string> rules;
-  std::string source_kind = "kafka";  // kafka | file | stdin
+  std::string source_kind = "kafka";  // kafka | file | stdin | sentry
   KafkaConfig kafka;
+  SentryConfig sentry;
   FileSourceConfig file;
   EngineOptions engine;
   std::string outbox_path = "klaxon-outbox.db";
@@ -101,6 +127,9 @@ Result<std::string> Interpolate(const std::string& value, const EnvLookup& env);
 
 // A whole number from `min` to `max`: "out of range" otherwise, never an overflow.
 Result<int64_t> ParseCount(const std::string& text, int64_t min, int64_t max);
+
+// `rate_limit`: "100/s", "6000/min", "100000/h" -> events per second.
+Result<double> ParseRate(const std::string& text);
 
 // Largest size ParseBytes accepts.
 constexpr int64_t kMaxBytes = int64_t{1} << 40;

@@ -16,6 +16,7 @@
 #include "cli/notification_output.h"
 #include "cli/rule_files.h"
 #include "cli/secrets.h"
+#include "cli/sentry_options.h"
 #include "clock/clock.h"
 #include "connectors/file_source.h"
 #include "connectors/kafka_producer.h"
@@ -240,6 +241,10 @@ Status Service::Start() {
       if (!producer.ok()) return producer.status();
       dead_letters_ = std::move(producer).value();
     }
+    if (Status st = StartSentry(&client_options); !st.ok()) return st;
+  } else if (config_.source_kind == "sentry") {
+    if (Status st = StartSentry(nullptr); !st.ok()) return st;
+    source_ = sentry_->NewSource();
   } else {
     connectors::FileSourceOptions options;
     options.path =
@@ -252,7 +257,12 @@ Status Service::Start() {
   }
 
   service::AdminHandlers handlers;
-  handlers.metrics = [this] { return service::MetricsText(*board_.Latest(), histograms_); };
+  handlers.metrics = [this] {
+    std::string text = service::MetricsText(*board_.Latest(), histograms_);
+    // The endpoint's counters are atomics of an object that outlives the admin server.
+    if (sentry_) sentry_->AppendMetrics(text);
+    return text;
+  };
   handlers.ready = [this] {
     return started_.load() && !stopping_.load() && board_.Latest()->source_ready;
   };
@@ -869,6 +879,19 @@ void Service::PublishSnapshot() {
   }
   s->has_state_store = state_ != nullptr;
   board_.Publish(std::move(s));
+}
+
+// The Sentry ingestion endpoint of a `sentry:` block (ingest/), producing to Kafka or queueing.
+Status Service::StartSentry(const connectors::KafkaClientOptions* kafka) {
+  if (!config_.sentry.enabled) return Status::Ok();
+  Result<ingest::SentryIngestOptions> options = SentryIngestOptionsFrom(config_, kafka);
+  if (!options.ok()) return options.status();
+  Result<std::unique_ptr<ingest::SentryIngest>> sentry =
+      ingest::SentryIngest::Start(std::move(options).value());
+  if (!sentry.ok()) return sentry.status();
+  sentry_ = std::move(sentry).value();
+  log_.Info("sentry endpoint listening", {{"port", std::to_string(sentry_->port())}});
+  return Status::Ok();
 }
 
 }  // namespace klaxon::cli

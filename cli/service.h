@@ -25,6 +25,7 @@
 #include "cli/logger.h"
 #include "clock/clock.h"
 #include "engine/engine.h"
+#include "ingest/sentry_ingest.h"
 #include "service/admin_server.h"
 #include "service/decode_pool.h"
 #include "service/metrics_text.h"
@@ -108,6 +109,7 @@ class Service {
   void Tick(int64_t now_ms);
   // Copies what the admin server shows into a new RuntimeSnapshot and swaps it in.
   void PublishSnapshot();
+  Status StartSentry(const connectors::KafkaClientOptions* kafka);
   int64_t NowMs() const;
 
   Config config_;
@@ -116,6 +118,7 @@ class Service {
   const Clock& clock_;
 
   std::unique_ptr<Loaded> loaded_;
+  std::unique_ptr<ingest::SentryIngest> sentry_;  // the Sentry endpoint; outlives source_
   std::unique_ptr<connectors::Source> source_;
   connectors::KafkaSource* kafka_ = nullptr;  // source_ when it is Kafka
   std::unique_ptr<connectors::KafkaProducer> dead_letters_;

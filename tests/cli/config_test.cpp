@@ -72,7 +72,7 @@ log: {formatt: json}
 )");
   REQUIRE_FALSE(c.ok());
   const std::string& m = c.status().message();
-  CHECK(m.find("source: must be kafka, file or stdin, not 'kafak'") != std::string::npos);
+  CHECK(m.find("source: must be kafka, file, stdin or sentry, not 'kafak'") != std::string::npos);
   CHECK(m.find("kafka.brokers: environment variable NOPE is not set") != std::string::npos);
   CHECK(m.find("engine.allowed_lateness: invalid duration 'soon'") != std::string::npos);
   CHECK(m.find("engine.max_groups_per_rule: must be a non-negative whole number") !=

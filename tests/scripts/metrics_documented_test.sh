@@ -18,6 +18,7 @@ kafka: {brokers: $BROKERS, topics: [events], group_id: klaxon-metrics, dead_lett
 outbox: {path: $WORK/outbox.db}
 http: {allow: [127.0.0.1]}
 admin: {listen: "127.0.0.1:0"}
+sentry: {listen: "127.0.0.1:0", projects: [{id: 1, name: p, keys: [k]}]}
 YAML
 "$KLAXON_BIN" run --config "$WORK/klaxon.yaml" 2>"$WORK/run.log" &
 pid=$!
