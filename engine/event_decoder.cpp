@@ -662,6 +662,9 @@ struct EventDecoder::Impl {
       any_dead = true;
       const std::string_view text = arena.substr(v.offset, v.length);
       const bool scalar = v.type != ValueType::kPresent;
+      // A marker counts only for an object (a scalar where an object belongs is not one).
+      const bool marker = part == kExc || part == kThread || part == kStack || part == kFrame;
+      if (marker && scalar) continue;
       switch (part) {
         case kExc:
           e.exceptions.emplace_back();

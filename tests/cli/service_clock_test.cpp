@@ -12,11 +12,7 @@
 #include <string>
 #include <thread>
 
-#include "cli/config.h"
-#include "cli/logger.h"
-#include "cli/secrets.h"
-#include "cli/service.h"
-#include "clock/clock.h"
+#include "tests/cli/file_service_util.h"
 
 namespace klaxon::cli {
 namespace {
@@ -57,21 +53,11 @@ TEST_CASE("klaxon run moves idle event time by the injected clock only") {
       events << "{\"timestamp\": " << kStartMs / 1000 << ", \"tags\": {\"service\": \"a\"}}\n";
     }
   }
-  const std::string yaml =
-      "rules: [rules.rules]\n"
-      "source: file\n"
-      "file: {path: events.jsonl, follow: true}\n"
-      "outbox: {path: outbox.db, drain_timeout: 2s}\n"
-      "admin: {listen: \"127.0.0.1:0\"}\n";
-  const EnvLookup env = [](const std::string&) { return std::optional<std::string>(); };
-  Result<Config> config = ParseConfig(yaml, {}, env, ReadSecretFile);
-  REQUIRE_MESSAGE(config.ok(), config.status().message());
-  config->base_dir = dir.string();
   std::ostringstream log_text;
   Logger log(log_text, false, LogLevel::kWarn);
   ManualClock clock(kStartMs + 1000);
-  Service service(std::move(config).value(), env, log, clock);
-  REQUIRE(service.Start().ok());
+  std::unique_ptr<Service> running = testing::StartFileService(dir, false, log, clock);
+  Service& service = *running;
   int code = -1;
   std::thread run_loop([&] { code = service.Run(); });
 

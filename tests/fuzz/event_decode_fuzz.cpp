@@ -51,6 +51,26 @@ std::unique_ptr<klaxon::Engine> MakeEngine() {
   cmp.filter.number = 499;
   cmp.condition.kind = klaxon::Condition::Kind::kEvery;
   rs.rules.push_back(cmp);
+  // Sentry's derived fields (issue, title) and a path across two arrays in both exception
+  // shapes, grouped by a tag that a bare key reads too.
+  klaxon::Rule issue;
+  issue.name = "issue";
+  issue.filter.kind = Predicate::Kind::kMatch;
+  issue.filter.field =
+      Field({"exception", "values", "[]", "stacktrace", "frames", "[]", "function"});
+  issue.filter.field.more_paths = {{"exception", "[]", "stacktrace", "frames", "[]", "function"}};
+  issue.filter.values = {"*"};
+  issue.condition.kind = klaxon::Condition::Kind::kNewValue;
+  issue.condition.field = Field({"issue"});
+  issue.condition.field.kind = klaxon::FieldRef::Kind::kDerived;
+  klaxon::FieldRef title = Field({"title"});
+  title.kind = klaxon::FieldRef::Kind::kDerived;
+  klaxon::FieldRef service_tag = service;
+  service_tag.name = "tags[service]";
+  service_tag.kind = klaxon::FieldRef::Kind::kTag;
+  service_tag.path.clear();
+  issue.group_by = {title, service_tag};
+  rs.rules.push_back(issue);
   klaxon::EngineOptions options;
   options.max_event_bytes = 1 << 16;
   options.max_depth = 32;

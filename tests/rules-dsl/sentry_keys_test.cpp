@@ -207,6 +207,10 @@ TEST_CASE("issue: in-app frames only, all frames when none is in-app") {
   // Without frames, the type and value group.
   CHECK(Issue(R"({"timestamp":1,"exception":[{"type":"E","value":"a"}]})") !=
         Issue(R"({"timestamp":1,"exception":[{"type":"E","value":"b"}]})"));
+  // Scalars where Sentry's objects belong are not exceptions or frames.
+  CHECK(Issue(R"({"timestamp":1,"exception":["E",{"type":"E","value":"a"}]})") ==
+        Issue(R"({"timestamp":1,"exception":[{"type":"E","value":"a"}]})"));
+  CHECK(One(R"({"timestamp":1,"exception":["E",7]})", "event.type") == List{"default"});
   // The two shapes of the exception interface are one issue.
   CHECK(Issue(R"({"timestamp":1,"exception":[{"type":"E","value":"a"}]})") ==
         Issue(R"({"timestamp":1,"exception":{"values":[{"type":"E","value":"a"}]}})"));

@@ -15,11 +15,7 @@
 #include <thread>
 #include <vector>
 
-#include "cli/config.h"
-#include "cli/logger.h"
-#include "cli/secrets.h"
-#include "cli/service.h"
-#include "clock/clock.h"
+#include "tests/cli/file_service_util.h"
 
 namespace klaxon::cli {
 namespace {
@@ -56,22 +52,11 @@ TEST_CASE("rules reload while /metrics and /api/v1/alerts are scraped") {
     }
     WriteFile(dir / "events.jsonl", events.str());
   }
-  const std::string yaml =
-      "rules: [rules.rules]\n"
-      "source: file\n"
-      "file: {path: events.jsonl, follow: true}\n"
-      "outbox: {path: outbox.db, drain_timeout: 2s}\n"
-      "admin: {listen: \"127.0.0.1:0\", enable_reload: true}\n";
-  const EnvLookup env = [](const std::string&) { return std::optional<std::string>(); };
-  Result<Config> config = ParseConfig(yaml, {}, env, ReadSecretFile);
-  REQUIRE_MESSAGE(config.ok(), config.status().message());
-  config->base_dir = dir.string();
   std::ostringstream log_text;
   Logger log(log_text, false, LogLevel::kWarn);
   SystemClock clock;
-  Service service(std::move(config).value(), env, log, clock);
-  const Status started = service.Start();
-  REQUIRE_MESSAGE(started.ok(), started.message());
+  std::unique_ptr<Service> running = testing::StartFileService(dir, true, log, clock);
+  Service& service = *running;
   int code = -1;
   std::thread run_loop([&] { code = service.Run(); });
   const int port = service.admin_port();
