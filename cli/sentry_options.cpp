@@ -3,12 +3,14 @@
 #include <chrono>
 #include <filesystem>
 
+#include "service/listen_address.h"
+
 namespace klaxon::cli {
 
 Result<ingest::SentryIngestOptions> SentryIngestOptionsFrom(
     const Config& config, const connectors::KafkaClientOptions* kafka) {
   const SentryConfig& s = config.sentry;
-  Result<ListenAddress> listen = ParseListenAddress(s.listen);
+  Result<service::ListenAddress> listen = service::ParseListenAddress(s.listen);
   if (!listen.ok()) return Status::InvalidArgument("sentry.listen: " + listen.status().message());
   ingest::SentryIngestOptions o;
   o.endpoint.host = listen->host;
