@@ -526,6 +526,7 @@ Result<Config> ParseConfig(const std::string& text,
       Section a = top.Child("admin");
       a.Listen("listen", c.admin_listen);
       a.Bool("enable_reload", c.enable_reload_endpoint);
+      a.String("token_file", c.admin_token_file);
     }
     {
       Section l = top.Child("log");

@@ -90,6 +90,9 @@ struct Config {
   std::vector<std::string> http_allow;  // CIDRs or hosts allowed despite the SSRF deny list
   std::string admin_listen = "127.0.0.1:9464";
   bool enable_reload_endpoint = false;
+  // Bearer token for mutating admin requests (reload, silences); required for them beyond
+  // loopback.
+  std::string admin_token_file;
   std::string log_format = "logfmt";  // logfmt | json
   std::string log_level = "info";     // debug | info | warn | error
   int64_t idle_tick_ms = 200;         // how often the wall clock advances the engine when idle

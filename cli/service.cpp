@@ -13,6 +13,7 @@
 #include "actions/dispatcher.h"
 #include "actions/http_client.h"
 #include "actions/outbox.h"
+#include "actions/silencer.h"
 #include "cli/notification_output.h"
 #include "cli/rule_files.h"
 #include "cli/secrets.h"
@@ -58,6 +59,9 @@ struct Service::Loaded {
 // Delivery pieces that outlive reloads.
 struct Service::Delivery {
   std::unique_ptr<actions::Outbox> outbox;
+  // Silences live in the outbox's file; thread-safe, and never replaced by a reload, so the
+  // admin server's silence endpoints may use it directly.
+  std::unique_ptr<actions::Silencer> silencer;
   std::unique_ptr<actions::SafeHttpClient> http;
 };
 
@@ -112,6 +116,7 @@ Status Service::StartDispatcher() {
   options.max_retry_after_ms = config_.max_retry_after_ms;
   options.stop_grace_ms = config_.stop_grace_ms;
   options.warning_interval_ms = config_.warning_interval_ms;
+  options.silencer = delivery_->silencer.get();
   options.log = [this](LogLevel level, const std::string& message) {
     log_.Log(level, "delivery", {{"detail", message}});
   };
@@ -173,6 +178,10 @@ Status Service::Start() {
       actions::Outbox::Open(Resolve(config_.base_dir, config_.outbox_path));
   if (!outbox.ok()) return outbox.status();
   delivery_->outbox = std::move(outbox).value();
+  Result<std::unique_ptr<actions::Silencer>> silencer =
+      actions::Silencer::Open(Resolve(config_.base_dir, config_.outbox_path), clock_.NowMs());
+  if (!silencer.ok()) return silencer.status();
+  delivery_->silencer = std::move(silencer).value();
   actions::HttpClientOptions http;
   http.connect_timeout_ms = config_.connect_timeout_ms;
   http.default_read_timeout_ms = config_.read_timeout_ms;
@@ -279,6 +288,24 @@ Status Service::Start() {
       if (reload_done_ < ticket) return Status::Unavailable("reload did not complete");
       return reload_result_;
     };
+  }
+  handlers.silences = [this](const std::string& method, const std::string& id,
+                             const std::string& body) {
+    actions::Silencer& silencer = *delivery_->silencer;
+    const int64_t now = NowMs();
+    if (method == "POST") return service::PostSilence(silencer, body, now);
+    if (method == "DELETE") return service::DeleteSilence(silencer, id, now);
+    return id.empty() ? service::ListSilences(silencer, now)
+                      : service::GetSilence(silencer, id, now);
+  };
+  if (!config_.admin_token_file.empty()) {
+    Result<std::string> token = ReadSecretFile(Resolve(config_.base_dir, config_.admin_token_file));
+    if (!token.ok())
+      return Status::InvalidArgument("admin.token_file: " + token.status().message());
+    std::string t = std::move(token).value();
+    while (!t.empty() && (t.back() == '\n' || t.back() == '\r' || t.back() == ' ')) t.pop_back();
+    if (t.empty()) return Status::InvalidArgument("admin.token_file: the file is empty");
+    handlers.token = std::move(t);
   }
   Result<std::unique_ptr<service::AdminServer>> admin =
       service::AdminServer::Start(config_.admin_listen, handlers);
@@ -878,6 +905,10 @@ void Service::PublishSnapshot() {
     s->kafka.partitions_paused = partition_time_->paused();
   }
   s->has_state_store = state_ != nullptr;
+  if (delivery_ && delivery_->silencer) {
+    s->has_silencer = true;
+    s->silences = delivery_->silencer->Stats(NowMs());
+  }
   board_.Publish(std::move(s));
 }
 

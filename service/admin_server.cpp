@@ -13,6 +13,18 @@ namespace {
 
 constexpr size_t kAdminThreads = 32;
 
+bool IsLoopback(const std::string& host) {
+  return host == "localhost" || host == "::1" || host == "[::1]" || host.starts_with("127.");
+}
+
+// Compares without an early exit, so the time taken does not tell how much of a token matched.
+bool ConstantTimeEquals(const std::string& a, const std::string& b) {
+  unsigned diff = a.size() == b.size() ? 0 : 1;
+  const std::string& c = a.size() == b.size() ? a : b;
+  for (size_t i = 0; i < b.size(); ++i) diff |= static_cast<unsigned>(c[i] ^ b[i]);
+  return diff == 0;
+}
+
 }  // namespace
 
 Result<std::unique_ptr<AdminServer>> AdminServer::Start(const std::string& listen,
@@ -38,6 +50,49 @@ Result<std::unique_ptr<AdminServer>> AdminServer::Start(const std::string& liste
     setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, reinterpret_cast<void*>(&yes), sizeof(yes));
   });
   const AdminHandlers& h = s->handlers_;
+  const bool loopback = IsLoopback(address->host);
+  // Refuses a mutating request unless it carries the token (answered here), else true.
+  auto authorized = [&h, loopback](const httplib::Request& req, httplib::Response& res) {
+    if (h.token.empty()) {
+      if (loopback) return true;
+      res.status = 403;
+      res.set_content(R"({"error":"the admin server listens beyond loopback: set admin.token_file )"
+                      R"(to allow changes over HTTP"})",
+                      "application/json");
+      return false;
+    }
+    const std::string got = req.get_header_value("Authorization");
+    if (ConstantTimeEquals(got, "Bearer " + h.token)) return true;
+    res.status = 401;
+    res.set_header("WWW-Authenticate", "Bearer");
+    res.set_content("{\"error\":\"a bearer token is required (admin.token_file)\"}",
+                    "application/json");
+    return false;
+  };
+  srv.set_payload_max_length(1 << 20);
+  if (h.silences) {
+    auto answer = [](httplib::Response& res, const ApiResponse& r) {
+      res.status = r.status;
+      res.set_content(r.body, "application/json");
+    };
+    srv.Get("/api/v1/silences", [&h, answer](const httplib::Request&, httplib::Response& res) {
+      answer(res, h.silences("GET", "", ""));
+    });
+    srv.Get(R"(/api/v1/silences/([^/]+))",
+            [&h, answer](const httplib::Request& req, httplib::Response& res) {
+              answer(res, h.silences("GET", req.matches[1], ""));
+            });
+    srv.Post("/api/v1/silences",
+             [&h, answer, authorized](const httplib::Request& req, httplib::Response& res) {
+               if (!authorized(req, res)) return;
+               answer(res, h.silences("POST", "", req.body));
+             });
+    srv.Delete(R"(/api/v1/silences/([^/]+))",
+               [&h, answer, authorized](const httplib::Request& req, httplib::Response& res) {
+                 if (!authorized(req, res)) return;
+                 answer(res, h.silences("DELETE", req.matches[1], ""));
+               });
+  }
   srv.Get("/metrics", [&h](const httplib::Request&, httplib::Response& res) {
     res.set_content(h.metrics(), "text/plain; version=0.0.4; charset=utf-8");
   });
@@ -60,9 +115,10 @@ Result<std::unique_ptr<AdminServer>> AdminServer::Start(const std::string& liste
   });
   // The content-reader form: httplib 0.11 waits for a body when a POST has no Content-Length
   // (as `curl -X POST` sends it) and then answers 400; the reload needs no body.
-  srv.Post("/-/reload", [&h](const httplib::Request&, httplib::Response& res,
-                             const httplib::ContentReader&) {
+  srv.Post("/-/reload", [&h, authorized](const httplib::Request& req, httplib::Response& res,
+                                         const httplib::ContentReader&) {
     res.set_header("Connection", "close");
+    if (!authorized(req, res)) return;
     if (!h.reload) {
       res.status = 403;
       res.set_content("reload over HTTP is disabled; start with --admin.enable_reload=true\n",

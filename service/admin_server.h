@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "engine/status.h"
+#include "service/silence_api.h"
 
 namespace httplib {
 class Server;
@@ -22,6 +23,14 @@ struct AdminHandlers {
   std::function<std::string()> rules_json;   // {"status":"success","data":{"rules":[...]}}
   std::function<std::string()> alerts_json;  // {"status":"success","data":{"alerts":[...]}}
   std::function<Status()> reload;            // nullptr: POST /-/reload is disabled
+  // /api/v1/silences: GET (id empty: the list), POST (body), DELETE (id). nullptr: no silences.
+  std::function<ApiResponse(const std::string& method, const std::string& id,
+                            const std::string& body)>
+      silences;
+  // Mutating requests (reload, silences) need `Authorization: Bearer <token>` when set. When
+  // empty and the server listens beyond loopback they are refused: anyone who can reach the
+  // port could otherwise mute every alert.
+  std::string token;
 };
 
 class AdminServer {

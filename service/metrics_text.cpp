@@ -72,6 +72,19 @@ std::string MetricsText(const RuntimeSnapshot& s, const RunHistograms& histogram
     p.Family("klaxon_outbox_size", "gauge", "Rows in the durable outbox.");
     p.Sample("klaxon_outbox_size", {}, static_cast<double>(d.outbox_size));
   }
+  if (s.has_silencer) {
+    const actions::SilencerStats& si = s.silences;
+    p.Family("klaxon_notifications_silenced_total", "counter",
+             "Notifications computed but not delivered because a silence matched.");
+    p.Sample("klaxon_notifications_silenced_total", {}, static_cast<double>(si.silenced));
+    p.Family("klaxon_silences", "gauge", "Silences by state.");
+    p.Sample("klaxon_silences", {{"state", "active"}}, static_cast<double>(si.active));
+    p.Sample("klaxon_silences", {{"state", "pending"}}, static_cast<double>(si.pending));
+    p.Sample("klaxon_silences", {{"state", "expired"}}, static_cast<double>(si.expired));
+    p.Family("klaxon_silenced_episodes", "gauge",
+             "Firing episodes held back by silences, notified if they outlive them.");
+    p.Sample("klaxon_silenced_episodes", {}, static_cast<double>(si.held_episodes));
+  }
   if (s.has_kafka) {
     p.Family("klaxon_kafka_consumer_lag", "gauge",
              "Messages between the partition's high watermark and the consumer position.");

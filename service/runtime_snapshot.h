@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "actions/dispatcher.h"
+#include "actions/silencer.h"
 #include "connectors/kafka_source.h"
 #include "engine/engine.h"
 #include "service/partition_time.h"
@@ -58,6 +59,8 @@ struct RuntimeSnapshot {
   bool has_kafka = false;
   KafkaSnapshot kafka;
   bool has_state_store = false;
+  bool has_silencer = false;
+  actions::SilencerStats silences;
   bool source_ready = false;  // not Kafka, or Kafka with partitions assigned
 };
 

@@ -42,6 +42,22 @@ TEST_CASE("two JSON values in one event are rejected as trailing content, never 
   CHECK(h.out.size() == 1);
 }
 
+// Before: past 2^32 repeat times the count saturated and the engine stepped time one
+// millisecond at a time forever (replay, test and the service hung; SIGTERM was not heard).
+TEST_CASE("an event from 1970 before a current one, with a 100 ms repeat, ends at once") {
+  Rule flat = CountRule("flat", Predicate(), CompareOp::kLt, 1, 1000);
+  flat.repeat_ms = 100;
+  Harness h({flat}, Harness::Lateness(0));
+  h.At(1'000'000);  // 1970-01-01T00:16:40Z
+  h.At(kT0);
+  h.Flush();
+  REQUIRE(h.out.size() == 3);
+  CHECK(h.out[0].state == AlertState::kFiring);
+  CHECK(h.out[1].state == AlertState::kRepeat);
+  CHECK(h.out[1].repeat_index == UINT32_MAX - 1);
+  CHECK(h.out[2].state == AlertState::kResolved);
+}
+
 TEST_CASE("a step over more than 100 repeat times sends only the last reminder") {
   Rule r = CountRule("rep", Predicate(), CompareOp::kGt, 0, 10 * 365 * 86'400'000LL);
   r.repeat_ms = 1'800'000;  // 30 minutes

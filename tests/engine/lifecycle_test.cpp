@@ -105,6 +105,23 @@ TEST_CASE("lifecycle: a step of time past more than 100 repeats sends only the l
   CHECK(m.repeat_index == 1);
 }
 
+// Before: past 2^32 repeats the count saturated, the next repeat was due in the past, and the
+// engine stepped time one millisecond at a time forever (a 1970 event before a current one).
+TEST_CASE("lifecycle: the repeat count saturates once, then no repeat is due") {
+  const LifecycleRule rule{0, 0, 100};               // repeat every 100ms
+  const int64_t far = 500LL * 365 * 24 * 60 * kMin;  // 500 years
+  const int64_t cap = static_cast<int64_t>(UINT32_MAX - 1) * 100;
+  Lifecycle l = Step({}, rule, true, 0, Transition::kFiring, 100, 0);
+  l = Step(l, rule, true, 100, Transition::kNone, cap, -1, far);
+  CHECK(l.repeat_index == UINT32_MAX - 2);
+  // Looked at when the capped repeat is due, with the step's end still far ahead: the skip
+  // cannot move the count any more, so the last repeat goes out (before: re-run every ms).
+  l = Step(l, rule, true, cap, Transition::kRepeat, kNever, cap, far);
+  CHECK(l.repeat_index == UINT32_MAX - 1);
+  l = Step(l, rule, true, far + kMin, Transition::kNone, kNever, -1, far + kMin);
+  CHECK(l.repeat_index == UINT32_MAX - 1);
+}
+
 TEST_CASE("lifecycle: the step is pure: the same input gives the same output") {
   const LifecycleRule rule{kMin, kMin, kMin};
   const Lifecycle firing{Life::kFiring, 0, 30000, 2};
