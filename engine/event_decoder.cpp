@@ -287,6 +287,7 @@ struct EventDecoder::Impl {
     TimeStatus time_status;  // event time and id before its first occurrence
     int64_t time_ms;
     uint32_t event_id_length;
+    bool set_time_or_id;  // this key is the timestamp or the event id
   };
   static constexpr uint32_t kDeadField = UINT32_MAX;  // a value a later duplicate undid
   std::vector<Seen> seen;
@@ -301,17 +302,26 @@ struct EventDecoder::Impl {
       if (s.entry != entry) continue;
       for (uint32_t k = s.begin; k < s.end; ++k) out->values[k].field = kDeadField;
       any_dead |= s.end > s.begin;
-      // The timestamp and event id paths are unique, so only this key could have set them.
-      time_status = s.time_status;
-      out->time_ms = s.time_ms;
-      out->event_id_length = s.event_id_length;
+      // The timestamp and event id paths are unique, so only this key could have set them;
+      // another key's repeat must not undo them (a repeated `level` after a second
+      // `timestamp` brought the first timestamp back).
+      if (s.set_time_or_id) {
+        time_status = s.time_status;
+        out->time_ms = s.time_ms;
+        out->event_id_length = s.event_id_length;
+      }
       s.begin = now;
       return i;
     }
-    seen.push_back({entry, now, now, time_status, out->time_ms, out->event_id_length});
+    seen.push_back({entry, now, now, time_status, out->time_ms, out->event_id_length, false});
     return seen.size() - 1;
   }
-  void EndKey(size_t i) { seen[i].end = static_cast<uint32_t>(out->values.size()); }
+  void EndKey(size_t i) {
+    Seen& s = seen[i];
+    s.end = static_cast<uint32_t>(out->values.size());
+    s.set_time_or_id |= time_status != s.time_status || out->time_ms != s.time_ms ||
+                        out->event_id_length != s.event_id_length;
+  }
 
   uint32_t Child(uint32_t node, const std::string& key) {
     for (auto& [k, idx] : nodes[node].children) {

@@ -153,6 +153,13 @@ TEST_CASE("a duplicated key: its last occurrence wins for every field, as in JSO
         RejectReason::kInvalidTimestamp);
   REQUIRE(d.decoder->Decode(R"({"timestamp":"x","timestamp":3})", d.ev) == RejectReason::kNone);
   CHECK(d.ev.time_ms == 3000);
+  // Before: another key repeated after the second timestamp brought the first one back (and
+  // with it past the future-timestamp bound), while that key took its last value.
+  REQUIRE(d.decoder->Decode(R"({"timestamp":1,"tags":{"environment":"y"},"timestamp":2,)"
+                            R"("tags":{"environment":"x"}})",
+                            d.ev) == RejectReason::kNone);
+  CHECK(d.ev.time_ms == 2000);
+  CHECK(d.Values(env) == std::vector<std::string>{"x"});
 
   // Duplicate tags object: the last object replaces the first as a whole.
   REQUIRE(d.decoder->Decode(R"({"timestamp":1,"tags":{"environment":"a","service":"s"},)"
