@@ -13,39 +13,10 @@ set -euo pipefail
 build=${1:-build/release}
 events=${2:-1000000}
 rate=${3:-10000}
-root=$(cd "$(dirname "$0")/.." && pwd)
-klaxon="$root/$build/cli/klaxon"
-[ -x "$klaxon" ] || klaxon="$build/cli/klaxon"
-work=$(mktemp -d "${TMPDIR:-/tmp}/klaxon-kafka-bench.XXXXXX")
-export KLAXON_KAFKA_RUN="$work/kafka"
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
-  "$root/scripts/kafka-broker" stop >/dev/null 2>&1 || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-brokers=$("$root/scripts/kafka-broker" start | sed -n 's/^KAFKA_BROKERS=//p')
+. "$(dirname "$0")/kafka_bench_lib.sh"
 
 # 100 rules: counts with group by over services, exception types, levels and environments.
-python3 - >"$work/bench.rules" <<'PY'
-services = ["orders-api", "checkout", "payments", "auth", "search"]
-types = ["DatabaseError", "ValidationError", "TimeoutError", "KeyError", "CartExpired", "CardDeclined",
-         "GatewayTimeout", "LoginFailed", "TokenExpired", "IndexMissing", "QueryTimeout"]
-print('action sink = log(path: "/dev/null")')
-n = 0
-for s in services:
-    for t in types:
-        for threshold in (50, 500):
-            if n == 100:
-                break
-            print(f"rule r{n} {{\n  when frequency > {threshold}/5m for service:{s} AND exception.type:{t}\n"
-                  f"  group by environment\n  then sink\n}}")
-            n += 1
-while n < 100:
-    print(f"rule r{n} {{\n  when frequency > 100/min for level:fatal AND environment:staging AND release:v{n}\n  then sink\n}}")
-    n += 1
-PY
+"$root/bench/bench_rules.py" >"$work/bench.rules"
 "$klaxon" check "$work/bench.rules" >/dev/null
 
 echo "producing $events events to a local broker..." >&2
@@ -78,38 +49,8 @@ YAML
 pids+=($!)
 for _ in $(seq 200); do grep -q 'admin server listening' "$work/run.log" && break; sleep 0.05; done
 admin="http://127.0.0.1:$(sed -n 's/.*msg="admin server listening".* port=\([0-9]*\).*/\1/p' "$work/run.log")"
-# One Python process polls /metrics every 20 ms over a kept-alive connection: forking curl for
-# each poll would cost about 13 ms of CPU a time here, CPU taken from Klaxon mid-measurement.
-# Klaxon publishes its counters every 200 ms, so the rate is taken between the first published
-# count above 0 and the last one below the total, each at the poll that first saw it: both ends
-# are then equally late (at most one poll), and no end waits for a publication after the last
-# event.
-klaxon_rate=$(python3 - "$admin" "$got" <<'PY'
-import http.client, sys, time, urllib.parse
-url = urllib.parse.urlparse(sys.argv[1])
-total = int(sys.argv[2])
-conn = http.client.HTTPConnection(url.hostname, url.port, timeout=10)
-def received():
-    conn.request("GET", "/metrics")
-    for line in conn.getresponse().read().decode().splitlines():
-        if line.startswith("klaxon_events_received_total "):
-            return int(float(line.split()[1]))
-    return 0
-seen = []  # (first time seen, count) of each published count
-while True:
-    n, now = received(), time.monotonic()
-    if n > 0 and (not seen or n != seen[-1][1]):
-        seen.append((now, n))
-    if n >= total:
-        break
-    time.sleep(0.02)
-inside = [s for s in seen if s[1] < total]
-(t0, n0), (t1, n1) = (inside[0], inside[-1]) if len(inside) >= 2 else (seen[0], seen[-1])
-if t1 <= t0:
-    sys.exit("too few samples of klaxon_events_received_total to time the run")
-print(round((n1 - n0) / (t1 - t0)))
-PY
-)
+# Polled by one Python process every 20 ms (bench/klaxon_rate.py says why and how).
+klaxon_rate=$("$root/bench/klaxon_rate.py" "$admin" "$got")
 kill -TERM "${pids[-1]}"; wait "${pids[-1]}" || true
 
 echo "latency at $rate events/s..." >&2

@@ -1,0 +1,133 @@
+#!/usr/bin/env bash
+# A/B benchmarks of `klaxon run` against a local Apache Kafka broker (scripts/kafka-broker),
+# the two configurations interleaved in one session, ROUNDS times, alternating which goes first
+# (the machine is shared and noisy: compare the ratios of one session, never absolute rates
+# across sessions):
+#   checkpoint  the Kafka benchmark's log (bench/repeat_outage.py) and 100 rules
+#               (bench/bench_rules.py) on a 1-partition topic: state store on vs off
+#               (`state.enabled`), with the default checkpoint interval of 10 s
+#   partitions  the same log on an 8-partition topic (unkeyed) vs a 1-partition one, state on
+#   alignment   the 8-partition topic with event-time alignment in effect (the default
+#               engine.max_partition_skew) vs practically off (max_partition_skew 30d)
+#   memory      EVENTS small events spread evenly over one hour of event time and a rule with a
+#               1-hour window, so the restore horizon is 1 h: peak RSS with the state store on
+#               vs off. Without a store, the offset of every record of the horizon waits in the
+#               run loop's bookkeeping until the watermark has passed it by the horizon
+# Each run is a new consumer group reading the topic from the start; the rate is taken from
+# /metrics (bench/klaxon_rate.py) over the whole topic and up to 90 % of it (the end of a backlog
+# on several partitions is read one partition after the other, each once the others went idle),
+# the peak RSS from /proc (VmHWM) once every event was read.
+# usage: bench/service_kafka_ab_bench.sh BUILD_DIR checkpoint|partitions|alignment|memory [EVENTS]
+#        [ROUNDS]
+set -euo pipefail
+build=${1:?BUILD_DIR}
+mode=${2:?checkpoint, partitions, alignment or memory}
+events=${3:-1000000}
+rounds=${4:-3}
+interval=${KLAXON_BENCH_CHECKPOINT_INTERVAL:-10s}  # state.checkpoint_interval of the runs
+. "$(dirname "$0")/kafka_bench_lib.sh"
+cache="${KLAXON_KAFKA_CACHE:-$HOME/.cache/klaxon/kafka-${KLAXON_KAFKA_VERSION:-4.1.1}}"
+
+produce() {  # produce TOPIC FILE
+  kcat -P -b "$brokers" -t "$1" -X linger.ms=50 -X batch.num.messages=10000 \
+    -X queue.buffering.max.messages=1000000 -l "$2"
+}
+
+fetch_buffer=""
+case "$mode" in
+  checkpoint | partitions | alignment)
+    "$root/bench/bench_rules.py" >"$work/bench.rules"
+    "$root/bench/repeat_outage.py" "$events" >"$work/events.jsonl"
+    ;;
+  memory)
+    # A small fetch buffer (8 MiB, not 256), so that what the run loop holds shows in the peak
+    # RSS rather than how far librdkafka fetched ahead.
+    fetch_buffer=', properties: {queued.max.messages.kbytes: "8192", queued.min.messages: "10000"}'
+    cat >"$work/bench.rules" <<'RULES'
+action sink = log(path: "/dev/null")
+rule hourly {
+  when frequency > 1000000000 in 1h
+  then sink
+}
+RULES
+    python3 - "$events" >"$work/events.jsonl" <<'PY'
+import json, sys
+n = int(sys.argv[1])
+for i in range(n):
+    print(json.dumps({"timestamp": round(1764547200 + i * 3600 / n, 3), "level": "error",
+                      "tags": {"service": "s%d" % (i % 8)}, "message": "m"}))
+PY
+    ;;
+  *) echo "unknown mode $mode" >&2; exit 2 ;;
+esac
+"$klaxon" check "$work/bench.rules" >/dev/null
+echo "producing $events events..." >&2
+produce p1 "$work/events.jsonl"
+if [ "$mode" = partitions ] || [ "$mode" = alignment ]; then
+  java -cp "$cache/libs/*" "$root/bench/create_topic.java" "$brokers" p8 8
+  produce p8 "$work/events.jsonl"
+fi
+rm -f "$work/events.jsonl"
+
+# run_once N NAME TOPIC STATE [SKEW]: run N, one `klaxon run` over TOPIC from the start (consumer
+# group klaxon-ab-N; engine.max_partition_skew SKEW if given); prints "rate rate_to_90%
+# peak_rss_MB checkpoints last_checkpoint_bytes last_checkpoint_seconds".
+run_once() {
+  local n=$1 name=$2 topic=$3 state=$4 skew=${5:-} pid admin rate rss metrics
+  cat >"$work/$name.yaml" <<YAML
+rules: [$work/bench.rules]
+source: kafka
+kafka: {brokers: $brokers, topics: [$topic], group_id: klaxon-ab-$n$fetch_buffer}
+state: {enabled: $state, checkpoint_interval: $interval}
+outbox: {path: $work/outbox-$n.db}
+admin: {listen: "127.0.0.1:0"}
+${skew:+engine: {max_partition_skew: $skew\}}
+YAML
+  "$klaxon" run --config "$work/$name.yaml" --log.level=info 2>"$work/run-$n.log" &
+  pid=$!
+  pids+=($pid)
+  for _ in $(seq 200); do grep -qs 'admin server listening' "$work/run-$n.log" && break; sleep 0.05; done
+  admin="http://127.0.0.1:$(sed -n 's/.*msg="admin server listening".* port=\([0-9]*\).*/\1/p' "$work/run-$n.log")"
+  rate=$("$root/bench/klaxon_rate.py" "$admin" "$events" 0.9)
+  rss=$(awk '/^VmHWM/ { printf "%.0f", $2 / 1024 }' "/proc/$pid/status")
+  metrics=$(curl -s "$admin/metrics")
+  kill -TERM "$pid"
+  wait "$pid" || true
+  rm -f "$work/outbox-$n.db"*
+  echo "$rate $rss $(awk '$1 == "klaxon_state_checkpoints_total" { c = $2 }
+    $1 == "klaxon_state_checkpoint_bytes" { b = $2 }
+    $1 == "klaxon_state_checkpoint_duration_seconds" { d = $2 }
+    END { printf "%d %d %.4f", c, b, d }' <<<"$metrics")"
+}
+
+case "$mode" in
+  checkpoint) a=(on p1 true) b=(off p1 false) ;;
+  partitions) a=(p8 p8 true) b=(p1 p1 true) ;;
+  alignment) a=(p8 p8 true) b=(p8-30d p8 true 30d) ;;
+  memory) a=(on p1 true) b=(off p1 false) ;;
+esac
+echo "$(date -u +%FT%TZ) $mode, $events events, $rounds rounds, checkpoint_interval $interval, load: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "round config  events/s  to_90%/s  peak_rss_MB  checkpoints  checkpoint_bytes  checkpoint_s"
+n=0
+ratios=() ratios90=()
+for r in $(seq "$rounds"); do
+  if [ $((r % 2)) = 1 ]; then order=(a b); else order=(b a); fi
+  for which in "${order[@]}"; do
+    declare -n cfg=$which
+    n=$((n + 1))
+    read -r rate rate90 rss ckpts bytes secs < <(run_once "$n" "${cfg[@]}")
+    printf '%5s %-6s %9s %9s %12s %12s %17s %13s\n' "$r" "${cfg[0]}" "$rate" "$rate90" "$rss" \
+      "$ckpts" "$bytes" "$secs"
+    eval "${which}_rate_$r=$rate ${which}_r90_$r=$rate90 ${which}_rss_$r=$rss"
+    unset -n cfg
+  done
+  ra="a_rate_$r" rb="b_rate_$r" qa="a_r90_$r" qb="b_r90_$r" ma="a_rss_$r" mb="b_rss_$r"
+  ratios+=("$(python3 -c "print(${!ra} / ${!rb})")")
+  ratios90+=("$(python3 -c "print(${!qa} / ${!qb})")")
+  echo "round $r: ${a[0]}/${b[0]} rate ${ratios[-1]:0:4} (to 90 %: ${ratios90[-1]:0:4})," \
+    "peak RSS ${!ma} vs ${!mb} MB (load $(cut -d' ' -f1 /proc/loadavg))"
+done
+median() { python3 -c "import statistics, sys
+print(f'{statistics.median(map(float, sys.argv[1:])):.2f}')" "$@"; }
+echo "${a[0]}/${b[0]} rate ratio, median of $rounds rounds: $(median "${ratios[@]}")" \
+  "(to 90 %: $(median "${ratios90[@]}"))"
