@@ -774,6 +774,11 @@ class ElastAlertImporter {
     for (const std::string& k : seen_) {
       (kRuntimeKeys.count(k) ? runtime : unknown).push_back(k);
     }
+    if (out.empty()) {  // e.g. new_term over composite fields only
+      for (const std::string& c : rule.comments) writer_.FileComment(c);
+      writer_.FileDropped("the rule `" + *name_text + "`: nothing in it has a Klaxon equivalent");
+      return Status::Ok();
+    }
     ImportedRule& first = out.front();
     first.comments.insert(first.comments.begin(), rule.comments.begin(), rule.comments.end());
     if (!runtime.empty()) {

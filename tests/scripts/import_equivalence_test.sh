@@ -41,7 +41,7 @@ cat >"$WORK/s-frequency.in" <<'JSON'
 {"name": "Payments bursts", "actionMatch": "all", "filterMatch": "all", "frequency": 5,
  "environment": "production",
  "conditions": [{"id": "sentry.rules.conditions.event_frequency.EventFrequencyCondition",
-                 "value": 40, "interval": "1m", "comparisonType": "count"}],
+                 "value": 12, "interval": "1m", "comparisonType": "count"}],
  "filters": [{"id": "sentry.rules.filters.tagged_event.TaggedEventFilter",
               "key": "service", "match": "eq", "value": "payments"}],
  "actions": [{"id": "sentry.integrations.slack.notify_action.SlackNotifyServiceAction",
@@ -49,7 +49,7 @@ cat >"$WORK/s-frequency.in" <<'JSON'
 JSON
 cat >"$WORK/s-frequency.want.rules" <<'RULES'
 rule payments-bursts {
-  when frequency > 40/min for service:payments environment:production
+  when frequency > 12/min for service:payments environment:production
   group by issue
   repeat every 5m
 }
