@@ -1,5 +1,7 @@
 #include "service/metrics_text.h"
 
+#include "build_revision.h"
+
 #include <iterator>
 
 #include "service/process_metrics.h"
