@@ -19,11 +19,11 @@
 #include <thread>
 #include <vector>
 
-#include "service/decode_pool.h"
 #include "connectors/source.h"
 #include "engine/engine.h"
 #include "engine/event_decoder.h"
 #include "engine/status.h"
+#include "service/decode_pool.h"
 
 namespace klaxon::cli {
 

@@ -21,6 +21,8 @@ std::string GroupKey(const Notification& n) {
   return key;
 }
 
+}  // namespace
+
 std::string ConditionText(const Rule& rule) {
   const Condition& c = rule.condition;
   const std::string window = FormatDurationMs(c.window_ms);
@@ -41,8 +43,6 @@ std::string ConditionText(const Rule& rule) {
   }
   return "";
 }
-
-}  // namespace
 
 nlohmann::ordered_json NotificationJson(const Rule& rule, const Notification& n, bool explain) {
   // ordered_json keeps the documented key order of a replay line.

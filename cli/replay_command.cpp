@@ -1,7 +1,10 @@
 // `klaxon replay RULES... --events FILE`: the dry run. Runs the very evaluator that
 // `klaxon run` runs, with event time as its clock, over a recorded JSON Lines log, and prints
 // every notification in event-time order. Actions are never called.
+#include <algorithm>
 #include <chrono>
+#include <climits>
+#include <fstream>
 #include <iostream>
 #include <ostream>
 
@@ -15,10 +18,13 @@
 #include "cli/input_summary.h"
 #include "cli/notification_output.h"
 #include "cli/payload_preview.h"
+#include "cli/replay_report_builder.h"
 #include "cli/rule_files.h"
 #include "connectors/file_source.h"
+#include "engine/closest_match.h"
 #include "engine/engine.h"
 #include "engine/time_format.h"
+#include "report/replay_report.h"
 
 namespace klaxon::cli {
 namespace {
@@ -40,6 +46,11 @@ constexpr std::string_view kReplayUsage =
     "  --max-groups N            groups per rule (default 100000)\n"
     "  --timestamp-field PATH    event time field (default timestamp)\n"
     "  --max-event-size BYTES    larger events are rejected (default 1MiB)\n"
+    "  --rule NAME               only this rule (repeatable)\n"
+    "  --since TIME              show only notifications at or after TIME; events before it\n"
+    "                            are still evaluated, so windows are full as in production\n"
+    "  --report FILE             also write a self-contained HTML report: per rule its value\n"
+    "                            over time against the threshold, firing periods, episodes\n"
     "\n"
     "On stderr, every run: events read, rejected (by reason), late, and groups dropped per rule.\n"
     "Exit status: 0 replayed (whatever fired), 1 the rules have problems, 2 usage or I/O error\n"
@@ -59,6 +70,9 @@ int RunReplay(const Args& args, std::ostream& out, std::ostream& err) {
   std::optional<int64_t> until;
   bool explain = false;
   bool payloads = false;
+  std::vector<std::string> only_rules;
+  std::optional<int64_t> since;
+  std::string report_path;
   EngineOptions options;
   FlagParser flags("replay", kReplayUsage);
   flags.Value("--events", [&](const std::string& v) {
@@ -74,6 +88,21 @@ int RunReplay(const Args& args, std::ostream& out, std::ostream& err) {
     Result<int64_t> t = ParseEventTime(v);
     if (!t.ok()) return t.status();
     until = *t;
+    return Status::Ok();
+  });
+  flags.Value("--rule", [&](const std::string& v) {
+    only_rules.push_back(v);
+    return Status::Ok();
+  });
+  flags.Value("--since", [&](const std::string& v) {
+    Result<int64_t> t = ParseEventTime(v);
+    if (!t.ok()) return t.status();
+    since = *t;
+    return Status::Ok();
+  });
+  flags.Value("--report", [&](const std::string& v) {
+    if (v.empty()) return Status::InvalidArgument("name the HTML file to write");
+    report_path = v;
     return Status::Ok();
   });
   flags.Switch("--explain", &explain);
@@ -120,6 +149,25 @@ int RunReplay(const Args& args, std::ostream& out, std::ostream& err) {
     err << "klaxon replay: " << loaded.status().message() << "\n";
     return ExitCodeFor(loaded.status());
   }
+  if (!only_rules.empty()) {
+    std::vector<std::string> names;
+    for (const Rule& r : loaded->rules.rules) names.push_back(r.name);
+    std::vector<Rule> kept;
+    for (const std::string& want : only_rules) {
+      auto it = std::find_if(loaded->rules.rules.begin(), loaded->rules.rules.end(),
+                             [&](const Rule& r) { return r.name == want; });
+      if (it == loaded->rules.rules.end()) {
+        const std::string best = ClosestMatch(want, names);
+        err << "klaxon replay: --rule: no rule `" << want << "`"
+            << (best.empty() ? "" : "; did you mean `" + best + "`?") << "\n";
+        return kExitUsage;
+      }
+      if (std::none_of(kept.begin(), kept.end(), [&](const Rule& r) { return r.name == want; })) {
+        kept.push_back(*it);
+      }
+    }
+    loaded->rules.rules = std::move(kept);
+  }
   std::unique_ptr<PayloadPreviewer> previewer;
   if (payloads) {
     Result<std::unique_ptr<PayloadPreviewer>> p = PayloadPreviewer::Create(loaded->rules);
@@ -149,9 +197,14 @@ int RunReplay(const Args& args, std::ostream& out, std::ostream& err) {
   std::vector<RejectedLine> rejected;
   InputSummary summary;
   int64_t last_time = 0;
+  int64_t first_time = INT64_MAX;
+  std::unique_ptr<ReplayReportBuilder> report;
+  if (!report_path.empty()) report = std::make_unique<ReplayReportBuilder>(rules);
   auto emit = [&] {
     for (const Notification& n : notes) {
+      if (since && n.at_ms < *since) continue;
       const Rule& rule = rules.rules[n.rule_index];
+      if (report) report->Add(n);
       table.Add(n);
       last_time = std::max(last_time, n.at_ms);
       if (format == "json") {
@@ -183,8 +236,13 @@ int RunReplay(const Args& args, std::ostream& out, std::ostream& err) {
       ProcessResult r = (*engine)->ProcessDecoded(item->event, item->reason, notes);
       reason = r.rejected;
       late = r.late;
-      if (reason == RejectReason::kNone) last_time = std::max(last_time, r.event_time_ms);
+      if (reason == RejectReason::kNone) {
+        last_time = std::max(last_time, r.event_time_ms);
+        first_time = std::min(first_time, r.event_time_ms);
+        if (report && (!since || r.event_time_ms >= *since)) report->Event(r.event_time_ms);
+      }
     }
+    if (report) report->Sample(**engine);
     summary.Count(reason, late);
     if (reason != RejectReason::kNone && rejected.size() < 20) {
       rejected.push_back({item->offset, reason});
@@ -201,6 +259,26 @@ int RunReplay(const Args& args, std::ostream& out, std::ostream& err) {
   if (format == "text") {
     if (summary.read > 0) out << "\n";
     table.Print(out, (*engine)->Stats(), last_time);
+  }
+  if (report) {
+    report->Sample(**engine);
+    report::ReplayReportData data = report->Build(**engine, last_time);
+    data.rule_files = loaded->files;
+    data.events = events;
+    data.events_read = summary.read;
+    data.events_rejected = summary.rejected_total();
+    data.events_late = summary.late;
+    std::ofstream file(report_path, std::ios::binary | std::ios::trunc);
+    file << report::RenderReplayReport(data);
+    file.close();
+    if (!file) {
+      err << "klaxon replay: --report: cannot write " << report_path << "\n";
+      return kExitUsage;
+    }
+  }
+  if (first_time != INT64_MAX) {
+    err << fmt::format("klaxon replay: events from {} to {}\n", FormatTimeMs(first_time),
+                       FormatTimeMs(last_time));
   }
   // Every run, even a clean one: silence must mean nothing was lost, not "not told".
   summary.AddGroupsDropped((*engine)->Stats());

@@ -530,12 +530,14 @@ bool Service::Checkpoint(const char* why) {
     }
   }
   service::Checkpoint c;
-  if (Status st = loaded_->engine->SaveStateChanges(checkpoint_changes_); !st.ok()) {
+  // Whole checkpoints: incremental ones (Engine::SaveStateChanges, StateStore parts) lost
+  // state across kill -9 restarts in service_kafka_restart_test (each restart restored the
+  // same state), so the run loop does not use them until that is understood.
+  if (Status st = loaded_->engine->SaveState(c.engine_state); !st.ok()) {
     ++checkpoint_failures_;
     log_.Error("no checkpoint: cannot save the engine's state", {{"error", st.message()}});
     return false;
   }
-  c.changes = &checkpoint_changes_;
   c.saved_at_ms = NowMs();
   for (const Admitted& a : admitted_) {
     int64_t time = INT64_MIN;

@@ -75,6 +75,7 @@ class EngineImpl final : public Engine {
   const RuleSet& Rules() const override { return rules_; }
   const EngineStats& Stats() const override;
   std::vector<ActiveAlert> ActiveAlerts() const override;
+  std::optional<double> RuleValue(uint32_t rule_index, bool highest) const override;
   Status SaveState(std::string& out) const override;
   Status RestoreState(std::string_view snapshot) override;
   Status SaveStateChanges(StateChanges& out) override;
@@ -621,6 +622,22 @@ void EngineImpl::Emit(const CompiledRule& cr, Group& g, uint32_t slot, AlertStat
 const EngineStats& EngineImpl::Stats() const {
   for (size_t i = 0; i < compiled_.size(); ++i) stats_.rules[i] = compiled_[i].state->stats;
   return stats_;
+}
+
+std::optional<double> EngineImpl::RuleValue(uint32_t rule_index, bool highest) const {
+  for (const auto& cr : compiled_) {
+    if (cr.index != rule_index) continue;
+    if (!cr.has_lifecycle) return std::nullopt;
+    std::optional<double> best;
+    const RuleState& st = *cr.state;
+    for (size_t i = 0; i < st.groups.size(); ++i) {
+      if (!st.groups[i].alive) continue;
+      const double v = cr.kind->Value(cr, st, static_cast<uint32_t>(i), queue_.watermark());
+      if (!best || (highest ? v > *best : v < *best)) best = v;
+    }
+    return best;
+  }
+  return std::nullopt;
 }
 
 std::vector<ActiveAlert> EngineImpl::ActiveAlerts() const {

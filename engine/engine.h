@@ -8,6 +8,7 @@
 #include <climits>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -181,6 +182,11 @@ class Engine {
   virtual const RuleSet& Rules() const = 0;
   virtual const EngineStats& Stats() const = 0;
   virtual std::vector<ActiveAlert> ActiveAlerts() const = 0;
+  // The rule's measured value at the watermark over its live groups, reduced to one number:
+  // the highest, or with `highest` false the lowest (what an absence rule is about). nullopt
+  // for a rule without a value (`when FILTER`, new(...)) or without groups. Visits every group
+  // of the rule: for reports and pages, not per event.
+  virtual std::optional<double> RuleValue(uint32_t rule_index, bool highest) const = 0;
 
   // State snapshots (engine/README.md, "State snapshots"): everything that determines future
   // output (per rule id: groups, windows, lifecycle, timers; the watermark, held events,

@@ -1,0 +1,158 @@
+#include "cli/replay_report_builder.h"
+
+#include <algorithm>
+#include <climits>
+
+#include "cli/notification_output.h"
+#include "engine/time_format.h"
+#include "service/notification_fields.h"
+
+namespace klaxon::cli {
+
+namespace {
+
+// An absence rule (`frequency < 1 in 6h`) is about its quietest group; the others about the
+// busiest.
+bool Highest(const Rule& r) {
+  return r.condition.op != CompareOp::kLt && r.condition.op != CompareOp::kLe;
+}
+
+bool HasValue(const Rule& r) {
+  return r.condition.kind != Condition::Kind::kEvery &&
+         r.condition.kind != Condition::Kind::kNewValue;
+}
+
+std::string ValueLabel(const Rule& r) {
+  const Condition& c = r.condition;
+  const std::string window = FormatDurationMs(c.window_ms);
+  switch (c.kind) {
+    case Condition::Kind::kCount:
+      return "events in " + window;
+    case Condition::Kind::kUnique:
+      return "distinct " + c.field.name + " in " + window;
+    case Condition::Kind::kChange:
+      return "% of " + FormatDurationMs(c.offset_ms) + " ago, per " + window;
+    case Condition::Kind::kRatio:
+      return "% in " + window;
+    default:
+      return "";
+  }
+}
+
+std::string GroupText(const Rule& rule, const std::vector<std::optional<std::string>>& group) {
+  std::string out;
+  for (size_t i = 0; i < rule.group_by.size() && i < group.size(); ++i) {
+    out += (out.empty() ? "" : " ") + rule.group_by[i].name + "=" + group[i].value_or("(none)");
+  }
+  return out;
+}
+
+}  // namespace
+
+ReplayReportBuilder::ReplayReportBuilder(const RuleSet& rules)
+    : rules_(rules), points_(rules.rules.size()), marks_(rules.rules.size()) {}
+
+void ReplayReportBuilder::Event(int64_t event_time_ms) {
+  first_ms_ = std::min(first_ms_, event_time_ms);
+  last_ms_ = std::max(last_ms_, event_time_ms);
+}
+
+void ReplayReportBuilder::Sample(const Engine& engine) {
+  const int64_t now = engine.Watermark();
+  if (now == INT64_MIN || now < next_sample_ms_) return;
+  for (size_t i = 0; i < rules_.rules.size(); ++i) {
+    const Rule& r = rules_.rules[i];
+    if (!HasValue(r)) continue;
+    const std::optional<double> v = engine.RuleValue(static_cast<uint32_t>(i), Highest(r));
+    points_[i].push_back({now, v.value_or(0)});
+    if (points_[i].size() > kMaxSamples) {
+      std::vector<report::Point>& p = points_[i];
+      size_t k = 0;
+      for (size_t j = 0; j < p.size(); j += 2) p[k++] = p[j];
+      p.resize(k);
+      interval_ms_ *= 2;
+    }
+  }
+  next_sample_ms_ = now + interval_ms_;
+}
+
+void ReplayReportBuilder::Add(const Notification& n) {
+  using report::Mark;
+  const Rule& rule = rules_.rules[n.rule_index];
+  const auto key = std::make_tuple(n.rule_index, n.group, n.episode_start_ms);
+  auto it = index_.find(key);
+  if (it == index_.end()) {
+    Episode e;
+    e.rule = n.rule_index;
+    e.row.group = GroupText(rule, n.group);
+    e.row.start_ms = n.state == AlertState::kResolved ? n.at_ms : n.episode_start_ms;
+    // `when FILTER` and new(...) notify once per event or value: an instant, not a period.
+    e.row.end_ms = HasValue(rule) ? INT64_MAX : n.at_ms;
+    episodes_.push_back(std::move(e));
+    it = index_.emplace(key, episodes_.size() - 1).first;
+  }
+  Episode& e = episodes_[it->second];
+  ++e.row.notifications;
+  Mark::Kind kind = Mark::Kind::kFiring;
+  if (n.state == AlertState::kRepeat) kind = Mark::Kind::kRepeat;
+  if (n.state == AlertState::kResolved) {
+    kind = Mark::Kind::kResolved;
+    e.row.end_ms = n.at_ms;
+    index_.erase(it);  // a later episode of the group starts a new row
+  }
+  const std::string group = e.row.group.empty() ? "" : " " + e.row.group;
+  marks_[n.rule_index].push_back({n.at_ms, kind,
+                                  std::string(AlertStateName(n.state)) + group + " at " +
+                                      FormatTimeMs(n.at_ms) + ", value " +
+                                      service::FormatValue(n.value)});
+}
+
+report::ReplayReportData ReplayReportBuilder::Build(const Engine& engine, int64_t end_ms) {
+  report::ReplayReportData data;
+  data.from_ms = first_ms_ == INT64_MAX ? 0 : first_ms_;
+  data.to_ms = std::max({data.from_ms + 1, last_ms_, end_ms});
+  const EngineStats& stats = engine.Stats();
+  for (size_t i = 0; i < rules_.rules.size(); ++i) {
+    const Rule& r = rules_.rules[i];
+    report::RuleReport rr;
+    rr.name = r.name;
+    rr.condition = ConditionText(r);
+    rr.severity = SeverityName(r.severity);
+    rr.value_label = ValueLabel(r);
+    rr.has_threshold = HasValue(r);
+    rr.threshold = r.condition.threshold;
+    rr.points = std::move(points_[i]);
+    rr.marks = std::move(marks_[i]);
+    if (i < stats.rules.size()) {
+      rr.matches = stats.rules[i].matches;
+      rr.notifications = stats.rules[i].notifications;
+    }
+    data.rules.push_back(std::move(rr));
+  }
+  // Episodes and the periods when any group of the rule was firing (their union).
+  std::vector<std::vector<report::Band>> spans(rules_.rules.size());
+  for (Episode& e : episodes_) {
+    const int64_t end = e.row.end_ms == INT64_MAX ? data.to_ms : e.row.end_ms;
+    if (rules_.rules[e.rule].condition.kind != Condition::Kind::kEvery &&
+        rules_.rules[e.rule].condition.kind != Condition::Kind::kNewValue) {
+      spans[e.rule].push_back({e.row.start_ms, end});
+    }
+    data.rules[e.rule].episodes.push_back(std::move(e.row));
+  }
+  for (size_t i = 0; i < spans.size(); ++i) {
+    std::vector<report::Band>& s = spans[i];
+    std::sort(s.begin(), s.end(),
+              [](const report::Band& a, const report::Band& b) { return a.from_ms < b.from_ms; });
+    for (const report::Band& b : s) {
+      std::vector<report::Band>& out = data.rules[i].firing;
+      if (!out.empty() && b.from_ms <= out.back().to_ms) {
+        out.back().to_ms = std::max(out.back().to_ms, b.to_ms);
+      } else {
+        out.push_back(b);
+      }
+    }
+  }
+  return data;
+}
+
+}  // namespace klaxon::cli
