@@ -276,10 +276,7 @@ int RunReplay(const Args& args, std::ostream& out, std::ostream& err) {
       return kExitUsage;
     }
   }
-  if (first_time != INT64_MAX) {
-    err << fmt::format("klaxon replay: events from {} to {}\n", FormatTimeMs(first_time),
-                       FormatTimeMs(last_time));
-  }
+
   // Every run, even a clean one: silence must mean nothing was lost, not "not told".
   summary.AddGroupsDropped((*engine)->Stats());
   err << FormatInputSummary("replay", summary, rules, options,
@@ -290,6 +287,11 @@ int RunReplay(const Args& args, std::ostream& out, std::ostream& err) {
   }
   if (summary.rejected_total() > rejected.size()) {
     err << fmt::format("  ... and {} more rejected\n", summary.rejected_total() - rejected.size());
+  }
+  // After the summary, whose first line scripts read.
+  if (first_time != INT64_MAX) {
+    err << fmt::format("klaxon replay: events from {} to {}\n", FormatTimeMs(first_time),
+                       FormatTimeMs(last_time));
   }
   return 0;
 }
