@@ -23,27 +23,6 @@ std::string GroupKey(const Notification& n) {
 
 }  // namespace
 
-std::string ConditionText(const Rule& rule) {
-  const Condition& c = rule.condition;
-  const std::string window = FormatDurationMs(c.window_ms);
-  const std::string threshold = service::FormatValue(c.threshold);
-  switch (c.kind) {
-    case Condition::Kind::kEvery:
-      return "";
-    case Condition::Kind::kNewValue:
-      return "new " + c.field.name;
-    case Condition::Kind::kChange:
-      return fmt::format("{} {}% of {} ago, in {}", CompareOpText(c.op), threshold,
-                         FormatDurationMs(c.offset_ms), window);
-    case Condition::Kind::kRatio:
-      return fmt::format("{} {}% in {}", CompareOpText(c.op), threshold, window);
-    case Condition::Kind::kCount:
-    case Condition::Kind::kUnique:
-      return fmt::format("{} {} in {}", CompareOpText(c.op), threshold, window);
-  }
-  return "";
-}
-
 nlohmann::ordered_json NotificationJson(const Rule& rule, const Notification& n, bool explain) {
   // ordered_json keeps the documented key order of a replay line.
   nlohmann::ordered_json j;
@@ -77,7 +56,8 @@ std::string NotificationText(const Rule& rule, const Notification& n, bool expla
       fmt::format("{}  {:<8}  {}", FormatTimeMs(n.at_ms), AlertStateName(n.state), rule.name);
   if (!group.empty()) line += " {" + group + "}";
   if (rule.condition.kind != Condition::Kind::kEvery) {
-    line += fmt::format("  value {} ({})", service::FormatValue(n.value), ConditionText(rule));
+    line +=
+        fmt::format("  value {} ({})", service::FormatValue(n.value), service::ConditionText(rule));
   }
   if (!rule.actions.empty()) {
     line += "  ->";

@@ -24,9 +24,6 @@ nlohmann::ordered_json NotificationJson(const Rule& rule, const Notification& n,
 std::string NotificationText(const Rule& rule, const Notification& n, bool explain);
 
 // Accumulates notifications per rule; prints the noise table at the end of a replay.
-// The rule's condition in short: "> 5 in 1m", "< 150% of 1d ago, in 1h", "new release".
-std::string ConditionText(const Rule& rule);
-
 class NoiseTable {
  public:
   explicit NoiseTable(const RuleSet& rules) : rules_(rules), rows_(rules.rules.size()) {}

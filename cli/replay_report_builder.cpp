@@ -39,14 +39,6 @@ std::string ValueLabel(const Rule& r) {
   }
 }
 
-std::string GroupText(const Rule& rule, const std::vector<std::optional<std::string>>& group) {
-  std::string out;
-  for (size_t i = 0; i < rule.group_by.size() && i < group.size(); ++i) {
-    out += (out.empty() ? "" : " ") + rule.group_by[i].name + "=" + group[i].value_or("(none)");
-  }
-  return out;
-}
-
 }  // namespace
 
 ReplayReportBuilder::ReplayReportBuilder(const RuleSet& rules)
@@ -84,7 +76,7 @@ void ReplayReportBuilder::Add(const Notification& n) {
   if (it == index_.end()) {
     Episode e;
     e.rule = n.rule_index;
-    e.row.group = GroupText(rule, n.group);
+    e.row.group = service::GroupText(rule, n.group);
     e.row.start_ms = n.state == AlertState::kResolved ? n.at_ms : n.episode_start_ms;
     // `when FILTER` and new(...) notify once per event or value: an instant, not a period.
     e.row.end_ms = HasValue(rule) ? INT64_MAX : n.at_ms;
@@ -116,7 +108,7 @@ report::ReplayReportData ReplayReportBuilder::Build(const Engine& engine, int64_
     const Rule& r = rules_.rules[i];
     report::RuleReport rr;
     rr.name = r.name;
-    rr.condition = ConditionText(r);
+    rr.condition = service::ConditionText(r);
     rr.severity = SeverityName(r.severity);
     rr.value_label = ValueLabel(r);
     rr.has_threshold = HasValue(r);

@@ -22,12 +22,16 @@
 #include "connectors/file_source.h"
 #include "connectors/kafka_producer.h"
 #include "connectors/kafka_source.h"
+#include "engine/duration.h"
 #include "engine/time_format.h"
+#include "report/status_page.h"
 #include "service/admin_api.h"
+#include "service/listen_address.h"
 #include "service/decode_pool.h"
 #include "service/notification_fields.h"
 #include "service/progress_file.h"
 #include "service/restore_horizon.h"
+#include "service/status_page_data.h"
 
 namespace klaxon::cli {
 namespace {
@@ -298,6 +302,20 @@ Status Service::Start() {
     return id.empty() ? service::ListSilences(silencer, now)
                       : service::GetSilence(silencer, id, now);
   };
+  handlers.status_page = [this](const std::string& message) {
+    std::vector<actions::Silence> silences = delivery_->silencer->List();
+    report::StatusPageData d = service::StatusPageDataFrom(*board_.Latest(), silences, NowMs());
+    d.message = message;
+    d.silence_forms = status_forms_;
+    d.token_field = status_token_field_;
+    d.csrf_token = csrf_token_;
+    return report::RenderStatusPage(d);
+  };
+  handlers.silence_form = [this](const std::string& form,
+                                 const std::map<std::string, std::string>& fields) {
+    return SilenceForm(form, fields);
+  };
+  handlers.csrf_token = csrf_token_;
   if (!config_.admin_token_file.empty()) {
     Result<std::string> token = ReadSecretFile(Resolve(config_.base_dir, config_.admin_token_file));
     if (!token.ok())
@@ -307,6 +325,8 @@ Status Service::Start() {
     if (t.empty()) return Status::InvalidArgument("admin.token_file: the file is empty");
     handlers.token = std::move(t);
   }
+  status_token_field_ = !handlers.token.empty();
+  status_forms_ = status_token_field_ || service::IsLoopbackListen(config_.admin_listen);
   Result<std::unique_ptr<service::AdminServer>> admin =
       service::AdminServer::Start(config_.admin_listen, handlers);
   if (!admin.ok()) return admin.status();
@@ -907,6 +927,13 @@ void Service::PublishSnapshot() {
     s->kafka.partitions_paused = partition_time_->paused();
   }
   s->has_state_store = state_ != nullptr;
+  if (value_history_.Sample(engine, s->watermark_ms) || !history_snapshot_) {
+    history_snapshot_ = std::make_shared<const std::map<std::string, std::vector<report::Point>>>(
+        value_history_.All());
+  }
+  s->history = history_snapshot_;
+  s->history_span_ms = value_history_.span_ms();
+  if (dispatcher_) s->recent = dispatcher_->RecentNotifications();
   if (delivery_ && delivery_->silencer) {
     s->has_silencer = true;
     s->silences = delivery_->silencer->Stats(NowMs());
@@ -925,6 +952,50 @@ Status Service::StartSentry(const connectors::KafkaClientOptions* kafka) {
   sentry_ = std::move(sentry).value();
   log_.Info("sentry endpoint listening", {{"port", std::to_string(sentry_->port())}});
   return Status::Ok();
+}
+
+// A silence form of the status page: "new" (matchers one per line, duration, author, comment)
+// or "expire" (id). The answer is shown once on the page.
+std::string Service::SilenceForm(const std::string& form,
+                                 const std::map<std::string, std::string>& fields) {
+  auto field = [&fields](const char* k) {
+    auto it = fields.find(k);
+    return it == fields.end() ? std::string() : it->second;
+  };
+  actions::Silencer& silencer = *delivery_->silencer;
+  const int64_t now = NowMs();
+  if (form == "expire") {
+    const Status st = silencer.Expire(field("id"), now);
+    return st.ok() ? "Silence " + field("id") + " expired." : "Not done: " + st.message();
+  }
+  actions::Silence silence;
+  std::string problems;
+  std::istringstream lines(field("matchers"));
+  for (std::string line; std::getline(lines, line);) {
+    while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
+    if (line.empty()) continue;
+    Result<actions::SilenceMatcher> m = actions::ParseMatcher(line);
+    if (!m.ok()) {
+      problems += (problems.empty() ? "" : "; ") + m.status().message();
+      continue;
+    }
+    silence.matchers.push_back(std::move(m).value());
+  }
+  Result<int64_t> duration = ParseDurationMs(field("duration"));
+  if (!duration.ok() || *duration <= 0) {
+    problems +=
+        std::string(problems.empty() ? "" : "; ") + "duration: a positive duration such as 2h";
+  }
+  if (!problems.empty()) return "Not done: " + problems;
+  silence.starts_at_ms = now;
+  silence.ends_at_ms = now + *duration;
+  silence.created_by = field("created_by");
+  silence.comment = field("comment");
+  Result<actions::Silence> added = silencer.Add(std::move(silence), now);
+  if (!added.ok()) return "Not done: " + added.status().message();
+  log_.Info("silence added from the status page",
+            {{"id", added->id}, {"created_by", added->created_by}});
+  return "Silence " + added->id + " added until " + FormatTimeMs(added->ends_at_ms) + ".";
 }
 
 }  // namespace klaxon::cli

@@ -33,6 +33,7 @@
 #include "service/progress_file.h"
 #include "service/runtime_snapshot.h"
 #include "service/state_store.h"
+#include "service/value_history.h"
 
 namespace klaxon::connectors {
 class Source;
@@ -110,6 +111,8 @@ class Service {
   // Copies what the admin server shows into a new RuntimeSnapshot and swaps it in.
   void PublishSnapshot();
   Status StartSentry(const connectors::KafkaClientOptions* kafka);
+  std::string SilenceForm(const std::string& form,
+                          const std::map<std::string, std::string>& fields);
   int64_t NowMs() const;
 
   Config config_;
@@ -125,6 +128,12 @@ class Service {
   std::unique_ptr<Delivery> delivery_;
   std::unique_ptr<actions::Dispatcher> dispatcher_;
   std::unique_ptr<service::AdminServer> admin_;
+  service::ValueHistory value_history_{3 * 3600 * 1000LL, 60 * 1000};  // status page sparklines
+  std::shared_ptr<const std::map<std::string, std::vector<report::Point>>> history_snapshot_;
+  // The status page's forms: a random token per process that every form carries back (CSRF).
+  std::string csrf_token_ = service::RandomToken();
+  bool status_forms_ = false;
+  bool status_token_field_ = false;
   std::unique_ptr<service::DecodePool> decode_pool_;  // decoders for the current engine
   // Event time per Kafka partition (null for files and stdin, which are one ordered input).
   std::unique_ptr<service::PartitionTime> partition_time_;

@@ -60,7 +60,7 @@ std::string RenderStatusPage(const StatusPageData& d) {
           "</td><td class=\"n\">{}</td><td>{} ({})</td><td>{}</td></tr>\n",
           EscapeHtml(a.rule), EscapeHtml(a.group), a.firing ? "firing" : "pending",
           a.firing ? "firing" : "pending", EscapeHtml(ShortNumber(a.value)),
-          EscapeHtml(ShortNumber(a.threshold)), Time(a.since_ms), Ago(d.now_ms, a.since_ms),
+          EscapeHtml(ShortNumber(a.threshold)), Time(a.since_ms), Ago(d.event_now_ms, a.since_ms),
           EscapeHtml(a.trigger));
     }
     out += "</table>\n";
@@ -77,7 +77,7 @@ std::string RenderStatusPage(const StatusPageData& d) {
         "<td>{}</td></tr>\n",
         EscapeHtml(r.name), EscapeHtml(r.condition), EscapeHtml(r.severity),
         r.firing > 0 ? " firing" : "", r.firing, r.pending, r.matches, r.notifications,
-        Ago(d.now_ms, r.last_notification_ms),
+        Ago(d.event_now_ms, r.last_notification_ms),
         RenderSparklineSvg(Downsample(r.history, d.history_from_ms, d.now_ms, 120),
                            d.history_from_ms, d.now_ms, r.threshold, r.has_threshold));
   }
@@ -107,6 +107,10 @@ std::string RenderStatusPage(const StatusPageData& d) {
   }
 
   out += "<h2 id=\"silences\">Silences</h2>\n";
+  const std::string token_input = d.token_field
+                                      ? "<input type=\"password\" name=\"token\" size=\"10\" "
+                                        "placeholder=\"admin token\"> "
+                                      : "";
   if (d.silences.empty()) out += "<p class=\"meta\">no silence</p>\n";
   if (!d.silences.empty()) {
     out +=
@@ -119,7 +123,8 @@ std::string RenderStatusPage(const StatusPageData& d) {
             "<form class=\"inline\" method=\"post\" action=\"/silences/expire\">"
             "<input type=\"hidden\" name=\"csrf\" value=\"" +
             EscapeHtml(d.csrf_token) + "\"><input type=\"hidden\" name=\"id\" value=\"" +
-            EscapeHtml(s.id) + "\"><button type=\"submit\">expire</button></form>";
+            EscapeHtml(s.id) + "\">" + token_input +
+            "<button type=\"submit\">expire</button></form>";
       }
       out += fmt::format(
           "<tr class=\"silence\"><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td>"
@@ -138,8 +143,8 @@ std::string RenderStatusPage(const StatusPageData& d) {
         "<code>environment=~\"staging|dev\"</code>)<br><textarea name=\"matchers\" rows=\"3\" "
         "cols=\"60\"></textarea></label></p><p><label>for <input name=\"duration\" "
         "value=\"1h\" size=\"6\"></label> <label>by <input name=\"created_by\" size=\"14\">"
-        "</label> <label>because <input name=\"comment\" size=\"40\"></label> "
-        "<button type=\"submit\">add silence</button></p></form>\n";
+        "</label> <label>because <input name=\"comment\" size=\"40\"></label> " +
+        token_input + "<button type=\"submit\">add silence</button></p></form>\n";
   }
 
   out += "<h2 id=\"health\">Health</h2>\n<table class=\"health\">";

@@ -65,6 +65,9 @@ struct StatusSilence {
 struct StatusPageData {
   std::string title = "Klaxon";
   int64_t now_ms = 0;
+  // Alert and notification times are event times: "ago" counts from the engine's event time,
+  // which a backlog or a replayed log puts far from the wall clock.
+  int64_t event_now_ms = 0;
   int64_t history_from_ms = 0;  // sparklines span [history_from_ms, now_ms]
   int refresh_seconds = 10;
   std::vector<StatusRule> rules;
@@ -75,7 +78,8 @@ struct StatusPageData {
   // Silence forms are shown when set; every form carries the token back (CSRF protection).
   bool silence_forms = false;
   std::string csrf_token;
-  std::string message;  // the result of the last form post, shown once
+  bool token_field = false;  // the forms ask for the admin token (admin.token_file is set)
+  std::string message;       // the result of the last form post, shown once
 };
 
 std::string RenderStatusPage(const StatusPageData& data);

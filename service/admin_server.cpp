@@ -4,7 +4,10 @@
 #include <sys/socket.h>
 
 #include <chrono>
+#include <random>
 #include <thread>
+
+#include <fmt/format.h>
 
 #include "service/listen_address.h"
 
@@ -12,10 +15,6 @@ namespace klaxon::service {
 namespace {
 
 constexpr size_t kAdminThreads = 32;
-
-bool IsLoopback(const std::string& host) {
-  return host == "localhost" || host == "::1" || host == "[::1]" || host.starts_with("127.");
-}
 
 // Compares without an early exit, so the time taken does not tell how much of a token matched.
 bool ConstantTimeEquals(const std::string& a, const std::string& b) {
@@ -50,7 +49,7 @@ Result<std::unique_ptr<AdminServer>> AdminServer::Start(const std::string& liste
     setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, reinterpret_cast<void*>(&yes), sizeof(yes));
   });
   const AdminHandlers& h = s->handlers_;
-  const bool loopback = IsLoopback(address->host);
+  const bool loopback = IsLoopbackHost(address->host);
   // Refuses a mutating request unless it carries the token (answered here), else true.
   auto authorized = [&h, loopback](const httplib::Request& req, httplib::Response& res) {
     if (h.token.empty()) {
@@ -70,6 +69,54 @@ Result<std::unique_ptr<AdminServer>> AdminServer::Start(const std::string& liste
     return false;
   };
   srv.set_payload_max_length(1 << 20);
+  if (h.status_page) {
+    // The page is untrusted-content heavy (tags, messages): no script may ever run in it, and
+    // it must not be framed (its forms mute alerts).
+    auto page = [](httplib::Response& res, const std::string& html) {
+      res.set_header("Content-Security-Policy",
+                     "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
+                     "frame-ancestors 'none'");
+      res.set_header("X-Content-Type-Options", "nosniff");
+      res.set_header("X-Frame-Options", "DENY");
+      res.set_header("Cache-Control", "no-store");
+      res.set_content(html, "text/html; charset=utf-8");
+    };
+    srv.Get("/", [&h, page](const httplib::Request&, httplib::Response& res) {
+      page(res, h.status_page(""));
+    });
+    if (h.silence_form) {
+      for (const char* form : {"new", "expire"}) {
+        srv.Post(
+            std::string("/silences/") + form,
+            [&h, page, loopback, form](const httplib::Request& req, httplib::Response& res) {
+              std::map<std::string, std::string> fields;
+              for (const auto& [k, v] : req.params) fields[k] = v;
+              const auto field = [&fields](const char* k) {
+                auto it = fields.find(k);
+                return it == fields.end() ? std::string() : it->second;
+              };
+              if (!ConstantTimeEquals(field("csrf"), h.csrf_token)) {
+                res.status = 403;
+                page(res, h.status_page("Not done: the form did not come from this page (or the "
+                                        "service restarted since it was loaded); try again."));
+                return;
+              }
+              if (h.token.empty() && !loopback) {
+                res.status = 403;
+                page(res, h.status_page("Not done: changes need admin.token_file when the admin "
+                                        "server listens beyond loopback."));
+                return;
+              }
+              if (!h.token.empty() && !ConstantTimeEquals(field("token"), h.token)) {
+                res.status = 401;
+                page(res, h.status_page("Not done: the admin token is missing or wrong."));
+                return;
+              }
+              page(res, h.status_page(h.silence_form(form, fields)));
+            });
+      }
+    }
+  }
   if (h.silences) {
     auto answer = [](httplib::Response& res, const ApiResponse& r) {
       res.status = r.status;
@@ -166,5 +213,12 @@ void AdminServer::Stop() {
 }
 
 AdminServer::~AdminServer() { Stop(); }
+
+std::string RandomToken() {
+  std::random_device random;
+  std::string out;
+  for (int i = 0; i < 4; ++i) out += fmt::format("{:08x}", static_cast<uint32_t>(random()));
+  return out;
+}
 
 }  // namespace klaxon::service

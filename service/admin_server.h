@@ -4,6 +4,7 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <thread>
@@ -31,7 +32,19 @@ struct AdminHandlers {
   // empty and the server listens beyond loopback they are refused: anyone who can reach the
   // port could otherwise mute every alert.
   std::string token;
+  // The status page at `/` (HTML), showing `message` once (the result of a form). nullptr: 404.
+  std::function<std::string(const std::string& message)> status_page;
+  // The page's silence forms: "new" (matchers, duration, created_by, comment) or "expire" (id);
+  // returns the message to show. Each post must carry `csrf_token` (the page embeds it), and
+  // the admin token as field `token` when `token` is set. nullptr: no forms.
+  std::function<std::string(const std::string& form,
+                            const std::map<std::string, std::string>& fields)>
+      silence_form;
+  std::string csrf_token;
 };
+
+// 128 random bits in hex: the status page's CSRF token, one per process.
+std::string RandomToken();
 
 class AdminServer {
  public:

@@ -31,4 +31,13 @@ Result<ListenAddress> ParseListenAddress(const std::string& text) {
   return out;
 }
 
+bool IsLoopbackHost(const std::string& host) {
+  return host == "localhost" || host == "::1" || host == "[::1]" || host.starts_with("127.");
+}
+
+bool IsLoopbackListen(const std::string& listen) {
+  Result<ListenAddress> a = ParseListenAddress(listen);
+  return a.ok() && IsLoopbackHost(a->host);
+}
+
 }  // namespace klaxon::service

@@ -15,4 +15,9 @@ struct ListenAddress {
 
 Result<ListenAddress> ParseListenAddress(const std::string& text);
 
+// The host only accepts connections from this machine (127.0.0.0/8, ::1, localhost). An
+// address that does not parse counts as not loopback.
+bool IsLoopbackHost(const std::string& host);
+bool IsLoopbackListen(const std::string& listen);
+
 }  // namespace klaxon::service

@@ -6,6 +6,7 @@
 
 #include <climits>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -15,6 +16,7 @@
 #include "actions/silencer.h"
 #include "connectors/kafka_source.h"
 #include "engine/engine.h"
+#include "report/series.h"
 #include "service/partition_time.h"
 
 namespace klaxon::service {
@@ -61,6 +63,11 @@ struct RuntimeSnapshot {
   bool has_state_store = false;
   bool has_silencer = false;
   actions::SilencerStats silences;
+  // For the status page: the last notifications and their delivery, and each rule's value over
+  // the last hours of event time (by rule id; replaced when sampled, shared between snapshots).
+  std::vector<actions::NotificationRecord> recent;
+  std::shared_ptr<const std::map<std::string, std::vector<report::Point>>> history;
+  int64_t history_span_ms = 0;
   bool source_ready = false;  // not Kafka, or Kafka with partitions assigned
 };
 

@@ -15,6 +15,7 @@ constexpr const char* kHostile = "<script>alert(1)</script>\"><img src=x onerror
 StatusPageData Sample() {
   StatusPageData d;
   d.now_ms = kNow;
+  d.event_now_ms = kNow;
   d.history_from_ms = kNow - 3 * 3600000;
   StatusRule r;
   r.name = "orders-db-errors";

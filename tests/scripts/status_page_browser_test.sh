@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# The status page of a running `klaxon run` (file source: the recorded outage, then events
+# whose tags and messages carry markup), opened in headless Chromium: the firing alerts the API
+# lists are on the page, every rule has its row, the markup is shown as text and never runs.
+# The page's silence form works with its CSRF token and is refused without it. A screenshot
+# lands in the build folder for a person to look at.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+command -v chromium >/dev/null || fail "chromium is not installed (scripts/install-deps installs it)"
+shots="${KLAXON_BUILD_DIR:-$WORK}/screenshots"
+mkdir -p "$shots"
+
+# The outage, then a burst of hostile events one second after its last event.
+python3 - "$SRC/examples/events/outage.jsonl.gz" >"$WORK/events.jsonl" <<'PY'
+import datetime, gzip, json, sys
+last = 0
+with gzip.open(sys.argv[1], "rt") as f:
+    for line in f:
+        sys.stdout.write(line)
+        t = json.loads(line)["timestamp"]
+        if isinstance(t, str):  # the log mixes epoch seconds and RFC 3339, as SDKs do
+            t = datetime.datetime.fromisoformat(t.replace("Z", "+00:00")).timestamp()
+        last = max(last, t)
+for i in range(5):
+    print(json.dumps({"timestamp": last + 1 + i * 0.01, "level": "fatal",
+                      "message": "\"><img src=x onerror=\"document.title='pwned'\">",
+                      "tags": {"service": "<script>document.title='pwned'</script>"}}))
+PY
+cat >"$WORK/rules.rules" <<'RULES'
+action stdout = log(path: "-")
+rule hostile-burst {
+  when frequency > 3/min for level:fatal
+  group by service
+  then stdout
+}
+RULES
+cat "$SRC/examples/config/local.rules" >>"$WORK/rules.rules"
+sed -i '0,/^action stdout = log(path: "-")$/!{/^action stdout = log(path: "-")$/d}' "$WORK/rules.rules"
+cat >"$WORK/klaxon.yaml" <<YAML
+rules: [rules.rules]
+source: file
+file: {path: events.jsonl, follow: true}
+outbox: {path: outbox.db}
+admin: {listen: "127.0.0.1:0"}
+YAML
+"$KLAXON_BIN" run --config "$WORK/klaxon.yaml" >"$WORK/run.out" 2>"$WORK/run.log" &
+PIDS+=($!)
+for _ in $(seq 100); do grep -q 'admin server listening' "$WORK/run.log" && break; sleep 0.1; done
+admin="http://127.0.0.1:$(sed -n 's/.*msg="admin server listening".* port=\([0-9]*\).*/\1/p' "$WORK/run.log")"
+wait_http "$admin/-/ready" 20 || { cat "$WORK/run.log"; fail "never ready"; }
+for _ in $(seq 100); do
+  grep -q '"hostile-burst"' <<<"$(curl -s "$admin/api/v1/alerts")" && break
+  sleep 0.2
+done
+curl -s "$admin/api/v1/alerts" >"$WORK/alerts.json"
+grep -q '"hostile-burst"' "$WORK/alerts.json" || fail "the hostile burst never fired: $(cat "$WORK/alerts.json")"
+
+dom() {
+  timeout 60 chromium --headless=new --no-sandbox --disable-gpu --user-data-dir="$WORK/chrome" \
+    --dump-dom "$admin/" 2>/dev/null
+}
+dom >"$WORK/page.html"
+timeout 60 chromium --headless=new --no-sandbox --disable-gpu --user-data-dir="$WORK/chrome" \
+  --screenshot="$shots/status_page.png" --window-size=1200,1400 "$admin/" >/dev/null 2>&1 || true
+[ -s "$shots/status_page.png" ] || fail "no screenshot"
+python3 - "$WORK/alerts.json" "$WORK/page.html" "$WORK/rules.rules" <<'PY'
+import json, re, sys
+alerts = json.load(open(sys.argv[1]))["data"]["alerts"]
+page = open(sys.argv[2]).read()
+rules = re.findall(r"^rule\s+([\w.-]+)", open(sys.argv[3]).read(), re.M)
+rows = re.findall(r'<tr class="alert">(.*?)</tr>', page, re.S)
+firing = [a for a in alerts if a["state"] == "firing"]
+assert firing, alerts
+assert len(rows) == len(alerts), (len(rows), len(alerts))
+for a in firing:
+    assert any(f"<td>{a['rule']}</td>" in r and 'class="firing"' in r for r in rows), a["rule"]
+rule_rows = re.findall(r'<tr class="rule"><td>(.*?)</td>', page)
+assert sorted(rule_rows) == sorted(rules), (rule_rows, rules)
+assert "<title>Klaxon</title>" in page, "the title changed: a script ran"
+assert "<script" not in page.lower(), "a script element made it into the page"
+assert "<img" not in page.lower(), "an img element made it into the page"
+assert "service=&lt;script&gt;document.title='pwned'&lt;/script&gt;" in page, "group not shown as text"
+print(f"status page: {len(rows)} alerts ({len(firing)} firing), {len(rule_rows)} rules")
+PY
+
+# The silence form: refused without the page's CSRF token, done with it.
+csrf=$(sed -n 's/.*name="csrf" value="\([0-9a-f]*\)".*/\1/p' "$WORK/page.html" | head -1)
+[ -n "$csrf" ] || fail "no CSRF token in the page"
+code=$(curl -s -o "$WORK/nocsrf.html" -w '%{http_code}' "$admin/silences/new" \
+  --data-urlencode "matchers=alertname=hostile-burst" -d duration=1h -d created_by=t -d comment=c)
+[ "$code" = 403 ] || fail "a form without the CSRF token answered $code"
+curl -s "$admin/silences/new" -d "csrf=$csrf" --data-urlencode "matchers=alertname=hostile-burst" \
+  -d duration=1h -d created_by=oncall -d comment=noisy >"$WORK/added.html"
+grep -q "Silence [0-9a-f-]* added until" "$WORK/added.html" || fail "not added: $(grep message "$WORK/added.html")"
+grep -q 'alertname=&quot;hostile-burst&quot;' "$WORK/added.html" || fail "the silence is not listed"
+[ "$(curl -s "$admin/api/v1/silences" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')" = 1 ] ||
+  fail "the API does not list the silence"
+echo "status page in a browser: ok"
