@@ -26,8 +26,8 @@
 #include "engine/time_format.h"
 #include "report/status_page.h"
 #include "service/admin_api.h"
-#include "service/listen_address.h"
 #include "service/decode_pool.h"
+#include "service/listen_address.h"
 #include "service/notification_fields.h"
 #include "service/progress_file.h"
 #include "service/restore_horizon.h"
@@ -726,6 +726,11 @@ void Service::EvaluateDecoded(bool all, bool wait) {
   while (service::DecodePool::Batch* batch = decode_pool_->TakeDecoded(block)) {
     for (size_t i = 0; i < batch->size; ++i) {
       HandleRecord(batch->items[i]);
+      // Sparklines follow event time, so a backlog read in seconds still draws its hours
+      // (one comparison per record until the next step).
+      if (value_history_.Sample(*loaded_->engine, loaded_->engine->Watermark())) {
+        history_snapshot_.reset();
+      }
       // Only queued notifications make the clock matter; offsets can wait for the count.
       if (batch_.size() >= kMaxBatchNotifications || unflushed_records_ >= kMaxBatchRecords ||
           (!batch_.empty() &&

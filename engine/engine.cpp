@@ -113,6 +113,7 @@ class EngineImpl final : public Engine {
     st.dirty_slots.push_back(slot);
   }
   void LinkTail(RuleState& st, uint32_t slot);
+  std::string TriggerTitle(const std::string& trigger_json) const;
   std::unique_ptr<RuleState> LoadRule(const CompiledRule& cr, bool has_ids, StateReader& r,
                                       std::string& error);
 
@@ -134,6 +135,20 @@ class EngineImpl final : public Engine {
   int64_t run_target_ = kNone;  // how far the current Run goes (see the repeat step in Update)
   std::vector<Notification>* out_ = nullptr;
   mutable EngineStats stats_;
+  // Titles of triggering events for ActiveAlerts: a decoder of the one derived field `title`,
+  // made on first use (listing alerts is rare next to events).
+  mutable std::unique_ptr<EventDecoder> title_decoder_;
+  mutable DecodedEvent title_event_;
+  // The titles of the last listing, by (rule, slot): reused while the episode and its trigger
+  // stay (listings come every fraction of a second, episodes start rarely). Holds only the
+  // groups of that listing.
+  struct KnownTitle {
+    int64_t since = 0;
+    size_t trigger_bytes = 0;
+    std::string title;
+  };
+  mutable std::unordered_map<uint64_t, KnownTitle> titles_;
+  mutable std::unordered_map<uint64_t, KnownTitle> titles_next_;
 };
 
 // ---- creation ------------------------------------------------------------------------------
@@ -642,20 +657,52 @@ std::optional<double> EngineImpl::RuleValue(uint32_t rule_index, bool highest) c
 
 std::vector<ActiveAlert> EngineImpl::ActiveAlerts() const {
   std::vector<ActiveAlert> out;
+  titles_next_.clear();
   for (const auto& cr : compiled_) {
     for (const Group& g : cr.state->groups) {
       if (!g.alive || g.life == Life::kInactive) continue;
+      const auto slot = static_cast<uint32_t>(&g - cr.state->groups.data());
       ActiveAlert a;
       a.rule_index = cr.index;
       a.group = GroupValues(g);
       a.firing = g.life == Life::kFiring;
-      a.value = cr.kind->Value(cr, *cr.state, static_cast<uint32_t>(&g - cr.state->groups.data()),
-                               queue_.watermark());
+      a.value = cr.kind->Value(cr, *cr.state, slot, queue_.watermark());
       a.since_ms = g.since;
+      if (g.extra && !g.extra->trigger_json.empty()) {
+        const std::string& json = g.extra->trigger_json;
+        const uint64_t key = (uint64_t{cr.index} << 32) | slot;
+        auto known = titles_.find(key);
+        KnownTitle& t = titles_next_[key];
+        if (known != titles_.end() && known->second.since == g.since &&
+            known->second.trigger_bytes == json.size()) {
+          t = std::move(known->second);
+        } else {
+          t = {g.since, json.size(), TriggerTitle(json)};
+        }
+        a.trigger = t.title;
+      }
       out.push_back(std::move(a));
     }
   }
+  titles_.swap(titles_next_);
   return out;
+}
+
+std::string EngineImpl::TriggerTitle(const std::string& trigger_json) const {
+  if (!title_decoder_) {
+    FieldRef title;
+    title.name = "title";
+    title.kind = FieldRef::Kind::kDerived;
+    title.path = {"title"};
+    title_decoder_ = std::make_unique<EventDecoder>(std::vector<FieldRef>{title}, options_);
+  }
+  // The trigger was accepted by this engine's own decoder, so it decodes again; should it not,
+  // the page shows no title rather than a wrong one.
+  if (title_decoder_->Decode(trigger_json, title_event_) != RejectReason::kNone ||
+      !title_event_.Has(0)) {
+    return {};
+  }
+  return std::string(title_event_.Text(*title_event_.Begin(0)));
 }
 
 // ---- state snapshots -----------------------------------------------------------------------

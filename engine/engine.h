@@ -93,6 +93,9 @@ struct ActiveAlert {
   bool firing = false;  // false: pending
   double value = 0;
   int64_t since_ms = 0;
+  // The triggering event's title, as Sentry titles issues ("Type: value", else the message);
+  // empty when the episode has no triggering event (absence, or a restored empty trigger).
+  std::string trigger;
 };
 
 // Bytes of state one (rule, group) costs, from the engine's own type sizes (for benchmarks and

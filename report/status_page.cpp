@@ -78,8 +78,8 @@ std::string RenderStatusPage(const StatusPageData& d) {
         EscapeHtml(r.name), EscapeHtml(r.condition), EscapeHtml(r.severity),
         r.firing > 0 ? " firing" : "", r.firing, r.pending, r.matches, r.notifications,
         Ago(d.event_now_ms, r.last_notification_ms),
-        RenderSparklineSvg(Downsample(r.history, d.history_from_ms, d.now_ms, 120),
-                           d.history_from_ms, d.now_ms, r.threshold, r.has_threshold));
+        RenderSparklineSvg(Downsample(r.history, d.history_from_ms, d.event_now_ms, 120),
+                           d.history_from_ms, d.event_now_ms, r.threshold, r.has_threshold));
   }
   out += "</table>\n";
 

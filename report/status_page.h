@@ -68,7 +68,7 @@ struct StatusPageData {
   // Alert and notification times are event times: "ago" counts from the engine's event time,
   // which a backlog or a replayed log puts far from the wall clock.
   int64_t event_now_ms = 0;
-  int64_t history_from_ms = 0;  // sparklines span [history_from_ms, now_ms]
+  int64_t history_from_ms = 0;  // sparklines span [history_from_ms, event_now_ms]
   int refresh_seconds = 10;
   std::vector<StatusRule> rules;
   std::vector<StatusAlert> alerts;

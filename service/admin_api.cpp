@@ -45,7 +45,8 @@ std::string AlertsJson(const RuntimeSnapshot& s) {
                     {"group", GroupJson(r, n)},
                     {"value", a.value},
                     {"since", FormatTimeMs(a.since_ms)},
-                    {"severity", SeverityName(r.severity)}});
+                    {"severity", SeverityName(r.severity)},
+                    {"trigger", a.trigger}});
   }
   nlohmann::ordered_json out = {{"status", "success"}, {"data", {{"alerts", list}}}};
   return out.dump();

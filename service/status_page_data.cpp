@@ -58,6 +58,7 @@ report::StatusPageData StatusPageDataFrom(const RuntimeSnapshot& s,
       sa.value = a.value;
       sa.threshold = r.condition.threshold;
       sa.since_ms = a.since_ms;
+      sa.trigger = a.trigger;
       d.alerts.push_back(std::move(sa));
     }
     // Firing first, then the longest-standing.

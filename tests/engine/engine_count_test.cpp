@@ -292,5 +292,27 @@ TEST_CASE("invalid rules are refused with the rule's name") {
   CHECK_FALSE(Engine::Create(big, EngineOptions()).ok());
 }
 
+TEST_CASE("active alerts name their triggering event by its title, per episode") {
+  Rule r = CountRule("t", Predicate(), CompareOp::kGt, 1, 1000);
+  Harness h({r});
+  const std::string boom =
+      R"("exception":{"values":[{"type":"DatabaseError","value":"connection refused\nat db"}]})";
+  h.At(kT0, boom);
+  h.At(kT0 + 100, R"("message":"second")");
+  auto active = h.engine->ActiveAlerts();
+  REQUIRE(active.size() == 1);
+  CHECK(active[0].firing);
+  // The event that made it fire (the second), titled as Sentry titles issues.
+  CHECK(active[0].trigger == "second");
+  CHECK(h.engine->ActiveAlerts()[0].trigger == "second");  // listed again: the same
+  h.Advance(kT0 + 2000);                                   // resolved
+  CHECK(h.engine->ActiveAlerts().empty());
+  h.At(kT0 + 3000, R"("message":"third")");
+  h.At(kT0 + 3100, boom);
+  active = h.engine->ActiveAlerts();
+  REQUIRE(active.size() == 1);
+  CHECK(active[0].trigger == "DatabaseError: connection refused");  // a new episode, a new title
+}
+
 }  // namespace
 }  // namespace klaxon

@@ -76,6 +76,24 @@ TEST_CASE("status page: sections, escaping, forms") {
   CHECK(plain.find("<form") == std::string::npos);
 }
 
+TEST_CASE("status page: sparklines span event time, not the wall clock") {
+  // A backlog: the engine's event time is a year behind the wall clock. The line must still
+  // spread over the whole chart (before the fix every point sat at its left edge).
+  StatusPageData d = Sample();
+  const int64_t event_now = kNow - 365LL * 86400000;
+  d.event_now_ms = event_now;
+  d.history_from_ms = event_now - 3 * 3600000;
+  d.rules[0].history = {
+      {event_now - 3 * 3600000 + 60000, 1}, {event_now - 3600000, 9}, {event_now - 60000, 2}};
+  const std::string html = RenderStatusPage(d);
+  const size_t path = html.find("class=\"value\" d=\"");
+  REQUIRE(path != std::string::npos);
+  const std::string line = html.substr(path, html.find('"', path + 17) - path);
+  // x of the first point near the left, of the middle one about two thirds across.
+  CHECK(line.find("M1.") != std::string::npos);
+  CHECK(line.find("H79.") != std::string::npos);
+}
+
 TEST_CASE("status page: empty service") {
   StatusPageData d;
   d.now_ms = kNow;

@@ -73,9 +73,26 @@ rows = re.findall(r'<tr class="alert">(.*?)</tr>', page, re.S)
 firing = [a for a in alerts if a["state"] == "firing"]
 assert firing, alerts
 assert len(rows) == len(alerts), (len(rows), len(alerts))
+def esc(t):  # how the DOM serialises text: quotes stay as they are
+    return t.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 for a in firing:
     assert any(f"<td>{a['rule']}</td>" in r and 'class="firing"' in r for r in rows), a["rule"]
+# "triggered by": the title of the event that started each episode, escaped like all event text.
+triggered = [a for a in alerts if a.get("trigger")]
+assert triggered, "no alert names its triggering event"
+for a in triggered:
+    assert any(esc(a["trigger"]) in r for r in rows), a["trigger"]
+hostile = [a for a in alerts if a["rule"] == "hostile-burst"]
+assert hostile and hostile[0]["trigger"].startswith('"><img'), hostile
 rule_rows = re.findall(r'<tr class="rule"><td>(.*?)</td>', page)
+# Sparklines follow event time: the outage's database errors rose above their threshold and fell
+# back, so that rule's line crosses its threshold line (smaller y is higher on the chart).
+db = re.search(r'<tr class="rule"><td>orders-db-errors</td>.*?</tr>', page, re.S).group(0)
+threshold_y = float(re.search(r'class="threshold"[^>]* y1="([\d.]+)"', db).group(1))
+ys = [float(y) for y in re.findall(r'V([\d.]+)', re.search(r'class="value" d="([^"]+)"', db).group(1))]
+xs = {x for x in re.findall(r'H([\d.]+)', re.search(r'class="value" d="([^"]+)"', db).group(1))}
+assert min(ys) < threshold_y < max(ys), (threshold_y, min(ys), max(ys))
+assert len(xs) > 20, f"the line has {len(xs)} distinct x positions"
 assert sorted(rule_rows) == sorted(rules), (rule_rows, rules)
 assert "<title>Klaxon</title>" in page, "the title changed: a script ran"
 assert "<script" not in page.lower(), "a script element made it into the page"
