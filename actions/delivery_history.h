@@ -1,5 +1,6 @@
 // DeliveryHistory: the last notifications submitted and what became of each per action
-// (queued, delivered, retrying with its next attempt, given up with the reason, silenced),
+// (queued, delivered, coalesced into one request with others, retrying with its next attempt,
+// given up with the reason, silenced),
 // for the status page. Bounded: the oldest are forgotten. Thread-safe.
 #pragma once
 
@@ -14,8 +15,9 @@ namespace klaxon::actions {
 
 struct DeliveryRecord {
   std::string action;
-  std::string state;   // queued, delivered, retrying, given up, silenced
-  std::string detail;  // retrying: the reason and next attempt; given up: the reason
+  std::string state;  // queued, delivered, coalesced, retrying, given up, silenced
+  // retrying: the reason and next attempt; given up: the reason; coalesced: with how many
+  std::string detail;
 };
 
 struct NotificationRecord {

@@ -442,11 +442,14 @@ bool Dispatcher::FindWork(int64_t now, Work& work, int64_t& next_due_ms) {
   return false;
 }
 
-void Dispatcher::Finish(int64_t id, const DeliveryResult& result) {
+void Dispatcher::Finish(int64_t id, const DeliveryResult& result, size_t together) {
   auto it = items_.find(id);
   if (it != items_.end()) {
     const OutboxItem& item = it->second.item;
-    if (result.kind == DeliveryResult::Kind::kAccepted) {
+    if (result.kind == DeliveryResult::Kind::kAccepted && together > 1) {
+      history_.Update(item.prepared.action, item.prepared.idempotency_key, "coalesced",
+                      fmt::format("delivered in one request with {} other(s)", together - 1));
+    } else if (result.kind == DeliveryResult::Kind::kAccepted) {
       history_.Update(item.prepared.action, item.prepared.idempotency_key, "delivered", "");
     } else {
       history_.Update(item.prepared.action, item.prepared.idempotency_key, "given up",
@@ -556,7 +559,7 @@ void Dispatcher::Complete(Work& work, const DeliveryResult& result) {
       ++stats_.requests;
       stats_.sent += work.members.size();
       stats_.coalesced += work.members.size() - 1;
-      for (int64_t id : work.members) Finish(id, result);
+      for (int64_t id : work.members) Finish(id, result, work.members.size());
       break;
     case Kind::kFinal:
       stats_.failed[result.reason] += work.members.size();

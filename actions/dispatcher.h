@@ -173,7 +173,9 @@ class Dispatcher {
   // Under mu_: finds something to send now, or sets *next_due_ms (INT64_MAX: nothing pending).
   bool FindWork(int64_t now, Work& work, int64_t& next_due_ms);
   void Complete(Work& work, const DeliveryResult& result);
-  void Finish(int64_t id, const DeliveryResult& result);  // under mu_: forget and wake waiters
+  // Under mu_: forget and wake waiters. `together`: how many notifications the request that
+  // delivered this one carried (a digest or a collapsed run shows as coalesced).
+  void Finish(int64_t id, const DeliveryResult& result, size_t together = 1);
   void Log(LogLevel level, const std::string& message) const;
   // Under mu_: logs at most once per warning_interval_ms per (action, kind).
   void LogRepeated(ActionState& st, const std::string& kind, LogLevel level,

@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <span>
 #include <thread>
 
 #include <doctest/doctest.h>
@@ -381,6 +382,34 @@ TEST_CASE("slack over its rate limit: pending messages coalesce into one digest"
   CHECK(stats.requests == 2);
   CHECK(stats.coalesced == 37);
   CHECK(stats.outbox_size == 0);
+}
+
+TEST_CASE("the delivery history shows a digest's members as coalesced") {
+  Receiver receiver;
+  const std::string url = receiver.Url("/services/T0/B0/SecretSlackToken");
+  Harness h(MakeDef("slack", "slack", {{"webhook", Env("SLACK")}}), MapResolver({{"SLACK", url}}),
+            "coalesce_history.db");
+  RuleSet rules;
+  rules.rules.push_back(SampleRule());
+  rules.rules[0].actions = {"slack"};
+  auto submit = [&](const std::string& group) {
+    Notification n = SampleNotification(AlertState::kFiring);
+    n.group = {group};
+    return h.dispatcher->Submit(std::span<const Notification>(&n, 1), rules);
+  };
+  REQUIRE(submit("g0").ok());
+  REQUIRE(receiver.WaitForCount(1));
+  for (int i = 1; i <= 3; ++i) REQUIRE(submit("g" + std::to_string(i)).ok());
+  h.clock.Advance(1000);  // the next 1/s slot: the three go in one digest
+  REQUIRE(h.WaitIdle());
+  REQUIRE(receiver.Count() == 2);
+  const auto recent = h.dispatcher->RecentNotifications();  // newest first
+  REQUIRE(recent.size() == 4);
+  CHECK(recent[3].deliveries.at(0).state == "delivered");
+  for (size_t i = 0; i < 3; ++i) {
+    CHECK(recent[i].deliveries.at(0).state == "coalesced");
+    CHECK(recent[i].deliveries.at(0).detail == "delivered in one request with 2 other(s)");
+  }
 }
 
 TEST_CASE("pagerduty over its rate limit: never merged across dedup keys, resolves kept in order") {
