@@ -932,6 +932,10 @@ void Service::PublishSnapshot() {
     s->kafka.partitions_paused = partition_time_->paused();
   }
   s->has_state_store = state_ != nullptr;
+  if (sentry_) {
+    s->has_ingest = true;
+    s->ingest = sentry_->metrics().Totals();
+  }
   if (value_history_.Sample(engine, s->watermark_ms) || !history_snapshot_) {
     history_snapshot_ = std::make_shared<const std::map<std::string, std::vector<report::Point>>>(
         value_history_.All());

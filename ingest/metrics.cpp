@@ -56,6 +56,15 @@ int64_t IngestMetrics::items_dropped(const std::string& project, const std::stri
   return it == dropped_.end() ? 0 : it->second;
 }
 
+IngestTotals IngestMetrics::Totals() const {
+  std::lock_guard lock(mu_);
+  IngestTotals t;
+  for (const auto& [key, n] : requests_) t.requests += n;
+  for (const auto& [project, n] : accepted_) t.events_accepted += n;
+  for (const auto& [key, n] : dropped_) t.dropped_by_reason[std::get<2>(key)] += n;
+  return t;
+}
+
 void IngestMetrics::AppendMetrics(std::string& out) const {
   std::lock_guard lock(mu_);
   out +=

@@ -10,6 +10,13 @@
 
 namespace klaxon::ingest {
 
+// The endpoint's counters summed over projects, for the status page.
+struct IngestTotals {
+  int64_t requests = 0;
+  int64_t events_accepted = 0;
+  std::map<std::string, int64_t> dropped_by_reason;
+};
+
 class IngestMetrics {
  public:
   // One request answered: endpoint "envelope", "store" or "other"; the HTTP status.
@@ -24,6 +31,8 @@ class IngestMetrics {
   int64_t events_accepted(const std::string& project) const;
   int64_t items_dropped(const std::string& project, const std::string& type,
                         const std::string& reason) const;
+
+  IngestTotals Totals() const;
 
   // Appends the families `klaxon_ingest_requests_total`, `klaxon_ingest_events_accepted_total`
   // and `klaxon_ingest_items_dropped_total` (documented in docs/operations.md).

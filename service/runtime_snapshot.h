@@ -16,6 +16,7 @@
 #include "actions/silencer.h"
 #include "connectors/kafka_source.h"
 #include "engine/engine.h"
+#include "ingest/metrics.h"
 #include "report/series.h"
 #include "service/partition_time.h"
 
@@ -61,6 +62,8 @@ struct RuntimeSnapshot {
   bool has_kafka = false;
   KafkaSnapshot kafka;
   bool has_state_store = false;
+  bool has_ingest = false;  // the Sentry ingestion endpoint runs
+  ingest::IngestTotals ingest;
   bool has_silencer = false;
   actions::SilencerStats silences;
   // For the status page: the last notifications and their delivery, and each rule's value over

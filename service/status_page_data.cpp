@@ -119,6 +119,17 @@ report::StatusPageData StatusPageDataFrom(const RuntimeSnapshot& s,
     add("consumer lag", fmt::format("{} messages over {} assigned partitions ({} paused)", lag,
                                     s.kafka.assigned_partitions, s.kafka.partitions_paused));
   }
+  if (s.has_ingest) {
+    std::string dropped;
+    int64_t dropped_total = 0;
+    for (const auto& [reason, n] : s.ingest.dropped_by_reason) {
+      dropped += fmt::format("{}{} {}", dropped.empty() ? "" : ", ", reason, n);
+      dropped_total += n;
+    }
+    add("sentry ingestion", fmt::format("{} requests, {} events accepted, {} items dropped{}",
+                                        s.ingest.requests, s.ingest.events_accepted, dropped_total,
+                                        dropped.empty() ? "" : " (" + dropped + ")"));
+  }
   if (s.has_dispatcher) {
     add("delivery",
         fmt::format("{} sent, {} retried, {} awaiting, outbox {} rows", s.dispatcher.sent,

@@ -188,6 +188,11 @@ for s in 401 403 400 413; do
   grep -q "klaxon_ingest_requests_total{endpoint=\"envelope\",status=\"$s\"}" "$WORK/metrics" ||
     fail "no requests with status $s in /metrics"
 done
+# And on the status page's health table (from a snapshot published every 200 ms).
+sleep 0.5
+curl -s "http://127.0.0.1:$ADMIN/" >"$WORK/page.html"
+grep -Eq '<th>sentry ingestion</th><td>[0-9]+ requests, 8 events accepted, [0-9]+ items dropped' \
+  "$WORK/page.html" || fail "status page health: $(grep -o 'sentry ingestion[^/]*' "$WORK/page.html")"
 kill -TERM "$KLAXON_PID"
 wait "$KLAXON_PID" || fail "klaxon run exited $?"
 echo "ok: sentry-sdk events, parity with replay (peak RSS ${hwm} KiB)"
