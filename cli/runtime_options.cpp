@@ -3,10 +3,12 @@
 #include <sstream>
 #include <utility>
 
+#include "actions/http_client.h"
 #include "cli/preflight.h"
 #include "cli/rule_files.h"
 #include "cli/secrets.h"
 #include "cli/sentry_options.h"
+#include "connectors/file_source.h"
 
 namespace klaxon::cli {
 namespace {
@@ -76,9 +78,16 @@ Result<service::RuntimeOptions> RuntimeOptionsFrom(const Config& config, const E
   o.source_kind = config.source_kind;
   o.kafka = KafkaOptionsFrom(config.kafka);
   o.dead_letter_topic = config.kafka.dead_letter_topic;
-  o.file.path =
-      config.source_kind == "stdin" ? "-" : ResolvePath(config.base_dir, config.file.path);
-  o.file.follow = config.file.follow;
+  if (config.source_kind == "file" || config.source_kind == "stdin") {
+    connectors::FileSourceOptions file;
+    file.path =
+        config.source_kind == "stdin" ? "-" : ResolvePath(config.base_dir, config.file.path);
+    file.follow = config.file.follow;
+    file.max_line_bytes = config.engine.max_event_bytes + 1;
+    Result<std::unique_ptr<connectors::FileSource>> source = connectors::FileSource::Open(file);
+    if (!source.ok()) return source.status();
+    o.source = std::move(source).value();
+  }
   if (config.sentry.enabled) {
     o.sentry = [config](const connectors::KafkaClientOptions* kafka) {
       return SentryIngestOptionsFrom(config, kafka);
@@ -95,10 +104,14 @@ Result<service::RuntimeOptions> RuntimeOptionsFrom(const Config& config, const E
   o.delivery.max_retry_after_ms = config.max_retry_after_ms;
   o.delivery.stop_grace_ms = config.stop_grace_ms;
   o.delivery.warning_interval_ms = config.warning_interval_ms;
-  o.http.connect_timeout_ms = config.connect_timeout_ms;
-  o.http.default_read_timeout_ms = config.read_timeout_ms;
-  o.http.request_deadline_ms = config.request_deadline_ms;
-  o.http.allow = config.http_allow;
+  actions::HttpClientOptions http;
+  http.connect_timeout_ms = config.connect_timeout_ms;
+  http.default_read_timeout_ms = config.read_timeout_ms;
+  http.request_deadline_ms = config.request_deadline_ms;
+  http.allow = config.http_allow;
+  Result<std::unique_ptr<actions::SafeHttpClient>> client = actions::SafeHttpClient::Create(http);
+  if (!client.ok()) return client.status();
+  o.transport = std::move(client).value();
   o.drain_timeout_ms = config.drain_timeout_ms;
   o.admin_listen = config.admin_listen;
   o.enable_reload_endpoint = config.enable_reload_endpoint;

@@ -10,11 +10,9 @@
 
 #include "actions/action.h"
 #include "actions/dispatcher.h"
-#include "actions/http_client.h"
 #include "actions/outbox.h"
 #include "actions/silencer.h"
 #include "clock/clock.h"
-#include "connectors/file_source.h"
 #include "connectors/kafka_producer.h"
 #include "connectors/kafka_source.h"
 #include "engine/duration.h"
@@ -55,7 +53,6 @@ struct Runtime::Delivery {
   // Silences live in the outbox's file; thread-safe, and never replaced by a reload, so the
   // admin server's silence endpoints may use it directly.
   std::unique_ptr<actions::Silencer> silencer;
-  std::unique_ptr<actions::SafeHttpClient> http;
 };
 
 Runtime::Runtime(RuntimeOptions options, LogSink& log, const Clock& clock)
@@ -92,7 +89,7 @@ Status Runtime::StartDispatcher() {
     log_.Log(level, "delivery", {{"detail", message}});
   };
   Result<std::unique_ptr<actions::Dispatcher>> d = actions::Dispatcher::Start(
-      *delivery_->outbox, std::move(list), *delivery_->http, clock_, options);
+      *delivery_->outbox, std::move(list), *options_.transport, clock_, options);
   if (!d.ok()) return d.status();
   dispatcher_ = std::move(d).value();
   return Status::Ok();
@@ -149,10 +146,7 @@ Status Runtime::Start() {
       actions::Silencer::Open(options_.outbox_path, clock_.NowMs());
   if (!silencer.ok()) return silencer.status();
   delivery_->silencer = std::move(silencer).value();
-  Result<std::unique_ptr<actions::SafeHttpClient>> client =
-      actions::SafeHttpClient::Create(options_.http);
-  if (!client.ok()) return client.status();
-  delivery_->http = std::move(client).value();
+  if (!options_.transport) return Status::InvalidArgument("no transport for the actions");
   if (Status st = StartDispatcher(); !st.ok()) return st;
 
   auto kafka_log = [this](LogLevel level, std::string_view message) {
@@ -198,11 +192,8 @@ Status Runtime::Start() {
     if (Status st = StartSentry(nullptr); !st.ok()) return st;
     source_ = sentry_->NewSource();
   } else {
-    connectors::FileSourceOptions options = options_.file;
-    options.max_line_bytes = options_.engine.max_event_bytes + 1;
-    Result<std::unique_ptr<connectors::FileSource>> source = connectors::FileSource::Open(options);
-    if (!source.ok()) return source.status();
-    source_ = std::move(source).value();
+    if (!options_.source) return Status::InvalidArgument("no source for " + options_.source_kind);
+    source_ = std::move(options_.source);
   }
 
   AdminHandlers handlers;

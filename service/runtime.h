@@ -64,7 +64,7 @@ class Runtime {
 
  private:
   struct Loaded;    // rules, engine, actions of one generation
-  struct Delivery;  // outbox, HTTP client, clock: outlive reloads
+  struct Delivery;  // outbox and silences: outlive reloads
   struct Pending {
     uint64_t sequence;  // 0: rejected, nothing held in the engine
     int64_t event_time_ms;

@@ -11,9 +11,9 @@
 
 #include "actions/action.h"
 #include "actions/dispatcher.h"
-#include "actions/http_client.h"
-#include "connectors/file_source.h"
+#include "actions/http_types.h"
 #include "connectors/kafka_source.h"
+#include "connectors/source.h"
 #include "engine/engine.h"
 #include "engine/rule.h"
 #include "engine/status.h"
@@ -46,12 +46,17 @@ struct RuntimeOptions {
   // log callback); dead-lettered messages go to dead_letter_topic when it is not empty.
   connectors::KafkaSourceOptions kafka;
   std::string dead_letter_topic;
-  connectors::FileSourceOptions file;  // source file ("-" for stdin); max_line_bytes is set here
-  SentryOptionsFn sentry;              // empty: no Sentry endpoint
+  // Any other source_kind (file, stdin, a test's): the records, one ordered partition. cli opens
+  // a FileSource. Kafka and the Sentry endpoint's queue are opened by the runtime: the Kafka
+  // consumer starts at the checkpoint's offsets, and the queue belongs to the endpoint.
+  std::unique_ptr<connectors::Source> source;
+  SentryOptionsFn sentry;  // empty: no Sentry endpoint
   std::string outbox_path = "klaxon-outbox.db";
   std::string state_path;               // the checkpoint store (Kafka only); empty: no checkpoints
   actions::DispatcherOptions delivery;  // silencer and log are set by the runtime
-  actions::HttpClientOptions http;
+  // Sends the actions' requests (cli: a SafeHttpClient; tests: a fake). Shared so whoever made
+  // it can still look at it; the runtime keeps it until its dispatcher has stopped.
+  std::shared_ptr<actions::Transport> transport;
   int64_t drain_timeout_ms = 10000;
   std::string admin_listen = "127.0.0.1:9464";
   bool enable_reload_endpoint = false;
