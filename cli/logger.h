@@ -1,4 +1,5 @@
-// Logger: one line per event of interest, logfmt or JSON, with levels. Thread-safe.
+// Logger: one line per event of interest, logfmt or JSON, with levels; the runtime's LogSink
+// (service/log_sink.h). Thread-safe.
 // Never given an event payload or a secret: callers pass only names, counts and reasons.
 #pragma once
 
@@ -10,21 +11,16 @@
 #include <utility>
 
 #include "engine/log_level.h"
+#include "service/log_sink.h"
 
 namespace klaxon::cli {
 
-class Logger {
+class Logger final : public service::LogSink {
  public:
-  using Fields = std::initializer_list<std::pair<std::string_view, std::string>>;
-
   // `now` supplies the timestamp text; the run loop passes a wall-clock formatter.
   Logger(std::ostream& out, bool json, LogLevel min_level);
 
-  void Log(LogLevel level, std::string_view msg, Fields fields = {});
-  void Debug(std::string_view msg, Fields f = {}) { Log(LogLevel::kDebug, msg, f); }
-  void Info(std::string_view msg, Fields f = {}) { Log(LogLevel::kInfo, msg, f); }
-  void Warn(std::string_view msg, Fields f = {}) { Log(LogLevel::kWarn, msg, f); }
-  void Error(std::string_view msg, Fields f = {}) { Log(LogLevel::kError, msg, f); }
+  void Log(LogLevel level, std::string_view msg, Fields fields = {}) override;
 
   static bool ParseLevel(std::string_view text, LogLevel* level);
 

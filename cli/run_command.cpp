@@ -1,5 +1,6 @@
 // `klaxon run --config FILE`: the alerting service. Parses flags, loads the configuration,
-// turns SIGHUP into a reload and SIGTERM/SIGINT into a graceful shutdown, and runs Service.
+// turns SIGHUP into a reload and SIGTERM/SIGINT into a graceful shutdown, and runs the runtime
+// (service/runtime.h) with the options built from it.
 #include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
@@ -17,9 +18,10 @@
 #include "cli/logger.h"
 #include "cli/preflight.h"
 #include "cli/rule_files.h"
+#include "cli/runtime_options.h"
 #include "cli/secrets.h"
-#include "cli/service.h"
 #include "clock/clock.h"
+#include "service/runtime.h"
 
 namespace klaxon::cli {
 namespace {
@@ -104,8 +106,13 @@ int RunService(const Args& args, std::ostream& out, std::ostream& err) {
   // third of its CPU at 200,000 messages/s). Keep up to 128 MiB of freed memory for reuse.
   mallopt(M_MMAP_THRESHOLD, 32 << 20);
   mallopt(M_TRIM_THRESHOLD, 128 << 20);
+  Result<service::RuntimeOptions> options = RuntimeOptionsFrom(*config, env);
+  if (!options.ok()) {
+    log.Error("cannot start", {{"error", options.status().message()}});
+    return 2;
+  }
   SystemClock clock;
-  Service service(std::move(config).value(), env, log, clock);
+  service::Runtime service(std::move(options).value(), log, clock);
   std::atomic<bool> done{false};
   std::thread waiter([&] {
     while (!done.load()) {

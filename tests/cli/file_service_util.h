@@ -11,15 +11,16 @@
 
 #include "cli/config.h"
 #include "cli/logger.h"
+#include "cli/runtime_options.h"
 #include "cli/secrets.h"
-#include "cli/service.h"
 #include "clock/clock.h"
+#include "service/runtime.h"
 
 namespace klaxon::cli::testing {
 
-inline std::unique_ptr<Service> StartFileService(const std::filesystem::path& dir,
-                                                 bool enable_reload, Logger& log,
-                                                 const Clock& clock) {
+inline std::unique_ptr<service::Runtime> StartFileService(const std::filesystem::path& dir,
+                                                          bool enable_reload, Logger& log,
+                                                          const Clock& clock) {
   const std::string yaml = std::string(
                                "rules: [rules.rules]\n"
                                "source: file\n"
@@ -31,7 +32,9 @@ inline std::unique_ptr<Service> StartFileService(const std::filesystem::path& di
   Result<Config> config = ParseConfig(yaml, {}, env, ReadSecretFile);
   REQUIRE_MESSAGE(config.ok(), config.status().message());
   config->base_dir = dir.string();
-  auto service = std::make_unique<Service>(std::move(config).value(), env, log, clock);
+  Result<service::RuntimeOptions> options = RuntimeOptionsFrom(*config, env);
+  REQUIRE_MESSAGE(options.ok(), options.status().message());
+  auto service = std::make_unique<service::Runtime>(std::move(options).value(), log, clock);
   const Status started = service->Start();
   REQUIRE_MESSAGE(started.ok(), started.message());
   return service;

@@ -56,8 +56,8 @@ TEST_CASE("klaxon run moves idle event time by the injected clock only") {
   std::ostringstream log_text;
   Logger log(log_text, false, LogLevel::kWarn);
   ManualClock clock(kStartMs + 1000);
-  std::unique_ptr<Service> running = testing::StartFileService(dir, false, log, clock);
-  Service& service = *running;
+  std::unique_ptr<service::Runtime> running = testing::StartFileService(dir, false, log, clock);
+  service::Runtime& service = *running;
   int code = -1;
   std::thread run_loop([&] { code = service.Run(); });
 

@@ -55,8 +55,8 @@ TEST_CASE("rules reload while /metrics and /api/v1/alerts are scraped") {
   std::ostringstream log_text;
   Logger log(log_text, false, LogLevel::kWarn);
   SystemClock clock;
-  std::unique_ptr<Service> running = testing::StartFileService(dir, true, log, clock);
-  Service& service = *running;
+  std::unique_ptr<service::Runtime> running = testing::StartFileService(dir, true, log, clock);
+  service::Runtime& service = *running;
   int code = -1;
   std::thread run_loop([&] { code = service.Run(); });
   const int port = service.admin_port();

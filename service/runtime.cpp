@@ -1,8 +1,7 @@
-#include "cli/service.h"
+#include "service/runtime.h"
 
 #include <algorithm>
 #include <chrono>
-#include <filesystem>
 #include <map>
 #include <span>
 #include <sstream>
@@ -11,15 +10,9 @@
 
 #include "actions/action.h"
 #include "actions/dispatcher.h"
-#include "actions/http_client.h"
 #include "actions/outbox.h"
 #include "actions/silencer.h"
-#include "cli/notification_output.h"
-#include "cli/rule_files.h"
-#include "cli/secrets.h"
-#include "cli/sentry_options.h"
 #include "clock/clock.h"
-#include "connectors/file_source.h"
 #include "connectors/kafka_producer.h"
 #include "connectors/kafka_source.h"
 #include "engine/duration.h"
@@ -33,7 +26,7 @@
 #include "service/restore_horizon.h"
 #include "service/status_page_data.h"
 
-namespace klaxon::cli {
+namespace klaxon::service {
 namespace {
 
 // A batch is written to the outbox in one commit once it is this large or this old, or when
@@ -46,124 +39,92 @@ constexpr uint64_t kEvalLatencySampleEvery = 16;
 constexpr int kDecodeWorkers = 2;
 constexpr size_t kDecodeBatches = 8;
 
-std::string Resolve(const std::string& base, const std::string& path) {
-  if (path == "-" || path.empty() || std::filesystem::path(path).is_absolute()) return path;
-  return (std::filesystem::path(base) / path).lexically_normal().string();
-}
-
 }  // namespace
 
-struct Service::Loaded {
-  LoadedRules files;
+struct Runtime::Loaded {
+  RuleBundle bundle;
   std::unique_ptr<Engine> engine;
-  std::vector<std::unique_ptr<actions::Action>> actions;
   std::shared_ptr<const RuleSet> rules;  // a copy the admin threads may read
 };
 
 // Delivery pieces that outlive reloads.
-struct Service::Delivery {
+struct Runtime::Delivery {
   std::unique_ptr<actions::Outbox> outbox;
   // Silences live in the outbox's file; thread-safe, and never replaced by a reload, so the
   // admin server's silence endpoints may use it directly.
   std::unique_ptr<actions::Silencer> silencer;
-  std::unique_ptr<actions::SafeHttpClient> http;
 };
 
-Service::Service(Config config, EnvLookup env, Logger& log, const Clock& clock)
-    : config_(std::move(config)), env_(std::move(env)), log_(log), clock_(clock) {}
+Runtime::Runtime(RuntimeOptions options, LogSink& log, const Clock& clock)
+    : options_(std::move(options)), log_(log), clock_(clock) {}
 
-Service::~Service() {
+Runtime::~Runtime() {
   if (admin_) admin_->Stop();
   if (dispatcher_) dispatcher_->Stop();
 }
 
-int64_t Service::NowMs() const { return clock_.NowMs(); }
+int64_t Runtime::NowMs() const { return clock_.NowMs(); }
 
-int Service::admin_port() const { return admin_ ? admin_->port() : 0; }
+int Runtime::admin_port() const { return admin_ ? admin_->port() : 0; }
 
-Result<std::unique_ptr<Service::Loaded>> Service::Load(Engine* previous) {
-  std::vector<std::string> paths;
-  for (const std::string& p : config_.rules) paths.push_back(Resolve(config_.base_dir, p));
-  std::ostringstream diagnostics;
-  Result<LoadedRules> files = LoadRules(paths, diagnostics);
-  if (!files.ok()) {
-    std::string text = diagnostics.str();
-    if (!text.empty() && text.back() == '\n') text.pop_back();
-    return Status::InvalidArgument(files.status().message() + (text.empty() ? "" : "\n" + text));
-  }
+Result<std::unique_ptr<Runtime::Loaded>> Runtime::Load(Engine* previous) {
+  Result<RuleBundle> bundle = options_.load_rules();
+  if (!bundle.ok()) return bundle.status();
   auto loaded = std::make_unique<Loaded>();
-  loaded->files = std::move(files).value();
-  actions::SecretResolver secrets = MakeSecretResolver(env_, config_.base_dir);
-  actions::ActionOptions action_options;
-  for (const ActionDef& def : loaded->files.rules.actions) {
-    Result<std::unique_ptr<actions::Action>> a =
-        actions::CreateAction(def, secrets, action_options);
-    if (!a.ok()) {
-      return Status::InvalidArgument("action " + def.name + ": " + a.status().message());
-    }
-    loaded->actions.push_back(std::move(a).value());
-  }
-  loaded->rules = std::make_shared<const RuleSet>(loaded->files.rules);
+  loaded->bundle = std::move(bundle).value();
+  loaded->rules = std::make_shared<const RuleSet>(loaded->bundle.rules);
   Result<std::unique_ptr<Engine>> engine =
-      Engine::Create(loaded->files.rules, config_.engine, previous);
+      Engine::Create(loaded->bundle.rules, options_.engine, previous);
   if (!engine.ok()) return engine.status();
   loaded->engine = std::move(engine).value();
   return loaded;
 }
 
-Status Service::StartDispatcher() {
+Status Runtime::StartDispatcher() {
   std::vector<const actions::Action*> list;
-  for (const auto& a : loaded_->actions) list.push_back(a.get());
-  actions::DispatcherOptions options;
-  options.workers = config_.workers;
-  options.max_age_ms = config_.outbox_max_age_ms;
-  options.max_retry_after_ms = config_.max_retry_after_ms;
-  options.stop_grace_ms = config_.stop_grace_ms;
-  options.warning_interval_ms = config_.warning_interval_ms;
+  for (const auto& a : loaded_->bundle.actions) list.push_back(a.get());
+  actions::DispatcherOptions options = options_.delivery;
   options.silencer = delivery_->silencer.get();
   options.log = [this](LogLevel level, const std::string& message) {
     log_.Log(level, "delivery", {{"detail", message}});
   };
   Result<std::unique_ptr<actions::Dispatcher>> d = actions::Dispatcher::Start(
-      *delivery_->outbox, std::move(list), *delivery_->http, clock_, options);
+      *delivery_->outbox, std::move(list), *options_.transport, clock_, options);
   if (!d.ok()) return d.status();
   dispatcher_ = std::move(d).value();
   return Status::Ok();
 }
 
 // After a successful load: the commit horizon and what the admin server shows follow the rules.
-void Service::AdoptLoadedRules() {
+void Runtime::AdoptLoadedRules() {
   // Decoders belong to one engine's field table; nothing is in flight here (see Run).
   decode_pool_.reset();
   const Engine& engine = *loaded_->engine;
-  decode_pool_ = std::make_unique<service::DecodePool>([&engine] { return engine.NewDecoder(); },
-                                                       kDecodeWorkers, kDecodeBatches);
+  decode_pool_ = std::make_unique<DecodePool>([&engine] { return engine.NewDecoder(); },
+                                              kDecodeWorkers, kDecodeBatches);
   // With checkpoints a restart continues from the stored state; the horizon re-read is only the
   // fallback without a state store.
   state_horizon_ms_ = state_ ? 0
-                             : service::RestoreHorizonMs(loaded_->files.rules, config_.engine,
-                                                         config_.restore_horizon_ms);
-  rule_files_ = loaded_->files.files;
-  rule_sha256_ = loaded_->files.sha256;
+                             : RestoreHorizonMs(loaded_->bundle.rules, options_.engine,
+                                                options_.restore_horizon_ms);
+  rule_files_ = loaded_->bundle.files;
+  rule_sha256_ = loaded_->bundle.sha256;
   last_reload_successful_ = true;
   last_reload_success_ms_ = NowMs();
 }
 
-Status Service::Start() {
+Status Runtime::Start() {
   start_time_ms_ = NowMs();
-  if (config_.source_kind == "kafka") {
+  if (options_.source_kind == "kafka") {
     // Event time per partition: the engine's watermark is moved only by AdvanceToPartitionTime.
-    config_.engine.advance_on_event = false;
-    int64_t skew = config_.max_partition_skew_ms;
-    if (skew <= 0) skew = std::max<int64_t>(4 * config_.engine.allowed_lateness_ms, 10000);
-    int64_t idle = config_.partition_idle_timeout_ms;
-    if (idle <= 0) idle = std::max<int64_t>(config_.engine.allowed_lateness_ms, 1000);
-    partition_time_ = std::make_unique<service::PartitionTime>(skew, idle);
-    if (config_.state_enabled) {
-      const std::string path =
-          Resolve(config_.base_dir,
-                  config_.state_path.empty() ? config_.outbox_path + ".state" : config_.state_path);
-      Result<std::unique_ptr<service::StateStore>> store = service::StateStore::Open(path);
+    options_.engine.advance_on_event = false;
+    int64_t skew = options_.max_partition_skew_ms;
+    if (skew <= 0) skew = std::max<int64_t>(4 * options_.engine.allowed_lateness_ms, 10000);
+    int64_t idle = options_.partition_idle_timeout_ms;
+    if (idle <= 0) idle = std::max<int64_t>(options_.engine.allowed_lateness_ms, 1000);
+    partition_time_ = std::make_unique<PartitionTime>(skew, idle);
+    if (!options_.state_path.empty()) {
+      Result<std::unique_ptr<StateStore>> store = StateStore::Open(options_.state_path);
       if (!store.ok()) return store.status();
       state_ = std::move(store).value();
     }
@@ -173,64 +134,36 @@ Status Service::Start() {
   loaded_ = std::move(loaded).value();
   AdoptLoadedRules();
   if (Status st = RestoreCheckpoint(); !st.ok()) return st;
-  log_.Info("rules loaded", {{"rules", std::to_string(loaded_->files.rules.rules.size())},
-                             {"actions", std::to_string(loaded_->actions.size())},
-                             {"files", std::to_string(loaded_->files.files.size())}});
+  log_.Info("rules loaded", {{"rules", std::to_string(loaded_->bundle.rules.rules.size())},
+                             {"actions", std::to_string(loaded_->bundle.actions.size())},
+                             {"files", std::to_string(loaded_->bundle.files.size())}});
 
   delivery_ = std::make_unique<Delivery>();
-  Result<std::unique_ptr<actions::Outbox>> outbox =
-      actions::Outbox::Open(Resolve(config_.base_dir, config_.outbox_path));
+  Result<std::unique_ptr<actions::Outbox>> outbox = actions::Outbox::Open(options_.outbox_path);
   if (!outbox.ok()) return outbox.status();
   delivery_->outbox = std::move(outbox).value();
   Result<std::unique_ptr<actions::Silencer>> silencer =
-      actions::Silencer::Open(Resolve(config_.base_dir, config_.outbox_path), clock_.NowMs());
+      actions::Silencer::Open(options_.outbox_path, clock_.NowMs());
   if (!silencer.ok()) return silencer.status();
   delivery_->silencer = std::move(silencer).value();
-  actions::HttpClientOptions http;
-  http.connect_timeout_ms = config_.connect_timeout_ms;
-  http.default_read_timeout_ms = config_.read_timeout_ms;
-  http.request_deadline_ms = config_.request_deadline_ms;
-  http.allow = config_.http_allow;
-  Result<std::unique_ptr<actions::SafeHttpClient>> client = actions::SafeHttpClient::Create(http);
-  if (!client.ok()) return client.status();
-  delivery_->http = std::move(client).value();
+  if (!options_.transport) return Status::InvalidArgument("no transport for the actions");
   if (Status st = StartDispatcher(); !st.ok()) return st;
 
   auto kafka_log = [this](LogLevel level, std::string_view message) {
     log_.Log(level, "kafka", {{"detail", std::string(message)}});
   };
-  if (config_.source_kind == "kafka") {
-    connectors::KafkaClientOptions client_options;
-    client_options.brokers = config_.kafka.brokers;
-    client_options.client_id = config_.kafka.client_id;
-    client_options.security.protocol = config_.kafka.security_protocol;
-    client_options.security.sasl_mechanism = config_.kafka.sasl_mechanism;
-    client_options.security.sasl_username = config_.kafka.sasl_username;
-    client_options.security.sasl_password = config_.kafka.sasl_password;
-    client_options.security.ssl_ca_location = config_.kafka.ssl_ca_location;
-    client_options.security.ssl_certificate_location = config_.kafka.ssl_certificate_location;
-    client_options.security.ssl_key_location = config_.kafka.ssl_key_location;
-    client_options.security.ssl_key_password = config_.kafka.ssl_key_password;
-    client_options.properties = config_.kafka.properties;
-    client_options.log = kafka_log;
-    connectors::KafkaSourceOptions options;
-    options.client = client_options;
-    options.topics = config_.kafka.topics;
-    if (!config_.kafka.topic_regex.empty()) {
-      std::string regex = config_.kafka.topic_regex;
-      if (regex[0] != '^') regex = "^" + regex;
-      options.topics.push_back(regex);
-    }
-    options.group_id = config_.kafka.group_id;
+  if (options_.source_kind == "kafka") {
+    connectors::KafkaSourceOptions options = options_.kafka;
+    options.client.log = kafka_log;
     options.partition_events = true;
     options.resume_own_position = true;
-    options.statistics_interval_ms = static_cast<int>(config_.kafka.statistics_interval_ms);
+    const connectors::KafkaClientOptions& client_options = options.client;
     Result<std::unique_ptr<connectors::KafkaSource>> source =
         connectors::KafkaSource::Open(options);
     if (!source.ok()) return source.status();
     kafka_ = source->get();
     source_ = std::move(source).value();
-    for (const service::PartitionOffset& o : restored_offsets_) {
+    for (const PartitionOffset& o : restored_offsets_) {
       kafka_->StartAt(o.topic, o.partition, o.next_offset);
       admitted_.push_back({TopicIndex(o.topic), o.partition, o.next_offset});
       if (o.event_time_ms == INT64_MIN) continue;
@@ -248,30 +181,24 @@ Status Service::Start() {
     // release a notification would drop some: with several partitions that record differs
     // between runs.
     if (!state_) LoadProgress();
-    if (!config_.kafka.dead_letter_topic.empty()) {
+    if (!options_.dead_letter_topic.empty()) {
       Result<std::unique_ptr<connectors::KafkaProducer>> producer =
           connectors::KafkaProducer::Open(client_options);
       if (!producer.ok()) return producer.status();
       dead_letters_ = std::move(producer).value();
     }
     if (Status st = StartSentry(&client_options); !st.ok()) return st;
-  } else if (config_.source_kind == "sentry") {
+  } else if (options_.source_kind == "sentry") {
     if (Status st = StartSentry(nullptr); !st.ok()) return st;
     source_ = sentry_->NewSource();
   } else {
-    connectors::FileSourceOptions options;
-    options.path =
-        config_.source_kind == "stdin" ? "-" : Resolve(config_.base_dir, config_.file.path);
-    options.follow = config_.file.follow;
-    options.max_line_bytes = config_.engine.max_event_bytes + 1;
-    Result<std::unique_ptr<connectors::FileSource>> source = connectors::FileSource::Open(options);
-    if (!source.ok()) return source.status();
-    source_ = std::move(source).value();
+    if (!options_.source) return Status::InvalidArgument("no source for " + options_.source_kind);
+    source_ = std::move(options_.source);
   }
 
-  service::AdminHandlers handlers;
+  AdminHandlers handlers;
   handlers.metrics = [this] {
-    std::string text = service::MetricsText(*board_.Latest(), histograms_);
+    std::string text = MetricsText(*board_.Latest(), histograms_);
     // The endpoint's counters are atomics of an object that outlives the admin server.
     if (sentry_) sentry_->AppendMetrics(text);
     return text;
@@ -279,9 +206,9 @@ Status Service::Start() {
   handlers.ready = [this] {
     return started_.load() && !stopping_.load() && board_.Latest()->source_ready;
   };
-  handlers.rules_json = [this] { return service::RulesJson(*board_.Latest()); };
-  handlers.alerts_json = [this] { return service::AlertsJson(*board_.Latest()); };
-  if (config_.enable_reload_endpoint) {
+  handlers.rules_json = [this] { return RulesJson(*board_.Latest()); };
+  handlers.alerts_json = [this] { return AlertsJson(*board_.Latest()); };
+  if (options_.enable_reload_endpoint) {
     handlers.reload = [this] {
       // The run loop performs the reload; wait for its verdict.
       std::unique_lock<std::mutex> lock(reload_mu_);
@@ -297,14 +224,13 @@ Status Service::Start() {
                              const std::string& body) {
     actions::Silencer& silencer = *delivery_->silencer;
     const int64_t now = NowMs();
-    if (method == "POST") return service::PostSilence(silencer, body, now);
-    if (method == "DELETE") return service::DeleteSilence(silencer, id, now);
-    return id.empty() ? service::ListSilences(silencer, now)
-                      : service::GetSilence(silencer, id, now);
+    if (method == "POST") return PostSilence(silencer, body, now);
+    if (method == "DELETE") return DeleteSilence(silencer, id, now);
+    return id.empty() ? ListSilences(silencer, now) : GetSilence(silencer, id, now);
   };
   handlers.status_page = [this](const std::string& message) {
     std::vector<actions::Silence> silences = delivery_->silencer->List();
-    report::StatusPageData d = service::StatusPageDataFrom(*board_.Latest(), silences, NowMs());
+    report::StatusPageData d = StatusPageDataFrom(*board_.Latest(), silences, NowMs());
     d.message = message;
     d.silence_forms = status_forms_;
     d.token_field = status_token_field_;
@@ -316,29 +242,20 @@ Status Service::Start() {
     return SilenceForm(form, fields);
   };
   handlers.csrf_token = csrf_token_;
-  if (!config_.admin_token_file.empty()) {
-    Result<std::string> token = ReadSecretFile(Resolve(config_.base_dir, config_.admin_token_file));
-    if (!token.ok())
-      return Status::InvalidArgument("admin.token_file: " + token.status().message());
-    std::string t = std::move(token).value();
-    while (!t.empty() && (t.back() == '\n' || t.back() == '\r' || t.back() == ' ')) t.pop_back();
-    if (t.empty()) return Status::InvalidArgument("admin.token_file: the file is empty");
-    handlers.token = std::move(t);
-  }
+  handlers.token = options_.admin_token;
   status_token_field_ = !handlers.token.empty();
-  status_forms_ = status_token_field_ || service::IsLoopbackListen(config_.admin_listen);
-  Result<std::unique_ptr<service::AdminServer>> admin =
-      service::AdminServer::Start(config_.admin_listen, handlers);
+  status_forms_ = status_token_field_ || IsLoopbackListen(options_.admin_listen);
+  Result<std::unique_ptr<AdminServer>> admin = AdminServer::Start(options_.admin_listen, handlers);
   if (!admin.ok()) return admin.status();
   admin_ = std::move(admin).value();
   log_.Info("admin server listening",
-            {{"address", config_.admin_listen}, {"port", std::to_string(admin_->port())}});
+            {{"address", options_.admin_listen}, {"port", std::to_string(admin_->port())}});
   PublishSnapshot();
   started_.store(true);
   return Status::Ok();
 }
 
-Status Service::Reload() {
+Status Runtime::Reload() {
   Result<std::unique_ptr<Loaded>> next = Load(loaded_->engine.get());
   if (!next.ok()) {
     last_reload_successful_ = false;
@@ -356,33 +273,33 @@ Status Service::Reload() {
     return st;
   }
   AdoptLoadedRules();
-  log_.Info("rules reloaded", {{"rules", std::to_string(loaded_->files.rules.rules.size())}});
+  log_.Info("rules reloaded", {{"rules", std::to_string(loaded_->bundle.rules.rules.size())}});
   return Status::Ok();
 }
 
-void Service::Queue(std::vector<Notification>& notes) {
+void Runtime::Queue(std::vector<Notification>& notes) {
   if (notes.empty()) return;
   if (batch_.empty()) batch_started_ = std::chrono::steady_clock::now();
   for (Notification& n : notes) batch_.push_back(std::move(n));
   notes.clear();
 }
 
-void Service::FlushNotifications() {
+void Runtime::FlushNotifications() {
   if (newest_event_wall_stale_) {
     // At most one batch late, so idle event time starts a few ms behind at worst (never ahead).
     newest_event_wall_ms_ = NowMs();
     newest_event_wall_stale_ = false;
   }
   if (!batch_.empty()) {
-    Status st = dispatcher_->Submit(std::span<const Notification>(batch_), loaded_->files.rules);
+    Status st = dispatcher_->Submit(std::span<const Notification>(batch_), loaded_->bundle.rules);
     if (st.ok()) {
       notifications_submitted_ += batch_.size();
       for (const Notification& n : batch_) {
-        const Rule& rule = loaded_->files.rules.rules[n.rule_index];
+        const Rule& rule = loaded_->bundle.rules.rules[n.rule_index];
         log_.Info("notification", {{"rule", rule.name},
                                    {"state", AlertStateName(n.state)},
                                    {"at", FormatTimeMs(n.at_ms)},
-                                   {"value", service::FormatValue(n.value)}});
+                                   {"value", FormatValue(n.value)}});
       }
       const int64_t now = NowMs();
       for (int64_t broker_ms : batch_broker_ms_) {
@@ -417,7 +334,7 @@ void Service::FlushNotifications() {
   unflushed_records_ = 0;
 }
 
-int64_t Service::DeadLetter(const service::DecodePool::Item& record, RejectReason reason) {
+int64_t Runtime::DeadLetter(const DecodePool::Item& record, RejectReason reason) {
   log_.Debug("event rejected", {{"reason", RejectReasonName(reason)},
                                 {"partition", std::to_string(record.partition)},
                                 {"offset", std::to_string(record.offset)}});
@@ -429,7 +346,7 @@ int64_t Service::DeadLetter(const service::DecodePool::Item& record, RejectReaso
                                              {"klaxon-source-topic", record.topic},
                                              {"klaxon-source-partition", partition},
                                              {"klaxon-source-offset", offset}};
-  Status st = dead_letters_->Produce(config_.kafka.dead_letter_topic, record.event.raw, 0, headers);
+  Status st = dead_letters_->Produce(options_.dead_letter_topic, record.event.raw, 0, headers);
   if (!st.ok()) {
     log_.Error("cannot produce to the dead-letter topic", {{"error", st.message()}});
     return 0;
@@ -438,7 +355,7 @@ int64_t Service::DeadLetter(const service::DecodePool::Item& record, RejectReaso
   return static_cast<int64_t>(dead_lettered_);
 }
 
-uint32_t Service::TopicIndex(const std::string& topic) {
+uint32_t Runtime::TopicIndex(const std::string& topic) {
   if (last_topic_ < topic_names_.size() && topic_names_[last_topic_] == topic) return last_topic_;
   for (uint32_t i = 0; i < topic_names_.size(); ++i) {
     if (topic_names_[i] == topic) return last_topic_ = i;
@@ -447,7 +364,7 @@ uint32_t Service::TopicIndex(const std::string& topic) {
   return last_topic_ = static_cast<uint32_t>(topic_names_.size() - 1);
 }
 
-int64_t Service::HandedBefore(uint32_t topic, int32_t partition) {
+int64_t Runtime::HandedBefore(uint32_t topic, int32_t partition) {
   for (const Handed& h : handed_before_) {
     if (h.topic == topic && h.partition == partition) return h.offset;
   }
@@ -456,9 +373,9 @@ int64_t Service::HandedBefore(uint32_t topic, int32_t partition) {
   return handed_before_.back().offset;
 }
 
-void Service::HandlePartitionEvent(const service::DecodePool::Item& record) {
+void Runtime::HandlePartitionEvent(const DecodePool::Item& record) {
   if (!partition_time_) return;
-  const service::PartitionTime::Key key{TopicIndex(record.topic), record.partition};
+  const PartitionTime::Key key{TopicIndex(record.topic), record.partition};
   switch (record.partition_event) {
     case connectors::PartitionEvent::kAssigned:
       partition_time_->Assign(key);
@@ -473,14 +390,14 @@ void Service::HandlePartitionEvent(const service::DecodePool::Item& record) {
       return;
   }
   AdvanceToPartitionTime();
-  service::PartitionTime::Partition ended;
+  PartitionTime::Partition ended;
   ended.key = key;
   ended.end_offset =
       record.partition_event == connectors::PartitionEvent::kEnd ? record.offset : INT64_MAX;
   QueueReleased(ended);
 }
 
-void Service::QueueReleased(const service::PartitionTime::Partition& p) {
+void Runtime::QueueReleased(const PartitionTime::Partition& p) {
   if (notes_.empty()) return;
   // A partition's end stands for its last record (the one before the end offset).
   const bool suppress = !evaluated_before_.empty() && p.end_offset != INT64_MAX &&
@@ -493,7 +410,7 @@ void Service::QueueReleased(const service::PartitionTime::Partition& p) {
   }
 }
 
-void Service::NoteAdmitted(uint32_t topic, int32_t partition, int64_t offset) {
+void Runtime::NoteAdmitted(uint32_t topic, int32_t partition, int64_t offset) {
   if (admitted_last_ < admitted_.size()) {
     Admitted& last = admitted_[admitted_last_];
     if (last.topic == topic && last.partition == partition) {
@@ -512,7 +429,7 @@ void Service::NoteAdmitted(uint32_t topic, int32_t partition, int64_t offset) {
   admitted_last_ = admitted_.size() - 1;
 }
 
-Status Service::RestoreCheckpoint() {
+Status Runtime::RestoreCheckpoint() {
   if (!state_) return Status::Ok();
   Result<std::optional<service::Checkpoint>> checkpoint = state_->Load();
   if (!checkpoint.ok()) return checkpoint.status();
@@ -535,7 +452,7 @@ Status Service::RestoreCheckpoint() {
   return Status::Ok();
 }
 
-bool Service::Checkpoint(const char* why) {
+bool Runtime::Checkpoint(const char* why) {
   if (!state_) return false;
   FlushNotifications();
   // What the engine produced must be in the outbox before a checkpoint skips past it.
@@ -575,7 +492,7 @@ bool Service::Checkpoint(const char* why) {
   // Kafka's committed offsets follow completed checkpoints, as Flink commits them: a restart
   // that finds a partition missing from the checkpoint reads it from an offset the checkpoint's
   // state does not go past (consumer-lag monitoring trails by a checkpoint interval).
-  for (const service::PartitionOffset& o : c.offsets) {
+  for (const PartitionOffset& o : c.offsets) {
     mark_record_.topic.assign(o.topic);
     mark_record_.partition = o.partition;
     mark_record_.offset = o.next_offset - 1;
@@ -590,7 +507,7 @@ bool Service::Checkpoint(const char* why) {
   return true;
 }
 
-void Service::ExpireIdlePartitions() {
+void Runtime::ExpireIdlePartitions() {
   if (!partition_time_ || !partition_time_->HasCaughtUp()) return;
   expired_.clear();
   partition_time_->ExpireIdle(NowMs(), expired_);
@@ -600,16 +517,16 @@ void Service::ExpireIdlePartitions() {
   Align();  // a paused partition may be the slowest one left
 }
 
-void Service::AdvanceToPartitionTime() {
+void Runtime::AdvanceToPartitionTime() {
   const int64_t to = partition_time_->Watermark();
-  if (to == service::PartitionTime::kNone || to <= advanced_to_) return;
+  if (to == PartitionTime::kNone || to <= advanced_to_) return;
   advanced_to_ = to;
   loaded_->engine->AdvanceTo(to, notes_);
 }
 
 // Pauses partitions that ran too far ahead in event time and resumes those the others caught
 // up with (once per decoded batch: pausing is a request to librdkafka's threads).
-void Service::Align() {
+void Runtime::Align() {
   if (!partition_time_ || kafka_ == nullptr) return;
   pause_.clear();
   resume_.clear();
@@ -618,7 +535,7 @@ void Service::Align() {
   for (const auto& k : resume_) kafka_->Resume(topic_names_[k.topic], k.partition);
 }
 
-void Service::HandleRecord(service::DecodePool::Item& record) {
+void Runtime::HandleRecord(DecodePool::Item& record) {
   if (record.partition_event != connectors::PartitionEvent::kNone) {
     HandlePartitionEvent(record);
     return;
@@ -671,7 +588,7 @@ void Service::HandleRecord(service::DecodePool::Item& record) {
   ++unflushed_records_;
 }
 
-void Service::MarkProcessed() {
+void Runtime::MarkProcessed() {
   if (submit_failed_) return;  // keep everything uncommitted until a restart re-evaluates it
   const uint64_t evaluated_below = loaded_->engine->LowestUnevaluatedSequence();
   // Before any event the watermark is the lowest time there is; nothing is old enough then.
@@ -702,7 +619,7 @@ void Service::MarkProcessed() {
 // While no events arrive, event time moves on at the pace of the wall clock from the newest
 // event seen. A live stream (event time close to now) thus sees flatlines and resolves on time,
 // and a backlog of old events being caught up is never made "late" by a pause between fetches.
-void Service::Tick(int64_t now_ms) {
+void Runtime::Tick(int64_t now_ms) {
   if (dead_letters_) (void)dead_letters_->Flush(std::chrono::milliseconds(0));  // serve reports
   if (newest_event_ms_ == INT64_MIN) return;
   // A Kafka outage must not look like silence of the services being watched: while the
@@ -721,9 +638,9 @@ void Service::Tick(int64_t now_ms) {
   FlushNotifications();
 }
 
-void Service::EvaluateDecoded(bool all, bool wait) {
+void Runtime::EvaluateDecoded(bool all, bool wait) {
   bool block = all || wait;
-  while (service::DecodePool::Batch* batch = decode_pool_->TakeDecoded(block)) {
+  while (DecodePool::Batch* batch = decode_pool_->TakeDecoded(block)) {
     for (size_t i = 0; i < batch->size; ++i) {
       HandleRecord(batch->items[i]);
       // Sparklines follow event time, so a backlog read in seconds still draws its hours
@@ -744,8 +661,8 @@ void Service::EvaluateDecoded(bool all, bool wait) {
   }
 }
 
-int Service::Run() {
-  const auto tick = std::chrono::milliseconds(std::max<int64_t>(config_.idle_tick_ms, 10));
+int Runtime::Run() {
+  const auto tick = std::chrono::milliseconds(std::max<int64_t>(options_.idle_tick_ms, 10));
   auto last_snapshot = std::chrono::steady_clock::now();
   bool input_ended = false;
   int code = 0;
@@ -769,16 +686,16 @@ int Service::Run() {
     }
     // Only the run loop reads the clock: the future-timestamp bound moves with it.
     const int64_t now_ms = NowMs();
-    loaded_->engine->SetMaxEventTime(now_ms > INT64_MAX - config_.future_limit_ms
+    loaded_->engine->SetMaxEventTime(now_ms > INT64_MAX - options_.future_limit_ms
                                          ? INT64_MAX
-                                         : now_ms + config_.future_limit_ms);
+                                         : now_ms + options_.future_limit_ms);
     // Read what the source has into free batches for the decoders; wait for input only when
     // nothing is in flight.
     connectors::NextStatus last = connectors::NextStatus::kRecord;
     bool waited = false;  // `last` is kIdle after a full tick of waiting
     bool failed = false;
     while (decode_pool_->HasFree() && last == connectors::NextStatus::kRecord && !failed) {
-      service::DecodePool::Batch* batch = decode_pool_->Open();
+      DecodePool::Batch* batch = decode_pool_->Open();
       while (!batch->full()) {
         const bool wait = batch->size == 0 && decode_pool_->InFlight() == 0;
         Result<connectors::NextStatus> next =
@@ -827,7 +744,7 @@ int Service::Run() {
     MarkProcessed();
     SaveProgress(false);
     const auto now = std::chrono::steady_clock::now();
-    if (state_ && NowMs() - checkpoint_at_ms_ >= config_.checkpoint_interval_ms) {
+    if (state_ && NowMs() - checkpoint_at_ms_ >= options_.checkpoint_interval_ms) {
       Checkpoint("interval");
     }
     if (now - last_snapshot >= std::chrono::milliseconds(200) || input_ended) {
@@ -845,8 +762,8 @@ int Service::Run() {
   // are committed.
   stopping_.store(true);
   reload_cv_.notify_all();
-  log_.Info("shutting down", {{"drain_timeout", FormatDurationMs(config_.drain_timeout_ms)}});
-  const bool drained = dispatcher_->Drain(config_.drain_timeout_ms);
+  log_.Info("shutting down", {{"drain_timeout", FormatDurationMs(options_.drain_timeout_ms)}});
+  const bool drained = dispatcher_->Drain(options_.drain_timeout_ms);
   if (!drained) {
     log_.Warn(
         "outbox not drained before the timeout; undelivered notifications stay in the "
@@ -872,12 +789,10 @@ int Service::Run() {
   return code;
 }
 
-std::string Service::ProgressPath() const {
-  return Resolve(config_.base_dir, config_.outbox_path) + ".progress";
-}
+std::string Runtime::ProgressPath() const { return options_.outbox_path + ".progress"; }
 
-void Service::LoadProgress() {
-  Result<service::HandedOffsets> offsets = service::LoadProgressFile(ProgressPath());
+void Runtime::LoadProgress() {
+  Result<HandedOffsets> offsets = LoadProgressFile(ProgressPath());
   if (!offsets.ok()) {
     log_.Warn("ignoring an unreadable progress file", {{"path", ProgressPath()}});
     return;
@@ -886,11 +801,11 @@ void Service::LoadProgress() {
   evaluated_ = evaluated_before_;
 }
 
-void Service::SaveProgress(bool force) {
+void Runtime::SaveProgress(bool force) {
   if (kafka_ == nullptr || !progress_dirty_) return;
   const auto now = std::chrono::steady_clock::now();
   if (!force && now - progress_saved_at_ < std::chrono::seconds(1)) return;
-  if (Status st = service::SaveProgressFile(ProgressPath(), evaluated_); !st.ok()) {
+  if (Status st = SaveProgressFile(ProgressPath(), evaluated_); !st.ok()) {
     log_.Error("cannot write the progress file", {{"error", st.message()}});
     return;
   }
@@ -898,8 +813,8 @@ void Service::SaveProgress(bool force) {
   progress_saved_at_ = now;
 }
 
-void Service::PublishSnapshot() {
-  auto s = std::make_shared<service::RuntimeSnapshot>();
+void Runtime::PublishSnapshot() {
+  auto s = std::make_shared<RuntimeSnapshot>();
   s->start_time_ms = start_time_ms_;
   const Engine& engine = *loaded_->engine;
   s->stats = engine.Stats();
@@ -951,9 +866,9 @@ void Service::PublishSnapshot() {
 }
 
 // The Sentry ingestion endpoint of a `sentry:` block (ingest/), producing to Kafka or queueing.
-Status Service::StartSentry(const connectors::KafkaClientOptions* kafka) {
-  if (!config_.sentry.enabled) return Status::Ok();
-  Result<ingest::SentryIngestOptions> options = SentryIngestOptionsFrom(config_, kafka);
+Status Runtime::StartSentry(const connectors::KafkaClientOptions* kafka) {
+  if (!options_.sentry) return Status::Ok();
+  Result<ingest::SentryIngestOptions> options = options_.sentry(kafka);
   if (!options.ok()) return options.status();
   Result<std::unique_ptr<ingest::SentryIngest>> sentry =
       ingest::SentryIngest::Start(std::move(options).value());
@@ -965,7 +880,7 @@ Status Service::StartSentry(const connectors::KafkaClientOptions* kafka) {
 
 // A silence form of the status page: "new" (matchers one per line, duration, author, comment)
 // or "expire" (id). The answer is shown once on the page.
-std::string Service::SilenceForm(const std::string& form,
+std::string Runtime::SilenceForm(const std::string& form,
                                  const std::map<std::string, std::string>& fields) {
   auto field = [&fields](const char* k) {
     auto it = fields.find(k);
@@ -1007,4 +922,4 @@ std::string Service::SilenceForm(const std::string& form,
   return "Silence " + added->id + " added until " + FormatTimeMs(added->ends_at_ms) + ".";
 }
 
-}  // namespace klaxon::cli
+}  // namespace klaxon::service

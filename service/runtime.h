@@ -1,10 +1,11 @@
-// Service: `klaxon run`, the long-running evaluator. Wires a Source, the Engine, the actions'
-// Dispatcher (durable outbox) and the admin server, and owns the only clock of the process.
+// Runtime: the run loop of `klaxon run`, the long-running evaluator. Runs a Source, the
+// Engine, the actions' Dispatcher (durable outbox) and the admin server, with the clock and the
+// log it is given (it reads no other clock). What to run comes in RuntimeOptions, built by the
+// composition root (cli/).
 //
 // Threads: Run() is the run loop and the only thread that touches the engine and the source.
 // The admin server's threads read only the snapshots published on board_;
-// RequestReload/RequestShutdown only set flags. Signals are turned into those calls by
-// run_command.cpp.
+// RequestReload/RequestShutdown only set flags (cli/run_command.cpp turns signals into them).
 #pragma once
 
 #include <atomic>
@@ -21,16 +22,16 @@
 #include <vector>
 
 #include "actions/dispatcher.h"
-#include "cli/config.h"
-#include "cli/logger.h"
 #include "clock/clock.h"
 #include "engine/engine.h"
 #include "ingest/sentry_ingest.h"
 #include "service/admin_server.h"
 #include "service/decode_pool.h"
+#include "service/log_sink.h"
 #include "service/metrics_text.h"
 #include "service/partition_time.h"
 #include "service/progress_file.h"
+#include "service/runtime_options.h"
 #include "service/runtime_snapshot.h"
 #include "service/state_store.h"
 #include "service/value_history.h"
@@ -42,14 +43,15 @@ class KafkaProducer;
 struct Record;
 }  // namespace klaxon::connectors
 
-namespace klaxon::cli {
+namespace klaxon::service {
 
-class Service {
+class Runtime {
  public:
   // Wall-clock time is read only from `clock` (checkpoint stamps and intervals, idle ticks, the
-  // future-timestamp bound, idle partitions, delivery scheduling).
-  Service(Config config, EnvLookup env, Logger& log, const Clock& clock);
-  ~Service();
+  // future-timestamp bound, idle partitions, delivery scheduling). `log` and `clock` must
+  // outlive the runtime.
+  Runtime(RuntimeOptions options, LogSink& log, const Clock& clock);
+  ~Runtime();
 
   // Loads rules, opens the outbox and the source, starts delivery and the admin server.
   Status Start();
@@ -62,7 +64,7 @@ class Service {
 
  private:
   struct Loaded;    // rules, engine, actions of one generation
-  struct Delivery;  // outbox, HTTP client, clock: outlive reloads
+  struct Delivery;  // outbox and silences: outlive reloads
   struct Pending {
     uint64_t sequence;  // 0: rejected, nothing held in the engine
     int64_t event_time_ms;
@@ -81,8 +83,8 @@ class Service {
   Status Reload();
   Status StartDispatcher();
   void AdoptLoadedRules();
-  void HandleRecord(service::DecodePool::Item& record);
-  void HandlePartitionEvent(const service::DecodePool::Item& record);
+  void HandleRecord(DecodePool::Item& record);
+  void HandlePartitionEvent(const DecodePool::Item& record);
   // Moves the engine to the event time the partitions allow, when it moved on.
   void AdvanceToPartitionTime();
   void Align();
@@ -96,8 +98,8 @@ class Service {
   void NoteAdmitted(uint32_t topic, int32_t partition, int64_t offset);
   // Queues what partition time released at a partition's end (after a restart, suppressed
   // when that end is at or below what a previous run handed over).
-  void QueueReleased(const service::PartitionTime::Partition& p);
-  int64_t DeadLetter(const service::DecodePool::Item& record, RejectReason reason);
+  void QueueReleased(const PartitionTime::Partition& p);
+  int64_t DeadLetter(const DecodePool::Item& record, RejectReason reason);
   void EvaluateDecoded(bool all, bool wait);
   void Queue(std::vector<Notification>& notes);
   void FlushNotifications();
@@ -115,9 +117,8 @@ class Service {
                           const std::map<std::string, std::string>& fields);
   int64_t NowMs() const;
 
-  Config config_;
-  EnvLookup env_;
-  Logger& log_;
+  RuntimeOptions options_;
+  LogSink& log_;
   const Clock& clock_;
 
   std::unique_ptr<Loaded> loaded_;
@@ -127,21 +128,21 @@ class Service {
   std::unique_ptr<connectors::KafkaProducer> dead_letters_;
   std::unique_ptr<Delivery> delivery_;
   std::unique_ptr<actions::Dispatcher> dispatcher_;
-  std::unique_ptr<service::AdminServer> admin_;
-  service::ValueHistory value_history_{3 * 3600 * 1000LL, 60 * 1000};  // status page sparklines
+  std::unique_ptr<AdminServer> admin_;
+  ValueHistory value_history_{3 * 3600 * 1000LL, 60 * 1000};  // status page sparklines
   std::shared_ptr<const std::map<std::string, std::vector<report::Point>>> history_snapshot_;
   // The status page's forms: a random token per process that every form carries back (CSRF).
-  std::string csrf_token_ = service::RandomToken();
+  std::string csrf_token_ = RandomToken();
   bool status_forms_ = false;
   bool status_token_field_ = false;
-  std::unique_ptr<service::DecodePool> decode_pool_;  // decoders for the current engine
+  std::unique_ptr<DecodePool> decode_pool_;  // decoders for the current engine
   // Event time per Kafka partition (null for files and stdin, which are one ordered input).
-  std::unique_ptr<service::PartitionTime> partition_time_;
+  std::unique_ptr<PartitionTime> partition_time_;
   int64_t advanced_to_ = INT64_MIN;  // what the engine was last advanced to from partition_time_
-  std::vector<service::PartitionTime::Key> pause_, resume_;  // reused by Align
-  std::vector<service::PartitionTime::Partition> expired_;   // reused by ExpireIdlePartitions
+  std::vector<PartitionTime::Key> pause_, resume_;  // reused by Align
+  std::vector<PartitionTime::Partition> expired_;   // reused by ExpireIdlePartitions
   // Checkpoints (null without Kafka, or with state.enabled false).
-  std::unique_ptr<service::StateStore> state_;
+  std::unique_ptr<StateStore> state_;
   struct Admitted {
     uint32_t topic;
     int32_t partition;
@@ -149,9 +150,9 @@ class Service {
   };
   std::vector<Admitted> admitted_;
   size_t admitted_last_ = 0;
-  std::vector<service::PartitionOffset> restored_offsets_;  // applied when the source opens
-  int64_t checkpoint_at_ms_ = 0;          // clock time of the last checkpoint attempt
-  std::vector<Notification> notes_;       // reused
+  std::vector<PartitionOffset> restored_offsets_;  // applied when the source opens
+  int64_t checkpoint_at_ms_ = 0;                   // clock time of the last checkpoint attempt
+  std::vector<Notification> notes_;                // reused
   std::deque<Pending> pending_;           // records handed out, in order, not yet marked processed
   std::vector<std::string> topic_names_;  // every topic a record came from
   uint32_t last_topic_ = 0;
@@ -178,8 +179,8 @@ class Service {
 
   // Highest offset per partition whose notifications are handed over: this run's, and the
   // previous run's (read at start) below which re-computed notifications are suppressed.
-  service::HandedOffsets evaluated_;
-  service::HandedOffsets evaluated_before_;
+  HandedOffsets evaluated_;
+  HandedOffsets evaluated_before_;
   std::vector<Handed> handed_before_;  // what HandleRecord looked up in evaluated_before_
   bool progress_dirty_ = false;
   std::chrono::steady_clock::time_point progress_saved_at_{};
@@ -203,7 +204,7 @@ class Service {
   double checkpoint_seconds_ = 0;
   int64_t checkpoint_time_ms_ = 0;
   bool submit_failed_ = false;
-  service::RunHistograms histograms_;
+  RunHistograms histograms_;
   // What the admin server shows, as of the last PublishSnapshot (run loop only).
   std::vector<std::string> rule_files_;
   std::vector<std::string> rule_sha256_;
@@ -211,7 +212,7 @@ class Service {
   int64_t last_reload_success_ms_ = 0;
 
   // The admin threads read only this: immutable snapshots the run loop publishes.
-  service::SnapshotBoard board_;
+  SnapshotBoard board_;
 };
 
-}  // namespace klaxon::cli
+}  // namespace klaxon::service

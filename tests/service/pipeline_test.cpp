@@ -1,0 +1,322 @@
+// The run loop (service::Runtime) end to end in one process: an in-memory source, a manual
+// clock and a fake transport that records requests. Event time moves only when the test moves
+// the clock, so every notification's moment is exact; the outbox is a real SQLite file.
+#include <doctest/doctest.h>
+#include <stdlib.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <filesystem>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "actions/action.h"
+#include "actions/http_types.h"
+#include "actions/outbox.h"
+#include "clock/clock.h"
+#include "connectors/source.h"
+#include "rules-dsl/rules_dsl.h"
+#include "service/log_sink.h"
+#include "service/runtime.h"
+
+namespace klaxon::service {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr int64_t kT0 = 1'700'000'000'000;  // the first event's time and the clock's start
+constexpr int64_t kLatenessMs = 5000;
+
+// One ordered partition fed by the test, like a followed file: lines pushed are handed out in
+// order, then kIdle after each full wait.
+class MemorySource final : public connectors::Source {
+ public:
+  void Push(std::string line) {
+    std::lock_guard lock(mu_);
+    lines_.push_back(std::move(line));
+    idle_since_drained_ = 0;
+    cv_.notify_all();
+  }
+  // Full idle waits since the last pushed line was handed out: after one, the run loop has
+  // evaluated everything it read (it evaluates all decoded records when the source is idle).
+  int IdleSinceDrained() const {
+    std::lock_guard lock(mu_);
+    return idle_since_drained_;
+  }
+
+  Result<connectors::NextStatus> Next(std::chrono::milliseconds timeout,
+                                      connectors::Record* record) override {
+    std::unique_lock lock(mu_);
+    if (lines_.empty()) cv_.wait_for(lock, timeout, [&] { return !lines_.empty(); });
+    if (lines_.empty()) {
+      if (timeout.count() > 0) ++idle_since_drained_;
+      return connectors::NextStatus::kIdle;
+    }
+    current_ = std::move(lines_.front());
+    lines_.pop_front();
+    *record = connectors::Record();
+    record->payload = current_;
+    record->offset = ++line_;
+    return connectors::NextStatus::kRecord;
+  }
+  void MarkProcessed(const connectors::Record&) override {}
+  Status Commit() override { return Status::Ok(); }
+  Status Close() override { return Status::Ok(); }
+
+ private:
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::string> lines_;
+  std::string current_;
+  int64_t line_ = 0;
+  int idle_since_drained_ = 0;
+};
+
+// Records every request and answers with the scripted statuses in turn (200 once they run out).
+class FakeTransport final : public actions::Transport {
+ public:
+  void Script(std::vector<int> statuses) {
+    std::lock_guard lock(mu_);
+    statuses_.assign(statuses.begin(), statuses.end());
+  }
+  actions::HttpResponse Send(const actions::HttpRequest& request) override {
+    std::lock_guard lock(mu_);
+    requests_.push_back(request);
+    actions::HttpResponse r;
+    r.status = 200;
+    if (!statuses_.empty()) {
+      r.status = statuses_.front();
+      statuses_.pop_front();
+    }
+    return r;
+  }
+  std::vector<actions::HttpRequest> Requests() const {
+    std::lock_guard lock(mu_);
+    return requests_;
+  }
+  size_t Count() const {
+    std::lock_guard lock(mu_);
+    return requests_.size();
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::deque<int> statuses_;
+  std::vector<actions::HttpRequest> requests_;
+};
+
+class NullLog final : public LogSink {
+ public:
+  void Log(LogLevel, std::string_view, Fields) override {}
+};
+
+std::string Header(const actions::HttpRequest& r, std::string_view name) {
+  for (const auto& [k, v] : r.headers) {
+    if (k == name) return v;
+  }
+  return "";
+}
+
+// Polls (wall time, bounded) until `pred` holds.
+template <typename Pred>
+bool WaitFor(Pred pred, int timeout_ms = 10000) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (pred()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  return pred();
+}
+
+constexpr const char* kRules =
+    R"(action hook = webhook(url: "http://receiver.test/hook", body: "{{rule.name}} {{state}} {{count}}")
+rule errors {
+  when frequency > 2/min for service:api
+  then hook
+}
+)";
+
+Result<RuleBundle> LoadTestRules() {
+  rules_dsl::LoadResult loaded = rules_dsl::ParseAndCheck({{"pipeline.rules", kRules}});
+  if (!loaded.ok()) return Status::InvalidArgument(loaded.diagnostics.front().message);
+  RuleBundle bundle;
+  bundle.rules = std::move(loaded.rules);
+  bundle.files = {"pipeline.rules"};
+  bundle.sha256 = {""};
+  const actions::SecretResolver no_secrets = [](const ActionValue&) -> Result<std::string> {
+    return Status::InvalidArgument("no secrets here");
+  };
+  for (const ActionDef& def : bundle.rules.actions) {
+    Result<std::unique_ptr<actions::Action>> a = actions::CreateAction(def, no_secrets, {});
+    if (!a.ok()) return a.status();
+    bundle.actions.push_back(std::move(a).value());
+  }
+  return bundle;
+}
+
+std::string Event(int64_t at_ms) {
+  return fmt::format(R"({{"timestamp": {:.3f}, "tags": {{"service": "api"}}}})", at_ms / 1000.0);
+}
+
+// A runtime on its own thread: MemorySource -> engine -> outbox -> FakeTransport.
+class Pipeline {
+ public:
+  Pipeline() : clock_(kT0) {
+    std::string tmpl = (fs::temp_directory_path() / "klaxon-pipeline-XXXXXX").string();
+    REQUIRE(mkdtemp(tmpl.data()) != nullptr);
+    dir_ = tmpl;
+    RuntimeOptions o;
+    o.load_rules = LoadTestRules;
+    o.engine.allowed_lateness_ms = kLatenessMs;
+    o.source_kind = "memory";
+    auto source = std::make_unique<MemorySource>();
+    source_ = source.get();
+    o.source = std::move(source);
+    o.transport = transport_;
+    o.outbox_path = (dir_ / "outbox.db").string();
+    o.admin_listen = "127.0.0.1:0";
+    o.idle_tick_ms = 10;
+    o.drain_timeout_ms = 300;
+    o.delivery.seed = 1;
+    runtime_ = std::make_unique<Runtime>(std::move(o), log_, clock_);
+    const Status started = runtime_->Start();
+    REQUIRE_MESSAGE(started.ok(), started.message());
+    thread_ = std::thread([this] { exit_code_ = runtime_->Run(); });
+  }
+  ~Pipeline() {
+    Stop();
+    std::error_code ec;
+    fs::remove_all(dir_, ec);
+  }
+
+  // Pushes events, then waits until the run loop evaluated them and went idle a few times, so
+  // event time has had every chance to move with the clock as it stands.
+  void Feed(const std::vector<int64_t>& at_ms) {
+    for (int64_t t : at_ms) source_->Push(Event(t));
+    REQUIRE(WaitFor([&] { return source_->IdleSinceDrained() >= 3; }));
+  }
+  // Moves the clock, then lets the run loop tick on it.
+  void AdvanceClock(int64_t ms) {
+    clock_.Advance(ms);
+    const int seen = source_->IdleSinceDrained();
+    REQUIRE(WaitFor([&] { return source_->IdleSinceDrained() >= seen + 3; }));
+  }
+  void Stop() {
+    if (!thread_.joinable()) return;
+    runtime_->RequestShutdown();
+    thread_.join();
+    runtime_.reset();
+  }
+
+  ManualClock& clock() { return clock_; }
+  FakeTransport& transport() { return *transport_; }
+  std::string outbox_path() const { return (dir_ / "outbox.db").string(); }
+  int exit_code() const { return exit_code_; }
+
+ private:
+  fs::path dir_;
+  ManualClock clock_;
+  NullLog log_;
+  std::shared_ptr<FakeTransport> transport_ = std::make_shared<FakeTransport>();
+  MemorySource* source_ = nullptr;  // owned by runtime_
+  std::unique_ptr<Runtime> runtime_;
+  std::thread thread_;
+  int exit_code_ = -1;
+};
+
+TEST_CASE("a rule fires once the lateness has passed on the clock, and the request is exact") {
+  Pipeline p;
+  p.clock().Set(kT0 + 2000);  // events arrive as they happen
+  p.Feed({kT0, kT0 + 1000, kT0 + 2000});
+  CHECK(p.transport().Count() == 0);  // held back for lateness: event time is the clock's
+  // Event time kT0 + 6000: the watermark (minus 5 s of lateness) has passed two events only.
+  p.AdvanceClock(4000);
+  CHECK(p.transport().Count() == 0);
+  // One more second: the third event is evaluated, 3 > 2 in a minute.
+  p.AdvanceClock(1001);
+  REQUIRE(WaitFor([&] { return p.transport().Count() >= 1; }));
+  const actions::HttpRequest r = p.transport().Requests().front();
+  CHECK(r.method == "POST");
+  CHECK(r.url == "http://receiver.test/hook");
+  CHECK(r.body == "errors firing 3");
+  CHECK(Header(r, "Content-Type") == "application/json");
+  CHECK(Header(r, "webhook-id").size() >= 16);
+  CHECK(Header(r, "webhook-timestamp") == std::to_string((kT0 + 7001) / 1000));
+  p.Stop();
+  CHECK(p.exit_code() == 0);
+  CHECK(p.transport().Count() == 1);  // exactly one request
+}
+
+TEST_CASE("the alert resolves when the clock moves event time past the window") {
+  Pipeline p;
+  p.clock().Set(kT0 + 2000);
+  p.Feed({kT0, kT0 + 1000, kT0 + 2000});
+  p.AdvanceClock(kLatenessMs + 1);
+  REQUIRE(WaitFor([&] { return p.transport().Count() >= 1; }));
+  CHECK(p.transport().Requests()[0].body == "errors firing 3");
+  // Within the minute the count stays above the threshold: no resolve yet.
+  p.AdvanceClock(30000);
+  CHECK(p.transport().Count() == 1);
+  // A minute after the events, the window holds none of them.
+  p.AdvanceClock(40000);
+  REQUIRE(WaitFor([&] { return p.transport().Count() >= 2; }));
+  const std::vector<actions::HttpRequest> requests = p.transport().Requests();
+  CHECK(requests[1].body.rfind("errors resolved", 0) == 0);
+  // One episode, two state changes: different idempotency keys.
+  CHECK(Header(requests[1], "webhook-id") != Header(requests[0], "webhook-id"));
+  p.Stop();
+  CHECK(p.transport().Count() == 2);
+}
+
+TEST_CASE("a 500 is retried after the backoff with the same idempotency key") {
+  Pipeline p;
+  p.transport().Script({500, 200});
+  p.clock().Set(kT0 + 2000);
+  p.Feed({kT0, kT0 + 1000, kT0 + 2000});
+  p.AdvanceClock(kLatenessMs + 1);
+  REQUIRE(WaitFor([&] { return p.transport().Count() >= 1; }));
+  // The retry waits for the backoff (500 ms +/- 50 %) on the clock, which stands still.
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  CHECK(p.transport().Count() == 1);
+  p.clock().Advance(1000);
+  REQUIRE(WaitFor([&] { return p.transport().Count() >= 2; }));
+  const std::vector<actions::HttpRequest> requests = p.transport().Requests();
+  CHECK(Header(requests[1], "webhook-id") == Header(requests[0], "webhook-id"));
+  CHECK(requests[1].body == requests[0].body);
+  p.Stop();
+  CHECK(p.transport().Count() == 2);
+  // Delivered: nothing left in the outbox.
+  Result<std::unique_ptr<actions::Outbox>> outbox = actions::Outbox::Open(p.outbox_path());
+  REQUIRE(outbox.ok());
+  Result<std::vector<actions::OutboxItem>> pending = (*outbox)->LoadPending();
+  REQUIRE(pending.ok());
+  CHECK(pending->empty());
+}
+
+TEST_CASE("a shutdown with undelivered notifications leaves them in the outbox") {
+  Pipeline p;
+  p.transport().Script({500, 500, 500, 500, 500, 500, 500, 500});
+  p.clock().Set(kT0 + 2000);
+  p.Feed({kT0, kT0 + 1000, kT0 + 2000});
+  p.AdvanceClock(kLatenessMs + 1);
+  REQUIRE(WaitFor([&] { return p.transport().Count() >= 1; }));
+  const std::string key = Header(p.transport().Requests()[0], "webhook-id");
+  p.Stop();  // the drain times out: the receiver keeps failing, the clock stands still
+  CHECK(p.exit_code() == 0);
+  Result<std::unique_ptr<actions::Outbox>> outbox = actions::Outbox::Open(p.outbox_path());
+  REQUIRE(outbox.ok());
+  Result<std::vector<actions::OutboxItem>> pending = (*outbox)->LoadPending();
+  REQUIRE(pending.ok());
+  REQUIRE(pending->size() == 1);
+  CHECK((*pending)[0].prepared.idempotency_key == key);
+  CHECK((*pending)[0].attempts >= 1);
+}
+
+}  // namespace
+}  // namespace klaxon::service
