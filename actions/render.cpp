@@ -161,6 +161,9 @@ std::string IdempotencyKey(const Notification& n) {
   material.append("\x1f").append(std::to_string(n.episode_start_ms));
   material.append("\x1f").append(AlertStateName(n.state));
   material.append("\x1f").append(std::to_string(n.repeat_index));
+  // One notification per event: the event tells two apart within one millisecond (new issues
+  // of one rule without group by), and a redelivered event keeps its key.
+  if (n.one_shot) material.append("\x1f").append(n.event_json);
   return Sha256Hex(material).substr(0, 32);
 }
 

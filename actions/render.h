@@ -37,8 +37,8 @@ std::string ScrubCardNumbers(std::string_view text);
 void ScrubJson(nlohmann::json& value);
 
 // Stable identities (hex). IdempotencyKey: one notification (rule, group, episode, state,
-// repeat) - equal across a crash and restart. EpisodeKey: the (rule, group) alert, used as
-// PagerDuty's dedup_key and Jira's label.
+// repeat; and the event, for rules without episodes) - equal across a crash and restart.
+// EpisodeKey: the (rule, group) alert, used as PagerDuty's dedup_key and Jira's label.
 std::string IdempotencyKey(const Notification& n);
 std::string EpisodeKey(std::string_view rule_id,
                        const std::vector<std::optional<std::string>>& group);

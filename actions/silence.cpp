@@ -134,8 +134,51 @@ Result<SilenceMatcher> ParseMatcher(std::string_view text) {
     size_t end = text.size();
     while (end > i && text[end - 1] == ' ') --end;
     value = std::string(text.substr(i, end - i));
+    // `alertname==x` or `a=~~b`: an operator typed twice would silently become part of the value.
+    if (!value.empty() && (value.front() == '=' || value.front() == '~')) {
+      return Status::InvalidArgument("matcher `" + std::string(text) +
+                                     "`: the value starts with `" + value.substr(0, 1) +
+                                     "`; write name=value, name!=value, name=~regex or "
+                                     "name!~regex (quote a value that starts with it)");
+    }
   }
   return MakeMatcher(std::move(name), op, std::move(value));
+}
+
+Result<std::vector<SilenceMatcher>> ParseMatchers(std::string_view text) {
+  while (!text.empty() && (text.front() == ' ' || text.front() == '\n')) text.remove_prefix(1);
+  while (!text.empty() && (text.back() == ' ' || text.back() == '\n' || text.back() == '\r')) {
+    text.remove_suffix(1);
+  }
+  if (text.size() >= 2 && text.front() == '{' && text.back() == '}') {
+    text = text.substr(1, text.size() - 2);
+  }
+  std::vector<SilenceMatcher> out;
+  std::string problems;
+  size_t start = 0;
+  bool quoted = false;
+  for (size_t i = 0; i <= text.size(); ++i) {
+    const bool end = i == text.size();
+    if (!end && quoted && text[i] == '\\') {
+      ++i;
+      continue;
+    }
+    if (!end && text[i] == '"') quoted = !quoted;
+    if (!end && (quoted || (text[i] != ',' && text[i] != '\n'))) continue;
+    std::string_view one = text.substr(start, i - start);
+    start = i + 1;
+    while (!one.empty() && (one.back() == '\r' || one.back() == ' ')) one.remove_suffix(1);
+    while (!one.empty() && one.front() == ' ') one.remove_prefix(1);
+    if (one.empty()) continue;
+    Result<SilenceMatcher> m = ParseMatcher(one);
+    if (!m.ok()) {
+      problems += (problems.empty() ? "" : "; ") + m.status().message();
+      continue;
+    }
+    out.push_back(std::move(m).value());
+  }
+  if (!problems.empty()) return Status::InvalidArgument(problems);
+  return out;
 }
 
 const char* MatcherOpText(SilenceMatcher::Op op) {

@@ -48,6 +48,9 @@ struct SilenceMatcher {
 // `name="value"`, `name!=value`, `name=~"re.*"`, `name!~re` (quotes optional, `\"` and `\\`
 // escaped inside them), as amtool takes them.
 Result<SilenceMatcher> ParseMatcher(std::string_view text);
+// Several matchers, as Prometheus writes a selector: separated by commas or newlines (outside
+// quotes), optionally in braces: `{alertname="a", severity=critical}`. Every problem is named.
+Result<std::vector<SilenceMatcher>> ParseMatchers(std::string_view text);
 Result<SilenceMatcher> MakeMatcher(std::string name, SilenceMatcher::Op op, std::string value);
 const char* MatcherOpText(SilenceMatcher::Op op);    // "=", "!=", "=~", "!~"
 std::string FormatMatcher(const SilenceMatcher& m);  // name="value", quoted and escaped

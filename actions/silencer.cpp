@@ -109,7 +109,10 @@ Status Silencer::Filter(const Notification& n, const Rule& rule, std::vector<Pre
   }
   AlertLabels labels = LabelsOf(n, rule);
   if (SilencedLocked(labels, now_ms)) {
-    if (n.state == AlertState::kFiring && held == held_.end()) {
+    // One-shot notifications (every event, a new value) have no episode that could outlive
+    // the silence: muted means dropped, or a silence over a maintenance window would end in a
+    // flood of everything it muted.
+    if (n.state == AlertState::kFiring && held == held_.end() && HasEpisodes(rule.condition)) {
       HeldEpisode e{key, std::move(labels), items, now_ms};
       if (Status s = store_->SaveHeld(e); !s.ok()) return s;
       held_.emplace(key, std::move(e));

@@ -3,7 +3,8 @@
 // A silenced notification is still computed and recorded (counted, logged by the caller), but
 // not delivered. Per firing episode (rule, group, episode start):
 //   - a firing notification that an active silence matches is held back, with its rendered
-//     items, in the silence store;
+//     items, in the silence store; one of a rule without episodes (every event, new value)
+//     is dropped: it never resolves, so there is nothing to release later;
 //   - repeats while a silence matches are dropped;
 //   - the resolve of a held episode is silenced too, and the episode forgotten: the receiver
 //     never heard of it;

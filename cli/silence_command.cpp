@@ -1,10 +1,14 @@
 // `klaxon silence add|list|expire`: manages the silences of a running `klaxon run` through its
 // admin API, as amtool does Alertmanager's.
+#include <pwd.h>
+#include <unistd.h>
+
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
 #include <ostream>
 #include <sstream>
+#include <vector>
 
 #include <fmt/format.h>
 #include <httplib.h>
@@ -38,7 +42,7 @@ constexpr std::string_view kSilenceUsage =
     "  --url URL          the admin server (default $KLAXON_URL, else http://127.0.0.1:9464)\n"
     "  --token-file PATH  bearer token for add and expire (admin.token_file of the service)\n"
     "  --comment TEXT     add: why (required)\n"
-    "  --author NAME      add: who (default $USER)\n"
+    "  --author NAME      add: who (default $USER, else the login name)\n"
     "  --duration D       add: how long from its start (default 1h; e.g. 30m, 2h, 1d)\n"
     "  --start TIME       add: RFC 3339 start (default now)\n"
     "  --end TIME         add: RFC 3339 end, instead of --duration\n"
@@ -100,6 +104,21 @@ std::string MatchersText(const nlohmann::json& matchers) {
   return out;
 }
 
+// Who runs the command, for --author's default: $USER, else the account's name (containers,
+// cron and systemd units often have no $USER).
+std::string LoginName() {
+  const char* user = std::getenv("USER");
+  if (user != nullptr && *user != '\0') return user;
+  struct passwd pw;
+  struct passwd* found = nullptr;
+  std::vector<char> buf(16384);
+  if (getpwuid_r(geteuid(), &pw, buf.data(), buf.size(), &found) == 0 && found != nullptr &&
+      found->pw_name != nullptr) {
+    return found->pw_name;
+  }
+  return "";
+}
+
 }  // namespace
 
 int RunSilence(const Args& args, std::ostream& out, std::ostream& err) {
@@ -108,8 +127,7 @@ int RunSilence(const Args& args, std::ostream& out, std::ostream& err) {
   std::string url = env_url != nullptr && *env_url != '\0' ? env_url : "http://127.0.0.1:9464";
   std::string token_file;
   std::string comment;
-  const char* user = std::getenv("USER");
-  std::string author = user != nullptr ? user : "";
+  std::string author = LoginName();
   int64_t duration_ms = 3600000;
   bool duration_set = false;
   std::string start_text;
@@ -165,17 +183,22 @@ int RunSilence(const Args& args, std::ostream& out, std::ostream& err) {
   if (sub == "add") {
     if (positional.empty()) return flags.UsageError("add: name at least one MATCHER", err);
     if (comment.empty()) return flags.UsageError("add: --comment says why", err);
-    if (author.empty()) return flags.UsageError("add: --author says who", err);
+    if (author.empty())
+      return flags.UsageError("add: --author NAME says who silences (no login name found)", err);
     nlohmann::json matchers = nlohmann::json::array();
     for (const std::string& text : positional) {
-      Result<actions::SilenceMatcher> m = actions::ParseMatcher(text);
-      if (!m.ok()) return flags.UsageError(m.status().message(), err);
-      const bool regex = m->op == actions::SilenceMatcher::Op::kRegex ||
-                         m->op == actions::SilenceMatcher::Op::kNotRegex;
-      const bool equal = m->op == actions::SilenceMatcher::Op::kEqual ||
-                         m->op == actions::SilenceMatcher::Op::kRegex;
-      matchers.push_back(
-          {{"name", m->name}, {"value", m->value}, {"isRegex", regex}, {"isEqual", equal}});
+      // One matcher per argument, or a selector `{a="b", c=~"d.*"}` as amtool takes it.
+      Result<std::vector<actions::SilenceMatcher>> parsed = actions::ParseMatchers(text);
+      if (!parsed.ok()) return flags.UsageError(parsed.status().message(), err);
+      for (const actions::SilenceMatcher& one : *parsed) {
+        const actions::SilenceMatcher* m = &one;
+        const bool regex = m->op == actions::SilenceMatcher::Op::kRegex ||
+                           m->op == actions::SilenceMatcher::Op::kNotRegex;
+        const bool equal = m->op == actions::SilenceMatcher::Op::kEqual ||
+                           m->op == actions::SilenceMatcher::Op::kRegex;
+        matchers.push_back(
+            {{"name", m->name}, {"value", m->value}, {"isRegex", regex}, {"isEqual", equal}});
+      }
     }
     nlohmann::json silence = {{"matchers", matchers}, {"createdBy", author}, {"comment", comment}};
     // The end is computed here, from this machine's clock, as amtool does.

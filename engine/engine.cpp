@@ -625,6 +625,7 @@ void EngineImpl::Emit(const CompiledRule& cr, Group& g, uint32_t slot, AlertStat
   n.window_start_ms = at - r.condition.window_ms;
   n.window_end_ms = at;
   if (!cr.has_lifecycle) {
+    n.one_shot = true;
     if (ev) n.event_json.assign(ev->Raw());
     if (options_.explain && ev && !ev->EventId().empty()) n.event_ids.emplace_back(ev->EventId());
   } else if (g.extra) {

@@ -36,6 +36,9 @@ struct Notification {
   // The raw JSON of the event that triggered the episode (empty for time-driven notifications
   // of groups whose triggering event is unknown); templates read `event.*` from it.
   std::string event_json;
+  // A rule without episodes (every event, a new value): one notification per event, told apart
+  // by the event itself (two in the same millisecond are two notifications).
+  bool one_shot = false;
 };
 
 }  // namespace klaxon

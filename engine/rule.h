@@ -110,6 +110,12 @@ struct Condition {
   friend bool operator==(const Condition&, const Condition&) = default;
 };
 
+// Whether the condition measures a value against a threshold and so has episodes (firing,
+// repeats, a resolve). kEvery and kNewValue notify once per event and never resolve.
+inline bool HasEpisodes(const Condition& c) {
+  return c.kind != Condition::Kind::kEvery && c.kind != Condition::Kind::kNewValue;
+}
+
 enum class Severity { kCritical, kError, kWarning, kInfo };
 
 struct Rule {

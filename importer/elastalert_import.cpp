@@ -3,6 +3,7 @@
 // exceptions are caught here, the one place that calls yaml-cpp for imports.
 #include <yaml-cpp/yaml.h>
 
+#include <cctype>
 #include <cmath>
 #include <set>
 #include <tuple>
@@ -13,6 +14,17 @@
 
 namespace klaxon::importer {
 namespace {
+
+// Header names that carry credentials: their values go to the environment, not into the file.
+bool CredentialHeader(const std::string& name) {
+  std::string lower;
+  for (char c : name) lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  for (const char* word : {"auth", "key", "token", "secret", "password", "cookie", "signature",
+                           "session", "credential"}) {
+    if (lower.find(word) != std::string::npos) return true;
+  }
+  return false;
+}
 
 constexpr int kMaxQueryDepth = 64;
 constexpr int64_t kMaxWindowMs = 30 * 86400000LL;  // Klaxon's longest window
@@ -449,17 +461,29 @@ class ElastAlertImporter {
           return Error(
               a, "the post alerter needs " + std::string(v2 ? "http_post2_url" : "http_post_url"));
         if (urls.size() > 1) writer_.Dropped(action.comments, "every URL but the first");
-        const std::string& u = urls.front();
-        const bool http = u.rfind("http://", 0) == 0 || u.rfind("https://", 0) == 0;
-        action.args.push_back(
-            {"url", http ? StringLiteral(u) : "env(\"" + EnvName(action.name, "URL") + "\")"});
+        // A post URL often carries credentials (user:password@, a token in the path or query):
+        // like every other action's endpoint it is read from the environment, never copied.
+        const std::string url_env = EnvName(action.name, "URL");
+        action.args.push_back({"url", "env(\"" + url_env + "\")"});
+        action.comments.push_back("set " + url_env + " to the rule's " +
+                                  (v2 ? "http_post2_url" : "http_post_url"));
         if (YAML::Node h = take(v2 ? "http_post2_headers" : "http_post_headers"); h && h.IsMap()) {
           std::string list = "[";
           bool first = true;
+          int secret_headers = 0;
           for (const auto& kv : h) {
             if (!kv.second.IsScalar()) continue;
-            list += (first ? "" : ", ") +
-                    StringLiteral(kv.first.as<std::string>() + ": " + kv.second.Scalar());
+            const std::string name = kv.first.as<std::string>();
+            std::string element = StringLiteral(name + ": " + kv.second.Scalar());
+            if (CredentialHeader(name)) {
+              const std::string env =
+                  EnvName(action.name, "HEADER_" + std::to_string(++secret_headers));
+              element = "env(\"" + env + "\")";
+              action.comments.push_back("set " + env + " to the header line \"" + name +
+                                        ": ...\" of the rule's " +
+                                        (v2 ? "http_post2_headers" : "http_post_headers"));
+            }
+            list += (first ? "" : ", ") + element;
             first = false;
           }
           if (!first) action.args.push_back({"headers", list + "]"});

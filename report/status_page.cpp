@@ -39,7 +39,8 @@ std::string RenderStatusPage(const StatusPageData& d) {
   out +=
       "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; "
       "style-src 'unsafe-inline'; form-action 'self'\">";
-  out += fmt::format("<meta http-equiv=\"refresh\" content=\"{}\">", d.refresh_seconds);
+  // Always back to `/`: the answer to a form's POST must not refresh into a GET of the form's URL.
+  out += fmt::format("<meta http-equiv=\"refresh\" content=\"{};url=/\">", d.refresh_seconds);
   out += "<title>" + EscapeHtml(d.title) + "</title><style>";
   out += kStyle;
   out += "</style></head><body>\n<h1>" + EscapeHtml(d.title) + "</h1>\n";

@@ -894,16 +894,11 @@ std::string Runtime::SilenceForm(const std::string& form,
   }
   actions::Silence silence;
   std::string problems;
-  std::istringstream lines(field("matchers"));
-  for (std::string line; std::getline(lines, line);) {
-    while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
-    if (line.empty()) continue;
-    Result<actions::SilenceMatcher> m = actions::ParseMatcher(line);
-    if (!m.ok()) {
-      problems += (problems.empty() ? "" : "; ") + m.status().message();
-      continue;
-    }
-    silence.matchers.push_back(std::move(m).value());
+  if (Result<std::vector<actions::SilenceMatcher>> m = actions::ParseMatchers(field("matchers"));
+      m.ok()) {
+    silence.matchers = std::move(m).value();
+  } else {
+    problems = m.status().message();
   }
   Result<int64_t> duration = ParseDurationMs(field("duration"));
   if (!duration.ok() || *duration <= 0) {

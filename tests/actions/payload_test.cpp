@@ -314,6 +314,21 @@ TEST_CASE("idempotency keys are stable per notification and distinct across noti
   CHECK(IdempotencyKey(missing) != IdempotencyKey(empty));
 }
 
+TEST_CASE("idempotency keys of one-shot notifications tell events of one millisecond apart") {
+  // Two new issues of a `new(issue)` rule without group by, in the same millisecond: two
+  // notifications, two keys (one key made the outbox keep one and drop the other).
+  Notification a = SampleNotification(AlertState::kFiring);
+  a.one_shot = true;
+  a.event_json = R"({"timestamp":1,"message":"first"})";
+  Notification b = a;
+  b.event_json = R"({"timestamp":1,"message":"second"})";
+  CHECK(IdempotencyKey(a) != IdempotencyKey(b));
+  CHECK(IdempotencyKey(a) == IdempotencyKey(Notification(a)));  // a redelivered event: same key
+  // Rules with episodes keep their key whatever event triggered them.
+  a.one_shot = b.one_shot = false;
+  CHECK(IdempotencyKey(a) == IdempotencyKey(b));
+}
+
 TEST_CASE("secrets never appear in previews, Describe() or errors") {
   const std::vector<std::string> secrets = {kSlackUrl, "SlackSecretXyz123", kRoutingKey, kJiraToken,
                                             kWhsec,    kSentrySecret};

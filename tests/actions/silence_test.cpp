@@ -89,6 +89,31 @@ TEST_CASE("matchers: parsing, Alertmanager semantics, errors") {
   CHECK(ParseMatcher("ser vice=x").status().message() ==
         "matcher `ser vice=x`: expected name=value, name!=value, name=~regex or name!~regex");
   CHECK(FormatMatcher(*ParseMatcher("a=~\"x\\\"y\"")) == "a=~\"x\\\"y\"");
+  // An operator typed twice would otherwise become part of the value and match nothing.
+  CHECK(ParseMatcher("alertname==x").status().message() ==
+        "matcher `alertname==x`: the value starts with `=`; write name=value, name!=value, "
+        "name=~regex or name!~regex (quote a value that starts with it)");
+  CHECK(ParseMatcher("alertname=\"=x\"")->value == "=x");
+}
+
+TEST_CASE("matcher lists: commas, newlines and braces, as Prometheus selectors") {
+  auto texts = [](const Result<std::vector<SilenceMatcher>>& r) {
+    std::vector<std::string> out;
+    for (const SilenceMatcher& m : *r) out.push_back(FormatMatcher(m));
+    return out;
+  };
+  using V = std::vector<std::string>;
+  CHECK(texts(ParseMatchers("alertname=a, severity=critical")) ==
+        V{"alertname=\"a\"", "severity=\"critical\""});
+  CHECK(texts(ParseMatchers("{alertname=\"a,b\", env=~\"x|y\"}")) ==
+        V{"alertname=\"a,b\"", "env=~\"x|y\""});
+  CHECK(texts(ParseMatchers("alertname=a\r\n\nservice!=b\n")) ==
+        V{"alertname=\"a\"", "service!=\"b\""});
+  CHECK(texts(ParseMatchers("a=\"q\\\",r\"")) == V{"a=\"q\\\",r\""});  // an escaped quote
+  CHECK(ParseMatchers("a=b, c, d==e").status().message() ==
+        "matcher `c`: expected name=value, name!=value, name=~regex or name!~regex; matcher "
+        "`d==e`: the value starts with `=`; write name=value, name!=value, name=~regex or "
+        "name!~regex (quote a value that starts with it)");
 }
 
 TEST_CASE("a silence must be selective, bounded and explained") {
@@ -152,6 +177,31 @@ TEST_CASE("silences and held episodes survive a restart; expiring ends them") {
   REQUIRE((*again)->Forget({released[0].key}).ok());
   CHECK((*again)->Stats(kNow + 4).held_episodes == 0);
   CHECK((*again)->Stats(kNow + 4).expired == 1);
+}
+
+TEST_CASE("a rule without episodes (every event, new value): silenced means dropped") {
+  TempDirCleanup cleanup;
+  auto silencer = Silencer::Open(TempDb("oneshot.db"), kNow);
+  REQUIRE(silencer.ok());
+  REQUIRE(
+      (*silencer)->Add(MakeSilence({"alertname=orders-db-errors"}, 0, kNow + kHour), kNow).ok());
+  for (Condition::Kind kind : {Condition::Kind::kEvery, Condition::Kind::kNewValue}) {
+    Rule rule = SampleRule();
+    rule.condition.kind = kind;
+    for (int i = 0; i < 5; ++i) {
+      Notification n = SampleNotification(AlertState::kFiring);
+      n.at_ms = n.episode_start_ms = kNow + i;  // each event its own notification
+      std::vector<Prepared> items = {{"ops", "key-" + std::to_string(i), "", "firing", "{}"}};
+      bool silenced = false;
+      REQUIRE((*silencer)->Filter(n, rule, items, kNow + 1, &silenced).ok());
+      CHECK(silenced);
+      CHECK(items.empty());
+    }
+  }
+  // Nothing held, so nothing floods out when the silence ends.
+  CHECK((*silencer)->Stats(kNow + 1).held_episodes == 0);
+  CHECK((*silencer)->Released(kNow + kHour).empty());
+  CHECK((*silencer)->Stats(kNow + 1).silenced == 10);
 }
 
 // One webhook action "ops" -> receiver, outbox and silencer in one file, a manual clock.

@@ -47,7 +47,7 @@ StatusPageData Sample() {
 
 TEST_CASE("status page: sections, escaping, forms") {
   const std::string html = RenderStatusPage(Sample());
-  CHECK(html.find("<meta http-equiv=\"refresh\" content=\"10\">") != std::string::npos);
+  CHECK(html.find("<meta http-equiv=\"refresh\" content=\"10;url=/\">") != std::string::npos);
   CHECK(html.find("Active alerts (1)") != std::string::npos);
   CHECK(html.find("<tr class=\"alert\">") != std::string::npos);
   CHECK(html.find("<svg class=\"sparkline\"") != std::string::npos);

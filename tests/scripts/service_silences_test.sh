@@ -58,6 +58,17 @@ id=$("$KLAXON_BIN" silence add --url "$admin" alertname=a-errors 'service=~"a|c"
 [[ "$id" =~ ^[0-9a-f-]{36}$ ]] || fail "silence add printed '$id'"
 "$KLAXON_BIN" silence list --url "$admin" >"$WORK/list.txt"
 grep -q "$id  active" "$WORK/list.txt" || fail "not listed as active: $(cat "$WORK/list.txt")"
+# A selector as amtool takes it, and no $USER (containers, cron): the login name is the author.
+id2=$(env -u USER "$KLAXON_BIN" silence add --url "$admin" '{alertname="zz-none", service=~"x|y"}' \
+  --comment "selector") || fail "silence add without \$USER failed"
+curl -s "$admin/api/v1/silences/$id2" | python3 -c '
+import json, sys
+s = json.load(sys.stdin)
+assert s["createdBy"] == sys.argv[1], s["createdBy"]
+assert [(m["name"], m["value"], m["isRegex"]) for m in s["matchers"]] == \
+    [("alertname", "zz-none", False), ("service", "x|y", True)], s["matchers"]' "$(id -un)" ||
+  fail "the selector or the author was not taken"
+"$KLAXON_BIN" silence expire --url "$admin" "$id2" >/dev/null || fail "expire $id2"
 grep -q 'alertname="a-errors" service=~"a|c"' "$WORK/list.txt" || fail "matchers not listed"
 
 emit a 3

@@ -65,6 +65,43 @@ TEST_CASE("silences API: create, list, get, expire, errors") {
   CHECK(GetSilence(s, "nope", kNow).status == 404);
 }
 
+TEST_CASE("silences API: a POST with an id replaces that silence, as Alertmanager's does") {
+  Db db;
+  auto silencer = actions::Silencer::Open(db.path, kNow);
+  REQUIRE(silencer.ok());
+  actions::Silencer& s = **silencer;
+  const std::string body =
+      R"("matchers": [{"name": "alertname", "value": "orders-db-errors", "isRegex": false}],
+         "createdBy": "alice", "comment": "db maintenance")";
+  ApiResponse first = PostSilence(s, "{" + body + R"(, "endsAt": "2026-11-27T12:00:00Z"})", kNow);
+  REQUIRE(first.status == 200);
+  const std::string id = nlohmann::json::parse(first.body)["silenceID"].get<std::string>();
+
+  // Extended to 15:00: the old one ends, the new one holds; never two active at once.
+  ApiResponse updated = PostSilence(
+      s, "{" + body + R"(, "id": ")" + id + R"(", "endsAt": "2026-11-27T15:00:00Z"})", kNow + 1000);
+  REQUIRE(updated.status == 200);
+  const std::string id2 = nlohmann::json::parse(updated.body)["silenceID"].get<std::string>();
+  CHECK(id2 != id);
+  CHECK(nlohmann::json::parse(GetSilence(s, id, kNow + 2000).body)["status"]["state"] == "expired");
+  const nlohmann::json now2 = nlohmann::json::parse(GetSilence(s, id2, kNow + 2000).body);
+  CHECK(now2["status"]["state"] == "active");
+  CHECK(now2["endsAt"] == "2026-11-27T15:00:00.000Z");
+  CHECK(s.Stats(kNow + 2000).active == 1);
+
+  // An unknown id is refused; nothing is created.
+  ApiResponse unknown =
+      PostSilence(s, "{" + body + R"(, "id": "nope", "endsAt": "2026-11-27T15:00:00Z"})", kNow);
+  CHECK(unknown.status == 404);
+  CHECK(unknown.body == nlohmann::json{{"error", "no silence nope"}}.dump());
+  // A bad replacement leaves the old one as it was.
+  ApiResponse bad = PostSilence(
+      s, "{" + body + R"(, "id": ")" + id2 + R"(", "endsAt": "2026-11-27T09:00:00Z"})", kNow);
+  CHECK(bad.status == 400);
+  CHECK(nlohmann::json::parse(GetSilence(s, id2, kNow + 3000).body)["status"]["state"] == "active");
+  CHECK(s.List().size() == 2);
+}
+
 TEST_CASE("silences API: a bad body is refused with every problem named") {
   Db db;
   auto silencer = actions::Silencer::Open(db.path, kNow);
