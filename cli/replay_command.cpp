@@ -25,6 +25,7 @@
 #include "engine/engine.h"
 #include "engine/time_format.h"
 #include "report/replay_report.h"
+#include "service/evaluator.h"
 
 namespace klaxon::cli {
 namespace {
@@ -219,6 +220,8 @@ int RunReplay(const Args& args, std::ostream& out, std::ostream& err) {
     notes.clear();
   };
   // Reading and decoding run on two worker threads; evaluation stays here, in input order.
+  // The evaluation stage of `klaxon run` (service/evaluator.h), on one ordered input.
+  service::Evaluator evaluator(engine->get(), nullptr, options.allowed_lateness_ms);
   const Engine& decoders_for = **engine;
   DecodingReader reader(
       **source, [&] { return decoders_for.NewDecoder(); }, 2);
@@ -230,32 +233,23 @@ int RunReplay(const Args& args, std::ostream& out, std::ostream& err) {
     }
     DecodingReader::Item* item = *next;
     if (item == nullptr) break;
-    RejectReason reason = item->reason;
-    bool late = false;
-    if (!item->truncated) {
-      ProcessResult r = (*engine)->ProcessDecoded(item->event, item->reason, notes);
-      reason = r.rejected;
-      late = r.late;
-      if (reason == RejectReason::kNone) {
-        last_time = std::max(last_time, r.event_time_ms);
-        first_time = std::min(first_time, r.event_time_ms);
-        if (report && (!since || r.event_time_ms >= *since)) report->Event(r.event_time_ms);
-      }
+    const ProcessResult r = evaluator.Event(item->event, item->reason, item->truncated, {}, notes);
+    const RejectReason reason = r.rejected;
+    if (reason == RejectReason::kNone) {
+      last_time = std::max(last_time, r.event_time_ms);
+      first_time = std::min(first_time, r.event_time_ms);
+      if (report && (!since || r.event_time_ms >= *since)) report->Event(r.event_time_ms);
     }
     if (report) report->Sample(**engine);
-    summary.Count(reason, late);
+    summary.Count(reason, r.late);
     if (reason != RejectReason::kNone && rejected.size() < 20) {
       rejected.push_back({item->offset, reason});
     }
     emit();
   }
-  (*engine)->Flush(notes);
+  evaluator.Finish(until, notes);  // what lateness held back, then what --until releases
   emit();
-  if (until) {
-    (*engine)->AdvanceTo(*until + options.allowed_lateness_ms, notes);
-    emit();
-    last_time = std::max(last_time, *until);
-  }
+  if (until) last_time = std::max(last_time, *until);
   if (format == "text") {
     if (summary.read > 0) out << "\n";
     table.Print(out, (*engine)->Stats(), last_time);

@@ -31,6 +31,7 @@
 #include "engine/time_format.h"
 #include "rules-dsl/rules_dsl.h"
 #include "rules-dsl/util.h"
+#include "service/evaluator.h"
 #include "service/notification_fields.h"
 
 namespace klaxon::cli {
@@ -608,6 +609,8 @@ Result<CaseResult> RunCase(const TestFile& file, const CaseSpec& c, int index,
                            InputSummary& summary) {
   Result<std::unique_ptr<Engine>> engine = Engine::Create(file.rules, file.options);
   if (!engine.ok()) return engine.status();
+  // The evaluation stage of `klaxon run` (service/evaluator.h), on one ordered input.
+  service::Evaluator evaluator(engine->get(), nullptr, file.options.allowed_lateness_ms);
   std::vector<Notification> notes;
   std::vector<Expected> got;
   auto selected = [&](const std::string& rule) {
@@ -625,7 +628,7 @@ Result<CaseResult> RunCase(const TestFile& file, const CaseSpec& c, int index,
   uint64_t rejected = 0;
   uint64_t late = 0;
   auto feed = [&](std::string_view raw) {
-    const ProcessResult r = (*engine)->Process(raw, notes);
+    const ProcessResult r = evaluator.Raw(raw, notes);
     summary.Count(r.rejected, r.late);
     if (r.rejected != RejectReason::kNone) ++rejected;
     if (r.late) ++late;
@@ -653,12 +656,8 @@ Result<CaseResult> RunCase(const TestFile& file, const CaseSpec& c, int index,
       feed(record.payload);
     }
   }
-  (*engine)->Flush(notes);
+  evaluator.Finish(c.until_ms, notes);  // what lateness held back, then what `until` releases
   collect();
-  if (c.until_ms) {
-    (*engine)->AdvanceTo(*c.until_ms + file.options.allowed_lateness_ms, notes);
-    collect();
-  }
   summary.AddGroupsDropped((*engine)->Stats());
   CaseResult r = Compare(c.expect, std::move(got), file.start_ms);
   if (rejected > 0 && !c.allow_rejected) {

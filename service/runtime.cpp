@@ -20,6 +20,7 @@
 #include "report/status_page.h"
 #include "service/admin_api.h"
 #include "service/decode_pool.h"
+#include "service/evaluator.h"
 #include "service/listen_address.h"
 #include "service/notification_fields.h"
 #include "service/progress_file.h"
@@ -99,6 +100,12 @@ Status Runtime::StartDispatcher() {
 void Runtime::AdoptLoadedRules() {
   // Decoders belong to one engine's field table; nothing is in flight here (see Run).
   decode_pool_.reset();
+  if (!evaluator_) {
+    evaluator_ = std::make_unique<Evaluator>(loaded_->engine.get(), partition_time_.get(),
+                                             options_.engine.allowed_lateness_ms);
+  } else {
+    evaluator_->SetEngine(loaded_->engine.get());  // event time goes on where it was
+  }
   const Engine& engine = *loaded_->engine;
   decode_pool_ = std::make_unique<DecodePool>([&engine] { return engine.NewDecoder(); },
                                               kDecodeWorkers, kDecodeBatches);
@@ -517,12 +524,7 @@ void Runtime::ExpireIdlePartitions() {
   Align();  // a paused partition may be the slowest one left
 }
 
-void Runtime::AdvanceToPartitionTime() {
-  const int64_t to = partition_time_->Watermark();
-  if (to == PartitionTime::kNone || to <= advanced_to_) return;
-  advanced_to_ = to;
-  loaded_->engine->AdvanceTo(to, notes_);
-}
+void Runtime::AdvanceToPartitionTime() { evaluator_->AdvanceToPartitionTime(notes_); }
 
 // Pauses partitions that ran too far ahead in event time and resumes those the others caught
 // up with (once per decoded batch: pausing is a request to librdkafka's threads).
@@ -551,22 +553,15 @@ void Runtime::HandleRecord(DecodePool::Item& record) {
   if (record.reason != RejectReason::kNone || record.truncated) {
     dead_letter = DeadLetter(record, record.truncated ? RejectReason::kTooLarge : record.reason);
   }
-  ProcessResult r;
-  if (record.truncated) {
-    r.rejected = RejectReason::kTooLarge;
-    ++oversized_;
-  } else {
-    r = loaded_->engine->ProcessDecoded(record.event, record.reason, notes_);
-  }
+  const uint32_t topic = TopicIndex(record.topic);
+  if (record.truncated) ++oversized_;
+  // The engine, and with Kafka the partition's event time (service/evaluator.h).
+  const ProcessResult r = evaluator_->Event(record.event, record.reason, record.truncated,
+                                            {topic, record.partition}, notes_);
   if (kafka_ != nullptr) errors_at_last_record_ = kafka_->counters().transient_errors;
   if (r.rejected == RejectReason::kNone && r.event_time_ms > newest_event_ms_) {
     newest_event_ms_ = r.event_time_ms;
     newest_event_wall_stale_ = true;  // stamped at the next flush, before any Tick reads it
-  }
-  const uint32_t topic = TopicIndex(record.topic);
-  if (partition_time_ && r.rejected == RejectReason::kNone) {
-    partition_time_->Observe({topic, record.partition}, r.event_time_ms);
-    AdvanceToPartitionTime();
   }
   if (timed) {
     histograms_.evaluation.Observe(
@@ -731,7 +726,7 @@ int Runtime::Run() {
     ExpireIdlePartitions();
     if (last == connectors::NextStatus::kEnd) {
       // A file without follow mode: evaluate what is held back, deliver, and stop.
-      loaded_->engine->Flush(notes_);
+      evaluator_->Finish(std::nullopt, notes_);
       Queue(notes_);
       FlushNotifications();
       input_ended = true;

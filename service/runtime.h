@@ -27,6 +27,7 @@
 #include "ingest/sentry_ingest.h"
 #include "service/admin_server.h"
 #include "service/decode_pool.h"
+#include "service/evaluator.h"
 #include "service/log_sink.h"
 #include "service/metrics_text.h"
 #include "service/partition_time.h"
@@ -138,7 +139,7 @@ class Runtime {
   std::unique_ptr<DecodePool> decode_pool_;  // decoders for the current engine
   // Event time per Kafka partition (null for files and stdin, which are one ordered input).
   std::unique_ptr<PartitionTime> partition_time_;
-  int64_t advanced_to_ = INT64_MIN;  // what the engine was last advanced to from partition_time_
+  std::unique_ptr<Evaluator> evaluator_;            // the engine and partition_time_, one stage
   std::vector<PartitionTime::Key> pause_, resume_;  // reused by Align
   std::vector<PartitionTime::Partition> expired_;   // reused by ExpireIdlePartitions
   // Checkpoints (null without Kafka, or with state.enabled false).
