@@ -85,4 +85,14 @@ expect 0 "$K" import sentry "$WORK/dropped.json" --partial
 expect 1 "$K" import sentry "$WORK/malformed.json"
 expect 2 "$K" import sentry "$WORK/missing.json"
 expect 2 "$K" import nagios "$WORK/sentry.json"
+
+# run documents its exit statuses like the others; version takes no argument.
+expect 0 "$K" run --help
+grep -q "Exit status: 0" "$WORK/out" || fail "klaxon run --help does not document its exit statuses"
+grep -q "2 usage error" "$WORK/out" || fail "klaxon run --help does not document exit 2"
+expect 2 "$K" run --no-such-flag
+expect 0 "$K" version
+expect 0 "$K" version --help
+expect 2 "$K" version --bogus
+grep -q "unexpected argument '--bogus'" "$WORK/out" || fail "klaxon version --bogus: $(cat "$WORK/out")"
 echo "exit codes: ok"
