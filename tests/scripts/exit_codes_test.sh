@@ -67,6 +67,13 @@ expect 2 "$K" test "$WORK/missing.test.yaml"
 
 expect 0 "$K" replay "$WORK/good.rules" --events "$WORK/empty.jsonl"
 expect 1 "$K" replay "$WORK/bad.rules" --events "$WORK/empty.jsonl"
+# Refused rule files: no events are read, and none are claimed to be.
+printf '{"timestamp": 1700000000}\n' >"$WORK/one.jsonl"
+expect 1 "$K" replay "$WORK/bad.rules" --events "$WORK/one.jsonl"
+grep -q "event.* read" "$WORK/out" && fail "refused rules, yet: $(cat "$WORK/out")"
+mkdir -p "$WORK/norules"
+expect 1 "$K" replay "$WORK/norules" --events "$WORK/one.jsonl"
+grep -q "event.* read" "$WORK/out" && fail "no rules, yet: $(cat "$WORK/out")"
 expect 2 "$K" replay "$WORK/missing.rules" --events "$WORK/empty.jsonl"
 expect 2 "$K" replay "$WORK/good.rules" --events "$WORK/missing.jsonl"
 
