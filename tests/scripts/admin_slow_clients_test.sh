@@ -19,8 +19,7 @@ admin: {listen: "127.0.0.1:0"}
 YAML
 "$KLAXON_BIN" run --config "$WORK/klaxon.yaml" 2>"$WORK/run.log" &
 PIDS+=($!)
-for _ in $(seq 100); do grep -q 'admin server listening' "$WORK/run.log" && break; sleep 0.1; done
-port="$(sed -n 's/.*msg="admin server listening".* port=\([0-9]*\).*/\1/p' "$WORK/run.log")"
+port="$(admin_port "$WORK/run.log")"
 [ -n "$port" ] || fail "no admin port: $(cat "$WORK/run.log")"
 wait_http "http://127.0.0.1:$port/-/healthy" 10 || fail "never healthy"
 
