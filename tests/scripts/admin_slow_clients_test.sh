@@ -81,5 +81,6 @@ print(f"probes: 30, failed or slower than 1 s: {failures}, worst {worst:.3f} s, 
       f"slow connections cut: {cut[0]}")
 sys.exit(1 if failures else 0)
 PY
-curl -sf "http://127.0.0.1:$port/metrics" | grep -q '^klaxon_' || fail "metrics after the flood"
+curl -sf -o "$WORK/metrics" "http://127.0.0.1:$port/metrics" || fail "no metrics after the flood"
+grep -q '^klaxon_' "$WORK/metrics" || fail "metrics after the flood: $(head -5 "$WORK/metrics")"
 echo "admin slow clients: ok"

@@ -61,7 +61,7 @@ wait_http() {
 # prints the port it names (nothing when it never came).
 admin_port() {
   local log=$1
-  for _ in $(seq 100); do grep -q 'admin server listening' "$log" && break; sleep 0.1; done
+  for _ in $(seq 100); do grep -qs 'admin server listening' "$log" && break; sleep 0.1; done
   sed -n 's/.*msg="admin server listening".* port=\([0-9]*\).*/\1/p' "$log"
 }
 
