@@ -26,8 +26,8 @@
 #include "engine/time_format.h"
 #include "report/status_page.h"
 #include "service/admin_api.h"
-#include "service/decode_pool.h"
 #include "service/listen_address.h"
+#include "service/decode_pool.h"
 #include "service/notification_fields.h"
 #include "service/progress_file.h"
 #include "service/restore_horizon.h"
@@ -643,8 +643,9 @@ void Service::HandleRecord(service::DecodePool::Item& record) {
     r = loaded_->engine->ProcessDecoded(record.event, record.reason, notes_);
   }
   if (kafka_ != nullptr) errors_at_last_record_ = kafka_->counters().transient_errors;
-  if (r.rejected == RejectReason::kNone && !r.late)
+  if (r.rejected == RejectReason::kNone && !r.late) {
     ahead_of_clock_.Observe(r.event_time_ms, clock_ms_);
+  }
   if (r.rejected == RejectReason::kNone && r.event_time_ms > newest_event_ms_) {
     newest_event_ms_ = r.event_time_ms;
     newest_event_wall_stale_ = true;  // stamped at the next flush, before any Tick reads it
