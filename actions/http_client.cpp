@@ -57,6 +57,10 @@ std::string Denied6(const unsigned char* b) {
     std::string r = Denied4(b + 12);
     return r.empty() ? "" : r + " (embedded IPv4)";
   }
+  // NAT64 local-use prefix 64:ff9b:1::/48 (RFC 8215): a site's own translator maps the last
+  // 32 bits, or any other layout the site chose, to IPv4 inside it; refused outright.
+  static constexpr unsigned char kNat64Local[6] = {0, 0x64, 0xff, 0x9b, 0, 0x01};
+  if (std::memcmp(b, kNat64Local, 6) == 0) return "NAT64 local-use";
   // 6to4 (2002:V4ADDR::/48): relays deliver to the embedded IPv4 address.
   if (b[0] == 0x20 && b[1] == 0x02) {
     std::string r = Denied4(b + 2);
@@ -192,11 +196,12 @@ Result<AllowList> AllowList::Parse(const std::vector<std::string>& entries) {
     } else if (inet_pton(AF_INET6, addr.c_str(), c.bytes) == 1) {
       c.family = AF_INET6;
       c.prefix = 128;
-    } else if (slash == std::string::npos && !e.empty()) {
+    } else if (slash == std::string::npos && !e.empty() && !IsOddNumericHost(e)) {
       out.hosts_.push_back(e);
       continue;
     } else {
-      return Status::InvalidArgument("allow list entry `" + raw + "` is not a CIDR or host name");
+      return Status::InvalidArgument("allow list entry `" + raw +
+                                     "` is not a CIDR, an IP address or a host name");
     }
     if (slash != std::string::npos) {
       const std::string p = e.substr(slash + 1);

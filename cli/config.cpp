@@ -9,6 +9,8 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include "actions/http_client.h"
+#include "connectors/kafka_config.h"
 #include "engine/closest_match.h"
 #include "service/listen_address.h"
 
@@ -150,27 +152,39 @@ class Section {
     });
   }
 
-  void StringList(const std::string& key, std::vector<std::string>& out) {
+  // A list of strings (or one string); `check`, when given, judges each entry, and its error is
+  // placed at that entry.
+  void StringList(const std::string& key, std::vector<std::string>& out,
+                  const std::function<Status(const std::string&)>& check = nullptr) {
     Use(key);
     YAML::Node n = Get(key);
     if (!n || n.IsNull()) return;
-    if (n.IsScalar()) {
-      std::string one;
-      if (Scalar(key, n, one)) out = {one};
-      return;
-    }
-    if (!n.IsSequence()) {
+    if (!n.IsScalar() && !n.IsSequence()) {
       Error(MarkOf(n), Key(key), "must be a list");
       return;
     }
+    std::vector<YAML::Node> entries;
+    if (n.IsScalar()) {
+      entries.push_back(n);
+    } else {
+      for (const YAML::Node& e : n) entries.push_back(e);
+    }
     out.clear();
-    for (const YAML::Node& e : n) {
+    for (const YAML::Node& e : entries) {
       std::string value;
-      if (Scalar(key, e, value)) out.push_back(value);
+      if (!Scalar(key, e, value)) continue;
+      if (check) {
+        if (Status st = check(value); !st.ok()) Error(MarkOf(e), Key(key), st.message());
+      }
+      out.push_back(std::move(value));
     }
   }
 
-  void StringMap(const std::string& key, std::map<std::string, std::string>& out) {
+  // A mapping of strings; `check`, when given, judges each (key, value), its error placed at the
+  // value and named `key.<entry>`.
+  void StringMap(
+      const std::string& key, std::map<std::string, std::string>& out,
+      const std::function<Status(const std::string&, const std::string&)>& check = nullptr) {
     Use(key);
     YAML::Node n = Get(key);
     if (!n || n.IsNull()) return;
@@ -180,7 +194,13 @@ class Section {
     }
     for (const auto& kv : n) {
       std::string value;
-      if (Scalar(key + "." + kv.first.Scalar(), kv.second, value)) out[kv.first.Scalar()] = value;
+      const std::string entry = key + "." + kv.first.Scalar();
+      if (!Scalar(entry, kv.second, value)) continue;
+      out[kv.first.Scalar()] = value;
+      if (!check) continue;
+      if (Status st = check(kv.first.Scalar(), value); !st.ok()) {
+        Error(MarkOf(kv.second), Key(entry), st.message());
+      }
     }
   }
 
@@ -258,6 +278,14 @@ class Section {
   std::set<std::string> used_;
   std::set<std::string> known_;  // keys this section reads (without `_file`), for suggestions
 };
+
+// A typed Kafka key judged as librdkafka judges the property it sets.
+auto KafkaValue(const char* property) {
+  return [property](const std::string& value) -> Result<std::string> {
+    if (Status st = connectors::CheckKafkaProperty(property, value); !st.ok()) return st;
+    return value;
+  };
+}
 
 void ApplyOverride(YAML::Node root, const std::string& dotted, const std::string& value) {
   // kafka.properties.<librdkafka.property> keeps the dots of the property name.
@@ -383,22 +411,28 @@ Result<std::string> Interpolate(const std::string& value, const EnvLookup& env) 
   return out;
 }
 
-Result<Config> ParseConfig(const std::string& text,
-                           const std::map<std::string, std::string>& overrides,
-                           const EnvLookup& env, const FileReader& read_file,
-                           const std::string& file_name) {
+ParsedConfig ParseConfigProblems(const std::string& text,
+                                 const std::map<std::string, std::string>& overrides,
+                                 const EnvLookup& env, const FileReader& read_file,
+                                 const std::string& file_name) {
+  ParsedConfig parsed;
+  Config& c = parsed.config;
   YAML::Node root;
   try {
     root = text.empty() ? YAML::Node(YAML::NodeType::Map) : YAML::Load(text);
     if (root.IsNull()) root = YAML::Node(YAML::NodeType::Map);
-    if (!root.IsMap()) return Status::InvalidArgument("the configuration must be a YAML mapping");
+    if (!root.IsMap()) {
+      parsed.problems.push_back("the configuration must be a YAML mapping");
+      return parsed;
+    }
     for (const auto& [key, value] : overrides) ApplyOverride(root, key, value);
   } catch (const YAML::Exception& e) {
-    return Status::InvalidArgument("invalid YAML: line " + std::to_string(e.mark.line + 1) +
-                                   ", column " + std::to_string(e.mark.column + 1) + ": " + e.msg);
+    parsed.problems.push_back("invalid YAML: line " + std::to_string(e.mark.line + 1) +
+                              ", column " + std::to_string(e.mark.column + 1) + ": " + e.msg);
+    return parsed;
   }
+  parsed.structure_ok = true;
 
-  Config c;
   std::vector<ConfigError> errors;
   try {
     Section top(root, "", env, read_file, errors);
@@ -416,8 +450,8 @@ Result<Config> ParseConfig(const std::string& text,
       }
       k.String("group_id", c.kafka.group_id);
       k.String("client_id", c.kafka.client_id);
-      k.String("security_protocol", c.kafka.security_protocol);
-      k.String("sasl_mechanism", c.kafka.sasl_mechanism);
+      k.Parsed("security_protocol", c.kafka.security_protocol, KafkaValue("security.protocol"));
+      k.Parsed("sasl_mechanism", c.kafka.sasl_mechanism, KafkaValue("sasl.mechanism"));
       k.String("sasl_username", c.kafka.sasl_username);
       k.String("sasl_password", c.kafka.sasl_password);
       k.String("ssl_ca_location", c.kafka.ssl_ca_location);
@@ -426,7 +460,8 @@ Result<Config> ParseConfig(const std::string& text,
       k.String("ssl_key_password", c.kafka.ssl_key_password);
       k.Duration("statistics_interval", c.kafka.statistics_interval_ms);
       k.String("dead_letter_topic", c.kafka.dead_letter_topic);
-      k.StringMap("properties", c.kafka.properties);
+      // What librdkafka would refuse when the consumer is built, refused here, at its line.
+      k.StringMap("properties", c.kafka.properties, connectors::CheckKafkaProperty);
     }
     {
       Section se = top.Child("sentry");
@@ -479,7 +514,14 @@ Result<Config> ParseConfig(const std::string& text,
       Section e = top.Child("engine");
       std::string timestamp_field;
       e.String("timestamp_field", timestamp_field);
-      if (!timestamp_field.empty()) {
+      if (e.Has("timestamp_field") &&
+          (timestamp_field.empty() || timestamp_field.front() == '.' ||
+           timestamp_field.back() == '.' || timestamp_field.find("..") != std::string::npos)) {
+        e.ItemError("timestamp_field",
+                    "must be a dotted field path such as timestamp or contexts.trace.timestamp, "
+                    "not '" +
+                        timestamp_field + "'");
+      } else if (!timestamp_field.empty()) {
         c.engine.timestamp_path.clear();
         size_t start = 0;
         while (true) {
@@ -520,7 +562,10 @@ Result<Config> ParseConfig(const std::string& text,
       h.Duration("connect_timeout", c.connect_timeout_ms, 1);
       h.Duration("read_timeout", c.read_timeout_ms, 1);
       h.Duration("request_deadline", c.request_deadline_ms, 1);
-      h.StringList("allow", c.http_allow);
+      // Parsed entry by entry as the HTTP client parses the list when the service starts.
+      h.StringList("allow", c.http_allow, [](const std::string& entry) {
+        return actions::AllowList::Parse({entry}).status();
+      });
     }
     {
       Section a = top.Child("admin");
@@ -537,7 +582,12 @@ Result<Config> ParseConfig(const std::string& text,
     errors.push_back({e.mark.line, e.mark.column, "", "invalid YAML: " + e.msg});
   }
 
-  if (!errors.empty()) {
+  // A value set by a flag is reported against the flag, even when the file has the key too
+  // (the override replaced the value of the file's node, which keeps the file's position).
+  for (ConfigError& e : errors) {
+    if (overrides.count(e.key) != 0) e.line = e.column = -1;
+  }
+  {
     // In file order; errors without a position (from flags) last.
     std::stable_sort(errors.begin(), errors.end(), [](const ConfigError& a, const ConfigError& b) {
       const bool a_flag = a.line < 0;
@@ -545,20 +595,31 @@ Result<Config> ParseConfig(const std::string& text,
       if (a_flag != b_flag) return b_flag;
       return std::tie(a.line, a.column) < std::tie(b.line, b.column);
     });
-    std::string message = "invalid configuration:";
     for (const ConfigError& e : errors) {
-      message += "\n  ";
+      std::string line;
       if (e.line >= 0) {
-        message += (file_name.empty() ? "" : file_name + ":") + std::to_string(e.line + 1) + ":" +
-                   std::to_string(e.column + 1) + ": ";
+        line += (file_name.empty() ? "" : file_name + ":") + std::to_string(e.line + 1) + ":" +
+                std::to_string(e.column + 1) + ": ";
       }
       // A value from a flag is named as the flag.
-      message += (e.line < 0 && overrides.count(e.key) != 0 ? "--" : "") + e.key +
-                 (e.key.empty() ? "" : ": ") + e.message;
+      line += (e.line < 0 && overrides.count(e.key) != 0 ? "--" : "") + e.key +
+              (e.key.empty() ? "" : ": ") + e.message;
+      parsed.problems.push_back(std::move(line));
     }
-    return Status::InvalidArgument(message);
   }
-  return c;
+  return parsed;
+}
+
+Result<Config> ParseConfig(const std::string& text,
+                           const std::map<std::string, std::string>& overrides,
+                           const EnvLookup& env, const FileReader& read_file,
+                           const std::string& file_name) {
+  ParsedConfig parsed = ParseConfigProblems(text, overrides, env, read_file, file_name);
+  if (parsed.problems.empty()) return std::move(parsed.config);
+  if (!parsed.structure_ok) return Status::InvalidArgument(parsed.problems.front());
+  std::string message = "invalid configuration:";
+  for (const std::string& p : parsed.problems) message += "\n  " + p;
+  return Status::InvalidArgument(message);
 }
 
 }  // namespace klaxon::cli

@@ -113,6 +113,18 @@ struct Config {
   int64_t checkpoint_interval_ms = 10000;
 };
 
+// ParseConfig's work keeping everything: the configuration as far as it could be read (defaults
+// where a value was wrong) and every problem, one line each, as ParseConfig lists them.
+struct ParsedConfig {
+  Config config;
+  std::vector<std::string> problems;  // empty: valid
+  bool structure_ok = false;          // the YAML parsed into a mapping (keys were read)
+};
+ParsedConfig ParseConfigProblems(const std::string& text,
+                                 const std::map<std::string, std::string>& overrides,
+                                 const EnvLookup& env, const FileReader& read_file,
+                                 const std::string& file_name = "");
+
 // Parses `text` (YAML) with `overrides` ("section.key" -> value, from flags) applied on top.
 // Every problem is reported at once, one per line, as `FILE:LINE:COL: key: message` in file
 // order (`file_name` may be empty; problems in flags have no position).

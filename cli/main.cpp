@@ -45,6 +45,17 @@ int main(int argc, char** argv) {
   if (command == "import") return klaxon::cli::RunImport(args, std::cout, std::cerr);
   if (command == "silence") return klaxon::cli::RunSilence(args, std::cout, std::cerr);
   if (command == "version" || command == "--version") {
+    // `version` takes nothing: a typo in a deployment script must not look like success.
+    if (args.size() == 1 && (args[0] == "--help" || args[0] == "-h")) {
+      std::cout << "usage: klaxon version\n  Prints the version.\n"
+                   "  Exit status: 0 printed, 2 usage error (any argument).\n";
+      return 0;
+    }
+    if (!args.empty()) {
+      std::cerr << "klaxon version: unexpected argument '" << args[0]
+                << "' (usage: klaxon version)\n";
+      return 2;
+    }
     std::cout << "klaxon " << KLAXON_VERSION_STRING << "\n";
     return 0;
   }

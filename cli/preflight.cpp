@@ -1,5 +1,7 @@
 #include "cli/preflight.h"
 
+#include <unistd.h>
+
 #include <filesystem>
 #include <ostream>
 #include <sstream>
@@ -25,6 +27,21 @@ void CheckSecrets(const ActionDef& def, const std::string& key, const ActionValu
                        std::to_string(v.pos.column) + ": action " + def.name + ", " + key + ": " +
                        secret.status().message());
   }
+}
+
+// Why the service could not create or write `path` (a file it opens read-write), or "".
+std::string WritableFileProblem(const std::string& path) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  fs::path folder = fs::path(path).parent_path();
+  if (folder.empty()) folder = ".";
+  if (!fs::is_directory(folder, ec)) return "folder " + folder.string() + " does not exist";
+  if (fs::exists(path, ec)) {
+    if (::access(path.c_str(), W_OK) != 0) return path + " is read-only";
+  } else if (::access(folder.c_str(), W_OK) != 0) {
+    return "folder " + folder.string() + " is not writable";
+  }
+  return "";
 }
 
 }  // namespace
@@ -53,16 +70,49 @@ std::vector<std::string> PreflightProblems(const Config& config, const EnvLookup
     std::string text = diagnostics.str();
     if (!text.empty() && text.back() == '\n') text.pop_back();
     problems.push_back("rules: " + loaded.status().message() + (text.empty() ? "" : "\n" + text));
-    return problems;
+  } else {
+    const actions::SecretResolver resolve = MakeSecretResolver(env, config.base_dir);
+    for (const ActionDef& def : loaded->rules.actions) {
+      const size_t before = problems.size();
+      for (const ActionArg& arg : def.args)
+        CheckSecrets(def, arg.key, arg.value, resolve, problems);
+      if (problems.size() != before) continue;
+      // With its secrets at hand, the action is built exactly as `klaxon run` builds it.
+      Result<std::unique_ptr<actions::Action>> action = actions::CreateAction(def, resolve, {});
+      if (!action.ok()) problems.push_back("action " + def.name + ": " + action.status().message());
+    }
   }
-  const actions::SecretResolver resolve = MakeSecretResolver(env, config.base_dir);
-  for (const ActionDef& def : loaded->rules.actions) {
-    const size_t before = problems.size();
-    for (const ActionArg& arg : def.args) CheckSecrets(def, arg.key, arg.value, resolve, problems);
-    if (problems.size() != before) continue;
-    // With its secrets at hand, the action is built exactly as `klaxon run` builds it.
-    Result<std::unique_ptr<actions::Action>> action = actions::CreateAction(def, resolve, {});
-    if (!action.ok()) problems.push_back("action " + def.name + ": " + action.status().message());
+  // The files the service writes: their folders must be there (the outbox's also holds the
+  // silences and the progress file).
+  const std::string outbox = ResolvePath(config.base_dir, config.outbox_path);
+  if (std::string p = WritableFileProblem(outbox); !p.empty()) {
+    problems.push_back("outbox.path: cannot open " + outbox + ": " + p);
+  }
+  if (config.source_kind == "kafka" && config.state_enabled) {
+    const bool beside = config.state_path.empty();
+    const std::string state =
+        ResolvePath(config.base_dir, beside ? config.outbox_path + ".state" : config.state_path);
+    if (std::string p = WritableFileProblem(state); !p.empty()) {
+      problems.push_back(std::string(beside ? "state.path (beside outbox.path)" : "state.path") +
+                         ": cannot open " + state + ": " + p);
+    }
+  }
+  return problems;
+}
+
+std::vector<std::string> StartProblems(const std::string& text,
+                                       const std::map<std::string, std::string>& overrides,
+                                       const std::string& config_path, const EnvLookup& env,
+                                       Config& config) {
+  ParsedConfig parsed = ParseConfigProblems(text, overrides, env, ReadSecretFile, config_path);
+  config = std::move(parsed.config);
+  config.base_dir = std::filesystem::path(config_path).parent_path().string();
+  if (config.base_dir.empty()) config.base_dir = ".";
+  std::vector<std::string> problems = std::move(parsed.problems);
+  // A configuration error does not hide those of the rule files and secrets: a user mending the
+  // files gets everything in one round.
+  if (parsed.structure_ok && !config.rules.empty()) {
+    for (std::string& p : PreflightProblems(config, env)) problems.push_back(std::move(p));
   }
   return problems;
 }
@@ -73,15 +123,8 @@ int CheckConfigFile(const std::string& path, std::ostream& out, std::ostream& er
     err << "klaxon check: " << text.status().message() << "\n";
     return 2;
   }
-  const EnvLookup env = ProcessEnv();
-  Result<Config> config = ParseConfig(*text, {}, env, ReadSecretFile, path);
-  if (!config.ok()) {
-    err << "klaxon check: " << config.status().message() << "\n";
-    return 1;
-  }
-  config->base_dir = std::filesystem::path(path).parent_path().string();
-  if (config->base_dir.empty()) config->base_dir = ".";
-  const std::vector<std::string> problems = PreflightProblems(*config, env);
+  Config config;
+  const std::vector<std::string> problems = StartProblems(*text, {}, path, ProcessEnv(), config);
   if (!problems.empty()) {
     err << path << ": " << problems.size() << (problems.size() == 1 ? " problem" : " problems")
         << ":\n";

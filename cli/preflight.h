@@ -4,6 +4,7 @@
 #pragma once
 
 #include <iosfwd>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -18,9 +19,19 @@ Result<std::string> ReadConfigFile(const std::string& path);
 std::string ResolvePath(const std::string& base_dir, const std::string& path);
 
 // The problems with `config`'s rule files and actions, each a line or a block of rule
-// diagnostics; empty when `klaxon run` would load them. Reads the rule files, the environment
-// (through `env`) and secret files; starts nothing.
+// diagnostics, and with the files it writes (the outbox's and the state store's folders must
+// exist and be writable); empty when `klaxon run` would load them. Reads the rule files, the
+// environment (through `env`) and secret files; starts and creates nothing.
 std::vector<std::string> PreflightProblems(const Config& config, const EnvLookup& env);
+
+// Every problem `klaxon run --config config_path` with these flags refuses to start with, in
+// the order a user mends them: the configuration's own (file order, then flags), then, when
+// the configuration names rule files, PreflightProblems. `config` receives the configuration
+// (with base_dir set), valid when the list is empty.
+std::vector<std::string> StartProblems(const std::string& text,
+                                       const std::map<std::string, std::string>& overrides,
+                                       const std::string& config_path, const EnvLookup& env,
+                                       Config& config);
 
 // `klaxon check --config FILE`: 0 ok, 1 problems found (listed on `err`), 2 unreadable file.
 int CheckConfigFile(const std::string& path, std::ostream& out, std::ostream& err);

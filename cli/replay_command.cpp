@@ -25,6 +25,7 @@
 #include "engine/engine.h"
 #include "engine/time_format.h"
 #include "report/replay_report.h"
+#include "service/ahead_of_clock.h"
 #include "service/evaluator.h"
 
 namespace klaxon::cli {
@@ -44,6 +45,10 @@ constexpr std::string_view kReplayUsage =
     "  --explain                 add window bounds, threshold and the firing events' ids\n"
     "  --payloads                show the exact requests each action would send\n"
     "  --allowed-lateness D      out-of-order tolerance (default 5s; units as in rule files)\n"
+    "  --future-limit D          events stamped more than D ahead of this machine's clock are\n"
+    "                            rejected (future_timestamp), as engine.future_limit does in\n"
+    "                            `klaxon run` (default 1h); accepted ones further ahead than the\n"
+    "                            allowed lateness are reported on stderr\n"
     "  --max-groups N            groups per rule (default 100000)\n"
     "  --timestamp-field PATH    event time field (default timestamp)\n"
     "  --max-event-size BYTES    larger events are rejected (default 1MiB)\n"
@@ -109,6 +114,8 @@ int RunReplay(const Args& args, std::ostream& out, std::ostream& err) {
   flags.Switch("--explain", &explain);
   flags.Switch("--payloads", &payloads);
   flags.Duration("--allowed-lateness", &options.allowed_lateness_ms);
+  int64_t future_limit_ms = kDefaultFutureLimitMs;
+  flags.Duration("--future-limit", &future_limit_ms);
   flags.Value("--max-groups", [&](const std::string& v) {
     Result<int64_t> n = ParseCount(v, 1, 100000000);
     if (!n.ok()) return n.status();
@@ -116,6 +123,9 @@ int RunReplay(const Args& args, std::ostream& out, std::ostream& err) {
     return Status::Ok();
   });
   flags.Value("--timestamp-field", [&](const std::string& v) {
+    if (v.empty() || v.front() == '.' || v.back() == '.' || v.find("..") != std::string::npos) {
+      return Status::InvalidArgument("must be a dotted field path such as timestamp");
+    }
     options.timestamp_path.clear();
     size_t start = 0;
     while (true) {
@@ -139,11 +149,15 @@ int RunReplay(const Args& args, std::ostream& out, std::ostream& err) {
     return 2;
   }
   options.explain = explain;
-  // The one clock read of a replay: events stamped beyond it are outliers, not the future.
-  options.max_event_time_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                                  std::chrono::system_clock::now().time_since_epoch())
-                                  .count() +
-                              kDefaultFutureLimitMs;
+  // The one clock read of a replay: events stamped beyond it by more than the future limit are
+  // outliers (rejected as `klaxon run` rejects them), not the future.
+  const int64_t clock_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                               std::chrono::system_clock::now().time_since_epoch())
+                               .count();
+  options.max_event_time_ms =
+      clock_ms > INT64_MAX - future_limit_ms ? INT64_MAX : clock_ms + future_limit_ms;
+  service::AheadOfClock ahead_of_clock(options.allowed_lateness_ms, future_limit_ms,
+                                       "--future-limit (engine.future_limit)");
 
   Result<LoadedRules> loaded = LoadRules(rule_paths, err);
   if (!loaded.ok()) {
@@ -236,6 +250,7 @@ int RunReplay(const Args& args, std::ostream& out, std::ostream& err) {
     const ProcessResult r = evaluator.Event(item->event, item->reason, item->truncated, {}, notes);
     const RejectReason reason = r.rejected;
     if (reason == RejectReason::kNone) {
+      if (!r.late) ahead_of_clock.Observe(r.event_time_ms, clock_ms);
       last_time = std::max(last_time, r.event_time_ms);
       first_time = std::min(first_time, r.event_time_ms);
       if (report && (!since || r.event_time_ms >= *since)) report->Event(r.event_time_ms);
@@ -275,6 +290,9 @@ int RunReplay(const Args& args, std::ostream& out, std::ostream& err) {
   summary.AddGroupsDropped((*engine)->Stats());
   err << FormatInputSummary("replay", summary, rules, options,
                             {"--allowed-lateness", "--max-groups"});
+  if (const std::string ahead = ahead_of_clock.Summary(); !ahead.empty()) {
+    err << "klaxon replay: " << ahead << "\n";
+  }
   if (!rejected.empty()) err << "klaxon replay: rejected lines:\n";
   for (const RejectedLine& r : rejected) {
     err << fmt::format("  line {}: {}\n", r.line, RejectReasonName(r.reason));

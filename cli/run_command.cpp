@@ -39,7 +39,11 @@ constexpr std::string_view kRunUsage =
     "See docs/config.md.\n"
     "\n"
     "signals: SIGHUP reloads the rules (a broken file keeps the old ones); SIGTERM or SIGINT\n"
-    "stop consuming, drain the outbox, commit offsets and exit 0.\n";
+    "stop consuming, drain the outbox, commit offsets and exit 0.\n"
+    "\n"
+    "Exit status: 0 stopped by a signal or the input ended (file, stdin), 1 the source failed\n"
+    "while running, 2 usage error, a configuration, rule or secret problem, or a start failure\n"
+    "(a port in use, an outbox that cannot be opened).\n";
 
 }  // namespace
 
@@ -60,7 +64,6 @@ int RunService(const Args& args, std::ostream& out, std::ostream& err) {
   if (!positional.empty()) return flags.UsageError("unexpected argument " + positional[0], err);
   EnvLookup env = ProcessEnv();
   std::string text;
-  std::string base_dir = ".";
   if (!config_path.empty()) {
     Result<std::string> t = ReadConfigFile(config_path);
     if (!t.ok()) {
@@ -68,27 +71,22 @@ int RunService(const Args& args, std::ostream& out, std::ostream& err) {
       return 2;
     }
     text = std::move(t).value();
-    base_dir = std::filesystem::path(config_path).parent_path().string();
-    if (base_dir.empty()) base_dir = ".";
   } else if (overrides.empty()) {
     err << kRunUsage;
     return 2;
   }
-  Result<Config> config = ParseConfig(text, overrides, env, ReadSecretFile, config_path);
-  if (!config.ok()) {
-    err << "klaxon run: " << config.status().message() << "\n";
-    return 2;
-  }
-  config->base_dir = base_dir;
-  // Every problem with the rules and secrets at once, before anything starts.
-  if (std::vector<std::string> problems = PreflightProblems(*config, env); !problems.empty()) {
+  // Every problem of the configuration, the rule files and the secrets at once, before
+  // anything starts (the same list as `klaxon check --config`).
+  Config config;
+  if (std::vector<std::string> problems = StartProblems(text, overrides, config_path, env, config);
+      !problems.empty()) {
     err << "klaxon run: cannot start:\n";
     for (const std::string& p : problems) err << "  " << p << "\n";
     return 2;
   }
   LogLevel level = LogLevel::kInfo;
-  Logger::ParseLevel(config->log_level, &level);
-  Logger log(err, config->log_format == "json", level);
+  Logger::ParseLevel(config.log_level, &level);
+  Logger log(err, config.log_format == "json", level);
 
   // Signals are blocked in every thread and taken by one waiter thread, which only sets the
   // service's flags: no work happens in a signal handler.
@@ -106,7 +104,7 @@ int RunService(const Args& args, std::ostream& out, std::ostream& err) {
   // third of its CPU at 200,000 messages/s). Keep up to 128 MiB of freed memory for reuse.
   mallopt(M_MMAP_THRESHOLD, 32 << 20);
   mallopt(M_TRIM_THRESHOLD, 128 << 20);
-  Result<service::RuntimeOptions> options = RuntimeOptionsFrom(*config, env);
+  Result<service::RuntimeOptions> options = RuntimeOptionsFrom(config, env);
   if (!options.ok()) {
     log.Error("cannot start", {{"error", options.status().message()}});
     return 2;

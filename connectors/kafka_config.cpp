@@ -4,6 +4,21 @@
 
 #include <cstdio>
 
+namespace klaxon::connectors {
+
+Status CheckKafkaProperty(const std::string& key, const std::string& value) {
+  if (key == "enable.auto.offset.store" && value != "false") {
+    return Status::InvalidArgument(
+        "kafka property enable.auto.offset.store: must stay false, Klaxon stores offsets only "
+        "after their events are processed (at-least-once)");
+  }
+  std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
+  if (!conf) return Status::Internal("kafka: cannot create a configuration");
+  return internal::SetProperty(*conf, key, value);
+}
+
+}  // namespace klaxon::connectors
+
 namespace klaxon::connectors::internal {
 namespace {
 

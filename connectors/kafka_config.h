@@ -46,6 +46,12 @@ struct KafkaClientOptions {
   LogFn log;
 };
 
+// What the consumer would say about one pass-through property (`kafka.properties` of a
+// configuration): unknown to librdkafka, a value it rejects, or
+// enable.auto.offset.store=true, which Klaxon refuses. Builds a librdkafka configuration
+// object only; no broker is contacted. The message is the one KafkaSource::Start returns.
+Status CheckKafkaProperty(const std::string& key, const std::string& value);
+
 namespace internal {
 
 // A Conf with brokers, client id and security set; properties are applied by ApplyProperties.

@@ -102,10 +102,8 @@ Status KafkaSource::Start() {
   if (options_.group_id.empty()) return Status::InvalidArgument("kafka source: no group id");
   if (options_.store_batch < 1) options_.store_batch = 1;
   if (auto it = options_.client.properties.find("enable.auto.offset.store");
-      it != options_.client.properties.end() && it->second != "false") {
-    return Status::InvalidArgument(
-        "kafka property enable.auto.offset.store: must stay false, Klaxon stores offsets only "
-        "after their events are processed (at-least-once)");
+      it != options_.client.properties.end()) {
+    if (Status st = CheckKafkaProperty(it->first, it->second); !st.ok()) return st;
   }
   auto conf = internal::NewGlobalConf(options_.client);
   if (!conf.ok()) return conf.status();

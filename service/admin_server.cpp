@@ -9,12 +9,11 @@
 
 #include <fmt/format.h>
 
+#include "service/guarded_http_server.h"
 #include "service/listen_address.h"
 
 namespace klaxon::service {
 namespace {
-
-constexpr size_t kAdminThreads = 32;
 
 // Compares without an early exit, so the time taken does not tell how much of a token matched.
 bool ConstantTimeEquals(const std::string& a, const std::string& b) {
@@ -33,15 +32,13 @@ Result<std::unique_ptr<AdminServer>> AdminServer::Start(const std::string& liste
   const int port = address->port;
   std::unique_ptr<AdminServer> s(new AdminServer());
   s->handlers_ = std::move(handlers);
-  s->server_ = std::make_unique<httplib::Server>();
+  // Slow or reconnecting clients must not starve a liveness probe: whole-request deadlines, a
+  // fixed pool that cuts the slowest reader when full, a real listen backlog
+  // (service/guarded_http_server.h; ~40 slow clients starved httplib's own pool).
+  auto guarded = std::make_unique<GuardedHttpServer>(GuardedServerOptions{});
+  GuardedHttpServer& guarded_srv = *guarded;
+  s->server_ = std::move(guarded);
   httplib::Server& srv = *s->server_;
-  // Slow or idle clients each hold one of the pool's threads until a timeout: keep those short
-  // and the pool large, so a liveness probe is answered at once (16 slow clients starved the
-  // 8 threads httplib starts by default).
-  srv.set_read_timeout(2, 0);
-  srv.set_write_timeout(5, 0);
-  srv.set_keep_alive_timeout(2);
-  srv.new_task_queue = [] { return new httplib::ThreadPool(kAdminThreads); };
   // SO_REUSEADDR only: httplib's default adds SO_REUSEPORT, with which a second instance
   // starts on the same port and the kernel spreads scrapes over both processes.
   srv.set_socket_options([](socket_t sock) {
@@ -194,6 +191,7 @@ Result<std::unique_ptr<AdminServer>> AdminServer::Start(const std::string& liste
     if (s->port_ >= 0) break;
   }
   if (s->port_ < 0) return Status::Unavailable("admin server: cannot listen on " + listen);
+  guarded_srv.RaiseBacklog();
   s->thread_ = std::thread([&srv] { srv.listen_after_bind(); });
   // Stop() before the accept loop runs would be ignored by httplib and the join would wait
   // forever (a run whose input ends at once hung 1 time in 20): return once it runs.

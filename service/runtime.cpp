@@ -39,6 +39,7 @@ constexpr uint64_t kEvalLatencySampleEvery = 16;
 // Decoding runs on worker threads (service/decode_pool.h); at most 8 x 128 records are in flight.
 constexpr int kDecodeWorkers = 2;
 constexpr size_t kDecodeBatches = 8;
+constexpr int64_t kAheadWarningIntervalMs = 60000;  // events ahead of the clock: one line a minute
 
 }  // namespace
 
@@ -559,6 +560,9 @@ void Runtime::HandleRecord(DecodePool::Item& record) {
   const ProcessResult r = evaluator_->Event(record.event, record.reason, record.truncated,
                                             {topic, record.partition}, notes_);
   if (kafka_ != nullptr) errors_at_last_record_ = kafka_->counters().transient_errors;
+  if (r.rejected == RejectReason::kNone && !r.late) {
+    ahead_of_clock_.Observe(r.event_time_ms, clock_ms_);
+  }
   if (r.rejected == RejectReason::kNone && r.event_time_ms > newest_event_ms_) {
     newest_event_ms_ = r.event_time_ms;
     newest_event_wall_stale_ = true;  // stamped at the next flush, before any Tick reads it
@@ -681,6 +685,10 @@ int Runtime::Run() {
     }
     // Only the run loop reads the clock: the future-timestamp bound moves with it.
     const int64_t now_ms = NowMs();
+    clock_ms_ = now_ms;
+    if (std::optional<std::string> w = ahead_of_clock_.Warning(now_ms, kAheadWarningIntervalMs)) {
+      log_.Warn("events ahead of the clock", {{"detail", *w}});
+    }
     loaded_->engine->SetMaxEventTime(now_ms > INT64_MAX - options_.future_limit_ms
                                          ? INT64_MAX
                                          : now_ms + options_.future_limit_ms);
@@ -750,6 +758,9 @@ int Runtime::Run() {
   }
   EvaluateDecoded(/*all=*/true, /*wait=*/true);  // records already read are evaluated
   FlushNotifications();
+  if (std::optional<std::string> w = ahead_of_clock_.Warning(NowMs(), 0)) {
+    log_.Warn("events ahead of the clock", {{"detail", *w}});
+  }
   // The state at the last record read, and where each partition goes on: the next start
   // continues exactly here, so nothing is evaluated (or notified) twice.
   if (state_) Checkpoint("shutdown");

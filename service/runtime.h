@@ -26,6 +26,7 @@
 #include "engine/engine.h"
 #include "ingest/sentry_ingest.h"
 #include "service/admin_server.h"
+#include "service/ahead_of_clock.h"
 #include "service/decode_pool.h"
 #include "service/evaluator.h"
 #include "service/log_sink.h"
@@ -165,8 +166,12 @@ class Runtime {
   std::vector<int64_t> batch_broker_ms_;  // broker timestamps of the records in batch_
   size_t unflushed_records_ = 0;
   std::chrono::steady_clock::time_point batch_started_{};
-  int64_t state_horizon_ms_ = 0;          // offsets are committed this far behind the watermark
-  int64_t newest_event_ms_ = INT64_MIN;   // newest accepted event time
+  int64_t state_horizon_ms_ = 0;         // offsets are committed this far behind the watermark
+  int64_t newest_event_ms_ = INT64_MIN;  // newest accepted event time
+  int64_t clock_ms_ = 0;                 // the wall clock at the top of the run loop's pass
+  // Accepted events stamped ahead of the clock (within future_limit): a rate-limited warning.
+  service::AheadOfClock ahead_of_clock_{config_.engine.allowed_lateness_ms, config_.future_limit_ms,
+                                        "engine.future_limit"};
   int64_t newest_event_wall_ms_ = 0;      // wall time when it arrived
   bool newest_event_wall_stale_ = false;  // newer event seen; wall time set at the next flush
   uint64_t records_handled_ = 0;

@@ -103,6 +103,10 @@ TEST_CASE("the allow list admits an internal receiver, and only that one") {
   CHECK((*pinned == "127.0.0.1" || *pinned == "::1"));
   CHECK(!AllowList::Parse({"10.0.0.0/33"}).ok());
   CHECK(!AllowList::Parse({"not a host/8"}).ok());
+  // A numeric host that is no address is a typo, not a host name to allow.
+  CHECK(!AllowList::Parse({"999.1.1.1"}).ok());
+  CHECK(!AllowList::Parse({"10.1"}).ok());
+  CHECK(AllowList::Parse({"10.1.2.3", "hooks.internal", "fd00::/8"}).ok());
 }
 
 TEST_CASE("the checked address is pinned: keep-alive reuses the connection") {
@@ -131,6 +135,10 @@ TEST_CASE("6to4 and Teredo addresses are refused when they lead inside") {
     CAPTURE(ip);
     CHECK_FALSE(DeniedAddressReason(ip).empty());
   }
+  // NAT64's local-use prefix (RFC 8215) leads to a site's own IPv4 network, whatever follows.
+  CHECK(DeniedAddressReason("64:ff9b:1::a00:1") == "NAT64 local-use");
+  CHECK(DeniedAddressReason("64:ff9b:1:ffff::8.8.8.8") == "NAT64 local-use");
+  CHECK(DeniedAddressReason("64:ff9b::808:808").empty());  // well-known prefix, public IPv4
   CHECK(DeniedAddressReason("2002:7f00:1::1") == "loopback (embedded IPv4, 6to4)");
   CHECK(DeniedAddressReason("2001::1") == "Teredo tunnel");
   // 6to4 of a public address, and other 2001: networks, stay allowed.

@@ -104,5 +104,25 @@ TEST_CASE("check --config: a valid configuration, a broken one, usage and I/O er
   CHECK(Check({"--config", good, "x.rules"}).code == 2);
 }
 
+TEST_CASE("a bad flag value is reported against the flag, not the file's line") {
+  // Before: `--outbox.drain_timeout=abc` was reported as fl.yaml:6:18, where the file had 3s.
+  Dir dir;
+  dir.Write("ok.rules",
+            "action out = log(path: \"-\")\nrule r {\n  when frequency > 5/min\n"
+            "  then out\n}\n");
+  const std::string config =
+      dir.Write("fl.yaml", "rules: [ok.rules]\nsource: file\noutbox:\n  drain_timeout: 3s\n");
+  std::ostringstream out;
+  std::ostringstream err;
+  CHECK(RunService({"--config", config, "--outbox.drain_timeout=abc"}, out, err) == 2);
+  CAPTURE(err.str());
+  CHECK(err.str().find("  --outbox.drain_timeout: invalid duration 'abc'") != std::string::npos);
+  CHECK(err.str().find("fl.yaml:4") == std::string::npos);
+  // A flag for a key the file does not have is named as the flag too.
+  std::ostringstream err2;
+  CHECK(RunService({"--config", config, "--engine.max_depth=0"}, out, err2) == 2);
+  CHECK(err2.str().find("  --engine.max_depth: '0' is out of range") != std::string::npos);
+}
+
 }  // namespace
 }  // namespace klaxon::cli

@@ -67,6 +67,13 @@ expect 2 "$K" test "$WORK/missing.test.yaml"
 
 expect 0 "$K" replay "$WORK/good.rules" --events "$WORK/empty.jsonl"
 expect 1 "$K" replay "$WORK/bad.rules" --events "$WORK/empty.jsonl"
+# Refused rule files: no events are read, and none are claimed to be.
+printf '{"timestamp": 1700000000}\n' >"$WORK/one.jsonl"
+expect 1 "$K" replay "$WORK/bad.rules" --events "$WORK/one.jsonl"
+grep -q "event.* read" "$WORK/out" && fail "refused rules, yet: $(cat "$WORK/out")"
+mkdir -p "$WORK/norules"
+expect 1 "$K" replay "$WORK/norules" --events "$WORK/one.jsonl"
+grep -q "event.* read" "$WORK/out" && fail "no rules, yet: $(cat "$WORK/out")"
 expect 2 "$K" replay "$WORK/missing.rules" --events "$WORK/empty.jsonl"
 expect 2 "$K" replay "$WORK/good.rules" --events "$WORK/missing.jsonl"
 
@@ -85,4 +92,14 @@ expect 0 "$K" import sentry "$WORK/dropped.json" --partial
 expect 1 "$K" import sentry "$WORK/malformed.json"
 expect 2 "$K" import sentry "$WORK/missing.json"
 expect 2 "$K" import nagios "$WORK/sentry.json"
+
+# run documents its exit statuses like the others; version takes no argument.
+expect 0 "$K" run --help
+grep -q "Exit status: 0" "$WORK/out" || fail "klaxon run --help does not document its exit statuses"
+grep -q "2 usage error" "$WORK/out" || fail "klaxon run --help does not document exit 2"
+expect 2 "$K" run --no-such-flag
+expect 0 "$K" version
+expect 0 "$K" version --help
+expect 2 "$K" version --bogus
+grep -q "unexpected argument '--bogus'" "$WORK/out" || fail "klaxon version --bogus: $(cat "$WORK/out")"
 echo "exit codes: ok"

@@ -57,6 +57,14 @@ wait_http() {
   return 1
 }
 
+# admin_port LOG: waits up to 10 s for `klaxon run`'s "admin server listening" line in LOG and
+# prints the port it names (nothing when it never came).
+admin_port() {
+  local log=$1
+  for _ in $(seq 100); do grep -qs 'admin server listening' "$log" && break; sleep 0.1; done
+  sed -n 's/.*msg="admin server listening".* port=\([0-9]*\).*/\1/p' "$log"
+}
+
 # The (at, rule, state, group) of each notification: from replay JSON, or a receiver's file.
 replay_keys() { python3 -c '
 import json, sys
