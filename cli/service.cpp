@@ -26,8 +26,8 @@
 #include "engine/time_format.h"
 #include "report/status_page.h"
 #include "service/admin_api.h"
-#include "service/listen_address.h"
 #include "service/decode_pool.h"
+#include "service/listen_address.h"
 #include "service/notification_fields.h"
 #include "service/progress_file.h"
 #include "service/restore_horizon.h"
@@ -136,8 +136,14 @@ void Service::AdoptLoadedRules() {
   // Decoders belong to one engine's field table; nothing is in flight here (see Run).
   decode_pool_.reset();
   const Engine& engine = *loaded_->engine;
+  service::DecodePool::FormatFactory new_format;
+  if (config_.source_kind == "kafka" && config_.kafka.format == "sentry_ingest") {
+    std::map<int64_t, std::string> names;
+    for (const SentryProjectConfig& p : config_.sentry.projects) names[p.id] = p.name;
+    new_format = [names] { return std::make_unique<connectors::SentryIngestFormat>(names); };
+  }
   decode_pool_ = std::make_unique<service::DecodePool>([&engine] { return engine.NewDecoder(); },
-                                                       kDecodeWorkers, kDecodeBatches);
+                                                       kDecodeWorkers, kDecodeBatches, new_format);
   // With checkpoints a restart continues from the stored state; the horizon re-read is only the
   // fallback without a state store.
   state_horizon_ms_ = state_ ? 0
@@ -417,8 +423,21 @@ void Service::FlushNotifications() {
   unflushed_records_ = 0;
 }
 
+void Service::CountSkipped(const std::string& type) {
+  // Types come from the topic: past kMaxSkippedTypes distinct ones they are counted together.
+  constexpr size_t kMaxSkippedTypes = 32;
+  auto it = skipped_by_type_.find(type);
+  if (it == skipped_by_type_.end()) {
+    it = skipped_by_type_.size() < kMaxSkippedTypes
+             ? skipped_by_type_.emplace(type, 0).first
+             : skipped_by_type_.try_emplace("other", 0).first;
+  }
+  ++it->second;
+}
+
 int64_t Service::DeadLetter(const service::DecodePool::Item& record, RejectReason reason) {
   log_.Debug("event rejected", {{"reason", RejectReasonName(reason)},
+                                {"detail", record.detail},
                                 {"partition", std::to_string(record.partition)},
                                 {"offset", std::to_string(record.offset)}});
   if (!dead_letters_) return 0;
@@ -428,8 +447,12 @@ int64_t Service::DeadLetter(const service::DecodePool::Item& record, RejectReaso
   const connectors::KafkaHeader headers[] = {{"klaxon-reason", reason_name},
                                              {"klaxon-source-topic", record.topic},
                                              {"klaxon-source-partition", partition},
-                                             {"klaxon-source-offset", offset}};
-  Status st = dead_letters_->Produce(config_.kafka.dead_letter_topic, record.event.raw, 0, headers);
+                                             {"klaxon-source-offset", offset},
+                                             {"klaxon-detail", record.detail}};
+  // klaxon-detail (why a message was invalid_message) only when there is one.
+  const size_t header_count = record.detail[0] != '\0' ? 5 : 4;
+  Status st = dead_letters_->Produce(config_.kafka.dead_letter_topic, record.event.raw, 0,
+                                     std::span(headers, header_count));
   if (!st.ok()) {
     log_.Error("cannot produce to the dead-letter topic", {{"error", st.message()}});
     return 0;
@@ -624,6 +647,12 @@ void Service::HandleRecord(service::DecodePool::Item& record) {
     return;
   }
   if (state_) NoteAdmitted(TopicIndex(record.topic), record.partition, record.offset);
+  if (!record.skipped_type.empty()) {  // kafka.format sentry_ingest: not an error event
+    CountSkipped(record.skipped_type);
+    pending_.push_back({0, 0, TopicIndex(record.topic), record.partition, record.offset, 0});
+    ++unflushed_records_;
+    return;
+  }
   // Reading the clock costs about as much as a tenth of an evaluation here, so the evaluation
   // time is measured on one record in kEvalLatencySampleEvery.
   const bool timed = (++records_handled_ % kEvalLatencySampleEvery) == 0;
@@ -920,6 +949,7 @@ void Service::PublishSnapshot() {
     s->kafka.lag = kafka_->Lag();
     s->kafka.assigned_partitions = kafka_->assigned_partitions();
     s->kafka.pauses = kafka_->counters().pauses;
+    s->kafka.skipped_by_type = skipped_by_type_;
   }
   if (partition_time_) {
     s->kafka.partitions = partition_time_->partitions();

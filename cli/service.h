@@ -98,6 +98,7 @@ class Service {
   // when that end is at or below what a previous run handed over).
   void QueueReleased(const service::PartitionTime::Partition& p);
   int64_t DeadLetter(const service::DecodePool::Item& record, RejectReason reason);
+  void CountSkipped(const std::string& type);
   void EvaluateDecoded(bool all, bool wait);
   void Queue(std::vector<Notification>& notes);
   void FlushNotifications();
@@ -197,6 +198,7 @@ class Service {
   uint64_t submit_failures_ = 0;
   uint64_t suppressed_ = 0;
   uint64_t oversized_ = 0;
+  std::map<std::string, uint64_t> skipped_by_type_;  // kafka.format sentry_ingest
   uint64_t checkpoints_ = 0;
   uint64_t checkpoint_failures_ = 0;
   uint64_t checkpoint_bytes_ = 0;

@@ -303,3 +303,62 @@ TEST_CASE("a multi-valued Sentry key can match two values at once") {
 
 }  // namespace
 }  // namespace klaxon
+
+namespace klaxon {
+namespace {
+
+// Firing notifications per rule over the handled (python-01) and the crash (python-08) events.
+std::map<std::string, int> FiredOverHandledAndCrash(const std::string& rules) {
+  const auto r = rules_dsl::ParseAndCheck({{"t.rules", "action log = log()\n" + rules}});
+  std::string errors;
+  for (const auto& d : r.diagnostics) errors += rules_dsl::FormatDiagnostic(d);
+  INFO(errors);
+  REQUIRE(r.ok());
+  auto engine = Engine::Create(r.rules, EngineOptions{});
+  REQUIRE(engine.ok());
+  std::vector<Notification> out;
+  for (const char* name : {"python-01", "python-08"}) (*engine)->Process(Fixture(name), out);
+  (*engine)->Flush(out);
+  std::map<std::string, int> fired;
+  for (const Notification& n : out) {
+    if (n.state == AlertState::kFiring) ++fired[n.rule_name];
+  }
+  return fired;
+}
+
+TEST_CASE("error.handled / error.unhandled take Sentry's spellings of true and false") {
+  // Sentry's search reads 1/true/yes and 0/false/no, in any case, for its boolean keys.
+  for (const char* yes : {"true", "1", "yes", "TRUE", "Yes", "\"true\""}) {
+    for (const char* no : {"false", "0", "no", "False", "NO", "\"0\""}) {
+      INFO(yes << " " << no);
+      const auto fired = FiredOverHandledAndCrash(
+          std::string("rule crash_u {\n  when error.unhandled:") + yes + "\n  then log\n}\n" +
+          "rule crash_h {\n  when error.handled:" + no + "\n  then log\n}\n" +
+          "rule fine_u {\n  when error.unhandled:" + no + "\n  then log\n}\n" +
+          "rule fine_h {\n  when error.handled:" + yes + "\n  then log\n}\n");
+      // One event each: python-08 is the crash, python-01 the handled error.
+      CHECK(fired == std::map<std::string, int>{
+                         {"crash_u", 1}, {"crash_h", 1}, {"fine_u", 1}, {"fine_h", 1}});
+    }
+  }
+  // A list mixes spellings; it matches both events.
+  CHECK(FiredOverHandledAndCrash("rule r {\n  when error.handled:[1, no]\n  then log\n}\n") ==
+        std::map<std::string, int>{{"r", 2}});
+}
+
+TEST_CASE("error.handled with a value that is no boolean is an error") {
+  const auto r = rules_dsl::ParseAndCheck(
+      {{"t.rules", "action log = log()\nrule r {\n  when error.handled:maybe\n  then log\n}\n"}});
+  REQUIRE_FALSE(r.ok());
+  std::string errors;
+  for (const auto& d : r.diagnostics) errors += rules_dsl::FormatDiagnostic(d);
+  CHECK(errors.find("t.rules:3:22: error: `maybe` is not a boolean") != std::string::npos);
+  CHECK(errors.find("write true or false (or 1/0, yes/no)") != std::string::npos);
+  // Other keys keep their values as written.
+  CHECK(rules_dsl::ParseAndCheck(
+            {{"t.rules", "action log = log()\nrule r {\n  when level:yes\n  then log\n}\n"}})
+            .ok());
+}
+
+}  // namespace
+}  // namespace klaxon
