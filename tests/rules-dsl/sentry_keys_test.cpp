@@ -234,28 +234,32 @@ TEST_CASE("title: the main exception's first line, cut at 100 characters") {
   CHECK(One(R"({"timestamp":1})", "title") == List{"<unlabeled event>"});
 }
 
-TEST_CASE("group by issue counts per issue; new(issue) fires once per issue") {
-  const auto r = rules_dsl::ParseAndCheck(
-      {{"t.rules",
-        "action log = log()\n"
-        "rule per_issue {\n  when frequency >= 2 in 1h\n  group by issue\n  then log\n}\n"
-        "rule new_issue {\n  when new(issue)\n  then log\n}\n"}});
+// Firing notifications per rule of `rules` (after an action `log`) over the fixture events, in
+// the order given.
+std::map<std::string, int> Fired(const std::string& rules, const std::vector<const char*>& events) {
+  const auto r = rules_dsl::ParseAndCheck({{"t.rules", "action log = log()\n" + rules}});
   std::string errors;
   for (const auto& d : r.diagnostics) errors += rules_dsl::FormatDiagnostic(d);
   INFO(errors);
   REQUIRE(r.ok());
   auto engine = Engine::Create(r.rules, EngineOptions{});
   REQUIRE(engine.ok());
-  std::map<std::string, int> fired;
   std::vector<Notification> out;
-  // In the order they were captured (event time order).
-  for (const char* name : {"python-01", "python-02", "python-03", "python-06", "python-07"}) {
-    (*engine)->Process(Fixture(name), out);
-  }
+  for (const char* name : events) (*engine)->Process(Fixture(name), out);
   (*engine)->Flush(out);
+  std::map<std::string, int> fired;
   for (const Notification& n : out) {
     if (n.state == AlertState::kFiring) ++fired[n.rule_name];
   }
+  return fired;
+}
+
+TEST_CASE("group by issue counts per issue; new(issue) fires once per issue") {
+  // In the order they were captured (event time order).
+  auto fired = Fired(
+      "rule per_issue {\n  when frequency >= 2 in 1h\n  group by issue\n  then log\n}\n"
+      "rule new_issue {\n  when new(issue)\n  then log\n}\n",
+      {"python-01", "python-02", "python-03", "python-06", "python-07"});
   CHECK(fired["per_issue"] == 1);  // python-01 and python-07 only
   CHECK(fired["new_issue"] == 4);  // four issues among five events
 }
@@ -309,21 +313,7 @@ namespace {
 
 // Firing notifications per rule over the handled (python-01) and the crash (python-08) events.
 std::map<std::string, int> FiredOverHandledAndCrash(const std::string& rules) {
-  const auto r = rules_dsl::ParseAndCheck({{"t.rules", "action log = log()\n" + rules}});
-  std::string errors;
-  for (const auto& d : r.diagnostics) errors += rules_dsl::FormatDiagnostic(d);
-  INFO(errors);
-  REQUIRE(r.ok());
-  auto engine = Engine::Create(r.rules, EngineOptions{});
-  REQUIRE(engine.ok());
-  std::vector<Notification> out;
-  for (const char* name : {"python-01", "python-08"}) (*engine)->Process(Fixture(name), out);
-  (*engine)->Flush(out);
-  std::map<std::string, int> fired;
-  for (const Notification& n : out) {
-    if (n.state == AlertState::kFiring) ++fired[n.rule_name];
-  }
-  return fired;
+  return Fired(rules, {"python-01", "python-08"});
 }
 
 TEST_CASE("error.handled / error.unhandled take Sentry's spellings of true and false") {

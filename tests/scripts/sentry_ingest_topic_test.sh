@@ -128,13 +128,7 @@ admin: {listen: "127.0.0.1:$ADMIN"}
 YAML
 "$KLAXON_BIN" check --config "$WORK/klaxon.yaml" >/dev/null || fail "check --config"
 "$KLAXON_BIN" replay "$WORK/t.rules" --events "$WORK/replay.jsonl" --format json >"$WORK/replay_notes.jsonl"
-firing() { python3 -c '
-import json, sys
-for line in sys.stdin:
-    n = json.loads(line)
-    if n["state"] == "firing":
-        print(n["at"], n["rule"], json.dumps(n["group"], sort_keys=True))'; }
-firing <"$WORK/replay_notes.jsonl" | sort >"$WORK/want"
+firing_at <"$WORK/replay_notes.jsonl" | sort >"$WORK/want"
 want=$(wc -l <"$WORK/want")
 [ "$want" -ge 10 ] || fail "replay gave only $want firing notifications: $(cat "$WORK/want")"
 grep -q 'crashes {"project": "node-svc"}' "$WORK/want" || fail "no node crash in replay: $(cat "$WORK/want")"
@@ -155,7 +149,7 @@ done
   fail "dead-lettered $(metric klaxon_events_dead_lettered_total), want $hostile: $(tail -5 "$WORK/run.log")"
 wait_lines "$WORK/notifications.jsonl" "$want" 30 || true
 sleep 1  # nothing more may come
-firing <"$WORK/notifications.jsonl" | sort >"$WORK/got"
+firing_at <"$WORK/notifications.jsonl" | sort >"$WORK/got"
 diff "$WORK/want" "$WORK/got" || fail "klaxon run over the topic and klaxon replay differ"
 
 curl -s "http://127.0.0.1:$ADMIN/metrics" >"$WORK/metrics"

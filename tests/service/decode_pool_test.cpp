@@ -111,7 +111,7 @@ TEST_CASE("decode pool: Relay's messages (kafka.format sentry_ingest), held or c
   std::vector<HeldBytes> sources(5);
   sources[0].bytes = test::RelayEventMessage(Event(1), 42);
   sources[1].bytes = test::RelayEventMessage("{broken", 42);  // the decoder's reject
-  sources[2].bytes = "\x81\xa4type";                         // truncated
+  sources[2].bytes = "\x81\xa4type";                          // truncated
   test::MsgpackWriter attachment;
   attachment.Map(2).Str("type").Str("attachment").Str("project_id").Uint(42);
   sources[3].bytes = attachment.Bytes();
