@@ -439,7 +439,6 @@ ParsedConfig ParseConfigProblems(const std::string& text,
     top.StringList("rules", c.rules);
     if (c.rules.empty()) top.SectionError("rules", "list at least one rule file or folder");
     top.Choice("source", c.source_kind, {"kafka", "file", "stdin", "sentry"});
-    c.sentry.enabled = c.source_kind == "sentry" || top.Has("sentry");
     {
       Section k = top.Child("kafka");
       k.String("brokers", c.kafka.brokers);
@@ -462,7 +461,11 @@ ParsedConfig ParseConfigProblems(const std::string& text,
       k.String("dead_letter_topic", c.kafka.dead_letter_topic);
       // What librdkafka would refuse when the consumer is built, refused here, at its line.
       k.StringMap("properties", c.kafka.properties, connectors::CheckKafkaProperty);
+      k.Choice("format", c.kafka.format, {"json", "sentry_ingest"});
     }
+    // Reading Sentry's own topic, the `sentry:` block only names projects: no endpoint.
+    const bool sentry_topic = c.source_kind == "kafka" && c.kafka.format == "sentry_ingest";
+    c.sentry.enabled = c.source_kind == "sentry" || (top.Has("sentry") && !sentry_topic);
     {
       Section se = top.Child("sentry");
       if (c.sentry.enabled && c.source_kind != "sentry" && c.source_kind != "kafka") {
@@ -471,6 +474,11 @@ ParsedConfig ParseConfigProblems(const std::string& text,
       }
       if (c.sentry.enabled && c.source_kind == "kafka" && c.kafka.topics.empty()) {
         top.SectionError("sentry", "produces to the first of kafka.topics: name one there");
+      }
+      if (sentry_topic && se.Has("listen")) {
+        se.SectionError("listen",
+                        "kafka.format sentry_ingest reads Sentry's topic: Klaxon starts no "
+                        "ingestion endpoint then (remove `listen`)");
       }
       se.Listen("listen", c.sentry.listen);
       std::set<int64_t> ids;
@@ -483,8 +491,9 @@ ParsedConfig ParseConfigProblems(const std::string& text,
         p.Integer("burst", project.burst, 1, 1000000000);
         if (project.id == 0) p.ItemError("id", "a project needs its numeric `id` (the DSN's)");
         if (project.name.empty()) p.ItemError("name", "a project needs a `name`");
-        if (project.keys.empty() ||
-            std::find(project.keys.begin(), project.keys.end(), "") != project.keys.end()) {
+        if (!sentry_topic &&
+            (project.keys.empty() ||
+             std::find(project.keys.begin(), project.keys.end(), "") != project.keys.end())) {
           p.ItemError("keys", "list the project's public DSN keys (none may be empty)");
         }
         if (project.id != 0 && !ids.insert(project.id).second) {

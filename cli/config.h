@@ -37,6 +37,9 @@ struct KafkaConfig {
   int64_t statistics_interval_ms = 5000;
   std::string dead_letter_topic;
   std::map<std::string, std::string> properties;  // any librdkafka property, applied last
+  // json: one event JSON per message; sentry_ingest: Relay's msgpack messages on a
+  // self-hosted Sentry's ingest-events topic (connectors/sentry_ingest_format.h).
+  std::string format = "json";
 };
 
 struct FileSourceConfig {

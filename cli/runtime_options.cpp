@@ -1,5 +1,6 @@
 #include "cli/runtime_options.h"
 
+#include <map>
 #include <sstream>
 #include <utility>
 
@@ -9,6 +10,7 @@
 #include "cli/secrets.h"
 #include "cli/sentry_options.h"
 #include "connectors/file_source.h"
+#include "connectors/sentry_ingest_format.h"
 
 namespace klaxon::cli {
 namespace {
@@ -78,6 +80,11 @@ Result<service::RuntimeOptions> RuntimeOptionsFrom(const Config& config, const E
   o.source_kind = config.source_kind;
   o.kafka = KafkaOptionsFrom(config.kafka);
   o.dead_letter_topic = config.kafka.dead_letter_topic;
+  if (config.source_kind == "kafka" && config.kafka.format == "sentry_ingest") {
+    std::map<int64_t, std::string> names;
+    for (const SentryProjectConfig& p : config.sentry.projects) names[p.id] = p.name;
+    o.message_format = [names] { return std::make_unique<connectors::SentryIngestFormat>(names); };
+  }
   if (config.source_kind == "file" || config.source_kind == "stdin") {
     connectors::FileSourceOptions file;
     file.path =

@@ -46,6 +46,8 @@ const char* RejectReasonName(RejectReason r) {
       return "trailing_content";
     case RejectReason::kFutureTimestamp:
       return "future_timestamp";
+    case RejectReason::kInvalidMessage:
+      return "invalid_message";
     case RejectReason::kCount_:
       break;
   }

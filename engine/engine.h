@@ -59,6 +59,7 @@ enum class RejectReason {
   kInvalidTimestamp,
   kTrailingContent,  // more than one JSON value in one line or message
   kFutureTimestamp,  // stamped later than EngineOptions::max_event_time_ms
+  kInvalidMessage,   // not in the source's message format (kafka.format sentry_ingest)
   kCount_            // number of reasons; keep last
 };
 const char* RejectReasonName(RejectReason r);  // "invalid_json", "not_object", ...

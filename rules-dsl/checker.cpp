@@ -167,7 +167,9 @@ class Checker {
         p.kind = Predicate::Kind::kMatch;
         p.field = Field(f.key);
         p.values.reserve(f.values.size());
-        for (const auto& v : f.values) p.values.push_back(v.text);
+        for (const auto& v : f.values) {
+          p.values.push_back(IsSentryBoolean(p.field) ? SentryBoolean(v) : v.text);
+        }
         break;
       case K::kCompare: {
         p.kind = Predicate::Kind::kCompare;
@@ -179,6 +181,21 @@ class Checker {
       }
     }
     return p;
+  }
+
+  // error.handled / error.unhandled hold "true" or "false"; Sentry's search also takes 1/0 and
+  // yes/no in any case (src/sentry/search/events/filter.py, parse_boolean), and so does Klaxon.
+  static bool IsSentryBoolean(const FieldRef& f) {
+    return f.kind == FieldRef::Kind::kDerived &&
+           (f.name == "error.handled" || f.name == "error.unhandled");
+  }
+
+  std::string SentryBoolean(const ast::Value& v) {
+    const std::string lower = Lower(v.text);
+    if (lower == "true" || lower == "1" || lower == "yes") return "true";
+    if (lower == "false" || lower == "0" || lower == "no") return "false";
+    Error(v.pos, "`" + v.text + "` is not a boolean", "write true or false (or 1/0, yes/no)");
+    return v.text;
   }
 
   static bool HasWildcard(const std::vector<std::string>& values) {

@@ -34,7 +34,8 @@ void DecodePool::Batch::AddPartitionEvent(const connectors::Record& record) {
   item.reason = RejectReason::kNone;
 }
 
-DecodePool::DecodePool(const DecoderFactory& new_decoder, int workers, size_t batches) {
+DecodePool::DecodePool(const DecoderFactory& new_decoder, int workers, size_t batches,
+                       const FormatFactory& new_format) {
   if (workers < 1) workers = 1;
   if (batches < 2) batches = 2;
   for (size_t i = 0; i < batches; ++i) {
@@ -43,7 +44,10 @@ DecodePool::DecodePool(const DecoderFactory& new_decoder, int workers, size_t ba
     free_.push_back(batches_.back().get());
   }
   for (int i = 0; i < workers; ++i) {
-    workers_.emplace_back([this, decoder = new_decoder()]() mutable { Work(std::move(decoder)); });
+    workers_.emplace_back(
+        [this, decoder = new_decoder(), format = new_format ? new_format() : nullptr]() mutable {
+          Work(std::move(decoder), std::move(format));
+        });
   }
 }
 
@@ -90,8 +94,40 @@ DecodePool::Batch* DecodePool::TakeDecoded(bool wait) {
 
 void DecodePool::Release(Batch* batch) { free_.push_back(batch); }
 
-void DecodePool::Work(std::unique_ptr<EventDecoder> decoder) {
+void DecodePool::DecodeMessage(Item& item, EventDecoder& decoder,
+                               connectors::SentryIngestFormat& format, Scratch& scratch) {
+  using Kind = connectors::SentryIngestFormat::Kind;
+  item.skipped_type.clear();
+  item.detail = "";
+  std::string_view message = item.held_payload;
+  if (!item.held) {  // the message was copied into event.raw: keep it aside
+    scratch.message.swap(item.event.raw);
+    message = scratch.message;
+  }
+  if (item.truncated) {
+    EventDecoder::ReserveRaw(message, item.event);
+    item.reason = RejectReason::kTooLarge;
+  } else {
+    const connectors::SentryIngestFormat::Outcome o = format.ToEventJson(message, &scratch.json);
+    if (o.kind == Kind::kEvent) {
+      EventDecoder::ReserveRaw(scratch.json, item.event);
+      item.reason = decoder.DecodeInPlace(item.event);
+      // Dead letters carry the message's own bytes, not the JSON taken out of it.
+      if (item.reason != RejectReason::kNone) EventDecoder::ReserveRaw(message, item.event);
+    } else {
+      EventDecoder::ReserveRaw(message, item.event);
+      item.reason = o.kind == Kind::kSkipped ? RejectReason::kNone : RejectReason::kInvalidMessage;
+      if (o.kind == Kind::kSkipped) item.skipped_type.assign(o.type);
+      item.detail = o.error;
+    }
+  }
+  item.held.Reset();  // the source's bytes are not needed any more
+}
+
+void DecodePool::Work(std::unique_ptr<EventDecoder> decoder,
+                      std::unique_ptr<connectors::SentryIngestFormat> format) {
   pthread_setname_np(pthread_self(), "klaxon-decode");  // as `top -H` shows it
+  Scratch scratch;                                      // with a format
   while (true) {
     Batch* batch = nullptr;
     {
@@ -103,6 +139,10 @@ void DecodePool::Work(std::unique_ptr<EventDecoder> decoder) {
     for (size_t i = 0; i < batch->size; ++i) {
       Item& item = batch->items[i];
       if (item.partition_event != connectors::PartitionEvent::kNone) continue;
+      if (format) {
+        DecodeMessage(item, *decoder, *format, scratch);
+        continue;
+      }
       if (item.held) {
         EventDecoder::ReserveRaw(item.held_payload, item.event);
         item.held.Reset();  // the source's bytes are not needed any more

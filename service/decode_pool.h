@@ -18,6 +18,7 @@
 #include <thread>
 #include <vector>
 
+#include "connectors/sentry_ingest_format.h"
 #include "connectors/source.h"
 #include "engine/engine.h"
 #include "engine/event_decoder.h"
@@ -34,6 +35,11 @@ class DecodePool {
     std::string_view held_payload;
     RejectReason reason = RejectReason::kNone;
     bool truncated = false;  // over the source's size limit: not decoded
+    // With a message format (kafka.format sentry_ingest): a message of another type, counted
+    // and passed over (its `type`; empty for events), or why a message was invalid_message.
+    // event.raw keeps the message's own bytes whenever the event is rejected.
+    std::string skipped_type;
+    const char* detail = "";
     std::string topic;
     int32_t partition = -1;
     int64_t offset = -1;  // Kafka offset, or line number for files
@@ -53,11 +59,14 @@ class DecodePool {
     void AddPartitionEvent(const connectors::Record& record);
   };
   using DecoderFactory = std::function<std::unique_ptr<EventDecoder>()>;
+  // Records in Relay's message format rather than event JSON: one converter per worker.
+  using FormatFactory = std::function<std::unique_ptr<connectors::SentryIngestFormat>()>;
 
   static constexpr size_t kBatchSize = 128;
 
   // `batches` bounds the events in flight (batches * kBatchSize).
-  DecodePool(const DecoderFactory& new_decoder, int workers, size_t batches);
+  DecodePool(const DecoderFactory& new_decoder, int workers, size_t batches,
+             const FormatFactory& new_format = nullptr);
   ~DecodePool();  // stops and joins the workers
   DecodePool(const DecodePool&) = delete;
   DecodePool& operator=(const DecodePool&) = delete;
@@ -78,7 +87,15 @@ class DecodePool {
     Batch* batch;
     bool done = false;
   };
-  void Work(std::unique_ptr<EventDecoder> decoder);
+  void Work(std::unique_ptr<EventDecoder> decoder,
+            std::unique_ptr<connectors::SentryIngestFormat> format);
+  struct Scratch {  // a worker's buffers for messages in a format
+    std::string message;
+    std::string json;
+  };
+  // Converts the item's message and decodes the event it carries.
+  static void DecodeMessage(Item& item, EventDecoder& decoder,
+                            connectors::SentryIngestFormat& format, Scratch& scratch);
 
   std::vector<std::unique_ptr<Batch>> batches_;
   std::vector<Batch*> free_;  // caller's thread only

@@ -104,6 +104,11 @@ std::string MetricsText(const RuntimeSnapshot& s, const RunHistograms& histogram
     p.Family("klaxon_kafka_partition_pauses_total", "counter",
              "Times a partition was paused for event-time alignment.");
     p.Sample("klaxon_kafka_partition_pauses_total", {}, static_cast<double>(s.kafka.pauses));
+    p.Family("klaxon_kafka_messages_skipped_total", "counter",
+             "kafka.format sentry_ingest: messages that are no error event, by their type.");
+    for (const auto& [type, count] : s.kafka.skipped_by_type) {
+      p.Sample("klaxon_kafka_messages_skipped_total", {{"type", type}}, static_cast<double>(count));
+    }
     p.Family("klaxon_partition_event_time_seconds", "gauge",
              "Newest event time read from the partition (absent before its first event).");
     p.Family("klaxon_partition_idle", "gauge",

@@ -109,7 +109,8 @@ void Runtime::AdoptLoadedRules() {
   }
   const Engine& engine = *loaded_->engine;
   decode_pool_ = std::make_unique<DecodePool>([&engine] { return engine.NewDecoder(); },
-                                              kDecodeWorkers, kDecodeBatches);
+                                              kDecodeWorkers, kDecodeBatches,
+                                              options_.message_format);
   // With checkpoints a restart continues from the stored state; the horizon re-read is only the
   // fallback without a state store.
   state_horizon_ms_ = state_ ? 0
@@ -342,8 +343,21 @@ void Runtime::FlushNotifications() {
   unflushed_records_ = 0;
 }
 
+void Runtime::CountSkipped(const std::string& type) {
+  // Types come from the topic: past kMaxSkippedTypes distinct ones they are counted together.
+  constexpr size_t kMaxSkippedTypes = 32;
+  auto it = skipped_by_type_.find(type);
+  if (it == skipped_by_type_.end()) {
+    it = skipped_by_type_.size() < kMaxSkippedTypes
+             ? skipped_by_type_.emplace(type, 0).first
+             : skipped_by_type_.try_emplace("other", 0).first;
+  }
+  ++it->second;
+}
+
 int64_t Runtime::DeadLetter(const DecodePool::Item& record, RejectReason reason) {
   log_.Debug("event rejected", {{"reason", RejectReasonName(reason)},
+                                {"detail", record.detail},
                                 {"partition", std::to_string(record.partition)},
                                 {"offset", std::to_string(record.offset)}});
   if (!dead_letters_) return 0;
@@ -353,8 +367,12 @@ int64_t Runtime::DeadLetter(const DecodePool::Item& record, RejectReason reason)
   const connectors::KafkaHeader headers[] = {{"klaxon-reason", reason_name},
                                              {"klaxon-source-topic", record.topic},
                                              {"klaxon-source-partition", partition},
-                                             {"klaxon-source-offset", offset}};
-  Status st = dead_letters_->Produce(options_.dead_letter_topic, record.event.raw, 0, headers);
+                                             {"klaxon-source-offset", offset},
+                                             {"klaxon-detail", record.detail}};
+  // klaxon-detail (why a message was invalid_message) only when there is one.
+  const size_t header_count = record.detail[0] != '\0' ? 5 : 4;
+  Status st = dead_letters_->Produce(options_.dead_letter_topic, record.event.raw, 0,
+                                     std::span(headers, header_count));
   if (!st.ok()) {
     log_.Error("cannot produce to the dead-letter topic", {{"error", st.message()}});
     return 0;
@@ -544,6 +562,12 @@ void Runtime::HandleRecord(DecodePool::Item& record) {
     return;
   }
   if (state_) NoteAdmitted(TopicIndex(record.topic), record.partition, record.offset);
+  if (!record.skipped_type.empty()) {  // kafka.format sentry_ingest: not an error event
+    CountSkipped(record.skipped_type);
+    pending_.push_back({0, 0, TopicIndex(record.topic), record.partition, record.offset, 0});
+    ++unflushed_records_;
+    return;
+  }
   // Reading the clock costs about as much as a tenth of an evaluation here, so the evaluation
   // time is measured on one record in kEvalLatencySampleEvery.
   const bool timed = (++records_handled_ % kEvalLatencySampleEvery) == 0;
@@ -846,6 +870,7 @@ void Runtime::PublishSnapshot() {
     s->kafka.lag = kafka_->Lag();
     s->kafka.assigned_partitions = kafka_->assigned_partitions();
     s->kafka.pauses = kafka_->counters().pauses;
+    s->kafka.skipped_by_type = skipped_by_type_;
   }
   if (partition_time_) {
     s->kafka.partitions = partition_time_->partitions();

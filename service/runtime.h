@@ -102,6 +102,7 @@ class Runtime {
   // when that end is at or below what a previous run handed over).
   void QueueReleased(const PartitionTime::Partition& p);
   int64_t DeadLetter(const DecodePool::Item& record, RejectReason reason);
+  void CountSkipped(const std::string& type);
   void EvaluateDecoded(bool all, bool wait);
   void Queue(std::vector<Notification>& notes);
   void FlushNotifications();
@@ -204,6 +205,7 @@ class Runtime {
   uint64_t submit_failures_ = 0;
   uint64_t suppressed_ = 0;
   uint64_t oversized_ = 0;
+  std::map<std::string, uint64_t> skipped_by_type_;  // kafka.format sentry_ingest
   uint64_t checkpoints_ = 0;
   uint64_t checkpoint_failures_ = 0;
   uint64_t checkpoint_bytes_ = 0;

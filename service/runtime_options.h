@@ -18,6 +18,7 @@
 #include "engine/rule.h"
 #include "engine/status.h"
 #include "ingest/sentry_ingest.h"
+#include "service/decode_pool.h"
 
 namespace klaxon::service {
 
@@ -46,6 +47,8 @@ struct RuntimeOptions {
   // log callback); dead-lettered messages go to dead_letter_topic when it is not empty.
   connectors::KafkaSourceOptions kafka;
   std::string dead_letter_topic;
+  // kafka.format sentry_ingest: each decode worker's converter of Relay's messages (empty: JSON).
+  DecodePool::FormatFactory message_format;
   // Any other source_kind (file, stdin, a test's): the records, one ordered partition. cli opens
   // a FileSource. Kafka and the Sentry endpoint's queue are opened by the runtime: the Kafka
   // consumer starts at the checkpoint's offsets, and the queue belongs to the endpoint.

@@ -43,6 +43,8 @@ struct KafkaSnapshot {
   uint64_t pauses = 0;
   std::vector<PartitionTime::Partition> partitions;
   std::vector<std::string> topic_names;  // PartitionTime::Key::topic indexes this
+  // kafka.format sentry_ingest: messages passed over, by their `type`.
+  std::map<std::string, uint64_t> skipped_by_type;
 };
 
 struct RuntimeSnapshot {

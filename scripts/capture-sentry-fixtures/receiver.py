@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
 """A tiny Sentry ingestion stand-in: answers SDK requests and writes every event they carry.
 
-Usage: receiver.py PORT OUT_DIR PREFIX
+Usage: receiver.py PORT OUT_DIR PREFIX [ENVELOPE_DIR]
 Accepts POST /api/<project>/envelope/ and /api/<project>/store/ (gzip or deflate bodies, chunked or not) and
 writes each `event` item (or store body) to OUT_DIR/PREFIX-NN.json, pretty-printed, in arrival
-order. Other items (sessions, client reports, transactions) are ignored.
+order. Other items (sessions, client reports, transactions) are ignored. With ENVELOPE_DIR,
+every envelope that carries an event is also written there as sent (after Content-Encoding is
+undone) to PREFIX-NN.envelope, and OUT_DIR gets no .json files.
 """
 import json
 import sys
@@ -12,7 +14,9 @@ import zlib
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
 PORT, OUT, PREFIX = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+ENVELOPES = sys.argv[4] if len(sys.argv) > 4 else None
 count = 0
+envelopes = 0
 
 
 def events_of_envelope(body):
@@ -42,7 +46,7 @@ def events_of_envelope(body):
 
 class Handler(BaseHTTPRequestHandler):
     def do_POST(self):
-        global count
+        global count, envelopes
         if self.headers.get("Transfer-Encoding", "").lower() == "chunked":  # @sentry/node
             body = b""
             while True:
@@ -60,12 +64,18 @@ class Handler(BaseHTTPRequestHandler):
             body = zlib.decompress(body)
         events = list(events_of_envelope(body)) if "/envelope/" in self.path else [json.loads(body)]
         event_id = ""
-        for event in events:
+        if ENVELOPES and events and "/envelope/" in self.path:
+            envelopes += 1
+            with open(f"{ENVELOPES}/{PREFIX}-{envelopes:02d}.envelope", "wb") as f:
+                f.write(body)
+        for event in ([] if ENVELOPES else events):
             count += 1
             event_id = event.get("event_id", "")
             with open(f"{OUT}/{PREFIX}-{count:02d}.json", "w") as f:
                 json.dump(event, f, indent=1, sort_keys=True)
                 f.write("\n")
+        if events:
+            event_id = events[-1].get("event_id", "")
         answer = json.dumps({"id": event_id}).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")

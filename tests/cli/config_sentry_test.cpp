@@ -107,5 +107,45 @@ TEST_CASE("sentry: source: sentry needs projects; a file source cannot have the 
         "kafka.topics: name one there");
 }
 
+TEST_CASE("kafka.format sentry_ingest: the sentry block only names projects") {
+  auto c = Parse(R"(rules: [a.rules]
+kafka:
+  topics: [ingest-events]
+  format: sentry_ingest
+sentry:
+  projects:
+    - {id: 1, name: internal}
+    - {id: 2, name: orders-api, keys: [k]}
+)");
+  REQUIRE(c.ok());
+  CHECK(c->kafka.format == "sentry_ingest");
+  CHECK_FALSE(c->sentry.enabled);  // no ingestion endpoint producing to Sentry's topic
+  REQUIRE(c->sentry.projects.size() == 2);
+  CHECK(c->sentry.projects[1].name == "orders-api");
+  // Without projects: events get project_id only.
+  auto bare = Parse("rules: [a]\nkafka: {topics: [ingest-events], format: sentry_ingest}\n");
+  REQUIRE(bare.ok());
+  CHECK(bare->kafka.format == "sentry_ingest");
+  auto json = Parse("rules: [a]\nkafka: {topics: [t]}\n");
+  REQUIRE(json.ok());
+  CHECK(json->kafka.format == "json");
+
+  auto listen = Parse(
+      "rules: [a]\nkafka: {topics: [t], format: sentry_ingest}\nsentry: {listen: ':9000', "
+      "projects: [{id: 1, name: a}]}\n");
+  REQUIRE_FALSE(listen.ok());
+  CHECK(listen.status().message() ==
+        "invalid configuration:\n  klaxon.yaml:3:18: sentry.listen: kafka.format sentry_ingest "
+        "reads Sentry's topic: Klaxon starts no ingestion endpoint then (remove `listen`)");
+  auto other = Parse("rules: [a]\nkafka: {topics: [t], format: msgpack}\n");
+  REQUIRE_FALSE(other.ok());
+  CHECK(other.status().message().find(
+            "kafka.format: must be json or sentry_ingest, not 'msgpack'") != std::string::npos);
+  // With the JSON format, keys are still required (the block starts the endpoint).
+  auto keys = Parse("rules: [a]\nkafka: {topics: [t]}\nsentry: {projects: [{id: 1, name: a}]}\n");
+  REQUIRE_FALSE(keys.ok());
+  CHECK(keys.status().message().find("list the project's public DSN keys") != std::string::npos);
+}
+
 }  // namespace
 }  // namespace klaxon::cli

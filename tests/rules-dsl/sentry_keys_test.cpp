@@ -234,28 +234,32 @@ TEST_CASE("title: the main exception's first line, cut at 100 characters") {
   CHECK(One(R"({"timestamp":1})", "title") == List{"<unlabeled event>"});
 }
 
-TEST_CASE("group by issue counts per issue; new(issue) fires once per issue") {
-  const auto r = rules_dsl::ParseAndCheck(
-      {{"t.rules",
-        "action log = log()\n"
-        "rule per_issue {\n  when frequency >= 2 in 1h\n  group by issue\n  then log\n}\n"
-        "rule new_issue {\n  when new(issue)\n  then log\n}\n"}});
+// Firing notifications per rule of `rules` (after an action `log`) over the fixture events, in
+// the order given.
+std::map<std::string, int> Fired(const std::string& rules, const std::vector<const char*>& events) {
+  const auto r = rules_dsl::ParseAndCheck({{"t.rules", "action log = log()\n" + rules}});
   std::string errors;
   for (const auto& d : r.diagnostics) errors += rules_dsl::FormatDiagnostic(d);
   INFO(errors);
   REQUIRE(r.ok());
   auto engine = Engine::Create(r.rules, EngineOptions{});
   REQUIRE(engine.ok());
-  std::map<std::string, int> fired;
   std::vector<Notification> out;
-  // In the order they were captured (event time order).
-  for (const char* name : {"python-01", "python-02", "python-03", "python-06", "python-07"}) {
-    (*engine)->Process(Fixture(name), out);
-  }
+  for (const char* name : events) (*engine)->Process(Fixture(name), out);
   (*engine)->Flush(out);
+  std::map<std::string, int> fired;
   for (const Notification& n : out) {
     if (n.state == AlertState::kFiring) ++fired[n.rule_name];
   }
+  return fired;
+}
+
+TEST_CASE("group by issue counts per issue; new(issue) fires once per issue") {
+  // In the order they were captured (event time order).
+  auto fired = Fired(
+      "rule per_issue {\n  when frequency >= 2 in 1h\n  group by issue\n  then log\n}\n"
+      "rule new_issue {\n  when new(issue)\n  then log\n}\n",
+      {"python-01", "python-02", "python-03", "python-06", "python-07"});
   CHECK(fired["per_issue"] == 1);  // python-01 and python-07 only
   CHECK(fired["new_issue"] == 4);  // four issues among five events
 }
@@ -299,6 +303,51 @@ TEST_CASE("a multi-valued Sentry key can match two values at once") {
   const auto single = rules_dsl::ParseAndCheck(
       {{"t.rules", "action log = log()\nrule r {\n  when level:a AND level:b\n  then log\n}\n"}});
   CHECK_FALSE(single.ok());
+}
+
+}  // namespace
+}  // namespace klaxon
+
+namespace klaxon {
+namespace {
+
+// Firing notifications per rule over the handled (python-01) and the crash (python-08) events.
+std::map<std::string, int> FiredOverHandledAndCrash(const std::string& rules) {
+  return Fired(rules, {"python-01", "python-08"});
+}
+
+TEST_CASE("error.handled / error.unhandled take Sentry's spellings of true and false") {
+  // Sentry's search reads 1/true/yes and 0/false/no, in any case, for its boolean keys.
+  for (const char* yes : {"true", "1", "yes", "TRUE", "Yes", "\"true\""}) {
+    for (const char* no : {"false", "0", "no", "False", "NO", "\"0\""}) {
+      INFO(yes << " " << no);
+      const auto fired = FiredOverHandledAndCrash(
+          std::string("rule crash_u {\n  when error.unhandled:") + yes + "\n  then log\n}\n" +
+          "rule crash_h {\n  when error.handled:" + no + "\n  then log\n}\n" +
+          "rule fine_u {\n  when error.unhandled:" + no + "\n  then log\n}\n" +
+          "rule fine_h {\n  when error.handled:" + yes + "\n  then log\n}\n");
+      // One event each: python-08 is the crash, python-01 the handled error.
+      CHECK(fired == std::map<std::string, int>{
+                         {"crash_u", 1}, {"crash_h", 1}, {"fine_u", 1}, {"fine_h", 1}});
+    }
+  }
+  // A list mixes spellings; it matches both events.
+  CHECK(FiredOverHandledAndCrash("rule r {\n  when error.handled:[1, no]\n  then log\n}\n") ==
+        std::map<std::string, int>{{"r", 2}});
+}
+
+TEST_CASE("error.handled with a value that is no boolean is an error") {
+  const auto r = rules_dsl::ParseAndCheck(
+      {{"t.rules", "action log = log()\nrule r {\n  when error.handled:maybe\n  then log\n}\n"}});
+  REQUIRE_FALSE(r.ok());
+  std::string errors;
+  for (const auto& d : r.diagnostics) errors += rules_dsl::FormatDiagnostic(d);
+  CHECK(errors.find("t.rules:3:22: error: `maybe` is not a boolean") != std::string::npos);
+  CHECK(errors.find("write true or false (or 1/0, yes/no)") != std::string::npos);
+  // Other keys keep their values as written.
+  CHECK(rules_dsl::ParseAndCheck(
+            {{"t.rules", "action log = log()\nrule r {\n  when level:yes\n  then log\n}\n"}})
+            .ok());
 }
 
 }  // namespace

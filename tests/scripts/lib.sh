@@ -77,6 +77,15 @@ for line in open(sys.argv[1]):
     b = json.loads(line)["body"]
     print(b["at"], b["rule"]["name"], b["state"], json.dumps(b["group"], sort_keys=True))' "$1"; }
 
+# firing_at < NOTIFICATIONS: the (at, rule, group) of each firing notification in the JSON lines
+# of `klaxon replay --format json` or a log() action.
+firing_at() { python3 -c '
+import json, sys
+for line in sys.stdin:
+    n = json.loads(line)
+    if n["state"] == "firing":
+        print(n["at"], n["rule"], json.dumps(n["group"], sort_keys=True))'; }
+
 # single_keys FILE: fails when one notification (at, rule, state, group) reached the receiver
 # under more than one idempotency key (webhook-id).
 single_keys() { python3 - "$1" <<'PY'

@@ -97,3 +97,54 @@ TEST_CASE("decode pool: batches return in submission order with the engine's dec
 
 }  // namespace
 }  // namespace klaxon::service
+
+#include "tests/connectors/relay_message.h"
+
+namespace klaxon::service {
+namespace {
+
+TEST_CASE("decode pool: Relay's messages (kafka.format sentry_ingest), held or copied") {
+  auto engine = TypeEngine();
+  const std::map<int64_t, std::string> names = {{42, "orders-api"}};
+  DecodePool pool([&] { return engine->NewDecoder(); }, 2, 2,
+                  [&] { return std::make_unique<connectors::SentryIngestFormat>(names); });
+  std::vector<HeldBytes> sources(5);
+  sources[0].bytes = test::RelayEventMessage(Event(1), 42);
+  sources[1].bytes = test::RelayEventMessage("{broken", 42);  // the decoder's reject
+  sources[2].bytes = "\x81\xa4type";                          // truncated
+  test::MsgpackWriter attachment;
+  attachment.Map(2).Str("type").Str("attachment").Str("project_id").Uint(42);
+  sources[3].bytes = attachment.Bytes();
+  sources[4].bytes = test::RelayEventMessage(Event(2), 43);
+  for (const bool held : {true, false}) {
+    INFO("held " << held);
+    DecodePool::Batch* batch = pool.Open();
+    for (HeldBytes& s : sources) {
+      connectors::Record record;
+      record.payload = s.bytes;
+      batch->Add(record, held ? s.Hold() : connectors::HeldPayload());
+    }
+    pool.Submit(batch);
+    DecodePool::Batch* done = pool.TakeDecoded(true);
+    REQUIRE(done == batch);
+    const auto& items = done->items;
+    CHECK(items[0].reason == RejectReason::kNone);
+    CHECK(items[0].skipped_type.empty());
+    CHECK(items[0].event.Raw().find(R"(,"project":"orders-api","project_id":42})") !=
+          std::string_view::npos);
+    CHECK(items[4].reason == RejectReason::kNone);
+    CHECK(items[4].event.Raw().ends_with(R"(","project_id":43})"));
+    // Rejected or skipped: the message's own bytes stay, for the dead-letter topic.
+    CHECK(items[1].reason == RejectReason::kInvalidJson);
+    CHECK(items[2].reason == RejectReason::kInvalidMessage);
+    CHECK(std::string(items[2].detail) == "the msgpack message is truncated");
+    CHECK(items[3].reason == RejectReason::kNone);
+    CHECK(items[3].skipped_type == "attachment");
+    for (int i = 1; i <= 3; ++i) CHECK(items[i].event.Raw() == sources[i].bytes);
+    pool.Release(done);
+  }
+  for (const HeldBytes& s : sources) CHECK(s.released == 1);
+}
+
+}  // namespace
+}  // namespace klaxon::service
