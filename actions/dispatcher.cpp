@@ -62,7 +62,20 @@ Dispatcher::Dispatcher(Outbox& outbox, Transport& transport, const Clock& clock,
       clock_(clock),
       options_(std::move(options)),
       rng_(options_.seed != 0 ? options_.seed : std::random_device{}()),
-      history_(options_.history_size) {}
+      history_(options_.history ? options_.history
+                                : std::make_shared<DeliveryHistory>(options_.history_size)) {
+  if (options_.counters_from != nullptr) {
+    const DispatcherStats& c = *options_.counters_from;
+    stats_.enqueued = c.enqueued;
+    stats_.duplicates = c.duplicates;
+    stats_.sent = c.sent;
+    stats_.requests = c.requests;
+    stats_.retried = c.retried;
+    stats_.coalesced = c.coalesced;
+    stats_.failed = c.failed;
+    options_.counters_from = nullptr;  // borrowed for this copy only
+  }
+}
 
 Result<std::unique_ptr<Dispatcher>> Dispatcher::Start(Outbox& outbox,
                                                       std::vector<const Action*> actions,
@@ -244,7 +257,7 @@ Status Dispatcher::Submit(std::span<const Notification> batch, const RuleSet& ru
                                           AlertStateName(n.state), IdempotencyKey(n)));
       }
     }
-    history_.Add(std::move(record), keys);
+    history_->Add(std::move(record), keys);
     for (Prepared& p : items) prepared.push_back(std::move(p));
   }
   if (Status s = EnqueueMany(std::move(prepared)); !s.ok()) return s;
@@ -447,13 +460,13 @@ void Dispatcher::Finish(int64_t id, const DeliveryResult& result, size_t togethe
   if (it != items_.end()) {
     const OutboxItem& item = it->second.item;
     if (result.kind == DeliveryResult::Kind::kAccepted && together > 1) {
-      history_.Update(item.prepared.action, item.prepared.idempotency_key, "coalesced",
-                      fmt::format("delivered in one request with {} other(s)", together - 1));
+      history_->Update(item.prepared.action, item.prepared.idempotency_key, "coalesced",
+                       fmt::format("delivered in one request with {} other(s)", together - 1));
     } else if (result.kind == DeliveryResult::Kind::kAccepted) {
-      history_.Update(item.prepared.action, item.prepared.idempotency_key, "delivered", "");
+      history_->Update(item.prepared.action, item.prepared.idempotency_key, "delivered", "");
     } else {
-      history_.Update(item.prepared.action, item.prepared.idempotency_key, "given up",
-                      result.reason);
+      history_->Update(item.prepared.action, item.prepared.idempotency_key, "given up",
+                       result.reason);
     }
     ActionState& st = actions_[item.prepared.action];
     st.ids.erase(id);
@@ -616,9 +629,9 @@ void Dispatcher::Complete(Work& work, const DeliveryResult& result) {
           continue;
         }
         ++stats_.retried;
-        history_.Update(e.item.prepared.action, e.item.prepared.idempotency_key, "retrying",
-                        fmt::format("{}; attempt {} failed, next at {}", result.reason,
-                                    e.item.attempts, FormatTimeMs(e.item.next_attempt_ms)));
+        history_->Update(e.item.prepared.action, e.item.prepared.idempotency_key, "retrying",
+                         fmt::format("{}; attempt {} failed, next at {}", result.reason,
+                                     e.item.attempts, FormatTimeMs(e.item.next_attempt_ms)));
         (void)outbox_.Reschedule(id, e.item.attempts, e.item.next_attempt_ms);
         MarkReadyIfHead(st, e);
       }

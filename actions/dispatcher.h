@@ -46,6 +46,19 @@ class Silencer;
 
 using LogFn = std::function<void(LogLevel, const std::string&)>;
 
+struct DispatcherStats {
+  uint64_t enqueued = 0;
+  uint64_t duplicates = 0;  // already in the outbox under the same idempotency key
+  uint64_t sent = 0;        // notifications a receiver accepted (digest members included)
+  uint64_t requests = 0;    // deliveries accepted (a digest counts once)
+  uint64_t retried = 0;
+  uint64_t coalesced = 0;                  // notifications folded into another's request
+  std::map<std::string, uint64_t> failed;  // by reason: http_400, expired, gone, disabled, ...
+  uint64_t queue_length = 0;               // pending in memory, in flight included
+  int64_t outbox_size = 0;                 // rows in the outbox
+  std::vector<std::string> disabled_actions;
+};
+
 struct DispatcherOptions {
   int workers = 2;
   int64_t max_age_ms = 3600000;  // give up on a notification this long after it was enqueued
@@ -71,20 +84,11 @@ struct DispatcherOptions {
   int64_t silence_check_ms = 1000;
   // Notifications remembered with their delivery per action, for the status page.
   size_t history_size = 100;
-  LogFn log;  // may be empty; messages never contain secrets
-};
-
-struct DispatcherStats {
-  uint64_t enqueued = 0;
-  uint64_t duplicates = 0;  // already in the outbox under the same idempotency key
-  uint64_t sent = 0;        // notifications a receiver accepted (digest members included)
-  uint64_t requests = 0;    // deliveries accepted (a digest counts once)
-  uint64_t retried = 0;
-  uint64_t coalesced = 0;                  // notifications folded into another's request
-  std::map<std::string, uint64_t> failed;  // by reason: http_400, expired, gone, disabled, ...
-  uint64_t queue_length = 0;               // pending in memory, in flight included
-  int64_t outbox_size = 0;                 // rows in the outbox
-  std::vector<std::string> disabled_actions;
+  // A reload replaces the dispatcher: the history (shared; null: a new one of history_size)
+  // and the counters go on from the previous one, so /metrics counters never go down.
+  std::shared_ptr<DeliveryHistory> history;
+  const DispatcherStats* counters_from = nullptr;  // copied at Start
+  LogFn log;                                       // may be empty; messages never contain secrets
 };
 
 // The delay before retry number `attempt` (1-based) with the jitter factor `u` in [0, 1):
@@ -132,7 +136,8 @@ class Dispatcher {
   DispatcherStats Stats() const;
   std::vector<OutboxItem> Pending() const;  // snapshot, oldest first
   // The last notifications submitted (newest first) and what became of them per action.
-  std::vector<NotificationRecord> RecentNotifications() const { return history_.Newest(); }
+  std::vector<NotificationRecord> RecentNotifications() const { return history_->Newest(); }
+  const std::shared_ptr<DeliveryHistory>& history() const { return history_; }
 
  private:
   struct Entry {
@@ -215,7 +220,7 @@ class Dispatcher {
   bool removing_ = false;
   int64_t next_silence_check_ms_ = 0;  // under mu_
   std::mt19937_64 rng_;
-  DeliveryHistory history_;
+  std::shared_ptr<DeliveryHistory> history_;
   DispatcherStats stats_;
   std::vector<std::thread> workers_;
 };

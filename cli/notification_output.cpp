@@ -95,7 +95,14 @@ void NoiseTable::Add(const Notification& n) {
   }
 }
 
-void NoiseTable::Print(std::ostream& out, const EngineStats& stats, int64_t end_ms) const {
+void NoiseTable::AddOpen(const Notification& firing, int64_t since_ms) {
+  if (firing.rule_index >= rows_.size()) return;
+  ++rows_[firing.rule_index].episodes;
+  open_[std::make_pair(firing.rule_index, GroupKey(firing))] = since_ms;
+}
+
+void NoiseTable::Print(std::ostream& out, const EngineStats& stats, int64_t end_ms,
+                       const std::vector<uint64_t>& matched_before) const {
   std::vector<int64_t> firing(rows_.size());
   for (size_t i = 0; i < rows_.size(); ++i) firing[i] = rows_[i].firing_ms;
   for (const auto& [key, start] : open_) firing[key.first] += end_ms > start ? end_ms - start : 0;
@@ -104,7 +111,8 @@ void NoiseTable::Print(std::ostream& out, const EngineStats& stats, int64_t end_
   out << fmt::format("{:<{}}  {:>13}  {:>8}  {:>12}  {:>14}\n", "rule", width, "notifications",
                      "episodes", "time firing", "events matched");
   for (size_t i = 0; i < rows_.size(); ++i) {
-    const uint64_t matched = i < stats.rules.size() ? stats.rules[i].matches : 0;
+    const uint64_t matched = (i < stats.rules.size() ? stats.rules[i].matches : 0) -
+                             (i < matched_before.size() ? matched_before[i] : 0);
     out << fmt::format("{:<{}}  {:>13}  {:>8}  {:>12}  {:>14}\n", rules_.rules[i].name, width,
                        rows_[i].notifications, rows_[i].episodes,
                        FormatDurationMs(firing[i] / 1000 * 1000), matched);

@@ -28,8 +28,13 @@ class NoiseTable {
  public:
   explicit NoiseTable(const RuleSet& rules) : rules_(rules), rows_(rules.rules.size()) {}
   void Add(const Notification& n);
-  // `end_ms` closes episodes still firing at the end of the replay.
-  void Print(std::ostream& out, const EngineStats& stats, int64_t end_ms) const;
+  // An episode already firing at `since_ms` (replay --since): counted from there, without the
+  // firing notification it had before.
+  void AddOpen(const Notification& firing, int64_t since_ms);
+  // `end_ms` closes episodes still firing at the end of the replay. `matched_before`: each
+  // rule's matches not to count (those before --since); empty: none.
+  void Print(std::ostream& out, const EngineStats& stats, int64_t end_ms,
+             const std::vector<uint64_t>& matched_before = {}) const;
 
  private:
   struct Row {

@@ -6,6 +6,8 @@
 #include <climits>
 #include <fstream>
 #include <iostream>
+#include <map>
+#include <optional>
 #include <ostream>
 
 #include <fmt/format.h>
@@ -40,8 +42,9 @@ constexpr std::string_view kReplayUsage =
     "options:\n"
     "  --events FILE             the event log (required)\n"
     "  --format text|json        json: one notification object per line, nothing else\n"
-    "  --until TIME              run the clock on to TIME (RFC 3339 or Unix seconds) after the\n"
-    "                            last event, so resolves and flatlines due by then show\n"
+    "  --until TIME              replay up to TIME (RFC 3339 or Unix seconds): events stamped\n"
+    "                            later are skipped (counted on stderr), and the clock runs on\n"
+    "                            to TIME, so resolves and flatlines due by then show\n"
     "  --explain                 add window bounds, threshold and the firing events' ids\n"
     "  --payloads                show the exact requests each action would send\n"
     "  --allowed-lateness D      out-of-order tolerance (default 5s; units as in rule files)\n"
@@ -148,6 +151,10 @@ int RunReplay(const Args& args, std::ostream& out, std::ostream& err) {
     err << kReplayUsage;
     return 2;
   }
+  if (since && until && *since > *until) {
+    return flags.UsageError(
+        "--since " + FormatTimeMs(*since) + " is after --until " + FormatTimeMs(*until), err);
+  }
   options.explain = explain;
   // The one clock read of a replay: events stamped beyond it by more than the future limit are
   // outliers (rejected as `klaxon run` rejects them), not the future.
@@ -211,13 +218,36 @@ int RunReplay(const Args& args, std::ostream& out, std::ostream& err) {
   std::vector<Notification> notes;
   std::vector<RejectedLine> rejected;
   InputSummary summary;
+  uint64_t after_until = 0;              // events stamped after --until, not replayed
+  std::vector<uint64_t> matched_before;  // --since: each rule's matches before it
+  int64_t last_event_time = INT64_MIN;
   int64_t last_time = 0;
   int64_t first_time = INT64_MAX;
   std::unique_ptr<ReplayReportBuilder> report;
   if (!report_path.empty()) report = std::make_unique<ReplayReportBuilder>(rules);
+  // --since: episodes firing before it and still firing at it are carried in, from their real
+  // start, so the table and the report do not show them as never having fired.
+  std::map<std::pair<uint32_t, std::vector<std::optional<std::string>>>, Notification> open_before;
+  bool carried = !since.has_value();
+  auto carry = [&] {
+    if (carried) return;
+    carried = true;
+    for (const auto& [key, firing] : open_before) {
+      table.AddOpen(firing, *since);
+      if (report) report->AddOpen(firing);
+    }
+    open_before.clear();
+  };
   auto emit = [&] {
     for (const Notification& n : notes) {
-      if (since && n.at_ms < *since) continue;
+      if (since && n.at_ms < *since) {
+        if (!HasEpisodes(rules.rules[n.rule_index].condition)) continue;
+        const auto key = std::make_pair(n.rule_index, n.group);
+        if (n.state == AlertState::kFiring) open_before[key] = n;
+        if (n.state == AlertState::kResolved) open_before.erase(key);
+        continue;
+      }
+      carry();
       const Rule& rule = rules.rules[n.rule_index];
       if (report) report->Add(n);
       table.Add(n);
@@ -247,12 +277,23 @@ int RunReplay(const Args& args, std::ostream& out, std::ostream& err) {
     }
     DecodingReader::Item* item = *next;
     if (item == nullptr) break;
+    // --until earlier than the log's end: what comes after it is not replayed (counted on stderr).
+    if (until && item->reason == RejectReason::kNone && !item->truncated &&
+        item->event.time_ms > *until) {
+      ++after_until;
+      continue;
+    }
     const ProcessResult r = evaluator.Event(item->event, item->reason, item->truncated, {}, notes);
+    // --since: each rule's matches before it, once event time has passed it.
+    if (since && matched_before.empty() && (*engine)->Watermark() >= *since) {
+      for (const RuleStats& rs : (*engine)->Stats().rules) matched_before.push_back(rs.matches);
+    }
     const RejectReason reason = r.rejected;
     if (reason == RejectReason::kNone) {
       if (!r.late) ahead_of_clock.Observe(r.event_time_ms, clock_ms);
       last_time = std::max(last_time, r.event_time_ms);
       first_time = std::min(first_time, r.event_time_ms);
+      last_event_time = std::max(last_event_time, r.event_time_ms);
       if (report && (!since || r.event_time_ms >= *since)) report->Event(r.event_time_ms);
     }
     if (report) report->Sample(**engine);
@@ -264,13 +305,18 @@ int RunReplay(const Args& args, std::ostream& out, std::ostream& err) {
   }
   evaluator.Finish(until, notes);  // what lateness held back, then what --until releases
   emit();
+  carry();
+  if (since && matched_before.empty() && (*engine)->Watermark() < *since) {
+    for (const RuleStats& rs : (*engine)->Stats().rules) matched_before.push_back(rs.matches);
+  }
   if (until) last_time = std::max(last_time, *until);
   if (format == "text") {
     if (summary.read > 0) out << "\n";
-    table.Print(out, (*engine)->Stats(), last_time);
+    table.Print(out, (*engine)->Stats(), last_time, matched_before);
   }
   if (report) {
     report->Sample(**engine);
+    report->SetMatchedBefore(matched_before);
     report::ReplayReportData data = report->Build(**engine, last_time);
     data.rule_files = loaded->files;
     data.events = events;
@@ -303,7 +349,11 @@ int RunReplay(const Args& args, std::ostream& out, std::ostream& err) {
   // After the summary, whose first line scripts read.
   if (first_time != INT64_MAX) {
     err << fmt::format("klaxon replay: events from {} to {}\n", FormatTimeMs(first_time),
-                       FormatTimeMs(last_time));
+                       FormatTimeMs(last_event_time));
+  }
+  if (after_until > 0) {
+    err << fmt::format("klaxon replay: {} event(s) stamped after --until {} not replayed\n",
+                       after_until, FormatTimeMs(*until));
   }
   return 0;
 }

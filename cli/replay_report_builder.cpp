@@ -68,6 +68,18 @@ void ReplayReportBuilder::Sample(const Engine& engine) {
   next_sample_ms_ = now + interval_ms_;
 }
 
+void ReplayReportBuilder::AddOpen(const Notification& firing) {
+  const Rule& rule = rules_.rules[firing.rule_index];
+  Episode e;
+  e.rule = firing.rule_index;
+  e.row.group = service::GroupText(rule, firing.group);
+  e.row.start_ms = firing.episode_start_ms;
+  e.row.end_ms = INT64_MAX;
+  episodes_.push_back(std::move(e));
+  index_.emplace(std::make_tuple(firing.rule_index, firing.group, firing.episode_start_ms),
+                 episodes_.size() - 1);
+}
+
 void ReplayReportBuilder::Add(const Notification& n) {
   using report::Mark;
   const Rule& rule = rules_.rules[n.rule_index];
@@ -116,9 +128,9 @@ report::ReplayReportData ReplayReportBuilder::Build(const Engine& engine, int64_
     rr.points = std::move(points_[i]);
     rr.marks = std::move(marks_[i]);
     if (i < stats.rules.size()) {
-      rr.matches = stats.rules[i].matches;
-      rr.notifications = stats.rules[i].notifications;
+      rr.matches = stats.rules[i].matches - (i < matched_before_.size() ? matched_before_[i] : 0);
     }
+    rr.notifications = rr.marks.size();  // those shown: from --since on
     data.rules.push_back(std::move(rr));
   }
   // Episodes and the periods when any group of the rule was firing (their union).
@@ -127,7 +139,8 @@ report::ReplayReportData ReplayReportBuilder::Build(const Engine& engine, int64_
     const int64_t end = e.row.end_ms == INT64_MAX ? data.to_ms : e.row.end_ms;
     if (rules_.rules[e.rule].condition.kind != Condition::Kind::kEvery &&
         rules_.rules[e.rule].condition.kind != Condition::Kind::kNewValue) {
-      spans[e.rule].push_back({e.row.start_ms, end});
+      // An episode that began before the report's range is shaded from its start.
+      spans[e.rule].push_back({std::max(e.row.start_ms, data.from_ms), end});
     }
     data.rules[e.rule].episodes.push_back(std::move(e.row));
   }

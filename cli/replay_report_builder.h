@@ -26,6 +26,11 @@ class ReplayReportBuilder {
   // After each event: samples every rule once event time passed the next sampling point.
   void Sample(const Engine& engine);
   void Add(const Notification& n);
+  // An episode already firing when the report starts (replay --since), from its firing
+  // notification before then: shown from its real start, without counting that notification.
+  void AddOpen(const Notification& firing);
+  // Each rule's matches before the report starts, not counted in its table.
+  void SetMatchedBefore(std::vector<uint64_t> matched) { matched_before_ = std::move(matched); }
   void Event(int64_t event_time_ms);  // an accepted event: the time range of the report
 
   report::ReplayReportData Build(const Engine& engine, int64_t end_ms);
@@ -37,6 +42,7 @@ class ReplayReportBuilder {
   int64_t next_sample_ms_ = INT64_MIN;
   int64_t first_ms_ = INT64_MAX;
   int64_t last_ms_ = INT64_MIN;
+  std::vector<uint64_t> matched_before_;
   struct Episode {
     report::EpisodeRow row;
     size_t rule = 0;

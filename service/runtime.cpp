@@ -82,10 +82,13 @@ Result<std::unique_ptr<Runtime::Loaded>> Runtime::Load(Engine* previous) {
   return loaded;
 }
 
-Status Runtime::StartDispatcher() {
+Status Runtime::StartDispatcher(const actions::DispatcherStats* counters_from,
+                                std::shared_ptr<actions::DeliveryHistory> history) {
   std::vector<const actions::Action*> list;
   for (const auto& a : loaded_->bundle.actions) list.push_back(a.get());
   actions::DispatcherOptions options = options_.delivery;
+  options.counters_from = counters_from;
+  options.history = std::move(history);
   options.silencer = delivery_->silencer.get();
   options.log = [this](LogLevel level, const std::string& message) {
     log_.Log(level, "delivery", {{"detail", message}});
@@ -108,9 +111,9 @@ void Runtime::AdoptLoadedRules() {
     evaluator_->SetEngine(loaded_->engine.get());  // event time goes on where it was
   }
   const Engine& engine = *loaded_->engine;
-  decode_pool_ = std::make_unique<DecodePool>([&engine] { return engine.NewDecoder(); },
-                                              kDecodeWorkers, kDecodeBatches,
-                                              options_.message_format);
+  decode_pool_ =
+      std::make_unique<DecodePool>([&engine] { return engine.NewDecoder(); }, kDecodeWorkers,
+                                   kDecodeBatches, options_.message_format);
   // With checkpoints a restart continues from the stored state; the horizon re-read is only the
   // fallback without a state store.
   state_horizon_ms_ = state_ ? 0
@@ -274,10 +277,13 @@ Status Runtime::Reload() {
   // The engine moved the state of unchanged rules over; swap delivery to the new actions.
   // Undelivered items stay in the outbox and are picked up by the new dispatcher.
   dispatcher_->Stop();
+  // Counters and the status page's history go on: a reload is not a restart.
+  const actions::DispatcherStats counters = dispatcher_->Stats();
+  std::shared_ptr<actions::DeliveryHistory> history = dispatcher_->history();
   dispatcher_.reset();
   std::unique_ptr<Loaded> old = std::move(loaded_);
   loaded_ = std::move(next).value();
-  if (Status st = StartDispatcher(); !st.ok()) {
+  if (Status st = StartDispatcher(&counters, std::move(history)); !st.ok()) {
     log_.Error("cannot restart delivery after reload", {{"error", st.message()}});
     return st;
   }

@@ -83,7 +83,9 @@ class Runtime {
 
   Result<std::unique_ptr<Loaded>> Load(Engine* previous);
   Status Reload();
-  Status StartDispatcher();
+  // After a reload: the previous dispatcher's counters and history go on.
+  Status StartDispatcher(const actions::DispatcherStats* counters_from = nullptr,
+                         std::shared_ptr<actions::DeliveryHistory> history = nullptr);
   void AdoptLoadedRules();
   void HandleRecord(DecodePool::Item& record);
   void HandlePartitionEvent(const DecodePool::Item& record);
@@ -171,8 +173,8 @@ class Runtime {
   int64_t newest_event_ms_ = INT64_MIN;  // newest accepted event time
   int64_t clock_ms_ = 0;                 // the wall clock at the top of the run loop's pass
   // Accepted events stamped ahead of the clock (within future_limit): a rate-limited warning.
-  service::AheadOfClock ahead_of_clock_{config_.engine.allowed_lateness_ms, config_.future_limit_ms,
-                                        "engine.future_limit"};
+  AheadOfClock ahead_of_clock_{options_.engine.allowed_lateness_ms, options_.future_limit_ms,
+                               "engine.future_limit"};
   int64_t newest_event_wall_ms_ = 0;      // wall time when it arrived
   bool newest_event_wall_stale_ = false;  // newer event seen; wall time set at the next flush
   uint64_t records_handled_ = 0;

@@ -83,6 +83,19 @@ b = json.loads(open(sys.argv[1]).readline())["body"]
 assert b["rule"]["name"] == "a-errors" and b["state"] == "firing" and b["value"] == 6, b
 PY
 
+# A reload is not a restart: counters never go down, the page keeps its notifications.
+metric() { sed -n "s/^$1 //p" <<<"$(curl -s "$admin/metrics")"; }
+for _ in $(seq 50); do [ "$(metric klaxon_notifications_sent_total)" = 1 ] && break; sleep 0.1; done
+[ "$(metric klaxon_notifications_sent_total)" = 1 ] || fail "sent: $(metric klaxon_notifications_sent_total)"
+code=$(curl -s -o /dev/null -w "%{http_code}" -X POST "$admin/-/reload")
+[ "$code" = 200 ] || fail "second reload refused: $code"
+sleep 0.5  # the next snapshot
+[ "$(metric klaxon_notifications_sent_total)" = 1 ] ||
+  fail "a reload reset klaxon_notifications_sent_total to $(metric klaxon_notifications_sent_total)"
+page="$(curl -s "$admin/")"
+grep -q '<td>a-errors</td>' <<<"$(sed -n '/id="notifications"/,/id="silences"/p' <<<"$page")" ||
+  fail "the status page forgot the notification at a reload"
+
 # SIGTERM while a slow delivery is in flight.
 emit b 4
 for _ in $(seq 50); do grep -q 'rule=b-errors state=firing' "$WORK/run.log" && break; sleep 0.1; done
