@@ -79,6 +79,8 @@ class EngineImpl final : public Engine {
   Status SaveState(std::string& out) const override;
   Status RestoreState(std::string_view snapshot) override;
   Status SaveStateChanges(StateChanges& out) override;
+  void ResendAllChanges() override { full_changes_ = true; }
+  bool ContinueChanges(uint64_t last_rank) override;
 
  private:
   Status Compile();
@@ -129,9 +131,10 @@ class EngineImpl final : public Engine {
   std::vector<std::unique_ptr<DecodedEvent>> pool_;
   std::vector<uint32_t> free_events_;
   EventTimeQueue queue_;
-  bool full_changes_ = true;    // the next SaveStateChanges lists every group
-  uint64_t next_rank_ = 1;      // LRU ranks of incremental snapshots
-  int64_t run_target_ = kNone;  // how far the current Run goes (see the repeat step in Update)
+  bool full_changes_ = true;        // the next SaveStateChanges lists every group
+  bool restored_in_place_ = false;  // RestoreState brought back every rule at its position
+  uint64_t next_rank_ = 1;          // LRU ranks of incremental snapshots
+  int64_t run_target_ = kNone;      // how far the current Run goes (see the repeat step in Update)
   std::vector<Notification>* out_ = nullptr;
   mutable EngineStats stats_;
 };
@@ -1010,6 +1013,9 @@ Status EngineImpl::RestoreState(std::string_view bytes) {
   }
   std::vector<std::unique_ptr<RuleState>> states(compiled_.size());
   const uint32_t rules = r.Count(4 + 1 + 1 + 8 + 8);
+  // Every rule at its position, saved with the same options: the snapshot's groups are this
+  // engine's groups byte for byte (ContinueChanges).
+  bool in_place = rules == compiled_.size() && has_ids == options_.explain;
   for (uint32_t i = 0; i < rules && r.ok(); ++i) {
     const std::string_view id = r.Str();
     const uint8_t mode = r.U8();
@@ -1027,6 +1033,7 @@ Status EngineImpl::RestoreState(std::string_view bytes) {
     std::string error;
     states[cr.index] = LoadRule(cr, has_ids, section, error);
     if (!states[cr.index]) return SnapshotError("corrupt (" + error + ")");
+    in_place = in_place && cr.index == i;
   }
   if (!r.ok()) return SnapshotError("corrupt (rules)");
   if (r.Left() != 0) return SnapshotError("corrupt (bytes left over)");
@@ -1043,6 +1050,8 @@ Status EngineImpl::RestoreState(std::string_view bytes) {
     still_pending.push_back(h.seq);
   }
   std::sort(still_pending.begin(), still_pending.end());
+
+  for (const auto& st : states) in_place = in_place && st != nullptr;
 
   // Commit: nothing below can fail.
   for (CompiledRule& cr : compiled_) {
@@ -1065,7 +1074,17 @@ Status EngineImpl::RestoreState(std::string_view bytes) {
   }
   queue_.RestoreHeaps();
   queue_.RestoreTime(watermark, max_time, next_seq, still_pending);
+  restored_in_place_ = in_place;
   return Status::Ok();
+}
+
+bool EngineImpl::ContinueChanges(uint64_t last_rank) {
+  // After the first SaveStateChanges the rows no longer match what the store holds.
+  if (!restored_in_place_ || !full_changes_ || last_rank == 0) return false;
+  full_changes_ = false;
+  next_rank_ = last_rank + 1;
+  for (CompiledRule& cr : compiled_) cr.state->track_changes = true;
+  return true;
 }
 
 // Rebuilds a version-1 snapshot (SaveState's layout) from a head and its rows.

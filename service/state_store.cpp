@@ -2,6 +2,7 @@
 
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include <unordered_map>
@@ -129,7 +130,7 @@ Result<std::optional<Checkpoint>> StateStore::Load() {
   constexpr char kHeadMagic[] = "KLXSHEAD";
   if (c.engine_state.size() >= 8 && std::memcmp(c.engine_state.data(), kHeadMagic, 8) == 0) {
     const std::string head = std::move(c.engine_state);
-    if (Status s = LoadRows(head, c.engine_state); !s.ok()) return s;
+    if (Status s = LoadRows(head, c.engine_state, c.last_rank); !s.ok()) return s;
   }
   Statement offsets;
   if (sqlite3_prepare_v2(db_, "SELECT topic, partition, next_offset, event_time_ms FROM offsets",
@@ -226,9 +227,11 @@ Status StateStore::ReadParts(std::vector<StateGroupRow>& rows) {
   return Status::Ok();
 }
 
-Status StateStore::LoadRows(std::string_view head, std::string& engine_state) {
+Status StateStore::LoadRows(std::string_view head, std::string& engine_state, uint64_t& last_rank) {
   std::vector<StateGroupRow> rows;
   if (Status s = ReadParts(rows); !s.ok()) return s;
+  last_rank = 0;
+  for (const StateGroupRow& row : rows) last_rank = std::max(last_rank, row.rank);
   if (Status s = AssembleState(head, rows, engine_state); !s.ok()) {
     return Status::InvalidArgument("state store " + path_ + ": " + s.message());
   }
@@ -316,7 +319,11 @@ Status StateStore::Save(const Checkpoint& c) {
       sqlite3_reset(put.s);
     }
   }
-  return Exec("COMMIT");
+  if (Status s = Exec("COMMIT"); !s.ok()) {
+    (void)Exec("ROLLBACK");  // an open transaction would make every later save fail
+    return s;
+  }
+  return Status::Ok();
 }
 
 }  // namespace klaxon::service
