@@ -4,7 +4,8 @@
 # one rule grouping by user.id (so GROUPS groups), read by each given klaxon binary with its own
 # consumer group and state store; then ROUNDS restarts per binary, interleaved (the machine is
 # shared and noisy: compare within a round). Per restart: one new event (level fatal, a new
-# user) is produced, klaxon is started, and the time from exec to its "state restored" log line
+# user, an hour of event time after the previous one: while a run is idle its event time moves
+# on with the wall clock) is produced, klaxon is started, and the time from exec to its "state restored" log line
 # and to the notification of that event (`when level:fatal`, allowed lateness 0, so evaluated as
 # soon as it is read) is taken from the log; then the first checkpoint after the restart (its
 # seconds and bytes, from /metrics), and a SIGTERM (the shutdown checkpoint).
@@ -117,14 +118,15 @@ for r in $(seq "$rounds"); do
   [ $((r % 2)) = 0 ] && order=($(printf '%s\n' "${order[@]}" | tac))
   for i in "${order[@]}"; do
     printf '{"timestamp":%s,"level":"fatal","user":{"id":"restart-%d-%d"},"message":"m"}\n' \
-      "$((1764547200 + 600 + r))" "$i" "$r" | kcat -P -b "$brokers" -t groups
+      "$((1764547200 + 600 + 3600 * r))" "$i" "$r" | kcat -P -b "$brokers" -t groups
     log="$work/b$i.run$r.log"
     start=$(ts)
     "${binaries[$i]}" run --config "$work/b$i.yaml" 2>"$log" &
     pid=$!
     pids+=($pid)
     admin=$(admin_of "$log")
-    for _ in $(seq 600); do grep -qs 'rule=restart-marker' "$log" && break; sleep 0.05; done
+    for _ in $(seq 200); do grep -qs 'rule=restart-marker' "$log" && break; sleep 0.05; done
+    grep -qs 'rule=restart-marker' "$log" || { echo "no notification of the new event:" >&2; tail -5 "$log" >&2; curl -s "$admin/metrics" | grep -E '^klaxon_(events_|event_time|partition)' >&2; }
     read -r cs cb < <(wait_checkpoints "$admin" 1)
     kill -TERM "$pid"
     wait "$pid" || true

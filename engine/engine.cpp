@@ -1088,7 +1088,8 @@ bool EngineImpl::ContinueChanges(uint64_t last_rank) {
 }
 
 // Rebuilds a version-1 snapshot (SaveState's layout) from a head and its rows.
-Status AssembleHead(std::string_view head, std::vector<StateGroupRow>& rows, std::string& out) {
+template <typename Row>
+Status AssembleHead(std::string_view head, std::vector<Row>& rows, std::string& out) {
   if (head.size() < kStateHeaderBytes + kStateTrailerBytes) {
     return SnapshotError("truncated head (" + std::to_string(head.size()) + " bytes)");
   }
@@ -1109,7 +1110,7 @@ Status AssembleHead(std::string_view head, std::vector<StateGroupRow>& rows, std
   const std::string_view engine_part = r.Bytes(r.U64());
   const uint32_t rules = r.Count(4 + 1 + 1 + 8 + 3 * 8 + 4 + 4 + 4);
   if (!r.ok()) return SnapshotError("corrupt (head)");
-  std::sort(rows.begin(), rows.end(), [](const StateGroupRow& a, const StateGroupRow& b) {
+  std::sort(rows.begin(), rows.end(), [](const Row& a, const Row& b) {
     return a.rule != b.rule ? a.rule < b.rule : a.slot < b.slot;
   });
   out.clear();
@@ -1140,7 +1141,7 @@ Status AssembleHead(std::string_view head, std::vector<StateGroupRow>& rows, std
         w.U8(0);  // a free slot
         continue;
       }
-      const StateGroupRow& g = rows[row++];
+      const Row& g = rows[row++];
       if (g.bytes.empty() || g.rank == 0) return SnapshotError("corrupt (group row)");
       if (row < rows.size() && rows[row].rule == rule && rows[row].slot == slot) {
         return SnapshotError("corrupt (two rows for one group)");
@@ -1225,6 +1226,10 @@ GroupStateBytes StateBytesPerGroup(const Rule& rule) {
 }
 
 Status AssembleState(std::string_view head, std::vector<StateGroupRow>& rows, std::string& out) {
+  return AssembleHead(head, rows, out);
+}
+
+Status AssembleState(std::string_view head, std::vector<StateGroupView>& rows, std::string& out) {
   return AssembleHead(head, rows, out);
 }
 

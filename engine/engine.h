@@ -139,6 +139,15 @@ struct StateChanges {
 // live group, its latest row (with its latest non-zero rank), in any order. Refuses (as
 // RestoreState would) a head or rows that do not fit together.
 Status AssembleState(std::string_view head, std::vector<StateGroupRow>& rows, std::string& out);
+// The same over rows whose bytes live in the caller's buffers (a store merging its parts copies
+// no group).
+struct StateGroupView {
+  uint32_t rule = 0;
+  uint32_t slot = 0;
+  uint64_t rank = 0;
+  std::string_view bytes;
+};
+Status AssembleState(std::string_view head, std::vector<StateGroupView>& rows, std::string& out);
 
 class Engine {
  public:

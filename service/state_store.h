@@ -79,7 +79,8 @@ class StateStore {
   Status Error(const std::string& what) const;
   Status SaveRows(const StateChanges& changes);
   Status LoadRows(std::string_view head, std::string& engine_state, uint64_t& last_rank);
-  Status ReadParts(std::vector<StateGroupRow>& rows);
+  // The parts' bytes into `parts`, their merged rows (pointing into `parts`) into `rows`.
+  Status ReadParts(std::vector<std::string>& parts, std::vector<StateGroupView>& rows);
   Status PutPart(const std::string& part);
 
   sqlite3* db_;
