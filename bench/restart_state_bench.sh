@@ -112,7 +112,7 @@ for i in "${!binaries[@]}"; do
     "next (idle) ${s2}s ${b2} bytes; peak RSS ${rss} MB; store $(du -m "$work/outbox-$i.db.state" | cut -f1) MB"
 done
 
-echo "round binary  restored_s  first_event_s  first_checkpoint_s  first_checkpoint_bytes  load"
+echo "round binary  restored_s  (read, restore)  first_event_s  first_checkpoint_s  first_checkpoint_bytes  load"
 for r in $(seq "$rounds"); do
   order=("${!binaries[@]}")
   [ $((r % 2)) = 0 ] && order=($(printf '%s\n' "${order[@]}" | tac))
@@ -130,7 +130,8 @@ for r in $(seq "$rounds"); do
     read -r cs cb < <(wait_checkpoints "$admin" 1)
     kill -TERM "$pid"
     wait "$pid" || true
-    printf '%5s %6s %11s %14s %19s %23s  %s\n' "$r" "$i" "$(since "$start" "$log" 'msg="state restored"')" \
+    parts=$(sed -n 's/.*msg="state restored".* read=\([^ ]*\) restore=\([^ ]*\).*/\1, \2/p' "$log")
+    printf '%5s %6s %11s %16s %14s %19s %23s  %s\n' "$r" "$i" "$(since "$start" "$log" 'msg="state restored"')" "(${parts:-?})" \
       "$(since "$start" "$log" 'rule=restart-marker')" "$cs" "$cb" "$(cut -d' ' -f1 /proc/loadavg)"
   done
 done

@@ -514,6 +514,8 @@ void Service::NoteAdmitted(uint32_t topic, int32_t partition, int64_t offset) {
 
 Status Service::RestoreCheckpoint() {
   if (!state_) return Status::Ok();
+  // How long a restart takes goes with the state's size: the log says where the time went.
+  const auto t0 = std::chrono::steady_clock::now();
   Result<std::optional<service::Checkpoint>> checkpoint = state_->Load();
   if (!checkpoint.ok()) return checkpoint.status();
   if (!checkpoint->has_value()) {
@@ -521,6 +523,7 @@ Status Service::RestoreCheckpoint() {
     return Status::Ok();
   }
   const service::Checkpoint& c = **checkpoint;
+  const auto t1 = std::chrono::steady_clock::now();
   if (Status st = loaded_->engine->RestoreState(c.engine_state); !st.ok()) {
     // Never silently empty: an operator decides to throw state away.
     return Status::FailedPrecondition("state store " + state_->path() + ": " + st.message() +
@@ -528,12 +531,17 @@ Status Service::RestoreCheckpoint() {
   }
   // The store holds these groups already: the next checkpoint appends only what changes.
   const bool in_place = loaded_->engine->ContinueChanges(c.last_rank);
+  auto ms = [](auto d) {
+    return FormatDurationMs(std::chrono::duration_cast<std::chrono::milliseconds>(d).count());
+  };
   restored_offsets_ = c.offsets;
   checkpoint_time_ms_ = c.saved_at_ms;
   log_.Info("state restored", {{"path", state_->path()},
                                {"bytes", std::to_string(c.engine_state.size())},
                                {"partitions", std::to_string(c.offsets.size())},
                                {"next_checkpoint", in_place ? "incremental" : "whole"},
+                               {"read", ms(t1 - t0)},
+                               {"restore", ms(std::chrono::steady_clock::now() - t1)},
                                {"saved_at", FormatTimeMs(c.saved_at_ms)}});
   return Status::Ok();
 }

@@ -1110,9 +1110,12 @@ Status AssembleHead(std::string_view head, std::vector<Row>& rows, std::string& 
   const std::string_view engine_part = r.Bytes(r.U64());
   const uint32_t rules = r.Count(4 + 1 + 1 + 8 + 3 * 8 + 4 + 4 + 4);
   if (!r.ok()) return SnapshotError("corrupt (head)");
-  std::sort(rows.begin(), rows.end(), [](const Row& a, const Row& b) {
+  auto by_group = [](const Row& a, const Row& b) {
     return a.rule != b.rule ? a.rule < b.rule : a.slot < b.slot;
-  });
+  };
+  if (!std::is_sorted(rows.begin(), rows.end(), by_group)) {
+    std::sort(rows.begin(), rows.end(), by_group);
+  }
   out.clear();
   StateWriter w(out);
   out.append(kStateMagic, sizeof(kStateMagic));

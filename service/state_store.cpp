@@ -180,10 +180,14 @@ bool MergeParts(const std::vector<std::string>& parts, std::vector<StateGroupVie
     }
     if (!r.ok() || r.Left() != 0) return false;
   }
-  // Stable: the rows of one group stay in the order of their parts.
-  std::stable_sort(rows.begin(), rows.end(), [](const StateGroupView& a, const StateGroupView& b) {
+  // Stable: the rows of one group stay in the order of their parts. A compacted base alone is
+  // sorted already.
+  auto by_group = [](const StateGroupView& a, const StateGroupView& b) {
     return a.rule != b.rule ? a.rule < b.rule : a.slot < b.slot;
-  });
+  };
+  if (!std::is_sorted(rows.begin(), rows.end(), by_group)) {
+    std::stable_sort(rows.begin(), rows.end(), by_group);
+  }
   size_t kept = 0;
   for (size_t i = 0; i < rows.size();) {
     StateGroupView merged = rows[i];
