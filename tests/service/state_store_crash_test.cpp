@@ -1,6 +1,6 @@
 // Incremental checkpoints across crashes: each "life" is a child process that restores the last
-// checkpoint, goes on from its offset, checkpoints (a full one at start, as the run loop does,
-// then deltas, with compactions) and is killed with SIGKILL between checkpoints, its SQLite
+// checkpoint, goes on from its offset, checkpoints (at once, as the run loop does, then deltas,
+// with compactions) and is killed with SIGKILL between checkpoints, its SQLite
 // connection never closed. After several lives the state restored and fed the rest of the
 // events equals, byte for byte, the state of an engine that ran uninterrupted, and the
 // notifications the lives handed out are exactly the uninterrupted run's.
@@ -10,33 +10,20 @@
 
 #include <csignal>
 #include <cstdio>
-#include <filesystem>
 #include <fstream>
 #include <set>
 #include <string>
 #include <vector>
 
 #include "service/state_store.h"
+#include "tests/connectors/test_util.h"
 #include "tests/engine/engine_test_util.h"
 
 namespace klaxon::service {
 namespace {
 
-namespace fs = std::filesystem;
+using connectors::testing::TempDir;
 using namespace klaxon::testing;
-
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "klaxon-crash-XXXXXX").string();
-    path = ::mkdtemp(tmpl.data());
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  std::string File(const std::string& name) const { return (path / name).string(); }
-};
 
 std::unique_ptr<Engine> MakeEngine() {
   FieldRef user = PathField("user.id", {"user", "id"});
