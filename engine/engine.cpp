@@ -81,6 +81,8 @@ class EngineImpl final : public Engine {
   Status SaveState(std::string& out) const override;
   Status RestoreState(std::string_view snapshot) override;
   Status SaveStateChanges(StateChanges& out) override;
+  void ResendAllChanges() override { full_changes_ = true; }
+  bool ContinueChanges(uint64_t last_rank) override;
 
  private:
   Status Compile();
@@ -132,9 +134,10 @@ class EngineImpl final : public Engine {
   std::vector<std::unique_ptr<DecodedEvent>> pool_;
   std::vector<uint32_t> free_events_;
   EventTimeQueue queue_;
-  bool full_changes_ = true;    // the next SaveStateChanges lists every group
-  uint64_t next_rank_ = 1;      // LRU ranks of incremental snapshots
-  int64_t run_target_ = kNone;  // how far the current Run goes (see the repeat step in Update)
+  bool full_changes_ = true;        // the next SaveStateChanges lists every group
+  bool restored_in_place_ = false;  // RestoreState brought back every rule at its position
+  uint64_t next_rank_ = 1;          // LRU ranks of incremental snapshots
+  int64_t run_target_ = kNone;      // how far the current Run goes (see the repeat step in Update)
   std::vector<Notification>* out_ = nullptr;
   mutable EngineStats stats_;
   // Titles of triggering events for ActiveAlerts: a decoder of the one derived field `title`,
@@ -1060,6 +1063,9 @@ Status EngineImpl::RestoreState(std::string_view bytes) {
   }
   std::vector<std::unique_ptr<RuleState>> states(compiled_.size());
   const uint32_t rules = r.Count(4 + 1 + 1 + 8 + 8);
+  // Every rule at its position, saved with the same options: the snapshot's groups are this
+  // engine's groups byte for byte (ContinueChanges).
+  bool in_place = rules == compiled_.size() && has_ids == options_.explain;
   for (uint32_t i = 0; i < rules && r.ok(); ++i) {
     const std::string_view id = r.Str();
     const uint8_t mode = r.U8();
@@ -1077,6 +1083,7 @@ Status EngineImpl::RestoreState(std::string_view bytes) {
     std::string error;
     states[cr.index] = LoadRule(cr, has_ids, section, error);
     if (!states[cr.index]) return SnapshotError("corrupt (" + error + ")");
+    in_place = in_place && cr.index == i;
   }
   if (!r.ok()) return SnapshotError("corrupt (rules)");
   if (r.Left() != 0) return SnapshotError("corrupt (bytes left over)");
@@ -1093,6 +1100,8 @@ Status EngineImpl::RestoreState(std::string_view bytes) {
     still_pending.push_back(h.seq);
   }
   std::sort(still_pending.begin(), still_pending.end());
+
+  for (const auto& st : states) in_place = in_place && st != nullptr;
 
   // Commit: nothing below can fail.
   for (CompiledRule& cr : compiled_) {
@@ -1115,11 +1124,22 @@ Status EngineImpl::RestoreState(std::string_view bytes) {
   }
   queue_.RestoreHeaps();
   queue_.RestoreTime(watermark, max_time, next_seq, still_pending);
+  restored_in_place_ = in_place;
   return Status::Ok();
 }
 
+bool EngineImpl::ContinueChanges(uint64_t last_rank) {
+  // After the first SaveStateChanges the rows no longer match what the store holds.
+  if (!restored_in_place_ || !full_changes_ || last_rank == 0) return false;
+  full_changes_ = false;
+  next_rank_ = last_rank + 1;
+  for (CompiledRule& cr : compiled_) cr.state->track_changes = true;
+  return true;
+}
+
 // Rebuilds a version-1 snapshot (SaveState's layout) from a head and its rows.
-Status AssembleHead(std::string_view head, std::vector<StateGroupRow>& rows, std::string& out) {
+template <typename Row>
+Status AssembleHead(std::string_view head, std::vector<Row>& rows, std::string& out) {
   if (head.size() < kStateHeaderBytes + kStateTrailerBytes) {
     return SnapshotError("truncated head (" + std::to_string(head.size()) + " bytes)");
   }
@@ -1140,9 +1160,12 @@ Status AssembleHead(std::string_view head, std::vector<StateGroupRow>& rows, std
   const std::string_view engine_part = r.Bytes(r.U64());
   const uint32_t rules = r.Count(4 + 1 + 1 + 8 + 3 * 8 + 4 + 4 + 4);
   if (!r.ok()) return SnapshotError("corrupt (head)");
-  std::sort(rows.begin(), rows.end(), [](const StateGroupRow& a, const StateGroupRow& b) {
+  auto by_group = [](const Row& a, const Row& b) {
     return a.rule != b.rule ? a.rule < b.rule : a.slot < b.slot;
-  });
+  };
+  if (!std::is_sorted(rows.begin(), rows.end(), by_group)) {
+    std::sort(rows.begin(), rows.end(), by_group);
+  }
   out.clear();
   StateWriter w(out);
   out.append(kStateMagic, sizeof(kStateMagic));
@@ -1171,7 +1194,7 @@ Status AssembleHead(std::string_view head, std::vector<StateGroupRow>& rows, std
         w.U8(0);  // a free slot
         continue;
       }
-      const StateGroupRow& g = rows[row++];
+      const Row& g = rows[row++];
       if (g.bytes.empty() || g.rank == 0) return SnapshotError("corrupt (group row)");
       if (row < rows.size() && rows[row].rule == rule && rows[row].slot == slot) {
         return SnapshotError("corrupt (two rows for one group)");
@@ -1256,6 +1279,10 @@ GroupStateBytes StateBytesPerGroup(const Rule& rule) {
 }
 
 Status AssembleState(std::string_view head, std::vector<StateGroupRow>& rows, std::string& out) {
+  return AssembleHead(head, rows, out);
+}
+
+Status AssembleState(std::string_view head, std::vector<StateGroupView>& rows, std::string& out) {
   return AssembleHead(head, rows, out);
 }
 

@@ -143,6 +143,15 @@ struct StateChanges {
 // live group, its latest row (with its latest non-zero rank), in any order. Refuses (as
 // RestoreState would) a head or rows that do not fit together.
 Status AssembleState(std::string_view head, std::vector<StateGroupRow>& rows, std::string& out);
+// The same over rows whose bytes live in the caller's buffers (a store merging its parts copies
+// no group).
+struct StateGroupView {
+  uint32_t rule = 0;
+  uint32_t slot = 0;
+  uint64_t rank = 0;
+  std::string_view bytes;
+};
+Status AssembleState(std::string_view head, std::vector<StateGroupView>& rows, std::string& out);
 
 class Engine {
  public:
@@ -209,6 +218,15 @@ class Engine {
   // restores exactly what SaveState would have saved. The first call after Create (a start, a
   // reload or a restore) lists every group (`full`). Marks cost one flag per changed group.
   virtual Status SaveStateChanges(StateChanges& out) = 0;
+  // The changes the last SaveStateChanges returned were not stored (the store's write failed):
+  // the next call lists every group again, so what was lost cannot be missed.
+  virtual void ResendAllChanges() = 0;
+  // Right after RestoreState of an incremental checkpoint whose store keeps its groups as rows
+  // (ranks up to `last_rank`): the next SaveStateChanges lists only what changes from here,
+  // not every group, so a restart does not rewrite the whole state. Refused (false; the next
+  // changes list every group) unless the restore brought back every rule at its position with
+  // the same options, the only case in which the stored rows are this engine's groups.
+  virtual bool ContinueChanges(uint64_t last_rank) = 0;
 };
 
 }  // namespace klaxon

@@ -156,6 +156,7 @@ class Runtime {
   std::vector<Admitted> admitted_;
   size_t admitted_last_ = 0;
   std::vector<PartitionOffset> restored_offsets_;  // applied when the source opens
+  StateChanges checkpoint_changes_;                // reused: only changed groups are written
   int64_t checkpoint_at_ms_ = 0;                   // clock time of the last checkpoint attempt
   std::vector<Notification> notes_;                // reused
   std::deque<Pending> pending_;           // records handed out, in order, not yet marked processed

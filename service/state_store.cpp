@@ -2,9 +2,8 @@
 
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <cstring>
-
-#include <unordered_map>
 
 #include "engine/hash.h"
 #include "engine/state_codec.h"
@@ -129,7 +128,7 @@ Result<std::optional<Checkpoint>> StateStore::Load() {
   constexpr char kHeadMagic[] = "KLXSHEAD";
   if (c.engine_state.size() >= 8 && std::memcmp(c.engine_state.data(), kHeadMagic, 8) == 0) {
     const std::string head = std::move(c.engine_state);
-    if (Status s = LoadRows(head, c.engine_state); !s.ok()) return s;
+    if (Status s = LoadRows(head, c.engine_state, c.last_rank); !s.ok()) return s;
   }
   Statement offsets;
   if (sqlite3_prepare_v2(db_, "SELECT topic, partition, next_offset, event_time_ms FROM offsets",
@@ -150,7 +149,8 @@ Result<std::optional<Checkpoint>> StateStore::Load() {
 namespace {
 
 // A part: u32 row count, per row u32 rule, u32 slot, u64 rank, u32 length + bytes.
-void AppendRows(const StateGroupRow* rows, size_t n, std::string& out) {
+template <typename Row>
+void AppendRows(const Row* rows, size_t n, std::string& out) {
   StateWriter w(out);
   w.U32(static_cast<uint32_t>(n));
   for (size_t i = 0; i < n; ++i) {
@@ -162,50 +162,62 @@ void AppendRows(const StateGroupRow* rows, size_t n, std::string& out) {
 }
 
 // Applies parts in order, as the engine produced them: the latest row of a group wins, a row
-// without bytes removes the group, a rank of 0 keeps the group's rank.
-bool MergeParts(const std::vector<std::string>& parts, std::vector<StateGroupRow>& rows) {
-  std::unordered_map<uint64_t, size_t> at;  // (rule, slot) -> row
+// without bytes removes the group, a rank of 0 keeps the group's rank. The rows point into
+// `parts` (no group is copied) and come out sorted by rule and slot. A sort rather than a hash
+// map over the groups: a restart with a million groups spends its time here.
+bool MergeParts(const std::vector<std::string>& parts, std::vector<StateGroupView>& rows) {
+  rows.clear();
   for (const std::string& part : parts) {
     StateReader r(part);
     const uint32_t n = r.Count(4 + 4 + 8 + 4);
+    rows.reserve(rows.size() + n);
     for (uint32_t i = 0; i < n && r.ok(); ++i) {
-      const uint32_t rule = r.U32();
-      const uint32_t slot = r.U32();
-      const uint64_t rank = r.U64();
-      const std::string_view bytes = r.Str();
-      const uint64_t key = uint64_t{rule} << 32 | slot;
-      auto it = at.find(key);
-      if (rank == 0 && !bytes.empty()) {
-        if (it == at.end() || rows[it->second].bytes.empty()) return false;  // nothing to update
-        rows[it->second].bytes.assign(bytes);
-        continue;
-      }
-      if (it == at.end()) {
-        if (bytes.empty()) continue;
-        it = at.emplace(key, rows.size()).first;
-        rows.emplace_back();
-      }
-      StateGroupRow& row = rows[it->second];
-      row.rule = rule;
-      row.slot = slot;
-      row.rank = rank;
-      row.bytes.assign(bytes);  // empty: removed (dropped below)
+      StateGroupView& row = rows.emplace_back();
+      row.rule = r.U32();
+      row.slot = r.U32();
+      row.rank = r.U64();
+      row.bytes = r.Str();
     }
     if (!r.ok() || r.Left() != 0) return false;
   }
-  std::erase_if(rows, [](const StateGroupRow& row) { return row.bytes.empty(); });
+  // Stable: the rows of one group stay in the order of their parts. A compacted base alone is
+  // sorted already.
+  auto by_group = [](const StateGroupView& a, const StateGroupView& b) {
+    return a.rule != b.rule ? a.rule < b.rule : a.slot < b.slot;
+  };
+  if (!std::is_sorted(rows.begin(), rows.end(), by_group)) {
+    std::stable_sort(rows.begin(), rows.end(), by_group);
+  }
+  size_t kept = 0;
+  for (size_t i = 0; i < rows.size();) {
+    StateGroupView merged = rows[i];
+    if (merged.rank == 0 && !merged.bytes.empty()) return false;  // an update of nothing
+    size_t j = i + 1;
+    for (; j < rows.size() && rows[j].rule == merged.rule && rows[j].slot == merged.slot; ++j) {
+      const StateGroupView& row = rows[j];
+      if (row.rank == 0 && !row.bytes.empty()) {
+        if (merged.bytes.empty()) return false;  // nothing to update
+        merged.bytes = row.bytes;
+      } else {
+        merged = row;  // without bytes: removed
+      }
+    }
+    if (!merged.bytes.empty()) rows[kept++] = merged;
+    i = j;
+  }
+  rows.resize(kept);
   return true;
 }
 
 }  // namespace
 
-Status StateStore::ReadParts(std::vector<StateGroupRow>& rows) {
+Status StateStore::ReadParts(std::vector<std::string>& parts, std::vector<StateGroupView>& rows) {
   Statement read;
   if (sqlite3_prepare_v2(db_, "SELECT seq, rows, sum FROM parts ORDER BY seq", -1, &read.s,
                          nullptr) != SQLITE_OK) {
     return Error("cannot read the checkpoint's parts");
   }
-  std::vector<std::string> parts;
+  parts.clear();
   int step;
   while ((step = sqlite3_step(read.s)) == SQLITE_ROW) {
     const void* blob = sqlite3_column_blob(read.s, 1);
@@ -226,9 +238,12 @@ Status StateStore::ReadParts(std::vector<StateGroupRow>& rows) {
   return Status::Ok();
 }
 
-Status StateStore::LoadRows(std::string_view head, std::string& engine_state) {
-  std::vector<StateGroupRow> rows;
-  if (Status s = ReadParts(rows); !s.ok()) return s;
+Status StateStore::LoadRows(std::string_view head, std::string& engine_state, uint64_t& last_rank) {
+  std::vector<std::string> parts;
+  std::vector<StateGroupView> rows;
+  if (Status s = ReadParts(parts, rows); !s.ok()) return s;
+  last_rank = 0;
+  for (const StateGroupView& row : rows) last_rank = std::max(last_rank, row.rank);
   if (Status s = AssembleState(head, rows, engine_state); !s.ok()) {
     return Status::InvalidArgument("state store " + path_ + ": " + s.message());
   }
@@ -261,8 +276,9 @@ Status StateStore::SaveRows(const StateChanges& changes) {
   if (Status s = PutPart(part_); !s.ok()) return s;
   (changes.full ? base_bytes_ : delta_bytes_) += part_.size();
   if (delta_bytes_ <= base_bytes_) return Status::Ok();
-  std::vector<StateGroupRow> rows;
-  if (Status s = ReadParts(rows); !s.ok()) return s;
+  std::vector<std::string> parts;
+  std::vector<StateGroupView> rows;
+  if (Status s = ReadParts(parts, rows); !s.ok()) return s;
   part_.clear();
   AppendRows(rows.data(), rows.size(), part_);
   if (Status s = Exec("DELETE FROM parts"); !s.ok()) return s;
@@ -316,7 +332,11 @@ Status StateStore::Save(const Checkpoint& c) {
       sqlite3_reset(put.s);
     }
   }
-  return Exec("COMMIT");
+  if (Status s = Exec("COMMIT"); !s.ok()) {
+    (void)Exec("ROLLBACK");  // an open transaction would make every later save fail
+    return s;
+  }
+  return Status::Ok();
 }
 
 }  // namespace klaxon::service

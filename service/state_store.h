@@ -47,6 +47,9 @@ struct Checkpoint {
   const StateChanges* changes = nullptr;
   std::vector<PartitionOffset> offsets;
   int64_t saved_at_ms = 0;  // wall clock, for logs and metrics
+  // Load, of an incremental checkpoint: the highest rank of its group rows, for
+  // Engine::ContinueChanges (the next save then appends only what changed). 0: saved whole.
+  uint64_t last_rank = 0;
 };
 
 class StateStore {
@@ -75,8 +78,9 @@ class StateStore {
   Status Exec(const char* sql);
   Status Error(const std::string& what) const;
   Status SaveRows(const StateChanges& changes);
-  Status LoadRows(std::string_view head, std::string& engine_state);
-  Status ReadParts(std::vector<StateGroupRow>& rows);
+  Status LoadRows(std::string_view head, std::string& engine_state, uint64_t& last_rank);
+  // The parts' bytes into `parts`, their merged rows (pointing into `parts`) into `rows`.
+  Status ReadParts(std::vector<std::string>& parts, std::vector<StateGroupView>& rows);
   Status PutPart(const std::string& part);
 
   sqlite3* db_;

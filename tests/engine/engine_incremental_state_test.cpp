@@ -172,6 +172,100 @@ TEST_CASE("incremental snapshots assemble to SaveState's bytes at every checkpoi
   }
 }
 
+TEST_CASE("incremental snapshots: changes a store failed to write are listed again") {
+  EngineOptions options;
+  options.allowed_lateness_ms = 0;
+  std::mt19937_64 rng(5);
+  auto e = Make(options);
+  std::vector<Notification> out;
+  int64_t t = kT0;
+  auto feed = [&](int n) {
+    for (int i = 0; i < n; ++i) e->Process(Event(rng, t += 37, i), out);
+  };
+  RowStore store;
+  StateChanges c;
+  feed(300);
+  REQUIRE(e->SaveStateChanges(c).ok());
+  store.Apply(c);
+  feed(200);
+  REQUIRE(e->SaveStateChanges(c).ok());  // the store's write fails: these rows are lost
+  REQUIRE(c.group_count > 0);
+  e->ResendAllChanges();
+  feed(20);
+  REQUIRE(e->SaveStateChanges(c).ok());
+  CHECK(c.full);
+  store.Apply(c);
+  std::string whole;
+  REQUIRE(e->SaveState(whole).ok());
+  CHECK(store.Assemble() == whole);
+  // Listed once: the next changes are incremental again.
+  feed(5);
+  REQUIRE(e->SaveStateChanges(c).ok());
+  CHECK_FALSE(c.full);
+  store.Apply(c);
+  REQUIRE(e->SaveState(whole).ok());
+  CHECK(store.Assemble() == whole);
+}
+
+TEST_CASE("incremental snapshots: a restored engine continues the stored rows") {
+  EngineOptions options;
+  options.allowed_lateness_ms = 100;
+  options.max_groups_per_rule = 9;  // eviction and slot reuse
+  std::mt19937_64 rng(11);
+  int64_t t = kT0;
+  std::vector<Notification> out;
+  auto feed = [&](Engine& e, int n) {
+    for (int i = 0; i < n; ++i) e.Process(Event(rng, t += 53, i), out);
+  };
+  auto live = Make(options);
+  RowStore store;
+  StateChanges c;
+  for (int round = 0; round < 5; ++round) {
+    feed(*live, 150);
+    REQUIRE(live->SaveStateChanges(c).ok());
+    store.Apply(c);
+  }
+  uint64_t last_rank = 0;
+  for (const auto& [key, row] : store.rows) last_rank = std::max(last_rank, row.rank);
+
+  auto restored = Make(options);
+  REQUIRE(restored->RestoreState(store.Assemble()).ok());
+  REQUIRE(restored->ContinueChanges(last_rank));
+  REQUIRE(restored->SaveStateChanges(c).ok());
+  CHECK_FALSE(c.full);
+  CHECK(c.group_count == 0);  // nothing changed since the restore
+  store.Apply(c);
+  for (int round = 0; round < 5; ++round) {
+    feed(*restored, 4);  // a few groups: the others keep their stored ranks
+    REQUIRE(restored->SaveStateChanges(c).ok());
+    CHECK_FALSE(c.full);
+    store.Apply(c);
+    std::string whole;
+    REQUIRE(restored->SaveState(whole).ok());
+    REQUIRE(store.Assemble() == whole);
+  }
+  // Only right after the restore, and not twice.
+  CHECK_FALSE(restored->ContinueChanges(last_rank));
+
+  // Rules changed between the runs, or other options: the stored rows are not this engine's.
+  std::string state;
+  REQUIRE(live->SaveState(state).ok());
+  RuleSet fewer;
+  fewer.rules = Rules();
+  fewer.rules.erase(fewer.rules.begin());
+  auto changed = Engine::Create(std::move(fewer), options);
+  REQUIRE(changed.ok());
+  REQUIRE((*changed)->RestoreState(state).ok());
+  CHECK_FALSE((*changed)->ContinueChanges(last_rank));
+  EngineOptions explain = options;
+  explain.explain = true;
+  auto other = Make(explain);
+  REQUIRE(other->RestoreState(state).ok());
+  CHECK_FALSE(other->ContinueChanges(last_rank));
+  auto fresh = Make(options);
+  CHECK_FALSE(fresh->ContinueChanges(last_rank));  // nothing restored
+}
+
 TEST_CASE("incremental snapshots: a damaged head or rows that do not fit are refused") {
   EngineOptions options;
   options.allowed_lateness_ms = 0;

@@ -13,6 +13,9 @@
 #include <fstream>
 #include <string>
 
+#include "engine/hash.h"
+#include "engine/state_codec.h"
+
 namespace klaxon::service {
 namespace {
 
@@ -253,6 +256,36 @@ TEST_CASE("state store: a damaged checkpoint part is refused by name") {
   REQUIRE_FALSE(loaded.ok());
   CHECK(loaded.status().message() ==
         "state store " + path + ": checkpoint part 1 is corrupt (checksum mismatch)");
+  {
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
+    REQUIRE(sqlite3_exec(db, "DELETE FROM parts", nullptr, nullptr, nullptr) == SQLITE_OK);
+    sqlite3_close(db);
+  }
+  {
+    // A well-formed part with a valid checksum that updates a group no part holds.
+    std::string part;
+    StateWriter w(part);
+    w.U32(1);
+    w.U32(0);  // rule
+    w.U32(3);  // slot
+    w.U64(0);  // rank 0: an update of the group's bytes
+    w.Str("x");
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
+    sqlite3_stmt* put = nullptr;
+    REQUIRE(sqlite3_prepare_v2(db, "INSERT INTO parts (rows, sum) VALUES (?1, ?2)", -1, &put,
+                               nullptr) == SQLITE_OK);
+    sqlite3_bind_blob(put, 1, part.data(), static_cast<int>(part.size()), SQLITE_STATIC);
+    sqlite3_bind_int64(put, 2, static_cast<int64_t>(Fnv1a64(part)));
+    CHECK(sqlite3_step(put) == SQLITE_DONE);
+    sqlite3_finalize(put);
+    sqlite3_close(db);
+  }
+  loaded = (*store)->Load();
+  REQUIRE_FALSE(loaded.ok());
+  CHECK(loaded.status().message() ==
+        "state store " + path + ": checkpoint parts do not fit together (corrupt)");
   {
     sqlite3* db = nullptr;
     REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
