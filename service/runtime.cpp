@@ -236,8 +236,17 @@ Status Runtime::Start() {
                              const std::string& body) {
     actions::Silencer& silencer = *delivery_->silencer;
     const int64_t now = NowMs();
-    if (method == "POST") return PostSilence(silencer, body, now);
-    if (method == "DELETE") return DeleteSilence(silencer, id, now);
+    if (method == "POST" || method == "DELETE") {
+      // Who muted what is worth a line in the log (the status page's forms log theirs too).
+      ApiResponse r =
+          method == "POST" ? PostSilence(silencer, body, now) : DeleteSilence(silencer, id, now);
+      if (r.status == 200 && method == "POST") {
+        log_.Info("silence added through the API", {{"answer", r.body}});
+      } else if (r.status == 200) {
+        log_.Info("silence expired through the API", {{"id", id}});
+      }
+      return r;
+    }
     return id.empty() ? ListSilences(silencer, now) : GetSilence(silencer, id, now);
   };
   handlers.status_page = [this](const std::string& message) {
@@ -939,6 +948,7 @@ std::string Runtime::SilenceForm(const std::string& form,
   const int64_t now = NowMs();
   if (form == "expire") {
     const Status st = silencer.Expire(field("id"), now);
+    if (st.ok()) log_.Info("silence expired from the status page", {{"id", field("id")}});
     return st.ok() ? "Silence " + field("id") + " expired." : "Not done: " + st.message();
   }
   actions::Silence silence;
