@@ -26,8 +26,11 @@ std::string ValueLabel(const Rule& r) {
   const Condition& c = r.condition;
   const std::string window = FormatDurationMs(c.window_ms);
   switch (c.kind) {
-    case Condition::Kind::kCount:
-      return "events in " + window;
+    case Condition::Kind::kCount: {
+      // The engine counts only as far as the rule needs (docs/rules.md): say so on the axis.
+      const std::optional<uint64_t> cap = ValueSaturation(r);
+      return "events in " + window + (cap ? ", counted up to " + std::to_string(*cap) : "");
+    }
     case Condition::Kind::kUnique:
       return "distinct " + c.field.name + " in " + window;
     case Condition::Kind::kChange:

@@ -1278,6 +1278,15 @@ GroupStateBytes StateBytesPerGroup(const Rule& rule) {
   return b;
 }
 
+std::optional<uint64_t> ValueSaturation(const Rule& rule) {
+  if (rule.condition.kind != Condition::Kind::kCount) return std::nullopt;
+  uint64_t k = 0;
+  bool lower = false;
+  ThresholdToK(rule.condition.op, rule.condition.threshold, k, lower);
+  if (k > kMaxRingK) return std::nullopt;
+  return k;
+}
+
 Status AssembleState(std::string_view head, std::vector<StateGroupRow>& rows, std::string& out) {
   return AssembleHead(head, rows, out);
 }

@@ -107,6 +107,10 @@ struct GroupStateBytes {
   size_t total = 0;
 };
 GroupStateBytes StateBytesPerGroup(const Rule& rule);
+// The most a rule's measured value reports: a count rule with a small threshold keeps only the
+// newest k event times per group (k = N+1 for `> N`, at most 64), so its value is exact up to k
+// and stays at k above it. nullopt: the value is exact at any size.
+std::optional<uint64_t> ValueSaturation(const Rule& rule);
 
 // A reason Engine::Create refuses a rule, with the part of the rule it is about so that
 // `klaxon check` can point at it in the file.

@@ -314,5 +314,16 @@ TEST_CASE("active alerts name their triggering event by its title, per episode")
   CHECK(active[0].trigger == "DatabaseError: connection refused");  // a new episode, a new title
 }
 
+TEST_CASE("the measured value of a small count rule saturates at what the rule needs") {
+  CHECK(ValueSaturation(CountRule("a", Predicate(), CompareOp::kGt, 5, 60000)) == 6u);
+  CHECK(ValueSaturation(CountRule("b", Predicate(), CompareOp::kLt, 1, 60000)) == 1u);
+  CHECK_FALSE(ValueSaturation(CountRule("c", Predicate(), CompareOp::kGt, 1000, 60000)));
+  // What the engine reports agrees: 40 events, `> 5` says 6.
+  Harness h({CountRule("a", Predicate(), CompareOp::kGt, 5, 60000)});
+  for (int i = 0; i < 40; ++i) h.At(kT0 + i);
+  REQUIRE(!h.engine->ActiveAlerts().empty());
+  CHECK(h.engine->ActiveAlerts()[0].value == 6);
+}
+
 }  // namespace
 }  // namespace klaxon

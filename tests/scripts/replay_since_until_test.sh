@@ -41,6 +41,8 @@ assert m and int(m.group(1) or 0) * 60 + int(m.group(2)) == int(firing_s), (firi
 html = open(sys.argv[3]).read()
 bands = [float(w) for w in re.findall(r'<rect class="firing" x="[\d.]+" y="[\d.]+" width="([\d.]+)"', html)]
 assert bands and max(bands) > 10, f"the firing band is a sliver: {bands}"
+# A `< 1` count keeps one event time per group: its value axis says it counts up to 1.
+assert "events in 10m, counted up to 1" in html, "the report does not say the value saturates"
 print(f"--since: 1 episode carried in, {firing} firing, {notifications} notification(s)")
 PY
 # Events matched from --since on, not over the whole log.
