@@ -21,6 +21,115 @@ bool IsText(const msgpack_object& o) {
 
 bool IsSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
 
+// Whether every length and element count the message declares fits in its bytes. msgpack-c
+// allocates for a container's declared count before reading its elements, so a few bytes
+// declaring 2^32 elements would make it ask for gigabytes (refused by malloc at best, the
+// process killed at worst). Every element takes at least one byte: the elements still owed may
+// never exceed the bytes left.
+bool DeclaredSizesFit(std::string_view m) {
+  const auto* p = reinterpret_cast<const unsigned char*>(m.data());
+  const size_t n = m.size();
+  size_t pos = 0;
+  uint64_t owed = 1;  // objects still to read
+  auto be = [&](size_t bytes, uint64_t* v) {
+    if (n - pos < bytes) return false;
+    *v = 0;
+    for (size_t i = 0; i < bytes; ++i) *v = (*v << 8) | p[pos + i];
+    pos += bytes;
+    return true;
+  };
+  auto skip = [&](uint64_t bytes) {
+    if (n - pos < bytes) return false;
+    pos += bytes;
+    return true;
+  };
+  while (owed > 0) {
+    if (pos >= n) return true;  // truncated: msgpack-c says so
+    const unsigned char b = p[pos++];
+    --owed;
+    uint64_t len = 0;
+    uint64_t elements = 0;
+    if (b <= 0x7f || b >= 0xe0 || b == 0xc0 || b == 0xc2 || b == 0xc3) {
+      continue;
+    } else if (b >= 0x80 && b <= 0x8f) {
+      elements = 2 * uint64_t{b & 0x0fu};
+    } else if (b >= 0x90 && b <= 0x9f) {
+      elements = b & 0x0fu;
+    } else if (b >= 0xa0 && b <= 0xbf) {
+      if (!skip(b & 0x1fu)) return false;
+      continue;
+    } else {
+      switch (b) {
+        case 0xc4:
+        case 0xd9:
+          if (!be(1, &len) || !skip(len)) return false;
+          continue;
+        case 0xc5:
+        case 0xda:
+          if (!be(2, &len) || !skip(len)) return false;
+          continue;
+        case 0xc6:
+        case 0xdb:
+          if (!be(4, &len) || !skip(len)) return false;
+          continue;
+        case 0xc7:
+          if (!be(1, &len) || !skip(len + 1)) return false;
+          continue;
+        case 0xc8:
+          if (!be(2, &len) || !skip(len + 1)) return false;
+          continue;
+        case 0xc9:
+          if (!be(4, &len) || !skip(len + 1)) return false;
+          continue;
+        case 0xcc:
+        case 0xd0:
+          if (!skip(1)) return false;
+          continue;
+        case 0xcd:
+        case 0xd1:
+          if (!skip(2)) return false;
+          continue;
+        case 0xca:
+        case 0xce:
+        case 0xd2:
+          if (!skip(4)) return false;
+          continue;
+        case 0xcb:
+        case 0xcf:
+        case 0xd3:
+          if (!skip(8)) return false;
+          continue;
+        case 0xd4:
+        case 0xd5:
+        case 0xd6:
+        case 0xd7:
+        case 0xd8:
+          if (!skip(1 + (uint64_t{1} << (b - 0xd4)))) return false;
+          continue;
+        case 0xdc:
+          if (!be(2, &elements)) return false;
+          break;
+        case 0xdd:
+          if (!be(4, &elements)) return false;
+          break;
+        case 0xde:
+          if (!be(2, &elements)) return false;
+          elements *= 2;
+          break;
+        case 0xdf:
+          if (!be(4, &elements)) return false;
+          elements *= 2;
+          break;
+        default:
+          return true;  // 0xc1, never used: msgpack-c refuses it
+      }
+    }
+    owed += elements;
+    if (owed > n - pos) return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 struct SentryIngestFormat::Impl {
@@ -96,6 +205,12 @@ SentryIngestFormat::Outcome SentryIngestFormat::ToEventJson(std::string_view mes
   Impl& m = *impl_;
   Outcome out;
   out.kind = Kind::kMalformed;
+  if (!DeclaredSizesFit(message)) {
+    // A bomb (a few bytes declaring billions of elements) is a message cut short of what it
+    // declares, as a truncated one is: one reason for both.
+    out.error = "the msgpack message is truncated";
+    return out;
+  }
   msgpack_object root;
   size_t offset = 0;
   // msgpack_unpack (not msgpack_unpack_next) is the entry point that takes the caller's zone:
