@@ -80,6 +80,7 @@ class EngineImpl final : public Engine {
   std::optional<double> RuleValue(uint32_t rule_index, bool highest) const override;
   Status SaveState(std::string& out) const override;
   Status RestoreState(std::string_view snapshot) override;
+  Status RestoreChanges(std::string_view head, std::vector<StateGroupView>& rows) override;
   Status SaveStateChanges(StateChanges& out) override;
   void ResendAllChanges() override { full_changes_ = true; }
   bool ContinueChanges(uint64_t last_rank) override;
@@ -120,6 +121,18 @@ class EngineImpl final : public Engine {
   std::string TriggerTitle(const std::string& trigger_json) const;
   std::unique_ptr<RuleState> LoadRule(const CompiledRule& cr, bool has_ids, StateReader& r,
                                       std::string& error);
+  // A rule's counters and slots as a snapshot section or a head lists them; nullptr (and
+  // `error`) when inconsistent.
+  // `rows`: the slots given by other means; `slot_bytes`: what each other slot costs in `r`.
+  std::unique_ptr<RuleState> BeginRule(const CompiledRule& cr, StateReader& r, size_t rows,
+                                       size_t slot_bytes, std::string& error) const;
+  // One live group (after its flags byte) into slot `s`; false (and `error`) when inconsistent.
+  bool LoadGroup(const CompiledRule& cr, RuleState& st, uint32_t s, uint8_t flags, bool has_ids,
+                 StateReader& r, std::string& error) const;
+  struct RestoredPart;
+  Status CheckFresh() const;
+  void CommitRestore(RestoredPart& part, std::vector<std::unique_ptr<RuleState>>& states,
+                     bool in_place);
 
   RuleSet rules_;
   EngineOptions options_;
@@ -899,27 +912,104 @@ void EngineImpl::AddRow(StateChanges& out, uint32_t rule, uint32_t slot, uint64_
   SaveGroup(cr, slot, w);
 }
 
+// A rule's counters, slot count and single slot, as a snapshot section or a head lists them.
+std::unique_ptr<RuleState> EngineImpl::BeginRule(const CompiledRule& cr, StateReader& r,
+                                                 size_t rows, size_t slot_bytes,
+                                                 std::string& error) const {
+  auto st = std::make_unique<RuleState>();
+  st->stats.matches = r.U64();
+  st->stats.notifications = r.U64();
+  st->stats.groups_dropped = r.U64();
+  const uint32_t slots = r.U32();
+  st->single_slot = r.U32();
+  if (!r.ok()) {
+    error = "truncated";
+    return nullptr;
+  }
+  // Every slot takes bytes (its flags in a section, a row or a free-slot entry in a head): a
+  // corrupt count never sizes the slab.
+  if (slots > rows + r.Left() / slot_bytes) {
+    error = "truncated";
+    return nullptr;
+  }
+  if (st->single_slot != kNil && st->single_slot >= slots) {
+    error = "group slot out of range";
+    return nullptr;
+  }
+  st->groups.resize(slots);
+  st->table.Reserve(slots);
+  cr.kind->SizeSlots(cr, *st, slots, options_.explain);
+  return st;
+}
+
+// One live group after its flags byte: the fields SaveGroup wrote, into slot `s`.
+bool EngineImpl::LoadGroup(const CompiledRule& cr, RuleState& st, uint32_t s, uint8_t flags,
+                           bool has_ids, StateReader& r, std::string& error) const {
+  Group& g = st.groups[s];
+  g.alive = true;
+  g.cond = (flags & kGroupCond) != 0;
+  g.key.assign(r.Str());
+  g.key_hash = KeyHash(g.key);
+  const uint8_t life = r.U8();
+  if (life > static_cast<uint8_t>(Life::kFiring)) {
+    error = "unknown lifecycle state";
+    return false;
+  }
+  g.life = static_cast<Life>(life);
+  g.repeat_index = r.U32();
+  g.first_seen = r.I64();
+  g.last_event = r.I64();
+  g.since = r.I64();
+  g.false_since = r.I64();
+  g.last_notified = r.I64();
+  g.scheduled = r.I64();
+  g.value = r.F64();
+  if (!cr.kind->Restore(cr, st, s, has_ids, options_.explain, r, error)) return false;
+  if ((flags & kGroupExtra) != 0) {
+    GroupExtra& x = g.X();
+    const uint8_t parts = r.U8();
+    if ((parts & ~kExtraAll) != 0) {
+      error = "unknown group parts";
+      return false;
+    }
+    if (!cr.kind->RestoreParts(parts & kExtraWindowParts, r, x, error)) return false;
+    if (parts & kExtraTrigger) x.trigger_json.assign(r.Str());
+    if (parts & kExtraIds) {
+      const uint32_t ids = r.Count(4);
+      x.trigger_ids.reserve(ids);
+      for (uint32_t i = 0; i < ids; ++i) x.trigger_ids.emplace_back(r.Str());
+    }
+  }
+  if (!r.ok()) {
+    error = "truncated";
+    return false;
+  }
+  auto key_of = [&](uint32_t slot) -> std::string_view { return st.groups[slot].key; };
+  if (st.table.Find(g.key, g.key_hash, key_of) != kNil) {
+    error = "duplicate group key";
+    return false;
+  }
+  st.table.Insert(g.key_hash, s);
+  ++st.stats.groups;
+  st.stats.pending += g.life == Life::kPending;
+  st.stats.firing += g.life == Life::kFiring;
+  return true;
+}
+
 // Reads one rule's section into a new RuleState; nullptr (and `error`) when it is inconsistent.
 std::unique_ptr<RuleState> EngineImpl::LoadRule(const CompiledRule& cr, bool has_ids,
                                                 StateReader& r, std::string& error) {
-  auto st = std::make_unique<RuleState>();
   auto fail = [&](std::string_view what) {
     error = "rule " + cr.rule->id + ": ";
     error.append(what);
     return nullptr;
   };
-  st->stats.matches = r.U64();
-  st->stats.notifications = r.U64();
-  st->stats.groups_dropped = r.U64();
-  const uint32_t slots = r.Count(1);
-  st->single_slot = r.U32();
-  if (!r.ok()) return fail("truncated");
-  if (st->single_slot != kNil && st->single_slot >= slots) return fail("group slot out of range");
-  st->groups.resize(slots);
-  cr.kind->SizeSlots(cr, *st, slots, options_.explain);
+  std::string what;
+  auto st = BeginRule(cr, r, 0, 1, what);
+  if (!st) return fail(what);
+  const uint32_t slots = static_cast<uint32_t>(st->groups.size());
   uint32_t dead = 0;
   for (uint32_t s = 0; s < slots && r.ok(); ++s) {
-    Group& g = st->groups[s];
     const uint8_t flags = r.U8();
     if ((flags & ~(kGroupAlive | kGroupCond | kGroupExtra)) != 0)
       return fail("unknown group flags");
@@ -927,46 +1017,7 @@ std::unique_ptr<RuleState> EngineImpl::LoadRule(const CompiledRule& cr, bool has
       ++dead;
       continue;
     }
-    g.alive = true;
-    g.cond = (flags & kGroupCond) != 0;
-    g.key.assign(r.Str());
-    g.key_hash = KeyHash(g.key);
-    const uint8_t life = r.U8();
-    if (life > static_cast<uint8_t>(Life::kFiring)) return fail("unknown lifecycle state");
-    g.life = static_cast<Life>(life);
-    g.repeat_index = r.U32();
-    g.first_seen = r.I64();
-    g.last_event = r.I64();
-    g.since = r.I64();
-    g.false_since = r.I64();
-    g.last_notified = r.I64();
-    g.scheduled = r.I64();
-    g.value = r.F64();
-    std::string window_error;
-    if (!cr.kind->Restore(cr, *st, s, has_ids, options_.explain, r, window_error)) {
-      return fail(window_error);
-    }
-    if ((flags & kGroupExtra) != 0) {
-      GroupExtra& x = g.X();
-      const uint8_t parts = r.U8();
-      if ((parts & ~kExtraAll) != 0) return fail("unknown group parts");
-      if (!cr.kind->RestoreParts(parts & kExtraWindowParts, r, x, window_error)) {
-        return fail(window_error);
-      }
-      if (parts & kExtraTrigger) x.trigger_json.assign(r.Str());
-      if (parts & kExtraIds) {
-        const uint32_t ids = r.Count(4);
-        x.trigger_ids.reserve(ids);
-        for (uint32_t i = 0; i < ids; ++i) x.trigger_ids.emplace_back(r.Str());
-      }
-    }
-    if (!r.ok()) break;
-    auto key_of = [&](uint32_t slot) -> std::string_view { return st->groups[slot].key; };
-    if (st->table.Find(g.key, g.key_hash, key_of) != kNil) return fail("duplicate group key");
-    st->table.Insert(g.key_hash, s);
-    ++st->stats.groups;
-    st->stats.pending += g.life == Life::kPending;
-    st->stats.firing += g.life == Life::kFiring;
+    if (!LoadGroup(cr, *st, s, flags, has_ids, r, what)) return fail(what);
   }
   const uint32_t free_slots = r.Count(4);
   if (r.ok() && free_slots != dead) return fail("free slots do not match the dead groups");
@@ -992,13 +1043,96 @@ std::unique_ptr<RuleState> EngineImpl::LoadRule(const CompiledRule& cr, bool has
   return st;
 }
 
-Status EngineImpl::RestoreState(std::string_view bytes) {
+// The engine part of a snapshot or head, read and checked before anything is committed.
+struct EngineImpl::RestoredPart {
+  struct HeldRaw {
+    int64_t time;
+    uint64_t seq;
+    std::string_view raw;
+  };
+  int64_t watermark = kNone;
+  int64_t max_time = kNone;
+  uint64_t next_seq = 0;
+  uint64_t received = 0;
+  uint64_t accepted = 0;
+  uint64_t late = 0;
+  uint64_t rejected[static_cast<int>(RejectReason::kCount_)] = {};
+  std::vector<HeldRaw> held;
+};
+
+namespace {
+
+// Watermark, sequences, counters and held events (SaveEnginePart).
+Status ReadEnginePart(StateReader& r, auto& part) {
+  part.watermark = r.I64();
+  part.max_time = r.I64();
+  part.next_seq = r.U64();
+  part.received = r.U64();
+  part.accepted = r.U64();
+  part.late = r.U64();
+  const uint32_t reasons = r.Count(8);
+  if (reasons > static_cast<uint32_t>(RejectReason::kCount_)) {
+    return SnapshotError("corrupt (unknown reject reasons)");
+  }
+  for (uint32_t i = 0; i < reasons; ++i) part.rejected[i] = r.U64();
+  part.held.resize(r.Count(8 + 8 + 4));
+  std::vector<uint64_t> pending;
+  pending.reserve(part.held.size());
+  for (auto& h : part.held) {
+    h.time = r.I64();
+    h.seq = r.U64();
+    h.raw = r.Str();
+    pending.push_back(h.seq);
+  }
+  std::sort(pending.begin(), pending.end());
+  if (!r.ok()) return SnapshotError("corrupt (held events)");
+  if (!pending.empty() && (pending.front() == 0 || pending.back() >= part.next_seq ||
+                           part.next_seq - pending.front() > kMaxRestoredSequenceSpan ||
+                           std::adjacent_find(pending.begin(), pending.end()) != pending.end())) {
+    return SnapshotError("corrupt (held event sequences)");
+  }
+  return Status::Ok();
+}
+
+// Rules are matched by id, in order, as a reload matches them (TakeStateFrom): the compiled
+// rule a saved rule's state goes to, or nullptr (gone, changed, or another layout).
+class RuleMatcher {
+ public:
+  explicit RuleMatcher(const std::vector<CompiledRule>& compiled) : compiled_(compiled) {
+    for (size_t i = compiled.size(); i-- > 0;) {
+      by_id_[compiled[i].rule->id].push_back(static_cast<uint32_t>(i));
+    }
+  }
+  const CompiledRule* Match(std::string_view id, uint8_t mode, bool small_ring, uint64_t k) {
+    auto it = by_id_.find(id);
+    if (it == by_id_.end() || it->second.empty()) return nullptr;
+    const CompiledRule& cr = compiled_[it->second.back()];
+    it->second.pop_back();
+    if (mode != static_cast<uint8_t>(cr.mode) || small_ring != cr.small_ring || k != cr.k) {
+      return nullptr;  // another layout for the same id: starts empty
+    }
+    return &cr;
+  }
+
+ private:
+  const std::vector<CompiledRule>& compiled_;
+  std::unordered_map<std::string_view, std::vector<uint32_t>> by_id_;
+};
+
+}  // namespace
+
+Status EngineImpl::CheckFresh() const {
   bool fresh = stats_.received == 0 && queue_.watermark() == kNone && queue_.HeldCount() == 0;
   for (const CompiledRule& cr : compiled_) fresh = fresh && cr.state->groups.empty();
   if (!fresh) {
     return Status::FailedPrecondition(
         "state snapshot: restore into a fresh engine, before any event or AdvanceTo");
   }
+  return Status::Ok();
+}
+
+Status EngineImpl::RestoreState(std::string_view bytes) {
+  if (Status s = CheckFresh(); !s.ok()) return s;
   if (bytes.size() < kStateHeaderBytes + kStateTrailerBytes) {
     return SnapshotError("truncated (" + std::to_string(bytes.size()) + " bytes)");
   }
@@ -1021,46 +1155,10 @@ Status EngineImpl::RestoreState(std::string_view bytes) {
   const uint32_t flags = r.U32();
   const bool has_ids = (flags & kStateHasIds) != 0;
   if ((flags & ~kStateHasIds) != 0) return SnapshotError("corrupt (unknown flags)");
-  const int64_t watermark = r.I64();
-  const int64_t max_time = r.I64();
-  const uint64_t next_seq = r.U64();
-  const uint64_t received = r.U64();
-  const uint64_t accepted = r.U64();
-  const uint64_t late = r.U64();
-  uint64_t rejected[static_cast<int>(RejectReason::kCount_)] = {};
-  const uint32_t reasons = r.Count(8);
-  if (reasons > static_cast<uint32_t>(RejectReason::kCount_)) {
-    return SnapshotError("corrupt (unknown reject reasons)");
-  }
-  for (uint32_t i = 0; i < reasons; ++i) rejected[i] = r.U64();
+  RestoredPart part;
+  if (Status s = ReadEnginePart(r, part); !s.ok()) return s;
 
-  struct HeldRaw {
-    int64_t time;
-    uint64_t seq;
-    std::string_view raw;
-  };
-  std::vector<HeldRaw> held(r.Count(8 + 8 + 4));
-  std::vector<uint64_t> pending;
-  pending.reserve(held.size());
-  for (HeldRaw& h : held) {
-    h.time = r.I64();
-    h.seq = r.U64();
-    h.raw = r.Str();
-    pending.push_back(h.seq);
-  }
-  std::sort(pending.begin(), pending.end());
-  if (!r.ok()) return SnapshotError("corrupt (held events)");
-  if (!pending.empty() && (pending.front() == 0 || pending.back() >= next_seq ||
-                           next_seq - pending.front() > kMaxRestoredSequenceSpan ||
-                           std::adjacent_find(pending.begin(), pending.end()) != pending.end())) {
-    return SnapshotError("corrupt (held event sequences)");
-  }
-
-  // Rules are matched by id, in order, as a reload matches them (TakeStateFrom).
-  std::unordered_map<std::string_view, std::vector<uint32_t>> by_id;
-  for (size_t i = compiled_.size(); i-- > 0;) {
-    by_id[compiled_[i].rule->id].push_back(static_cast<uint32_t>(i));
-  }
+  RuleMatcher matcher(compiled_);
   std::vector<std::unique_ptr<RuleState>> states(compiled_.size());
   const uint32_t rules = r.Count(4 + 1 + 1 + 8 + 8);
   // Every rule at its position, saved with the same options: the snapshot's groups are this
@@ -1073,25 +1171,145 @@ Status EngineImpl::RestoreState(std::string_view bytes) {
     const uint64_t k = r.U64();
     StateReader section(r.Bytes(r.U64()));
     if (!r.ok()) break;
-    auto it = by_id.find(id);
-    if (it == by_id.end() || it->second.empty()) continue;  // the rule is gone or changed
-    const CompiledRule& cr = compiled_[it->second.back()];
-    it->second.pop_back();
-    if (mode != static_cast<uint8_t>(cr.mode) || small_ring != cr.small_ring || k != cr.k) {
-      continue;  // another layout for the same id: starts empty
-    }
+    const CompiledRule* cr = matcher.Match(id, mode, small_ring, k);
+    if (cr == nullptr) continue;
     std::string error;
-    states[cr.index] = LoadRule(cr, has_ids, section, error);
-    if (!states[cr.index]) return SnapshotError("corrupt (" + error + ")");
-    in_place = in_place && cr.index == i;
+    states[cr->index] = LoadRule(*cr, has_ids, section, error);
+    if (!states[cr->index]) return SnapshotError("corrupt (" + error + ")");
+    in_place = in_place && cr->index == i;
   }
   if (!r.ok()) return SnapshotError("corrupt (rules)");
   if (r.Left() != 0) return SnapshotError("corrupt (bytes left over)");
+  CommitRestore(part, states, in_place);
+  return Status::Ok();
+}
 
+// An incremental checkpoint straight from its head and rows: the checks of AssembleState and
+// RestoreState, without building the whole snapshot and reading it again (a restart with a
+// million groups spent half its time on that).
+Status EngineImpl::RestoreChanges(std::string_view head, std::vector<StateGroupView>& rows) {
+  if (Status s = CheckFresh(); !s.ok()) return s;
+  if (head.size() < kStateHeaderBytes + kStateTrailerBytes) {
+    return SnapshotError("truncated head (" + std::to_string(head.size()) + " bytes)");
+  }
+  if (std::memcmp(head.data(), kHeadMagic, sizeof(kHeadMagic)) != 0) {
+    return SnapshotError("not a Klaxon state head (bad magic)");
+  }
+  const uint32_t version = StateReader(head.substr(sizeof(kHeadMagic))).U32();
+  if (version != kStateVersion) {
+    return SnapshotError("format version " + std::to_string(version) + ", this Klaxon reads " +
+                         std::to_string(kStateVersion));
+  }
+  const std::string_view body = head.substr(0, head.size() - kStateTrailerBytes);
+  if (StateReader(head.substr(body.size())).U64() != Fnv1a64(body)) {
+    return SnapshotError("head checksum mismatch (truncated or corrupt)");
+  }
+  StateReader r(body.substr(kStateHeaderBytes));
+  const uint32_t flags = r.U32();
+  const bool has_ids = (flags & kStateHasIds) != 0;
+  if ((flags & ~kStateHasIds) != 0) return SnapshotError("corrupt (unknown flags)");
+  StateReader engine_part(r.Bytes(r.U64()));
+  RestoredPart part;
+  if (Status s = ReadEnginePart(engine_part, part); !s.ok()) return s;
+  if (engine_part.Left() != 0) return SnapshotError("corrupt (bytes left over)");
+
+  auto by_group = [](const StateGroupView& a, const StateGroupView& b) {
+    return a.rule != b.rule ? a.rule < b.rule : a.slot < b.slot;
+  };
+  if (!std::is_sorted(rows.begin(), rows.end(), by_group)) {
+    std::sort(rows.begin(), rows.end(), by_group);
+  }
+  RuleMatcher matcher(compiled_);
+  std::vector<std::unique_ptr<RuleState>> states(compiled_.size());
+  const uint32_t rules = r.Count(4 + 1 + 1 + 8 + 3 * 8 + 4 + 4 + 4);
+  if (!r.ok()) return SnapshotError("corrupt (head)");
+  if (!rows.empty() && rows.back().rule >= rules) {
+    return SnapshotError("corrupt (group row of no rule)");
+  }
+  bool in_place = rules == compiled_.size() && has_ids == options_.explain;
+  size_t row = 0;
+  std::vector<std::pair<uint64_t, uint32_t>> lru;  // (rank, slot)
+  std::vector<uint8_t> listed;
+  std::string error;
+  for (uint32_t rule = 0; rule < rules && r.ok(); ++rule) {
+    const std::string_view id = r.Str();
+    const uint8_t mode = r.U8();
+    const bool small_ring = r.U8() != 0;
+    const uint64_t k = r.U64();
+    const size_t first = row;
+    while (row < rows.size() && rows[row].rule == rule) ++row;
+    for (size_t i = first; i < row; ++i) {
+      if (rows[i].bytes.empty() || rows[i].rank == 0) return SnapshotError("corrupt (group row)");
+      if (i > first && rows[i].slot == rows[i - 1].slot) {
+        return SnapshotError("corrupt (two rows for one group)");
+      }
+    }
+    const CompiledRule* cr = matcher.Match(id, mode, small_ring, k);
+    if (cr == nullptr) {
+      // Not restored, but its header is read (and checked) to reach the next rule.
+      for (int i = 0; i < 3; ++i) r.U64();
+      const uint32_t slots = r.U32();
+      r.U32();
+      const uint32_t free_slots = r.Count(4);
+      for (uint32_t i = 0; i < free_slots; ++i) r.U32();
+      if (r.ok() && row > first && rows[row - 1].slot >= slots) {
+        return SnapshotError("corrupt (group row past the rule's slots)");
+      }
+      continue;
+    }
+    auto fail = [&](std::string_view what) {
+      return SnapshotError("corrupt (rule " + cr->rule->id + ": " + std::string(what) + ")");
+    };
+    auto st = BeginRule(*cr, r, row - first, 4, error);
+    if (!st) return fail(error);
+    const uint32_t slots = static_cast<uint32_t>(st->groups.size());
+    if (row > first && rows[row - 1].slot >= slots) {
+      return SnapshotError("corrupt (group row past the rule's slots)");
+    }
+    lru.clear();
+    lru.reserve(row - first);
+    for (size_t i = first; i < row; ++i) {
+      StateReader g(rows[i].bytes);
+      const uint8_t group_flags = g.U8();
+      if ((group_flags & ~(kGroupAlive | kGroupCond | kGroupExtra)) != 0)
+        return fail("unknown group flags");
+      if ((group_flags & kGroupAlive) == 0) return SnapshotError("corrupt (group row)");
+      if (!LoadGroup(*cr, *st, rows[i].slot, group_flags, has_ids, g, error)) return fail(error);
+      if (g.Left() != 0) return fail("bytes left over");
+      lru.emplace_back(rows[i].rank, rows[i].slot);
+    }
+    const uint32_t free_slots = r.Count(4);
+    if (r.ok() && free_slots != slots - (row - first)) {
+      return fail("free slots do not match the dead groups");
+    }
+    listed.assign(slots, 0);
+    for (uint32_t i = 0; i < free_slots; ++i) {
+      const uint32_t s = r.U32();
+      if (!r.ok()) break;
+      if (s >= slots || st->groups[s].alive || listed[s]) return fail("bad free slot");
+      listed[s] = 1;
+      st->free_slots.push_back(s);
+    }
+    // Alive slots in rank order form the LRU list.
+    std::sort(lru.begin(), lru.end());
+    for (const auto& [rank, slot] : lru) LinkTail(*st, slot);
+    states[cr->index] = std::move(st);
+    in_place = in_place && cr->index == rule;
+  }
+  if (!r.ok()) return SnapshotError("corrupt (head)");
+  if (r.Left() != 0) return SnapshotError("corrupt (bytes left over in the head)");
+  if (row != rows.size()) return SnapshotError("corrupt (group row of no rule)");
+  CommitRestore(part, states, in_place);
+  return Status::Ok();
+}
+
+// Nothing here can fail: what was read is checked.
+void EngineImpl::CommitRestore(RestoredPart& part, std::vector<std::unique_ptr<RuleState>>& states,
+                               bool in_place) {
   // Held events are decoded for this engine's field table, as a reload does.
   std::vector<std::unique_ptr<DecodedEvent>> events;
   std::vector<uint64_t> still_pending;
-  for (const HeldRaw& h : held) {
+  for (const RestoredPart::HeldRaw& h : part.held) {
     auto ev = std::make_unique<DecodedEvent>();
     if (decoder_->Decode(h.raw, *ev) != RejectReason::kNone) continue;  // done, as in a reload
     ev->time_ms = h.time;
@@ -1102,8 +1320,6 @@ Status EngineImpl::RestoreState(std::string_view bytes) {
   std::sort(still_pending.begin(), still_pending.end());
 
   for (const auto& st : states) in_place = in_place && st != nullptr;
-
-  // Commit: nothing below can fail.
   for (CompiledRule& cr : compiled_) {
     if (!states[cr.index]) continue;
     cr.state = std::move(states[cr.index]);
@@ -1114,18 +1330,17 @@ Status EngineImpl::RestoreState(std::string_view bytes) {
         queue_.AddUnordered(Timer{g.scheduled, cr.index, s, g.gen});
     }
   }
-  stats_.received = received;
-  stats_.accepted = accepted;
-  stats_.late = late;
-  std::copy(std::begin(rejected), std::end(rejected), std::begin(stats_.rejected));
+  stats_.received = part.received;
+  stats_.accepted = part.accepted;
+  stats_.late = part.late;
+  std::copy(std::begin(part.rejected), std::end(part.rejected), std::begin(stats_.rejected));
   for (auto& ev : events) {
     queue_.AddUnordered(Held{ev->time_ms, ev->sequence, static_cast<uint32_t>(pool_.size())});
     pool_.push_back(std::move(ev));
   }
   queue_.RestoreHeaps();
-  queue_.RestoreTime(watermark, max_time, next_seq, still_pending);
+  queue_.RestoreTime(part.watermark, part.max_time, part.next_seq, still_pending);
   restored_in_place_ = in_place;
-  return Status::Ok();
 }
 
 bool EngineImpl::ContinueChanges(uint64_t last_rank) {

@@ -217,6 +217,12 @@ class Engine {
   // empty and usable. The engine's own options apply from here on.
   virtual Status RestoreState(std::string_view snapshot) = 0;
 
+  // Restores an incremental checkpoint from its latest head and, for every live group, its
+  // latest row (with its latest non-zero rank), straight from the rows: the same engine, and the
+  // same refusals, as RestoreState(AssembleState(head, rows)), without building the whole
+  // snapshot and reading it again. Sorts `rows` by rule and slot unless they are.
+  virtual Status RestoreChanges(std::string_view head, std::vector<StateGroupView>& rows) = 0;
+
   // Incremental checkpoints (engine/README.md, "Incremental snapshots"): the head and the rows
   // of the groups changed since the previous call; AssembleState of the latest head and rows
   // restores exactly what SaveState would have saved. The first call after Create (a start, a

@@ -51,6 +51,19 @@ class GroupTable {
     entries_[i] = Entry();
     --size_;
   }
+  // Room for `n` keys without growing (a restore knows how many come).
+  void Reserve(size_t n) {
+    if (n * 2 <= entries_.size()) return;
+    size_t capacity = std::max<size_t>(16, entries_.size());
+    while (capacity < n * 2) capacity *= 2;
+    std::vector<Entry> old;
+    old.swap(entries_);
+    entries_.assign(capacity, Entry());
+    mask_ = capacity - 1;
+    for (const Entry& e : old) {
+      if (e.slot != kNil) Place(e.hash, e.slot);
+    }
+  }
   // The slot whose entry has hash h, without comparing keys (for prefetching only).
   uint32_t Guess(uint64_t h) const {
     if (entries_.empty()) return kNil;
@@ -70,15 +83,7 @@ class GroupTable {
     while (entries_[i].slot != kNil) i = (i + 1) & mask_;
     entries_[i] = Entry{h, slot};
   }
-  void Grow() {
-    std::vector<Entry> old;
-    old.swap(entries_);
-    entries_.assign(std::max<size_t>(16, old.size() * 2), Entry());
-    mask_ = entries_.size() - 1;
-    for (const Entry& e : old) {
-      if (e.slot != kNil) Place(e.hash, e.slot);
-    }
-  }
+  void Grow() { Reserve(std::max<size_t>(8, entries_.size())); }
   std::vector<Entry> entries_;
   size_t mask_ = 0;
   size_t size_ = 0;

@@ -45,6 +45,13 @@ struct RowStore {
     REQUIRE_MESSAGE(s.ok(), s.message());
     return out;
   }
+  // Engine::RestoreChanges straight from the rows, in any order.
+  Status RestoreInto(Engine& e) const {
+    std::vector<StateGroupView> v;
+    for (const auto& [key, row] : rows) v.push_back({row.rule, row.slot, row.rank, row.bytes});
+    std::shuffle(v.begin(), v.end(), std::mt19937_64(v.size() + 1));
+    return e.RestoreChanges(head, v);
+  }
 };
 
 std::vector<Rule> Rules() {
@@ -135,6 +142,13 @@ TEST_CASE("incremental snapshots assemble to SaveState's bytes at every checkpoi
       std::string full;
       REQUIRE(live->SaveState(full).ok());
       REQUIRE(store.Assemble() == full);
+      // Restored straight from the rows: the same engine.
+      auto direct = Make(options);
+      const Status restored = store.RestoreInto(*direct);
+      REQUIRE_MESSAGE(restored.ok(), restored.message());
+      std::string again;
+      REQUIRE(direct->SaveState(again).ok());
+      REQUIRE(again == full);
       // Nothing happened since: nothing to write.
       REQUIRE(live->SaveStateChanges(changes).ok());
       CHECK(changes.group_count == 0);
@@ -147,7 +161,11 @@ TEST_CASE("incremental snapshots assemble to SaveState's bytes at every checkpoi
     REQUIRE(live->SaveStateChanges(changes).ok());
     store.Apply(changes);
     auto restored = Make(options);
-    REQUIRE(restored->RestoreState(store.Assemble()).ok());
+    if (seed % 4 < 2) {
+      REQUIRE(restored->RestoreState(store.Assemble()).ok());
+    } else {
+      REQUIRE(store.RestoreInto(*restored).ok());
+    }
     std::vector<Notification> a, b;
     std::mt19937_64 tail(seed * 7);
     for (int i = 0; i < 300; ++i) {
@@ -229,7 +247,7 @@ TEST_CASE("incremental snapshots: a restored engine continues the stored rows") 
   for (const auto& [key, row] : store.rows) last_rank = std::max(last_rank, row.rank);
 
   auto restored = Make(options);
-  REQUIRE(restored->RestoreState(store.Assemble()).ok());
+  REQUIRE(store.RestoreInto(*restored).ok());
   REQUIRE(restored->ContinueChanges(last_rank));
   REQUIRE(restored->SaveStateChanges(c).ok());
   CHECK_FALSE(c.full);
@@ -281,9 +299,17 @@ TEST_CASE("incremental snapshots: a damaged head or rows that do not fit are ref
   std::vector<StateGroupRow> rows;
   for (const auto& [key, row] : store.rows) rows.push_back(row);
   std::string out_bytes;
+  // Both ways of reading them refuse alike, and a refusing engine stays empty and usable.
   auto refused = [&](std::string head, std::vector<StateGroupRow> r) {
     const Status s = AssembleState(head, r, out_bytes);
     CHECK(!s.ok());
+    std::vector<StateGroupView> v;
+    for (const StateGroupRow& row : r) v.push_back({row.rule, row.slot, row.rank, row.bytes});
+    auto direct = Make(options);
+    const Status d = direct->RestoreChanges(head, v);
+    CHECK(!d.ok());
+    CHECK(d.message() == s.message());
+    CHECK(direct->Stats().rules[0].groups == 0);
     return s.message();
   };
   std::string head = store.head;
@@ -302,7 +328,25 @@ TEST_CASE("incremental snapshots: a damaged head or rows that do not fit are ref
   std::string assembled;
   REQUIRE(AssembleState(store.head, missing, assembled).ok());
   auto fresh = Make(options);
-  CHECK(!fresh->RestoreState(assembled).ok());
+  const Status whole = fresh->RestoreState(assembled);
+  CHECK(!whole.ok());
+  std::vector<StateGroupView> views;
+  for (const StateGroupRow& row : missing) {
+    views.push_back({row.rule, row.slot, row.rank, row.bytes});
+  }
+  auto direct = Make(options);
+  const Status d = direct->RestoreChanges(store.head, views);
+  CHECK(!d.ok());
+  CHECK(d.message().find("free slots do not match") != std::string::npos);
+  // A row whose bytes are cut short.
+  views.clear();
+  for (const StateGroupRow& row : rows) views.push_back({row.rule, row.slot, row.rank, row.bytes});
+  views.back().bytes.remove_suffix(1);
+  auto cut = Make(options);
+  CHECK(!cut->RestoreChanges(store.head, views).ok());
+  // The refusing engines are still fresh: the whole rows restore into them.
+  for (StateGroupView& v : views) v.bytes = store.rows[{v.rule, v.slot}].bytes;
+  CHECK(cut->RestoreChanges(store.head, views).ok());
 }
 
 }  // namespace
