@@ -1,9 +1,9 @@
 // StateWriter / StateReader: the byte layer of engine state snapshots (engine/README.md, "State
-// snapshots"). Little-endian fixed-width integers, doubles as their IEEE bits, strings and
-// arrays prefixed with a u32 length. The reader never reads or allocates past its input: every
-// length is checked against the bytes left before anything is sized from it, and a failed read
-// leaves the reader failed (all later reads return zeros). Internal to the engine; pure values,
-// thread-compatible.
+// snapshots"). Little-endian fixed-width integers (and LEB128 varints where a store packs rows),
+// doubles as their IEEE bits, strings and arrays prefixed with a u32 length. The reader never reads
+// or allocates past its input: every length is checked against the bytes left before anything is
+// sized from it, and a failed read leaves the reader failed (all later reads return zeros).
+// Internal to the engine; pure values, thread-compatible.
 #pragma once
 
 #include <cstdint>
@@ -37,6 +37,14 @@ class StateWriter {
   void Str(std::string_view s) {
     U32(static_cast<uint32_t>(s.size()));
     out_.append(s);
+  }
+  // LEB128: 7 bits a byte, low first (1 byte below 128, at most 10).
+  void Var(uint64_t v) {
+    char b[10];
+    size_t n = 0;
+    for (; v >= 0x80; v >>= 7) b[n++] = static_cast<char>((v & 0x7f) | 0x80);
+    b[n++] = static_cast<char>(v);
+    out_.append(b, n);
   }
   size_t Size() const { return out_.size(); }
   // Overwrites a u64 written earlier at `pos` (section lengths known only afterwards).
@@ -90,6 +98,17 @@ class StateReader {
     return s;
   }
   std::string_view Str() { return Bytes(U32()); }
+  uint64_t Var() {
+    uint64_t v = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+      if (!Need(1)) return 0;
+      const uint8_t b = static_cast<uint8_t>(in_[pos_++]);
+      v |= static_cast<uint64_t>(b & 0x7f) << shift;
+      if ((b & 0x80) == 0) return v;
+    }
+    ok_ = false;  // more than 10 bytes
+    return 0;
+  }
   // A count of elements that take at least `min_bytes` each: refused (reader failed, 0
   // returned) when the bytes left cannot hold them, so a corrupt count never sizes a buffer.
   uint32_t Count(size_t min_bytes) {

@@ -480,9 +480,9 @@ Status Runtime::RestoreCheckpoint() {
     log_.Info("no checkpoint yet; starting with empty state", {{"path", state_->path()}});
     return Status::Ok();
   }
-  const service::Checkpoint& c = **checkpoint;
+  service::Checkpoint& c = **checkpoint;
   const auto t1 = std::chrono::steady_clock::now();
-  if (Status st = loaded_->engine->RestoreState(c.engine_state); !st.ok()) {
+  if (Status st = c.Restore(*loaded_->engine); !st.ok()) {
     // Never silently empty: an operator decides to throw state away.
     return Status::FailedPrecondition("state store " + state_->path() + ": " + st.message() +
                                       " (move the file away to start with empty state)");
@@ -495,7 +495,7 @@ Status Runtime::RestoreCheckpoint() {
   restored_offsets_ = c.offsets;
   checkpoint_time_ms_ = c.saved_at_ms;
   log_.Info("state restored", {{"path", state_->path()},
-                               {"bytes", std::to_string(c.engine_state.size())},
+                               {"bytes", std::to_string(c.Bytes())},
                                {"partitions", std::to_string(c.offsets.size())},
                                {"next_checkpoint", in_place ? "incremental" : "whole"},
                                {"read", ms(t1 - t0)},

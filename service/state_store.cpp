@@ -19,6 +19,106 @@ struct Statement {
 
 }  // namespace
 
+namespace {
+
+// A part (format 3): varint row count, then per row varint rule, zigzag varint slot and rank,
+// each the difference to the row before (a base lists slots in order, a delta ranks in order:
+// mostly one byte), varint length and the group's bytes.
+uint64_t ZigZag(uint64_t delta) {
+  return (delta << 1) ^ static_cast<uint64_t>(static_cast<int64_t>(delta) >> 63);
+}
+uint64_t UnZigZag(uint64_t v) { return (v >> 1) ^ (~(v & 1) + 1); }
+
+template <typename Row>
+void AppendRows(const Row* rows, size_t n, std::string& out) {
+  StateWriter w(out);
+  w.Var(n);
+  uint64_t slot = 0;
+  uint64_t rank = 0;
+  for (size_t i = 0; i < n; ++i) {
+    w.Var(rows[i].rule);
+    w.Var(ZigZag(rows[i].slot - slot));
+    w.Var(ZigZag(rows[i].rank - rank));
+    w.Var(rows[i].bytes.size());
+    out.append(rows[i].bytes);
+    slot = rows[i].slot;
+    rank = rows[i].rank;
+  }
+}
+
+// Appends a part's rows to `rows`; false when it is malformed.
+bool DecodePart(std::string_view part, std::vector<StateGroupView>& rows) {
+  StateReader r(part);
+  const uint64_t n = r.Var();
+  if (!r.ok() || n > r.Left() / 4) return false;  // a row takes at least 4 bytes
+  rows.reserve(rows.size() + n);
+  uint64_t slot = 0;
+  uint64_t rank = 0;
+  for (uint64_t i = 0; i < n && r.ok(); ++i) {
+    StateGroupView& row = rows.emplace_back();
+    const uint64_t rule = r.Var();
+    slot += UnZigZag(r.Var());
+    rank += UnZigZag(r.Var());
+    if (rule > UINT32_MAX || slot > UINT32_MAX) return false;
+    row.rule = static_cast<uint32_t>(rule);
+    row.slot = static_cast<uint32_t>(slot);
+    row.rank = rank;
+    row.bytes = r.Bytes(r.Var());
+  }
+  return r.ok() && r.Left() == 0;
+}
+
+// Format 2's parts: u32 row count, per row u32 rule, u32 slot, u64 rank, u32 length + bytes.
+bool DecodeFixedPart(std::string_view part, std::vector<StateGroupView>& rows) {
+  StateReader r(part);
+  const uint32_t n = r.Count(4 + 4 + 8 + 4);
+  rows.reserve(rows.size() + n);
+  for (uint32_t i = 0; i < n && r.ok(); ++i) {
+    StateGroupView& row = rows.emplace_back();
+    row.rule = r.U32();
+    row.slot = r.U32();
+    row.rank = r.U64();
+    row.bytes = r.Str();
+  }
+  return r.ok() && r.Left() == 0;
+}
+
+// Applies rows in the order of their parts, as the engine produced them: the latest row of a
+// group wins, a row without bytes removes the group, a rank of 0 keeps the group's rank. The
+// rows come out sorted by rule and slot, one per live group. A sort rather than a hash map over
+// the groups: a restart with a million groups spends its time here.
+bool MergeRows(std::vector<StateGroupView>& rows) {
+  // Stable: the rows of one group stay in the order of their parts. A compacted base alone is
+  // sorted already.
+  auto by_group = [](const StateGroupView& a, const StateGroupView& b) {
+    return a.rule != b.rule ? a.rule < b.rule : a.slot < b.slot;
+  };
+  if (!std::is_sorted(rows.begin(), rows.end(), by_group)) {
+    std::stable_sort(rows.begin(), rows.end(), by_group);
+  }
+  size_t kept = 0;
+  for (size_t i = 0; i < rows.size();) {
+    StateGroupView merged = rows[i];
+    if (merged.rank == 0 && !merged.bytes.empty()) return false;  // an update of nothing
+    size_t j = i + 1;
+    for (; j < rows.size() && rows[j].rule == merged.rule && rows[j].slot == merged.slot; ++j) {
+      const StateGroupView& row = rows[j];
+      if (row.rank == 0 && !row.bytes.empty()) {
+        if (merged.bytes.empty()) return false;  // nothing to update
+        merged.bytes = row.bytes;
+      } else {
+        merged = row;  // without bytes: removed
+      }
+    }
+    if (!merged.bytes.empty()) rows[kept++] = merged;
+    i = j;
+  }
+  rows.resize(kept);
+  return true;
+}
+
+}  // namespace
+
 Status StateStore::Error(const std::string& what) const {
   return Status::IoError("state store " + path_ + ": " + what + ": " + sqlite3_errmsg(db_));
 }
@@ -64,22 +164,23 @@ Result<std::unique_ptr<StateStore>> StateStore::Open(const std::string& path) {
     }
     empty = sqlite3_column_int(tables.s, 0) == 0;
   }
-  if (!empty && found != kFormatVersion && found != 1) {
+  if (!empty && found != kFormatVersion && found != 2 && found != 1) {
     return Status::FailedPrecondition("state store " + path + ": format version " +
                                       std::to_string(found) + ", this Klaxon reads " +
                                       std::to_string(kFormatVersion) +
                                       " (move the file away to start with empty state)");
   }
+  // A restart reads the whole state once: mapped, SQLite hands the parts' pages over without
+  // copying them into its page cache first.
   if (Status s = store->Exec(
-          "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+          "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA mmap_size=1073741824;"
           "CREATE TABLE IF NOT EXISTS checkpoint (id INTEGER PRIMARY KEY CHECK (id = 1),"
           " engine_state BLOB NOT NULL, saved_at_ms INTEGER NOT NULL);"
           "CREATE TABLE IF NOT EXISTS offsets (topic TEXT NOT NULL, partition INTEGER NOT NULL,"
           " next_offset INTEGER NOT NULL, event_time_ms INTEGER NOT NULL,"
           " PRIMARY KEY (topic, partition));"
           "CREATE TABLE IF NOT EXISTS parts (seq INTEGER PRIMARY KEY, rows BLOB NOT NULL,"
-          " sum INTEGER NOT NULL);"
-          "PRAGMA user_version = 2;");
+          " sum INTEGER NOT NULL);");
       !s.ok()) {
     return Status::IoError(s.message() +
                            " (Klaxon must be able to write the file and its directory)");
@@ -91,6 +192,9 @@ Result<std::unique_ptr<StateStore>> StateStore::Open(const std::string& path) {
                            " (Klaxon must be able to write the file and its directory)");
   }
   if (Status s = store->Exec("PRAGMA quick_check"); !s.ok()) return s;
+  if (found != kFormatVersion) {
+    if (Status s = store->Upgrade(empty ? kFormatVersion : found); !s.ok()) return s;
+  }
   {
     // The base (first part) and the deltas after it decide when to compact.
     Statement sizes;
@@ -127,8 +231,14 @@ Result<std::optional<Checkpoint>> StateStore::Load() {
   // An incremental checkpoint's blob is its head; its groups are rows.
   constexpr char kHeadMagic[] = "KLXSHEAD";
   if (c.engine_state.size() >= 8 && std::memcmp(c.engine_state.data(), kHeadMagic, 8) == 0) {
-    const std::string head = std::move(c.engine_state);
-    if (Status s = LoadRows(head, c.engine_state, c.last_rank); !s.ok()) return s;
+    c.head = std::move(c.engine_state);
+    c.engine_state.clear();
+    if (Status s = ReadParts(c.parts, c.rows); !s.ok()) return s;
+    if (!MergeRows(c.rows)) {
+      return Status::InvalidArgument("state store " + path_ +
+                                     ": checkpoint parts do not fit together (corrupt)");
+    }
+    for (const StateGroupView& row : c.rows) c.last_rank = std::max(c.last_rank, row.rank);
   }
   Statement offsets;
   if (sqlite3_prepare_v2(db_, "SELECT topic, partition, next_offset, event_time_ms FROM offsets",
@@ -146,107 +256,76 @@ Result<std::optional<Checkpoint>> StateStore::Load() {
   return std::optional<Checkpoint>(std::move(c));
 }
 
-namespace {
-
-// A part: u32 row count, per row u32 rule, u32 slot, u64 rank, u32 length + bytes.
-template <typename Row>
-void AppendRows(const Row* rows, size_t n, std::string& out) {
-  StateWriter w(out);
-  w.U32(static_cast<uint32_t>(n));
-  for (size_t i = 0; i < n; ++i) {
-    w.U32(rows[i].rule);
-    w.U32(rows[i].slot);
-    w.U64(rows[i].rank);
-    w.Str(rows[i].bytes);
-  }
-}
-
-// Applies parts in order, as the engine produced them: the latest row of a group wins, a row
-// without bytes removes the group, a rank of 0 keeps the group's rank. The rows point into
-// `parts` (no group is copied) and come out sorted by rule and slot. A sort rather than a hash
-// map over the groups: a restart with a million groups spends its time here.
-bool MergeParts(const std::vector<std::string>& parts, std::vector<StateGroupView>& rows) {
-  rows.clear();
-  for (const std::string& part : parts) {
-    StateReader r(part);
-    const uint32_t n = r.Count(4 + 4 + 8 + 4);
-    rows.reserve(rows.size() + n);
-    for (uint32_t i = 0; i < n && r.ok(); ++i) {
-      StateGroupView& row = rows.emplace_back();
-      row.rule = r.U32();
-      row.slot = r.U32();
-      row.rank = r.U64();
-      row.bytes = r.Str();
-    }
-    if (!r.ok() || r.Left() != 0) return false;
-  }
-  // Stable: the rows of one group stay in the order of their parts. A compacted base alone is
-  // sorted already.
-  auto by_group = [](const StateGroupView& a, const StateGroupView& b) {
-    return a.rule != b.rule ? a.rule < b.rule : a.slot < b.slot;
-  };
-  if (!std::is_sorted(rows.begin(), rows.end(), by_group)) {
-    std::stable_sort(rows.begin(), rows.end(), by_group);
-  }
-  size_t kept = 0;
-  for (size_t i = 0; i < rows.size();) {
-    StateGroupView merged = rows[i];
-    if (merged.rank == 0 && !merged.bytes.empty()) return false;  // an update of nothing
-    size_t j = i + 1;
-    for (; j < rows.size() && rows[j].rule == merged.rule && rows[j].slot == merged.slot; ++j) {
-      const StateGroupView& row = rows[j];
-      if (row.rank == 0 && !row.bytes.empty()) {
-        if (merged.bytes.empty()) return false;  // nothing to update
-        merged.bytes = row.bytes;
-      } else {
-        merged = row;  // without bytes: removed
-      }
-    }
-    if (!merged.bytes.empty()) rows[kept++] = merged;
-    i = j;
-  }
-  rows.resize(kept);
-  return true;
-}
-
-}  // namespace
-
-Status StateStore::ReadParts(std::vector<std::string>& parts, std::vector<StateGroupView>& rows) {
+Status StateStore::ReadParts(std::vector<std::string>& parts, std::vector<StateGroupView>& rows,
+                             bool packed) {
   Statement read;
-  if (sqlite3_prepare_v2(db_, "SELECT seq, rows, sum FROM parts ORDER BY seq", -1, &read.s,
+  if (sqlite3_prepare_v2(db_, "SELECT seq, length(rows), sum FROM parts ORDER BY seq", -1, &read.s,
                          nullptr) != SQLITE_OK) {
     return Error("cannot read the checkpoint's parts");
   }
   parts.clear();
+  std::vector<std::pair<int64_t, uint64_t>> sums;  // (seq, sum)
   int step;
   while ((step = sqlite3_step(read.s)) == SQLITE_ROW) {
-    const void* blob = sqlite3_column_blob(read.s, 1);
-    std::string& part = parts.emplace_back(
-        static_cast<const char*>(blob),
-        blob == nullptr ? 0 : static_cast<size_t>(sqlite3_column_bytes(read.s, 1)));
-    if (static_cast<uint64_t>(sqlite3_column_int64(read.s, 2)) != Fnv1a64(part)) {
+    sums.emplace_back(sqlite3_column_int64(read.s, 0),
+                      static_cast<uint64_t>(sqlite3_column_int64(read.s, 2)));
+    parts.emplace_back().resize(static_cast<size_t>(sqlite3_column_int64(read.s, 1)));
+  }
+  if (step != SQLITE_DONE) return Error("cannot read the checkpoint's parts");
+  for (size_t i = 0; i < parts.size(); ++i) {
+    // Straight into the part's buffer (a column blob would be copied twice).
+    sqlite3_blob* blob = nullptr;
+    if (sqlite3_blob_open(db_, "main", "parts", "rows", sums[i].first, 0, &blob) != SQLITE_OK) {
+      sqlite3_blob_close(blob);
+      return Error("cannot read the checkpoint's parts");
+    }
+    const bool read_ok =
+        sqlite3_blob_bytes(blob) == static_cast<int>(parts[i].size()) &&
+        sqlite3_blob_read(blob, parts[i].data(), static_cast<int>(parts[i].size()), 0) == SQLITE_OK;
+    sqlite3_blob_close(blob);
+    if (!read_ok) return Error("cannot read the checkpoint's parts");
+    if (sums[i].second != Fnv1a64(parts[i])) {
       return Status::InvalidArgument("state store " + path_ + ": checkpoint part " +
-                                     std::to_string(sqlite3_column_int64(read.s, 0)) +
+                                     std::to_string(sums[i].first) +
                                      " is corrupt (checksum mismatch)");
     }
   }
-  if (step != SQLITE_DONE) return Error("cannot read the checkpoint's parts");
-  if (!MergeParts(parts, rows)) {
-    return Status::InvalidArgument("state store " + path_ +
-                                   ": checkpoint parts do not fit together (corrupt)");
+  for (const std::string& part : parts) {
+    if (!(packed ? DecodePart(part, rows) : DecodeFixedPart(part, rows))) {
+      return Status::InvalidArgument("state store " + path_ +
+                                     ": checkpoint parts do not fit together (corrupt)");
+    }
   }
   return Status::Ok();
 }
 
-Status StateStore::LoadRows(std::string_view head, std::string& engine_state, uint64_t& last_rank) {
-  std::vector<std::string> parts;
-  std::vector<StateGroupView> rows;
-  if (Status s = ReadParts(parts, rows); !s.ok()) return s;
-  last_rank = 0;
-  for (const StateGroupView& row : rows) last_rank = std::max(last_rank, row.rank);
-  if (Status s = AssembleState(head, rows, engine_state); !s.ok()) {
-    return Status::InvalidArgument("state store " + path_ + ": " + s.message());
+// Format 2 -> 3: the parts' rows packed anew, in the transaction that marks the file 3 (a
+// crash leaves a file of either version, whole).
+Status StateStore::Upgrade(int found) {
+  if (Status s = Exec("BEGIN IMMEDIATE"); !s.ok()) return s;
+  auto fail = [this](Status s) {
+    (void)Exec("ROLLBACK");
+    return s;
+  };
+  if (found == 2) {
+    std::vector<std::string> parts;
+    std::vector<StateGroupView> rows;
+    if (Status s = ReadParts(parts, rows, /*packed=*/false); !s.ok()) return fail(s);
+    if (!parts.empty()) {
+      // One part of the merged rows: what a compaction would write.
+      if (!MergeRows(rows)) {
+        return fail(Status::InvalidArgument("state store " + path_ +
+                                            ": checkpoint parts do not fit together (corrupt)"));
+      }
+      part_.clear();
+      AppendRows(rows.data(), rows.size(), part_);
+      if (Status s = Exec("DELETE FROM parts"); !s.ok()) return fail(s);
+      if (Status s = PutPart(part_); !s.ok()) return fail(s);
+    }
   }
+  const std::string version = "PRAGMA user_version = " + std::to_string(kFormatVersion);
+  if (Status s = Exec(version.c_str()); !s.ok()) return fail(s);
+  if (Status s = Exec("COMMIT"); !s.ok()) return fail(s);
   return Status::Ok();
 }
 
@@ -264,23 +343,33 @@ Status StateStore::PutPart(const std::string& part) {
 }
 
 // Base + deltas: a full set of changes replaces every part (the base); otherwise the changes
-// are appended as one delta. Once the deltas outweigh the base they are merged into a new base
-// (compaction), so a restart reads at most about twice the state.
+// are appended as one delta, unless the deltas would then outweigh the base: the stored parts
+// and the changes are merged in memory into a new base (compaction), written once. So a restart
+// reads at most about twice the state, and changes larger than the state (the checkpoint that
+// first writes a million groups) are never written as a delta and then again.
 Status StateStore::SaveRows(const StateChanges& changes) {
-  if (changes.full) {
-    if (Status s = Exec("DELETE FROM parts"); !s.ok()) return s;
-    base_bytes_ = delta_bytes_ = 0;
-  }
   part_.clear();
   AppendRows(changes.groups.data(), changes.group_count, part_);
-  if (Status s = PutPart(part_); !s.ok()) return s;
-  (changes.full ? base_bytes_ : delta_bytes_) += part_.size();
-  if (delta_bytes_ <= base_bytes_) return Status::Ok();
-  std::vector<std::string> parts;
-  std::vector<StateGroupView> rows;
-  if (Status s = ReadParts(parts, rows); !s.ok()) return s;
-  part_.clear();
-  AppendRows(rows.data(), rows.size(), part_);
+  if (!changes.full && delta_bytes_ + part_.size() > base_bytes_) {
+    std::vector<std::string> parts;
+    std::vector<StateGroupView> rows;
+    if (Status s = ReadParts(parts, rows); !s.ok()) return s;
+    rows.reserve(rows.size() + changes.group_count);
+    for (size_t i = 0; i < changes.group_count; ++i) {
+      const StateGroupRow& row = changes.groups[i];
+      rows.push_back({row.rule, row.slot, row.rank, row.bytes});
+    }
+    if (!MergeRows(rows)) {
+      return Status::InvalidArgument("state store " + path_ +
+                                     ": checkpoint parts do not fit together (corrupt)");
+    }
+    part_.clear();
+    AppendRows(rows.data(), rows.size(), part_);
+  } else if (!changes.full) {
+    if (Status s = PutPart(part_); !s.ok()) return s;
+    delta_bytes_ += part_.size();
+    return Status::Ok();
+  }
   if (Status s = Exec("DELETE FROM parts"); !s.ok()) return s;
   if (Status s = PutPart(part_); !s.ok()) return s;
   base_bytes_ = part_.size();
@@ -297,11 +386,13 @@ Status StateStore::Save(const Checkpoint& c) {
     return s;
   };
   const std::string& state = c.changes != nullptr ? c.changes->head : c.engine_state;
-  if (c.changes == nullptr) base_bytes_ = delta_bytes_ = 0;
   if (Status s = c.changes != nullptr ? SaveRows(*c.changes) : Exec("DELETE FROM parts"); !s.ok()) {
     (void)Exec("ROLLBACK");
+    // The sizes may no longer be those of the stored parts: compact at the next save.
+    base_bytes_ = 0;
     return s;
   }
+  if (c.changes == nullptr) base_bytes_ = delta_bytes_ = 0;
   last_save_bytes_ += state.size();
   {
     Statement put;
@@ -337,6 +428,26 @@ Status StateStore::Save(const Checkpoint& c) {
     return s;
   }
   return Status::Ok();
+}
+
+Status Checkpoint::Restore(Engine& engine) {
+  if (head.empty()) return engine.RestoreState(engine_state);
+  return engine.RestoreChanges(head, rows);
+}
+
+Status Checkpoint::WholeState(std::string& out) const {
+  if (head.empty()) {
+    out = engine_state;
+    return Status::Ok();
+  }
+  std::vector<StateGroupView> copy = rows;
+  return AssembleState(head, copy, out);
+}
+
+size_t Checkpoint::Bytes() const {
+  size_t n = engine_state.size() + head.size();
+  for (const std::string& part : parts) n += part.size();
+  return n;
 }
 
 }  // namespace klaxon::service

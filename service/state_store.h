@@ -8,8 +8,9 @@
 // never a mix. A checkpoint is written whole (engine_state) or incrementally
 // (Engine::SaveStateChanges): the head replaces the previous one and the rows of the groups
 // that changed are appended as one part (a delta after a base; compacted into a new base when
-// the deltas outweigh it); Load merges the parts and assembles the whole state again
-// (AssembleState), so its caller sees no difference. Notifications the engine produced before
+// the deltas would outweigh it); Load merges the parts into one row per group, which
+// Checkpoint::Restore gives the engine (Engine::RestoreChanges), so its caller sees no
+// difference. Notifications the engine produced before
 // a checkpoint are in the outbox before it is saved; those recomputed after a crash carry the same
 // idempotency keys, which the outbox stores once.
 //
@@ -41,22 +42,38 @@ struct PartitionOffset {
 };
 
 struct Checkpoint {
-  // Engine::SaveState; what Load returns, also for a checkpoint saved incrementally.
+  // Engine::SaveState: a checkpoint saved whole (Load), or what Save writes when `changes` is
+  // not set.
   std::string engine_state;
   // When set, Save writes these (Engine::SaveStateChanges) instead of engine_state.
   const StateChanges* changes = nullptr;
   std::vector<PartitionOffset> offsets;
   int64_t saved_at_ms = 0;  // wall clock, for logs and metrics
-  // Load, of an incremental checkpoint: the highest rank of its group rows, for
-  // Engine::ContinueChanges (the next save then appends only what changed). 0: saved whole.
+  // Load, of an incremental checkpoint: its head and, for every live group, its latest row
+  // (sorted by rule and slot; the bytes point into `parts`), restored by Engine::RestoreChanges
+  // without assembling the whole state. engine_state stays empty then.
+  std::string head;
+  std::vector<StateGroupView> rows;
+  std::vector<std::string> parts;
+  // The highest rank of the rows, for Engine::ContinueChanges (the next save then appends only
+  // what changed). 0: saved whole.
   uint64_t last_rank = 0;
+
+  // Restores `engine` (fresh) from this checkpoint, whichever way it was saved.
+  Status Restore(Engine& engine);
+  // The engine's whole state (Engine::SaveState's bytes), assembled from the rows when the
+  // checkpoint was saved incrementally: for tests and tools; a restart uses Restore.
+  Status WholeState(std::string& out) const;
+  // What was read: the whole state, or the head and the rows' parts.
+  size_t Bytes() const;
 };
 
 class StateStore {
  public:
-  // 2: a table of group rows for incremental checkpoints. A version-1 file (whole checkpoints
-  // only) is read and upgraded.
-  static constexpr int kFormatVersion = 2;
+  // 3: group rows packed with varints (about 5 bytes of framing a row instead of 20). A
+  // version-2 file (fixed-width rows) is upgraded when opened; a version-1 file (whole
+  // checkpoints only) gains the table of rows.
+  static constexpr int kFormatVersion = 3;
 
   static Result<std::unique_ptr<StateStore>> Open(const std::string& path);
   ~StateStore();
@@ -77,10 +94,12 @@ class StateStore {
   StateStore(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}
   Status Exec(const char* sql);
   Status Error(const std::string& what) const;
+  Status Upgrade(int found);
   Status SaveRows(const StateChanges& changes);
-  Status LoadRows(std::string_view head, std::string& engine_state, uint64_t& last_rank);
-  // The parts' bytes into `parts`, their merged rows (pointing into `parts`) into `rows`.
-  Status ReadParts(std::vector<std::string>& parts, std::vector<StateGroupView>& rows);
+  // The parts' bytes into `parts` (checksums checked), their rows (pointing into `parts`,
+  // unmerged, in part order) appended to `rows`. `packed`: format 3's rows, else format 2's.
+  Status ReadParts(std::vector<std::string>& parts, std::vector<StateGroupView>& rows,
+                   bool packed = true);
   Status PutPart(const std::string& part);
 
   sqlite3* db_;

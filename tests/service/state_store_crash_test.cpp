@@ -95,7 +95,7 @@ void Append(const std::vector<Notification>& notes, std::FILE* f) {
   auto engine = MakeEngine();
   size_t next = 0;
   if (loaded->has_value()) {
-    if (!engine->RestoreState((**loaded).engine_state).ok()) ::_exit(12);
+    if (!(**loaded).Restore(*engine).ok()) ::_exit(12);
     next = static_cast<size_t>((**loaded).offsets.at(0).next_offset);
     // As the run loop does: the store holds these groups, the first save appends what changed.
     if (continue_changes && !engine->ContinueChanges((**loaded).last_rank)) ::_exit(16);
@@ -155,7 +155,7 @@ void RestartsChangeNothing(bool continue_changes) {
   REQUIRE_MESSAGE(loaded.ok(), loaded.status().message());
   REQUIRE(loaded->has_value());
   auto restored = MakeEngine();
-  REQUIRE(restored->RestoreState((**loaded).engine_state).ok());
+  REQUIRE((**loaded).Restore(*restored).ok());
   const auto next = static_cast<size_t>((**loaded).offsets.at(0).next_offset);
   CHECK(next > kills[std::size(kills) - 2]);  // the last life's checkpoints were kept
   std::vector<Notification> rest;

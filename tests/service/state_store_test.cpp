@@ -111,7 +111,7 @@ TEST_CASE("state store: foreign, damaged and other-version files are refused by 
   auto c = StateStore::Open(other);
   REQUIRE_FALSE(c.ok());
   CHECK(c.status().message() == "state store " + other +
-                                    ": format version 7, this Klaxon reads 2 (move the file "
+                                    ": format version 7, this Klaxon reads 3 (move the file "
                                     "away to start with empty state)");
 }
 
@@ -204,7 +204,9 @@ TEST_CASE("state store: incremental checkpoints load as the engine's whole state
       REQUIRE(engine->SaveState(live).ok());
       auto loaded = (*store)->Load();  // across compactions (the deltas outgrow the base)
       REQUIRE(loaded.ok());
-      REQUIRE((**loaded).engine_state == live);
+      std::string assembled;
+      REQUIRE((**loaded).WholeState(assembled).ok());
+      REQUIRE(assembled == live);
     }
     CHECK(small >= 50);       // most checkpoints write only what changed
     CHECK(compactions >= 1);  // and the deltas were merged into a new base
@@ -216,9 +218,15 @@ TEST_CASE("state store: incremental checkpoints load as the engine's whole state
   auto loaded = (*store)->Load();
   REQUIRE(loaded.ok());
   REQUIRE(loaded->has_value());
-  CHECK((**loaded).engine_state == expected);
+  CHECK((**loaded).engine_state.empty());  // restored from the rows
+  std::string assembled;
+  REQUIRE((**loaded).WholeState(assembled).ok());
+  CHECK(assembled == expected);
   auto restored = CountEngine();
-  CHECK(restored->RestoreState((**loaded).engine_state).ok());
+  REQUIRE((**loaded).Restore(*restored).ok());
+  std::string again;
+  REQUIRE(restored->SaveState(again).ok());
+  CHECK(again == expected);
 
   // A whole checkpoint afterwards replaces the rows.
   Checkpoint whole;
@@ -266,11 +274,12 @@ TEST_CASE("state store: a damaged checkpoint part is refused by name") {
     // A well-formed part with a valid checksum that updates a group no part holds.
     std::string part;
     StateWriter w(part);
-    w.U32(1);
-    w.U32(0);  // rule
-    w.U32(3);  // slot
-    w.U64(0);  // rank 0: an update of the group's bytes
-    w.Str("x");
+    w.Var(1);  // rows
+    w.Var(0);  // rule
+    w.Var(6);  // slot 3 (zigzag)
+    w.Var(0);  // rank 0: an update of the group's bytes
+    w.Var(1);
+    part += "x";
     sqlite3* db = nullptr;
     REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
     sqlite3_stmt* put = nullptr;
@@ -292,11 +301,153 @@ TEST_CASE("state store: a damaged checkpoint part is refused by name") {
     REQUIRE(sqlite3_exec(db, "DELETE FROM parts", nullptr, nullptr, nullptr) == SQLITE_OK);
     sqlite3_close(db);
   }
-  // Missing groups assemble, and the restore refuses what no longer adds up.
+  // Missing groups load, and the restore refuses what no longer adds up.
   loaded = (*store)->Load();
   REQUIRE(loaded.ok());
   auto restored = CountEngine();
-  CHECK_FALSE(restored->RestoreState((**loaded).engine_state).ok());
+  CHECK_FALSE((**loaded).Restore(*restored).ok());
+}
+
+// Format 2's rows: u32 count, per row u32 rule, u32 slot, u64 rank, u32 length + bytes.
+std::string FixedPart(const StateChanges& c) {
+  std::string part;
+  StateWriter w(part);
+  w.U32(static_cast<uint32_t>(c.group_count));
+  for (size_t i = 0; i < c.group_count; ++i) {
+    w.U32(c.groups[i].rule);
+    w.U32(c.groups[i].slot);
+    w.U64(c.groups[i].rank);
+    w.Str(c.groups[i].bytes);
+  }
+  return part;
+}
+
+TEST_CASE("state store: a format-2 file is read, upgraded to 3, and continued") {
+  TempDir dir;
+  const std::string path = dir.File("klaxon.state");
+  auto engine = CountEngine();
+  // As the Klaxon before format 3 left it: a base and two deltas of fixed-width rows.
+  {
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
+    REQUIRE(sqlite3_exec(db,
+                         "PRAGMA journal_mode=WAL;"
+                         "CREATE TABLE checkpoint (id INTEGER PRIMARY KEY CHECK (id = 1),"
+                         " engine_state BLOB NOT NULL, saved_at_ms INTEGER NOT NULL);"
+                         "CREATE TABLE offsets (topic TEXT NOT NULL, partition INTEGER NOT NULL,"
+                         " next_offset INTEGER NOT NULL, event_time_ms INTEGER NOT NULL,"
+                         " PRIMARY KEY (topic, partition));"
+                         "CREATE TABLE parts (seq INTEGER PRIMARY KEY, rows BLOB NOT NULL,"
+                         " sum INTEGER NOT NULL);"
+                         "INSERT INTO offsets VALUES ('events', 0, 1234, 5);"
+                         "PRAGMA user_version = 2;",
+                         nullptr, nullptr, nullptr) == SQLITE_OK);
+    StateChanges changes;
+    for (int round = 0; round < 3; ++round) {
+      Feed(*engine, round * 300, round * 300 + 300, round == 0 ? 200 : 17);
+      REQUIRE(engine->SaveStateChanges(changes).ok());
+      CHECK(changes.full == (round == 0));
+      const std::string part = FixedPart(changes);
+      sqlite3_stmt* put = nullptr;
+      REQUIRE(sqlite3_prepare_v2(db, "INSERT INTO parts (rows, sum) VALUES (?1, ?2)", -1, &put,
+                                 nullptr) == SQLITE_OK);
+      sqlite3_bind_blob(put, 1, part.data(), static_cast<int>(part.size()), SQLITE_STATIC);
+      sqlite3_bind_int64(put, 2, static_cast<int64_t>(Fnv1a64(part)));
+      CHECK(sqlite3_step(put) == SQLITE_DONE);
+      sqlite3_finalize(put);
+    }
+    sqlite3_stmt* head = nullptr;
+    REQUIRE(sqlite3_prepare_v2(db, "INSERT INTO checkpoint VALUES (1, ?1, 7)", -1, &head,
+                               nullptr) == SQLITE_OK);
+    sqlite3_bind_blob(head, 1, changes.head.data(), static_cast<int>(changes.head.size()),
+                      SQLITE_STATIC);
+    CHECK(sqlite3_step(head) == SQLITE_DONE);
+    sqlite3_finalize(head);
+    sqlite3_close(db);
+  }
+  std::string expected;
+  REQUIRE(engine->SaveState(expected).ok());
+  auto store = StateStore::Open(path);
+  REQUIRE_MESSAGE(store.ok(), store.status().message());
+  {
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
+    sqlite3_stmt* q = nullptr;
+    REQUIRE(sqlite3_prepare_v2(db,
+                               "SELECT (SELECT user_version FROM pragma_user_version),"
+                               " (SELECT count(*) FROM parts)",
+                               -1, &q, nullptr) == SQLITE_OK);
+    REQUIRE(sqlite3_step(q) == SQLITE_ROW);
+    CHECK(sqlite3_column_int(q, 0) == 3);
+    CHECK(sqlite3_column_int(q, 1) == 1);  // merged into one packed base
+    sqlite3_finalize(q);
+    sqlite3_close(db);
+  }
+  auto loaded = (*store)->Load();
+  REQUIRE_MESSAGE(loaded.ok(), loaded.status().message());
+  REQUIRE(loaded->has_value());
+  CHECK((**loaded).offsets.at(0).next_offset == 1234);
+  CHECK((**loaded).saved_at_ms == 7);
+  std::string assembled;
+  REQUIRE((**loaded).WholeState(assembled).ok());
+  CHECK(assembled == expected);
+  auto restored = CountEngine();
+  REQUIRE((**loaded).Restore(*restored).ok());
+  REQUIRE(restored->ContinueChanges((**loaded).last_rank));
+  // The restored engine goes on appending to the upgraded rows.
+  Feed(*restored, 900, 950, 13);
+  StateChanges changes;
+  REQUIRE(restored->SaveStateChanges(changes).ok());
+  CHECK_FALSE(changes.full);
+  Checkpoint c;
+  c.changes = &changes;
+  REQUIRE((*store)->Save(c).ok());
+  REQUIRE(restored->SaveState(expected).ok());
+  loaded = (*store)->Load();
+  REQUIRE(loaded.ok());
+  REQUIRE((**loaded).WholeState(assembled).ok());
+  CHECK(assembled == expected);
+}
+
+TEST_CASE("state store: changes that outweigh the stored base are written once, as the base") {
+  TempDir dir;
+  const std::string path = dir.File("klaxon.state");
+  auto engine = CountEngine();
+  auto store = StateStore::Open(path);
+  REQUIRE(store.ok());
+  StateChanges changes;
+  Checkpoint c;
+  c.changes = &changes;
+  Feed(*engine, 0, 10, 10);
+  REQUIRE(engine->SaveStateChanges(changes).ok());
+  REQUIRE((*store)->Save(c).ok());
+  // Many new groups at once, as the checkpoint after the first read of a backlog.
+  Feed(*engine, 10, 5010, 5000);
+  REQUIRE(engine->SaveStateChanges(changes).ok());
+  CHECK_FALSE(changes.full);
+  size_t row_bytes = 0;
+  for (size_t i = 0; i < changes.group_count; ++i) row_bytes += changes.groups[i].bytes.size();
+  REQUIRE((*store)->Save(c).ok());
+  // One base holding every group, each with a few bytes of framing: not a delta and a base.
+  CHECK((*store)->last_save_bytes() <
+        row_bytes + changes.group_count * 8 + changes.head.size() + 1000);
+  {
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
+    sqlite3_stmt* q = nullptr;
+    REQUIRE(sqlite3_prepare_v2(db, "SELECT count(*) FROM parts", -1, &q, nullptr) == SQLITE_OK);
+    REQUIRE(sqlite3_step(q) == SQLITE_ROW);
+    CHECK(sqlite3_column_int(q, 0) == 1);
+    sqlite3_finalize(q);
+    sqlite3_close(db);
+  }
+  std::string expected;
+  REQUIRE(engine->SaveState(expected).ok());
+  auto loaded = (*store)->Load();
+  REQUIRE(loaded.ok());
+  std::string assembled;
+  REQUIRE((**loaded).WholeState(assembled).ok());
+  CHECK(assembled == expected);
 }
 
 }  // namespace
