@@ -1,8 +1,11 @@
-// Klaxon's one non-cryptographic string hash: FNV-1a 64, stable across builds and machines
-// (unlike std::hash), for rule ids. Pure; thread-safe.
+// Klaxon's non-cryptographic hashes, stable across builds and machines (unlike std::hash):
+// FNV-1a 64 for rule ids and small buffers, and a checksum of large buffers (state store
+// parts). Pure; thread-safe.
 #pragma once
 
+#include <bit>
 #include <cstdint>
+#include <cstring>
 #include <string_view>
 
 namespace klaxon {
@@ -19,6 +22,38 @@ constexpr uint64_t Fnv1a64(std::string_view s) {
     h *= 1099511628211ull;
   }
   return h;
+}
+
+// The checksum of buffers of megabytes (a state store's parts, read on every restart): FNV-1a's
+// multiply on 8-byte words in four independent lanes, each mixed with a shift so that every bit
+// reaches the low bits too, then folded with the tail and the length. Fnv1a64 costs a multiply
+// per byte in one dependency chain (0.13 s for 124 MB here); this takes a tenth of that. Not a
+// hash of identities: never use it where Fnv1a64 values are stored.
+inline uint64_t WideChecksum64(std::string_view s) {
+  constexpr uint64_t kPrime = 1099511628211ull;
+  uint64_t lanes[4] = {kFnvOffsetBasis, kFnvOffsetBasis ^ 1, kFnvOffsetBasis ^ 2,
+                       kFnvOffsetBasis ^ 3};
+  size_t i = 0;
+  for (; i + 32 <= s.size(); i += 32) {
+    for (int l = 0; l < 4; ++l) {
+      uint64_t w;
+      std::memcpy(&w, s.data() + i + 8 * l, 8);
+      if constexpr (std::endian::native == std::endian::big) w = __builtin_bswap64(w);
+      lanes[l] = (lanes[l] ^ w) * kPrime;
+      lanes[l] ^= lanes[l] >> 29;
+    }
+  }
+  uint64_t h = kFnvOffsetBasis;
+  for (const uint64_t lane : lanes) {
+    h = (h ^ lane) * kPrime;
+    h ^= h >> 29;
+  }
+  for (; i < s.size(); ++i) {
+    h ^= static_cast<unsigned char>(s[i]);
+    h *= kPrime;
+  }
+  h = (h ^ s.size()) * kPrime;
+  return h ^ (h >> 29);
 }
 
 }  // namespace klaxon

@@ -88,13 +88,16 @@ bool DecodeFixedPart(std::string_view part, std::vector<StateGroupView>& rows) {
 // rows come out sorted by rule and slot, one per live group. A sort rather than a hash map over
 // the groups: a restart with a million groups spends its time here.
 bool MergeRows(std::vector<StateGroupView>& rows) {
-  // Stable: the rows of one group stay in the order of their parts. A compacted base alone is
-  // sorted already.
+  // Stable: the rows of one group stay in the order of their parts. A compacted base is sorted
+  // already and the deltas after it are small: only they are sorted, then merged with the base
+  // in one pass.
   auto by_group = [](const StateGroupView& a, const StateGroupView& b) {
     return a.rule != b.rule ? a.rule < b.rule : a.slot < b.slot;
   };
-  if (!std::is_sorted(rows.begin(), rows.end(), by_group)) {
-    std::stable_sort(rows.begin(), rows.end(), by_group);
+  const auto sorted_end = std::is_sorted_until(rows.begin(), rows.end(), by_group);
+  if (sorted_end != rows.end()) {
+    std::stable_sort(sorted_end, rows.end(), by_group);
+    std::inplace_merge(rows.begin(), sorted_end, rows.end(), by_group);
   }
   size_t kept = 0;
   for (size_t i = 0; i < rows.size();) {
@@ -284,7 +287,7 @@ Status StateStore::ReadParts(std::vector<std::string>& parts, std::vector<StateG
         sqlite3_blob_read(blob, parts[i].data(), static_cast<int>(parts[i].size()), 0) == SQLITE_OK;
     sqlite3_blob_close(blob);
     if (!read_ok) return Error("cannot read the checkpoint's parts");
-    if (sums[i].second != Fnv1a64(parts[i])) {
+    if (sums[i].second != (packed ? WideChecksum64(parts[i]) : Fnv1a64(parts[i]))) {
       return Status::InvalidArgument("state store " + path_ + ": checkpoint part " +
                                      std::to_string(sums[i].first) +
                                      " is corrupt (checksum mismatch)");
@@ -336,7 +339,7 @@ Status StateStore::PutPart(const std::string& part) {
     return Error("cannot save the checkpoint's groups");
   }
   sqlite3_bind_blob64(put.s, 1, part.data(), part.size(), SQLITE_STATIC);
-  sqlite3_bind_int64(put.s, 2, static_cast<int64_t>(Fnv1a64(part)));
+  sqlite3_bind_int64(put.s, 2, static_cast<int64_t>(WideChecksum64(part)));
   if (sqlite3_step(put.s) != SQLITE_DONE) return Error("cannot save the checkpoint's groups");
   last_save_bytes_ += part.size();
   return Status::Ok();

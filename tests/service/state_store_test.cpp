@@ -286,7 +286,7 @@ TEST_CASE("state store: a damaged checkpoint part is refused by name") {
     REQUIRE(sqlite3_prepare_v2(db, "INSERT INTO parts (rows, sum) VALUES (?1, ?2)", -1, &put,
                                nullptr) == SQLITE_OK);
     sqlite3_bind_blob(put, 1, part.data(), static_cast<int>(part.size()), SQLITE_STATIC);
-    sqlite3_bind_int64(put, 2, static_cast<int64_t>(Fnv1a64(part)));
+    sqlite3_bind_int64(put, 2, static_cast<int64_t>(WideChecksum64(part)));
     CHECK(sqlite3_step(put) == SQLITE_DONE);
     sqlite3_finalize(put);
     sqlite3_close(db);
