@@ -5,6 +5,7 @@
 #include <map>
 #include <span>
 #include <sstream>
+#include <thread>
 
 #include <fmt/format.h>
 
@@ -125,6 +126,15 @@ void Runtime::AdoptLoadedRules() {
   last_reload_success_ms_ = NowMs();
 }
 
+struct Runtime::Restoring {
+  std::optional<service::Checkpoint> checkpoint;
+  std::chrono::steady_clock::time_point started;
+  std::chrono::steady_clock::duration read{};
+  std::chrono::steady_clock::duration restore{};
+  Status status;
+  std::jthread thread;  // last: joined first when this goes away
+};
+
 Status Runtime::Start() {
   start_time_ms_ = NowMs();
   if (options_.source_kind == "kafka") {
@@ -145,7 +155,10 @@ Status Runtime::Start() {
   if (!loaded.ok()) return loaded.status();
   loaded_ = std::move(loaded).value();
   AdoptLoadedRules();
-  if (Status st = RestoreCheckpoint(); !st.ok()) return st;
+  // Declared before anything that may return early, so the restore thread is joined on every
+  // path before what it uses goes away.
+  Restoring restoring;
+  if (Status st = ReadCheckpoint(restoring); !st.ok()) return st;
   log_.Info("rules loaded", {{"rules", std::to_string(loaded_->bundle.rules.rules.size())},
                              {"actions", std::to_string(loaded_->bundle.actions.size())},
                              {"files", std::to_string(loaded_->bundle.files.size())}});
@@ -207,6 +220,8 @@ Status Runtime::Start() {
     if (!options_.source) return Status::InvalidArgument("no source for " + options_.source_kind);
     source_ = std::move(options_.source);
   }
+
+  if (Status st = FinishRestore(restoring); !st.ok()) return st;
 
   AdminHandlers handlers;
   handlers.metrics = [this] {
@@ -470,37 +485,54 @@ void Runtime::NoteAdmitted(uint32_t topic, int32_t partition, int64_t offset) {
   admitted_last_ = admitted_.size() - 1;
 }
 
-Status Runtime::RestoreCheckpoint() {
+Status Runtime::ReadCheckpoint(Restoring& restoring) {
   if (!state_) return Status::Ok();
   // How long a restart takes goes with the state's size: the log says where the time went.
-  const auto t0 = std::chrono::steady_clock::now();
+  restoring.started = std::chrono::steady_clock::now();
   Result<std::optional<service::Checkpoint>> checkpoint = state_->Load();
   if (!checkpoint.ok()) return checkpoint.status();
   if (!checkpoint->has_value()) {
     log_.Info("no checkpoint yet; starting with empty state", {{"path", state_->path()}});
     return Status::Ok();
   }
-  service::Checkpoint& c = **checkpoint;
-  const auto t1 = std::chrono::steady_clock::now();
-  if (Status st = c.Restore(*loaded_->engine); !st.ok()) {
+  restoring.checkpoint = std::move(*checkpoint);
+  restoring.read = std::chrono::steady_clock::now() - restoring.started;
+  restored_offsets_ = restoring.checkpoint->offsets;
+  checkpoint_time_ms_ = restoring.checkpoint->saved_at_ms;
+  // Nothing else touches the engine until FinishRestore (its decoders, made already, read only
+  // the field table).
+  restoring.thread = std::jthread([&restoring, engine = loaded_->engine.get()] {
+    const auto t0 = std::chrono::steady_clock::now();
+    restoring.status = restoring.checkpoint->Restore(*engine);
+    restoring.restore = std::chrono::steady_clock::now() - t0;
+  });
+  return Status::Ok();
+}
+
+Status Runtime::FinishRestore(Restoring& restoring) {
+  if (!restoring.checkpoint) return Status::Ok();
+  restoring.thread.join();
+  if (!restoring.status.ok()) {
     // Never silently empty: an operator decides to throw state away.
-    return Status::FailedPrecondition("state store " + state_->path() + ": " + st.message() +
+    return Status::FailedPrecondition("state store " + state_->path() + ": " +
+                                      restoring.status.message() +
                                       " (move the file away to start with empty state)");
   }
+  const service::Checkpoint& c = *restoring.checkpoint;
   // The store holds these groups already: the next checkpoint appends only what changes.
   const bool in_place = loaded_->engine->ContinueChanges(c.last_rank);
   auto ms = [](auto d) {
     return FormatDurationMs(std::chrono::duration_cast<std::chrono::milliseconds>(d).count());
   };
-  restored_offsets_ = c.offsets;
-  checkpoint_time_ms_ = c.saved_at_ms;
   log_.Info("state restored", {{"path", state_->path()},
                                {"bytes", std::to_string(c.Bytes())},
                                {"partitions", std::to_string(c.offsets.size())},
                                {"next_checkpoint", in_place ? "incremental" : "whole"},
-                               {"read", ms(t1 - t0)},
-                               {"restore", ms(std::chrono::steady_clock::now() - t1)},
+                               {"read", ms(restoring.read)},
+                               {"restore", ms(restoring.restore)},
+                               {"total", ms(std::chrono::steady_clock::now() - restoring.started)},
                                {"saved_at", FormatTimeMs(c.saved_at_ms)}});
+  restoring.checkpoint.reset();  // the rows' buffers: the engine holds its own copy now
   return Status::Ok();
 }
 

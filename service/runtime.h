@@ -93,8 +93,13 @@ class Runtime {
   void AdvanceToPartitionTime();
   void Align();
   void ExpireIdlePartitions();
-  // Opens the state store and restores the engine from its checkpoint (Kafka only).
-  Status RestoreCheckpoint();
+  // Restoring the engine from the state store's checkpoint (Kafka only), in two steps: Read
+  // loads it (and the offsets it covers) and starts the engine's restore on a thread of its
+  // own, so that the outbox, delivery and the Kafka consumer start meanwhile (a restart with a
+  // million groups spends a second or more in the restore); Finish waits for it.
+  struct Restoring;
+  Status ReadCheckpoint(Restoring& restoring);
+  Status FinishRestore(Restoring& restoring);
   // Saves the engine's state and the offsets it covers, once every notification it produced is
   // in the outbox. False when nothing was saved (logged).
   bool Checkpoint(const char* why);
