@@ -4,7 +4,9 @@
 // RestoreState into a fresh engine, up to the first evaluated event).
 // Then incremental checkpoints: 1% of the groups touched per round, only they written, and the
 // restart path from the group rows.
-// Usage: state_bench [groups] [rounds] [incremental rounds] (default 1000000 3 5). Figures go
+// Usage: state_bench [groups] [rounds] [incremental rounds] [threshold] (default 1000000 3 5 5;
+// a threshold above 64 keeps every group's events in a run ring, as
+// bench/restart_state_bench.sh's `frequency > 1000000 in 1h` does). Figures go
 // to bench/README.md.
 #include <algorithm>
 #include <chrono>
@@ -25,12 +27,12 @@ double Seconds(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
 }
 
-klaxon::RuleSet Rules() {
+klaxon::RuleSet Rules(double threshold) {
   klaxon::Rule r;
   r.name = "per-user";
   r.condition.kind = klaxon::Condition::Kind::kCount;
   r.condition.op = klaxon::CompareOp::kGt;
-  r.condition.threshold = 5;
+  r.condition.threshold = threshold;
   r.condition.window_ms = 60000;
   klaxon::FieldRef user;
   user.name = "user.id";
@@ -42,11 +44,11 @@ klaxon::RuleSet Rules() {
   return rs;
 }
 
-std::unique_ptr<klaxon::Engine> NewEngine(size_t groups) {
+std::unique_ptr<klaxon::Engine> NewEngine(size_t groups, double threshold) {
   klaxon::EngineOptions o;
   o.allowed_lateness_ms = 0;
   o.max_groups_per_rule = groups;
-  auto e = klaxon::Engine::Create(Rules(), o);
+  auto e = klaxon::Engine::Create(Rules(threshold), o);
   if (!e.ok()) {
     std::fprintf(stderr, "%s\n", e.status().message().c_str());
     std::exit(1);
@@ -60,7 +62,8 @@ int main(int argc, char** argv) {
   const size_t groups = argc > 1 ? std::strtoull(argv[1], nullptr, 10) : 1000000;
   const int rounds = argc > 2 ? std::atoi(argv[2]) : 3;
   const int incremental_rounds = argc > 3 ? std::atoi(argv[3]) : 5;
-  auto engine = NewEngine(groups);
+  const double threshold = argc > 4 ? std::atof(argv[4]) : 5;
+  auto engine = NewEngine(groups, threshold);
   std::vector<klaxon::Notification> out;
   const int64_t t0 = 1764028800000;
   char buf[128];
@@ -103,7 +106,7 @@ int main(int argc, char** argv) {
     auto loaded = (*store)->Load();
     if (!loaded.ok() || !loaded->has_value()) return 1;
     const double store_load = Seconds(t);
-    auto restarted = NewEngine(groups);
+    auto restarted = NewEngine(groups, threshold);
     auto r0 = Clock::now();
     if (!restarted->RestoreState((*loaded)->engine_state).ok()) return 1;
     const double restore = Seconds(r0);
@@ -158,7 +161,7 @@ int main(int argc, char** argv) {
     auto loaded = (*store)->Load();
     if (!loaded.ok() || !loaded->has_value()) return 1;
     const double store_load = Seconds(t) - open;
-    auto restarted = NewEngine(groups);
+    auto restarted = NewEngine(groups, threshold);
     const auto r0 = Clock::now();
     if (!(*loaded)->Restore(*restarted).ok()) return 1;
     const double restore = Seconds(r0);
