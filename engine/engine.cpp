@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <thread>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -129,6 +130,20 @@ class EngineImpl final : public Engine {
   // One live group (after its flags byte) into slot `s`; false (and `error`) when inconsistent.
   bool LoadGroup(const CompiledRule& cr, RuleState& st, uint32_t s, uint8_t flags, bool has_ids,
                  StateReader& r, std::string& error) const;
+  // LoadGroup without the group table and the counts (IndexGroup adds them): touches slot `s`
+  // only, so disjoint slots may be parsed on two threads.
+  bool ParseGroup(const CompiledRule& cr, RuleState& st, uint32_t s, uint8_t flags, bool has_ids,
+                  StateReader& r, std::string& error) const;
+  static bool IndexGroup(RuleState& st, uint32_t s, std::string& error);
+  // The group rows [first, end) of one rule into `st`; "" or why not (a SnapshotError message
+  // when `whole`, else about the rule).
+  struct RowProblem {
+    size_t row = SIZE_MAX;
+    std::string what;
+    bool whole = false;
+  };
+  void ParseRows(const CompiledRule& cr, RuleState& st, const std::vector<StateGroupView>& rows,
+                 size_t first, size_t end, bool has_ids, RowProblem& problem) const;
   struct RestoredPart;
   Status CheckFresh() const;
   void CommitRestore(RestoredPart& part, std::vector<std::unique_ptr<RuleState>>& states,
@@ -737,6 +752,8 @@ constexpr size_t kStateTrailerBytes = 8;                       // FNV-1a 64 of a
 // A held backlog spanning more sequences than this is taken for corruption (the tracker would
 // need one byte per sequence of the span).
 constexpr uint64_t kMaxRestoredSequenceSpan = uint64_t{1} << 28;
+// Rows of one rule from which a restore parses its groups on two threads.
+constexpr size_t kParallelRestoreRows = 8192;
 constexpr uint8_t kGroupAlive = 1;
 constexpr uint8_t kGroupCond = 2;
 constexpr uint8_t kGroupExtra = 4;
@@ -845,6 +862,31 @@ void EngineImpl::SaveGroup(const CompiledRule& cr, uint32_t s, StateWriter& w) c
 
 constexpr char kHeadMagic[8] = {'K', 'L', 'X', 'S', 'H', 'E', 'A', 'D'};
 
+// Magic, version and checksum of a snapshot (`head` false) or a head; `body` is then what the
+// checksum covers. The version comes before the checksum: another version may checksum
+// differently.
+Status CheckFraming(std::string_view bytes, bool head, std::string_view& body) {
+  const std::string noun = head ? "head" : "snapshot";
+  if (bytes.size() < kStateHeaderBytes + kStateTrailerBytes) {
+    return SnapshotError(std::string(head ? "truncated head (" : "truncated (") +
+                         std::to_string(bytes.size()) + " bytes)");
+  }
+  if (std::memcmp(bytes.data(), head ? kHeadMagic : kStateMagic, sizeof(kStateMagic)) != 0) {
+    return SnapshotError("not a Klaxon state " + noun + " (bad magic)");
+  }
+  const uint32_t version = StateReader(bytes.substr(sizeof(kStateMagic))).U32();
+  if (version != kStateVersion) {
+    return SnapshotError("format version " + std::to_string(version) + ", this Klaxon reads " +
+                         std::to_string(kStateVersion));
+  }
+  body = bytes.substr(0, bytes.size() - kStateTrailerBytes);
+  if (StateReader(bytes.substr(body.size())).U64() != Fnv1a64(body)) {
+    return SnapshotError(std::string(head ? "head " : "") +
+                         "checksum mismatch (truncated or corrupt)");
+  }
+  return Status::Ok();
+}
+
 Status EngineImpl::SaveStateChanges(StateChanges& out) {
   out.head.clear();
   StateWriter w(out.head);
@@ -945,6 +987,25 @@ std::unique_ptr<RuleState> EngineImpl::BeginRule(const CompiledRule& cr, StateRe
 // One live group after its flags byte: the fields SaveGroup wrote, into slot `s`.
 bool EngineImpl::LoadGroup(const CompiledRule& cr, RuleState& st, uint32_t s, uint8_t flags,
                            bool has_ids, StateReader& r, std::string& error) const {
+  return ParseGroup(cr, st, s, flags, has_ids, r, error) && IndexGroup(st, s, error);
+}
+
+bool EngineImpl::IndexGroup(RuleState& st, uint32_t s, std::string& error) {
+  const Group& g = st.groups[s];
+  auto key_of = [&](uint32_t slot) -> std::string_view { return st.groups[slot].key; };
+  if (st.table.Find(g.key, g.key_hash, key_of) != kNil) {
+    error = "duplicate group key";
+    return false;
+  }
+  st.table.Insert(g.key_hash, s);
+  ++st.stats.groups;
+  st.stats.pending += g.life == Life::kPending;
+  st.stats.firing += g.life == Life::kFiring;
+  return true;
+}
+
+bool EngineImpl::ParseGroup(const CompiledRule& cr, RuleState& st, uint32_t s, uint8_t flags,
+                            bool has_ids, StateReader& r, std::string& error) const {
   Group& g = st.groups[s];
   g.alive = true;
   g.cond = (flags & kGroupCond) != 0;
@@ -984,15 +1045,6 @@ bool EngineImpl::LoadGroup(const CompiledRule& cr, RuleState& st, uint32_t s, ui
     error = "truncated";
     return false;
   }
-  auto key_of = [&](uint32_t slot) -> std::string_view { return st.groups[slot].key; };
-  if (st.table.Find(g.key, g.key_hash, key_of) != kNil) {
-    error = "duplicate group key";
-    return false;
-  }
-  st.table.Insert(g.key_hash, s);
-  ++st.stats.groups;
-  st.stats.pending += g.life == Life::kPending;
-  st.stats.firing += g.life == Life::kFiring;
   return true;
 }
 
@@ -1133,22 +1185,8 @@ Status EngineImpl::CheckFresh() const {
 
 Status EngineImpl::RestoreState(std::string_view bytes) {
   if (Status s = CheckFresh(); !s.ok()) return s;
-  if (bytes.size() < kStateHeaderBytes + kStateTrailerBytes) {
-    return SnapshotError("truncated (" + std::to_string(bytes.size()) + " bytes)");
-  }
-  if (std::memcmp(bytes.data(), kStateMagic, sizeof(kStateMagic)) != 0) {
-    return SnapshotError("not a Klaxon state snapshot (bad magic)");
-  }
-  // The version comes before the checksum: another version may checksum differently.
-  const uint32_t version = StateReader(bytes.substr(sizeof(kStateMagic))).U32();
-  if (version != kStateVersion) {
-    return SnapshotError("format version " + std::to_string(version) + ", this Klaxon reads " +
-                         std::to_string(kStateVersion));
-  }
-  const std::string_view body = bytes.substr(0, bytes.size() - kStateTrailerBytes);
-  if (StateReader(bytes.substr(body.size())).U64() != Fnv1a64(body)) {
-    return SnapshotError("checksum mismatch (truncated or corrupt)");
-  }
+  std::string_view body;
+  if (Status s = CheckFraming(bytes, /*head=*/false, body); !s.ok()) return s;
 
   // Everything is read and checked into local state first: a refused snapshot leaves no trace.
   StateReader r(body.substr(kStateHeaderBytes));
@@ -1184,26 +1222,33 @@ Status EngineImpl::RestoreState(std::string_view bytes) {
   return Status::Ok();
 }
 
+void EngineImpl::ParseRows(const CompiledRule& cr, RuleState& st,
+                           const std::vector<StateGroupView>& rows, size_t first, size_t end,
+                           bool has_ids, RowProblem& problem) const {
+  std::string error;
+  for (size_t i = first; i < end; ++i) {
+    StateReader g(rows[i].bytes);
+    const uint8_t flags = g.U8();
+    if ((flags & ~(kGroupAlive | kGroupCond | kGroupExtra)) != 0) {
+      problem = {i, "unknown group flags", false};
+    } else if ((flags & kGroupAlive) == 0) {
+      problem = {i, "corrupt (group row)", true};
+    } else if (!ParseGroup(cr, st, rows[i].slot, flags, has_ids, g, error)) {
+      problem = {i, error, false};
+    } else if (g.Left() != 0) {
+      problem = {i, "bytes left over", false};
+    }
+    if (problem.row != SIZE_MAX) return;
+  }
+}
+
 // An incremental checkpoint straight from its head and rows: the checks of AssembleState and
 // RestoreState, without building the whole snapshot and reading it again (a restart with a
 // million groups spent half its time on that).
 Status EngineImpl::RestoreChanges(std::string_view head, std::vector<StateGroupView>& rows) {
   if (Status s = CheckFresh(); !s.ok()) return s;
-  if (head.size() < kStateHeaderBytes + kStateTrailerBytes) {
-    return SnapshotError("truncated head (" + std::to_string(head.size()) + " bytes)");
-  }
-  if (std::memcmp(head.data(), kHeadMagic, sizeof(kHeadMagic)) != 0) {
-    return SnapshotError("not a Klaxon state head (bad magic)");
-  }
-  const uint32_t version = StateReader(head.substr(sizeof(kHeadMagic))).U32();
-  if (version != kStateVersion) {
-    return SnapshotError("format version " + std::to_string(version) + ", this Klaxon reads " +
-                         std::to_string(kStateVersion));
-  }
-  const std::string_view body = head.substr(0, head.size() - kStateTrailerBytes);
-  if (StateReader(head.substr(body.size())).U64() != Fnv1a64(body)) {
-    return SnapshotError("head checksum mismatch (truncated or corrupt)");
-  }
+  std::string_view body;
+  if (Status s = CheckFraming(head, /*head=*/true, body); !s.ok()) return s;
   StateReader r(body.substr(kStateHeaderBytes));
   const uint32_t flags = r.U32();
   const bool has_ids = (flags & kStateHasIds) != 0;
@@ -1266,16 +1311,26 @@ Status EngineImpl::RestoreChanges(std::string_view head, std::vector<StateGroupV
     if (row > first && rows[row - 1].slot >= slots) {
       return SnapshotError("corrupt (group row past the rule's slots)");
     }
+    // Parsing the groups is most of a restart's time: a large rule's rows are parsed on two
+    // threads (each its own slots), then indexed here in row order.
+    RowProblem problems[2];
+    {
+      const size_t mid = row - first >= kParallelRestoreRows ? first + (row - first) / 2 : row;
+      std::jthread second;
+      if (mid < row) {
+        second =
+            std::jthread([&, mid] { ParseRows(*cr, *st, rows, mid, row, has_ids, problems[1]); });
+      }
+      ParseRows(*cr, *st, rows, first, mid, has_ids, problems[0]);
+    }
+    for (const RowProblem& p : problems) {
+      if (p.row == SIZE_MAX) continue;
+      return p.whole ? SnapshotError(p.what) : fail(p.what);
+    }
     lru.clear();
     lru.reserve(row - first);
     for (size_t i = first; i < row; ++i) {
-      StateReader g(rows[i].bytes);
-      const uint8_t group_flags = g.U8();
-      if ((group_flags & ~(kGroupAlive | kGroupCond | kGroupExtra)) != 0)
-        return fail("unknown group flags");
-      if ((group_flags & kGroupAlive) == 0) return SnapshotError("corrupt (group row)");
-      if (!LoadGroup(*cr, *st, rows[i].slot, group_flags, has_ids, g, error)) return fail(error);
-      if (g.Left() != 0) return fail("bytes left over");
+      if (!IndexGroup(*st, rows[i].slot, error)) return fail(error);
       lru.emplace_back(rows[i].rank, rows[i].slot);
     }
     const uint32_t free_slots = r.Count(4);
@@ -1355,21 +1410,8 @@ bool EngineImpl::ContinueChanges(uint64_t last_rank) {
 // Rebuilds a version-1 snapshot (SaveState's layout) from a head and its rows.
 template <typename Row>
 Status AssembleHead(std::string_view head, std::vector<Row>& rows, std::string& out) {
-  if (head.size() < kStateHeaderBytes + kStateTrailerBytes) {
-    return SnapshotError("truncated head (" + std::to_string(head.size()) + " bytes)");
-  }
-  if (std::memcmp(head.data(), kHeadMagic, sizeof(kHeadMagic)) != 0) {
-    return SnapshotError("not a Klaxon state head (bad magic)");
-  }
-  const uint32_t version = StateReader(head.substr(sizeof(kHeadMagic))).U32();
-  if (version != kStateVersion) {
-    return SnapshotError("format version " + std::to_string(version) + ", this Klaxon reads " +
-                         std::to_string(kStateVersion));
-  }
-  const std::string_view body = head.substr(0, head.size() - kStateTrailerBytes);
-  if (StateReader(head.substr(body.size())).U64() != Fnv1a64(body)) {
-    return SnapshotError("head checksum mismatch (truncated or corrupt)");
-  }
+  std::string_view body;
+  if (Status s = CheckFraming(head, /*head=*/true, body); !s.ok()) return s;
   StateReader r(body.substr(kStateHeaderBytes));
   const uint32_t flags = r.U32();
   const std::string_view engine_part = r.Bytes(r.U64());

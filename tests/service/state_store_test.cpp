@@ -172,6 +172,17 @@ void Feed(Engine& e, int from, int to, int users) {
   }
 }
 
+// A part written by hand, as a damaged file or an earlier Klaxon would hold it.
+void InsertPart(sqlite3* db, const std::string& part, uint64_t sum) {
+  sqlite3_stmt* put = nullptr;
+  REQUIRE(sqlite3_prepare_v2(db, "INSERT INTO parts (rows, sum) VALUES (?1, ?2)", -1, &put,
+                             nullptr) == SQLITE_OK);
+  sqlite3_bind_blob(put, 1, part.data(), static_cast<int>(part.size()), SQLITE_STATIC);
+  sqlite3_bind_int64(put, 2, static_cast<int64_t>(sum));
+  CHECK(sqlite3_step(put) == SQLITE_DONE);
+  sqlite3_finalize(put);
+}
+
 TEST_CASE("state store: incremental checkpoints load as the engine's whole state") {
   TempDir dir;
   const std::string path = dir.File("klaxon.state");
@@ -282,13 +293,7 @@ TEST_CASE("state store: a damaged checkpoint part is refused by name") {
     part += "x";
     sqlite3* db = nullptr;
     REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
-    sqlite3_stmt* put = nullptr;
-    REQUIRE(sqlite3_prepare_v2(db, "INSERT INTO parts (rows, sum) VALUES (?1, ?2)", -1, &put,
-                               nullptr) == SQLITE_OK);
-    sqlite3_bind_blob(put, 1, part.data(), static_cast<int>(part.size()), SQLITE_STATIC);
-    sqlite3_bind_int64(put, 2, static_cast<int64_t>(WideChecksum64(part)));
-    CHECK(sqlite3_step(put) == SQLITE_DONE);
-    sqlite3_finalize(put);
+    InsertPart(db, part, WideChecksum64(part));
     sqlite3_close(db);
   }
   loaded = (*store)->Load();
@@ -348,13 +353,7 @@ TEST_CASE("state store: a format-2 file is read, upgraded to 3, and continued") 
       REQUIRE(engine->SaveStateChanges(changes).ok());
       CHECK(changes.full == (round == 0));
       const std::string part = FixedPart(changes);
-      sqlite3_stmt* put = nullptr;
-      REQUIRE(sqlite3_prepare_v2(db, "INSERT INTO parts (rows, sum) VALUES (?1, ?2)", -1, &put,
-                                 nullptr) == SQLITE_OK);
-      sqlite3_bind_blob(put, 1, part.data(), static_cast<int>(part.size()), SQLITE_STATIC);
-      sqlite3_bind_int64(put, 2, static_cast<int64_t>(Fnv1a64(part)));
-      CHECK(sqlite3_step(put) == SQLITE_DONE);
-      sqlite3_finalize(put);
+      InsertPart(db, part, Fnv1a64(part));  // format 2's checksum
     }
     sqlite3_stmt* head = nullptr;
     REQUIRE(sqlite3_prepare_v2(db, "INSERT INTO checkpoint VALUES (1, ?1, 7)", -1, &head,
