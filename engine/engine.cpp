@@ -862,10 +862,10 @@ void EngineImpl::SaveGroup(const CompiledRule& cr, uint32_t s, StateWriter& w) c
 
 constexpr char kHeadMagic[8] = {'K', 'L', 'X', 'S', 'H', 'E', 'A', 'D'};
 
-// Magic, version and checksum of a snapshot (`head` false) or a head; `body` is then what the
-// checksum covers. The version comes before the checksum: another version may checksum
+// Magic, version, checksum and flags of a snapshot (`head` false) or a head; `r` then reads
+// what follows the flags. The version comes before the checksum: another version may checksum
 // differently.
-Status CheckFraming(std::string_view bytes, bool head, std::string_view& body) {
+Status OpenFramed(std::string_view bytes, bool head, StateReader& r, bool& has_ids) {
   const std::string noun = head ? "head" : "snapshot";
   if (bytes.size() < kStateHeaderBytes + kStateTrailerBytes) {
     return SnapshotError(std::string(head ? "truncated head (" : "truncated (") +
@@ -879,11 +879,15 @@ Status CheckFraming(std::string_view bytes, bool head, std::string_view& body) {
     return SnapshotError("format version " + std::to_string(version) + ", this Klaxon reads " +
                          std::to_string(kStateVersion));
   }
-  body = bytes.substr(0, bytes.size() - kStateTrailerBytes);
+  const std::string_view body = bytes.substr(0, bytes.size() - kStateTrailerBytes);
   if (StateReader(bytes.substr(body.size())).U64() != Fnv1a64(body)) {
     return SnapshotError(std::string(head ? "head " : "") +
                          "checksum mismatch (truncated or corrupt)");
   }
+  r = StateReader(body.substr(kStateHeaderBytes));
+  const uint32_t flags = r.U32();
+  has_ids = (flags & kStateHasIds) != 0;
+  if ((flags & ~kStateHasIds) != 0) return SnapshotError("corrupt (unknown flags)");
   return Status::Ok();
 }
 
@@ -1185,14 +1189,10 @@ Status EngineImpl::CheckFresh() const {
 
 Status EngineImpl::RestoreState(std::string_view bytes) {
   if (Status s = CheckFresh(); !s.ok()) return s;
-  std::string_view body;
-  if (Status s = CheckFraming(bytes, /*head=*/false, body); !s.ok()) return s;
-
   // Everything is read and checked into local state first: a refused snapshot leaves no trace.
-  StateReader r(body.substr(kStateHeaderBytes));
-  const uint32_t flags = r.U32();
-  const bool has_ids = (flags & kStateHasIds) != 0;
-  if ((flags & ~kStateHasIds) != 0) return SnapshotError("corrupt (unknown flags)");
+  StateReader r({});
+  bool has_ids = false;
+  if (Status s = OpenFramed(bytes, /*head=*/false, r, has_ids); !s.ok()) return s;
   RestoredPart part;
   if (Status s = ReadEnginePart(r, part); !s.ok()) return s;
 
@@ -1247,12 +1247,9 @@ void EngineImpl::ParseRows(const CompiledRule& cr, RuleState& st,
 // million groups spent half its time on that).
 Status EngineImpl::RestoreChanges(std::string_view head, std::vector<StateGroupView>& rows) {
   if (Status s = CheckFresh(); !s.ok()) return s;
-  std::string_view body;
-  if (Status s = CheckFraming(head, /*head=*/true, body); !s.ok()) return s;
-  StateReader r(body.substr(kStateHeaderBytes));
-  const uint32_t flags = r.U32();
-  const bool has_ids = (flags & kStateHasIds) != 0;
-  if ((flags & ~kStateHasIds) != 0) return SnapshotError("corrupt (unknown flags)");
+  StateReader r({});
+  bool has_ids = false;
+  if (Status s = OpenFramed(head, /*head=*/true, r, has_ids); !s.ok()) return s;
   StateReader engine_part(r.Bytes(r.U64()));
   RestoredPart part;
   if (Status s = ReadEnginePart(engine_part, part); !s.ok()) return s;
@@ -1410,10 +1407,10 @@ bool EngineImpl::ContinueChanges(uint64_t last_rank) {
 // Rebuilds a version-1 snapshot (SaveState's layout) from a head and its rows.
 template <typename Row>
 Status AssembleHead(std::string_view head, std::vector<Row>& rows, std::string& out) {
-  std::string_view body;
-  if (Status s = CheckFraming(head, /*head=*/true, body); !s.ok()) return s;
-  StateReader r(body.substr(kStateHeaderBytes));
-  const uint32_t flags = r.U32();
+  StateReader r({});
+  bool has_ids = false;
+  if (Status s = OpenFramed(head, /*head=*/true, r, has_ids); !s.ok()) return s;
+  const uint32_t flags = has_ids ? kStateHasIds : 0;
   const std::string_view engine_part = r.Bytes(r.U64());
   const uint32_t rules = r.Count(4 + 1 + 1 + 8 + 3 * 8 + 4 + 4 + 4);
   if (!r.ok()) return SnapshotError("corrupt (head)");
