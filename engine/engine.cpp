@@ -1052,6 +1052,30 @@ bool EngineImpl::ParseGroup(const CompiledRule& cr, RuleState& st, uint32_t s, u
   return true;
 }
 
+// A rule's free slots (`dead` of them, each a slot without a group), marked in `listed`.
+// False (and `error`) when they do not fit; a truncated list leaves `r` failed.
+bool ReadFreeSlots(StateReader& r, uint32_t dead, RuleState& st, std::vector<uint8_t>& listed,
+                   std::string& error) {
+  const uint32_t slots = static_cast<uint32_t>(st.groups.size());
+  const uint32_t free_slots = r.Count(4);
+  if (r.ok() && free_slots != dead) {
+    error = "free slots do not match the dead groups";
+    return false;
+  }
+  listed.assign(slots, 0);
+  for (uint32_t i = 0; i < free_slots; ++i) {
+    const uint32_t s = r.U32();
+    if (!r.ok()) break;
+    if (s >= slots || st.groups[s].alive || listed[s]) {
+      error = "bad free slot";
+      return false;
+    }
+    listed[s] = 1;
+    st.free_slots.push_back(s);
+  }
+  return true;
+}
+
 // Reads one rule's section into a new RuleState; nullptr (and `error`) when it is inconsistent.
 std::unique_ptr<RuleState> EngineImpl::LoadRule(const CompiledRule& cr, bool has_ids,
                                                 StateReader& r, std::string& error) {
@@ -1075,16 +1099,8 @@ std::unique_ptr<RuleState> EngineImpl::LoadRule(const CompiledRule& cr, bool has
     }
     if (!LoadGroup(cr, *st, s, flags, has_ids, r, what)) return fail(what);
   }
-  const uint32_t free_slots = r.Count(4);
-  if (r.ok() && free_slots != dead) return fail("free slots do not match the dead groups");
-  std::vector<uint8_t> listed(slots, 0);
-  for (uint32_t i = 0; i < free_slots; ++i) {
-    const uint32_t s = r.U32();
-    if (!r.ok()) break;
-    if (s >= slots || st->groups[s].alive || listed[s]) return fail("bad free slot");
-    listed[s] = 1;
-    st->free_slots.push_back(s);
-  }
+  std::vector<uint8_t> listed;
+  if (!ReadFreeSlots(r, dead, *st, listed, what)) return fail(what);
   const uint32_t lru = r.Count(4);
   if (r.ok() && lru != st->stats.groups) return fail("LRU order does not list every group");
   for (uint32_t i = 0; i < lru; ++i) {
@@ -1330,17 +1346,8 @@ Status EngineImpl::RestoreChanges(std::string_view head, std::vector<StateGroupV
       if (!IndexGroup(*st, rows[i].slot, error)) return fail(error);
       lru.emplace_back(rows[i].rank, rows[i].slot);
     }
-    const uint32_t free_slots = r.Count(4);
-    if (r.ok() && free_slots != slots - (row - first)) {
-      return fail("free slots do not match the dead groups");
-    }
-    listed.assign(slots, 0);
-    for (uint32_t i = 0; i < free_slots; ++i) {
-      const uint32_t s = r.U32();
-      if (!r.ok()) break;
-      if (s >= slots || st->groups[s].alive || listed[s]) return fail("bad free slot");
-      listed[s] = 1;
-      st->free_slots.push_back(s);
+    if (!ReadFreeSlots(r, slots - static_cast<uint32_t>(row - first), *st, listed, error)) {
+      return fail(error);
     }
     // Alive slots in rank order form the LRU list.
     std::sort(lru.begin(), lru.end());
