@@ -10,9 +10,9 @@
 // that changed are appended as one part (a delta after a base; compacted into a new base when
 // the deltas would outweigh it); Load merges the parts into one row per group, which
 // Checkpoint::Restore gives the engine (Engine::RestoreChanges), so its caller sees no
-// difference. Notifications the engine produced before
-// a checkpoint are in the outbox before it is saved; those recomputed after a crash carry the same
-// idempotency keys, which the outbox stores once.
+// difference. Notifications the engine produced before a checkpoint are in the outbox before it
+// is saved; those recomputed after a crash carry the same idempotency keys, which the outbox
+// stores once.
 //
 // Open refuses, naming the file, what would silently lose state: a file that is not a Klaxon
 // state store, of another format version, corrupt, or that cannot be written.
