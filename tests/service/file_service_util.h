@@ -15,13 +15,12 @@
 #include <string_view>
 #include <utility>
 
-#include "actions/action.h"
 #include "actions/http_client.h"
 #include "clock/clock.h"
 #include "connectors/file_source.h"
-#include "rules-dsl/rules_dsl.h"
 #include "service/log_sink.h"
 #include "service/runtime.h"
+#include "tests/service/rule_bundle_util.h"
 
 namespace klaxon::service::testing {
 
@@ -44,26 +43,12 @@ class RecordingLog final : public LogSink {
   std::string text_;
 };
 
-// Reads and checks DIR/rules.rules and builds its actions (no secrets).
+// Reads and checks a rule file (again at every reload) and builds its actions.
 inline Result<RuleBundle> LoadRuleFile(const std::filesystem::path& path) {
   std::ifstream in(path);
   std::stringstream text;
   text << in.rdbuf();
-  rules_dsl::LoadResult loaded = rules_dsl::ParseAndCheck({{path.string(), text.str()}});
-  if (!loaded.ok()) return Status::InvalidArgument(loaded.diagnostics.front().message);
-  RuleBundle bundle;
-  bundle.rules = std::move(loaded.rules);
-  bundle.files = {path.string()};
-  bundle.sha256 = {""};
-  const actions::SecretResolver no_secrets = [](const ActionValue&) -> Result<std::string> {
-    return Status::InvalidArgument("no secrets here");
-  };
-  for (const ActionDef& def : bundle.rules.actions) {
-    Result<std::unique_ptr<actions::Action>> a = actions::CreateAction(def, no_secrets, {});
-    if (!a.ok()) return a.status();
-    bundle.actions.push_back(std::move(a).value());
-  }
-  return bundle;
+  return RuleBundleFrom(path.string(), text.str());
 }
 
 inline std::unique_ptr<Runtime> StartFileService(const std::filesystem::path& dir,
