@@ -12,28 +12,15 @@
 namespace klaxon::connectors {
 namespace {
 
-struct EventDeleter {
-  void operator()(rd_kafka_event_t* e) const { rd_kafka_event_destroy(e); }
+// librdkafka's C objects with their destroy function, so every early return frees them.
+template <auto kDestroy>
+struct Destroy {
+  template <typename T>
+  void operator()(T* p) const {
+    kDestroy(p);
+  }
 };
-struct QueueDeleter {
-  void operator()(rd_kafka_queue_t* q) const { rd_kafka_queue_destroy(q); }
-};
-struct OptionsDeleter {
-  void operator()(rd_kafka_AdminOptions_t* o) const { rd_kafka_AdminOptions_destroy(o); }
-};
-struct NewTopicDeleter {
-  void operator()(rd_kafka_NewTopic_t* t) const { rd_kafka_NewTopic_destroy(t); }
-};
-struct ResourceDeleter {
-  void operator()(rd_kafka_ConfigResource_t* r) const { rd_kafka_ConfigResource_destroy(r); }
-};
-struct TopicDeleter {
-  void operator()(rd_kafka_topic_t* t) const { rd_kafka_topic_destroy(t); }
-};
-struct MetadataDeleter {
-  void operator()(const rd_kafka_metadata_t* m) const { rd_kafka_metadata_destroy(m); }
-};
-using EventPtr = std::unique_ptr<rd_kafka_event_t, EventDeleter>;
+using EventPtr = std::unique_ptr<rd_kafka_event_t, Destroy<rd_kafka_event_destroy>>;
 
 int Ms(std::chrono::milliseconds d) { return static_cast<int>(d.count()); }
 
@@ -42,14 +29,14 @@ int Ms(std::chrono::milliseconds d) { return static_cast<int>(d.count()); }
 template <typename Send>
 EventPtr RunAdmin(rd_kafka_t* rk, rd_kafka_admin_op_t op, std::chrono::milliseconds timeout,
                   Send send) {
-  std::unique_ptr<rd_kafka_AdminOptions_t, OptionsDeleter> options(
+  std::unique_ptr<rd_kafka_AdminOptions_t, Destroy<rd_kafka_AdminOptions_destroy>> options(
       rd_kafka_AdminOptions_new(rk, op));
   char error[256];
   rd_kafka_AdminOptions_set_request_timeout(options.get(), Ms(timeout), error, sizeof(error));
   if (op == RD_KAFKA_ADMIN_OP_CREATETOPICS) {
     rd_kafka_AdminOptions_set_operation_timeout(options.get(), Ms(timeout), error, sizeof(error));
   }
-  std::unique_ptr<rd_kafka_queue_t, QueueDeleter> queue(rd_kafka_queue_new(rk));
+  std::unique_ptr<rd_kafka_queue_t, Destroy<rd_kafka_queue_destroy>> queue(rd_kafka_queue_new(rk));
   send(options.get(), queue.get());
   return EventPtr(rd_kafka_queue_poll(queue.get(), Ms(timeout) + 1000));
 }
@@ -125,8 +112,9 @@ Status KafkaAdmin::NoAnswer(const std::string& what) const {
 Status KafkaAdmin::CreateTopic(const TopicSpec& spec) {
   rd_kafka_t* rk = client_->c_handle();
   char error[512] = {0};
-  std::unique_ptr<rd_kafka_NewTopic_t, NewTopicDeleter> new_topic(rd_kafka_NewTopic_new(
-      spec.name.c_str(), spec.partitions, spec.replication_factor, error, sizeof(error)));
+  std::unique_ptr<rd_kafka_NewTopic_t, Destroy<rd_kafka_NewTopic_destroy>> new_topic(
+      rd_kafka_NewTopic_new(spec.name.c_str(), spec.partitions, spec.replication_factor, error,
+                            sizeof(error)));
   if (new_topic == nullptr) {
     return Status::InvalidArgument("kafka topic '" + spec.name + "': " + error);
   }
@@ -163,7 +151,7 @@ Status KafkaAdmin::CreateTopic(const TopicSpec& spec) {
 
 Result<int> KafkaAdmin::PartitionCount(const std::string& topic) {
   rd_kafka_t* rk = client_->c_handle();
-  std::unique_ptr<rd_kafka_topic_t, TopicDeleter> handle(
+  std::unique_ptr<rd_kafka_topic_t, Destroy<rd_kafka_topic_destroy>> handle(
       rd_kafka_topic_new(rk, topic.c_str(), nullptr));
   if (handle == nullptr) {
     return Status::InvalidArgument("kafka topic '" + topic +
@@ -171,7 +159,7 @@ Result<int> KafkaAdmin::PartitionCount(const std::string& topic) {
   }
   const rd_kafka_metadata_t* raw = nullptr;
   const rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 0, handle.get(), &raw, Ms(timeout_));
-  std::unique_ptr<const rd_kafka_metadata_t, MetadataDeleter> metadata(raw);
+  std::unique_ptr<const rd_kafka_metadata_t, Destroy<rd_kafka_metadata_destroy>> metadata(raw);
   const std::string what = "metadata of kafka topic '" + topic + "'";
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
     if (TimedOut(err)) return NoAnswer(what);
@@ -194,7 +182,7 @@ Result<int> KafkaAdmin::PartitionCount(const std::string& topic) {
 
 Result<std::map<std::string, std::string>> KafkaAdmin::TopicConfigs(const std::string& topic) {
   rd_kafka_t* rk = client_->c_handle();
-  std::unique_ptr<rd_kafka_ConfigResource_t, ResourceDeleter> resource(
+  std::unique_ptr<rd_kafka_ConfigResource_t, Destroy<rd_kafka_ConfigResource_destroy>> resource(
       rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, topic.c_str()));
   rd_kafka_ConfigResource_t* resources[] = {resource.get()};
   EventPtr event = RunAdmin(rk, RD_KAFKA_ADMIN_OP_DESCRIBECONFIGS, timeout_,
