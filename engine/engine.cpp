@@ -413,6 +413,16 @@ size_t EngineImpl::MatchRules(const DecodedEvent& ev, std::vector<RuleMatch>& ou
         m.group.emplace_back(ev.Text(*v));
       }
     }
+    // As the window kinds' Add: what unique / new-value count, what a ratio counts.
+    m.values.clear();
+    const Condition::Kind kind = cr.rule->condition.kind;
+    if (kind == Condition::Kind::kUnique || kind == Condition::Kind::kNewValue) {
+      for (const DecodedValue* v = ev.Begin(cr.value_field); v != ev.End(cr.value_field); ++v) {
+        if (v->type != ValueType::kPresent) m.values.push_back(ev.Text(*v));
+      }
+    }
+    m.denominator = kind == Condition::Kind::kRatio && cr.kind->Counts(cr, ev);
+    m.numerator = m.denominator && cr.numerator.Eval(ev);
   }
   return n;
 }

@@ -164,6 +164,13 @@ struct RuleMatch {
   // One value per group-by field (its first value; nullopt when absent), as views into the
   // event: valid while the event is.
   std::vector<std::optional<std::string_view>> group;
+  // unique(...) and new(...): the field's values in the event (views), as the window counts
+  // them (values without text, e.g. an empty object, left out). Empty for other kinds.
+  std::vector<std::string_view> values;
+  // A ratio: the event is in its denominator, and in its numerator too (only counted when in
+  // the denominator). Both false for other kinds.
+  bool denominator = false;
+  bool numerator = false;
 };
 
 class Engine {

@@ -1,5 +1,6 @@
 #include "service/shuffle_route.h"
 
+#include "engine/event_decoder.h"
 #include "engine/hash.h"
 
 namespace klaxon::service {
@@ -30,10 +31,24 @@ std::span<const ShuffleRoute> ShuffleRouter::Route(const DecodedEvent& ev) {
     const std::string_view rule_id = rules[m.rule].id;
     routes_.push_back({.rule = m.rule,
                        .rule_id = rule_id,
-                       .group = m.group,
+                       .match = &m,
                        .partition = ShufflePartition(rule_id, m.group, partitions_)});
   }
   return routes_;
+}
+
+void FillShuffleRecord(const ShuffleRoute& route, const DecodedEvent& ev,
+                       const ShuffleSource& source, ShuffleRecord& record) {
+  const RuleMatch& m = *route.match;
+  record.source = source;
+  record.rule_id = route.rule_id;
+  record.group.assign(m.group.begin(), m.group.end());
+  record.event_time_ms = ev.time_ms;
+  record.event_id = ev.EventId();
+  record.numerator = m.numerator;
+  record.denominator = m.denominator;
+  record.values.assign(m.values.begin(), m.values.end());
+  record.event_json.reset();
 }
 
 }  // namespace klaxon::service

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "engine/engine.h"
+#include "service/shuffle_record.h"
 
 namespace klaxon::service {
 
@@ -28,11 +29,19 @@ int32_t ShufflePartition(std::string_view rule_id,
                          int32_t partitions);
 
 struct ShuffleRoute {
-  uint32_t rule = 0;                                       // index in the engine's rules
-  std::string_view rule_id;                                // Rule::id
-  std::span<const std::optional<std::string_view>> group;  // views into the event
+  uint32_t rule = 0;                 // index in the engine's rules
+  std::string_view rule_id;          // Rule::id
+  const RuleMatch* match = nullptr;  // the group and what the rule counts (views into the event)
   int32_t partition = 0;
 };
+
+// The repartition record of one route: the rule, the group, the event's time and id (decoded
+// only with EngineOptions::explain, as evaluation needs it), what the rule counts of it, and
+// the input record it came from. The event JSON is left out: whether the owner needs it is
+// the caller's decision (docs/scale_out.md, "Open questions"). Views point into `route`, `ev`
+// and `source`; the record's vectors keep their capacity.
+void FillShuffleRecord(const ShuffleRoute& route, const DecodedEvent& ev,
+                       const ShuffleSource& source, ShuffleRecord& record);
 
 class ShuffleRouter {
  public:

@@ -3,6 +3,8 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <tuple>
+#include <utility>
 
 #include "engine/event_decoder.h"
 #include "tests/engine/engine_test_util.h"
@@ -94,6 +96,52 @@ TEST_CASE("MatchRules lists each matching rule with the group the event falls in
                              {"warnings", Group{}},
                              {"ratio", Group{std::nullopt}}});
   CHECK(scratch.size() == 5);
+}
+
+TEST_CASE("MatchRules gives what each kind counts: unique and new values, ratio sides") {
+  Rule uniq = CountRule("uniq", Predicate{}, CompareOp::kGt, 2, 60000);
+  uniq.condition.kind = Condition::Kind::kUnique;
+  uniq.condition.field = PathField("user.id", {"user", "id"});
+  Rule fresh = EveryRule("fresh", Predicate{});
+  fresh.condition.kind = Condition::Kind::kNewValue;
+  fresh.condition.field = ExceptionType();
+  Rule ratio =
+      RatioRule("ratio", Match(Level(), {"fatal"}), Match(Level(), {"fatal", "error"}), 50, 60000);
+  Rule count = CountRule("count", Predicate{}, CompareOp::kGt, 3, 60000);
+  Harness h({uniq, fresh, ratio, count});
+  REQUIRE(h.engine);
+  auto decoder = h.engine->NewDecoder();
+  std::vector<RuleMatch> out;
+  const auto match = [&](const std::string& extra) {
+    DecodedEvent ev;
+    REQUIRE(decoder->Decode(Ev(kT0, extra), ev) == RejectReason::kNone);
+    const size_t n = h.engine->MatchRules(ev, out);
+    REQUIRE(n == 4);
+    // The views outlive `ev` in this lambda only as copies.
+    std::vector<std::vector<std::string>> values;
+    std::vector<std::pair<bool, bool>> sides;
+    for (size_t i = 0; i < n; ++i) {
+      values.emplace_back(out[i].values.begin(), out[i].values.end());
+      sides.emplace_back(out[i].denominator, out[i].numerator);
+    }
+    return std::make_pair(values, sides);
+  };
+  using Values = std::vector<std::vector<std::string>>;
+  using Sides = std::vector<std::pair<bool, bool>>;
+
+  auto [values, sides] = match(
+      R"("level":"fatal","user":{"id":"u7"},"exception":{"values":[{"type":"A"},{"type":"B"}]})");
+  CHECK(values == Values{{"u7"}, {"A", "B"}, {}, {}});
+  CHECK(sides == Sides{{false, false}, {false, false}, {true, true}, {false, false}});
+
+  std::tie(values, sides) = match(R"("level":"error")");
+  CHECK(values == Values{{}, {}, {}, {}});
+  CHECK(sides == Sides{{false, false}, {false, false}, {true, false}, {false, false}});
+
+  // Outside the denominator: routed (the group's clock), counted on neither side.
+  std::tie(values, sides) = match(R"("level":"info","user":{"id":{"nested":1}})");
+  CHECK(values == Values{{}, {}, {}, {}});  // a value without text is not counted
+  CHECK(sides == Sides{{false, false}, {false, false}, {false, false}, {false, false}});
 }
 
 }  // namespace

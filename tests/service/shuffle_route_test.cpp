@@ -63,25 +63,54 @@ TEST_CASE("ShuffleRouter sends an event to the partition of each (rule, group) i
   Rule all = EveryRule("all", Predicate{});
   Rule by_service = CountRule("by-service", Predicate{}, CompareOp::kGt, 3, 60000);
   by_service.group_by = {Service()};
-  Harness h({by_env, all, by_service});
+  EngineOptions options = Harness::Lateness(0);
+  options.explain = true;  // the decoder reads event ids only then
+  Harness h({by_env, all, by_service}, options);
   REQUIRE(h.engine);
   const std::vector<Rule>& rules = h.engine->Rules().rules;
   auto decoder = h.engine->NewDecoder();
   ShuffleRouter router(h.engine.get(), 8);
 
   DecodedEvent ev;
-  REQUIRE(decoder->Decode(
-              Ev(kT0, R"("level":"error","tags":{"environment":"prod","service":"api"})"), ev) ==
-          RejectReason::kNone);
+  REQUIRE(
+      decoder->Decode(
+          Ev(kT0,
+             R"("event_id":"e1","level":"error","tags":{"environment":"prod","service":"api"})"),
+          ev) == RejectReason::kNone);
   const auto routes = router.Route(ev);
   REQUIRE(routes.size() == 3);
   const std::vector<Group> groups = {Group{"prod"sv}, Group{}, Group{"api"sv}};
   for (size_t i = 0; i < routes.size(); ++i) {
     CHECK(routes[i].rule == i);
     CHECK(routes[i].rule_id == rules[i].id);
-    CHECK(Group(routes[i].group.begin(), routes[i].group.end()) == groups[i]);
+    CHECK(routes[i].match->group == groups[i]);
     CHECK(routes[i].partition == ShufflePartition(rules[i].id, groups[i], 8));
   }
+
+  // The record of a route: what the owner evaluates, from the input record it came from.
+  ShuffleRecord record;
+  record.event_json = "stale"sv;
+  const ShuffleSource source{
+      .topic = "errors", .partition = 2, .offset = 41, .partition_time_ms = kT0 + 7};
+  FillShuffleRecord(routes[0], ev, source, record);
+  CHECK(record.rule_id == rules[0].id);
+  CHECK(record.group == groups[0]);
+  CHECK(record.event_time_ms == kT0);
+  CHECK(record.event_id == "e1");
+  CHECK(record.source.topic == "errors");
+  CHECK(record.source.offset == 41);
+  CHECK(record.source.partition_time_ms == kT0 + 7);
+  CHECK(record.values.empty());
+  CHECK_FALSE(record.numerator);
+  CHECK_FALSE(record.event_json.has_value());
+  // It survives the repartition topic.
+  std::string bytes;
+  EncodeShuffleRecord(record, bytes);
+  ShuffleRecord decoded;
+  ShuffleMark mark;
+  REQUIRE(DecodeShuffle(bytes, decoded, mark).ok());
+  CHECK(decoded.group == groups[0]);
+  CHECK(decoded.rule_id == rules[0].id);
 
   // Another event of the same groups, with other fields: the same partitions.
   std::vector<int32_t> first;
