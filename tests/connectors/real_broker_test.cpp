@@ -3,9 +3,6 @@
 // cannot: the admin API, and the commit on revoke with the default (eager) rebalance protocol.
 #include <doctest/doctest.h>
 
-#include <cstdio>
-#include <cstdlib>
-#include <filesystem>
 #include <set>
 
 #include "connectors/kafka_admin.h"
