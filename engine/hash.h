@@ -1,6 +1,6 @@
 // Klaxon's non-cryptographic hashes, stable across builds and machines (unlike std::hash):
-// FNV-1a 64 for rule ids and small buffers, and a checksum of large buffers (state store
-// parts). Pure; thread-safe.
+// FNV-1a 64 for rule ids, scale-out's routing of (rule, group) to partitions and small
+// buffers, and a checksum of large buffers (state store parts). Pure; thread-safe.
 #pragma once
 
 #include <bit>
@@ -15,14 +15,17 @@ namespace klaxon {
 // restarts, depend on it. Do not "fix" it without migrating stored state.
 constexpr uint64_t kFnvOffsetBasis = 1469598103934665603ull;
 
-constexpr uint64_t Fnv1a64(std::string_view s) {
-  uint64_t h = kFnvOffsetBasis;
+// Continues a hash `h` over more bytes: hashing a value made of parts needs no buffer
+// (Fnv1a64Extend(Fnv1a64(a), b) == Fnv1a64(a + b)).
+constexpr uint64_t Fnv1a64Extend(uint64_t h, std::string_view s) {
   for (const char c : s) {
     h ^= static_cast<unsigned char>(c);
     h *= 1099511628211ull;
   }
   return h;
 }
+
+constexpr uint64_t Fnv1a64(std::string_view s) { return Fnv1a64Extend(kFnvOffsetBasis, s); }
 
 // The checksum of buffers of megabytes (a state store's parts, read on every restart): FNV-1a's
 // multiply on 8-byte words in four independent lanes, each mixed with a shift so that every bit

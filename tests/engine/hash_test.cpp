@@ -15,6 +15,12 @@ TEST_CASE("Fnv1a64 keeps the values rule ids were always computed with") {
   CHECK(Fnv1a64("foobar") == 0x88fad7c0a8ff07f2ull);
 }
 
+TEST_CASE("Fnv1a64Extend continues a hash over more bytes") {
+  static_assert(Fnv1a64Extend(Fnv1a64("foo"), "bar") == Fnv1a64("foobar"));
+  CHECK(Fnv1a64Extend(Fnv1a64(""), "") == Fnv1a64(""));
+  CHECK(Fnv1a64Extend(Fnv1a64("a"), "b") != Fnv1a64Extend(Fnv1a64("b"), "a"));
+}
+
 TEST_CASE("WideChecksum64 is stable and sees every flipped bit, in the words and the tail") {
   // Stored in state store files: these values must not change.
   CHECK(WideChecksum64("") == 0x83803c70c6eaa61full);
