@@ -26,8 +26,8 @@
 #include "engine/time_format.h"
 #include "report/status_page.h"
 #include "service/admin_api.h"
-#include "service/listen_address.h"
 #include "service/decode_pool.h"
+#include "service/listen_address.h"
 #include "service/notification_fields.h"
 #include "service/progress_file.h"
 #include "service/restore_horizon.h"
@@ -158,7 +158,7 @@ Status Service::Start() {
     if (skew <= 0) skew = std::max<int64_t>(4 * config_.engine.allowed_lateness_ms, 10000);
     int64_t idle = config_.partition_idle_timeout_ms;
     if (idle <= 0) idle = std::max<int64_t>(config_.engine.allowed_lateness_ms, 1000);
-    partition_time_ = std::make_unique<service::PartitionTime>(skew, idle);
+    partition_time_ = std::make_unique<service::PartitionTime>(skew, idle, config_.max_held_events);
     if (config_.state_enabled) {
       const std::string path =
           Resolve(config_.base_dir,
@@ -613,7 +613,7 @@ void Service::Align() {
   if (!partition_time_ || kafka_ == nullptr) return;
   pause_.clear();
   resume_.clear();
-  partition_time_->TakeAlignment(pause_, resume_);
+  partition_time_->TakeAlignment(loaded_->engine->HeldEvents(), pause_, resume_);
   for (const auto& k : pause_) kafka_->Pause(topic_names_[k.topic], k.partition);
   for (const auto& k : resume_) kafka_->Resume(topic_names_[k.topic], k.partition);
 }
@@ -900,6 +900,7 @@ void Service::PublishSnapshot() {
   s->stats = engine.Stats();
   s->alerts = engine.ActiveAlerts();
   s->watermark_ms = engine.Watermark();
+  s->held_events = engine.HeldEvents();
   s->rules = loaded_->rules;  // a copy of the rule set, shared, never changed
   s->rule_files = rule_files_;
   s->rule_sha256 = rule_sha256_;

@@ -26,6 +26,9 @@ std::string MetricsText(const RuntimeSnapshot& s, const RunHistograms& histogram
   p.Family("klaxon_events_dead_lettered_total", "counter",
            "Rejected events produced to the dead-letter topic.");
   p.Sample("klaxon_events_dead_lettered_total", {}, static_cast<double>(counters.dead_lettered));
+  p.Family("klaxon_events_held", "gauge",
+           "Accepted events waiting for event time to pass them (lateness, slower partitions).");
+  p.Sample("klaxon_events_held", {}, static_cast<double>(s.held_events));
   p.Family("klaxon_event_time_watermark_seconds", "gauge", "The engine's event-time watermark.");
   // No sample before the first event: there is no event time yet.
   if (s.watermark_ms != INT64_MIN) {

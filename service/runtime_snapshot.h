@@ -49,6 +49,7 @@ struct RuntimeSnapshot {
   EngineStats stats;
   std::vector<ActiveAlert> alerts;
   int64_t watermark_ms = INT64_MIN;  // INT64_MIN: no event yet
+  uint64_t held_events = 0;          // Engine::HeldEvents
   // The rules of the generation that produced `stats` and `alerts` (rule_index refers to it).
   std::shared_ptr<const RuleSet> rules;
   std::vector<std::string> rule_files;
