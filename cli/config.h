@@ -99,12 +99,9 @@ struct Config {
   // How much event time a restart re-reads to rebuild window state (offsets are committed this
   // far behind the watermark, at most); see docs/operations.md.
   int64_t restore_horizon_ms = 3600000;
-  // Event-time alignment (service/partition_time.h): once the engine holds more than
-  // max_held_events events back, Kafka partitions whose event time runs more than
-  // max_partition_skew ahead of the slowest are paused until it falls to half; skew 0: four
-  // times the allowed lateness, at least 10 s.
+  // A Kafka partition whose event time runs this far ahead of the slowest is paused until the
+  // others catch up (event-time alignment); 0: four times the allowed lateness, at least 10 s.
   int64_t max_partition_skew_ms = 0;
-  uint64_t max_held_events = 100000;
   // A caught-up Kafka partition stops holding event time back after this long without records;
   // 0: the allowed lateness, at least 1 s.
   int64_t partition_idle_timeout_ms = 0;

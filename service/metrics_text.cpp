@@ -102,11 +102,18 @@ std::string MetricsText(const RuntimeSnapshot& s, const RunHistograms& histogram
     p.Sample("klaxon_kafka_assigned_partitions", {},
              static_cast<double>(s.kafka.assigned_partitions));
     p.Family("klaxon_kafka_partitions_paused", "gauge",
-             "Partitions paused because their event time ran ahead of the slowest.");
+             "Partitions paused for event-time alignment (too many events held for them).");
     p.Sample("klaxon_kafka_partitions_paused", {}, static_cast<double>(s.kafka.partitions_paused));
     p.Family("klaxon_kafka_partition_pauses_total", "counter",
              "Times a partition was paused for event-time alignment.");
     p.Sample("klaxon_kafka_partition_pauses_total", {}, static_cast<double>(s.kafka.pauses));
+    p.Family("klaxon_kafka_partition_resumes_total", "counter",
+             "Times a paused partition was resumed.");
+    p.Sample("klaxon_kafka_partition_resumes_total", {}, static_cast<double>(s.kafka.resumes));
+    p.Family("klaxon_kafka_partition_resume_wait_seconds_total", "counter",
+             "Time from each resume to the partition's next message or end (a fetch: librdkafka "
+             "drops what it prefetched for a paused partition).");
+    p.Sample("klaxon_kafka_partition_resume_wait_seconds_total", {}, s.kafka.resume_wait_seconds);
     p.Family("klaxon_partition_event_time_seconds", "gauge",
              "Newest event time read from the partition (absent before its first event).");
     p.Family("klaxon_partition_idle", "gauge",

@@ -139,25 +139,19 @@ void PartitionTime::Recompute() {
   }
 }
 
-void PartitionTime::TakeAlignment(size_t held_events, std::vector<Key>& pause,
-                                  std::vector<Key>& resume) {
+void PartitionTime::TakeAlignment(std::vector<Key>& pause, std::vector<Key>& resume) {
   if (max_ahead_ms_ <= 0) return;
-  // Hysteresis on the held events: paused at the bound, resumed at half of it, so a backlog
-  // pauses a few times rather than on every fetch.
-  const bool over = held_events > max_held_events_;
-  const bool drained = held_events <= max_held_events_ / 2;
   bool changed = false;
   for (Partition& p : partitions_) {
     if (!p.assigned) continue;
     if (p.paused) {
-      // Every one once the held events drained, or the slowest itself and those within half the
-      // bound of it, which the watermark waits for.
-      if (drained || slowest_ == kNone || p.time <= SatAdd(slowest_, max_ahead_ms_ / 2)) {
+      // The slowest itself, or within half the bound of it (hysteresis: no pause-resume churn).
+      if (slowest_ == kNone || p.time <= SatAdd(slowest_, max_ahead_ms_ / 2)) {
         p.paused = false;
         changed = true;
         resume.push_back(p.key);
       }
-    } else if (over && !p.idle && p.time != kNone && slowest_ != kNone &&
+    } else if (!p.idle && p.time != kNone && slowest_ != kNone &&
                p.time > SatAdd(slowest_, max_ahead_ms_)) {
       p.paused = true;
       changed = true;

@@ -1,5 +1,5 @@
 // PartitionTime: event time per input partition, the watermark they allow, and which
-// partitions to pause so that the events held back for them stay bounded.
+// partitions to pause so that none runs far ahead of the others.
 //
 // Kafka hands out a backlog one partition-sized chunk at a time, so the newest event time seen
 // overall says little about the partitions not fetched yet. As in Flink (per-split watermarks,
@@ -10,18 +10,9 @@
 // caught up for `idle_after_ms` of wall-clock time (at once when it never delivered anything):
 // a producer writing a burst to several partitions fills them one after the other, and a
 // partition read to its end a moment before its share arrived is not quiet yet (Flink's
-// idleness timeout; Kafka Streams waits for caught-up partitions likewise).
-//
-// Alignment bounds memory, not skew. Events of partitions ahead of the slowest wait in the
-// engine (Engine::HeldEvents) until the slowest catches up, as records wait in Kafka Streams'
-// per-partition buffers; the order they are evaluated in does not depend on how far ahead a
-// partition ran. So a partition is paused only once the engine holds more than
-// `max_held_events` and it runs more than `max_ahead_ms` past the slowest (a live stream, every
-// partition near the present, is never paused), and all are resumed once the held events fell
-// to half the bound, or one by one when a paused partition is within half of `max_ahead_ms` of
-// the slowest (the watermark waits for it). Pausing by skew alone paused a backlog spanning days
-// on nearly every fetch, and librdkafka drops what it prefetched for a paused partition, so each
-// resume fetched it again: a tenth of the rate of one partition (bench/README.md).
+// idleness timeout; Kafka Streams waits for caught-up partitions likewise). A partition more than
+// `max_ahead_ms` past the slowest is to be paused, and resumed once within half of that, so a
+// backlog is evaluated as if read in time order and the events held back stay bounded.
 //
 // Not thread-safe: the run loop owns it. Reads no clock: event times and the wall-clock time of
 // idleness are passed in.
@@ -54,11 +45,8 @@ class PartitionTime {
     int64_t revoked_since = kNone;    // wall-clock ms of its revocation, while it still counts
   };
 
-  // max_ahead_ms <= 0 turns alignment off; max_held_events 0 pauses on skew alone.
-  PartitionTime(int64_t max_ahead_ms, int64_t idle_after_ms, size_t max_held_events)
-      : max_ahead_ms_(max_ahead_ms),
-        idle_after_ms_(idle_after_ms),
-        max_held_events_(max_held_events) {}
+  PartitionTime(int64_t max_ahead_ms, int64_t idle_after_ms)
+      : max_ahead_ms_(max_ahead_ms), idle_after_ms_(idle_after_ms) {}
 
   // A partition assigned again keeps the time it had: the caller goes on reading it where it
   // stopped (KafkaSourceOptions::resume_own_position), so its events continue from there. A
@@ -90,9 +78,8 @@ class PartitionTime {
   // Assigned and revoked ones (Partition::assigned).
   const std::vector<Partition>& partitions() const { return partitions_; }
 
-  // Partitions to pause and to resume now, given the events the engine holds back; they are
-  // recorded as such. Appends to both.
-  void TakeAlignment(size_t held_events, std::vector<Key>& pause, std::vector<Key>& resume);
+  // Partitions to pause and to resume now; they are recorded as such. Appends to both.
+  void TakeAlignment(std::vector<Key>& pause, std::vector<Key>& resume);
 
  private:
   Partition* Find(Key key);  // assigned or not
@@ -101,7 +88,6 @@ class PartitionTime {
 
   int64_t max_ahead_ms_;
   int64_t idle_after_ms_;
-  size_t max_held_events_;
   std::vector<Partition> partitions_;
   size_t last_ = 0;  // index of the last partition found (records come in runs)
   // Derived by Recompute from partitions_ (a few dozen at most):

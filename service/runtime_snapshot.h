@@ -40,6 +40,8 @@ struct KafkaSnapshot {
   int assigned_partitions = 0;
   uint64_t partitions_paused = 0;
   uint64_t pauses = 0;
+  uint64_t resumes = 0;
+  double resume_wait_seconds = 0;
   std::vector<PartitionTime::Partition> partitions;
   std::vector<std::string> topic_names;  // PartitionTime::Key::topic indexes this
 };

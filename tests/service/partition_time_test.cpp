@@ -1,6 +1,5 @@
 // Event time per partition: the watermark is the minimum over partitions that are not idle, a
-// partition without a record yet holds it back, and alignment pauses the ones far ahead once the
-// engine holds too many events for them.
+// partition without a record yet holds it back, and alignment pauses the ones far ahead.
 #include "service/partition_time.h"
 
 #include <doctest/doctest.h>
@@ -12,11 +11,9 @@ namespace {
 
 using Key = PartitionTime::Key;
 constexpr int64_t kNone = PartitionTime::kNone;
-constexpr size_t kMaxHeld = 100;        // the bound on held events of most cases here
-constexpr size_t kOver = kMaxHeld + 1;  // held events past it
 
 TEST_CASE("partition time: the slowest partition sets the watermark") {
-  PartitionTime t(10'000, 1'000, kMaxHeld);
+  PartitionTime t(10'000, 1'000);
   t.Assign({0, 0});
   t.Assign({0, 1});
   CHECK(t.Watermark() == kNone);  // nothing from either yet
@@ -36,7 +33,7 @@ TEST_CASE("partition time: the slowest partition sets the watermark") {
 
 TEST_CASE(
     "partition time: a caught-up partition turns idle after the timeout, until its next record") {
-  PartitionTime t(10'000, 1'000, kMaxHeld);
+  PartitionTime t(10'000, 1'000);
   std::vector<PartitionTime::Partition> expired;
   t.Assign({0, 0});
   t.Assign({0, 1});
@@ -68,7 +65,7 @@ TEST_CASE(
 }
 
 TEST_CASE("partition time: a revoked partition holds time until it expires or comes back") {
-  PartitionTime t(10'000, 1'000, kMaxHeld);
+  PartitionTime t(10'000, 1'000);
   std::vector<PartitionTime::Partition> expired;
   t.Assign({0, 0});
   t.Assign({1, 0});
@@ -100,117 +97,80 @@ TEST_CASE("partition time: a revoked partition holds time until it expires or co
 }
 
 TEST_CASE("partition time: a partition far ahead is paused, and resumed within half the bound") {
-  PartitionTime t(10'000, 1'000, kMaxHeld);
+  PartitionTime t(10'000, 1'000);
   t.Assign({0, 0});
   t.Assign({0, 1});
   t.Observe({0, 0}, 0);
   t.Observe({0, 1}, 0);
   std::vector<Key> pause, resume;
   t.Observe({0, 0}, 10'000);  // exactly the bound: not past it
-  t.TakeAlignment(kOver, pause, resume);
+  t.TakeAlignment(pause, resume);
   CHECK(pause.empty());
   t.Observe({0, 0}, 10'001);
-  t.TakeAlignment(kOver, pause, resume);
+  t.TakeAlignment(pause, resume);
   REQUIRE(pause.size() == 1);
   CHECK(pause[0] == Key{0, 0});
   CHECK(t.paused() == 1);
   pause.clear();
-  t.TakeAlignment(kOver, pause, resume);  // asked once only
+  t.TakeAlignment(pause, resume);  // asked once only
   CHECK(pause.empty());
   t.Observe({0, 1}, 4'000);  // 6,001 behind: more than half the bound
-  t.TakeAlignment(kOver, pause, resume);
+  t.TakeAlignment(pause, resume);
   CHECK(resume.empty());
   t.Observe({0, 1}, 5'001);  // within 5,000
-  t.TakeAlignment(kOver, pause, resume);
+  t.TakeAlignment(pause, resume);
   REQUIRE(resume.size() == 1);
   CHECK(resume[0] == Key{0, 0});
   CHECK(t.paused() == 0);
 }
 
 TEST_CASE("partition time: a paused partition resumes when the slower ones are caught up") {
-  PartitionTime t(10'000, 1'000, kMaxHeld);
+  PartitionTime t(10'000, 1'000);
   t.Assign({0, 0});
   t.Assign({0, 1});
   t.Observe({0, 0}, 0);
   t.Observe({0, 1}, 60'000);
   std::vector<Key> pause, resume;
-  t.TakeAlignment(kOver, pause, resume);
+  t.TakeAlignment(pause, resume);
   REQUIRE(pause.size() == 1);
   CHECK(pause[0] == Key{0, 1});
   std::vector<PartitionTime::Partition> expired;
   t.End({0, 0}, 0, 1);  // nothing more in the slow one: the paused one is now the slowest
   t.ExpireIdle(1'000, expired);
-  t.TakeAlignment(kOver, pause, resume);
+  t.TakeAlignment(pause, resume);
   REQUIRE(resume.size() == 1);
   CHECK(resume[0] == Key{0, 1});
   CHECK(t.Watermark() == 60'000);
 }
 
 TEST_CASE("partition time: a revoked paused partition is no longer counted as paused") {
-  PartitionTime t(1'000, 1'000, kMaxHeld);
+  PartitionTime t(1'000, 1'000);
   t.Assign({0, 0});
   t.Assign({0, 1});
   t.Observe({0, 0}, 0);
   t.Observe({0, 1}, 5'000);
   std::vector<Key> pause, resume;
-  t.TakeAlignment(kOver, pause, resume);
+  t.TakeAlignment(pause, resume);
   CHECK(t.paused() == 1);
   t.Revoke({0, 1}, 0);
   CHECK(t.paused() == 0);
-  t.TakeAlignment(kOver, pause, resume);
+  t.TakeAlignment(pause, resume);
   CHECK(resume.empty());  // not assigned: nothing to resume
   t.Assign({0, 1});
   CHECK(t.paused() == 0);  // assigned again unpaused (the source resumes it), and so ahead:
   pause.clear();
-  t.TakeAlignment(kOver, pause, resume);
+  t.TakeAlignment(pause, resume);
   CHECK(pause.size() == 1);
 }
 
-TEST_CASE("partition time: a partition far ahead is left alone while few events are held") {
-  PartitionTime t(1'000, 1'000, kMaxHeld);
-  t.Assign({0, 0});
-  t.Assign({0, 1});
-  t.Observe({0, 0}, 0);
-  t.Observe({0, 1}, 3'600'000);  // an hour ahead, as a backlog's fetches are
-  std::vector<Key> pause, resume;
-  t.TakeAlignment(kMaxHeld, pause, resume);  // at the bound, not past it
-  CHECK(pause.empty());
-  CHECK(t.paused() == 0);
-  t.TakeAlignment(kOver, pause, resume);
-  REQUIRE(pause.size() == 1);
-  CHECK(pause[0] == Key{0, 1});
-}
-
-TEST_CASE("partition time: paused partitions resume once the held events fell to half the bound") {
-  PartitionTime t(1'000, 1'000, kMaxHeld);
-  for (int32_t p = 0; p < 3; ++p) t.Assign({0, p});
-  t.Observe({0, 0}, 0);
-  t.Observe({0, 1}, 60'000);
-  t.Observe({0, 2}, 120'000);
-  std::vector<Key> pause, resume;
-  t.TakeAlignment(kOver, pause, resume);
-  CHECK(pause.size() == 2);
-  CHECK(t.paused() == 2);
-  t.Observe({0, 0}, 30'000);  // the slowest moves on; the others are still far ahead
-  t.TakeAlignment(kMaxHeld / 2 + 1, pause, resume);  // below the bound, above half: hysteresis
-  CHECK(resume.empty());
-  CHECK(t.paused() == 2);
-  t.TakeAlignment(kMaxHeld / 2, pause, resume);
-  CHECK(resume.size() == 2);
-  CHECK(t.paused() == 0);
-  pause.clear();
-  t.TakeAlignment(kMaxHeld / 2, pause, resume);  // not paused again below the bound
-  CHECK(pause.empty());
-}
-
 TEST_CASE("partition time: far-future times saturate instead of overflowing") {
-  PartitionTime t(std::numeric_limits<int64_t>::max(), 1'000, kMaxHeld);
+  PartitionTime t(std::numeric_limits<int64_t>::max(), 1'000);
   t.Assign({0, 0});
   t.Assign({0, 1});
   t.Observe({0, 0}, std::numeric_limits<int64_t>::max() - 1);
   t.Observe({0, 1}, 1);
   std::vector<Key> pause, resume;
-  t.TakeAlignment(kOver, pause, resume);
+  t.TakeAlignment(pause, resume);
   CHECK(pause.empty());
   CHECK(t.Watermark() == 1);
 }
