@@ -496,6 +496,7 @@ Result<Config> ParseConfig(const std::string& text,
       e.Duration("idle_tick", c.idle_tick_ms, 1);
       e.Duration("restore_horizon", c.restore_horizon_ms);
       e.Duration("max_partition_skew", c.max_partition_skew_ms);
+      e.Integer("max_held_events", c.max_held_events, 0, 1000000000);
       e.Duration("partition_idle_timeout", c.partition_idle_timeout_ms);
       e.Duration("future_limit", c.future_limit_ms);
     }

@@ -102,6 +102,9 @@ struct Config {
   // A Kafka partition whose event time runs this far ahead of the slowest is paused until the
   // others catch up (event-time alignment); 0: four times the allowed lateness, at least 10 s.
   int64_t max_partition_skew_ms = 0;
+  // While the slowest Kafka partition waits out partition_idle_timeout, the others are read
+  // (aligned among themselves) until the engine holds this many events.
+  uint64_t max_held_events = 50000;
   // A caught-up Kafka partition stops holding event time back after this long without records;
   // 0: the allowed lateness, at least 1 s.
   int64_t partition_idle_timeout_ms = 0;

@@ -158,7 +158,7 @@ Status Service::Start() {
     if (skew <= 0) skew = std::max<int64_t>(4 * config_.engine.allowed_lateness_ms, 10000);
     int64_t idle = config_.partition_idle_timeout_ms;
     if (idle <= 0) idle = std::max<int64_t>(config_.engine.allowed_lateness_ms, 1000);
-    partition_time_ = std::make_unique<service::PartitionTime>(skew, idle);
+    partition_time_ = std::make_unique<service::PartitionTime>(skew, idle, config_.max_held_events);
     if (config_.state_enabled) {
       const std::string path =
           Resolve(config_.base_dir,
@@ -613,7 +613,7 @@ void Service::Align() {
   if (!partition_time_ || kafka_ == nullptr) return;
   pause_.clear();
   resume_.clear();
-  partition_time_->TakeAlignment(pause_, resume_);
+  partition_time_->TakeAlignment(loaded_->engine->HeldEvents(), pause_, resume_);
   for (const auto& k : pause_) kafka_->Pause(topic_names_[k.topic], k.partition);
   for (const auto& k : resume_) kafka_->Resume(topic_names_[k.topic], k.partition);
 }
