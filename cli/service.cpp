@@ -467,6 +467,8 @@ void Service::HandlePartitionEvent(const service::DecodePool::Item& record) {
       partition_time_->Revoke(key, NowMs());
       break;
     case connectors::PartitionEvent::kEnd:
+      log_.Debug("partition end", {{"partition", std::to_string(record.partition)},
+                                   {"offset", std::to_string(record.offset)}});
       partition_time_->End(key, NowMs(), record.offset);
       break;
     case connectors::PartitionEvent::kNone:
@@ -613,7 +615,13 @@ void Service::Align() {
   if (!partition_time_ || kafka_ == nullptr) return;
   pause_.clear();
   resume_.clear();
-  partition_time_->TakeAlignment(loaded_->engine->HeldEvents(), pause_, resume_);
+  const size_t held = loaded_->engine->HeldEvents();
+  partition_time_->TakeAlignment(held, pause_, resume_);
+  if (!pause_.empty() || !resume_.empty()) {
+    log_.Debug("alignment", {{"pause", std::to_string(pause_.size())},
+                             {"resume", std::to_string(resume_.size())},
+                             {"held", std::to_string(held)}});
+  }
   for (const auto& k : pause_) kafka_->Pause(topic_names_[k.topic], k.partition);
   for (const auto& k : resume_) kafka_->Resume(topic_names_[k.topic], k.partition);
 }

@@ -145,6 +145,10 @@ void PartitionTime::Recompute() {
 void PartitionTime::TakeAlignment(size_t held_events, std::vector<Key>& pause,
                                   std::vector<Key>& resume) {
   if (max_ahead_ms_ <= 0) return;
+  // Observe keeps only the minimum over all partitions current; the one still being read may
+  // have jumped ahead since (a partition's next chunk of a backlog), and a stale one would
+  // pause it without resuming the next one, leaving nothing to read.
+  Recompute();
   const int64_t from = held_events <= max_held_events_ ? reading_ : slowest_;
   bool changed = false;
   for (Partition& p : partitions_) {

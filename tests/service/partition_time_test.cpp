@@ -184,9 +184,17 @@ TEST_CASE("partition time: a caught-up slowest partition pauses nobody while few
   REQUIRE(pause.size() == 1);
   CHECK(pause[0] == Key{0, 2});
   pause.clear();
-  t.TakeAlignment(kMaxHeld + 1, pause, resume);  // too many held: measured from partition 0
+  resume.clear();
+  t.Observe({0, 1}, 600'000);  // partition 1 jumps ahead: the one to read now is partition 2
+  t.TakeAlignment(kMaxHeld, pause, resume);
   REQUIRE(pause.size() == 1);
   CHECK(pause[0] == Key{0, 1});
+  REQUIRE(resume.size() == 1);
+  CHECK(resume[0] == Key{0, 2});
+  pause.clear();
+  t.TakeAlignment(kMaxHeld + 1, pause, resume);  // too many held: measured from partition 0
+  REQUIRE(pause.size() == 1);
+  CHECK(pause[0] == Key{0, 2});
   CHECK(t.paused() == 2);
 }
 
