@@ -25,6 +25,7 @@ mode=${2:?checkpoint, partitions, alignment or memory}
 events=${3:-1000000}
 rounds=${4:-3}
 interval=${KLAXON_BENCH_CHECKPOINT_INTERVAL:-10s}  # state.checkpoint_interval of the runs
+# KLAXON_BENCH_KAFKA: more keys of every run's `kafka` section, e.g. "paused_prefetch_messages: 5000"
 . "$(dirname "$0")/kafka_bench_lib.sh"
 cache="${KLAXON_KAFKA_CACHE:-$HOME/.cache/klaxon/kafka-${KLAXON_KAFKA_VERSION:-4.1.1}}"
 
@@ -77,7 +78,7 @@ run_once() {
   cat >"$work/$name.yaml" <<YAML
 rules: [$work/bench.rules]
 source: kafka
-kafka: {brokers: $brokers, topics: [$topic], group_id: klaxon-ab-$n$fetch_buffer}
+kafka: {brokers: $brokers, topics: [$topic], group_id: klaxon-ab-$n$fetch_buffer${KLAXON_BENCH_KAFKA:+, $KLAXON_BENCH_KAFKA}}
 state: {enabled: $state, checkpoint_interval: $interval}
 outbox: {path: $work/outbox-$n.db}
 admin: {listen: "127.0.0.1:0"}

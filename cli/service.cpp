@@ -224,6 +224,7 @@ Status Service::Start() {
     options.group_id = config_.kafka.group_id;
     options.partition_events = true;
     options.resume_own_position = true;
+    options.paused_prefetch_messages = static_cast<int>(config_.kafka.paused_prefetch_messages);
     options.statistics_interval_ms = static_cast<int>(config_.kafka.statistics_interval_ms);
     Result<std::unique_ptr<connectors::KafkaSource>> source =
         connectors::KafkaSource::Open(options);
