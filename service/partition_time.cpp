@@ -116,6 +116,7 @@ void PartitionTime::ExpireIdle(int64_t now_ms, std::vector<Partition>& expired) 
 
 void PartitionTime::Recompute() {
   int64_t slowest = kNone;
+  int64_t reading = kNone;
   int64_t newest = kNone;
   bool unknown = false;
   active_ = paused_ = waiting_ = 0;
@@ -127,11 +128,13 @@ void PartitionTime::Recompute() {
     ++active_;
     if (p.time == kNone) {
       unknown = true;
-    } else if (slowest == kNone || p.time < slowest) {
-      slowest = p.time;
+    } else {
+      if (slowest == kNone || p.time < slowest) slowest = p.time;
+      if (p.caught_up_since == kNone && (reading == kNone || p.time < reading)) reading = p.time;
     }
   }
   slowest_ = slowest;
+  reading_ = reading;
   if (active_ == 0) {
     watermark_ = newest;
   } else {
@@ -139,20 +142,26 @@ void PartitionTime::Recompute() {
   }
 }
 
-void PartitionTime::TakeAlignment(std::vector<Key>& pause, std::vector<Key>& resume) {
+void PartitionTime::TakeAlignment(size_t held_events, std::vector<Key>& pause,
+                                  std::vector<Key>& resume) {
   if (max_ahead_ms_ <= 0) return;
+  // Observe keeps only the minimum over all partitions current; the one still being read may
+  // have jumped ahead since (a partition's next chunk of a backlog), and a stale one would
+  // pause it without resuming the next one, leaving nothing to read.
+  Recompute();
+  const int64_t from = held_events <= max_held_events_ ? reading_ : slowest_;
   bool changed = false;
   for (Partition& p : partitions_) {
     if (!p.assigned) continue;
     if (p.paused) {
       // The slowest itself, or within half the bound of it (hysteresis: no pause-resume churn).
-      if (slowest_ == kNone || p.time <= SatAdd(slowest_, max_ahead_ms_ / 2)) {
+      if (from == kNone || p.time <= SatAdd(from, max_ahead_ms_ / 2)) {
         p.paused = false;
         changed = true;
         resume.push_back(p.key);
       }
-    } else if (!p.idle && p.time != kNone && slowest_ != kNone &&
-               p.time > SatAdd(slowest_, max_ahead_ms_)) {
+    } else if (!p.idle && p.time != kNone && from != kNone &&
+               p.time > SatAdd(from, max_ahead_ms_)) {
       p.paused = true;
       changed = true;
       pause.push_back(p.key);

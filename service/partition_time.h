@@ -14,6 +14,12 @@
 // `max_ahead_ms` past the slowest is to be paused, and resumed once within half of that, so a
 // backlog is evaluated as if read in time order and the events held back stay bounded.
 //
+// A slowest partition that is caught up and waiting out its idleness pauses nobody while the
+// engine holds at most `max_held_events`: alignment then measures from the slowest partition
+// still being read. Otherwise the end of a backlog is read one partition at a time, each one
+// waiting for the one before it to turn idle (a tenth of the rate of one partition, measured);
+// this way their waits overlap, and the events read meanwhile are held up to the bound.
+//
 // Not thread-safe: the run loop owns it. Reads no clock: event times and the wall-clock time of
 // idleness are passed in.
 #pragma once
@@ -45,8 +51,10 @@ class PartitionTime {
     int64_t revoked_since = kNone;    // wall-clock ms of its revocation, while it still counts
   };
 
-  PartitionTime(int64_t max_ahead_ms, int64_t idle_after_ms)
-      : max_ahead_ms_(max_ahead_ms), idle_after_ms_(idle_after_ms) {}
+  PartitionTime(int64_t max_ahead_ms, int64_t idle_after_ms, size_t max_held_events)
+      : max_ahead_ms_(max_ahead_ms),
+        idle_after_ms_(idle_after_ms),
+        max_held_events_(max_held_events) {}
 
   // A partition assigned again keeps the time it had: the caller goes on reading it where it
   // stopped (KafkaSourceOptions::resume_own_position), so its events continue from there. A
@@ -78,8 +86,9 @@ class PartitionTime {
   // Assigned and revoked ones (Partition::assigned).
   const std::vector<Partition>& partitions() const { return partitions_; }
 
-  // Partitions to pause and to resume now; they are recorded as such. Appends to both.
-  void TakeAlignment(std::vector<Key>& pause, std::vector<Key>& resume);
+  // Partitions to pause and to resume now, given the events the engine holds back
+  // (Engine::HeldEvents); they are recorded as such. Appends to both.
+  void TakeAlignment(size_t held_events, std::vector<Key>& pause, std::vector<Key>& resume);
 
  private:
   Partition* Find(Key key);  // assigned or not
@@ -88,6 +97,7 @@ class PartitionTime {
 
   int64_t max_ahead_ms_;
   int64_t idle_after_ms_;
+  size_t max_held_events_;
   std::vector<Partition> partitions_;
   size_t last_ = 0;  // index of the last partition found (records come in runs)
   // Derived by Recompute from partitions_ (a few dozen at most):
@@ -96,6 +106,7 @@ class PartitionTime {
   size_t waiting_ = 0;         // caught up, or revoked, and not expired yet
   int64_t watermark_ = kNone;  // see Watermark()
   int64_t slowest_ = kNone;    // minimum over active partitions that have a time
+  int64_t reading_ = kNone;    // the same over those not caught up
 };
 
 }  // namespace klaxon::service

@@ -134,7 +134,7 @@ Status Runtime::Start() {
     if (skew <= 0) skew = std::max<int64_t>(4 * options_.engine.allowed_lateness_ms, 10000);
     int64_t idle = options_.partition_idle_timeout_ms;
     if (idle <= 0) idle = std::max<int64_t>(options_.engine.allowed_lateness_ms, 1000);
-    partition_time_ = std::make_unique<PartitionTime>(skew, idle);
+    partition_time_ = std::make_unique<PartitionTime>(skew, idle, options_.max_held_events);
     if (!options_.state_path.empty()) {
       Result<std::unique_ptr<StateStore>> store = StateStore::Open(options_.state_path);
       if (!store.ok()) return store.status();
@@ -425,6 +425,8 @@ void Runtime::HandlePartitionEvent(const DecodePool::Item& record) {
       partition_time_->Revoke(key, NowMs());
       break;
     case connectors::PartitionEvent::kEnd:
+      log_.Debug("partition end", {{"partition", std::to_string(record.partition)},
+                                   {"offset", std::to_string(record.offset)}});
       partition_time_->End(key, NowMs(), record.offset);
       break;
     case connectors::PartitionEvent::kNone:
@@ -578,7 +580,13 @@ void Runtime::Align() {
   if (!partition_time_ || kafka_ == nullptr) return;
   pause_.clear();
   resume_.clear();
-  partition_time_->TakeAlignment(pause_, resume_);
+  const size_t held = loaded_->engine->HeldEvents();
+  partition_time_->TakeAlignment(held, pause_, resume_);
+  if (!pause_.empty() || !resume_.empty()) {
+    log_.Debug("alignment", {{"pause", std::to_string(pause_.size())},
+                             {"resume", std::to_string(resume_.size())},
+                             {"held", std::to_string(held)}});
+  }
   for (const auto& k : pause_) kafka_->Pause(topic_names_[k.topic], k.partition);
   for (const auto& k : resume_) kafka_->Resume(topic_names_[k.topic], k.partition);
 }
@@ -877,6 +885,7 @@ void Runtime::PublishSnapshot() {
   s->stats = engine.Stats();
   s->alerts = engine.ActiveAlerts();
   s->watermark_ms = engine.Watermark();
+  s->held_events = engine.HeldEvents();
   s->rules = loaded_->rules;  // a copy of the rule set, shared, never changed
   s->rule_files = rule_files_;
   s->rule_sha256 = rule_sha256_;
@@ -898,6 +907,8 @@ void Runtime::PublishSnapshot() {
     s->kafka.assigned_partitions = kafka_->assigned_partitions();
     s->kafka.pauses = kafka_->counters().pauses;
     s->kafka.skipped_by_type = skipped_by_type_;
+    s->kafka.resumes = kafka_->counters().resumes;
+    s->kafka.resume_wait_seconds = kafka_->counters().resume_wait_seconds;
   }
   if (partition_time_) {
     s->kafka.partitions = partition_time_->partitions();

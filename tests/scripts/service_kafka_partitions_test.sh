@@ -7,7 +7,8 @@
 #   unkeyed   backlog spread over every partition, one of them sparse, with a small alignment
 #             bound so the partition running ahead is paused and resumed
 #   live      produced in chunks while the service runs, with a consumer joining and leaving
-#             the group mid-stream (every partition revoked and assigned again)
+#             the group mid-stream (every partition revoked and assigned again), and the
+#             small alignment bound, so partitions are revoked while paused
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -132,7 +133,7 @@ for chunk in "$WORK"/chunk.*; do
   kcat -P -b "$BROKERS" -t live -K $'\t' -l "$chunk" || fail "cannot produce"
   n=$((n + 1))
   if [ "$n" = 1 ]; then
-    run_service live live
+    run_service live live "engine: {max_partition_skew: 1s}"
     wait_http "http://127.0.0.1:$ADMIN/-/ready" 60 || fail "live: not ready"
   fi
   if [ "$n" = 2 ]; then
@@ -150,5 +151,6 @@ rebalances=$(grep -c 'assigned [0-9]* partition' "$WORK/live.log" || true)
   cat "$WORK/other.out"
   fail "live: partitions were assigned only $rebalances time(s)"
 }
-echo "$(date +%T) live with rebalances: ok ($rebalances assignments)"
+pauses=$(sed -n 's/^klaxon_kafka_partition_pauses_total \([0-9]*\)$/\1/p' <<<"$METRICS")
+echo "$(date +%T) live with rebalances: ok ($rebalances assignments, ${pauses:-0} pauses)"
 echo "service on 8 partitions: ok ($want notifications in each scenario)"

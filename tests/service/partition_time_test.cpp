@@ -11,9 +11,10 @@ namespace {
 
 using Key = PartitionTime::Key;
 constexpr int64_t kNone = PartitionTime::kNone;
+constexpr size_t kMaxHeld = 100;  // the bound on held events of these cases
 
 TEST_CASE("partition time: the slowest partition sets the watermark") {
-  PartitionTime t(10'000, 1'000);
+  PartitionTime t(10'000, 1'000, kMaxHeld);
   t.Assign({0, 0});
   t.Assign({0, 1});
   CHECK(t.Watermark() == kNone);  // nothing from either yet
@@ -33,7 +34,7 @@ TEST_CASE("partition time: the slowest partition sets the watermark") {
 
 TEST_CASE(
     "partition time: a caught-up partition turns idle after the timeout, until its next record") {
-  PartitionTime t(10'000, 1'000);
+  PartitionTime t(10'000, 1'000, kMaxHeld);
   std::vector<PartitionTime::Partition> expired;
   t.Assign({0, 0});
   t.Assign({0, 1});
@@ -65,7 +66,7 @@ TEST_CASE(
 }
 
 TEST_CASE("partition time: a revoked partition holds time until it expires or comes back") {
-  PartitionTime t(10'000, 1'000);
+  PartitionTime t(10'000, 1'000, kMaxHeld);
   std::vector<PartitionTime::Partition> expired;
   t.Assign({0, 0});
   t.Assign({1, 0});
@@ -97,80 +98,114 @@ TEST_CASE("partition time: a revoked partition holds time until it expires or co
 }
 
 TEST_CASE("partition time: a partition far ahead is paused, and resumed within half the bound") {
-  PartitionTime t(10'000, 1'000);
+  PartitionTime t(10'000, 1'000, kMaxHeld);
   t.Assign({0, 0});
   t.Assign({0, 1});
   t.Observe({0, 0}, 0);
   t.Observe({0, 1}, 0);
   std::vector<Key> pause, resume;
   t.Observe({0, 0}, 10'000);  // exactly the bound: not past it
-  t.TakeAlignment(pause, resume);
+  t.TakeAlignment(0, pause, resume);
   CHECK(pause.empty());
   t.Observe({0, 0}, 10'001);
-  t.TakeAlignment(pause, resume);
+  t.TakeAlignment(0, pause, resume);
   REQUIRE(pause.size() == 1);
   CHECK(pause[0] == Key{0, 0});
   CHECK(t.paused() == 1);
   pause.clear();
-  t.TakeAlignment(pause, resume);  // asked once only
+  t.TakeAlignment(0, pause, resume);  // asked once only
   CHECK(pause.empty());
   t.Observe({0, 1}, 4'000);  // 6,001 behind: more than half the bound
-  t.TakeAlignment(pause, resume);
+  t.TakeAlignment(0, pause, resume);
   CHECK(resume.empty());
   t.Observe({0, 1}, 5'001);  // within 5,000
-  t.TakeAlignment(pause, resume);
+  t.TakeAlignment(0, pause, resume);
   REQUIRE(resume.size() == 1);
   CHECK(resume[0] == Key{0, 0});
   CHECK(t.paused() == 0);
 }
 
 TEST_CASE("partition time: a paused partition resumes when the slower ones are caught up") {
-  PartitionTime t(10'000, 1'000);
+  PartitionTime t(10'000, 1'000, kMaxHeld);
   t.Assign({0, 0});
   t.Assign({0, 1});
   t.Observe({0, 0}, 0);
   t.Observe({0, 1}, 60'000);
   std::vector<Key> pause, resume;
-  t.TakeAlignment(pause, resume);
+  t.TakeAlignment(0, pause, resume);
   REQUIRE(pause.size() == 1);
   CHECK(pause[0] == Key{0, 1});
   std::vector<PartitionTime::Partition> expired;
   t.End({0, 0}, 0, 1);  // nothing more in the slow one: the paused one is now the slowest
   t.ExpireIdle(1'000, expired);
-  t.TakeAlignment(pause, resume);
+  t.TakeAlignment(0, pause, resume);
   REQUIRE(resume.size() == 1);
   CHECK(resume[0] == Key{0, 1});
   CHECK(t.Watermark() == 60'000);
 }
 
 TEST_CASE("partition time: a revoked paused partition is no longer counted as paused") {
-  PartitionTime t(1'000, 1'000);
+  PartitionTime t(1'000, 1'000, kMaxHeld);
   t.Assign({0, 0});
   t.Assign({0, 1});
   t.Observe({0, 0}, 0);
   t.Observe({0, 1}, 5'000);
   std::vector<Key> pause, resume;
-  t.TakeAlignment(pause, resume);
+  t.TakeAlignment(0, pause, resume);
   CHECK(t.paused() == 1);
   t.Revoke({0, 1}, 0);
   CHECK(t.paused() == 0);
-  t.TakeAlignment(pause, resume);
+  t.TakeAlignment(0, pause, resume);
   CHECK(resume.empty());  // not assigned: nothing to resume
   t.Assign({0, 1});
   CHECK(t.paused() == 0);  // assigned again unpaused (the source resumes it), and so ahead:
   pause.clear();
-  t.TakeAlignment(pause, resume);
+  t.TakeAlignment(0, pause, resume);
   CHECK(pause.size() == 1);
 }
 
+TEST_CASE("partition time: a caught-up slowest partition pauses nobody while few are held") {
+  PartitionTime t(1'000, 1'000, kMaxHeld);
+  for (int32_t p = 0; p < 3; ++p) t.Assign({0, p});
+  t.Observe({0, 0}, 0);
+  t.Observe({0, 1}, 60'000);
+  t.Observe({0, 2}, 60'400);
+  std::vector<Key> pause, resume;
+  t.TakeAlignment(0, pause, resume);
+  CHECK(pause.size() == 2);   // both far ahead of the slowest, which is being read
+  t.End({0, 0}, 0, 1);        // the slowest is read to its end: it waits to turn idle
+  CHECK(t.Watermark() == 0);  // and still holds time back meanwhile
+  t.TakeAlignment(kMaxHeld, pause, resume);
+  CHECK(resume.size() == 2);  // measured from partition 1 now: both within the bound
+  CHECK(t.paused() == 0);
+  pause.clear();
+  t.Observe({0, 2}, 63'000);  // 3 s past partition 1: paused again
+  t.TakeAlignment(kMaxHeld, pause, resume);
+  REQUIRE(pause.size() == 1);
+  CHECK(pause[0] == Key{0, 2});
+  pause.clear();
+  resume.clear();
+  t.Observe({0, 1}, 600'000);  // partition 1 jumps ahead: the one to read now is partition 2
+  t.TakeAlignment(kMaxHeld, pause, resume);
+  REQUIRE(pause.size() == 1);
+  CHECK(pause[0] == Key{0, 1});
+  REQUIRE(resume.size() == 1);
+  CHECK(resume[0] == Key{0, 2});
+  pause.clear();
+  t.TakeAlignment(kMaxHeld + 1, pause, resume);  // too many held: measured from partition 0
+  REQUIRE(pause.size() == 1);
+  CHECK(pause[0] == Key{0, 2});
+  CHECK(t.paused() == 2);
+}
+
 TEST_CASE("partition time: far-future times saturate instead of overflowing") {
-  PartitionTime t(std::numeric_limits<int64_t>::max(), 1'000);
+  PartitionTime t(std::numeric_limits<int64_t>::max(), 1'000, kMaxHeld);
   t.Assign({0, 0});
   t.Assign({0, 1});
   t.Observe({0, 0}, std::numeric_limits<int64_t>::max() - 1);
   t.Observe({0, 1}, 1);
   std::vector<Key> pause, resume;
-  t.TakeAlignment(pause, resume);
+  t.TakeAlignment(0, pause, resume);
   CHECK(pause.empty());
   CHECK(t.Watermark() == 1);
 }
