@@ -25,7 +25,7 @@ mode=${2:?checkpoint, partitions, alignment or memory}
 events=${3:-1000000}
 rounds=${4:-3}
 interval=${KLAXON_BENCH_CHECKPOINT_INTERVAL:-10s}  # state.checkpoint_interval of the runs
-# KLAXON_BENCH_KAFKA: more keys of every run's `kafka` section, e.g. "paused_prefetch_messages: 5000"
+# KLAXON_BENCH_KAFKA: more keys of every run's `kafka` section, e.g. "statistics_interval: 1s"
 . "$(dirname "$0")/kafka_bench_lib.sh"
 cache="${KLAXON_KAFKA_CACHE:-$HOME/.cache/klaxon/kafka-${KLAXON_KAFKA_VERSION:-4.1.1}}"
 

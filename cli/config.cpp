@@ -458,7 +458,6 @@ ParsedConfig ParseConfigProblems(const std::string& text,
       k.String("ssl_key_location", c.kafka.ssl_key_location);
       k.String("ssl_key_password", c.kafka.ssl_key_password);
       k.Duration("statistics_interval", c.kafka.statistics_interval_ms);
-      k.Integer("paused_prefetch_messages", c.kafka.paused_prefetch_messages, 1, 10000000);
       k.String("dead_letter_topic", c.kafka.dead_letter_topic);
       // What librdkafka would refuse when the consumer is built, refused here, at its line.
       k.StringMap("properties", c.kafka.properties, connectors::CheckKafkaProperty);
@@ -548,7 +547,6 @@ ParsedConfig ParseConfigProblems(const std::string& text,
       e.Duration("idle_tick", c.idle_tick_ms, 1);
       e.Duration("restore_horizon", c.restore_horizon_ms);
       e.Duration("max_partition_skew", c.max_partition_skew_ms);
-      e.Integer("max_held_events", c.max_held_events, 0, 1000000000);
       e.Duration("partition_idle_timeout", c.partition_idle_timeout_ms);
       e.Duration("future_limit", c.future_limit_ms);
     }

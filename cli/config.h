@@ -35,8 +35,6 @@ struct KafkaConfig {
   std::string ssl_key_location;
   std::string ssl_key_password;  // secret
   int64_t statistics_interval_ms = 5000;
-  // Messages a partition paused for alignment keeps prefetched (KafkaSourceOptions).
-  int64_t paused_prefetch_messages = 20000;
   std::string dead_letter_topic;
   std::map<std::string, std::string> properties;  // any librdkafka property, applied last
   // json: one event JSON per message; sentry_ingest: Relay's msgpack messages on a
@@ -107,9 +105,6 @@ struct Config {
   // A Kafka partition whose event time runs this far ahead of the slowest is paused until the
   // others catch up (event-time alignment); 0: four times the allowed lateness, at least 10 s.
   int64_t max_partition_skew_ms = 0;
-  // While the slowest Kafka partition waits out partition_idle_timeout, the others are read
-  // (aligned among themselves) until the engine holds this many events.
-  uint64_t max_held_events = 50000;
   // A caught-up Kafka partition stops holding event time back after this long without records;
   // 0: the allowed lateness, at least 1 s.
   int64_t partition_idle_timeout_ms = 0;

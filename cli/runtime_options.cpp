@@ -64,7 +64,6 @@ connectors::KafkaSourceOptions KafkaOptionsFrom(const KafkaConfig& kafka) {
   }
   options.group_id = kafka.group_id;
   options.statistics_interval_ms = static_cast<int>(kafka.statistics_interval_ms);
-  options.paused_prefetch_messages = static_cast<int>(kafka.paused_prefetch_messages);
   return options;
 }
 
@@ -137,7 +136,6 @@ Result<service::RuntimeOptions> RuntimeOptionsFrom(const Config& config, const E
   o.restore_horizon_ms = config.restore_horizon_ms;
   o.max_partition_skew_ms = config.max_partition_skew_ms;
   o.partition_idle_timeout_ms = config.partition_idle_timeout_ms;
-  o.max_held_events = config.max_held_events;
   o.future_limit_ms = config.future_limit_ms;
   o.checkpoint_interval_ms = config.checkpoint_interval_ms;
   return o;

@@ -83,14 +83,17 @@ void PartitionTime::Observe(Key key, int64_t event_time_ms) {
   if (recompute) Recompute();
 }
 
-void PartitionTime::End(Key key, int64_t now_ms, int64_t end_offset) {
+void PartitionTime::End(Key key, int64_t now_ms, int64_t end_offset, bool backlog_elsewhere) {
   Partition* p = FindAssigned(key);
   if (p == nullptr || p->idle) return;
   p->end_offset = end_offset;
-  if (p->time != kNone && idle_after_ms_ > 0) {
+  if (p->time != kNone && idle_after_ms_ > 0 && !backlog_elsewhere) {
     p->caught_up_since = now_ms;
   } else {
-    p->idle = true;  // empty so far: nothing of it can be overtaken
+    // Empty so far, or a backlog elsewhere is read first: nothing it gets next can be
+    // overtaken by what is being read.
+    p->caught_up_since = kNone;
+    p->idle = true;
   }
   Recompute();
 }
@@ -142,14 +145,16 @@ void PartitionTime::Recompute() {
   }
 }
 
-void PartitionTime::TakeAlignment(size_t held_events, std::vector<Key>& pause,
-                                  std::vector<Key>& resume) {
+void PartitionTime::TakeAlignment(std::vector<Key>& pause, std::vector<Key>& resume) {
   if (max_ahead_ms_ <= 0) return;
   // Observe keeps only the minimum over all partitions current; the one still being read may
   // have jumped ahead since (a partition's next chunk of a backlog), and a stale one would
   // pause it without resuming the next one, leaving nothing to read.
   Recompute();
-  const int64_t from = held_events <= max_held_events_ ? reading_ : slowest_;
+  // Measured from the partitions still being read: one caught up and waiting out its idleness
+  // pauses nobody, or every other partition would wait with it. What they read meanwhile is
+  // held for at most idle_after_ms, and only live (a backlog elsewhere ends the wait at once).
+  const int64_t from = reading_;
   bool changed = false;
   for (Partition& p : partitions_) {
     if (!p.assigned) continue;

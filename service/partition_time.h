@@ -5,20 +5,19 @@
 // overall says little about the partitions not fetched yet. As in Flink (per-split watermarks,
 // watermark alignment) and Kafka Streams (stream time per partition), each partition keeps its
 // own event time, the newest it delivered, and the engine may evaluate up to the minimum of
-// them. A partition that has delivered nothing yet holds time back. One that reported it is
-// caught up becomes idle, and stops holding time back until its next record, once it stayed
-// caught up for `idle_after_ms` of wall-clock time (at once when it never delivered anything):
-// a producer writing a burst to several partitions fills them one after the other, and a
-// partition read to its end a moment before its share arrived is not quiet yet (Flink's
-// idleness timeout; Kafka Streams waits for caught-up partitions likewise). A partition more than
-// `max_ahead_ms` past the slowest is to be paused, and resumed once within half of that, so a
-// backlog is evaluated as if read in time order and the events held back stay bounded.
+// them. A partition that has delivered nothing yet holds time back.
 //
-// A slowest partition that is caught up and waiting out its idleness pauses nobody while the
-// engine holds at most `max_held_events`: alignment then measures from the slowest partition
-// still being read. Otherwise the end of a backlog is read one partition at a time, each one
-// waiting for the one before it to turn idle (a tenth of the rate of one partition, measured);
-// this way their waits overlap, and the events read meanwhile are held up to the bound.
+// A partition read to its end (caught up) stops holding time back until its next record:
+// at once when it never delivered anything, or when another partition still had records to
+// read that were in the log before this one's end (Kafka Streams waits only for partitions
+// with lag): whatever this one gets next was written after them, so it is newer than the
+// backlog being read. Otherwise, when every partition is caught up (live operation), only
+// once it stayed caught up for `idle_after_ms` of wall-clock time: a producer writing a burst
+// to several partitions fills them one after the other, and a partition read to its end a
+// moment before its share arrived is not quiet yet (Flink's idleness timeout, Kafka Streams'
+// max.task.idle.ms). A partition more than `max_ahead_ms` past the slowest partition still
+// being read is to be paused, and resumed once within half of that, so a backlog is evaluated
+// as if read in time order and the events held back stay bounded.
 //
 // Not thread-safe: the run loop owns it. Reads no clock: event times and the wall-clock time of
 // idleness are passed in.
@@ -43,7 +42,7 @@ class PartitionTime {
   struct Partition {
     Key key;
     int64_t time = kNone;  // newest event time delivered; kNone before the first
-    bool idle = false;     // caught up for long enough, no record since
+    bool idle = false;     // caught up (and no longer waited for), no record since
     bool paused = false;
     int64_t caught_up_since = kNone;  // wall-clock ms of its end, while not idle yet
     int64_t end_offset = -1;          // the caller's position of its last end
@@ -51,10 +50,8 @@ class PartitionTime {
     int64_t revoked_since = kNone;    // wall-clock ms of its revocation, while it still counts
   };
 
-  PartitionTime(int64_t max_ahead_ms, int64_t idle_after_ms, size_t max_held_events)
-      : max_ahead_ms_(max_ahead_ms),
-        idle_after_ms_(idle_after_ms),
-        max_held_events_(max_held_events) {}
+  PartitionTime(int64_t max_ahead_ms, int64_t idle_after_ms)
+      : max_ahead_ms_(max_ahead_ms), idle_after_ms_(idle_after_ms) {}
 
   // A partition assigned again keeps the time it had: the caller goes on reading it where it
   // stopped (KafkaSourceOptions::resume_own_position), so its events continue from there. A
@@ -69,7 +66,9 @@ class PartitionTime {
   // nothing.
   void Observe(Key key, int64_t event_time_ms);
   // The partition is caught up at `now_ms` (wall clock) at the caller's `end_offset`.
-  void End(Key key, int64_t now_ms, int64_t end_offset);
+  // `backlog_elsewhere`: another assigned partition has records to read that were in the log
+  // already (its known lag); then this one stops holding time back at once.
+  void End(Key key, int64_t now_ms, int64_t end_offset, bool backlog_elsewhere);
   // Partitions caught up for idle_after_ms by `now_ms` become idle; they are appended to
   // `expired`. Revoked partitions stop holding time back after as long.
   void ExpireIdle(int64_t now_ms, std::vector<Partition>& expired);
@@ -86,9 +85,8 @@ class PartitionTime {
   // Assigned and revoked ones (Partition::assigned).
   const std::vector<Partition>& partitions() const { return partitions_; }
 
-  // Partitions to pause and to resume now, given the events the engine holds back
-  // (Engine::HeldEvents); they are recorded as such. Appends to both.
-  void TakeAlignment(size_t held_events, std::vector<Key>& pause, std::vector<Key>& resume);
+  // Partitions to pause and to resume now; they are recorded as such. Appends to both.
+  void TakeAlignment(std::vector<Key>& pause, std::vector<Key>& resume);
 
  private:
   Partition* Find(Key key);  // assigned or not
@@ -97,7 +95,6 @@ class PartitionTime {
 
   int64_t max_ahead_ms_;
   int64_t idle_after_ms_;
-  size_t max_held_events_;
   std::vector<Partition> partitions_;
   size_t last_ = 0;  // index of the last partition found (records come in runs)
   // Derived by Recompute from partitions_ (a few dozen at most):
@@ -106,7 +103,7 @@ class PartitionTime {
   size_t waiting_ = 0;         // caught up, or revoked, and not expired yet
   int64_t watermark_ = kNone;  // see Watermark()
   int64_t slowest_ = kNone;    // minimum over active partitions that have a time
-  int64_t reading_ = kNone;    // the same over those not caught up
+  int64_t reading_ = kNone;    // the same over those not caught up (alignment's reference)
 };
 
 }  // namespace klaxon::service

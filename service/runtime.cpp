@@ -134,7 +134,7 @@ Status Runtime::Start() {
     if (skew <= 0) skew = std::max<int64_t>(4 * options_.engine.allowed_lateness_ms, 10000);
     int64_t idle = options_.partition_idle_timeout_ms;
     if (idle <= 0) idle = std::max<int64_t>(options_.engine.allowed_lateness_ms, 1000);
-    partition_time_ = std::make_unique<PartitionTime>(skew, idle, options_.max_held_events);
+    partition_time_ = std::make_unique<PartitionTime>(skew, idle);
     if (!options_.state_path.empty()) {
       Result<std::unique_ptr<StateStore>> store = StateStore::Open(options_.state_path);
       if (!store.ok()) return store.status();
@@ -427,7 +427,7 @@ void Runtime::HandlePartitionEvent(const DecodePool::Item& record) {
     case connectors::PartitionEvent::kEnd:
       log_.Debug("partition end", {{"partition", std::to_string(record.partition)},
                                    {"offset", std::to_string(record.offset)}});
-      partition_time_->End(key, NowMs(), record.offset);
+      partition_time_->End(key, NowMs(), record.offset, BacklogElsewhere(key));
       break;
     case connectors::PartitionEvent::kNone:
       return;
@@ -438,6 +438,17 @@ void Runtime::HandlePartitionEvent(const DecodePool::Item& record) {
   ended.end_offset =
       record.partition_event == connectors::PartitionEvent::kEnd ? record.offset : INT64_MAX;
   QueueReleased(ended);
+}
+
+// Another assigned partition has records in Kafka that are not read yet (its lag as of its last
+// fetch response, which came before this moment): a partition caught up now gets nothing older.
+bool Runtime::BacklogElsewhere(PartitionTime::Key key) {
+  if (kafka_ == nullptr) return false;
+  for (const PartitionTime::Partition& p : partition_time_->partitions()) {
+    if (!p.assigned || p.key == key) continue;
+    if (kafka_->Behind(topic_names_[p.key.topic], p.key.partition)) return true;
+  }
+  return false;
 }
 
 void Runtime::QueueReleased(const PartitionTime::Partition& p) {
@@ -580,12 +591,11 @@ void Runtime::Align() {
   if (!partition_time_ || kafka_ == nullptr) return;
   pause_.clear();
   resume_.clear();
-  const size_t held = loaded_->engine->HeldEvents();
-  partition_time_->TakeAlignment(held, pause_, resume_);
+  partition_time_->TakeAlignment(pause_, resume_);
   if (!pause_.empty() || !resume_.empty()) {
     log_.Debug("alignment", {{"pause", std::to_string(pause_.size())},
                              {"resume", std::to_string(resume_.size())},
-                             {"held", std::to_string(held)}});
+                             {"held", std::to_string(loaded_->engine->HeldEvents())}});
   }
   for (const auto& k : pause_) kafka_->Pause(topic_names_[k.topic], k.partition);
   for (const auto& k : resume_) kafka_->Resume(topic_names_[k.topic], k.partition);

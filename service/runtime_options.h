@@ -68,7 +68,6 @@ struct RuntimeOptions {
   int64_t restore_horizon_ms = 3600000;
   int64_t max_partition_skew_ms = 0;      // 0: four times the allowed lateness, at least 10 s
   int64_t partition_idle_timeout_ms = 0;  // 0: the allowed lateness, at least 1 s
-  uint64_t max_held_events = 50000;       // see PartitionTime
   int64_t future_limit_ms = kDefaultFutureLimitMs;
   int64_t checkpoint_interval_ms = 10000;
 };

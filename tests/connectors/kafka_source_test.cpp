@@ -301,19 +301,13 @@ TEST_CASE("KafkaSource commits processed offsets when a rebalance revokes its pa
 }
 
 TEST_CASE("KafkaSource pauses a partition without losing or repeating what it prefetched") {
-  // Without a cap the prefetched messages wait for the resume; with a tiny one librdkafka is
-  // paused too, drops its prefetch and fetches again after the last message taken.
-  int cap = 0;
-  SUBCASE("kept") { cap = 1000000; }
-  SUBCASE("past the cap") { cap = 5; }
+  // librdkafka drops a paused partition's prefetch and fetches again after the last message
+  // taken.
   MockCluster cluster;
   cluster.CreateTopic("paused", 2);
   testing::LogSink sink;
   Produce(cluster.brokers(), "paused", 0, 400, sink);
-  auto options =
-      SourceOptions(cluster.brokers(), "paused", "g-paused-" + std::to_string(cap), sink);
-  options.paused_prefetch_messages = cap;
-  auto source = OpenSource(options);
+  auto source = OpenSource(SourceOptions(cluster.brokers(), "paused", "g-paused", sink));
   std::vector<Consumed> got = ConsumeN(*source, 1);
   REQUIRE(got.size() == 1);
   const int32_t paused = got[0].partition;
@@ -341,6 +335,22 @@ TEST_CASE("KafkaSource pauses a partition without losing or repeating what it pr
   CHECK(payloads.size() == 400);
   CHECK(source->counters().pauses == 1);
   CHECK(source->counters().resumes == 1);
+  CHECK(source->Close().ok());
+}
+
+TEST_CASE("KafkaSource knows a partition is behind from its last fetch, not by asking") {
+  MockCluster cluster;
+  cluster.CreateTopic("behind", 1);
+  testing::LogSink sink;
+  Produce(cluster.brokers(), "behind", 0, 1000, sink);
+  auto source = OpenSource(SourceOptions(cluster.brokers(), "behind", "g-behind", sink));
+  CHECK_FALSE(source->Behind("behind", 0));  // nothing fetched yet: unknown
+  REQUIRE(ConsumeN(*source, 1).size() == 1);
+  // At most one batch (256) is taken of the fetched 1,000.
+  CHECK(source->Behind("behind", 0));
+  REQUIRE(ConsumeN(*source, 999, true, 3000).size() == 999);
+  CHECK_FALSE(source->Behind("behind", 0));
+  CHECK_FALSE(source->Behind("behind", 1));  // not assigned
   CHECK(source->Close().ok());
 }
 

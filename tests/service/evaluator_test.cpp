@@ -75,7 +75,7 @@ TEST_CASE("a truncated record is rejected as too large without evaluation") {
 
 TEST_CASE("with partition time the engine waits for the slowest partition") {
   std::unique_ptr<Engine> engine = MakeEngine(false);
-  PartitionTime partitions(60000, 1000, 0);
+  PartitionTime partitions(60000, 1000);
   const PartitionTime::Key a{0, 0};
   const PartitionTime::Key b{0, 1};
   partitions.Assign(a);

@@ -11,10 +11,9 @@ namespace {
 
 using Key = PartitionTime::Key;
 constexpr int64_t kNone = PartitionTime::kNone;
-constexpr size_t kMaxHeld = 100;  // the bound on held events of these cases
 
 TEST_CASE("partition time: the slowest partition sets the watermark") {
-  PartitionTime t(10'000, 1'000, kMaxHeld);
+  PartitionTime t(10'000, 1'000);
   t.Assign({0, 0});
   t.Assign({0, 1});
   CHECK(t.Watermark() == kNone);  // nothing from either yet
@@ -34,22 +33,23 @@ TEST_CASE("partition time: the slowest partition sets the watermark") {
 
 TEST_CASE(
     "partition time: a caught-up partition turns idle after the timeout, until its next record") {
-  PartitionTime t(10'000, 1'000, kMaxHeld);
+  PartitionTime t(10'000, 1'000);
   std::vector<PartitionTime::Partition> expired;
   t.Assign({0, 0});
   t.Assign({0, 1});
-  t.End({0, 1}, /*now_ms=*/100, /*end_offset=*/0);  // empty: idle at once
+  t.End({0, 1}, /*now_ms=*/100, /*end_offset=*/0,
+        /*backlog_elsewhere=*/false);  // empty: idle at once
   CHECK(t.Watermark() == kNone);
   t.Observe({0, 0}, 7'000);
   CHECK(t.Watermark() == 7'000);
   t.Observe({0, 1}, 4'000);  // active again, and slower
   CHECK(t.Watermark() == 4'000);
-  t.End({0, 1}, 1'000, 5);  // caught up, but its share of a burst may still be on its way
+  t.End({0, 1}, 1'000, 5, false);  // caught up, but its share of a burst may still be on its way
   t.ExpireIdle(1'999, expired);
   CHECK(expired.empty());
   CHECK(t.Watermark() == 4'000);
   t.Observe({0, 1}, 4'500);  // it was: the clock starts again at its next end
-  t.End({0, 1}, 1'500, 6);
+  t.End({0, 1}, 1'500, 6, false);
   t.ExpireIdle(2'400, expired);
   CHECK(expired.empty());
   t.ExpireIdle(2'500, expired);
@@ -58,7 +58,7 @@ TEST_CASE(
   CHECK(expired[0].end_offset == 6);
   CHECK(t.Watermark() == 7'000);
   CHECK_FALSE(t.AllIdle());
-  t.End({0, 0}, 3'000, 9);
+  t.End({0, 0}, 3'000, 9, false);
   CHECK_FALSE(t.AllIdle());
   t.ExpireIdle(4'000, expired);
   CHECK(t.AllIdle());
@@ -66,7 +66,7 @@ TEST_CASE(
 }
 
 TEST_CASE("partition time: a revoked partition holds time until it expires or comes back") {
-  PartitionTime t(10'000, 1'000, kMaxHeld);
+  PartitionTime t(10'000, 1'000);
   std::vector<PartitionTime::Partition> expired;
   t.Assign({0, 0});
   t.Assign({1, 0});
@@ -76,13 +76,13 @@ TEST_CASE("partition time: a revoked partition holds time until it expires or co
   // A rebalance revokes it: for a moment it still holds time back, it may well come back.
   t.Revoke({1, 0}, /*now_ms=*/10'000);
   CHECK(t.Watermark() == 3'000);
-  t.Observe({1, 0}, 1'000);  // a record of a revoked partition counts for nothing
-  t.End({1, 0}, 10'100, 5);  // nor does its end
+  t.Observe({1, 0}, 1'000);         // a record of a revoked partition counts for nothing
+  t.End({1, 0}, 10'100, 5, false);  // nor does its end
   CHECK(t.Watermark() == 3'000);
   // Given back: it goes on where it stopped, from the time it had.
   t.Assign({1, 0});
   CHECK(t.Watermark() == 3'000);
-  t.End({1, 0}, 10'200, 5);
+  t.End({1, 0}, 10'200, 5, false);
   CHECK(t.Watermark() == 3'000);  // caught up, but not idle before the timeout
   t.Observe({1, 0}, 6'000);
   CHECK(t.Watermark() == 6'000);
@@ -98,114 +98,155 @@ TEST_CASE("partition time: a revoked partition holds time until it expires or co
 }
 
 TEST_CASE("partition time: a partition far ahead is paused, and resumed within half the bound") {
-  PartitionTime t(10'000, 1'000, kMaxHeld);
+  PartitionTime t(10'000, 1'000);
   t.Assign({0, 0});
   t.Assign({0, 1});
   t.Observe({0, 0}, 0);
   t.Observe({0, 1}, 0);
   std::vector<Key> pause, resume;
   t.Observe({0, 0}, 10'000);  // exactly the bound: not past it
-  t.TakeAlignment(0, pause, resume);
+  t.TakeAlignment(pause, resume);
   CHECK(pause.empty());
   t.Observe({0, 0}, 10'001);
-  t.TakeAlignment(0, pause, resume);
+  t.TakeAlignment(pause, resume);
   REQUIRE(pause.size() == 1);
   CHECK(pause[0] == Key{0, 0});
   CHECK(t.paused() == 1);
   pause.clear();
-  t.TakeAlignment(0, pause, resume);  // asked once only
+  t.TakeAlignment(pause, resume);  // asked once only
   CHECK(pause.empty());
   t.Observe({0, 1}, 4'000);  // 6,001 behind: more than half the bound
-  t.TakeAlignment(0, pause, resume);
+  t.TakeAlignment(pause, resume);
   CHECK(resume.empty());
   t.Observe({0, 1}, 5'001);  // within 5,000
-  t.TakeAlignment(0, pause, resume);
+  t.TakeAlignment(pause, resume);
   REQUIRE(resume.size() == 1);
   CHECK(resume[0] == Key{0, 0});
   CHECK(t.paused() == 0);
 }
 
 TEST_CASE("partition time: a paused partition resumes when the slower ones are caught up") {
-  PartitionTime t(10'000, 1'000, kMaxHeld);
+  PartitionTime t(10'000, 1'000);
   t.Assign({0, 0});
   t.Assign({0, 1});
   t.Observe({0, 0}, 0);
   t.Observe({0, 1}, 60'000);
   std::vector<Key> pause, resume;
-  t.TakeAlignment(0, pause, resume);
+  t.TakeAlignment(pause, resume);
   REQUIRE(pause.size() == 1);
   CHECK(pause[0] == Key{0, 1});
   std::vector<PartitionTime::Partition> expired;
-  t.End({0, 0}, 0, 1);  // nothing more in the slow one: the paused one is now the slowest
+  t.End({0, 0}, 0, 1, false);  // nothing more in the slow one: the paused one is now the slowest
   t.ExpireIdle(1'000, expired);
-  t.TakeAlignment(0, pause, resume);
+  t.TakeAlignment(pause, resume);
   REQUIRE(resume.size() == 1);
   CHECK(resume[0] == Key{0, 1});
   CHECK(t.Watermark() == 60'000);
 }
 
 TEST_CASE("partition time: a revoked paused partition is no longer counted as paused") {
-  PartitionTime t(1'000, 1'000, kMaxHeld);
+  PartitionTime t(1'000, 1'000);
   t.Assign({0, 0});
   t.Assign({0, 1});
   t.Observe({0, 0}, 0);
   t.Observe({0, 1}, 5'000);
   std::vector<Key> pause, resume;
-  t.TakeAlignment(0, pause, resume);
+  t.TakeAlignment(pause, resume);
   CHECK(t.paused() == 1);
   t.Revoke({0, 1}, 0);
   CHECK(t.paused() == 0);
-  t.TakeAlignment(0, pause, resume);
+  t.TakeAlignment(pause, resume);
   CHECK(resume.empty());  // not assigned: nothing to resume
   t.Assign({0, 1});
   CHECK(t.paused() == 0);  // assigned again unpaused (the source resumes it), and so ahead:
   pause.clear();
-  t.TakeAlignment(0, pause, resume);
+  t.TakeAlignment(pause, resume);
   CHECK(pause.size() == 1);
 }
 
-TEST_CASE("partition time: a caught-up slowest partition pauses nobody while few are held") {
-  PartitionTime t(1'000, 1'000, kMaxHeld);
+TEST_CASE("partition time: caught up while another partition has a backlog, it stops at once") {
+  PartitionTime t(1'000, 1'000);
   for (int32_t p = 0; p < 3; ++p) t.Assign({0, p});
   t.Observe({0, 0}, 0);
   t.Observe({0, 1}, 60'000);
   t.Observe({0, 2}, 60'400);
   std::vector<Key> pause, resume;
-  t.TakeAlignment(0, pause, resume);
-  CHECK(pause.size() == 2);   // both far ahead of the slowest, which is being read
-  t.End({0, 0}, 0, 1);        // the slowest is read to its end: it waits to turn idle
-  CHECK(t.Watermark() == 0);  // and still holds time back meanwhile
-  t.TakeAlignment(kMaxHeld, pause, resume);
+  t.TakeAlignment(pause, resume);
+  CHECK(pause.size() == 2);  // both far ahead of the slowest, which is being read
+  // The slowest is read to its end while the paused ones have records left to read: what it
+  // gets next was written after those, so it holds nothing back, without waiting a timeout.
+  t.End({0, 0}, /*now_ms=*/0, /*end_offset=*/1, /*backlog_elsewhere=*/true);
+  CHECK(t.Watermark() == 60'000);
+  CHECK_FALSE(t.HasCaughtUp());  // nothing to wait out
+  t.TakeAlignment(pause, resume);
   CHECK(resume.size() == 2);  // measured from partition 1 now: both within the bound
   CHECK(t.paused() == 0);
-  pause.clear();
-  t.Observe({0, 2}, 63'000);  // 3 s past partition 1: paused again
-  t.TakeAlignment(kMaxHeld, pause, resume);
+  // A record brings it back: it holds time at its own again.
+  t.Observe({0, 0}, 70'000);
+  CHECK(t.Watermark() == 60'000);
+  t.Observe({0, 1}, 80'000);
+  t.Observe({0, 2}, 80'000);
+  CHECK(t.Watermark() == 70'000);
+  // Caught up again while nobody else has a backlog: it waits out the timeout (live).
+  t.End({0, 0}, 5'000, 2, false);
+  CHECK(t.Watermark() == 70'000);
+  CHECK(t.HasCaughtUp());
+  std::vector<PartitionTime::Partition> expired;
+  t.ExpireIdle(5'999, expired);
+  CHECK(t.Watermark() == 70'000);
+  t.ExpireIdle(6'000, expired);
+  REQUIRE(expired.size() == 1);
+  CHECK(t.Watermark() == 80'000);
+}
+
+TEST_CASE("partition time: when every partition is caught up, each waits out the timeout") {
+  PartitionTime t(10'000, 1'000);
+  t.Assign({0, 0});
+  t.Assign({0, 1});
+  t.Observe({0, 0}, 1'000);
+  t.Observe({0, 1}, 3'000);
+  t.End({0, 1}, 100, 4, false);
+  t.End({0, 0}, 200, 2, false);
+  std::vector<PartitionTime::Partition> expired;
+  t.ExpireIdle(1'099, expired);
+  CHECK(t.Watermark() == 1'000);  // both still held back: a burst may be on its way
+  t.ExpireIdle(1'100, expired);
+  REQUIRE(expired.size() == 1);
+  CHECK(expired[0].key == Key{0, 1});
+  CHECK(t.Watermark() == 1'000);
+  t.Observe({0, 0}, 1'500);  // its share arrived within the timeout: it was not quiet
+  CHECK(t.Watermark() == 1'500);
+  t.ExpireIdle(5'000, expired);
+  CHECK(expired.size() == 1);  // being read again: not expired
+  CHECK_FALSE(t.AllIdle());
+}
+
+TEST_CASE("partition time: a caught-up partition found ahead of the one being read is paused") {
+  std::vector<Key> pause, resume;
+  PartitionTime u(1'000, 1'000);
+  u.Assign({0, 0});
+  u.Assign({0, 1});
+  u.Observe({0, 1}, 10'000);
+  u.Observe({0, 0}, 50'000);
+  u.End({0, 0}, 0, 7, false);  // waits out its timeout (live: nobody else has a backlog)
+  u.TakeAlignment(pause, resume);
+  // Its next record, written after its end, must not overtake partition 1 either.
   REQUIRE(pause.size() == 1);
-  CHECK(pause[0] == Key{0, 2});
-  pause.clear();
-  resume.clear();
-  t.Observe({0, 1}, 600'000);  // partition 1 jumps ahead: the one to read now is partition 2
-  t.TakeAlignment(kMaxHeld, pause, resume);
-  REQUIRE(pause.size() == 1);
-  CHECK(pause[0] == Key{0, 1});
+  CHECK(pause[0] == Key{0, 0});
+  u.Observe({0, 1}, 49'600);  // within half the bound of it
+  u.TakeAlignment(pause, resume);
   REQUIRE(resume.size() == 1);
-  CHECK(resume[0] == Key{0, 2});
-  pause.clear();
-  t.TakeAlignment(kMaxHeld + 1, pause, resume);  // too many held: measured from partition 0
-  REQUIRE(pause.size() == 1);
-  CHECK(pause[0] == Key{0, 2});
-  CHECK(t.paused() == 2);
+  CHECK(resume[0] == Key{0, 0});
 }
 
 TEST_CASE("partition time: far-future times saturate instead of overflowing") {
-  PartitionTime t(std::numeric_limits<int64_t>::max(), 1'000, kMaxHeld);
+  PartitionTime t(std::numeric_limits<int64_t>::max(), 1'000);
   t.Assign({0, 0});
   t.Assign({0, 1});
   t.Observe({0, 0}, std::numeric_limits<int64_t>::max() - 1);
   t.Observe({0, 1}, 1);
   std::vector<Key> pause, resume;
-  t.TakeAlignment(0, pause, resume);
+  t.TakeAlignment(pause, resume);
   CHECK(pause.empty());
   CHECK(t.Watermark() == 1);
 }
