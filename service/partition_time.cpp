@@ -83,11 +83,27 @@ void PartitionTime::Observe(Key key, int64_t event_time_ms) {
   if (recompute) Recompute();
 }
 
-void PartitionTime::End(Key key, int64_t now_ms, int64_t end_offset, bool backlog_elsewhere) {
+void PartitionTime::Written(Key key, int64_t written_ms) {
+  if (Partition* p = FindAssigned(key)) p->written_ms = written_ms;
+}
+
+bool PartitionTime::BacklogElsewhere(Key key, int64_t now_ms,
+                                     const std::function<bool(Key)>& behind) const {
+  for (const Partition& p : partitions_) {
+    // Being read (or paused while being read), not waiting at its own end.
+    if (!p.assigned || p.key == key || p.idle || p.caught_up_since != kNone) continue;
+    if (p.written_ms == kNone || p.written_ms > now_ms - kBacklogAgeMs) continue;
+    if (behind(p.key)) return true;
+  }
+  return false;
+}
+
+void PartitionTime::End(Key key, int64_t now_ms, int64_t end_offset,
+                        const std::function<bool(Key)>& behind) {
   Partition* p = FindAssigned(key);
   if (p == nullptr || p->idle) return;
   p->end_offset = end_offset;
-  if (p->time != kNone && idle_after_ms_ > 0 && !backlog_elsewhere) {
+  if (p->time != kNone && idle_after_ms_ > 0 && !BacklogElsewhere(key, now_ms, behind)) {
     p->caught_up_since = now_ms;
   } else {
     // Empty so far, or a backlog elsewhere is read first: nothing it gets next can be

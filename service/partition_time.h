@@ -8,10 +8,12 @@
 // them. A partition that has delivered nothing yet holds time back.
 //
 // A partition read to its end (caught up) stops holding time back until its next record:
-// at once when it never delivered anything, or when another partition still had records to
-// read that were in the log before this one's end (Kafka Streams waits only for partitions
-// with lag): whatever this one gets next was written after them, so it is newer than the
-// backlog being read. Otherwise, when every partition is caught up (live operation), only
+// at once when it never delivered anything, or when another partition is reading a backlog
+// (Kafka Streams waits only for partitions with lag): it has records left to read (known lag)
+// and its last one was written to Kafka more than kBacklogAgeMs before this end. Whatever the
+// caught-up partition gets next is written after its end, so it is newer than the backlog
+// being read (producers write in event-time order, within the allowed lateness). Otherwise,
+// when every partition is caught up or reading what was written just now (live operation), only
 // once it stayed caught up for `idle_after_ms` of wall-clock time: a producer writing a burst
 // to several partitions fills them one after the other, and a partition read to its end a
 // moment before its share arrived is not quiet yet (Flink's idleness timeout, Kafka Streams'
@@ -25,6 +27,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <limits>
 #include <vector>
 
@@ -33,6 +36,11 @@ namespace klaxon::service {
 class PartitionTime {
  public:
   static constexpr int64_t kNone = std::numeric_limits<int64_t>::min();
+  // How much older than a partition's end (wall clock against Kafka's record timestamps) the
+  // records another partition reads must be to count as a backlog: covers the time from a
+  // partition's end in Kafka to the run loop seeing it, while a producer may write on, and the
+  // producer's clock against this one.
+  static constexpr int64_t kBacklogAgeMs = 2000;
 
   struct Key {
     uint32_t topic = 0;  // the caller's index of the topic name
@@ -48,6 +56,7 @@ class PartitionTime {
     int64_t end_offset = -1;          // the caller's position of its last end
     bool assigned = true;             // false: revoked; its time is kept for a reassignment
     int64_t revoked_since = kNone;    // wall-clock ms of its revocation, while it still counts
+    int64_t written_ms = kNone;       // Kafka timestamp of its last record, when it has one
   };
 
   PartitionTime(int64_t max_ahead_ms, int64_t idle_after_ms)
@@ -65,10 +74,11 @@ class PartitionTime {
   // A record's event time. Records of a partition not assigned (revoked meanwhile) count for
   // nothing.
   void Observe(Key key, int64_t event_time_ms);
+  // When the partition's last record was written (its Kafka timestamp).
+  void Written(Key key, int64_t written_ms);
   // The partition is caught up at `now_ms` (wall clock) at the caller's `end_offset`.
-  // `backlog_elsewhere`: another assigned partition has records to read that were in the log
-  // already (its known lag); then this one stops holding time back at once.
-  void End(Key key, int64_t now_ms, int64_t end_offset, bool backlog_elsewhere);
+  // `behind` tells whether a partition has records left to read (its known lag).
+  void End(Key key, int64_t now_ms, int64_t end_offset, const std::function<bool(Key)>& behind);
   // Partitions caught up for idle_after_ms by `now_ms` become idle; they are appended to
   // `expired`. Revoked partitions stop holding time back after as long.
   void ExpireIdle(int64_t now_ms, std::vector<Partition>& expired);
@@ -92,6 +102,8 @@ class PartitionTime {
   Partition* Find(Key key);  // assigned or not
   Partition* FindAssigned(Key key);
   void Recompute();
+  // Another partition reads a backlog: see the class comment.
+  bool BacklogElsewhere(Key key, int64_t now_ms, const std::function<bool(Key)>& behind) const;
 
   int64_t max_ahead_ms_;
   int64_t idle_after_ms_;

@@ -427,7 +427,9 @@ void Runtime::HandlePartitionEvent(const DecodePool::Item& record) {
     case connectors::PartitionEvent::kEnd:
       log_.Debug("partition end", {{"partition", std::to_string(record.partition)},
                                    {"offset", std::to_string(record.offset)}});
-      partition_time_->End(key, NowMs(), record.offset, BacklogElsewhere(key));
+      partition_time_->End(key, NowMs(), record.offset, [this](PartitionTime::Key k) {
+        return kafka_ != nullptr && kafka_->Behind(topic_names_[k.topic], k.partition);
+      });
       break;
     case connectors::PartitionEvent::kNone:
       return;
@@ -438,17 +440,6 @@ void Runtime::HandlePartitionEvent(const DecodePool::Item& record) {
   ended.end_offset =
       record.partition_event == connectors::PartitionEvent::kEnd ? record.offset : INT64_MAX;
   QueueReleased(ended);
-}
-
-// Another assigned partition has records in Kafka that are not read yet (its lag as of its last
-// fetch response, which came before this moment): a partition caught up now gets nothing older.
-bool Runtime::BacklogElsewhere(PartitionTime::Key key) {
-  if (kafka_ == nullptr) return false;
-  for (const PartitionTime::Partition& p : partition_time_->partitions()) {
-    if (!p.assigned || p.key == key) continue;
-    if (kafka_->Behind(topic_names_[p.key.topic], p.key.partition)) return true;
-  }
-  return false;
 }
 
 void Runtime::QueueReleased(const PartitionTime::Partition& p) {
@@ -628,6 +619,9 @@ void Runtime::HandleRecord(DecodePool::Item& record) {
   // The engine, and with Kafka the partition's event time (service/evaluator.h).
   const ProcessResult r = evaluator_->Event(record.event, record.reason, record.truncated,
                                             {topic, record.partition}, notes_);
+  if (partition_time_ && record.broker_timestamp_ms > 0) {
+    partition_time_->Written({topic, record.partition}, record.broker_timestamp_ms);
+  }
   if (kafka_ != nullptr) errors_at_last_record_ = kafka_->counters().transient_errors;
   if (r.rejected == RejectReason::kNone && !r.late) {
     ahead_of_clock_.Observe(r.event_time_ms, clock_ms_);

@@ -100,7 +100,6 @@ class Runtime {
   bool Checkpoint(const char* why);
   // The record at `offset` of the partition was handed to the engine.
   void NoteAdmitted(uint32_t topic, int32_t partition, int64_t offset);
-  bool BacklogElsewhere(PartitionTime::Key key);
   // Queues what partition time released at a partition's end (after a restart, suppressed
   // when that end is at or below what a previous run handed over).
   void QueueReleased(const PartitionTime::Partition& p);

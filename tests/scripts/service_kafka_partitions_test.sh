@@ -6,6 +6,10 @@
 #             stay empty, so idle partitions must stop holding time back
 #   unkeyed   backlog spread over every partition, one of them sparse, with a small alignment
 #             bound so the partition running ahead is paused and resumed
+#   ends      the unkeyed backlog again (written seconds before) with a 10-minute
+#             partition_idle_timeout: a partition read to its end while others still read the
+#             backlog stops holding time back at once, so the run does not wait out the timeout
+#             at each partition's end (which would take 10 minutes per partition)
 #   live      produced in chunks while the service runs, with a consumer joining and leaving
 #             the group mid-stream (every partition revoked and assigned again), and the
 #             small alignment bound, so partitions are revoked while paused
@@ -123,6 +127,18 @@ pauses=$(sed -n 's/^klaxon_kafka_partition_pauses_total \([0-9]*\)$/\1/p' <<<"$M
 [ "${pauses:-0}" -gt 0 ] || fail "unkeyed: alignment never paused a partition"
 grep -q '^klaxon_kafka_partitions_paused 0$' <<<"$METRICS" || fail "unkeyed: partitions left paused"
 echo "$(date +%T) unkeyed backlog with alignment: ok ($pauses pauses)"
+
+# ends: every partition but the last one read to its end turns idle at once, not after 10 min.
+run_service ends unkeyed "engine: {max_partition_skew: 1s, partition_idle_timeout: 10m}"
+check_service ends '^klaxon_kafka_partitions_paused 0$'
+pauses=$(sed -n 's/^klaxon_kafka_partition_pauses_total \([0-9]*\)$/\1/p' <<<"$METRICS")
+[ "${pauses:-0}" -gt 0 ] || fail "ends: alignment never paused a partition"
+idle=$(grep -c '^klaxon_partition_idle{topic="unkeyed",partition="[0-7]"} 1$' <<<"$METRICS" || true)
+[ "$idle" -ge 7 ] || {
+  grep '^klaxon_partition_' <<<"$METRICS"
+  fail "ends: $idle of 8 partitions idle: a partition's end waited for the idleness timeout"
+}
+echo "$(date +%T) backlog ends without idleness waits: ok ($pauses pauses, $idle idle)"
 
 # live: the log arrives in six chunks, the first before the service starts (it creates the
 # topic), the others while it runs; a second member joins the group (on another topic, so it
