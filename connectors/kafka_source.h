@@ -60,6 +60,10 @@ struct KafkaSourceOptions {
   // already covers what it read (committed offsets may trail it, see the service's restore
   // horizon), so reading it again would count it twice.
   bool resume_own_position = false;
+  // A paused partition keeps what librdkafka fetched for it, up to this many messages; past
+  // that librdkafka stops fetching it (and drops that prefetch; it is fetched again after the
+  // resume). See Pause().
+  int paused_prefetch_messages = 2000;
 };
 
 class KafkaSource final : public Source {
@@ -94,13 +98,17 @@ class KafkaSource final : public Source {
   // Where to start reading a partition when it is assigned, instead of its committed offset
   // (a restored checkpoint's offsets). Call before the first Next().
   void StartAt(const std::string& topic, int32_t partition, int64_t offset);
-  // librdkafka's pause: what it prefetched for the partition is dropped and fetched again after
-  // the resume, from the last message taken. Messages taken before the call are still handed
-  // out.
+  // Stops handing out the partition's messages without losing what librdkafka prefetched: its
+  // fetch queue is split off the consumer queue (its messages already there are set aside as
+  // they are taken), so a Resume hands them out at once. librdkafka's own pause would drop the
+  // prefetched messages and fetch them again after the resume, a fetch round trip behind every
+  // other partition's queued messages. Only past paused_prefetch_messages is the partition
+  // paused in librdkafka. Messages taken before the call are still handed out.
   void Pause(const std::string& topic, int32_t partition) override;
   void Resume(const std::string& topic, int32_t partition) override;
-  // The partition has messages in Kafka beyond the last one taken, as far as the last fetch
-  // response told (its high watermark; no request is made). False while unknown.
+  // The partition has messages beyond the last one handed out: set aside while it is paused,
+  // or in Kafka past the last one taken, as far as the last fetch response told (its high
+  // watermark; no request is made). False while unknown.
   bool Behind(const std::string& topic, int32_t partition);
   void MarkProcessed(const Record& record) override;
   // Synchronous; retries for up to ~3 s while the group coordinator is unknown.
@@ -147,7 +155,13 @@ class KafkaSource final : public Source {
   void SetPaused(const std::string& topic, int32_t partition, bool paused);
   // A message or end of a partition resumed and not heard from since: the wait is over.
   void EndResumeWait(const rd_kafka_message_s* m);
-  void CountPartitionStates();  // resume_waits_
+  void CountPartitionStates();  // resume_waits_, held_partitions_
+  // Moves the messages of paused partitions out of taken_ into their set-aside messages, and
+  // pauses in librdkafka those holding paused_prefetch_messages.
+  void SetAsideHeld();
+  // Before a partition state goes: its queue joins the consumer queue again, its set-aside
+  // messages are dropped (not handed out: read again from the first of them).
+  void ReleasePartition(PartitionState& state);
 
   KafkaSourceOptions options_;
   std::unique_ptr<Callbacks> callbacks_;
@@ -157,6 +171,13 @@ class KafkaSource final : public Source {
   // a held message (Hold) is null here and belongs to its HeldPayload.
   std::vector<rd_kafka_message_s*> taken_;
   size_t handed_out_ = 0;
+  // Set-aside messages of resumed partitions, in order: handed out before anything else.
+  std::vector<rd_kafka_message_s*> resumed_;
+  int held_partitions_ = 0;  // paused (PartitionState::held)
+  // Partitions whose queue was ever split off: librdkafka unlinks a partition's queue from the
+  // consumer queue when it stops fetching it (revocation) and, for a queue the application
+  // forwarded, leaves linking it again on assignment to the application (OnAssign).
+  std::vector<std::pair<std::string, int32_t>> split_;
   std::vector<std::unique_ptr<PartitionState>> partitions_;  // assigned partitions
   std::vector<RdKafka::TopicPartition*> store_scratch_;
   int marks_since_store_ = 0;
