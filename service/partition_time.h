@@ -10,7 +10,7 @@
 // A partition read to its end (caught up) stops holding time back until its next record:
 // at once when it never delivered anything, or when another partition is reading a backlog
 // (Kafka Streams waits only for partitions with lag): it has records left to read (known lag)
-// and its last one was written to Kafka more than kBacklogAgeMs before this end. Whatever the
+// and its last one was written to Kafka at least kBacklogAgeMs before this end. Whatever the
 // caught-up partition gets next is written after its end, so it is newer than the backlog
 // being read (producers write in event-time order, within the allowed lateness). Otherwise,
 // when every partition is caught up or reading what was written just now (live operation), only
