@@ -25,6 +25,7 @@ mode=${2:?checkpoint, partitions, alignment or memory}
 events=${3:-1000000}
 rounds=${4:-3}
 interval=${KLAXON_BENCH_CHECKPOINT_INTERVAL:-10s}  # state.checkpoint_interval of the runs
+# KLAXON_BENCH_KAFKA: more keys of every run's `kafka` section, e.g. "statistics_interval: 1s"
 . "$(dirname "$0")/kafka_bench_lib.sh"
 cache="${KLAXON_KAFKA_CACHE:-$HOME/.cache/klaxon/kafka-${KLAXON_KAFKA_VERSION:-4.1.1}}"
 
@@ -69,19 +70,19 @@ if [ "$mode" = partitions ] || [ "$mode" = alignment ]; then
 fi
 rm -f "$work/events.jsonl"
 
-# run_once N NAME TOPIC STATE [SKEW]: run N, one `klaxon run` over TOPIC from the start (consumer
-# group klaxon-ab-N; engine.max_partition_skew SKEW if given); prints "rate rate_to_90%
-# peak_rss_MB checkpoints last_checkpoint_bytes last_checkpoint_seconds".
+# run_once N NAME TOPIC STATE [ENGINE]: run N, one `klaxon run` over TOPIC from the start (consumer
+# group klaxon-ab-N; ENGINE, if given, the keys of the `engine` section); prints "rate
+# rate_to_90% peak_rss_MB checkpoints last_checkpoint_bytes last_checkpoint_seconds pauses".
 run_once() {
-  local n=$1 name=$2 topic=$3 state=$4 skew=${5:-} pid admin rate rss metrics
+  local n=$1 name=$2 topic=$3 state=$4 engine=${5:-} pid admin rate rss metrics
   cat >"$work/$name.yaml" <<YAML
 rules: [$work/bench.rules]
 source: kafka
-kafka: {brokers: $brokers, topics: [$topic], group_id: klaxon-ab-$n$fetch_buffer}
+kafka: {brokers: $brokers, topics: [$topic], group_id: klaxon-ab-$n$fetch_buffer${KLAXON_BENCH_KAFKA:+, $KLAXON_BENCH_KAFKA}}
 state: {enabled: $state, checkpoint_interval: $interval}
 outbox: {path: $work/outbox-$n.db}
 admin: {listen: "127.0.0.1:0"}
-${skew:+engine: {max_partition_skew: $skew\}}
+${engine:+engine: {$engine\}}
 YAML
   "$klaxon" run --config "$work/$name.yaml" --log.level=info 2>"$work/run-$n.log" &
   pid=$!
@@ -97,17 +98,18 @@ YAML
   echo "$rate $rss $(awk '$1 == "klaxon_state_checkpoints_total" { c = $2 }
     $1 == "klaxon_state_checkpoint_bytes" { b = $2 }
     $1 == "klaxon_state_checkpoint_duration_seconds" { d = $2 }
-    END { printf "%d %d %.4f", c, b, d }' <<<"$metrics")"
+    $1 == "klaxon_kafka_partition_pauses_total" { p = $2 }
+    END { printf "%d %d %.4f %d", c, b, d, p }' <<<"$metrics")"
 }
 
 case "$mode" in
   checkpoint) a=(on p1 true) b=(off p1 false) ;;
   partitions) a=(p8 p8 true) b=(p1 p1 true) ;;
-  alignment) a=(p8 p8 true) b=(p8-30d p8 true 30d) ;;
+  alignment) a=(p8 p8 true) b=(p8-30d p8 true "max_partition_skew: 30d") ;;
   memory) a=(on p1 true) b=(off p1 false) ;;
 esac
 echo "$(date -u +%FT%TZ) $mode, $events events, $rounds rounds, checkpoint_interval $interval, load: $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "round config  events/s  to_90%/s  peak_rss_MB  checkpoints  checkpoint_bytes  checkpoint_s"
+echo "round config  events/s  to_90%/s  peak_rss_MB  checkpoints  checkpoint_bytes  checkpoint_s  pauses"
 n=0
 ratios=() ratios90=()
 for r in $(seq "$rounds"); do
@@ -115,9 +117,9 @@ for r in $(seq "$rounds"); do
   for which in "${order[@]}"; do
     declare -n cfg=$which
     n=$((n + 1))
-    read -r rate rate90 rss ckpts bytes secs < <(run_once "$n" "${cfg[@]}")
-    printf '%5s %-6s %9s %9s %12s %12s %17s %13s\n' "$r" "${cfg[0]}" "$rate" "$rate90" "$rss" \
-      "$ckpts" "$bytes" "$secs"
+    read -r rate rate90 rss ckpts bytes secs pauses < <(run_once "$n" "${cfg[@]}")
+    printf '%5s %-6s %9s %9s %12s %12s %17s %13s %7s\n' "$r" "${cfg[0]}" "$rate" "$rate90" "$rss" \
+      "$ckpts" "$bytes" "$secs" "$pauses"
     eval "${which}_rate_$r=$rate ${which}_r90_$r=$rate90 ${which}_rss_$r=$rss"
     unset -n cfg
   done

@@ -458,6 +458,7 @@ ParsedConfig ParseConfigProblems(const std::string& text,
       k.String("ssl_key_location", c.kafka.ssl_key_location);
       k.String("ssl_key_password", c.kafka.ssl_key_password);
       k.Duration("statistics_interval", c.kafka.statistics_interval_ms);
+      k.Integer("paused_prefetch_messages", c.kafka.paused_prefetch_messages, 1, 10000000);
       k.String("dead_letter_topic", c.kafka.dead_letter_topic);
       // What librdkafka would refuse when the consumer is built, refused here, at its line.
       k.StringMap("properties", c.kafka.properties, connectors::CheckKafkaProperty);

@@ -35,6 +35,8 @@ struct KafkaConfig {
   std::string ssl_key_location;
   std::string ssl_key_password;  // secret
   int64_t statistics_interval_ms = 5000;
+  // Messages a partition paused for alignment keeps prefetched (KafkaSourceOptions).
+  int64_t paused_prefetch_messages = 2000;
   std::string dead_letter_topic;
   std::map<std::string, std::string> properties;  // any librdkafka property, applied last
   // json: one event JSON per message; sentry_ingest: Relay's msgpack messages on a

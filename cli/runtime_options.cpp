@@ -68,6 +68,7 @@ connectors::KafkaSourceOptions KafkaOptionsFrom(const KafkaConfig& kafka) {
   }
   options.group_id = kafka.group_id;
   options.statistics_interval_ms = static_cast<int>(kafka.statistics_interval_ms);
+  options.paused_prefetch_messages = static_cast<int>(kafka.paused_prefetch_messages);
   return options;
 }
 

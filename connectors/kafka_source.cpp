@@ -22,6 +22,14 @@ struct KafkaSource::PartitionState {
   int64_t marked = -1;  // next offset to store: last processed offset + 1
   bool dirty = false;   // marked has not been handed to librdkafka yet
   std::unique_ptr<RdKafka::TopicPartition> handle;  // reused for offsets_store
+  bool resume_wait = false;                         // resumed, nothing from it since
+  std::chrono::steady_clock::time_point resumed_at;
+  // Paused (see Pause): its fetch queue split off the consumer queue, its messages taken from
+  // the consumer queue meanwhile set aside in order; past the cap paused in librdkafka too.
+  bool held = false;
+  bool fetch_paused = false;
+  rd_kafka_queue_t* queue = nullptr;  // once split off, librdkafka never joins it back itself
+  std::vector<rd_kafka_message_t*> set_aside;
 };
 
 // librdkafka calls these from consume() (and close()), i.e. on the run loop's thread.
@@ -158,18 +166,65 @@ void KafkaSource::DestroyTaken() {
 
 void KafkaSource::Take(std::chrono::milliseconds timeout) {
   DestroyTaken();
-  taken_.resize(kTakeBatch);
+  // Set-aside messages of resumed partitions first: they precede any of theirs still queued.
+  taken_.swap(resumed_);
+  const size_t first = taken_.size();
+  taken_.resize(first + kTakeBatch);
   // Whatever is ready, without waiting: the batch call would otherwise wait for a full batch.
-  ssize_t n = rd_kafka_consume_batch_queue(consumer_queue_, 0, taken_.data(), kTakeBatch);
+  ssize_t n = rd_kafka_consume_batch_queue(consumer_queue_, 0, taken_.data() + first, kTakeBatch);
   if (n < 0) n = 0;  // only for an invalid queue, which this one is not
-  taken_.resize(static_cast<size_t>(n));
-  if (n == 0 && timeout.count() > 0) {
+  taken_.resize(first + static_cast<size_t>(n));
+  if (taken_.empty() && timeout.count() > 0) {
     // Nothing ready: wait for the first message (or callback) up to the timeout.
     if (rd_kafka_message_t* m = rd_kafka_consumer_poll(
             consumer_->c_ptr(), static_cast<int>(std::min<int64_t>(timeout.count(), INT32_MAX)))) {
       taken_.push_back(m);
     }
   }
+  if (held_partitions_ > 0) SetAsideHeld();
+}
+
+void KafkaSource::SetAsideHeld() {
+  size_t kept = 0;
+  for (rd_kafka_message_t* m : taken_) {
+    PartitionState* state = m->rkt != nullptr && (m->err == RD_KAFKA_RESP_ERR_NO_ERROR ||
+                                                  m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF)
+                                ? FindPartition(rd_kafka_topic_name(m->rkt), m->partition)
+                                : nullptr;
+    if (state != nullptr && state->held) {
+      state->set_aside.push_back(m);
+    } else {
+      taken_[kept++] = m;
+    }
+  }
+  taken_.resize(kept);
+  for (auto& state : partitions_) {
+    if (!state->held || state->fetch_paused || state->queue == nullptr) continue;
+    const size_t prefetched = state->set_aside.size() + rd_kafka_queue_length(state->queue);
+    if (prefetched < static_cast<size_t>(std::max(1, options_.paused_prefetch_messages))) continue;
+    // librdkafka resumes it after the last message taken, set-aside ones included.
+    std::vector<RdKafka::TopicPartition*> list{state->handle.get()};
+    if (consumer_->pause(list) == RdKafka::ERR_NO_ERROR) state->fetch_paused = true;
+  }
+}
+
+void KafkaSource::ReleasePartition(PartitionState& state) {
+  for (rd_kafka_message_t* m : state.set_aside) rd_kafka_message_destroy(m);
+  state.set_aside.clear();
+  std::erase_if(resumed_, [&](rd_kafka_message_t* m) {
+    if (m->partition != state.partition || state.topic != rd_kafka_topic_name(m->rkt)) {
+      return false;
+    }
+    rd_kafka_message_destroy(m);
+    return true;
+  });
+  if (state.queue != nullptr) {
+    // Whatever it still holds is outdated by the revocation and dropped by librdkafka.
+    if (consumer_queue_ != nullptr) rd_kafka_queue_forward(state.queue, consumer_queue_);
+    rd_kafka_queue_destroy(state.queue);
+    state.queue = nullptr;
+  }
+  state.held = false;
 }
 
 HeldPayload KafkaSource::Hold() {
@@ -218,6 +273,7 @@ Result<NextStatus> KafkaSource::Next(std::chrono::milliseconds timeout, Record* 
     switch (m->err) {
       case RD_KAFKA_RESP_ERR_NO_ERROR: {
         ++records_;
+        if (resume_waits_ > 0) EndResumeWait(m);
         record->topic.assign(rd_kafka_topic_name(m->rkt));  // reuses the string's capacity
         record->partition = m->partition;
         record->offset = m->offset;
@@ -231,6 +287,7 @@ Result<NextStatus> KafkaSource::Next(std::chrono::milliseconds timeout, Record* 
         return NextStatus::kRecord;
       }
       case RD_KAFKA_RESP_ERR__PARTITION_EOF:
+        if (resume_waits_ > 0) EndResumeWait(m);
         if (!options_.partition_events) break;
         record->topic.assign(rd_kafka_topic_name(m->rkt));
         record->partition = m->partition;
@@ -257,20 +314,87 @@ Result<NextStatus> KafkaSource::Next(std::chrono::milliseconds timeout, Record* 
   return NextStatus::kIdle;
 }
 
+void KafkaSource::EndResumeWait(const rd_kafka_message_t* m) {
+  PartitionState* state = FindPartition(rd_kafka_topic_name(m->rkt), m->partition);
+  if (state == nullptr || !state->resume_wait) return;
+  state->resume_wait = false;
+  --resume_waits_;
+  resume_wait_us_ += std::chrono::duration_cast<std::chrono::microseconds>(
+                         std::chrono::steady_clock::now() - state->resumed_at)
+                         .count();
+}
+
+void KafkaSource::CountPartitionStates() {
+  resume_waits_ = static_cast<int>(std::count_if(partitions_.begin(), partitions_.end(),
+                                                 [](const auto& s) { return s->resume_wait; }));
+  held_partitions_ = static_cast<int>(
+      std::count_if(partitions_.begin(), partitions_.end(), [](const auto& s) { return s->held; }));
+}
+
 void KafkaSource::SetPaused(const std::string& topic, int32_t partition, bool paused) {
-  if (closed_ || FindPartition(topic, partition) == nullptr) return;
-  std::unique_ptr<RdKafka::TopicPartition> tp(RdKafka::TopicPartition::create(topic, partition));
-  std::vector<RdKafka::TopicPartition*> list{tp.get()};
-  // librdkafka drops what it prefetched for a paused partition and, on resume, fetches again
-  // from the last message handed to Klaxon: nothing is skipped or delivered twice.
-  const RdKafka::ErrorCode err = paused ? consumer_->pause(list) : consumer_->resume(list);
-  if (err != RdKafka::ERR_NO_ERROR) {
-    internal::Log(options_.client.log, LogLevel::kWarn,
-                  std::string(paused ? "pause " : "resume ") + topic + "[" +
-                      std::to_string(partition) + "]: " + RdKafka::err2str(err));
+  PartitionState* state = closed_ ? nullptr : FindPartition(topic, partition);
+  if (state == nullptr || state->held == paused) return;
+  if (paused) {
+    if (state->queue == nullptr) {
+      state->queue = rd_kafka_queue_get_partition(consumer_->c_ptr(), topic.c_str(), partition);
+      if (state->queue == nullptr) {
+        internal::Log(options_.client.log, LogLevel::kWarn,
+                      "pause " + topic + "[" + std::to_string(partition) + "]: no such partition");
+        return;
+      }
+    }
+    // From here on what is fetched for it waits in its own queue.
+    rd_kafka_queue_forward(state->queue, nullptr);
+    if (std::find(split_.begin(), split_.end(), std::pair(state->topic, partition)) ==
+        split_.end()) {
+      split_.emplace_back(state->topic, partition);
+    }
+    state->held = true;
+    ++held_partitions_;
+    ++pauses_;
+    if (state->resume_wait) --resume_waits_;
+    state->resume_wait = false;
     return;
   }
-  if (paused) ++pauses_;
+  if (state->fetch_paused) {
+    // Fetched again from the last message taken; what its queue held is outdated and dropped.
+    std::vector<RdKafka::TopicPartition*> list{state->handle.get()};
+    if (RdKafka::ErrorCode err = consumer_->resume(list); err != RdKafka::ERR_NO_ERROR) {
+      internal::Log(
+          options_.client.log, LogLevel::kWarn,
+          "resume " + topic + "[" + std::to_string(partition) + "]: " + RdKafka::err2str(err));
+    }
+    state->fetch_paused = false;
+  }
+  // Its queue joins the consumer queue behind what is there; its set-aside messages, older than
+  // any of its messages still queued, are handed out first (Take).
+  rd_kafka_queue_forward(state->queue, consumer_queue_);
+  resumed_.insert(resumed_.end(), state->set_aside.begin(), state->set_aside.end());
+  state->set_aside.clear();
+  state->held = false;
+  --held_partitions_;
+  ++resumes_;
+  if (!state->resume_wait) ++resume_waits_;
+  state->resume_wait = true;
+  state->resumed_at = std::chrono::steady_clock::now();
+}
+
+bool KafkaSource::Behind(const std::string& topic, int32_t partition) {
+  PartitionState* state = closed_ ? nullptr : FindPartition(topic, partition);
+  if (state == nullptr) return false;
+  if (!state->set_aside.empty()) return true;
+  int64_t low = -1;
+  int64_t high = -1;
+  // The high watermark of the partition's last fetch response, kept by librdkafka: no request.
+  if (rd_kafka_get_watermark_offsets(consumer_->c_ptr(), topic.c_str(), partition, &low, &high) !=
+          RD_KAFKA_RESP_ERR_NO_ERROR ||
+      high < 0) {
+    return false;  // not fetched yet
+  }
+  std::vector<RdKafka::TopicPartition*> list{state->handle.get()};
+  if (consumer_->position(list) != RdKafka::ERR_NO_ERROR) return false;
+  const int64_t position = state->handle->offset();
+  return position >= 0 && position < high;
 }
 
 void KafkaSource::Pause(const std::string& topic, int32_t partition) {
@@ -281,8 +405,7 @@ void KafkaSource::Resume(const std::string& topic, int32_t partition) {
   SetPaused(topic, partition, false);
 }
 
-KafkaSource::PartitionState* KafkaSource::FindPartition(const std::string& topic,
-                                                        int32_t partition) {
+KafkaSource::PartitionState* KafkaSource::FindPartition(std::string_view topic, int32_t partition) {
   for (auto& state : partitions_) {
     if (state->partition == partition && state->topic == topic) return state.get();
   }
@@ -372,6 +495,10 @@ Status KafkaSource::Commit() {
 Status KafkaSource::Close() {
   if (closed_ || !consumer_) return Status::Ok();
   DestroyTaken();  // taken but not handed out: not stored, so re-delivered later
+  for (auto& state : partitions_) ReleasePartition(*state);
+  for (rd_kafka_message_t* m : resumed_) rd_kafka_message_destroy(m);
+  resumed_.clear();
+  CountPartitionStates();
   Status status;
   if (!fatal_) {
     StoreMarked();
@@ -394,7 +521,10 @@ Status KafkaSource::Close() {
 
 void KafkaSource::OnAssign(const std::vector<RdKafka::TopicPartition*>& partitions,
                            bool incremental) {
-  if (!incremental) partitions_.clear();
+  if (!incremental) {
+    for (auto& state : partitions_) ReleasePartition(*state);
+    partitions_.clear();
+  }
   for (const RdKafka::TopicPartition* tp : partitions) {
     PushPartitionEvent(tp->topic(), tp->partition(), PartitionEvent::kAssigned);
     if (FindPartition(tp->topic(), tp->partition()) != nullptr) continue;
@@ -404,7 +534,19 @@ void KafkaSource::OnAssign(const std::vector<RdKafka::TopicPartition*>& partitio
     state->handle.reset(RdKafka::TopicPartition::create(tp->topic(), tp->partition()));
     partitions_.push_back(std::move(state));
   }
+  for (const RdKafka::TopicPartition* tp : partitions) {
+    if (std::find(split_.begin(), split_.end(), std::pair(tp->topic(), tp->partition())) ==
+        split_.end()) {
+      continue;
+    }
+    if (rd_kafka_queue_t* q = rd_kafka_queue_get_partition(consumer_->c_ptr(), tp->topic().c_str(),
+                                                           tp->partition())) {
+      rd_kafka_queue_forward(q, consumer_queue_);
+      rd_kafka_queue_destroy(q);
+    }
+  }
   store_scratch_.reserve(partitions_.size());
+  CountPartitionStates();
   assigned_partitions_ = static_cast<int>(partitions_.size());
   if (options_.partition_events && !partitions.empty()) {
     // A pause outlives a revocation in librdkafka; a partition assigned again starts unpaused,
@@ -442,7 +584,20 @@ void KafkaSource::OnRevoke(const std::vector<RdKafka::TopicPartition*>& partitio
     if (consumer_->position(list) == RdKafka::ERR_NO_ERROR) {
       for (const RdKafka::TopicPartition* tp : list) {
         if (tp->offset() < 0) continue;  // nothing read from it
-        SetStartPosition({tp->topic(), tp->partition()}, tp->offset());
+        // Set-aside messages of a paused partition were taken but are never handed out.
+        int64_t next = tp->offset();
+        if (PartitionState* state = FindPartition(tp->topic(), tp->partition())) {
+          for (const rd_kafka_message_t* m : state->set_aside) {
+            if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) next = std::min(next, m->offset);
+          }
+        }
+        for (const rd_kafka_message_t* m : resumed_) {
+          if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR && m->partition == tp->partition() &&
+              tp->topic() == rd_kafka_topic_name(m->rkt)) {
+            next = std::min(next, m->offset);
+          }
+        }
+        SetStartPosition({tp->topic(), tp->partition()}, next);
       }
     }
   }
@@ -459,12 +614,16 @@ void KafkaSource::OnRevoke(const std::vector<RdKafka::TopicPartition*>& partitio
   if (incremental) {
     for (const RdKafka::TopicPartition* tp : partitions) {
       std::erase_if(partitions_, [&](const std::unique_ptr<PartitionState>& s) {
-        return s->partition == tp->partition() && s->topic == tp->topic();
+        if (s->partition != tp->partition() || s->topic != tp->topic()) return false;
+        ReleasePartition(*s);
+        return true;
       });
     }
   } else {
+    for (auto& state : partitions_) ReleasePartition(*state);
     partitions_.clear();
   }
+  CountPartitionStates();
   assigned_partitions_ = static_cast<int>(partitions_.size());
   std::lock_guard<std::mutex> lock(lag_mutex_);
   std::erase_if(lag_, [&](const PartitionLag& lag) {
@@ -528,8 +687,10 @@ std::vector<KafkaSource::PartitionLag> KafkaSource::Lag() const {
 }
 
 KafkaSource::Counters KafkaSource::counters() const {
-  return {records_.load(),         transient_errors_.load(), rebalances_.load(), commits_.load(),
-          commit_failures_.load(), store_failures_.load(),   pauses_.load()};
+  return {
+      records_.load(), transient_errors_.load(), rebalances_.load(),
+      commits_.load(), commit_failures_.load(),  store_failures_.load(),
+      pauses_.load(),  resumes_.load(),          static_cast<double>(resume_wait_us_.load()) / 1e6};
 }
 
 }  // namespace klaxon::connectors

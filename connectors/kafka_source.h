@@ -60,6 +60,10 @@ struct KafkaSourceOptions {
   // already covers what it read (committed offsets may trail it, see the service's restore
   // horizon), so reading it again would count it twice.
   bool resume_own_position = false;
+  // A paused partition keeps what librdkafka fetched for it, up to this many messages; past
+  // that librdkafka stops fetching it (and drops that prefetch; it is fetched again after the
+  // resume). See Pause().
+  int paused_prefetch_messages = 2000;
 };
 
 class KafkaSource final : public Source {
@@ -78,6 +82,10 @@ class KafkaSource final : public Source {
     int64_t commit_failures = 0;
     int64_t store_failures = 0;  // positions of partitions no longer assigned
     int64_t pauses = 0;          // Pause() calls (event-time alignment)
+    int64_t resumes = 0;         // Resume() calls
+    // Wall-clock time from each Resume() to the partition's next message or end: librdkafka
+    // drops what it prefetched for a paused partition, so a resume waits for a fetch.
+    double resume_wait_seconds = 0;
   };
 
   // Creates the consumer and subscribes; InvalidArgument for bad settings or properties.
@@ -90,8 +98,18 @@ class KafkaSource final : public Source {
   // Where to start reading a partition when it is assigned, instead of its committed offset
   // (a restored checkpoint's offsets). Call before the first Next().
   void StartAt(const std::string& topic, int32_t partition, int64_t offset);
+  // Stops handing out the partition's messages without losing what librdkafka prefetched: its
+  // fetch queue is split off the consumer queue (its messages already there are set aside as
+  // they are taken), so a Resume hands them out at once. librdkafka's own pause would drop the
+  // prefetched messages and fetch them again after the resume, a fetch round trip behind every
+  // other partition's queued messages. Only past paused_prefetch_messages is the partition
+  // paused in librdkafka. Messages taken before the call are still handed out.
   void Pause(const std::string& topic, int32_t partition) override;
   void Resume(const std::string& topic, int32_t partition) override;
+  // The partition has messages beyond the last one handed out: set aside while it is paused,
+  // or in Kafka past the last one taken, as far as the last fetch response told (its high
+  // watermark; no request is made). False while unknown.
+  bool Behind(const std::string& topic, int32_t partition);
   void MarkProcessed(const Record& record) override;
   // Synchronous; retries for up to ~3 s while the group coordinator is unknown.
   Status Commit() override;
@@ -131,10 +149,19 @@ class KafkaSource final : public Source {
                 bool lost);
   void OnStats(const std::string& json);
   void OnError(bool fatal, const std::string& message);
-  PartitionState* FindPartition(const std::string& topic, int32_t partition);
+  PartitionState* FindPartition(std::string_view topic, int32_t partition);
   void PushPartitionEvent(const std::string& topic, int32_t partition, PartitionEvent event);
   bool NextPartitionEvent(Record* record);
   void SetPaused(const std::string& topic, int32_t partition, bool paused);
+  // A message or end of a partition resumed and not heard from since: the wait is over.
+  void EndResumeWait(const rd_kafka_message_s* m);
+  void CountPartitionStates();  // resume_waits_, held_partitions_
+  // Moves the messages of paused partitions out of taken_ into their set-aside messages, and
+  // pauses in librdkafka those holding paused_prefetch_messages.
+  void SetAsideHeld();
+  // Before a partition state goes: its queue joins the consumer queue again, its set-aside
+  // messages are dropped (not handed out: read again from the first of them).
+  void ReleasePartition(PartitionState& state);
 
   KafkaSourceOptions options_;
   std::unique_ptr<Callbacks> callbacks_;
@@ -144,9 +171,17 @@ class KafkaSource final : public Source {
   // a held message (Hold) is null here and belongs to its HeldPayload.
   std::vector<rd_kafka_message_s*> taken_;
   size_t handed_out_ = 0;
+  // Set-aside messages of resumed partitions, in order: handed out before anything else.
+  std::vector<rd_kafka_message_s*> resumed_;
+  int held_partitions_ = 0;  // paused (PartitionState::held)
+  // Partitions whose queue was ever split off: librdkafka unlinks a partition's queue from the
+  // consumer queue when it stops fetching it (revocation) and, for a queue the application
+  // forwarded, leaves linking it again on assignment to the application (OnAssign).
+  std::vector<std::pair<std::string, int32_t>> split_;
   std::vector<std::unique_ptr<PartitionState>> partitions_;  // assigned partitions
   std::vector<RdKafka::TopicPartition*> store_scratch_;
   int marks_since_store_ = 0;
+  int resume_waits_ = 0;  // partitions resumed and not heard from since (PartitionState)
   rd_kafka_queue_s* consumer_queue_ = nullptr;  // the consumer's queue, for batch reads
   struct PendingEvent {
     std::string topic;
@@ -173,6 +208,8 @@ class KafkaSource final : public Source {
   std::atomic<int64_t> commit_failures_{0};
   std::atomic<int64_t> store_failures_{0};
   std::atomic<int64_t> pauses_{0};
+  std::atomic<int64_t> resumes_{0};
+  std::atomic<int64_t> resume_wait_us_{0};
   mutable std::mutex lag_mutex_;
   std::vector<PartitionLag> lag_;  // guarded by lag_mutex_
 };

@@ -26,6 +26,9 @@ std::string MetricsText(const RuntimeSnapshot& s, const RunHistograms& histogram
   p.Family("klaxon_events_dead_lettered_total", "counter",
            "Rejected events produced to the dead-letter topic.");
   p.Sample("klaxon_events_dead_lettered_total", {}, static_cast<double>(counters.dead_lettered));
+  p.Family("klaxon_events_held", "gauge",
+           "Accepted events waiting for event time to pass them (lateness, slower partitions).");
+  p.Sample("klaxon_events_held", {}, static_cast<double>(s.held_events));
   p.Family("klaxon_event_time_watermark_seconds", "gauge", "The engine's event-time watermark.");
   // No sample before the first event: there is no event time yet.
   if (s.watermark_ms != INT64_MIN) {
@@ -99,11 +102,18 @@ std::string MetricsText(const RuntimeSnapshot& s, const RunHistograms& histogram
     p.Sample("klaxon_kafka_assigned_partitions", {},
              static_cast<double>(s.kafka.assigned_partitions));
     p.Family("klaxon_kafka_partitions_paused", "gauge",
-             "Partitions paused because their event time ran ahead of the slowest.");
+             "Partitions paused for event-time alignment (too many events held for them).");
     p.Sample("klaxon_kafka_partitions_paused", {}, static_cast<double>(s.kafka.partitions_paused));
     p.Family("klaxon_kafka_partition_pauses_total", "counter",
              "Times a partition was paused for event-time alignment.");
     p.Sample("klaxon_kafka_partition_pauses_total", {}, static_cast<double>(s.kafka.pauses));
+    p.Family("klaxon_kafka_partition_resumes_total", "counter",
+             "Times a paused partition was resumed.");
+    p.Sample("klaxon_kafka_partition_resumes_total", {}, static_cast<double>(s.kafka.resumes));
+    p.Family("klaxon_kafka_partition_resume_wait_seconds_total", "counter",
+             "Time from each resume to the partition's next message or end (a fetch: librdkafka "
+             "drops what it prefetched for a paused partition).");
+    p.Sample("klaxon_kafka_partition_resume_wait_seconds_total", {}, s.kafka.resume_wait_seconds);
     p.Family("klaxon_kafka_messages_skipped_total", "counter",
              "kafka.format sentry_ingest: messages that are no error event, by their type.");
     for (const auto& [type, count] : s.kafka.skipped_by_type) {

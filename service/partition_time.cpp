@@ -83,14 +83,33 @@ void PartitionTime::Observe(Key key, int64_t event_time_ms) {
   if (recompute) Recompute();
 }
 
-void PartitionTime::End(Key key, int64_t now_ms, int64_t end_offset) {
+void PartitionTime::Written(Key key, int64_t written_ms) {
+  if (Partition* p = FindAssigned(key)) p->written_ms = written_ms;
+}
+
+bool PartitionTime::BacklogElsewhere(Key key, int64_t now_ms,
+                                     const std::function<bool(Key)>& behind) const {
+  for (const Partition& p : partitions_) {
+    // Being read (or paused while being read), not waiting at its own end.
+    if (!p.assigned || p.key == key || p.idle || p.caught_up_since != kNone) continue;
+    if (p.written_ms == kNone || p.written_ms > now_ms - kBacklogAgeMs) continue;
+    if (behind(p.key)) return true;
+  }
+  return false;
+}
+
+void PartitionTime::End(Key key, int64_t now_ms, int64_t end_offset,
+                        const std::function<bool(Key)>& behind) {
   Partition* p = FindAssigned(key);
   if (p == nullptr || p->idle) return;
   p->end_offset = end_offset;
-  if (p->time != kNone && idle_after_ms_ > 0) {
+  if (p->time != kNone && idle_after_ms_ > 0 && !BacklogElsewhere(key, now_ms, behind)) {
     p->caught_up_since = now_ms;
   } else {
-    p->idle = true;  // empty so far: nothing of it can be overtaken
+    // Empty so far, or a backlog elsewhere is read first: nothing it gets next can be
+    // overtaken by what is being read.
+    p->caught_up_since = kNone;
+    p->idle = true;
   }
   Recompute();
 }
@@ -116,6 +135,7 @@ void PartitionTime::ExpireIdle(int64_t now_ms, std::vector<Partition>& expired) 
 
 void PartitionTime::Recompute() {
   int64_t slowest = kNone;
+  int64_t reading = kNone;
   int64_t newest = kNone;
   bool unknown = false;
   active_ = paused_ = waiting_ = 0;
@@ -127,11 +147,13 @@ void PartitionTime::Recompute() {
     ++active_;
     if (p.time == kNone) {
       unknown = true;
-    } else if (slowest == kNone || p.time < slowest) {
-      slowest = p.time;
+    } else {
+      if (slowest == kNone || p.time < slowest) slowest = p.time;
+      if (p.caught_up_since == kNone && (reading == kNone || p.time < reading)) reading = p.time;
     }
   }
   slowest_ = slowest;
+  reading_ = reading;
   if (active_ == 0) {
     watermark_ = newest;
   } else {
@@ -141,18 +163,26 @@ void PartitionTime::Recompute() {
 
 void PartitionTime::TakeAlignment(std::vector<Key>& pause, std::vector<Key>& resume) {
   if (max_ahead_ms_ <= 0) return;
+  // Observe keeps only the minimum over all partitions current; the one still being read may
+  // have jumped ahead since (a partition's next chunk of a backlog), and a stale one would
+  // pause it without resuming the next one, leaving nothing to read.
+  Recompute();
+  // Measured from the partitions still being read: one caught up and waiting out its idleness
+  // pauses nobody, or every other partition would wait with it. What they read meanwhile is
+  // held for at most idle_after_ms, and only live (a backlog elsewhere ends the wait at once).
+  const int64_t from = reading_;
   bool changed = false;
   for (Partition& p : partitions_) {
     if (!p.assigned) continue;
     if (p.paused) {
       // The slowest itself, or within half the bound of it (hysteresis: no pause-resume churn).
-      if (slowest_ == kNone || p.time <= SatAdd(slowest_, max_ahead_ms_ / 2)) {
+      if (from == kNone || p.time <= SatAdd(from, max_ahead_ms_ / 2)) {
         p.paused = false;
         changed = true;
         resume.push_back(p.key);
       }
-    } else if (!p.idle && p.time != kNone && slowest_ != kNone &&
-               p.time > SatAdd(slowest_, max_ahead_ms_)) {
+    } else if (!p.idle && p.time != kNone && from != kNone &&
+               p.time > SatAdd(from, max_ahead_ms_)) {
       p.paused = true;
       changed = true;
       pause.push_back(p.key);

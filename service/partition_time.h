@@ -5,14 +5,21 @@
 // overall says little about the partitions not fetched yet. As in Flink (per-split watermarks,
 // watermark alignment) and Kafka Streams (stream time per partition), each partition keeps its
 // own event time, the newest it delivered, and the engine may evaluate up to the minimum of
-// them. A partition that has delivered nothing yet holds time back. One that reported it is
-// caught up becomes idle, and stops holding time back until its next record, once it stayed
-// caught up for `idle_after_ms` of wall-clock time (at once when it never delivered anything):
-// a producer writing a burst to several partitions fills them one after the other, and a
-// partition read to its end a moment before its share arrived is not quiet yet (Flink's
-// idleness timeout; Kafka Streams waits for caught-up partitions likewise). A partition more than
-// `max_ahead_ms` past the slowest is to be paused, and resumed once within half of that, so a
-// backlog is evaluated as if read in time order and the events held back stay bounded.
+// them. A partition that has delivered nothing yet holds time back.
+//
+// A partition read to its end (caught up) stops holding time back until its next record:
+// at once when it never delivered anything, or when another partition is reading a backlog
+// (Kafka Streams waits only for partitions with lag): it has records left to read (known lag)
+// and its last one was written to Kafka at least kBacklogAgeMs before this end. Whatever the
+// caught-up partition gets next is written after its end, so it is newer than the backlog
+// being read (producers write in event-time order, within the allowed lateness). Otherwise,
+// when every partition is caught up or reading what was written just now (live operation), only
+// once it stayed caught up for `idle_after_ms` of wall-clock time: a producer writing a burst
+// to several partitions fills them one after the other, and a partition read to its end a
+// moment before its share arrived is not quiet yet (Flink's idleness timeout, Kafka Streams'
+// max.task.idle.ms). A partition more than `max_ahead_ms` past the slowest partition still
+// being read is to be paused, and resumed once within half of that, so a backlog is evaluated
+// as if read in time order and the events held back stay bounded.
 //
 // Not thread-safe: the run loop owns it. Reads no clock: event times and the wall-clock time of
 // idleness are passed in.
@@ -20,6 +27,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <limits>
 #include <vector>
 
@@ -28,6 +36,11 @@ namespace klaxon::service {
 class PartitionTime {
  public:
   static constexpr int64_t kNone = std::numeric_limits<int64_t>::min();
+  // How much older than a partition's end (wall clock against Kafka's record timestamps) the
+  // records another partition reads must be to count as a backlog: covers the time from a
+  // partition's end in Kafka to the run loop seeing it, while a producer may write on, and the
+  // producer's clock against this one.
+  static constexpr int64_t kBacklogAgeMs = 2000;
 
   struct Key {
     uint32_t topic = 0;  // the caller's index of the topic name
@@ -37,12 +50,13 @@ class PartitionTime {
   struct Partition {
     Key key;
     int64_t time = kNone;  // newest event time delivered; kNone before the first
-    bool idle = false;     // caught up for long enough, no record since
+    bool idle = false;     // caught up (and no longer waited for), no record since
     bool paused = false;
     int64_t caught_up_since = kNone;  // wall-clock ms of its end, while not idle yet
     int64_t end_offset = -1;          // the caller's position of its last end
     bool assigned = true;             // false: revoked; its time is kept for a reassignment
     int64_t revoked_since = kNone;    // wall-clock ms of its revocation, while it still counts
+    int64_t written_ms = kNone;       // Kafka timestamp of its last record, when it has one
   };
 
   PartitionTime(int64_t max_ahead_ms, int64_t idle_after_ms)
@@ -60,8 +74,11 @@ class PartitionTime {
   // A record's event time. Records of a partition not assigned (revoked meanwhile) count for
   // nothing.
   void Observe(Key key, int64_t event_time_ms);
+  // When the partition's last record was written (its Kafka timestamp).
+  void Written(Key key, int64_t written_ms);
   // The partition is caught up at `now_ms` (wall clock) at the caller's `end_offset`.
-  void End(Key key, int64_t now_ms, int64_t end_offset);
+  // `behind` tells whether a partition has records left to read (its known lag).
+  void End(Key key, int64_t now_ms, int64_t end_offset, const std::function<bool(Key)>& behind);
   // Partitions caught up for idle_after_ms by `now_ms` become idle; they are appended to
   // `expired`. Revoked partitions stop holding time back after as long.
   void ExpireIdle(int64_t now_ms, std::vector<Partition>& expired);
@@ -85,6 +102,8 @@ class PartitionTime {
   Partition* Find(Key key);  // assigned or not
   Partition* FindAssigned(Key key);
   void Recompute();
+  // Another partition reads a backlog: see the class comment.
+  bool BacklogElsewhere(Key key, int64_t now_ms, const std::function<bool(Key)>& behind) const;
 
   int64_t max_ahead_ms_;
   int64_t idle_after_ms_;
@@ -96,6 +115,7 @@ class PartitionTime {
   size_t waiting_ = 0;         // caught up, or revoked, and not expired yet
   int64_t watermark_ = kNone;  // see Watermark()
   int64_t slowest_ = kNone;    // minimum over active partitions that have a time
+  int64_t reading_ = kNone;    // the same over those not caught up (alignment's reference)
 };
 
 }  // namespace klaxon::service

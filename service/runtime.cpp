@@ -440,7 +440,11 @@ void Runtime::HandlePartitionEvent(const DecodePool::Item& record) {
       partition_time_->Revoke(key, NowMs());
       break;
     case connectors::PartitionEvent::kEnd:
-      partition_time_->End(key, NowMs(), record.offset);
+      log_.Debug("partition end", {{"partition", std::to_string(record.partition)},
+                                   {"offset", std::to_string(record.offset)}});
+      partition_time_->End(key, NowMs(), record.offset, [this](PartitionTime::Key k) {
+        return kafka_ != nullptr && kafka_->Behind(topic_names_[k.topic], k.partition);
+      });
       break;
     case connectors::PartitionEvent::kNone:
       return;
@@ -611,6 +615,11 @@ void Runtime::Align() {
   pause_.clear();
   resume_.clear();
   partition_time_->TakeAlignment(pause_, resume_);
+  if (!pause_.empty() || !resume_.empty()) {
+    log_.Debug("alignment", {{"pause", std::to_string(pause_.size())},
+                             {"resume", std::to_string(resume_.size())},
+                             {"held", std::to_string(loaded_->engine->HeldEvents())}});
+  }
   for (const auto& k : pause_) kafka_->Pause(topic_names_[k.topic], k.partition);
   for (const auto& k : resume_) kafka_->Resume(topic_names_[k.topic], k.partition);
 }
@@ -642,6 +651,9 @@ void Runtime::HandleRecord(DecodePool::Item& record) {
   // The engine, and with Kafka the partition's event time (service/evaluator.h).
   const ProcessResult r = evaluator_->Event(record.event, record.reason, record.truncated,
                                             {topic, record.partition}, notes_);
+  if (partition_time_ && record.broker_timestamp_ms > 0) {
+    partition_time_->Written({topic, record.partition}, record.broker_timestamp_ms);
+  }
   if (kafka_ != nullptr) errors_at_last_record_ = kafka_->counters().transient_errors;
   if (r.rejected == RejectReason::kNone && !r.late) {
     ahead_of_clock_.Observe(r.event_time_ms, clock_ms_);
@@ -909,6 +921,7 @@ void Runtime::PublishSnapshot() {
   s->stats = engine.Stats();
   s->alerts = engine.ActiveAlerts();
   s->watermark_ms = engine.Watermark();
+  s->held_events = engine.HeldEvents();
   s->rules = loaded_->rules;  // a copy of the rule set, shared, never changed
   s->rule_files = rule_files_;
   s->rule_sha256 = rule_sha256_;
@@ -930,6 +943,8 @@ void Runtime::PublishSnapshot() {
     s->kafka.assigned_partitions = kafka_->assigned_partitions();
     s->kafka.pauses = kafka_->counters().pauses;
     s->kafka.skipped_by_type = skipped_by_type_;
+    s->kafka.resumes = kafka_->counters().resumes;
+    s->kafka.resume_wait_seconds = kafka_->counters().resume_wait_seconds;
   }
   if (partition_time_) {
     s->kafka.partitions = partition_time_->partitions();

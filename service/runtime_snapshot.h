@@ -41,6 +41,8 @@ struct KafkaSnapshot {
   int assigned_partitions = 0;
   uint64_t partitions_paused = 0;
   uint64_t pauses = 0;
+  uint64_t resumes = 0;
+  double resume_wait_seconds = 0;
   std::vector<PartitionTime::Partition> partitions;
   std::vector<std::string> topic_names;  // PartitionTime::Key::topic indexes this
   // kafka.format sentry_ingest: messages passed over, by their `type`.
@@ -52,6 +54,7 @@ struct RuntimeSnapshot {
   EngineStats stats;
   std::vector<ActiveAlert> alerts;
   int64_t watermark_ms = INT64_MIN;  // INT64_MIN: no event yet
+  uint64_t held_events = 0;          // Engine::HeldEvents
   // The rules of the generation that produced `stats` and `alerts` (rule_index refers to it).
   std::shared_ptr<const RuleSet> rules;
   std::vector<std::string> rule_files;

@@ -6,8 +6,14 @@
 #             stay empty, so idle partitions must stop holding time back
 #   unkeyed   backlog spread over every partition, one of them sparse, with a small alignment
 #             bound so the partition running ahead is paused and resumed
+#   ends      backlog with partition 0 holding the first 40 % of the log and the others the
+#             rest, and a 10-minute partition_idle_timeout: partition 0 is read to its end while
+#             the others (paused, far ahead) still have their backlog, so it must stop holding
+#             time back at once; waiting out the timeout there would hold back everything after
+#             40 % of the log for 10 minutes
 #   live      produced in chunks while the service runs, with a consumer joining and leaving
-#             the group mid-stream (every partition revoked and assigned again)
+#             the group mid-stream (every partition revoked and assigned again), and the
+#             small alignment bound, so partitions are revoked while paused
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -93,6 +99,18 @@ check_service() {
 
 # keyed: the whole log is there before the service starts.
 kcat -P -b "$BROKERS" -t keyed -K $'\t' -l "$WORK/keyed.tsv" || fail "cannot produce"
+# ends (below): the first 40 % of the log in partition 0, the rest spread over the others.
+python3 - "$log" "$WORK" <<'PY'
+import gzip, sys
+lines = gzip.open(sys.argv[1], "rt").read().splitlines(True)
+cut = len(lines) * 4 // 10
+parts = [lines[:cut]] + [lines[cut + p::7] for p in range(7)]
+for p, chunk in enumerate(parts):
+    open(f"{sys.argv[2]}/ends{p}.jsonl", "w").writelines(chunk)
+PY
+for p in 0 1 2 3 4 5 6 7; do
+  kcat -P -b "$BROKERS" -t ends -p "$p" -l "$WORK/ends$p.jsonl" || fail "cannot produce"
+done
 run_service keyed keyed
 check_service keyed
 idle=$(grep -c '^klaxon_partition_idle{topic="keyed",partition="[0-7]"} 1$' <<<"$METRICS" || true)
@@ -123,6 +141,17 @@ pauses=$(sed -n 's/^klaxon_kafka_partition_pauses_total \([0-9]*\)$/\1/p' <<<"$M
 grep -q '^klaxon_kafka_partitions_paused 0$' <<<"$METRICS" || fail "unkeyed: partitions left paused"
 echo "$(date +%T) unkeyed backlog with alignment: ok ($pauses pauses)"
 
+# ends: produced at the start (records written seconds before they are read, as a backlog is).
+run_service ends ends "engine: {max_partition_skew: 1s, partition_idle_timeout: 10m}"
+check_service ends
+pauses=$(sed -n 's/^klaxon_kafka_partition_pauses_total \([0-9]*\)$/\1/p' <<<"$METRICS")
+[ "${pauses:-0}" -gt 0 ] || fail "ends: alignment never paused a partition"
+grep -q '^klaxon_partition_idle{topic="ends",partition="0"} 1$' <<<"$METRICS" || {
+  grep '^klaxon_partition_' <<<"$METRICS"
+  fail "ends: partition 0 still holds time back after its end"
+}
+echo "$(date +%T) a partition's end during a backlog elsewhere: ok ($pauses pauses)"
+
 # live: the log arrives in six chunks, the first before the service starts (it creates the
 # topic), the others while it runs; a second member joins the group (on another topic, so it
 # takes no events) and leaves again.
@@ -132,7 +161,7 @@ for chunk in "$WORK"/chunk.*; do
   kcat -P -b "$BROKERS" -t live -K $'\t' -l "$chunk" || fail "cannot produce"
   n=$((n + 1))
   if [ "$n" = 1 ]; then
-    run_service live live
+    run_service live live "engine: {max_partition_skew: 1s}"
     wait_http "http://127.0.0.1:$ADMIN/-/ready" 60 || fail "live: not ready"
   fi
   if [ "$n" = 2 ]; then
@@ -150,5 +179,6 @@ rebalances=$(grep -c 'assigned [0-9]* partition' "$WORK/live.log" || true)
   cat "$WORK/other.out"
   fail "live: partitions were assigned only $rebalances time(s)"
 }
-echo "$(date +%T) live with rebalances: ok ($rebalances assignments)"
+pauses=$(sed -n 's/^klaxon_kafka_partition_pauses_total \([0-9]*\)$/\1/p' <<<"$METRICS")
+echo "$(date +%T) live with rebalances: ok ($rebalances assignments, ${pauses:-0} pauses)"
 echo "service on 8 partitions: ok ($want notifications in each scenario)"

@@ -4,6 +4,7 @@
 
 #include <doctest/doctest.h>
 
+#include <functional>
 #include <vector>
 
 namespace klaxon::service {
@@ -11,6 +12,9 @@ namespace {
 
 using Key = PartitionTime::Key;
 constexpr int64_t kNone = PartitionTime::kNone;
+// Which partitions have records left to read (KafkaSource::Behind): none, or every one.
+const std::function<bool(Key)> kNoLag = [](Key) { return false; };
+const std::function<bool(Key)> kAllLag = [](Key) { return true; };
 
 TEST_CASE("partition time: the slowest partition sets the watermark") {
   PartitionTime t(10'000, 1'000);
@@ -37,18 +41,19 @@ TEST_CASE(
   std::vector<PartitionTime::Partition> expired;
   t.Assign({0, 0});
   t.Assign({0, 1});
-  t.End({0, 1}, /*now_ms=*/100, /*end_offset=*/0);  // empty: idle at once
+  t.End({0, 1}, /*now_ms=*/100, /*end_offset=*/0,
+        kNoLag);  // empty: idle at once
   CHECK(t.Watermark() == kNone);
   t.Observe({0, 0}, 7'000);
   CHECK(t.Watermark() == 7'000);
   t.Observe({0, 1}, 4'000);  // active again, and slower
   CHECK(t.Watermark() == 4'000);
-  t.End({0, 1}, 1'000, 5);  // caught up, but its share of a burst may still be on its way
+  t.End({0, 1}, 1'000, 5, kNoLag);  // caught up, but its share of a burst may still be on its way
   t.ExpireIdle(1'999, expired);
   CHECK(expired.empty());
   CHECK(t.Watermark() == 4'000);
   t.Observe({0, 1}, 4'500);  // it was: the clock starts again at its next end
-  t.End({0, 1}, 1'500, 6);
+  t.End({0, 1}, 1'500, 6, kNoLag);
   t.ExpireIdle(2'400, expired);
   CHECK(expired.empty());
   t.ExpireIdle(2'500, expired);
@@ -57,7 +62,7 @@ TEST_CASE(
   CHECK(expired[0].end_offset == 6);
   CHECK(t.Watermark() == 7'000);
   CHECK_FALSE(t.AllIdle());
-  t.End({0, 0}, 3'000, 9);
+  t.End({0, 0}, 3'000, 9, kNoLag);
   CHECK_FALSE(t.AllIdle());
   t.ExpireIdle(4'000, expired);
   CHECK(t.AllIdle());
@@ -75,13 +80,13 @@ TEST_CASE("partition time: a revoked partition holds time until it expires or co
   // A rebalance revokes it: for a moment it still holds time back, it may well come back.
   t.Revoke({1, 0}, /*now_ms=*/10'000);
   CHECK(t.Watermark() == 3'000);
-  t.Observe({1, 0}, 1'000);  // a record of a revoked partition counts for nothing
-  t.End({1, 0}, 10'100, 5);  // nor does its end
+  t.Observe({1, 0}, 1'000);          // a record of a revoked partition counts for nothing
+  t.End({1, 0}, 10'100, 5, kNoLag);  // nor does its end
   CHECK(t.Watermark() == 3'000);
   // Given back: it goes on where it stopped, from the time it had.
   t.Assign({1, 0});
   CHECK(t.Watermark() == 3'000);
-  t.End({1, 0}, 10'200, 5);
+  t.End({1, 0}, 10'200, 5, kNoLag);
   CHECK(t.Watermark() == 3'000);  // caught up, but not idle before the timeout
   t.Observe({1, 0}, 6'000);
   CHECK(t.Watermark() == 6'000);
@@ -135,7 +140,7 @@ TEST_CASE("partition time: a paused partition resumes when the slower ones are c
   REQUIRE(pause.size() == 1);
   CHECK(pause[0] == Key{0, 1});
   std::vector<PartitionTime::Partition> expired;
-  t.End({0, 0}, 0, 1);  // nothing more in the slow one: the paused one is now the slowest
+  t.End({0, 0}, 0, 1, kNoLag);  // nothing more in the slow one: the paused one is now the slowest
   t.ExpireIdle(1'000, expired);
   t.TakeAlignment(pause, resume);
   REQUIRE(resume.size() == 1);
@@ -161,6 +166,104 @@ TEST_CASE("partition time: a revoked paused partition is no longer counted as pa
   pause.clear();
   t.TakeAlignment(pause, resume);
   CHECK(pause.size() == 1);
+}
+
+TEST_CASE("partition time: caught up while another partition reads a backlog, it stops at once") {
+  PartitionTime t(1'000, 1'000);
+  for (int32_t p = 0; p < 3; ++p) t.Assign({0, p});
+  t.Observe({0, 0}, 0);
+  t.Observe({0, 1}, 60'000);
+  t.Observe({0, 2}, 60'400);
+  // Their records were written to Kafka long before (a backlog after downtime).
+  for (int32_t p = 0; p < 3; ++p) t.Written({0, p}, 1'000'000);
+  std::vector<Key> pause, resume;
+  t.TakeAlignment(pause, resume);
+  CHECK(pause.size() == 2);  // both far ahead of the slowest, which is being read
+  const int64_t now = 1'000'000 + PartitionTime::kBacklogAgeMs;
+  // The slowest is read to its end while the paused ones have records left that were written
+  // before: what it gets next is written after those, so it holds nothing back, at once.
+  t.End({0, 0}, now, /*end_offset=*/1, kAllLag);
+  CHECK(t.Watermark() == 60'000);
+  CHECK_FALSE(t.HasCaughtUp());  // nothing to wait out
+  t.TakeAlignment(pause, resume);
+  CHECK(resume.size() == 2);  // measured from partition 1 now: both within the bound
+  CHECK(t.paused() == 0);
+  // A record brings it back: it holds time at its own again.
+  t.Observe({0, 0}, 70'000);
+  CHECK(t.Watermark() == 60'000);
+  t.Observe({0, 1}, 80'000);
+  t.Observe({0, 2}, 80'000);
+  CHECK(t.Watermark() == 70'000);
+  // Caught up again, the others' records just written (live: a burst may be under way), or
+  // none left to read: it waits out the timeout.
+  t.Written({0, 1}, now + 4'000);
+  t.End({0, 0}, now + 5'000, 2, [](Key k) { return k == Key{0, 1}; });
+  CHECK(t.Watermark() == 70'000);
+  CHECK(t.HasCaughtUp());
+  t.Observe({0, 0}, 70'000);
+  t.End({0, 0}, now + 5'000, 2, [](Key k) { return k == Key{0, 0}; });  // 2 has no lag
+  CHECK(t.HasCaughtUp());
+  std::vector<PartitionTime::Partition> expired;
+  t.ExpireIdle(now + 5'999, expired);
+  CHECK(t.Watermark() == 70'000);
+  t.ExpireIdle(now + 6'000, expired);
+  REQUIRE(expired.size() == 1);
+  CHECK(t.Watermark() == 80'000);
+}
+
+TEST_CASE("partition time: a backlog is read by a partition that is not at its own end") {
+  PartitionTime t(10'000, 1'000);
+  t.Assign({0, 0});
+  t.Assign({0, 1});
+  t.Observe({0, 0}, 1'000);
+  t.Observe({0, 1}, 3'000);
+  t.Written({0, 0}, 0);
+  t.Written({0, 1}, 0);
+  t.End({0, 1}, 100'000, 4, kNoLag);  // waiting
+  // Partition 1 is waiting at its end, not reading a backlog: partition 0 waits too.
+  t.End({0, 0}, 100'000, 2, kAllLag);
+  CHECK(t.Watermark() == 1'000);
+  CHECK(t.HasCaughtUp());
+}
+
+TEST_CASE("partition time: when every partition is caught up, each waits out the timeout") {
+  PartitionTime t(10'000, 1'000);
+  t.Assign({0, 0});
+  t.Assign({0, 1});
+  t.Observe({0, 0}, 1'000);
+  t.Observe({0, 1}, 3'000);
+  t.End({0, 1}, 100, 4, kNoLag);
+  t.End({0, 0}, 200, 2, kNoLag);
+  std::vector<PartitionTime::Partition> expired;
+  t.ExpireIdle(1'099, expired);
+  CHECK(t.Watermark() == 1'000);  // both still held back: a burst may be on its way
+  t.ExpireIdle(1'100, expired);
+  REQUIRE(expired.size() == 1);
+  CHECK(expired[0].key == Key{0, 1});
+  CHECK(t.Watermark() == 1'000);
+  t.Observe({0, 0}, 1'500);  // its share arrived within the timeout: it was not quiet
+  CHECK(t.Watermark() == 1'500);
+  t.ExpireIdle(5'000, expired);
+  CHECK(expired.size() == 1);  // being read again: not expired
+  CHECK_FALSE(t.AllIdle());
+}
+
+TEST_CASE("partition time: a caught-up partition found ahead of the one being read is paused") {
+  std::vector<Key> pause, resume;
+  PartitionTime u(1'000, 1'000);
+  u.Assign({0, 0});
+  u.Assign({0, 1});
+  u.Observe({0, 1}, 10'000);
+  u.Observe({0, 0}, 50'000);
+  u.End({0, 0}, 0, 7, kNoLag);  // waits out its timeout (live: nobody else has a backlog)
+  u.TakeAlignment(pause, resume);
+  // Its next record, written after its end, must not overtake partition 1 either.
+  REQUIRE(pause.size() == 1);
+  CHECK(pause[0] == Key{0, 0});
+  u.Observe({0, 1}, 49'600);  // within half the bound of it
+  u.TakeAlignment(pause, resume);
+  REQUIRE(resume.size() == 1);
+  CHECK(resume[0] == Key{0, 0});
 }
 
 TEST_CASE("partition time: far-future times saturate instead of overflowing") {
