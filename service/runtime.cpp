@@ -135,6 +135,7 @@ Status Runtime::Start() {
     int64_t idle = options_.partition_idle_timeout_ms;
     if (idle <= 0) idle = std::max<int64_t>(options_.engine.allowed_lateness_ms, 1000);
     partition_time_ = std::make_unique<PartitionTime>(skew, idle, options_.max_held_events);
+    partition_time_->SetUnassignedHold(options_.unassigned_partition_hold_ms);
     if (!options_.state_path.empty()) {
       Result<std::unique_ptr<StateStore>> store = StateStore::Open(options_.state_path);
       if (!store.ok()) return store.status();
@@ -179,7 +180,7 @@ Status Runtime::Start() {
       kafka_->StartAt(o.topic, o.partition, o.next_offset);
       admitted_.push_back({TopicIndex(o.topic), o.partition, o.next_offset});
       if (o.event_time_ms == INT64_MIN) continue;
-      partition_time_->Restore({TopicIndex(o.topic), o.partition}, o.event_time_ms);
+      partition_time_->Restore({TopicIndex(o.topic), o.partition}, o.event_time_ms, NowMs());
       // The wall clock moves event time on from here while nothing arrives, as before the stop.
       if (o.event_time_ms > newest_event_ms_) {
         newest_event_ms_ = o.event_time_ms;
@@ -567,8 +568,22 @@ void Runtime::ExpireIdlePartitions() {
   expired_.clear();
   partition_time_->ExpireIdle(NowMs(), expired_);
   if (expired_.empty()) return;
+  PartitionTime::Partition released;  // stands for no record of its own
+  released.end_offset = INT64_MAX;
+  for (const PartitionTime::Partition& p : expired_) {
+    if (p.assigned) {
+      released = p;
+      continue;
+    }
+    // Owned by no process of this group that reads it: a second instance, or a killed one
+    // whose session did not expire within the hold.
+    log_.Warn("partition not assigned to this process; event time no longer waits for it",
+              {{"topic", topic_names_[p.key.topic]},
+               {"partition", std::to_string(p.key.partition)},
+               {"after_ms", std::to_string(p.hold_ms)}});
+  }
   AdvanceToPartitionTime();
-  QueueReleased(expired_.back());
+  QueueReleased(released);
   Align();  // a paused partition may be the slowest one left
 }
 
