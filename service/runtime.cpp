@@ -187,6 +187,19 @@ Status Runtime::Start() {
         newest_event_wall_stale_ = true;
       }
     }
+    // Quiet time goes on from where the checkpoint left it: while every partition was idle the
+    // wall clock had moved the engine past the newest event, and from the checkpoint's wall
+    // time on it still does (the downtime was quiet too, unless the backlog says otherwise,
+    // which is read first). Starting from the newest event again would live through the quiet
+    // time before the stop once more: a flatline due 2 minutes after a restart fired 10 later.
+    if (!restored_offsets_.empty()) {
+      const int64_t watermark = loaded_->engine->Watermark();
+      if (watermark != INT64_MIN && watermark > newest_event_ms_ && checkpoint_time_ms_ > 0) {
+        newest_event_ms_ = watermark;
+        newest_event_wall_ms_ = checkpoint_time_ms_;
+        newest_event_wall_stale_ = false;
+      }
+    }
     // Without checkpoints a restart re-reads the restore horizon and suppresses what the last
     // run had handed over. With them it goes on from the checkpoint: only what came after it is
     // evaluated again (after a crash), and that recomputes the same notifications under the same
