@@ -392,7 +392,7 @@ std::string RenderContext::Render(const Template& t) const {
 
 std::string RenderContext::ConditionText() const {
   const Condition& c = rule_.condition;
-  if (c.kind == Condition::Kind::kEvery || c.kind == Condition::Kind::kNewValue) return "";
+  if (!HasEpisodes(c)) return "";
   std::string out = std::string(CompareOpText(c.op)) + " " + FormatNumber(n_.threshold);
   if (c.kind == Condition::Kind::kChange || c.kind == Condition::Kind::kRatio) out += "%";
   if (n_.window_ms > 0) out += " in " + FormatWindow(n_.window_ms);

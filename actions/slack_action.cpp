@@ -69,8 +69,7 @@ class SlackAction final : public Action {
       fields.push_back(Mrkdwn(TruncateChars("*" + label + "*\n" + value, kFieldMax)));
     };
     for (const auto& [k, v] : ctx.group()) add_field(k, v.empty() ? "(none)" : v);
-    const Condition::Kind ck = rule.condition.kind;
-    if (ck != Condition::Kind::kEvery && ck != Condition::Kind::kNewValue) {
+    if (HasEpisodes(rule.condition)) {
       add_field("Value", FormatNumber(n.value));
       add_field("Threshold", ctx.ConditionText());
       add_field("Window", FormatWindow(n.window_ms));

@@ -74,7 +74,16 @@ int RunCheck(const Args& args, std::ostream& out, std::ostream& err) {
     }
     files.push_back({name, std::move(text).value()});
   }
-  const rules_dsl::LoadResult result = rules_dsl::ParseAndCheck(files, options);
+  rules_dsl::LoadResult result = rules_dsl::ParseAndCheck(files, options);
+  if (result.ok() && result.rules.rules.empty()) {
+    std::vector<std::string> checked;
+    for (const rules_dsl::SourceFile& f : files) checked.push_back(f.name);
+    rules_dsl::Diagnostic d;
+    d.severity = "warning";
+    d.message = NoRulesIn(checked);
+    d.hint = "`klaxon replay` and `klaxon run` refuse rule files that define no rule";
+    result.diagnostics.push_back(std::move(d));
+  }
   const size_t errors = result.error_count();
   const size_t warnings = result.warning_count();
   if (json) {

@@ -82,11 +82,9 @@ void NoiseTable::Add(const Notification& n) {
   ++row.notifications;
   const auto key = std::make_pair(n.rule_index, GroupKey(n));
   // Per-event rules (filter-only, new value) notify once and have no firing span.
-  const Condition::Kind kind = rules_.rules[n.rule_index].condition.kind;
-  const bool every = kind == Condition::Kind::kEvery || kind == Condition::Kind::kNewValue;
   if (n.state == AlertState::kFiring) {
     ++row.episodes;
-    if (!every) open_[key] = n.at_ms;
+    if (HasEpisodes(rules_.rules[n.rule_index].condition)) open_[key] = n.at_ms;
   } else if (n.state == AlertState::kResolved) {
     if (auto it = open_.find(key); it != open_.end()) {
       row.firing_ms += n.at_ms - it->second;

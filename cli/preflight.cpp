@@ -70,6 +70,8 @@ std::vector<std::string> PreflightProblems(const Config& config, const EnvLookup
     std::string text = diagnostics.str();
     if (!text.empty() && text.back() == '\n') text.pop_back();
     problems.push_back("rules: " + loaded.status().message() + (text.empty() ? "" : "\n" + text));
+  } else if (loaded->rules.rules.empty()) {
+    problems.push_back("rules: " + NoRulesIn(loaded->files) + ": nothing to evaluate");
   } else {
     const actions::SecretResolver resolve = MakeSecretResolver(env, config.base_dir);
     for (const ActionDef& def : loaded->rules.actions) {

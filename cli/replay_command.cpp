@@ -171,6 +171,10 @@ int RunReplay(const Args& args, std::ostream& out, std::ostream& err) {
     err << "klaxon replay: " << loaded.status().message() << "\n";
     return ExitCodeFor(loaded.status());
   }
+  if (loaded->rules.rules.empty()) {
+    err << "klaxon replay: " << NoRulesIn(loaded->files) << ": nothing to evaluate\n";
+    return kExitProblems;
+  }
   if (!only_rules.empty()) {
     std::vector<std::string> names;
     for (const Rule& r : loaded->rules.rules) names.push_back(r.name);

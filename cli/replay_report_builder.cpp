@@ -17,11 +17,6 @@ bool Highest(const Rule& r) {
   return r.condition.op != CompareOp::kLt && r.condition.op != CompareOp::kLe;
 }
 
-bool HasValue(const Rule& r) {
-  return r.condition.kind != Condition::Kind::kEvery &&
-         r.condition.kind != Condition::Kind::kNewValue;
-}
-
 std::string ValueLabel(const Rule& r) {
   const Condition& c = r.condition;
   const std::string window = FormatDurationMs(c.window_ms);
@@ -57,7 +52,7 @@ void ReplayReportBuilder::Sample(const Engine& engine) {
   if (now == INT64_MIN || now < next_sample_ms_) return;
   for (size_t i = 0; i < rules_.rules.size(); ++i) {
     const Rule& r = rules_.rules[i];
-    if (!HasValue(r)) continue;
+    if (!HasEpisodes(r.condition)) continue;
     const std::optional<double> v = engine.RuleValue(static_cast<uint32_t>(i), Highest(r));
     points_[i].push_back({now, v.value_or(0)});
     if (points_[i].size() > kMaxSamples) {
@@ -94,7 +89,7 @@ void ReplayReportBuilder::Add(const Notification& n) {
     e.row.group = service::GroupText(rule, n.group);
     e.row.start_ms = n.state == AlertState::kResolved ? n.at_ms : n.episode_start_ms;
     // `when FILTER` and new(...) notify once per event or value: an instant, not a period.
-    e.row.end_ms = HasValue(rule) ? INT64_MAX : n.at_ms;
+    e.row.end_ms = HasEpisodes(rule.condition) ? INT64_MAX : n.at_ms;
     episodes_.push_back(std::move(e));
     it = index_.emplace(key, episodes_.size() - 1).first;
   }
@@ -126,7 +121,7 @@ report::ReplayReportData ReplayReportBuilder::Build(const Engine& engine, int64_
     rr.condition = service::ConditionText(r);
     rr.severity = SeverityName(r.severity);
     rr.value_label = ValueLabel(r);
-    rr.has_threshold = HasValue(r);
+    rr.has_threshold = HasEpisodes(r.condition);
     rr.threshold = r.condition.threshold;
     rr.points = std::move(points_[i]);
     rr.marks = std::move(marks_[i]);
@@ -140,8 +135,7 @@ report::ReplayReportData ReplayReportBuilder::Build(const Engine& engine, int64_
   std::vector<std::vector<report::Band>> spans(rules_.rules.size());
   for (Episode& e : episodes_) {
     const int64_t end = e.row.end_ms == INT64_MAX ? data.to_ms : e.row.end_ms;
-    if (rules_.rules[e.rule].condition.kind != Condition::Kind::kEvery &&
-        rules_.rules[e.rule].condition.kind != Condition::Kind::kNewValue) {
+    if (HasEpisodes(rules_.rules[e.rule].condition)) {
       // An episode that began before the report's range is shaded from its start.
       spans[e.rule].push_back({std::max(e.row.start_ms, data.from_ms), end});
     }

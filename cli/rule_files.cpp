@@ -68,6 +68,12 @@ rules_dsl::CheckOptions RuleCheckOptions() {
   return options;
 }
 
+std::string NoRulesIn(const std::vector<std::string>& files) {
+  std::string out = "no rules in ";
+  for (size_t i = 0; i < files.size(); ++i) out += (i == 0 ? "" : ", ") + files[i];
+  return out;
+}
+
 Result<LoadedRules> LoadRules(const std::vector<std::string>& paths, std::ostream& err) {
   Result<std::vector<std::string>> files = CollectRuleFiles(paths);
   if (!files.ok()) return files.status();

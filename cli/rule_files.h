@@ -31,6 +31,10 @@ struct LoadedRules {
   std::vector<std::string> sha256;  // of each file's bytes, for the rule-file info metric
 };
 
+// Rule files that define no rule (only actions, or nothing) would have replay and run read
+// every event and evaluate nothing: they refuse them, check warns. "no rules in a.rules, b.rules".
+std::string NoRulesIn(const std::vector<std::string>& files);
+
 // Reads, parses and checks (actions validated too). Diagnostics go to `err` in the
 // `file:line:col: error:` form; any error fails the load.
 Result<LoadedRules> LoadRules(const std::vector<std::string>& paths, std::ostream& err);

@@ -25,6 +25,10 @@ Result<service::RuleBundle> LoadRuleBundle(const std::vector<std::string>& paths
     if (!text.empty() && text.back() == '\n') text.pop_back();
     return Status::InvalidArgument(files.status().message() + (text.empty() ? "" : "\n" + text));
   }
+  // As at start (cli/preflight.cpp): a reload to files without rules keeps the rules running.
+  if (files->rules.rules.empty()) {
+    return Status::InvalidArgument(NoRulesIn(files->files) + ": nothing to evaluate");
+  }
   service::RuleBundle bundle;
   bundle.rules = std::move(files->rules);
   bundle.files = std::move(files->files);

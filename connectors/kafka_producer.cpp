@@ -132,48 +132,6 @@ Result<int64_t> ProduceJsonLines(KafkaProducer& producer, const std::string& top
   return count;
 }
 
-Status CreateTopic(const KafkaClientOptions& options, const std::string& topic, int partitions,
-                   int replication_factor, std::chrono::milliseconds timeout) {
-  // The admin API runs on any client handle; a producer needs no group.
-  auto producer = KafkaProducer::Open(options);
-  if (!producer.ok()) return producer.status();
-  rd_kafka_t* rk = (*producer)->c_handle();
-  char error[512] = {0};
-  rd_kafka_NewTopic_t* new_topic =
-      rd_kafka_NewTopic_new(topic.c_str(), partitions, replication_factor, error, sizeof(error));
-  if (new_topic == nullptr) return Status::InvalidArgument(std::string("create topic: ") + error);
-  rd_kafka_AdminOptions_t* admin_options = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_ANY);
-  rd_kafka_AdminOptions_set_operation_timeout(admin_options, static_cast<int>(timeout.count()),
-                                              error, sizeof(error));
-  rd_kafka_queue_t* queue = rd_kafka_queue_new(rk);
-  rd_kafka_CreateTopics(rk, &new_topic, 1, admin_options, queue);
-  rd_kafka_event_t* event = rd_kafka_queue_poll(queue, static_cast<int>(timeout.count()) + 1000);
-  Status status;
-  if (event == nullptr) {
-    status = Status::Unavailable("create topic " + topic + ": timed out");
-  } else if (rd_kafka_event_error(event) != RD_KAFKA_RESP_ERR_NO_ERROR) {
-    status =
-        Status::Unavailable("create topic " + topic + ": " + rd_kafka_event_error_string(event));
-  } else {
-    size_t count = 0;
-    const rd_kafka_topic_result_t** results =
-        rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(event), &count);
-    for (size_t i = 0; i < count; ++i) {
-      const rd_kafka_resp_err_t err = rd_kafka_topic_result_error(results[i]);
-      if (err != RD_KAFKA_RESP_ERR_NO_ERROR && err != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
-        const char* message = rd_kafka_topic_result_error_string(results[i]);
-        status = Status::Unavailable("create topic " + topic + ": " +
-                                     (message ? message : rd_kafka_err2str(err)));
-      }
-    }
-  }
-  if (event) rd_kafka_event_destroy(event);
-  rd_kafka_queue_destroy(queue);
-  rd_kafka_AdminOptions_destroy(admin_options);
-  rd_kafka_NewTopic_destroy(new_topic);
-  return status;
-}
-
 Result<std::unique_ptr<KafkaDeadLetterProducer>> KafkaDeadLetterProducer::Open(
     const DeadLetterOptions& options) {
   if (options.topic.empty()) return Status::InvalidArgument("dead letters: no topic");

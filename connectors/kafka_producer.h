@@ -1,5 +1,5 @@
 // Kafka producers: the dead-letter producer of `klaxon run`, and a small producer that tests
-// and benchmarks use to put JSON Lines files onto a topic; plus topic creation via the admin API.
+// and benchmarks use to put JSON Lines files onto a topic. Topics: connectors/kafka_admin.h.
 //
 // Not thread-safe: each producer is used by one thread (librdkafka's own threads aside).
 // Delivery is asynchronous; Flush() waits for it and reports failures.
@@ -47,7 +47,7 @@ class KafkaProducer {
 
   int64_t delivered() const { return delivered_.load(); }
   int64_t failed() const { return failed_.load(); }
-  // The underlying librdkafka handle, for admin requests (CreateTopic).
+  // The underlying librdkafka handle, for admin requests (KafkaAdmin).
   struct rd_kafka_s* c_handle();
 
  private:
@@ -66,12 +66,6 @@ class KafkaProducer {
 // timestamp `timestamp_ms` (0: the time of producing), and flushes. Returns the message count.
 Result<int64_t> ProduceJsonLines(KafkaProducer& producer, const std::string& topic,
                                  const std::string& path, int64_t timestamp_ms = 0);
-
-// Creates a topic through the admin API; OK if it already exists. (Brokers with
-// auto.create.topics.enable create topics with their default partition count on first use.)
-Status CreateTopic(const KafkaClientOptions& options, const std::string& topic, int partitions,
-                   int replication_factor = 1,
-                   std::chrono::milliseconds timeout = std::chrono::seconds(30));
 
 struct DeadLetterOptions {
   KafkaClientOptions client;

@@ -67,6 +67,7 @@ class EngineImpl final : public Engine {
   ProcessResult ProcessDecoded(DecodedEvent& decoded, RejectReason reason,
                                std::vector<Notification>& out) override;
   void AdvanceTo(int64_t now_ms, std::vector<Notification>& out) override;
+  size_t MatchRules(const DecodedEvent& ev, std::vector<RuleMatch>& out) override;
   void Flush(std::vector<Notification>& out) override;
   uint64_t LowestUnevaluatedSequence() const override { return queue_.LowestUnevaluated(); }
   int64_t Watermark() const override { return queue_.watermark(); }
@@ -389,6 +390,41 @@ void EngineImpl::Evaluate(const DecodedEvent& ev) {
     if (counts) ++cr.state->stats.matches;
     ApplyRule(cr, ev, counts);
   }
+}
+
+size_t EngineImpl::MatchRules(const DecodedEvent& ev, std::vector<RuleMatch>& out) {
+  index_.Candidates(ev, candidates_);
+  size_t n = 0;
+  for (uint32_t r : candidates_) {
+    const CompiledRule& cr = compiled_[r];
+    // As Evaluate: every event the filter admits goes to its group (a ratio's events outside
+    // its denominator too: they move the group's clock).
+    if (!cr.index_exact && !cr.filter.Eval(ev)) continue;
+    if (n == out.size()) out.emplace_back();
+    RuleMatch& m = out[n++];
+    m.rule = r;
+    m.group.clear();
+    // As BuildGroupKey: a field's first value; absent, or present without a value, is null.
+    for (uint32_t f : cr.group_fields) {
+      const DecodedValue* v = ev.Begin(f);
+      if (v == ev.End(f) || v->type == ValueType::kPresent) {
+        m.group.emplace_back(std::nullopt);
+      } else {
+        m.group.emplace_back(ev.Text(*v));
+      }
+    }
+    // As the window kinds' Add: what unique / new-value count, what a ratio counts.
+    m.values.clear();
+    const Condition::Kind kind = cr.rule->condition.kind;
+    if (kind == Condition::Kind::kUnique || kind == Condition::Kind::kNewValue) {
+      for (const DecodedValue* v = ev.Begin(cr.value_field); v != ev.End(cr.value_field); ++v) {
+        if (v->type != ValueType::kPresent) m.values.push_back(ev.Text(*v));
+      }
+    }
+    m.denominator = kind == Condition::Kind::kRatio && cr.kind->Counts(cr, ev);
+    m.numerator = m.denominator && cr.numerator.Eval(ev);
+  }
+  return n;
 }
 
 // ---- groups --------------------------------------------------------------------------------

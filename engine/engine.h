@@ -157,6 +157,22 @@ struct StateGroupView {
 };
 Status AssembleState(std::string_view head, std::vector<StateGroupView>& rows, std::string& out);
 
+// A rule an event matches and the group it falls in, as evaluation finds them
+// (Engine::MatchRules): the routing of scale-out's first stage (docs/scale_out.md).
+struct RuleMatch {
+  uint32_t rule = 0;  // index in Rules()
+  // One value per group-by field (its first value; nullopt when absent), as views into the
+  // event: valid while the event is.
+  std::vector<std::optional<std::string_view>> group;
+  // unique(...) and new(...): the field's values in the event (views), as the window counts
+  // them (values without text, e.g. an empty object, left out). Empty for other kinds.
+  std::vector<std::string_view> values;
+  // A ratio: the event is in its denominator, and in its numerator too (only counted when in
+  // the denominator). Both false for other kinds.
+  bool denominator = false;
+  bool numerator = false;
+};
+
 class Engine {
  public:
   // Validates and indexes the rules. When `previous` is given, the state of every rule whose
@@ -183,6 +199,12 @@ class Engine {
   // pending -> firing) due by then. With `advance_on_event` false this is the only way time
   // moves on.
   virtual void AdvanceTo(int64_t now_ms, std::vector<Notification>& out) = 0;
+
+  // The rules a decoded event matches and the group it falls in for each, in rule order, into
+  // out[0, n); returns n. Entries from n on keep their buffers for the next call, so nothing is
+  // allocated in steady state. Neither reads nor changes window state or time: an engine that
+  // only routes (scale-out's first stage) holds no groups.
+  virtual size_t MatchRules(const DecodedEvent& ev, std::vector<RuleMatch>& out) = 0;
 
   // End of input: releases every held event and evaluates up to the latest event time seen.
   virtual void Flush(std::vector<Notification>& out) = 0;

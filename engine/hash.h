@@ -1,5 +1,6 @@
 // Klaxon's one non-cryptographic string hash: FNV-1a 64, stable across builds and machines
-// (unlike std::hash), for rule ids. Pure; thread-safe.
+// (unlike std::hash), for rule ids and scale-out's routing of (rule, group) to partitions.
+// Pure; thread-safe.
 #pragma once
 
 #include <cstdint>
@@ -12,13 +13,16 @@ namespace klaxon {
 // restarts, depend on it. Do not "fix" it without migrating stored state.
 constexpr uint64_t kFnvOffsetBasis = 1469598103934665603ull;
 
-constexpr uint64_t Fnv1a64(std::string_view s) {
-  uint64_t h = kFnvOffsetBasis;
+// Continues a hash `h` over more bytes: hashing a value made of parts needs no buffer
+// (Fnv1a64Extend(Fnv1a64(a), b) == Fnv1a64(a + b)).
+constexpr uint64_t Fnv1a64Extend(uint64_t h, std::string_view s) {
   for (const char c : s) {
     h ^= static_cast<unsigned char>(c);
     h *= 1099511628211ull;
   }
   return h;
 }
+
+constexpr uint64_t Fnv1a64(std::string_view s) { return Fnv1a64Extend(kFnvOffsetBasis, s); }
 
 }  // namespace klaxon

@@ -2,8 +2,8 @@
 // snapshots"). Little-endian fixed-width integers, doubles as their IEEE bits, strings and
 // arrays prefixed with a u32 length. The reader never reads or allocates past its input: every
 // length is checked against the bytes left before anything is sized from it, and a failed read
-// leaves the reader failed (all later reads return zeros). Internal to the engine; pure values,
-// thread-compatible.
+// leaves the reader failed (all later reads return zeros). The engine's snapshots, and small
+// service state saved beside them (service/shuffle_time.cpp); pure values, thread-compatible.
 #pragma once
 
 #include <cstdint>

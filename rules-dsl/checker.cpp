@@ -128,6 +128,11 @@ class Checker {
                     key.text + "`",
                 sentry->empty() ? "Sentry's keys that Klaxon supports are listed in docs/rules.md"
                                 : "for Sentry's meaning write `" + *sentry + "`");
+      } else if (const std::string builtin = BareKeyLikeBuiltin(key.text); !builtin.empty()) {
+        Warning(key.pos,
+                "`" + key.text + "` is not a built-in field; it reads the event field or tag `" +
+                    key.text + "`",
+                "did you mean `" + builtin + "`? for the tag write `tags[" + key.text + "]`");
       }
     }
     if (f.kind != FieldRef::Kind::kTag) {

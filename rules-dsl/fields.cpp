@@ -135,6 +135,19 @@ std::optional<std::string> UnsupportedSentryKey(std::string_view key) {
   return std::nullopt;
 }
 
+std::string BareKeyLikeBuiltin(std::string_view key) {
+  if (key.find('.') != std::string_view::npos || key.starts_with("tags[")) return "";
+  // Bare built-ins only (`username` is no typo of `os.name`), and one edit at most: any other
+  // spelling is as likely a tag's own name (`host`, `site`, `product`) as a typo.
+  std::vector<std::string> names;
+  for (const BuiltinField& b : BuiltinFields()) {
+    if (b.name == key) return "";
+    if (b.name.find('.') == std::string_view::npos) names.emplace_back(b.name);
+  }
+  std::string best = ClosestMatch(key, names);
+  return !best.empty() && EditDistance(key, best) <= 1 ? best : "";
+}
+
 FieldRef ResolveField(std::string_view key, std::string* typo_of) {
   FieldRef f;
   f.name = std::string(key);

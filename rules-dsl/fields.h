@@ -34,6 +34,12 @@ FieldRef ResolveField(std::string_view key, std::string* typo_of);
 // else the Klaxon field with Sentry's meaning, or "" when Klaxon has none.
 std::optional<std::string> UnsupportedSentryKey(std::string_view key);
 
+// When `key` has no dot, is not a built-in and is one edit from a built-in without a dot
+// (`enviroment`, `levle`), that built-in's name; else "". `klaxon check` warns rather than refuses:
+// a bare key may be a tag of any name (docs/rules.md "Field keys"), and `tags[NAME]` says the tag
+// is meant.
+std::string BareKeyLikeBuiltin(std::string_view key);
+
 constexpr int64_t kSecond = 1000;
 constexpr int64_t kMinute = 60 * kSecond;
 constexpr int64_t kHour = 60 * kMinute;

@@ -35,8 +35,7 @@ report::StatusPageData StatusPageDataFrom(const RuntimeSnapshot& s,
         sr.notifications = s.stats.rules[i].notifications;
       }
       sr.threshold = r.condition.threshold;
-      sr.has_threshold = r.condition.kind != Condition::Kind::kEvery &&
-                         r.condition.kind != Condition::Kind::kNewValue;
+      sr.has_threshold = HasEpisodes(r.condition);
       if (s.history) {
         auto it = s.history->find(r.id);
         if (it != s.history->end()) sr.history = it->second;

@@ -13,10 +13,7 @@ bool ValueHistory::Sample(const Engine& engine, int64_t at_ms) {
     const Rule& r = rules.rules[i];
     const bool highest = r.condition.op != CompareOp::kLt && r.condition.op != CompareOp::kLe;
     const std::optional<double> v = engine.RuleValue(static_cast<uint32_t>(i), highest);
-    if (!v && (r.condition.kind == Condition::Kind::kEvery ||
-               r.condition.kind == Condition::Kind::kNewValue)) {
-      continue;
-    }
+    if (!v && !HasEpisodes(r.condition)) continue;
     std::deque<report::Point>& points = by_rule_[r.id];
     points.push_back({at_ms, v.value_or(0)});
     while (!points.empty() && points.front().at_ms < at_ms - span_ms_) points.pop_front();

@@ -51,7 +51,9 @@ TEST_CASE("klaxon check: golden corpus of invalid rule files") {
     // Every snippet is invalid, except the ones named *_warning, which only warn.
     if (name.ends_with("_warning")) {
       CHECK_MESSAGE(rc == 0, name);
-      CHECK_MESSAGE(got.find(": warning: ") != std::string::npos, name);
+      // A warning about the files as a whole has no position: "warning: ..." on its own line.
+      CHECK_MESSAGE((got.find(": warning: ") != std::string::npos || got.starts_with("warning: ")),
+                    name);
     } else {
       CHECK_MESSAGE(rc == 1, name);
     }
@@ -85,6 +87,24 @@ TEST_CASE("klaxon check and klaxon replay refuse the same invalid rule files") {
                         << replay_err.str());
   }
   CHECK(cases >= 50);
+  fs::remove(events);
+}
+
+// The other side of no_rules_warning: replay refuses what check warns about, before reading any
+// event (run's side is tests/cli/golden/no_rules.yaml).
+TEST_CASE("klaxon replay refuses rule files that define no rule") {
+  const fs::path dir = fs::path(SourceDir()) / "tests" / "rules-dsl" / "golden";
+  const fs::path events = fs::temp_directory_path() / "klaxon-no-rules-one.jsonl";
+  std::ofstream(events, std::ios::binary) << "{\"timestamp\": 1700000000}\n";
+  std::ostringstream out;
+  std::ostringstream err;
+  const int rc = klaxon::cli::RunReplay(
+      {(dir / "no_rules_warning.rules").string(), "--events", events.string()}, out, err);
+  std::string got = err.str();
+  ReplaceAll(got, dir.string() + "/", "");
+  CHECK(rc == 1);
+  CHECK(got == "klaxon replay: no rules in no_rules_warning.rules: nothing to evaluate\n");
+  CHECK(out.str().empty());
   fs::remove(events);
 }
 

@@ -3,61 +3,20 @@
 // cannot: the admin API, and the commit on revoke with the default (eager) rebalance protocol.
 #include <doctest/doctest.h>
 
-#include <cstdio>
-#include <cstdlib>
-#include <filesystem>
 #include <set>
 
+#include "connectors/kafka_admin.h"
 #include "connectors/kafka_producer.h"
 #include "connectors/kafka_source.h"
 #include "tests/connectors/kafka_mock_util.h"
+#include "tests/connectors/real_broker.h"
 #include "tests/connectors/test_util.h"
 
 namespace klaxon::connectors {
 namespace {
 
-std::string SourceDir() {
-  if (const char* dir = std::getenv("KLAXON_SOURCE_DIR")) return dir;
-  return std::filesystem::path(__FILE__).parent_path().parent_path().parent_path().string();
-}
-
-// Starts a broker in its own run dir and stops it at scope exit.
-class RealBroker {
- public:
-  RealBroker() {
-    std::string pattern =
-        (std::filesystem::temp_directory_path() / "klaxon-kafka-test.XXXXXX").string();
-    run_dir_ = ::mkdtemp(pattern.data());
-    const std::string command = Command("start") + " 2>" + run_dir_ + "/start.err";
-    FILE* pipe = ::popen(command.c_str(), "r");
-    REQUIRE(pipe != nullptr);
-    char line[256];
-    while (std::fgets(line, sizeof(line), pipe) != nullptr) {
-      std::string text(line);
-      if (text.rfind("KAFKA_BROKERS=", 0) == 0) brokers_ = text.substr(14, text.find('\n') - 14);
-    }
-    const int rc = ::pclose(pipe);
-    REQUIRE_MESSAGE(rc == 0, "scripts/kafka-broker start failed, see " << run_dir_);
-    REQUIRE(!brokers_.empty());
-  }
-  ~RealBroker() {
-    (void)std::system((Command("stop") + " 2>/dev/null").c_str());
-    std::error_code ec;
-    std::filesystem::remove_all(run_dir_, ec);
-  }
-  const std::string& brokers() const { return brokers_; }
-
- private:
-  std::string Command(const std::string& verb) const {
-    return "KLAXON_KAFKA_RUN='" + run_dir_ + "' bash '" + SourceDir() + "/scripts/kafka-broker' " +
-           verb;
-  }
-  std::string run_dir_;
-  std::string brokers_;
-};
-
 TEST_CASE("Kafka connectors against a real broker") {
-  RealBroker broker;
+  testing::RealBroker broker;
   testing::LogSink sink;
   auto client = testing::ClientOptions(broker.brokers(), sink);
 

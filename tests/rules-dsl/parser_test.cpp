@@ -196,9 +196,31 @@ TEST_CASE("filters: values, lists, negation, has, comparisons, precedence") {
   REQUIRE(p.kind == Predicate::Kind::kAnd);
   CHECK(p.children[0].kind == Predicate::Kind::kOr);
   // Values are case-sensitive, keywords are not.
-  p = Filter("level:Error and Level:error");
+  p = Filter("level:Error and tags[Level]:error");
   CHECK(p.kind == Predicate::Kind::kAnd);
   CHECK(p.children[0].values == std::vector<std::string>{"Error"});
+}
+
+TEST_CASE("field keys: a bare key one edit from a built-in warns, and still reads the tag") {
+  auto warnings = [](const std::string& when, const std::string& extra = "") {
+    const LoadResult r =
+        Load(std::string(kActions) + "rule r {\n  when " + when + "\n" + extra + "  then log\n}\n");
+    INFO(Errors(r));
+    REQUIRE(r.ok());
+    REQUIRE(r.rules.rules.size() == 1);
+    return r.warning_count();
+  };
+  CHECK(warnings("levle:error") == 1);
+  CHECK(warnings("Level:error") == 1);  // keys are case-sensitive: `Level` is a tag
+  CHECK(warnings("new(relase)") == 1);
+  CHECK(warnings("unique(enviornment) > 2 in 5m") == 1);
+  CHECK(warnings("frequency > 2/min", "  group by enviroment\n") == 1);
+  const Rule r = OneRule("frequency > 2/min", "  group by tags[enviroment]\n");
+  CHECK(r.group_by[0].kind == FieldRef::Kind::kTag);
+  // Two edits, a dotted key or a plain tag name: quiet.
+  CHECK(warnings("frequency > 2/min", "  group by host, site, product, username, envirment\n") ==
+        0);
+  CHECK(warnings("contexts.levle:error AND service:api") == 0);
 }
 
 TEST_CASE("field keys: built-ins, aliases, paths and tags") {

@@ -74,6 +74,12 @@ grep -q "event.* read" "$WORK/out" && fail "refused rules, yet: $(cat "$WORK/out
 mkdir -p "$WORK/norules"
 expect 1 "$K" replay "$WORK/norules" --events "$WORK/one.jsonl"
 grep -q "event.* read" "$WORK/out" && fail "no rules, yet: $(cat "$WORK/out")"
+# Rule files that define no rule: check warns, replay refuses before reading an event.
+printf 'action ops = log(path: "-")\n' >"$WORK/actions.rules"
+expect 0 "$K" check "$WORK/actions.rules"
+grep -q "warning: no rules in" "$WORK/out" || fail "no warning: $(cat "$WORK/out")"
+expect 1 "$K" replay "$WORK/actions.rules" --events "$WORK/one.jsonl"
+grep -q "event.* read" "$WORK/out" && fail "no rules, yet: $(cat "$WORK/out")"
 expect 2 "$K" replay "$WORK/missing.rules" --events "$WORK/empty.jsonl"
 expect 2 "$K" replay "$WORK/good.rules" --events "$WORK/missing.jsonl"
 

@@ -24,6 +24,7 @@
 #include "rules-dsl/rules_dsl.h"
 #include "service/log_sink.h"
 #include "service/runtime.h"
+#include "tests/service/rule_bundle_util.h"
 
 namespace klaxon::service {
 namespace {
@@ -142,23 +143,7 @@ rule errors {
 }
 )";
 
-Result<RuleBundle> LoadTestRules() {
-  rules_dsl::LoadResult loaded = rules_dsl::ParseAndCheck({{"pipeline.rules", kRules}});
-  if (!loaded.ok()) return Status::InvalidArgument(loaded.diagnostics.front().message);
-  RuleBundle bundle;
-  bundle.rules = std::move(loaded.rules);
-  bundle.files = {"pipeline.rules"};
-  bundle.sha256 = {""};
-  const actions::SecretResolver no_secrets = [](const ActionValue&) -> Result<std::string> {
-    return Status::InvalidArgument("no secrets here");
-  };
-  for (const ActionDef& def : bundle.rules.actions) {
-    Result<std::unique_ptr<actions::Action>> a = actions::CreateAction(def, no_secrets, {});
-    if (!a.ok()) return a.status();
-    bundle.actions.push_back(std::move(a).value());
-  }
-  return bundle;
-}
+Result<RuleBundle> LoadTestRules() { return testing::RuleBundleFrom("pipeline.rules", kRules); }
 
 std::string Event(int64_t at_ms) {
   return fmt::format(R"({{"timestamp": {:.3f}, "tags": {{"service": "api"}}}})", at_ms / 1000.0);

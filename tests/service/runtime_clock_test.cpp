@@ -1,4 +1,4 @@
-// klaxon run's time comes from the injected Clock: with a ManualClock, event time moves on while
+// The runtime's time comes from the injected Clock: with a ManualClock, event time moves on while
 // the input is idle only as far as the test moves the clock, so a resolve due a minute of event
 // time later appears within a second of real time, and not before the clock gets there.
 #include <doctest/doctest.h>
@@ -12,9 +12,9 @@
 #include <string>
 #include <thread>
 
-#include "tests/cli/file_service_util.h"
+#include "tests/service/file_service_util.h"
 
-namespace klaxon::cli {
+namespace klaxon::service {
 namespace {
 
 namespace fs = std::filesystem;
@@ -37,7 +37,7 @@ bool WaitFor(const fs::path& path, const std::string& needle, int seconds) {
   return false;
 }
 
-TEST_CASE("klaxon run moves idle event time by the injected clock only") {
+TEST_CASE("the runtime moves idle event time by the injected clock only") {
   const fs::path dir =
       fs::temp_directory_path() / ("klaxon-service-clock-" + std::to_string(::getpid()));
   fs::remove_all(dir);
@@ -53,11 +53,11 @@ TEST_CASE("klaxon run moves idle event time by the injected clock only") {
       events << "{\"timestamp\": " << kStartMs / 1000 << ", \"tags\": {\"service\": \"a\"}}\n";
     }
   }
-  std::ostringstream log_text;
-  Logger log(log_text, false, LogLevel::kWarn);
+  testing::RecordingLog log;
+  INFO("the runtime's log:\n", log.Text());
   ManualClock clock(kStartMs + 1000);
-  std::unique_ptr<service::Runtime> running = testing::StartFileService(dir, false, log, clock);
-  service::Runtime& service = *running;
+  std::unique_ptr<Runtime> running = testing::StartFileService(dir, false, log, clock);
+  Runtime& service = *running;
   int code = -1;
   std::thread run_loop([&] { code = service.Run(); });
 
@@ -88,4 +88,4 @@ TEST_CASE("klaxon run moves idle event time by the injected clock only") {
 }
 
 }  // namespace
-}  // namespace klaxon::cli
+}  // namespace klaxon::service

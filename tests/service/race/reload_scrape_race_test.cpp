@@ -15,9 +15,9 @@
 #include <thread>
 #include <vector>
 
-#include "tests/cli/file_service_util.h"
+#include "tests/service/file_service_util.h"
 
-namespace klaxon::cli {
+namespace klaxon::service {
 namespace {
 
 namespace fs = std::filesystem;
@@ -52,11 +52,11 @@ TEST_CASE("rules reload while /metrics and /api/v1/alerts are scraped") {
     }
     WriteFile(dir / "events.jsonl", events.str());
   }
-  std::ostringstream log_text;
-  Logger log(log_text, false, LogLevel::kWarn);
+  testing::RecordingLog log;
+  INFO("the runtime's log:\n", log.Text());
   SystemClock clock;
-  std::unique_ptr<service::Runtime> running = testing::StartFileService(dir, true, log, clock);
-  service::Runtime& service = *running;
+  std::unique_ptr<Runtime> running = testing::StartFileService(dir, true, log, clock);
+  Runtime& service = *running;
   int code = -1;
   std::thread run_loop([&] { code = service.Run(); });
   const int port = service.admin_port();
@@ -112,4 +112,4 @@ TEST_CASE("rules reload while /metrics and /api/v1/alerts are scraped") {
 }
 
 }  // namespace
-}  // namespace klaxon::cli
+}  // namespace klaxon::service
