@@ -68,7 +68,8 @@ class PartitionTime {
   // Until it is assigned, it holds time back at that time for the unassigned hold (from
   // `now_ms`): a process killed with kill -9 stays a member of the consumer group until its
   // session times out, and a restart before then is assigned only part of the partitions; the
-  // rest, owned by nobody alive, must not be overtaken (Flink's unassigned splits).
+  // rest, owned by nobody alive, must not be overtaken (Flink's unassigned splits). `time` is
+  // kNone for a partition of the topic that no checkpoint covers: it holds everything back.
   void Restore(Key key, int64_t time, int64_t now_ms);
   // How long a restored partition waits to be assigned (0: not at all). The caller derives it
   // from the consumer group's session timeout.

@@ -13,6 +13,7 @@
 #include "actions/outbox.h"
 #include "actions/silencer.h"
 #include "clock/clock.h"
+#include "connectors/kafka_admin.h"
 #include "connectors/kafka_producer.h"
 #include "connectors/kafka_source.h"
 #include "engine/duration.h"
@@ -187,6 +188,7 @@ Status Runtime::Start() {
         newest_event_wall_stale_ = true;
       }
     }
+    HoldUnassignedPartitions(client_options);
     // Quiet time goes on from where the checkpoint left it: while every partition was idle the
     // wall clock had moved the engine past the newest event, and from the checkpoint's wall
     // time on it still does (the downtime was quiet too, unless the backlog says otherwise,
@@ -574,6 +576,32 @@ bool Runtime::Checkpoint(const char* why) {
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   log_.Debug("checkpoint", {{"why", why}, {"bytes", std::to_string(checkpoint_bytes_)}});
   return true;
+}
+
+// Every partition of the subscribed topics holds event time back until this process is
+// assigned it (or the unassigned hold runs out), not only those of the checkpoint: a partition
+// held by a killed member of the group from the first start on is in no checkpoint, and
+// evaluating past it would count its events late once it comes. Topics named by a regex are
+// not listed (their partitions hold time once assigned, as before).
+void Runtime::HoldUnassignedPartitions(const connectors::KafkaClientOptions& client_options) {
+  if (options_.unassigned_partition_hold_ms <= 0) return;
+  Result<std::unique_ptr<connectors::KafkaAdmin>> admin =
+      connectors::KafkaAdmin::Open(client_options, std::chrono::seconds(5));
+  if (!admin.ok()) return;  // the consumer reports the same settings
+  for (const std::string& topic : options_.kafka.topics) {
+    if (!topic.empty() && topic[0] == '^') continue;
+    Result<int> count = (*admin)->PartitionCount(topic);
+    if (!count.ok()) {
+      if (count.status().code() != StatusCode::kNotFound) {
+        log_.Warn("cannot list the topic's partitions; those not assigned here hold no time back",
+                  {{"topic", topic}, {"detail", count.status().message()}});
+      }
+      continue;
+    }
+    for (int p = 0; p < *count; ++p) {
+      partition_time_->Restore({TopicIndex(topic), p}, PartitionTime::kNone, NowMs());
+    }
+  }
 }
 
 void Runtime::ExpireIdlePartitions() {

@@ -92,6 +92,7 @@ class Runtime {
   // Moves the engine to the event time the partitions allow, when it moved on.
   void AdvanceToPartitionTime();
   void Align();
+  void HoldUnassignedPartitions(const connectors::KafkaClientOptions& client_options);
   void ExpireIdlePartitions();
   // Opens the state store and restores the engine from its checkpoint (Kafka only).
   Status RestoreCheckpoint();
