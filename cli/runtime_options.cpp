@@ -1,5 +1,6 @@
 #include "cli/runtime_options.h"
 
+#include <charconv>
 #include <map>
 #include <sstream>
 #include <utility>
@@ -72,6 +73,19 @@ connectors::KafkaSourceOptions KafkaOptionsFrom(const KafkaConfig& kafka) {
   return options;
 }
 
+// A killed process stays a member of the consumer group for its session timeout; a partition
+// restored from the checkpoint but not assigned waits that long, and a rebalance more.
+int64_t UnassignedPartitionHoldMs(const std::map<std::string, std::string>& properties) {
+  int64_t session_ms = 45000;  // librdkafka's default session.timeout.ms
+  if (auto it = properties.find("session.timeout.ms"); it != properties.end()) {
+    int64_t value = 0;
+    const char* end = it->second.data() + it->second.size();
+    auto [ptr, ec] = std::from_chars(it->second.data(), end, value);
+    if (ec == std::errc() && ptr == end && value > 0) session_ms = value;
+  }
+  return session_ms + 10000;
+}
+
 }  // namespace
 
 Result<service::RuntimeOptions> RuntimeOptionsFrom(const Config& config, const EnvLookup& env) {
@@ -141,6 +155,7 @@ Result<service::RuntimeOptions> RuntimeOptionsFrom(const Config& config, const E
   o.restore_horizon_ms = config.restore_horizon_ms;
   o.max_partition_skew_ms = config.max_partition_skew_ms;
   o.partition_idle_timeout_ms = config.partition_idle_timeout_ms;
+  o.unassigned_partition_hold_ms = UnassignedPartitionHoldMs(config.kafka.properties);
   o.future_limit_ms = config.future_limit_ms;
   o.checkpoint_interval_ms = config.checkpoint_interval_ms;
   return o;

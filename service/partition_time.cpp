@@ -54,16 +54,22 @@ void PartitionTime::Revoke(Key key, int64_t now_ms) {
   p->caught_up_since = kNone;
   // An idle one held nothing back; a busy one goes on holding until it expires.
   p->revoked_since = p->idle || idle_after_ms_ <= 0 ? kNone : now_ms;
+  p->hold_ms = idle_after_ms_;
   p->idle = false;
   Recompute();
 }
 
-void PartitionTime::Restore(Key key, int64_t time) {
+void PartitionTime::Restore(Key key, int64_t time, int64_t now_ms) {
   if (Find(key) != nullptr) return;
   Partition p{key};
   p.time = time;
   p.assigned = false;
+  if (unassigned_hold_ms_ > 0) {
+    p.revoked_since = now_ms;
+    p.hold_ms = unassigned_hold_ms_;
+  }
   partitions_.push_back(p);
+  Recompute();
 }
 
 void PartitionTime::Observe(Key key, int64_t event_time_ms) {
@@ -118,9 +124,10 @@ void PartitionTime::ExpireIdle(int64_t now_ms, std::vector<Partition>& expired) 
   if (waiting_ == 0) return;
   bool changed = false;
   for (Partition& p : partitions_) {
-    if (p.revoked_since != kNone && now_ms - p.revoked_since >= idle_after_ms_) {
+    if (p.revoked_since != kNone && now_ms - p.revoked_since >= p.hold_ms) {
       p.revoked_since = kNone;  // given to another consumer for good
       changed = true;
+      expired.push_back(p);
     }
     if (!p.assigned || p.caught_up_since == kNone || now_ms - p.caught_up_since < idle_after_ms_) {
       continue;

@@ -57,6 +57,7 @@ class PartitionTime {
     bool assigned = true;             // false: revoked; its time is kept for a reassignment
     int64_t revoked_since = kNone;    // wall-clock ms of its revocation, while it still counts
     int64_t written_ms = kNone;       // Kafka timestamp of its last record, when it has one
+    int64_t hold_ms = 0;              // how long after revoked_since it still counts
   };
 
   PartitionTime(int64_t max_ahead_ms, int64_t idle_after_ms)
@@ -70,7 +71,15 @@ class PartitionTime {
   void Revoke(Key key, int64_t now_ms);
   // The time a partition had when a checkpoint was taken, before it is assigned again: a
   // restart goes on reading it where the checkpoint was, so its events continue from there.
-  void Restore(Key key, int64_t time);
+  // Until it is assigned, it holds time back at that time for the unassigned hold (from
+  // `now_ms`): a process killed with kill -9 stays a member of the consumer group until its
+  // session times out, and a restart before then is assigned only part of the partitions; the
+  // rest, owned by nobody alive, must not be overtaken (Flink's unassigned splits). `time` is
+  // kNone for a partition of the topic that no checkpoint covers: it holds everything back.
+  void Restore(Key key, int64_t time, int64_t now_ms);
+  // How long a restored partition waits to be assigned (0: not at all). The caller derives it
+  // from the consumer group's session timeout.
+  void SetUnassignedHold(int64_t hold_ms) { unassigned_hold_ms_ = hold_ms; }
   // A record's event time. Records of a partition not assigned (revoked meanwhile) count for
   // nothing.
   void Observe(Key key, int64_t event_time_ms);
@@ -80,7 +89,8 @@ class PartitionTime {
   // `behind` tells whether a partition has records left to read (its known lag).
   void End(Key key, int64_t now_ms, int64_t end_offset, const std::function<bool(Key)>& behind);
   // Partitions caught up for idle_after_ms by `now_ms` become idle; they are appended to
-  // `expired`. Revoked partitions stop holding time back after as long.
+  // `expired`. Revoked partitions stop holding time back after as long, restored ones never
+  // assigned after the unassigned hold; both are appended too (with `assigned` false).
   void ExpireIdle(int64_t now_ms, std::vector<Partition>& expired);
 
   // The time the engine may evaluate up to: the minimum over partitions that are not idle;
@@ -107,6 +117,7 @@ class PartitionTime {
 
   int64_t max_ahead_ms_;
   int64_t idle_after_ms_;
+  int64_t unassigned_hold_ms_ = 0;
   std::vector<Partition> partitions_;
   size_t last_ = 0;  // index of the last partition found (records come in runs)
   // Derived by Recompute from partitions_ (a few dozen at most):

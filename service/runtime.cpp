@@ -14,6 +14,7 @@
 #include "actions/outbox.h"
 #include "actions/silencer.h"
 #include "clock/clock.h"
+#include "connectors/kafka_admin.h"
 #include "connectors/kafka_producer.h"
 #include "connectors/kafka_source.h"
 #include "engine/duration.h"
@@ -145,6 +146,7 @@ Status Runtime::Start() {
     int64_t idle = options_.partition_idle_timeout_ms;
     if (idle <= 0) idle = std::max<int64_t>(options_.engine.allowed_lateness_ms, 1000);
     partition_time_ = std::make_unique<PartitionTime>(skew, idle);
+    partition_time_->SetUnassignedHold(options_.unassigned_partition_hold_ms);
     if (!options_.state_path.empty()) {
       Result<std::unique_ptr<StateStore>> store = StateStore::Open(options_.state_path);
       if (!store.ok()) return store.status();
@@ -192,11 +194,25 @@ Status Runtime::Start() {
       kafka_->StartAt(o.topic, o.partition, o.next_offset);
       admitted_.push_back({TopicIndex(o.topic), o.partition, o.next_offset});
       if (o.event_time_ms == INT64_MIN) continue;
-      partition_time_->Restore({TopicIndex(o.topic), o.partition}, o.event_time_ms);
+      partition_time_->Restore({TopicIndex(o.topic), o.partition}, o.event_time_ms, NowMs());
       // The wall clock moves event time on from here while nothing arrives, as before the stop.
       if (o.event_time_ms > newest_event_ms_) {
         newest_event_ms_ = o.event_time_ms;
         newest_event_wall_stale_ = true;
+      }
+    }
+    HoldUnassignedPartitions(client_options);
+    // Quiet time goes on from where the checkpoint left it: while every partition was idle the
+    // wall clock had moved the engine past the newest event, and from the checkpoint's wall
+    // time on it still does (the downtime was quiet too, unless the backlog says otherwise,
+    // which is read first). Starting from the newest event again would live through the quiet
+    // time before the stop once more: a flatline due 2 minutes after a restart fired 10 later.
+    if (!restored_offsets_.empty()) {
+      const int64_t watermark = loaded_->engine->Watermark();
+      if (watermark != INT64_MIN && watermark > newest_event_ms_ && checkpoint_time_ms_ > 0) {
+        newest_event_ms_ = watermark;
+        newest_event_wall_ms_ = checkpoint_time_ms_;
+        newest_event_wall_stale_ = false;
       }
     }
     // Without checkpoints a restart re-reads the restore horizon and suppresses what the last
@@ -596,13 +612,53 @@ bool Runtime::Checkpoint(const char* why) {
   return true;
 }
 
+// Every partition of the subscribed topics holds event time back until this process is
+// assigned it (or the unassigned hold runs out), not only those of the checkpoint: a partition
+// held by a killed member of the group from the first start on is in no checkpoint, and
+// evaluating past it would count its events late once it comes. Topics named by a regex are
+// not listed (their partitions hold time once assigned, as before).
+void Runtime::HoldUnassignedPartitions(const connectors::KafkaClientOptions& client_options) {
+  if (options_.unassigned_partition_hold_ms <= 0) return;
+  Result<std::unique_ptr<connectors::KafkaAdmin>> admin =
+      connectors::KafkaAdmin::Open(client_options, std::chrono::seconds(5));
+  if (!admin.ok()) return;  // the consumer reports the same settings
+  for (const std::string& topic : options_.kafka.topics) {
+    if (!topic.empty() && topic[0] == '^') continue;
+    Result<int> count = (*admin)->PartitionCount(topic);
+    if (!count.ok()) {
+      if (count.status().code() != StatusCode::kNotFound) {
+        log_.Warn("cannot list the topic's partitions; those not assigned here hold no time back",
+                  {{"topic", topic}, {"detail", count.status().message()}});
+      }
+      continue;
+    }
+    for (int p = 0; p < *count; ++p) {
+      partition_time_->Restore({TopicIndex(topic), p}, PartitionTime::kNone, NowMs());
+    }
+  }
+}
+
 void Runtime::ExpireIdlePartitions() {
   if (!partition_time_ || !partition_time_->HasCaughtUp()) return;
   expired_.clear();
   partition_time_->ExpireIdle(NowMs(), expired_);
   if (expired_.empty()) return;
+  PartitionTime::Partition released;  // stands for no record of its own
+  released.end_offset = INT64_MAX;
+  for (const PartitionTime::Partition& p : expired_) {
+    if (p.assigned) {
+      released = p;
+      continue;
+    }
+    // Owned by no process of this group that reads it: a second instance, or a killed one
+    // whose session did not expire within the hold.
+    log_.Warn("partition not assigned to this process; event time no longer waits for it",
+              {{"topic", topic_names_[p.key.topic]},
+               {"partition", std::to_string(p.key.partition)},
+               {"after_ms", std::to_string(p.hold_ms)}});
+  }
   AdvanceToPartitionTime();
-  QueueReleased(expired_.back());
+  QueueReleased(released);
   Align();  // a paused partition may be the slowest one left
 }
 

@@ -92,6 +92,7 @@ class Runtime {
   // Moves the engine to the event time the partitions allow, when it moved on.
   void AdvanceToPartitionTime();
   void Align();
+  void HoldUnassignedPartitions(const connectors::KafkaClientOptions& client_options);
   void ExpireIdlePartitions();
   // Restoring the engine from the state store's checkpoint (Kafka only), in two steps: Read
   // loads it (and the offsets it covers) and starts the engine's restore on a thread of its

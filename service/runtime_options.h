@@ -68,6 +68,9 @@ struct RuntimeOptions {
   int64_t restore_horizon_ms = 3600000;
   int64_t max_partition_skew_ms = 0;      // 0: four times the allowed lateness, at least 10 s
   int64_t partition_idle_timeout_ms = 0;  // 0: the allowed lateness, at least 1 s
+  // How long a partition restored from the checkpoint but assigned to no one holds event time
+  // back (PartitionTime::Restore); cli: the group's session timeout plus 10 s.
+  int64_t unassigned_partition_hold_ms = 0;
   int64_t future_limit_ms = kDefaultFutureLimitMs;
   int64_t checkpoint_interval_ms = 10000;
 };

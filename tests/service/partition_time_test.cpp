@@ -97,8 +97,48 @@ TEST_CASE("partition time: a revoked partition holds time until it expires or co
   CHECK(t.Watermark() == 6'000);
   t.ExpireIdle(21'000, expired);
   CHECK(t.Watermark() == 8'000);
+  REQUIRE(expired.size() == 1);  // said, so that the run loop can log it
+  CHECK(expired[0].key == Key{1, 0});
+  CHECK_FALSE(expired[0].assigned);
   CHECK_FALSE(t.HasCaughtUp());
   CHECK(t.partitions().size() == 2);
+}
+
+TEST_CASE("partition time: a restored partition assigned to no one holds time for the hold") {
+  // A restart after kill -9, before the killed process's session expired: the checkpoint
+  // covered four partitions, the group assigns this process two of them.
+  PartitionTime t(10'000, 1'000);
+  t.SetUnassignedHold(50'000);
+  std::vector<PartitionTime::Partition> expired;
+  for (int32_t p = 0; p < 4; ++p) t.Restore({0, p}, 3'000 + p * 100, /*now_ms=*/0);
+  CHECK(t.Watermark() == 3'000);
+  CHECK_FALSE(t.AllIdle());  // the wall clock must not move time on while nobody reads them
+  t.Assign({0, 2});
+  t.Assign({0, 3});
+  t.Observe({0, 2}, 60'000);
+  t.Observe({0, 3}, 60'000);
+  CHECK(t.Watermark() == 3'000);  // partitions 0 and 1 are still owned by the dead process
+  t.ExpireIdle(49'999, expired);
+  CHECK(expired.empty());
+  CHECK(t.Watermark() == 3'000);
+  // Its session expired, the group assigns them here: they go on from their checkpoint times.
+  t.Assign({0, 0});
+  t.ExpireIdle(50'000, expired);
+  CHECK(expired.size() == 1);  // partition 1 was not assigned within the hold
+  CHECK(expired[0].key == Key{0, 1});
+  CHECK(t.Watermark() == 3'000);  // partition 0 is read again, from its checkpoint time
+  t.Observe({0, 0}, 61'000);
+  CHECK(t.Watermark() == 60'000);
+}
+
+TEST_CASE("partition time: without an unassigned hold a restored partition holds nothing") {
+  PartitionTime t(10'000, 1'000);
+  t.Restore({0, 0}, 3'000, 0);
+  t.Assign({0, 1});
+  t.Observe({0, 1}, 9'000);
+  CHECK(t.Watermark() == 9'000);
+  t.Assign({0, 0});  // until it is assigned again and holds from its checkpoint time
+  CHECK(t.Watermark() == 3'000);
 }
 
 TEST_CASE("partition time: a partition far ahead is paused, and resumed within half the bound") {
