@@ -9,8 +9,11 @@
 #include <filesystem>
 #include <iostream>
 #include <map>
+#include <memory>
 #include <ostream>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include "cli/commands.h"
 #include "cli/config.h"
@@ -43,8 +46,8 @@ constexpr std::string_view kRunUsage =
     "                state store is missing (without it such a start is refused: the windows,\n"
     "                alerts and offsets of that run would be silently lost)\n"
     "\n"
-    "One process per outbox: a second `klaxon run` on the same outbox (and state store)\n"
-    "refuses to start (exit 2); OUTBOX.lock holds the lock.\n"
+    "One process per outbox: a second `klaxon run` on the same outbox (or state store)\n"
+    "refuses to start (exit 2); OUTBOX.lock (and STATE.lock) hold the lock.\n"
     "\n"
     "signals: SIGHUP reloads the rules (a broken file keeps the old ones); SIGTERM or SIGINT\n"
     "stop consuming, drain the outbox, save a checkpoint, commit offsets and exit 0.\n"
@@ -122,12 +125,20 @@ int RunService(const Args& args, std::ostream& out, std::ostream& err) {
     return 2;
   }
   options->fresh_state = fresh_state;
-  // One process per outbox (and the state store beside it), held until the process exits.
-  Result<std::unique_ptr<service::InstanceLock>> lock =
-      service::InstanceLock::Acquire(options->outbox_path);
-  if (!lock.ok()) {
-    err << "klaxon run: " << lock.status().message() << "\n";
-    return 2;
+  // One process per outbox, and per state store when state.path puts it elsewhere: held until
+  // the process exits.
+  std::vector<std::unique_ptr<service::InstanceLock>> locks;
+  std::vector<std::string> lock_paths = {options->outbox_path};
+  if (!options->state_path.empty() && options->state_path != options->outbox_path + ".state") {
+    lock_paths.push_back(options->state_path);
+  }
+  for (const std::string& path : lock_paths) {
+    Result<std::unique_ptr<service::InstanceLock>> lock = service::InstanceLock::Acquire(path);
+    if (!lock.ok()) {
+      err << "klaxon run: " << lock.status().message() << "\n";
+      return 2;
+    }
+    locks.push_back(std::move(lock).value());
   }
   SystemClock clock;
   service::Runtime service(std::move(options).value(), log, clock);
