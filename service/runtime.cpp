@@ -360,11 +360,9 @@ void Runtime::FlushNotifications() {
         histograms_.outbox.Observe(static_cast<double>(now - broker_ms) / 1000.0);
       }
     } else {
-      if (unstored_.empty()) {
+      if (unstored_.empty()) {  // this batch was refused: retry it after the first backoff
         unstored_backoff_ms_ = kUnstoredFirstRetryMs;
         unstored_retry_at_ms_ = NowMs() + unstored_backoff_ms_;
-      } else {
-        submit_failures_ += batch_.size();
       }
       for (Notification& n : batch_) unstored_.push_back(std::move(n));
     }

@@ -8,7 +8,9 @@
 #   deleted   the state store deleted while running: the next checkpoint writes the whole state
 #             into a new file, so a restart still counts the events from before the deletion;
 #   missing   a missing state store beside an outbox of an earlier run stops the start (exit 2,
-#             naming both files); --fresh-state starts with empty state deliberately.
+#             naming both files); --fresh-state starts with empty state deliberately;
+#   full      the state store's disk full (a small tmpfs; skipped where it cannot be mounted):
+#             the shutdown checkpoint fails, is logged as such and run exits 1, not 0.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -142,4 +144,31 @@ start deleted --fresh-state
 grep -q 'msg="no checkpoint yet; starting with empty state"' "$WORK/deleted.log" ||
   fail "missing: --fresh-state did not start empty"
 stop "$WORK/deleted.log"
+
+# --- full: the state store on a small file system that fills up.
+mkdir "$WORK/small"
+if mount -t tmpfs -o size=2m tmpfs "$WORK/small" 2>/dev/null; then
+  trap 'umount "$WORK/small" 2>/dev/null || true; cleanup' EXIT
+  config full
+  sed -i "s|^state: .*|state: {path: $WORK/small/full.state, checkpoint_interval: 300ms}|" "$WORK/full.yaml"
+  produce full 1 web
+  start full
+  produce full 2
+  wait_metric klaxon_events_received_total 3 30
+  sleep 1
+  [ "$(metric klaxon_state_checkpoint_failures_total)" = 0 ] || fail "full: checkpoints failed before the disk was full"
+  dd if=/dev/zero of="$WORK/small/filler" bs=4k 2>/dev/null || true  # until the disk is full
+  produce full 1 web
+  for _ in $(seq 100); do grep -q 'msg="checkpoint failed"' "$WORK/full.log" && break; sleep 0.1; done
+  grep -q 'msg="checkpoint failed"' "$WORK/full.log" || fail "full: no checkpoint failed on a full disk"
+  kill -TERM "$PID"
+  rc=0
+  wait "$PID" || rc=$?
+  [ "$rc" = 1 ] || fail "full: exit $rc after a failed shutdown checkpoint, want 1"
+  grep -q 'level=error msg="the shutdown checkpoint was not saved' "$WORK/full.log" ||
+    fail "full: the failed shutdown checkpoint was not logged: $(tail -5 "$WORK/full.log")"
+  grep -q 'checkpoint failed" why=shutdown' "$WORK/full.log" || fail "full: no reason logged"
+else
+  echo "full: SKIPPED (cannot mount a tmpfs here)"
+fi
 echo "PASS service_kafka_state_files_test"
