@@ -24,56 +24,53 @@ outbox: {path: $2}
 admin: {listen: "127.0.0.1:0"}
 YAML
 }
+# with_state CONFIG STATE: the state store at STATE instead of OUTBOX.state.
+with_state() { echo "state: {path: $2}" >>"$WORK/$1.yaml"; }
 config first outbox.db
 config other other.db
+config shared other.db
+with_state shared outbox.db.state.shared
+config shared2 third.db
+with_state shared2 outbox.db.state.shared
 K="$KLAXON_BIN"
 
-"$K" run --config "$WORK/first.yaml" 2>"$WORK/first.log" &
-first=$!
-PIDS+=($first)
-[ -n "$(admin_port "$WORK/first.log")" ] || fail "the first run did not start: $(cat "$WORK/first.log")"
+# run_started CONFIG: starts klaxon run in the background; sets PID once it listens.
+run_started() {
+  "$K" run --config "$WORK/$1.yaml" 2>"$WORK/$1.log" &
+  PID=$!
+  PIDS+=($PID)
+  [ -n "$(admin_port "$WORK/$1.log")" ] || fail "$1: did not start: $(cat "$WORK/$1.log")"
+}
+# stopped PID: SIGTERM, and a clean exit.
+stopped() {
+  kill -TERM "$1"
+  wait "$1" || fail "pid $1 exited $?"
+}
+# refused CONFIG HELD_FILE HOLDER: klaxon run exits 2 with the pinned message.
+refused() {
+  local rc=0
+  timeout 30 "$K" run --config "$WORK/$1.yaml" >"$WORK/$1.out" 2>"$WORK/$1.err" || rc=$?
+  [ "$rc" = 2 ] || fail "$1: a second run exited $rc, want 2: $(cat "$WORK/$1.err")"
+  local want="klaxon run: $WORK/$2 is in use by another klaxon process (pid $3)"
+  [ "$(cat "$WORK/$1.err")" = "$want" ] || fail "$1 said: $(cat "$WORK/$1.err"); want: $want"
+}
 
-rc=0
-timeout 30 "$K" run --config "$WORK/first.yaml" >"$WORK/second.out" 2>"$WORK/second.err" || rc=$?
-[ "$rc" = 2 ] || fail "a second run on the same outbox exited $rc, want 2: $(cat "$WORK/second.err")"
-want="klaxon run: $WORK/outbox.db is in use by another klaxon process (pid $first)"
-[ "$(cat "$WORK/second.err")" = "$want" ] ||
-  fail "second run said: $(cat "$WORK/second.err"); want: $want"
+run_started first
+first=$PID
+refused first outbox.db "$first"
 kill -0 "$first" 2>/dev/null || fail "the first run stopped"
 
 # Another outbox sharing the state store (state.path): refused too, naming the state store.
-config shared other.db
-echo 'state: {path: outbox.db.state.shared}' >>"$WORK/shared.yaml"
-config shared2 third.db
-echo 'state: {path: outbox.db.state.shared}' >>"$WORK/shared2.yaml"
-"$K" run --config "$WORK/shared.yaml" 2>"$WORK/shared.log" &
-shared=$!
-PIDS+=($shared)
-[ -n "$(admin_port "$WORK/shared.log")" ] || fail "the shared-state run did not start: $(cat "$WORK/shared.log")"
-rc=0
-timeout 30 "$K" run --config "$WORK/shared2.yaml" >"$WORK/shared2.out" 2>"$WORK/shared2.err" || rc=$?
-[ "$rc" = 2 ] || fail "a second run on the same state store exited $rc, want 2: $(cat "$WORK/shared2.err")"
-want="klaxon run: $WORK/outbox.db.state.shared is in use by another klaxon process (pid $shared)"
-[ "$(cat "$WORK/shared2.err")" = "$want" ] ||
-  fail "second run said: $(cat "$WORK/shared2.err"); want: $want"
-kill -TERM "$shared"
-wait "$shared" || fail "the shared-state run exited $?"
+run_started shared
+refused shared2 outbox.db.state.shared "$PID"
+stopped "$PID"
 
 # Another outbox beside it: its own instance.
-"$K" run --config "$WORK/other.yaml" 2>"$WORK/other.log" &
-other=$!
-PIDS+=($other)
-[ -n "$(admin_port "$WORK/other.log")" ] || fail "a run on another outbox did not start: $(cat "$WORK/other.log")"
-kill -TERM "$other"
-wait "$other" || fail "the other run exited $?"
+run_started other
+stopped "$PID"
 
-kill -TERM "$first"
-wait "$first" || fail "the first run exited $?"
+stopped "$first"
 # The lock went with the process: the next run starts.
-"$K" run --config "$WORK/first.yaml" 2>"$WORK/third.log" &
-third=$!
-PIDS+=($third)
-[ -n "$(admin_port "$WORK/third.log")" ] || fail "a run after the first stopped did not start: $(cat "$WORK/third.log")"
-kill -TERM "$third"
-wait "$third" || fail "the third run exited $?"
+run_started first
+stopped "$PID"
 echo "PASS service_instance_lock_test"

@@ -7,13 +7,8 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 K="$KLAXON_BIN"
-cat >"$WORK/r.rules" <<RULES
-action out = log(path: "$WORK/notes.jsonl")
-rule errors {
-  when frequency > 5/min
-  then out
-}
-RULES
+printf 'action out = log(path: "%s/notes.jsonl")\nrule errors {\n  when frequency > 5/min\n  then out\n}\n' \
+  "$WORK" >"$WORK/r.rules"
 cat >"$WORK/klaxon.yaml" <<YAML
 rules: [r.rules]
 source: kafka
