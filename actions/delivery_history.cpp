@@ -13,6 +13,13 @@ std::string IndexKey(const std::string& action, const std::string& key) {
 void DeliveryHistory::Add(NotificationRecord record, const std::vector<std::string>& keys) {
   if (capacity_ == 0) return;
   std::lock_guard lock(mu_);
+  // The same notification submitted again (the run loop retries a batch the outbox refused)
+  // is listed once.
+  for (size_t i = 0; i < record.deliveries.size() && i < keys.size(); ++i) {
+    if (!keys[i].empty() && index_.count(IndexKey(record.deliveries[i].action, keys[i])) != 0) {
+      return;
+    }
+  }
   Slot slot;
   slot.seq = next_seq_++;
   for (size_t i = 0; i < record.deliveries.size() && i < keys.size(); ++i) {

@@ -32,7 +32,8 @@ class DeliveryHistory {
  public:
   explicit DeliveryHistory(size_t capacity) : capacity_(capacity) {}
 
-  // `keys[i]` is the idempotency key of deliveries[i] (empty for one never enqueued).
+  // `keys[i]` is the idempotency key of deliveries[i] (empty for one never enqueued). A record
+  // with a key already listed is the same notification submitted again and is not added.
   void Add(NotificationRecord record, const std::vector<std::string>& keys);
   void Update(const std::string& action, const std::string& idempotency_key,
               const std::string& state, const std::string& detail);

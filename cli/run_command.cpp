@@ -9,8 +9,11 @@
 #include <filesystem>
 #include <iostream>
 #include <map>
+#include <memory>
 #include <ostream>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include "cli/commands.h"
 #include "cli/config.h"
@@ -21,13 +24,14 @@
 #include "cli/runtime_options.h"
 #include "cli/secrets.h"
 #include "clock/clock.h"
+#include "service/instance_lock.h"
 #include "service/runtime.h"
 
 namespace klaxon::cli {
 namespace {
 
 constexpr std::string_view kRunUsage =
-    "usage: klaxon run --config FILE [--SECTION.KEY=VALUE ...]\n"
+    "usage: klaxon run --config FILE [--fresh-state] [--SECTION.KEY=VALUE ...]\n"
     "\n"
     "Runs the alerting service: consumes events (Kafka, a file or stdin), evaluates the rules\n"
     "and delivers notifications from a durable outbox. Any configuration key can be set by a\n"
@@ -38,19 +42,30 @@ constexpr std::string_view kRunUsage =
     "anything starts (exit 2); `klaxon check --config FILE` reports them without running.\n"
     "See docs/config.md.\n"
     "\n"
+    "--fresh-state   start with empty state although the outbox shows an earlier run whose\n"
+    "                state store is missing (without it such a start is refused: the windows,\n"
+    "                alerts and offsets of that run would be silently lost)\n"
+    "\n"
+    "One process per outbox: a second `klaxon run` on the same outbox (or state store)\n"
+    "refuses to start (exit 2); OUTBOX.lock (and STATE.lock) hold the lock.\n"
+    "\n"
     "signals: SIGHUP reloads the rules (a broken file keeps the old ones); SIGTERM or SIGINT\n"
-    "stop consuming, drain the outbox, commit offsets and exit 0.\n"
+    "stop consuming, drain the outbox, save a checkpoint, commit offsets and exit 0.\n"
     "\n"
     "Exit status: 0 stopped by a signal or the input ended (file, stdin), 1 the source failed\n"
-    "while running, 2 usage error, a configuration, rule or secret problem, or a start failure\n"
-    "(a port in use, an outbox that cannot be opened).\n";
+    "while running or the shutdown could not save its work (notifications the outbox refused,\n"
+    "a checkpoint not written: the next start re-reads from the last checkpoint), 2 usage error,\n"
+    "a configuration, rule or secret problem, or a start failure (a port in use, an outbox that\n"
+    "cannot be opened or is in use by another klaxon process, a missing state store).\n";
 
 }  // namespace
 
 int RunService(const Args& args, std::ostream& out, std::ostream& err) {
   std::string config_path;
   std::map<std::string, std::string> overrides;
+  bool fresh_state = false;
   FlagParser flags("run", kRunUsage);
+  flags.Switch("--fresh-state", &fresh_state);
   flags.Value("--config", [&](const std::string& v) {
     config_path = v;
     return Status::Ok();
@@ -108,6 +123,22 @@ int RunService(const Args& args, std::ostream& out, std::ostream& err) {
   if (!options.ok()) {
     log.Error("cannot start", {{"error", options.status().message()}});
     return 2;
+  }
+  options->fresh_state = fresh_state;
+  // One process per outbox, and per state store when state.path puts it elsewhere: held until
+  // the process exits.
+  std::vector<std::unique_ptr<service::InstanceLock>> locks;
+  std::vector<std::string> lock_paths = {options->outbox_path};
+  if (!options->state_path.empty() && options->state_path != options->outbox_path + ".state") {
+    lock_paths.push_back(options->state_path);
+  }
+  for (const std::string& path : lock_paths) {
+    Result<std::unique_ptr<service::InstanceLock>> lock = service::InstanceLock::Acquire(path);
+    if (!lock.ok()) {
+      err << "klaxon run: " << lock.status().message() << "\n";
+      return 2;
+    }
+    locks.push_back(std::move(lock).value());
   }
   SystemClock clock;
   service::Runtime service(std::move(options).value(), log, clock);

@@ -148,7 +148,10 @@ Result<std::unique_ptr<AdminServer>> AdminServer::Start(const std::string& liste
       res.set_content("Klaxon is Ready.\n", "text/plain");
     } else {
       res.status = 503;
-      res.set_content("Klaxon is not ready.\n", "text/plain");
+      const std::string reason = h.not_ready_reason ? h.not_ready_reason() : std::string();
+      res.set_content(
+          reason.empty() ? "Klaxon is not ready.\n" : "Klaxon is not ready: " + reason + ".\n",
+          "text/plain");
     }
   });
   srv.Get("/api/v1/rules", [&h](const httplib::Request&, httplib::Response& res) {

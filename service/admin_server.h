@@ -19,8 +19,10 @@ class Server;
 namespace klaxon::service {
 
 struct AdminHandlers {
-  std::function<std::string()> metrics;      // Prometheus text
-  std::function<bool()> ready;               // rules loaded, partitions assigned, not stopping
+  std::function<std::string()> metrics;  // Prometheus text
+  std::function<bool()> ready;           // rules loaded, partitions assigned, not stopping
+  // Why /-/ready answers 503, when there is more to say than "not ready" (empty: nothing).
+  std::function<std::string()> not_ready_reason;
   std::function<std::string()> rules_json;   // {"status":"success","data":{"rules":[...]}}
   std::function<std::string()> alerts_json;  // {"status":"success","data":{"alerts":[...]}}
   std::function<Status()> reload;            // nullptr: POST /-/reload is disabled

@@ -76,6 +76,10 @@ std::string MetricsText(const RuntimeSnapshot& s, const RunHistograms& histogram
     p.Sample("klaxon_notification_queue_length", {}, static_cast<double>(d.queue_length));
     p.Family("klaxon_outbox_size", "gauge", "Rows in the durable outbox.");
     p.Sample("klaxon_outbox_size", {}, static_cast<double>(d.outbox_size));
+    p.Family("klaxon_notifications_unstored", "gauge",
+             "Notifications the outbox refused, kept in memory and retried; no checkpoint "
+             "is taken while any wait.");
+    p.Sample("klaxon_notifications_unstored", {}, static_cast<double>(counters.unstored));
   }
   if (s.has_silencer) {
     const actions::SilencerStats& si = s.silences;

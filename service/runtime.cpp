@@ -2,12 +2,14 @@
 
 #include <algorithm>
 #include <chrono>
+#include <filesystem>
 #include <map>
 #include <span>
 #include <sstream>
 #include <thread>
 
 #include <fmt/format.h>
+#include <sys/stat.h>
 
 #include "actions/action.h"
 #include "actions/dispatcher.h"
@@ -42,6 +44,22 @@ constexpr uint64_t kEvalLatencySampleEvery = 16;
 constexpr int kDecodeWorkers = 2;
 constexpr size_t kDecodeBatches = 8;
 constexpr int64_t kAheadWarningIntervalMs = 60000;  // events ahead of the clock: one line a minute
+// Notifications the outbox refused are retried after 200 ms, doubling up to 10 s; the error and
+// the checkpoints skipped meanwhile are logged once a minute.
+constexpr int64_t kUnstoredFirstRetryMs = 200;
+constexpr int64_t kUnstoredMaxRetryMs = 10000;
+constexpr int64_t kUnstoredLogIntervalMs = 60000;
+
+bool LogDue(int64_t now_ms, int64_t logged_at_ms) {
+  return logged_at_ms == INT64_MIN || now_ms - logged_at_ms >= kUnstoredLogIntervalMs;
+}
+
+// The file at `path` is the one identified by (dev, ino): not deleted or replaced.
+bool SameFile(const std::string& path, uint64_t dev, uint64_t ino) {
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0 && static_cast<uint64_t>(st.st_dev) == dev &&
+         static_cast<uint64_t>(st.st_ino) == ino;
+}
 
 }  // namespace
 
@@ -148,9 +166,21 @@ Status Runtime::Start() {
     partition_time_ = std::make_unique<PartitionTime>(skew, idle);
     partition_time_->SetUnassignedHold(options_.unassigned_partition_hold_ms);
     if (!options_.state_path.empty()) {
+      // An outbox without its state store is an earlier run whose state was lost (deleted,
+      // another disk, a new path): never go on from silently empty state.
+      std::error_code ec;
+      if (!options_.fresh_state && !std::filesystem::exists(options_.state_path, ec) &&
+          std::filesystem::exists(options_.outbox_path, ec)) {
+        return Status::FailedPrecondition(
+            "state store " + options_.state_path + " is missing, but the outbox " +
+            options_.outbox_path +
+            " shows an earlier run: its state (windows, alerts, offsets) would be lost. Restore "
+            "the file, or start with empty state deliberately: klaxon run --fresh-state");
+      }
       Result<std::unique_ptr<StateStore>> store = StateStore::Open(options_.state_path);
       if (!store.ok()) return store.status();
       state_ = std::move(store).value();
+      NoteStateFile();
     }
   }
   Result<std::unique_ptr<Loaded>> loaded = Load(nullptr);
@@ -247,7 +277,15 @@ Status Runtime::Start() {
     return text;
   };
   handlers.ready = [this] {
-    return started_.load() && !stopping_.load() && board_.Latest()->source_ready;
+    const std::shared_ptr<const RuntimeSnapshot> s = board_.Latest();
+    return started_.load() && !stopping_.load() && s->source_ready && s->counters.unstored == 0;
+  };
+  handlers.not_ready_reason = [this] {
+    const std::shared_ptr<const RuntimeSnapshot> s = board_.Latest();
+    if (s->counters.unstored == 0) return std::string();
+    return std::to_string(s->counters.unstored) +
+           " notifications could not be stored in the outbox yet (retrying; no checkpoint "
+           "until they are)";
   };
   handlers.rules_json = [this] { return RulesJson(*board_.Latest()); };
   handlers.alerts_json = [this] { return AlertsJson(*board_.Latest()); };
@@ -346,32 +384,24 @@ void Runtime::FlushNotifications() {
     newest_event_wall_stale_ = false;
   }
   if (!batch_.empty()) {
-    Status st = dispatcher_->Submit(std::span<const Notification>(batch_), loaded_->bundle.rules);
-    if (st.ok()) {
-      notifications_submitted_ += batch_.size();
-      for (const Notification& n : batch_) {
-        const Rule& rule = loaded_->bundle.rules.rules[n.rule_index];
-        log_.Info("notification", {{"rule", rule.name},
-                                   {"state", AlertStateName(n.state)},
-                                   {"at", FormatTimeMs(n.at_ms)},
-                                   {"value", FormatValue(n.value)}});
-      }
+    // Behind notifications still waiting to be stored, a batch waits too: order is kept.
+    if (unstored_.empty() && Store(batch_, /*first=*/true)) {
       const int64_t now = NowMs();
       for (int64_t broker_ms : batch_broker_ms_) {
         histograms_.outbox.Observe(static_cast<double>(now - broker_ms) / 1000.0);
       }
     } else {
-      // Not handed over: keep the offsets uncommitted so a restart evaluates them again.
-      submit_failures_ += batch_.size();
-      submit_failed_ = true;
-      log_.Error("cannot store notifications",
-                 {{"notifications", std::to_string(batch_.size())}, {"error", st.message()}});
+      if (unstored_.empty()) {  // this batch was refused: retry it after the first backoff
+        unstored_backoff_ms_ = kUnstoredFirstRetryMs;
+        unstored_retry_at_ms_ = NowMs() + unstored_backoff_ms_;
+      }
+      for (Notification& n : batch_) unstored_.push_back(std::move(n));
     }
     batch_.clear();
   }
   batch_broker_ms_.clear();
   // The records behind this batch are now handed over: remember how far each partition got.
-  if (kafka_ != nullptr && !submit_failed_ && unflushed_records_ > 0) {
+  if (kafka_ != nullptr && unstored_.empty() && unflushed_records_ > 0) {
     const Pending* last = nullptr;
     int64_t* mark = nullptr;
     for (size_t i = pending_.size() - unflushed_records_; i < pending_.size(); ++i) {
@@ -387,6 +417,52 @@ void Runtime::FlushNotifications() {
     }
   }
   unflushed_records_ = 0;
+}
+
+bool Runtime::Store(const std::vector<Notification>& notes, bool first) {
+  Status st = dispatcher_->Submit(std::span<const Notification>(notes), loaded_->bundle.rules);
+  if (st.ok()) {
+    notifications_submitted_ += notes.size();
+    for (const Notification& n : notes) {
+      const Rule& rule = loaded_->bundle.rules.rules[n.rule_index];
+      log_.Info("notification", {{"rule", rule.name},
+                                 {"state", AlertStateName(n.state)},
+                                 {"at", FormatTimeMs(n.at_ms)},
+                                 {"value", FormatValue(n.value)}});
+    }
+    return true;
+  }
+  // Not handed over: kept in memory and retried; offsets and checkpoints wait for them.
+  if (first) submit_failures_ += notes.size();
+  unstored_error_ = st.message();
+  const int64_t now = NowMs();
+  if (LogDue(now, unstored_logged_at_ms_)) {
+    unstored_logged_at_ms_ = now;
+    log_.Error(
+        "cannot store notifications; keeping them in memory and retrying, no checkpoint "
+        "until they are stored",
+        {{"notifications", std::to_string(unstored_.size() + (first ? notes.size() : 0))},
+         {"error", st.message()}});
+  }
+  return false;
+}
+
+bool Runtime::RetryUnstored(bool now_regardless) {
+  if (unstored_.empty()) return true;
+  const int64_t now = NowMs();
+  if (!now_regardless && now < unstored_retry_at_ms_) return false;
+  if (!Store(unstored_, /*first=*/false)) {
+    unstored_backoff_ms_ = std::min(2 * unstored_backoff_ms_, kUnstoredMaxRetryMs);
+    unstored_retry_at_ms_ = now + unstored_backoff_ms_;
+    return false;
+  }
+  log_.Info("notifications stored after an outbox failure; checkpoints resume",
+            {{"notifications", std::to_string(unstored_.size())}});
+  unstored_.clear();
+  unstored_error_.clear();
+  unstored_logged_at_ms_ = INT64_MIN;
+  checkpoint_due_ = true;
+  return true;
 }
 
 void Runtime::CountSkipped(const std::string& type) {
@@ -556,13 +632,54 @@ Status Runtime::FinishRestore(Restoring& restoring) {
   return Status::Ok();
 }
 
+void Runtime::NoteStateFile() {
+  struct stat st {};
+  if (::stat(state_->path().c_str(), &st) == 0) {
+    state_dev_ = static_cast<uint64_t>(st.st_dev);
+    state_ino_ = static_cast<uint64_t>(st.st_ino);
+  }
+}
+
+bool Runtime::ReopenStateIfGone() {
+  if (SameFile(state_->path(), state_dev_, state_ino_)) return true;
+  // A checkpoint into a deleted file is lost at the next start: write a new file, whole.
+  log_.Error(
+      "the state store was deleted or replaced while running; writing the whole state "
+      "into a new file",
+      {{"path", state_->path()}});
+  Result<std::unique_ptr<StateStore>> store = StateStore::Open(state_->path());
+  if (!store.ok()) {
+    log_.Error("cannot reopen the state store", {{"error", store.status().message()}});
+    return false;
+  }
+  state_ = std::move(store).value();
+  NoteStateFile();
+  loaded_->engine->ResendAllChanges();
+  return true;
+}
+
 bool Runtime::Checkpoint(const char* why) {
   if (!state_) return false;
   FlushNotifications();
-  // What the engine produced must be in the outbox before a checkpoint skips past it.
-  if (submit_failed_) return false;
   const auto t0 = std::chrono::steady_clock::now();
   checkpoint_at_ms_ = NowMs();
+  checkpoint_due_ = false;
+  // What the engine produced must be in the outbox before a checkpoint skips past it.
+  if (!unstored_.empty()) {
+    ++checkpoint_failures_;
+    if (LogDue(checkpoint_at_ms_, unstored_logged_at_ms_)) {
+      unstored_logged_at_ms_ = checkpoint_at_ms_;
+      log_.Error("no checkpoint: notifications not stored in the outbox yet",
+                 {{"why", why},
+                  {"notifications", std::to_string(unstored_.size())},
+                  {"error", unstored_error_}});
+    }
+    return false;
+  }
+  if (!ReopenStateIfGone()) {
+    ++checkpoint_failures_;
+    return false;
+  }
   if (dead_letters_) {
     if (Status st = dead_letters_->Flush(std::chrono::seconds(5)); !st.ok()) {
       ++checkpoint_failures_;
@@ -739,7 +856,8 @@ void Runtime::HandleRecord(DecodePool::Item& record) {
 }
 
 void Runtime::MarkProcessed() {
-  if (submit_failed_) return;  // keep everything uncommitted until a restart re-evaluates it
+  // Nothing is marked while notifications wait to be stored: they came from these records.
+  if (!unstored_.empty()) return;
   const uint64_t evaluated_below = loaded_->engine->LowestUnevaluatedSequence();
   // Before any event the watermark is the lowest time there is; nothing is old enough then.
   const int64_t watermark = loaded_->engine->Watermark();
@@ -818,9 +936,13 @@ int Runtime::Run() {
   int code = 0;
   connectors::Record record;
   while (!shutdown_requested_.load()) {
-    if (reload_requested_.exchange(false)) {
+    // Notifications waiting to be stored refer to the current rules and actions: a reload
+    // waits until they are stored.
+    if (unstored_.empty() && reload_requested_.load()) {
       EvaluateDecoded(/*all=*/true, /*wait=*/true);  // decoded for the current rules
       FlushNotifications();                          // queued notifications refer to them too
+    }
+    if (unstored_.empty() && reload_requested_.exchange(false)) {
       // This reload answers every HTTP request made before it started.
       uint64_t covering = 0;
       {
@@ -895,10 +1017,13 @@ int Runtime::Run() {
       // on; flatlines and resolves go out on time while nothing arrives.
       if (waited) Tick(NowMs());
     }
+    RetryUnstored(/*now_regardless=*/false);
     MarkProcessed();
     SaveProgress(false);
     const auto now = std::chrono::steady_clock::now();
-    if (state_ && NowMs() - checkpoint_at_ms_ >= options_.checkpoint_interval_ms) {
+    if (state_ && checkpoint_due_) {
+      Checkpoint("stored");  // the first checkpoint after an outbox failure, right away
+    } else if (state_ && NowMs() - checkpoint_at_ms_ >= options_.checkpoint_interval_ms) {
       Checkpoint("interval");
     }
     if (now - last_snapshot >= std::chrono::milliseconds(200) || input_ended) {
@@ -912,9 +1037,30 @@ int Runtime::Run() {
   if (std::optional<std::string> w = ahead_of_clock_.Warning(NowMs(), 0)) {
     log_.Warn("events ahead of the clock", {{"detail", *w}});
   }
+  // One more try for notifications the outbox refused: what is not stored now is computed
+  // again only by re-reading the records behind it at the next start.
+  if (!RetryUnstored(/*now_regardless=*/true)) {
+    log_.Error(
+        "notifications could not be stored in the outbox; the next start evaluates their "
+        "records again from the last checkpoint (or the restore horizon) and sends them then; "
+        "notifications delivered since then may be sent again",
+        {{"notifications", std::to_string(unstored_.size())},
+         {"last_checkpoint", checkpoint_time_ms_ > 0 ? FormatTimeMs(checkpoint_time_ms_) : "none"},
+         {"error", unstored_error_}});
+    code = 1;
+  }
   // The state at the last record read, and where each partition goes on: the next start
   // continues exactly here, so nothing is evaluated (or notified) twice.
-  if (state_) Checkpoint("shutdown");
+  if (state_ && unstored_.empty() && !Checkpoint("shutdown")) {
+    log_.Error(
+        "the shutdown checkpoint was not saved (see the error above); the next start restores "
+        "the last checkpoint and reads every partition again from its offsets: notifications "
+        "delivered since then may be sent again",
+        {{"path", state_->path()},
+         {"last_checkpoint",
+          checkpoint_time_ms_ > 0 ? FormatTimeMs(checkpoint_time_ms_) : "none"}});
+    code = 1;
+  }
   // Graceful shutdown: readiness drops first, consumption stops, the outbox drains, offsets
   // are committed.
   stopping_.store(true);
@@ -987,7 +1133,8 @@ void Runtime::PublishSnapshot() {
                  submit_failures_,     suppressed_,
                  oversized_,           checkpoints_,
                  checkpoint_failures_, checkpoint_bytes_,
-                 checkpoint_seconds_,  checkpoint_time_ms_};
+                 checkpoint_seconds_,  checkpoint_time_ms_,
+                 unstored_.size()};
   if (dispatcher_) {
     s->has_dispatcher = true;
     s->dispatcher = dispatcher_->Stats();

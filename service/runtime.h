@@ -114,6 +114,18 @@ class Runtime {
   void EvaluateDecoded(bool all, bool wait);
   void Queue(std::vector<Notification>& notes);
   void FlushNotifications();
+  // Writes notes to the outbox; false (counted in submit_failures_ when `first`, logged at
+  // most once a minute) when they could not be stored.
+  bool Store(const std::vector<Notification>& notes, bool first);
+  // Tries unstored_ again when its backoff is over (or `now_regardless`); true when nothing
+  // waits any more.
+  bool RetryUnstored(bool now_regardless);
+  // The state store's file is still the one opened; otherwise reopens it (logged) so the next
+  // checkpoint writes every group into a new file.
+  // False when it was gone and could not be reopened.
+  bool ReopenStateIfGone();
+  // Remembers which file state_ opened (ReopenStateIfGone compares).
+  void NoteStateFile();
   void SaveProgress(bool force);
   void LoadProgress();
   uint32_t TopicIndex(const std::string& topic);
@@ -220,7 +232,19 @@ class Runtime {
   uint64_t checkpoint_bytes_ = 0;
   double checkpoint_seconds_ = 0;
   int64_t checkpoint_time_ms_ = 0;
-  bool submit_failed_ = false;
+  // Notifications the outbox refused (disk full, file moved), in order, retried with backoff on
+  // the run loop's clock. While any waits, later ones queue behind them, no offset is marked
+  // and no checkpoint is taken: a checkpoint must not skip past a notification not stored.
+  // Notifications are few next to events, so this stays small.
+  std::vector<Notification> unstored_;
+  int64_t unstored_retry_at_ms_ = 0;
+  int64_t unstored_backoff_ms_ = 0;
+  int64_t unstored_logged_at_ms_ = INT64_MIN;  // the error is logged at most once a minute
+  std::string unstored_error_;
+  bool checkpoint_due_ = false;  // checkpoint at the next pass (the unstored were just stored)
+  // The state store's file as opened (st_dev, st_ino): a file deleted meanwhile is noticed.
+  uint64_t state_dev_ = 0;
+  uint64_t state_ino_ = 0;
   RunHistograms histograms_;
   // What the admin server shows, as of the last PublishSnapshot (run loop only).
   std::vector<std::string> rule_files_;

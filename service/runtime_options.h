@@ -55,7 +55,10 @@ struct RuntimeOptions {
   std::unique_ptr<connectors::Source> source;
   SentryOptionsFn sentry;  // empty: no Sentry endpoint
   std::string outbox_path = "klaxon-outbox.db";
-  std::string state_path;               // the checkpoint store (Kafka only); empty: no checkpoints
+  std::string state_path;  // the checkpoint store (Kafka only); empty: no checkpoints
+  // Start with empty state although the outbox shows an earlier run (`klaxon run --fresh-state`):
+  // otherwise a missing state store beside an existing outbox stops the start (state lost).
+  bool fresh_state = false;
   actions::DispatcherOptions delivery;  // silencer and log are set by the runtime
   // Sends the actions' requests (cli: a SafeHttpClient; tests: a fake). Shared so whoever made
   // it can still look at it; the runtime keeps it until its dispatcher has stopped.

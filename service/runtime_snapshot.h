@@ -34,6 +34,7 @@ struct RunCounters {
   uint64_t checkpoint_bytes = 0;
   double checkpoint_seconds = 0;
   int64_t checkpoint_time_ms = 0;
+  uint64_t unstored = 0;  // notifications the outbox refused, waiting in memory for a retry
 };
 
 struct KafkaSnapshot {

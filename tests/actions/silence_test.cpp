@@ -343,5 +343,18 @@ TEST_CASE("DeliveryHistory: bounded, newest first, updates by action and key") {
   CHECK(got[1].at_ms == 2);
 }
 
+TEST_CASE("DeliveryHistory: the same notification submitted again is listed once") {
+  DeliveryHistory h(4);
+  h.Add({1, "r", "g=a", "firing", {{"ops", "queued", ""}}}, {"k1"});
+  h.Update("ops", "k1", "retrying", "http_500");
+  // A retry of a batch the outbox refused submits it again: same action, same key.
+  h.Add({1, "r", "g=a", "firing", {{"ops", "queued", ""}}}, {"k1"});
+  h.Add({2, "r", "g=a", "resolved", {{"ops", "queued", ""}}}, {"k2"});
+  std::vector<NotificationRecord> got = h.Newest();
+  REQUIRE(got.size() == 2);
+  CHECK(got[1].at_ms == 1);
+  CHECK(got[1].deliveries[0].state == "retrying");  // what happened to it is kept
+}
+
 }  // namespace
 }  // namespace klaxon::actions

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include <fmt/format.h>
+#include <httplib.h>
 
 #include "actions/action.h"
 #include "actions/http_types.h"
@@ -202,6 +203,13 @@ class Pipeline {
   ManualClock& clock() { return clock_; }
   FakeTransport& transport() { return *transport_; }
   std::string outbox_path() const { return (dir_ / "outbox.db").string(); }
+  // GET on the admin server: {status, body}.
+  std::pair<int, std::string> Get(const std::string& path) {
+    httplib::Client client("127.0.0.1", runtime_->admin_port());
+    const httplib::Result res = client.Get(path);
+    REQUIRE(res);
+    return {res->status, res->body};
+  }
   int exit_code() const { return exit_code_; }
 
  private:
@@ -301,6 +309,49 @@ TEST_CASE("a shutdown with undelivered notifications leaves them in the outbox")
   REQUIRE(pending->size() == 1);
   CHECK((*pending)[0].prepared.idempotency_key == key);
   CHECK((*pending)[0].attempts >= 1);
+}
+
+// The outbox refuses writes while its file is moved away (actions/outbox.h): the same path a
+// full disk takes (`cannot store notifications`), but one a test can undo.
+TEST_CASE("notifications the outbox refused are retried until stored, in order, once each") {
+  Pipeline p;
+  p.clock().Set(kT0 + 2000);
+  const std::string moved = p.outbox_path() + ".away";
+  fs::rename(p.outbox_path(), moved);
+  p.Feed({kT0, kT0 + 1000, kT0 + 2000});
+  p.AdvanceClock(kLatenessMs + 1);  // "errors firing 3" is computed but cannot be stored
+  // The retries go on (on the clock) and fail: nothing is delivered, readiness says why.
+  p.AdvanceClock(1000);
+  CHECK(p.transport().Count() == 0);
+  REQUIRE(WaitFor([&] { return p.Get("/-/ready").first == 503; }));
+  CHECK(p.Get("/-/ready").second.find("1 notifications could not be stored in the outbox") !=
+        std::string::npos);
+  CHECK(p.Get("/metrics").second.find("klaxon_notifications_unstored 1\n") != std::string::npos);
+  // The alert resolves meanwhile: its notification queues behind the first one.
+  p.AdvanceClock(70000);
+  CHECK(p.transport().Count() == 0);
+  fs::rename(moved, p.outbox_path());
+  p.AdvanceClock(10000);  // past the backoff
+  REQUIRE(WaitFor([&] { return p.transport().Count() >= 2; }));
+  const std::vector<actions::HttpRequest> requests = p.transport().Requests();
+  CHECK(requests[0].body == "errors firing 3");
+  CHECK(requests[1].body.rfind("errors resolved", 0) == 0);
+  REQUIRE(WaitFor([&] { return p.Get("/-/ready").first == 200; }));
+  CHECK(p.Get("/metrics").second.find("klaxon_notifications_unstored 0\n") != std::string::npos);
+  p.Stop();
+  CHECK(p.exit_code() == 0);
+  CHECK(p.transport().Count() == 2);  // each exactly once
+}
+
+TEST_CASE("a shutdown with notifications the outbox still refuses exits non-zero") {
+  Pipeline p;
+  p.clock().Set(kT0 + 2000);
+  fs::rename(p.outbox_path(), p.outbox_path() + ".away");
+  p.Feed({kT0, kT0 + 1000, kT0 + 2000});
+  p.AdvanceClock(kLatenessMs + 1);
+  p.Stop();
+  CHECK(p.exit_code() == 1);
+  CHECK(p.transport().Count() == 0);
 }
 
 }  // namespace
