@@ -81,6 +81,7 @@ void PartitionTime::Observe(Key key, int64_t event_time_ms) {
     p->idle = false;
     recompute = true;
   }
+  event_time_ms = std::min(event_time_ms, max_time_ms_);
   if (event_time_ms > p->time) {
     // Only the slowest partition (or one without a time) moving on can move the minimum.
     recompute = recompute || p->time == kNone || p->time <= slowest_;

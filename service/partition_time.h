@@ -80,6 +80,13 @@ class PartitionTime {
   // How long a restored partition waits to be assigned (0: not at all). The caller derives it
   // from the consumer group's session timeout.
   void SetUnassignedHold(int64_t hold_ms) { unassigned_hold_ms_ = hold_ms; }
+  // The newest event time a partition may take: the wall clock plus the allowed lateness,
+  // moved on by the run loop. An event stamped further ahead (accepted, within the engine's
+  // future limit) is evaluated once the others' time reaches it, but does not drag its
+  // partition's time ahead: that partition would otherwise be paused by alignment until the
+  // clock caught up (measured: 20 minutes of one partition's events unread, then counted late,
+  // for one event stamped 20 minutes ahead).
+  void SetMaxTime(int64_t max_time_ms) { max_time_ms_ = max_time_ms; }
   // A record's event time. Records of a partition not assigned (revoked meanwhile) count for
   // nothing.
   void Observe(Key key, int64_t event_time_ms);
@@ -118,6 +125,7 @@ class PartitionTime {
   int64_t max_ahead_ms_;
   int64_t idle_after_ms_;
   int64_t unassigned_hold_ms_ = 0;
+  int64_t max_time_ms_ = std::numeric_limits<int64_t>::max();
   std::vector<Partition> partitions_;
   size_t last_ = 0;  // index of the last partition found (records come in runs)
   // Derived by Recompute from partitions_ (a few dozen at most):

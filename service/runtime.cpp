@@ -755,6 +755,12 @@ void Runtime::HoldUnassignedPartitions(const connectors::KafkaClientOptions& cli
   }
 }
 
+int64_t Runtime::AheadBound(int64_t now_ms) const {
+  const int64_t lateness = options_.engine.allowed_lateness_ms;
+  if (now_ms <= 0) return INT64_MAX;  // before the run loop's first pass read the clock
+  return now_ms > INT64_MAX - lateness ? INT64_MAX : now_ms + lateness;
+}
+
 void Runtime::ExpireIdlePartitions() {
   if (!partition_time_ || !partition_time_->HasCaughtUp()) return;
   expired_.clear();
@@ -831,8 +837,10 @@ void Runtime::HandleRecord(DecodePool::Item& record) {
   if (r.rejected == RejectReason::kNone && !r.late) {
     ahead_of_clock_.Observe(r.event_time_ms, clock_ms_);
   }
-  if (r.rejected == RejectReason::kNone && r.event_time_ms > newest_event_ms_) {
-    newest_event_ms_ = r.event_time_ms;
+  // Quiet time runs on from the newest event, but not from one stamped ahead of the clock.
+  if (r.rejected == RejectReason::kNone &&
+      std::min(r.event_time_ms, AheadBound(clock_ms_)) > newest_event_ms_) {
+    newest_event_ms_ = std::min(r.event_time_ms, AheadBound(clock_ms_));
     newest_event_wall_stale_ = true;  // stamped at the next flush, before any Tick reads it
   }
   if (timed) {
@@ -965,6 +973,7 @@ int Runtime::Run() {
     loaded_->engine->SetMaxEventTime(now_ms > INT64_MAX - options_.future_limit_ms
                                          ? INT64_MAX
                                          : now_ms + options_.future_limit_ms);
+    if (partition_time_) partition_time_->SetMaxTime(AheadBound(now_ms));
     // Read what the source has into free batches for the decoders; wait for input only when
     // nothing is in flight.
     connectors::NextStatus last = connectors::NextStatus::kRecord;

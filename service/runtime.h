@@ -93,6 +93,8 @@ class Runtime {
   void AdvanceToPartitionTime();
   void Align();
   void HoldUnassignedPartitions(const connectors::KafkaClientOptions& client_options);
+  // The newest event time the run loop lets partitions and quiet time take at `now_ms`.
+  int64_t AheadBound(int64_t now_ms) const;
   void ExpireIdlePartitions();
   // Restoring the engine from the state store's checkpoint (Kafka only), in two steps: Read
   // loads it (and the offsets it covers) and starts the engine's restore on a thread of its

@@ -318,5 +318,29 @@ TEST_CASE("partition time: far-future times saturate instead of overflowing") {
   CHECK(t.Watermark() == 1);
 }
 
+TEST_CASE("partition time: an event stamped ahead of the clock does not drag its partition") {
+  // The clock is at 100 s, the allowed lateness 5 s: one event stamped 20 minutes ahead must
+  // neither pause its partition (the others would need 20 minutes to catch up) nor move the
+  // watermark past what the clock allows.
+  PartitionTime t(20'000, 1'000);
+  t.SetMaxTime(105'000);
+  std::vector<Key> pause, resume;
+  t.Assign({0, 0});
+  t.Assign({0, 1});
+  t.Observe({0, 0}, 99'000);
+  t.Observe({0, 1}, 99'500);
+  t.Observe({0, 1}, 1'300'000);
+  CHECK(t.partitions()[1].time == 105'000);
+  t.TakeAlignment(pause, resume);
+  CHECK(pause.empty());
+  t.Observe({0, 0}, 104'000);
+  CHECK(t.Watermark() == 104'000);
+  // The clock moves on: so may the partitions, with their own events.
+  t.SetMaxTime(125'000);
+  t.Observe({0, 1}, 120'000);
+  t.Observe({0, 0}, 121'000);
+  CHECK(t.Watermark() == 120'000);
+}
+
 }  // namespace
 }  // namespace klaxon::service
