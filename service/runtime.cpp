@@ -600,16 +600,15 @@ void Runtime::HandleRecord(DecodePool::Item& record) {
   const bool timed = (++records_handled_ % kEvalLatencySampleEvery) == 0;
   const auto t0 =
       timed ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point();
-  int64_t dead_letter = 0;
-  // The bytes, for the dead-letter topic: ProcessDecoded takes the decoded event over.
-  if (record.reason != RejectReason::kNone || record.truncated) {
-    dead_letter = DeadLetter(record, record.truncated ? RejectReason::kTooLarge : record.reason);
-  }
   const uint32_t topic = TopicIndex(record.topic);
   if (record.truncated) ++oversized_;
   // The engine, and with Kafka the partition's event time (service/evaluator.h).
   const ProcessResult r = evaluator_->Event(record.event, record.reason, record.truncated,
                                             {topic, record.partition}, notes_);
+  // Every reject is dead-lettered, the engine's own (future_timestamp) too: a rejected event
+  // is left in `record.event` with its bytes (Engine::ProcessDecoded).
+  const int64_t dead_letter =
+      r.rejected != RejectReason::kNone ? DeadLetter(record, r.rejected) : 0;
   if (kafka_ != nullptr) errors_at_last_record_ = kafka_->counters().transient_errors;
   if (r.rejected == RejectReason::kNone && !r.late) {
     ahead_of_clock_.Observe(r.event_time_ms, clock_ms_);
