@@ -45,6 +45,8 @@ Result<service::RuleBundle> LoadRuleBundle(const std::vector<std::string>& paths
   return bundle;
 }
 
+}  // namespace
+
 connectors::KafkaSourceOptions KafkaOptionsFrom(const KafkaConfig& kafka) {
   connectors::KafkaClientOptions client_options;
   client_options.brokers = kafka.brokers;
@@ -70,8 +72,6 @@ connectors::KafkaSourceOptions KafkaOptionsFrom(const KafkaConfig& kafka) {
   options.statistics_interval_ms = static_cast<int>(kafka.statistics_interval_ms);
   return options;
 }
-
-}  // namespace
 
 Result<service::RuntimeOptions> RuntimeOptionsFrom(const Config& config, const EnvLookup& env) {
   service::RuntimeOptions o;
