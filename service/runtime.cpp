@@ -19,6 +19,7 @@
 #include "engine/time_format.h"
 #include "report/status_page.h"
 #include "service/admin_api.h"
+#include "service/assignment_wait.h"
 #include "service/decode_pool.h"
 #include "service/evaluator.h"
 #include "service/listen_address.h"
@@ -40,6 +41,17 @@ constexpr uint64_t kEvalLatencySampleEvery = 16;
 constexpr int kDecodeWorkers = 2;
 constexpr size_t kDecodeBatches = 8;
 constexpr int64_t kAheadWarningIntervalMs = 60000;  // events ahead of the clock: one line a minute
+
+// The consumer's wait for partitions, told once it lasts and once it ends (AssignmentWait).
+void LogAssignmentWait(AssignmentWait& wait, bool assigned, int64_t now_ms, LogSink& log) {
+  const AssignmentWait::Note note = wait.Observe(assigned, now_ms);
+  if (note.change == AssignmentWait::Change::kWaiting) {
+    log.Info("waiting for the consumer group to assign partitions",
+             {{"waited", FormatDurationMs(note.waited_ms)}, {"reason", wait.Reason()}});
+  } else if (note.change == AssignmentWait::Change::kAssigned) {
+    log.Info("partitions assigned after waiting", {{"waited", FormatDurationMs(note.waited_ms)}});
+  }
+}
 
 }  // namespace
 
@@ -716,6 +728,10 @@ int Runtime::Run() {
   bool input_ended = false;
   int code = 0;
   connectors::Record record;
+  // A consumer without partitions after this long is told why (a restart's usual wait).
+  constexpr int64_t kAssignmentWaitLogMs = 5000;
+  AssignmentWait assignment_wait(kAssignmentWaitLogMs,
+                                 SessionTimeoutMs(options_.kafka.client.properties));
   while (!shutdown_requested_.load()) {
     if (reload_requested_.exchange(false)) {
       EvaluateDecoded(/*all=*/true, /*wait=*/true);  // decoded for the current rules
@@ -782,6 +798,7 @@ int Runtime::Run() {
                     /*wait=*/!decode_pool_->HasFree());
     if (failed) break;
     ExpireIdlePartitions();
+    if (kafka_ != nullptr) LogAssignmentWait(assignment_wait, kafka_->assigned(), now_ms, log_);
     if (last == connectors::NextStatus::kEnd) {
       // A file without follow mode: evaluate what is held back, deliver, and stop.
       evaluator_->Finish(std::nullopt, notes_);
