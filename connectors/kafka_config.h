@@ -57,8 +57,8 @@ enum class KafkaClientKind { kConsumer, kProducer };
 
 // What librdkafka would refuse when creating the client from its complete configuration:
 // consistency between properties (fetch.max.bytes >= message.max.bytes, ...) is only checked
-// there, not property by property. Creates the client and destroys it at once, before it
-// connects anywhere (a few ms, with an unreachable broker too). The consumer is judged with
+// there, not property by property. Creates the client and destroys it at once: nothing waits
+// for a broker (a few ms, with an unreachable one too). The consumer is judged with
 // the group id and the buffer sizes KafkaSource sets, the producer as the dead-letter producer
 // (only its properties, see ProducerProperties). The message is librdkafka's.
 Status CheckKafkaClient(const KafkaClientOptions& options, KafkaClientKind kind);
