@@ -8,7 +8,9 @@
 
 #include "actions/action.h"
 #include "cli/rule_files.h"
+#include "cli/runtime_options.h"
 #include "cli/secrets.h"
+#include "connectors/kafka_config.h"
 
 namespace klaxon::cli {
 namespace {
@@ -42,6 +44,23 @@ std::string WritableFileProblem(const std::string& path) {
     return "folder " + folder.string() + " is not writable";
   }
   return "";
+}
+
+// What librdkafka refuses only when a client is created (fetch.max.bytes below
+// message.max.bytes, ...): found here, so `klaxon run` stops before it writes any file.
+std::vector<std::string> KafkaClientProblems(const Config& config) {
+  std::vector<std::string> problems;
+  if (config.source_kind != "kafka") return problems;
+  const connectors::KafkaClientOptions client = KafkaOptionsFrom(config.kafka).client;
+  using connectors::KafkaClientKind;
+  if (Status s = connectors::CheckKafkaClient(client, KafkaClientKind::kConsumer); !s.ok()) {
+    problems.push_back("kafka (consumer): " + s.message());
+  }
+  if (config.kafka.dead_letter_topic.empty()) return problems;
+  if (Status s = connectors::CheckKafkaClient(client, KafkaClientKind::kProducer); !s.ok()) {
+    problems.push_back("kafka.dead_letter_topic (producer): " + s.message());
+  }
+  return problems;
 }
 
 }  // namespace
@@ -110,11 +129,16 @@ std::vector<std::string> StartProblems(const std::string& text,
   config = std::move(parsed.config);
   config.base_dir = std::filesystem::path(config_path).parent_path().string();
   if (config.base_dir.empty()) config.base_dir = ".";
+  const bool config_ok = parsed.problems.empty();
   std::vector<std::string> problems = std::move(parsed.problems);
   // A configuration error does not hide those of the rule files and secrets: a user mending the
   // files gets everything in one round.
   if (parsed.structure_ok && !config.rules.empty()) {
     for (std::string& p : PreflightProblems(config, env)) problems.push_back(std::move(p));
+  }
+  // Kafka properties weighed against each other, once each is valid on its own.
+  if (config_ok) {
+    for (std::string& p : KafkaClientProblems(config)) problems.push_back(std::move(p));
   }
   return problems;
 }

@@ -1,6 +1,5 @@
 #include "cli/runtime_options.h"
 
-#include <charconv>
 #include <map>
 #include <sstream>
 #include <utility>
@@ -12,6 +11,7 @@
 #include "cli/sentry_options.h"
 #include "connectors/file_source.h"
 #include "connectors/sentry_ingest_format.h"
+#include "service/assignment_wait.h"
 
 namespace klaxon::cli {
 namespace {
@@ -46,6 +46,8 @@ Result<service::RuleBundle> LoadRuleBundle(const std::vector<std::string>& paths
   return bundle;
 }
 
+}  // namespace
+
 connectors::KafkaSourceOptions KafkaOptionsFrom(const KafkaConfig& kafka) {
   connectors::KafkaClientOptions client_options;
   client_options.brokers = kafka.brokers;
@@ -73,17 +75,12 @@ connectors::KafkaSourceOptions KafkaOptionsFrom(const KafkaConfig& kafka) {
   return options;
 }
 
+namespace {
+
 // A killed process stays a member of the consumer group for its session timeout; a partition
-// restored from the checkpoint but not assigned waits that long, and a rebalance more.
+// not assigned waits that long, and a rebalance more.
 int64_t UnassignedPartitionHoldMs(const std::map<std::string, std::string>& properties) {
-  int64_t session_ms = 45000;  // librdkafka's default session.timeout.ms
-  if (auto it = properties.find("session.timeout.ms"); it != properties.end()) {
-    int64_t value = 0;
-    const char* end = it->second.data() + it->second.size();
-    auto [ptr, ec] = std::from_chars(it->second.data(), end, value);
-    if (ec == std::errc() && ptr == end && value > 0) session_ms = value;
-  }
-  return session_ms + 10000;
+  return service::SessionTimeoutMs(properties) + 10000;
 }
 
 }  // namespace

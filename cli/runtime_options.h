@@ -15,4 +15,8 @@ namespace klaxon::cli {
 // files again at each call (start and reload) and resolves secrets through `env`.
 Result<service::RuntimeOptions> RuntimeOptionsFrom(const Config& config, const EnvLookup& env);
 
+// The Kafka consumer's options from the configuration's kafka section (also the dead-letter
+// producer's client options, and what `klaxon check --config` judges them by).
+connectors::KafkaSourceOptions KafkaOptionsFrom(const KafkaConfig& kafka);
+
 }  // namespace klaxon::cli

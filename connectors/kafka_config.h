@@ -11,6 +11,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "engine/log_level.h"
 #include "engine/status.h"
@@ -52,12 +53,35 @@ struct KafkaClientOptions {
 // object only; no broker is contacted. The message is the one KafkaSource::Start returns.
 Status CheckKafkaProperty(const std::string& key, const std::string& value);
 
+enum class KafkaClientKind { kConsumer, kProducer };
+
+// What librdkafka would refuse when creating the client from its complete configuration:
+// consistency between properties (fetch.max.bytes >= message.max.bytes, ...) is only checked
+// there, not property by property. Creates the client and destroys it at once: nothing waits
+// for a broker (a few ms, with an unreachable one too). The consumer is judged with
+// the group id and the buffer sizes KafkaSource sets, the producer as the dead-letter producer
+// (only its properties, see ProducerProperties). The message is librdkafka's.
+Status CheckKafkaClient(const KafkaClientOptions& options, KafkaClientKind kind);
+
+// The pass-through properties that apply to a producer: the consumer-only ones (group.id,
+// group.instance.id, fetch.max.bytes, ..., as librdkafka documents each property's scope) are
+// left out, so the dead-letter producer shares kafka.properties without warnings.
+std::map<std::string, std::string> ProducerProperties(
+    const std::map<std::string, std::string>& properties);
+
 namespace internal {
 
 // A Conf with brokers, client id and security set; properties are applied by ApplyProperties.
 Result<std::unique_ptr<RdKafka::Conf>> NewGlobalConf(const KafkaClientOptions& options);
 Status SetProperty(RdKafka::Conf& conf, const std::string& key, const std::string& value);
 Status ApplyProperties(RdKafka::Conf& conf, const std::map<std::string, std::string>& properties);
+// Settings KafkaSource gives the consumer besides the group's, that librdkafka weighs against
+// the user's properties (fetch sizes): CheckKafkaClient judges with them.
+inline constexpr std::pair<const char*, const char*> kConsumerBufferSettings[] = {
+    {"queued.max.messages.kbytes", "262144"}, {"queued.min.messages", "1000000"}};
+// What KafkaProducer sets before the pass-through properties (which may override them).
+inline constexpr std::pair<const char*, const char*> kProducerDefaults[] = {{"acks", "all"},
+                                                                            {"linger.ms", "5"}};
 void Log(const LogFn& log, LogLevel level, std::string_view message);
 
 }  // namespace internal

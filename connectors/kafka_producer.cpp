@@ -46,11 +46,14 @@ Result<std::unique_ptr<KafkaProducer>> KafkaProducer::Open(const KafkaClientOpti
   std::unique_ptr<KafkaProducer> producer(new KafkaProducer(options.log));
   auto conf = internal::NewGlobalConf(options);
   if (!conf.ok()) return conf.status();
-  for (const auto& [key, value] :
-       {std::pair<std::string, std::string>{"acks", "all"}, {"linger.ms", "5"}}) {
+  for (const auto& [key, value] : internal::kProducerDefaults) {
     if (Status s = internal::SetProperty(**conf, key, value); !s.ok()) return s;
   }
-  if (Status s = internal::ApplyProperties(**conf, options.properties); !s.ok()) return s;
+  // kafka.properties are shared with the consumer: its own would only draw warnings here.
+  if (Status s = internal::ApplyProperties(**conf, ProducerProperties(options.properties));
+      !s.ok()) {
+    return s;
+  }
   std::string error;
   if ((*conf)->set("dr_cb", static_cast<RdKafka::DeliveryReportCb*>(producer->reports_.get()),
                    error) != RdKafka::Conf::CONF_OK ||

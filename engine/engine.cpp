@@ -301,7 +301,11 @@ ProcessResult EngineImpl::ProcessDecoded(DecodedEvent& decoded, RejectReason rea
                                          std::vector<Notification>& out) {
   const uint32_t idx = TakePooledEvent();
   std::swap(*pool_[idx], decoded);
-  return Admit(idx, reason, out);
+  const ProcessResult result = Admit(idx, reason, out);
+  // A rejected event goes back to the caller, which may still need its bytes (the service
+  // dead-letters it); the pooled event it was swapped with returns to the pool.
+  if (result.rejected != RejectReason::kNone) std::swap(*pool_[idx], decoded);
+  return result;
 }
 
 ProcessResult EngineImpl::Admit(uint32_t idx, RejectReason reason, std::vector<Notification>& out) {

@@ -189,7 +189,8 @@ class Engine {
   // second core can decode on another thread: NewDecoder() returns a decoder for this engine's
   // rules (used by one thread at a time), and ProcessDecoded admits what it produced, in the
   // order the events arrived. Results equal Process(raw) exactly. `ev` is swapped with a pooled
-  // event, so its buffers come back to the caller for reuse (no allocation in steady state).
+  // event, so its buffers come back to the caller for reuse (no allocation in steady state);
+  // a rejected event (whatever the reason, kFutureTimestamp included) is left in `ev` as it was.
   virtual std::unique_ptr<EventDecoder> NewDecoder() const = 0;
   virtual ProcessResult ProcessDecoded(DecodedEvent& ev, RejectReason decoded,
                                        std::vector<Notification>& out) = 0;

@@ -23,6 +23,7 @@
 #include "engine/time_format.h"
 #include "report/status_page.h"
 #include "service/admin_api.h"
+#include "service/assignment_wait.h"
 #include "service/decode_pool.h"
 #include "service/evaluator.h"
 #include "service/listen_address.h"
@@ -59,6 +60,17 @@ bool SameFile(const std::string& path, uint64_t dev, uint64_t ino) {
   struct stat st {};
   return ::stat(path.c_str(), &st) == 0 && static_cast<uint64_t>(st.st_dev) == dev &&
          static_cast<uint64_t>(st.st_ino) == ino;
+}
+
+// The consumer's wait for partitions, told once it lasts and once it ends (AssignmentWait).
+void LogAssignmentWait(AssignmentWait& wait, bool assigned, int64_t now_ms, LogSink& log) {
+  const AssignmentWait::Note note = wait.Observe(assigned, now_ms);
+  if (note.change == AssignmentWait::Change::kWaiting) {
+    log.Info("waiting for the consumer group to assign partitions",
+             {{"waited", FormatDurationMs(note.waited_ms)}, {"reason", wait.Reason()}});
+  } else if (note.change == AssignmentWait::Change::kAssigned) {
+    log.Info("partitions assigned after waiting", {{"waited", FormatDurationMs(note.waited_ms)}});
+  }
 }
 
 }  // namespace
@@ -820,11 +832,6 @@ void Runtime::HandleRecord(DecodePool::Item& record) {
   const bool timed = (++records_handled_ % kEvalLatencySampleEvery) == 0;
   const auto t0 =
       timed ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point();
-  int64_t dead_letter = 0;
-  // The bytes, for the dead-letter topic: ProcessDecoded takes the decoded event over.
-  if (record.reason != RejectReason::kNone || record.truncated) {
-    dead_letter = DeadLetter(record, record.truncated ? RejectReason::kTooLarge : record.reason);
-  }
   const uint32_t topic = TopicIndex(record.topic);
   if (record.truncated) ++oversized_;
   // The engine, and with Kafka the partition's event time (service/evaluator.h).
@@ -833,6 +840,10 @@ void Runtime::HandleRecord(DecodePool::Item& record) {
   if (partition_time_ && record.broker_timestamp_ms > 0) {
     partition_time_->Written({topic, record.partition}, record.broker_timestamp_ms);
   }
+  // Every reject is dead-lettered, the engine's own (future_timestamp) too: a rejected event
+  // is left in `record.event` with its bytes (Engine::ProcessDecoded).
+  const int64_t dead_letter =
+      r.rejected != RejectReason::kNone ? DeadLetter(record, r.rejected) : 0;
   if (kafka_ != nullptr) errors_at_last_record_ = kafka_->counters().transient_errors;
   if (r.rejected == RejectReason::kNone && !r.late) {
     ahead_of_clock_.Observe(r.event_time_ms, clock_ms_);
@@ -943,6 +954,10 @@ int Runtime::Run() {
   bool input_ended = false;
   int code = 0;
   connectors::Record record;
+  // A consumer without partitions after this long is told why (a restart's usual wait).
+  constexpr int64_t kAssignmentWaitLogMs = 5000;
+  AssignmentWait assignment_wait(kAssignmentWaitLogMs,
+                                 SessionTimeoutMs(options_.kafka.client.properties));
   while (!shutdown_requested_.load()) {
     // Notifications waiting to be stored refer to the current rules and actions: a reload
     // waits until they are stored.
@@ -1014,6 +1029,7 @@ int Runtime::Run() {
                     /*wait=*/!decode_pool_->HasFree());
     if (failed) break;
     ExpireIdlePartitions();
+    if (kafka_ != nullptr) LogAssignmentWait(assignment_wait, kafka_->assigned(), now_ms, log_);
     if (last == connectors::NextStatus::kEnd) {
       // A file without follow mode: evaluate what is held back, deliver, and stop.
       evaluator_->Finish(std::nullopt, notes_);

@@ -3,6 +3,7 @@
 // advance_on_event off, only AdvanceTo moves time (the service's per-partition event time).
 #include <doctest/doctest.h>
 
+#include "engine/event_decoder.h"
 #include "tests/engine/engine_test_util.h"
 
 namespace klaxon::testing {
@@ -28,6 +29,31 @@ TEST_CASE("an event beyond the future bound is rejected and moves nothing") {
   // The bound moves with the caller's clock.
   h.engine->SetMaxEventTime(year_2999);
   CHECK(h.At(year_2999).rejected == RejectReason::kNone);
+}
+
+// The service dead-letters every rejected event with its bytes; a future timestamp is only
+// found in ProcessDecoded, after the event was handed over, so the event must come back.
+TEST_CASE("a decoded event ProcessDecoded rejects stays with the caller, bytes intact") {
+  EngineOptions o = Harness::Lateness(0);
+  o.max_event_time_ms = kT0 + 3600'000;
+  Harness h({EveryRule("all", Predicate())}, o);
+  std::unique_ptr<EventDecoder> decoder = h.engine->NewDecoder();
+  DecodedEvent scratch;
+  const auto send = [&](const std::string& json) {
+    EventDecoder::ReserveRaw(json, scratch);
+    const RejectReason reason = decoder->DecodeInPlace(scratch);
+    return h.engine->ProcessDecoded(scratch, reason, h.out);
+  };
+  CHECK(send(Ev(kT0)).rejected == RejectReason::kNone);  // the pool now holds an event
+  const std::string future = Ev(32'503'680'000'000, R"("message":"from 2999")");
+  CHECK(send(future).rejected == RejectReason::kFutureTimestamp);
+  CHECK(scratch.Raw() == future);
+  const std::string bad = "{not json";
+  CHECK(send(bad).rejected == RejectReason::kInvalidJson);
+  CHECK(scratch.Raw() == bad);
+  CHECK(send(Ev(kT0 + 1000)).rejected == RejectReason::kNone);
+  h.Flush();
+  CHECK(h.out.size() == 2);
 }
 
 TEST_CASE("two JSON values in one event are rejected as trailing content, never half-read") {

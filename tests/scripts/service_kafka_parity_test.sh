@@ -17,8 +17,9 @@ want=$(wc -l <"$WORK/want")
 [ "$want" -ge 5 ] || fail "replay gave only $want notifications"
 
 zcat "$log" | kcat -P -b "$BROKERS" -t outage -z lz4 || fail "cannot produce the log"
-# Three bad messages: counted by reason, sent to the dead-letter topic, never stopping the run.
-printf '%s\n' 'not json' '{"message":"no timestamp"}' '[1,2,3]' |
+# Four bad messages: counted by reason, sent to the dead-letter topic, never stopping the run.
+# The last is stamped in 2100, past engine.future_limit: the engine rejects it, not the decoder.
+printf '%s\n' 'not json' '{"message":"no timestamp"}' '[1,2,3]' '{"timestamp":4102444800}' |
   kcat -P -b "$BROKERS" -t outage || fail "cannot produce"
 
 cat >"$WORK/klaxon.yaml" <<YAML
@@ -46,14 +47,17 @@ admin=$(sed -n 's/.*msg="admin server listening".* port=\([0-9]*\).*/\1/p' "$WOR
 [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$admin/-/ready")" = 200 ] ||
   fail "not ready while consuming"
 metrics=$(curl -s "http://127.0.0.1:$admin/metrics")
-grep -q '^klaxon_events_received_total 12736$' <<<"$metrics" || fail "received metric: $(grep events_received <<<"$metrics")"
+grep -q '^klaxon_events_received_total 12737$' <<<"$metrics" || fail "received metric: $(grep events_received <<<"$metrics")"
 grep -q '^klaxon_events_rejected_total{reason="invalid_json"} 1$' <<<"$metrics" || fail "invalid_json not counted"
 grep -q '^klaxon_events_rejected_total{reason="missing_timestamp"} 1$' <<<"$metrics" || fail "missing_timestamp not counted"
 grep -q '^klaxon_events_rejected_total{reason="not_object"} 1$' <<<"$metrics" || fail "not_object not counted"
-dead=$(timeout 30 kcat -C -b "$BROKERS" -t outage-dead-letters -o beginning -c 3 -q -f '%h|%s\n') ||
+grep -q '^klaxon_events_rejected_total{reason="future_timestamp"} 1$' <<<"$metrics" || fail "future_timestamp not counted"
+grep -q '^klaxon_events_dead_lettered_total 4$' <<<"$metrics" || fail "dead-lettered: $(grep dead_lettered <<<"$metrics")"
+dead=$(timeout 30 kcat -C -b "$BROKERS" -t outage-dead-letters -o beginning -c 4 -q -f '%h|%s\n') ||
   fail "dead-letter topic: $dead"
 grep -q 'klaxon-reason=invalid_json.*|not json$' <<<"$dead" || fail "dead letters: $dead"
 grep -q 'klaxon-reason=missing_timestamp' <<<"$dead" || fail "dead letters: $dead"
+grep -q 'klaxon-reason=future_timestamp.*|{"timestamp":4102444800}$' <<<"$dead" || fail "dead letters: $dead"
 grep -q '^klaxon_rule_notifications_total{rule="orders-db-errors"} 2$' <<<"$metrics" ||
   fail "per-rule notifications metric missing"
 
@@ -91,5 +95,5 @@ grep -q 'msg=stopped' "$WORK/run.log" || fail "no clean stop in the log"
 # (docs/operations.md, "State and restarts"): a consumer in the same group re-reads nothing.
 again=$(timeout 60 kcat -b "$BROKERS" -G klaxon-parity outage -e -q -X auto.offset.reset=earliest \
   2>/dev/null | wc -l || true)
-[ "$again" -eq 0 ] || fail "group re-reads $again of 12736 messages"
+[ "$again" -eq 0 ] || fail "group re-reads $again of 12737 messages"
 echo "service parity: ok ($want notifications)"
