@@ -130,11 +130,12 @@ wait_evaluated() {
   fail "$name: run $run did not evaluate part $3 (up to $end) within 30 s"
 }
 
-# run_scenario NAME restarts|control [state.enabled]: the twelve parts, then a last run (for
-# restarts) that waits for replay's notifications; for control, the whole log in one run.
+# run_scenario NAME restarts|control [state.enabled] [term]: the twelve parts, then a last run
+# (for restarts) that waits for replay's notifications; for control, the whole log in one run.
+# Restarts alternate SIGTERM and kill -9, or with `term` are all SIGTERM.
 # Leaves the requests in $WORK/NAME.jsonl.
 run_scenario() {
-  local name=$1 mode=$2 state=${3:-true} i signal
+  local name=$1 mode=$2 state=${3:-true} signals=${4:-mixed} i signal
   cat >"$WORK/$name.yaml" <<YAML
 rules: [$rules]
 source: kafka
@@ -164,7 +165,7 @@ YAML
     wait_evaluated "$name" "$i" "$i"
     # Alternately SIGTERM and kill -9, a moment after the part was evaluated: delivery, the
     # outbox and a checkpoint may or may not have happened by then.
-    if [ $((i % 2)) = 0 ]; then signal=TERM; else signal=KILL; fi
+    if [ $((i % 2)) = 0 ] || [ "$signals" = term ]; then signal=TERM; else signal=KILL; fi
     sleep "$(python3 -c "import random; print(round(random.Random($i).uniform(0, 1.5), 2))")"
     kill "-$signal" "$PID"
     wait "$PID" 2>/dev/null || [ "$signal" = KILL ] || fail "$name: run $i exited with $?"
@@ -197,3 +198,12 @@ grep -q 'msg="state restored"' "$WORK"/restarts.*.log || fail "restarts: no run 
 again=$(($(wc -l <"$WORK/restarts.got") - want))
 echo "$(date +%T) 12 restarts (6 SIGTERM, 6 kill -9): ok ($want notifications;" \
   "$again delivered again under the same key)"
+
+# Graceful stops only: every path (records, held events, resolves, flatlines, pending deadlines,
+# repeats of keep-firing episodes) sends each notification exactly once.
+run_scenario graceful restarts true term
+if ! diff "$WORK/want" "$WORK/graceful.got" >"$WORK/graceful.dups"; then
+  cat "$WORK/graceful.dups"
+  fail "graceful: a notification sent twice across SIGTERM restarts (> service)"
+fi
+echo "$(date +%T) 12 restarts, all SIGTERM: ok ($want notifications, each once)"
