@@ -175,6 +175,11 @@ std::string EpisodeKey(std::string_view rule_id,
   return Sha256Hex(material).substr(0, 32);
 }
 
+std::string AlertOrderKey(const Notification& n, const Rule& rule) {
+  if (!HasEpisodes(rule.condition)) return std::string();
+  return EpisodeKey(n.rule_id.empty() ? rule.id : n.rule_id, n.group);
+}
+
 RenderContext::RenderContext(const Notification& n, const Rule& rule) : n_(n), rule_(rule) {
   if (!n.event_json.empty()) {
     event_ = json::parse(n.event_json, nullptr, /*allow_exceptions=*/false);

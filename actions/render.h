@@ -42,6 +42,10 @@ void ScrubJson(nlohmann::json& value);
 std::string IdempotencyKey(const Notification& n);
 std::string EpisodeKey(std::string_view rule_id,
                        const std::vector<std::optional<std::string>>& group);
+// The order key of a notification whose action may otherwise deliver items in parallel (webhook,
+// Slack): one chain per alert, so its resolve never overtakes its firing; empty for rules
+// without episodes, whose per-event notifications need no order.
+std::string AlertOrderKey(const Notification& n, const Rule& rule);
 
 class RenderContext {
  public:

@@ -99,7 +99,8 @@ class SlackAction final : public Action {
                              kSectionMax)},
                 {"blocks", blocks}};
     AddRouting(msg);
-    return Prepared{name_, IdempotencyKey(n), "", AlertStateName(n.state), DumpJson(msg)};
+    return Prepared{name_, IdempotencyKey(n), AlertOrderKey(n, rule), AlertStateName(n.state),
+                    DumpJson(msg)};
   }
 
   Result<std::vector<HttpRequest>> Requests(const Prepared& p, int64_t /*now_ms*/,

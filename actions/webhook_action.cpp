@@ -60,7 +60,8 @@ class WebhookAction final : public Action {
     }
     json doc = {{"body", body},
                 {"resource", rule.condition.window_ms > 0 ? "metric_alert" : "event_alert"}};
-    return Prepared{name_, IdempotencyKey(n), "", AlertStateName(n.state), DumpJson(doc)};
+    return Prepared{name_, IdempotencyKey(n), AlertOrderKey(n, rule), AlertStateName(n.state),
+                    DumpJson(doc)};
   }
 
   Result<std::vector<HttpRequest>> Requests(const Prepared& p, int64_t now_ms,

@@ -65,7 +65,7 @@ struct Harness {
   std::unique_ptr<Dispatcher> dispatcher;
 
   Harness(const ActionDef& def, const SecretResolver& resolver, const std::string& db,
-          DispatcherOptions options = {}) {
+          DispatcherOptions options = {}, int workers = 1) {
     auto box = Outbox::Open(TempPath(db));
     REQUIRE_MESSAGE(box.ok(), box.status().message());
     outbox = std::move(box).value();
@@ -77,7 +77,7 @@ struct Harness {
     auto a = CreateAction(def, resolver, {});
     REQUIRE_MESSAGE(a.ok(), a.status().message());
     action = std::move(a).value();
-    options.workers = 1;
+    options.workers = workers;
     options.seed = 42;
     options.log = logs.Fn();
     auto d = Dispatcher::Start(*outbox, {action.get()}, *client, clock, options);
@@ -446,6 +446,68 @@ TEST_CASE("pagerduty over its rate limit: never merged across dedup keys, resolv
   CHECK(a_actions == std::vector<std::string>{"trigger", "trigger", "resolve"});
   CHECK(b_actions == std::vector<std::string>{"trigger", "resolve"});
   CHECK(h.dispatcher->Stats().coalesced == 0);
+}
+
+// Two workers could send an alert's firing and its resolve at once, and a receiver that answers
+// the firing slowly would see the resolve first. Each alert is one chain; other alerts still go
+// in parallel.
+TEST_CASE("webhook and slack: an alert's resolve never overtakes its firing") {
+  for (const std::string kind : {"webhook", "slack"}) {
+    CAPTURE(kind);
+    std::mutex mu;
+    std::vector<std::string> events;  // "start <body>" / "end <body>", as the receiver saw them
+    Receiver receiver([&](const ReceivedRequest& r, httplib::Response& res) {
+      const bool resolved = r.body.find("resolved") != std::string::npos ||
+                            r.body.find("RESOLVED") != std::string::npos;
+      const std::string what = resolved ? "resolved" : "firing";
+      const std::string group = r.body.find("group-b") != std::string::npos ? "b" : "a";
+      {
+        std::lock_guard lock(mu);
+        events.push_back("start " + group + " " + what);
+      }
+      if (group == "a" && what == "firing") {
+        std::this_thread::sleep_for(std::chrono::milliseconds(400));
+      }
+      {
+        std::lock_guard lock(mu);
+        events.push_back("end " + group + " " + what);
+      }
+      Respond(res, 200, "ok");
+    });
+    const ActionDef def =
+        kind == "webhook"
+            ? WebhookTo(receiver)
+            : MakeDef("hook", "slack", {{"webhook", Env("SLACK")}, {"rate_limit", Duration(0)}});
+    Harness h(def, MapResolver({{"SLACK", receiver.Url("/services/T0/B0/Secret")}}),
+              kind + "-order.db", {}, /*workers=*/3);
+    Rule rule = SampleRule();
+    rule.actions = {h.action->name()};
+    std::vector<Notification> batch;
+    for (const auto& [group, state] :
+         std::vector<std::pair<std::string, AlertState>>{{"group-a", AlertState::kFiring},
+                                                         {"group-a", AlertState::kResolved},
+                                                         {"group-b", AlertState::kFiring}}) {
+      Notification n = SampleNotification(state);
+      n.group = {group};
+      batch.push_back(n);
+    }
+    RuleSet rules;
+    rules.rules = {rule};
+    for (Notification& n : batch) n.rule_index = 0;
+    REQUIRE(h.dispatcher->Submit(std::span<const Notification>(batch), rules).ok());
+    REQUIRE(h.WaitIdle());
+    std::lock_guard lock(mu);
+    std::string seen;
+    for (const std::string& e : events) seen += e + "; ";
+    CAPTURE(seen);
+    REQUIRE(events.size() == 6);
+    const auto at = [&](const std::string& e) {
+      return std::find(events.begin(), events.end(), e) - events.begin();
+    };
+    CHECK(at("end a firing") < at("start a resolved"));
+    // The other alert did not wait behind the slow one.
+    CHECK(at("end b firing") < at("end a firing"));
+  }
 }
 
 TEST_CASE("pagerduty collapses consecutive triggers of one incident under the limit") {
