@@ -7,6 +7,9 @@
 #               (bench/bench_rules.py) on a 1-partition topic: state store on vs off
 #               (`state.enabled`), with the default checkpoint interval of 10 s
 #   partitions  the same log on an 8-partition topic (unkeyed) vs a 1-partition one, state on
+#   keyed       the same log on an 8-partition topic keyed by the `service` tag (as producers key
+#               by project or service, and as the stream-runtime issue set it up) vs a
+#               1-partition one, state on
 #   alignment   the 8-partition topic with event-time alignment in effect (the default
 #               engine.max_partition_skew) vs practically off (max_partition_skew 30d)
 #   memory      EVENTS small events spread evenly over one hour of event time and a rule with a
@@ -17,11 +20,11 @@
 # /metrics (bench/klaxon_rate.py) over the whole topic and up to 90 % of it (the end of a backlog
 # on several partitions is read one partition after the other, each once the others went idle),
 # the peak RSS from /proc (VmHWM) once every event was read.
-# usage: bench/service_kafka_ab_bench.sh BUILD_DIR checkpoint|partitions|alignment|memory [EVENTS]
+# usage: bench/service_kafka_ab_bench.sh BUILD_DIR checkpoint|partitions|keyed|alignment|memory [EVENTS]
 #        [ROUNDS]
 set -euo pipefail
 build=${1:?BUILD_DIR}
-mode=${2:?checkpoint, partitions, alignment or memory}
+mode=${2:?checkpoint, partitions, keyed, alignment or memory}
 events=${3:-1000000}
 rounds=${4:-3}
 interval=${KLAXON_BENCH_CHECKPOINT_INTERVAL:-10s}  # state.checkpoint_interval of the runs
@@ -34,9 +37,20 @@ produce() {  # produce TOPIC FILE
     -X queue.buffering.max.messages=1000000 -l "$2"
 }
 
+# produce_keyed TOPIC FILE: each event keyed by its `service` tag (kcat reads "key<TAB>value").
+produce_keyed() {
+  python3 -c 'import json, sys
+for line in sys.stdin:
+    tags = json.loads(line).get("tags") or {}
+    tags = dict(tags) if isinstance(tags, list) else tags
+    sys.stdout.write(str(tags.get("service", "")) + "\t" + line)' <"$2" |
+    kcat -P -b "$brokers" -t "$1" -K $'\t' -X linger.ms=50 -X batch.num.messages=10000 \
+      -X queue.buffering.max.messages=1000000 -l /dev/stdin
+}
+
 fetch_buffer=""
 case "$mode" in
-  checkpoint | partitions | alignment)
+  checkpoint | partitions | keyed | alignment)
     "$root/bench/bench_rules.py" >"$work/bench.rules"
     "$root/bench/repeat_outage.py" "$events" >"$work/events.jsonl"
     ;;
@@ -67,6 +81,10 @@ produce p1 "$work/events.jsonl"
 if [ "$mode" = partitions ] || [ "$mode" = alignment ]; then
   java -cp "$cache/libs/*" "$root/bench/create_topic.java" "$brokers" p8 8
   produce p8 "$work/events.jsonl"
+fi
+if [ "$mode" = keyed ]; then
+  java -cp "$cache/libs/*" "$root/bench/create_topic.java" "$brokers" p8k 8
+  produce_keyed p8k "$work/events.jsonl"
 fi
 rm -f "$work/events.jsonl"
 
@@ -105,6 +123,7 @@ YAML
 case "$mode" in
   checkpoint) a=(on p1 true) b=(off p1 false) ;;
   partitions) a=(p8 p8 true) b=(p1 p1 true) ;;
+  keyed) a=(p8k p8k true) b=(p1 p1 true) ;;
   alignment) a=(p8 p8 true) b=(p8-30d p8 true "max_partition_skew: 30d") ;;
   memory) a=(on p1 true) b=(off p1 false) ;;
 esac

@@ -10,7 +10,7 @@ int64_t SatAdd(int64_t a, int64_t b) {
 }
 
 bool Holds(const PartitionTime::Partition& p) {
-  return (p.assigned || p.revoked_since != PartitionTime::kNone) && !p.idle;
+  return (p.assigned || p.held_since != PartitionTime::kNone) && !p.idle;
 }
 
 }  // namespace
@@ -38,7 +38,7 @@ void PartitionTime::Assign(Key key) {
   } else if (!p->assigned) {
     // Its time stays; it is not caught up, idle or paused until it says so again.
     p->assigned = true;
-    p->revoked_since = kNone;
+    p->held_since = kNone;
     p->idle = false;
     p->paused = false;
     p->caught_up_since = kNone;
@@ -53,7 +53,7 @@ void PartitionTime::Revoke(Key key, int64_t now_ms) {
   p->paused = false;
   p->caught_up_since = kNone;
   // An idle one held nothing back; a busy one goes on holding until it expires.
-  p->revoked_since = p->idle || idle_after_ms_ <= 0 ? kNone : now_ms;
+  p->held_since = p->idle || idle_after_ms_ <= 0 ? kNone : now_ms;
   p->hold_ms = idle_after_ms_;
   p->idle = false;
   Recompute();
@@ -65,7 +65,7 @@ void PartitionTime::Restore(Key key, int64_t time, int64_t now_ms) {
   p.time = time;
   p.assigned = false;
   if (unassigned_hold_ms_ > 0) {
-    p.revoked_since = now_ms;
+    p.held_since = now_ms;
     p.hold_ms = unassigned_hold_ms_;
   }
   partitions_.push_back(p);
@@ -125,8 +125,8 @@ void PartitionTime::ExpireIdle(int64_t now_ms, std::vector<Partition>& expired) 
   if (waiting_ == 0) return;
   bool changed = false;
   for (Partition& p : partitions_) {
-    if (p.revoked_since != kNone && now_ms - p.revoked_since >= p.hold_ms) {
-      p.revoked_since = kNone;  // given to another consumer for good
+    if (p.held_since != kNone && now_ms - p.held_since >= p.hold_ms) {
+      p.held_since = kNone;  // given to another consumer for good
       changed = true;
       expired.push_back(p);
     }
@@ -149,7 +149,7 @@ void PartitionTime::Recompute() {
   active_ = paused_ = waiting_ = 0;
   for (const Partition& p : partitions_) {
     if (p.paused) ++paused_;
-    if ((p.assigned && p.caught_up_since != kNone) || p.revoked_since != kNone) ++waiting_;
+    if ((p.assigned && p.caught_up_since != kNone) || p.held_since != kNone) ++waiting_;
     if (p.assigned && p.time != kNone) newest = std::max(newest, p.time);
     if (!Holds(p)) continue;
     ++active_;

@@ -55,9 +55,9 @@ class PartitionTime {
     int64_t caught_up_since = kNone;  // wall-clock ms of its end, while not idle yet
     int64_t end_offset = -1;          // the caller's position of its last end
     bool assigned = true;             // false: revoked; its time is kept for a reassignment
-    int64_t revoked_since = kNone;    // wall-clock ms of its revocation, while it still counts
-    int64_t written_ms = kNone;       // Kafka timestamp of its last record, when it has one
-    int64_t hold_ms = 0;              // how long after revoked_since it still counts
+    int64_t held_since = kNone;  // wall-clock ms since it is revoked or unassigned, while it counts
+    int64_t written_ms = kNone;  // Kafka timestamp of its last record, when it has one
+    int64_t hold_ms = 0;         // how long after held_since it still counts
   };
 
   PartitionTime(int64_t max_ahead_ms, int64_t idle_after_ms)
