@@ -61,7 +61,7 @@ rule every-fatal {
   then sink
 }
 RULES
-sed -i "s|rules: \[.*\]|rules: [$work/latency.rules]|; s|topics: \[bench\]|topics: [live]|; s|klaxon-bench|klaxon-live|" "$work/klaxon.yaml"
+sed -i "s|rules: \[.*\]|rules: [$work/latency.rules]|; s|topics: \[bench\]|topics: [live]|; s|klaxon-bench|klaxon-live|; s|outbox.db|outbox-live.db|" "$work/klaxon.yaml"
 echo '{"warm":"up"}' | kcat -P -b "$brokers" -t live  # the topic exists before Klaxon subscribes
 "$klaxon" run --config "$work/klaxon.yaml" --engine.allowed_lateness=0s --log.level=info \
   2>"$work/run2.log" &

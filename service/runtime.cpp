@@ -236,6 +236,14 @@ Status Runtime::Start() {
       kafka_->StartAt(o.topic, o.partition, o.next_offset);
       admitted_.push_back({TopicIndex(o.topic), o.partition, o.next_offset});
       if (o.event_time_ms == INT64_MIN) continue;
+      // A topic taken out of `kafka.topics` is read by no one here: its partition's time would
+      // hold event time back (and alignment pause every other partition) for the unassigned
+      // hold. Its offset stays in the checkpoint, so adding the topic back resumes it.
+      if (!Subscribed(o.topic)) {
+        log_.Info("the checkpoint's partition of a topic no longer subscribed holds no time back",
+                  {{"topic", o.topic}, {"partition", std::to_string(o.partition)}});
+        continue;
+      }
       partition_time_->Restore({TopicIndex(o.topic), o.partition}, o.event_time_ms, NowMs());
       // The wall clock moves event time on from here while nothing arrives, as before the stop.
       if (o.event_time_ms > newest_event_ms_) {
@@ -765,6 +773,14 @@ void Runtime::HoldUnassignedPartitions(const connectors::KafkaClientOptions& cli
       partition_time_->Restore({TopicIndex(topic), p}, PartitionTime::kNone, NowMs());
     }
   }
+}
+
+bool Runtime::Subscribed(const std::string& topic) const {
+  for (const std::string& t : options_.kafka.topics) {
+    // A pattern (librdkafka's `^` regex) may match it: keep holding, as before.
+    if (t == topic || (!t.empty() && t[0] == '^')) return true;
+  }
+  return false;
 }
 
 int64_t Runtime::AheadBound(int64_t now_ms) const {

@@ -93,6 +93,8 @@ class Runtime {
   void AdvanceToPartitionTime();
   void Align();
   void HoldUnassignedPartitions(const connectors::KafkaClientOptions& client_options);
+  // Whether `topic` is one of kafka.topics (or may match one of its patterns).
+  bool Subscribed(const std::string& topic) const;
   // The newest event time the run loop lets partitions and quiet time take at `now_ms`.
   int64_t AheadBound(int64_t now_ms) const;
   void ExpireIdlePartitions();
