@@ -16,19 +16,8 @@ rule errors {
   then stdout
 }
 RULES
-cat >"$WORK/klaxon.yaml" <<YAML
-rules: [rules.rules]
-source: file
-file: {path: events.jsonl, follow: true}
-outbox: {path: outbox.db}
-admin: {listen: "127.0.0.1:0"}
-YAML
-"$KLAXON_BIN" run --config "$WORK/klaxon.yaml" >"$WORK/run.out" 2>"$WORK/run.log" &
-PIDS+=($!)
-port=$(admin_port "$WORK/run.log")
-[ -n "$port" ] || { cat "$WORK/run.log"; fail "klaxon run did not start"; }
-admin="http://127.0.0.1:$port"
-wait_http "$admin/-/ready" 20 || { cat "$WORK/run.log"; fail "never ready"; }
+start_file_run rules.rules events.jsonl
+admin=$ADMIN
 
 # check NAME STATUS CURL_ARGS...: the response has STATUS, is HTML, and has the headers.
 check() {
