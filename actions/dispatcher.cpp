@@ -536,6 +536,8 @@ void Dispatcher::WorkerLoop() {
 }
 
 void Dispatcher::ReleaseSilenced(int64_t now) {
+  // Expired silences are listed for SilenceStore::kRetentionMs, then dropped.
+  if (Status s = options_.silencer->PruneExpired(now); !s.ok()) Log(LogLevel::kError, s.message());
   std::vector<HeldEpisode> released = options_.silencer->Released(now);
   if (released.empty()) return;
   std::vector<Prepared> items;

@@ -149,6 +149,17 @@ Status Silencer::Forget(const std::vector<std::string>& keys) {
   return Status::Ok();
 }
 
+Status Silencer::PruneExpired(int64_t now_ms) {
+  std::lock_guard lock(mu_);
+  // The store's criterion (SilenceStore::PruneExpired), so memory and file agree.
+  const int64_t before = now_ms - SilenceStore::kRetentionMs;
+  const auto gone = [before](const Silence& s) { return s.ends_at_ms < before; };
+  if (std::none_of(silences_.begin(), silences_.end(), gone)) return Status::Ok();
+  if (Status s = store_->PruneExpired(now_ms); !s.ok()) return s;
+  std::erase_if(silences_, gone);
+  return Status::Ok();
+}
+
 int64_t Silencer::NextChangeMs(int64_t now_ms) const {
   std::lock_guard lock(mu_);
   int64_t next = INT64_MAX;

@@ -71,6 +71,9 @@ class Silencer {
   // offered again.
   std::vector<HeldEpisode> Released(int64_t now_ms) const;
   Status Forget(const std::vector<std::string>& keys);
+  // Drops silences that expired more than SilenceStore::kRetentionMs ago, from the list and
+  // the store: a long-running process lists them no longer than a restart would.
+  Status PruneExpired(int64_t now_ms);
 
   SilencerStats Stats(int64_t now_ms) const;
   // The first start or end of a silence after now_ms (INT64_MAX: none): held episodes can only

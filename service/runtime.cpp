@@ -1010,7 +1010,15 @@ int Runtime::Run() {
     connectors::NextStatus last = connectors::NextStatus::kRecord;
     bool waited = false;  // `last` is kIdle after a full tick of waiting
     bool failed = false;
-    while (decode_pool_->HasFree() && last == connectors::NextStatus::kRecord && !failed) {
+    // Back-pressure: while notifications the outbox refused wait, no record is read (event
+    // time stands still), so memory stays bounded however long the outbox refuses. Records
+    // already read are evaluated; the pass waits for the next retry or at most a tick.
+    const bool held = !unstored_.empty();
+    if (held) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(
+          clock_.MaxBlockMs(std::clamp<int64_t>(unstored_retry_at_ms_ - now_ms, 1, tick.count()))));
+    }
+    while (!held && decode_pool_->HasFree() && last == connectors::NextStatus::kRecord && !failed) {
       DecodePool::Batch* batch = decode_pool_->Open();
       while (!batch->full()) {
         const bool wait = batch->size == 0 && decode_pool_->InFlight() == 0;

@@ -239,7 +239,7 @@ class Runtime {
   // Notifications the outbox refused (disk full, file moved), in order, retried with backoff on
   // the run loop's clock. While any waits, later ones queue behind them, no offset is marked
   // and no checkpoint is taken: a checkpoint must not skip past a notification not stored.
-  // Notifications are few next to events, so this stays small.
+  // Meanwhile Run() reads no record (back-pressure), so this stays small.
   std::vector<Notification> unstored_;
   int64_t unstored_retry_at_ms_ = 0;
   int64_t unstored_backoff_ms_ = 0;

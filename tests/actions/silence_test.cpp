@@ -179,6 +179,51 @@ TEST_CASE("silences and held episodes survive a restart; expiring ends them") {
   CHECK((*again)->Stats(kNow + 4).expired == 1);
 }
 
+TEST_CASE("expired silences stay listed for 5 days, then are dropped, also across restarts") {
+  TempDirCleanup cleanup;
+  const std::string db = TempDb("retention.db");
+  constexpr int64_t kRetention = 5 * 24 * kHour;
+  const auto ids = [](const Silencer& s) {
+    std::vector<std::string> out;
+    for (const Silence& x : s.List()) out.push_back(x.id);
+    return out;
+  };
+  std::string ran_out, expired;
+  {
+    auto silencer = Silencer::Open(db, kNow);
+    REQUIRE(silencer.ok());
+    // One runs to its end (kNow + 2h), one is expired by hand at kNow + 1h.
+    Result<Silence> a = (*silencer)->Add(MakeSilence({"service=a"}, 0, kNow + 2 * kHour), kNow);
+    Result<Silence> b = (*silencer)->Add(MakeSilence({"service=b"}, 0, kNow + 3 * kHour), kNow);
+    REQUIRE(a.ok());
+    REQUIRE(b.ok());
+    ran_out = a->id;
+    expired = b->id;
+    REQUIRE((*silencer)->Expire(expired, kNow + kHour).ok());
+    // Listed, as expired, for the whole retention after each one's end.
+    REQUIRE((*silencer)->PruneExpired(kNow + kHour + kRetention).ok());
+    CHECK(ids(**silencer) == std::vector<std::string>{ran_out, expired});
+    CHECK((*silencer)->Stats(kNow + kHour + kRetention).expired == 2);
+    // Then dropped while running, each at its own time.
+    REQUIRE((*silencer)->PruneExpired(kNow + kHour + kRetention + 1).ok());
+    CHECK(ids(**silencer) == std::vector<std::string>{ran_out});
+    CHECK(!(*silencer)->Get(expired).has_value());
+  }
+  {
+    // A restart within the retention lists what the store kept, and not what it dropped.
+    auto again = Silencer::Open(db, kNow + 2 * kHour + kRetention);
+    REQUIRE(again.ok());
+    CHECK(ids(**again) == std::vector<std::string>{ran_out});
+    REQUIRE((*again)->Get(ran_out).has_value());
+    CHECK(StateAt(*(*again)->Get(ran_out), kNow + 2 * kHour + kRetention) ==
+          SilenceState::kExpired);
+  }
+  // A restart past the retention drops it on opening.
+  auto later = Silencer::Open(db, kNow + 2 * kHour + kRetention + 1);
+  REQUIRE(later.ok());
+  CHECK((*later)->List().empty());
+}
+
 TEST_CASE("a rule without episodes (every event, new value): silenced means dropped") {
   TempDirCleanup cleanup;
   auto silencer = Silencer::Open(TempDb("oneshot.db"), kNow);

@@ -65,6 +65,27 @@ admin_port() {
   sed -n 's/.*msg="admin server listening".* port=\([0-9]*\).*/\1/p' "$log"
 }
 
+# start_file_run RULES EVENTS: `klaxon run` in $WORK on RULES, following the file EVENTS (both
+# relative to $WORK), with an outbox and the admin server on loopback; its log in
+# $WORK/run.log and stdout in $WORK/run.out. Sets ADMIN (http://127.0.0.1:PORT) once it is
+# ready.
+start_file_run() {
+  cat >"$WORK/klaxon.yaml" <<YAML
+rules: [$1]
+source: file
+file: {path: $2, follow: true}
+outbox: {path: outbox.db}
+admin: {listen: "127.0.0.1:0"}
+YAML
+  "$KLAXON_BIN" run --config "$WORK/klaxon.yaml" >"$WORK/run.out" 2>"$WORK/run.log" &
+  PIDS+=($!)
+  local port
+  port=$(admin_port "$WORK/run.log")
+  [ -n "$port" ] || { cat "$WORK/run.log"; fail "klaxon run did not start"; }
+  ADMIN="http://127.0.0.1:$port"
+  wait_http "$ADMIN/-/ready" 20 || { cat "$WORK/run.log"; fail "never ready"; }
+}
+
 # The (at, rule, state, group) of each notification: from replay JSON, or a receiver's file.
 replay_keys() { python3 -c '
 import json, sys

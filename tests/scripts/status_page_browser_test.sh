@@ -37,18 +37,8 @@ rule hostile-burst {
 RULES
 cat "$SRC/examples/config/local.rules" >>"$WORK/rules.rules"
 sed -i '0,/^action stdout = log(path: "-")$/!{/^action stdout = log(path: "-")$/d}' "$WORK/rules.rules"
-cat >"$WORK/klaxon.yaml" <<YAML
-rules: [rules.rules]
-source: file
-file: {path: events.jsonl, follow: true}
-outbox: {path: outbox.db}
-admin: {listen: "127.0.0.1:0"}
-YAML
-"$KLAXON_BIN" run --config "$WORK/klaxon.yaml" >"$WORK/run.out" 2>"$WORK/run.log" &
-PIDS+=($!)
-for _ in $(seq 100); do grep -q 'admin server listening' "$WORK/run.log" && break; sleep 0.1; done
-admin="http://127.0.0.1:$(sed -n 's/.*msg="admin server listening".* port=\([0-9]*\).*/\1/p' "$WORK/run.log")"
-wait_http "$admin/-/ready" 20 || { cat "$WORK/run.log"; fail "never ready"; }
+start_file_run rules.rules events.jsonl
+admin=$ADMIN
 # The burst is the log's last events: once its group fires, everything before it was evaluated
 # (hostile-burst also fires for orders-api mid-outage, so the group is what tells; a sanitizer
 # build takes many seconds to get there).
