@@ -371,7 +371,9 @@ TEST_CASE("notifications the outbox refused are retried until stored, in order, 
   // records that waited resolve the alert and fire it again.
   fs::rename(moved, p.outbox_path());
   p.clock().Advance(10000);  // past the backoff
-  REQUIRE(WaitFor([&] { return p.source().Unread() == 0; }));
+  // Read and evaluated (idle since), before the clock moves: quiet time starts from the clock
+  // at which they were evaluated.
+  REQUIRE(WaitFor([&] { return p.source().Unread() == 0 && p.source().IdleSinceDrained() >= 3; }));
   p.AdvanceClock(kLatenessMs + 1);
   REQUIRE(WaitFor([&] { return p.transport().Count() >= 3; }));
   const std::vector<actions::HttpRequest> requests = p.transport().Requests();
