@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # kill -9 of klaxon run mid-stream, then a restart: no notification is lost, and none is
 # delivered twice under different idempotency keys (duplicates, if any, carry the same
-# webhook-id). The restart re-reads the restore horizon to rebuild exact window state and
-# suppresses the notifications the killed run had already handed over.
+# webhook-id). The restart restores the last checkpoint of the state store, re-reads the records
+# after it to rebuild exact window state, and stores none of the notifications the killed run
+# had already handed over a second time.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
