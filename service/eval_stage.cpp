@@ -95,6 +95,7 @@ Status EvalStage::Pass(int64_t now_ms, std::chrono::milliseconds wait,
     }
   }
   connectors::Record message;
+  bool got_message = false;
   for (size_t n = 0; n < kMaxMessagesPerPass; ++n) {
     Result<connectors::NextStatus> next =
         repartition_->Next(n == 0 ? wait : std::chrono::milliseconds(0), &message);
@@ -117,6 +118,7 @@ Status EvalStage::Pass(int64_t now_ms, std::chrono::milliseconds wait,
       continue;
     }
     if (*next != connectors::NextStatus::kRecord) break;
+    got_message = true;
     Task* task = FindTask(message.partition);
     if (task == nullptr) continue;  // revoked meanwhile: counts for nothing
     unstored_.push_back(message);
@@ -151,6 +153,12 @@ Status EvalStage::Pass(int64_t now_ms, std::chrono::milliseconds wait,
   }
   // Caught up and quiet everywhere: event time follows the wall clock from the newest time,
   // so flatlines and resolves go out on time while nothing arrives (as in the single stage).
+  // Not while the consumer reports Kafka trouble: an outage must not look like quiet.
+  const int64_t errors = repartition_->counters().transient_errors;
+  if (got_message) errors_at_last_message_ = errors;
+  if (tasks_.empty() || errors != errors_at_last_message_) {
+    return Status::Ok();
+  }
   for (auto& [partition, task] : tasks_) {
     if (!task.time.AllIdle() || task.newest == ShuffleTime::kNone) continue;
     Advance(task, task.newest + std::max<int64_t>(0, now_ms - task.newest_wall_ms), out);

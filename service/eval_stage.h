@@ -95,6 +95,7 @@ class EvalStage {
   ShuffleRecord record_;                      // reused
   ShuffleMark mark_;                          // reused
   int64_t max_event_time_ms_ = INT64_MAX;
+  int64_t errors_at_last_message_ = 0;  // the consumer's transient errors then
   Counters counters_;
 };
 

@@ -13,10 +13,12 @@
 // record again; when every partition is idle the newest time of all is the watermark.
 //
 // A stage-1 failover re-sends what was read after the last input commit. Per input partition a
-// task keeps the highest input offset it accepted; a record at or below it is a re-send and is
-// refused. That is exact because one owner reads a partition in offset order and its producer
-// keeps that order per repartition partition (see docs/scale_out.md for what a still-running
-// former owner can do without transactions).
+// task keeps the highest input offset it accepted and the rule of the last record accepted at
+// it (an event of several rules is several records with one offset, sent in rule order); a
+// record at or below that (offset, rule) is a re-send and is refused. That is exact because one
+// owner reads a partition in offset order and its producer keeps that order per repartition
+// partition (see docs/scale_out.md for what a still-running former owner can do without
+// transactions).
 //
 // Reported times never move back: a new owner re-reading from an older commit reports older
 // times, which change nothing. The state (per partition: time, highest offset, idle) is saved
