@@ -598,7 +598,7 @@ ParsedConfig ParseConfigProblems(const std::string& text,
         } else if (!c.kafka.dead_letter_topic.empty()) {
           so.ItemError("enabled",
                        "does not send rejected events to kafka.dead_letter_topic yet: remove it "
-                       "(rejects are counted and logged)");
+                       "(rejected events are counted)");
         }
       }
     }
