@@ -97,7 +97,7 @@ class RouteStage {
   ShuffleRecord record_;                     // reused
   std::string bytes_;                        // reused
   std::vector<PartitionTime::Partition> expired_;
-  int64_t marks_at_ms_ = INT64_MIN;
+  int64_t marks_at_ms_ = 0;  // the wall clock when marks were last sent (0: never)
   Counters counters_;
 };
 

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # scale_out (docs/scale_out.md): klaxon run routes every (rule, group) through the repartition
 # topic to the instance that owns it, so instances sharing one consumer group notify exactly
-# what klaxon replay computes. The outage log is spread round-robin over an 8-partition topic,
-# so every group (`group by environment` above all) has events in every input partition.
+# what klaxon replay computes. The outage log is spread over every partition of an 8-partition
+# topic, so every group (`group by environment` above all) has events in every input partition.
 #   one   one instance with scale_out on, the log there before it starts (a backlog)
 #   two   two instances in one group with stable membership (group.instance.id), both
 #         assigned before the log is produced: each evaluates a share of the repartition
@@ -17,16 +17,28 @@ start_broker
 outage_want
 events=$(zcat "$log" | wc -l)
 
-python3 - "$log" "$WORK" <<'PY'
+# The log in time order, each line keyed by its number: the keys spread it over every partition,
+# and a live producer fills them all at once (partition by partition, the first one's 90
+# minutes would come while the others, caught up, let time pass them).
+python3 - "$log" "$WORK/keyed.tsv" <<'PY'
 import gzip, sys
-lines = gzip.open(sys.argv[1], "rt").read().splitlines(True)
-for p in range(8):
-    open(f"{sys.argv[2]}/part{p}.jsonl", "w").writelines(lines[p::8])
+with open(sys.argv[2], "w") as out:
+    for i, line in enumerate(gzip.open(sys.argv[1], "rt")):
+        out.write(f"{i}\t{line}")
 PY
-produce() {  # produce TOPIC: the log, round-robin over its 8 partitions
+produce() {  # produce TOPIC: the log, spread over its 8 partitions
+  kcat -P -b "$BROKERS" -t "$1" -K $'\t' -l "$WORK/keyed.tsv" || fail "cannot produce"
+}
+# produce_live TOPIC: the log's first 8 events (3 s of event time) one to each partition, then
+# at once the rest. A partition that never delivered anything is idle as soon as it is read to
+# its end and holds no time back (as in the single stage), so a log that starts while every
+# partition is empty would let the first partition fetched run ahead of the others' events.
+produce_live() {
   for p in 0 1 2 3 4 5 6 7; do
-    kcat -P -b "$BROKERS" -t "$1" -p "$p" -l "$WORK/part$p.jsonl" || fail "cannot produce"
+    sed -n "$((p + 1))p" "$WORK/keyed.tsv" | cut -f2- | kcat -P -b "$BROKERS" -t "$1" -p "$p" ||
+      fail "cannot produce"
   done
+  tail -n +9 "$WORK/keyed.tsv" | kcat -P -b "$BROKERS" -t "$1" -K $'\t' || fail "cannot produce"
 }
 # An empty 8-partition topic (scale_out reads the input topics' partition counts at start).
 create_topic() {
@@ -112,7 +124,7 @@ for _ in $(seq 300); do
 done
 grep -q 'repartition partition assigned' "$WORK/b.log" || fail "b: no repartition partition"
 sleep 3 # the rebalance that made room for b is complete on a's side too
-produce two
+produce_live two
 events=$((events + 1)) # the empty event that created the topic
 check a b
 echo "$(date +%T) two instances in one group with scale_out: ok"
