@@ -13,6 +13,7 @@
 #pragma once
 
 #include <chrono>
+#include <climits>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -34,10 +35,10 @@ struct RouteStageOptions {
   connectors::KafkaSourceOptions input;  // the input topics, group <application_id>
   connectors::KafkaClientOptions producer;
   std::string repartition_topic;
-  int32_t partitions = 1;   // of the repartition topic
-  int64_t skew_ms = 10000;  // PartitionTime's alignment bound (unused: nothing is paused here)
-  int64_t idle_after_ms = 1000;
-  int64_t future_limit_ms = kDefaultFutureLimitMs;
+  int32_t partitions = 1;        // of the repartition topic
+  int64_t idle_after_ms = 1000;  // engine.partition_idle_timeout, as the single stage has it
+  // A partition's time goes at most this far past the wall clock (an event stamped ahead of it
+  // is still routed; its owner's engine judges engine.future_limit).
   int64_t allowed_lateness_ms = 5000;
   // How often every input partition's time is sent to every repartition partition.
   int64_t mark_interval_ms = 200;
@@ -70,7 +71,7 @@ class RouteStage {
   RouteStage(RouteStageOptions options, LogSink& log)
       : options_(std::move(options)),
         log_(log),
-        partition_time_(options_.skew_ms, options_.idle_after_ms) {}
+        partition_time_(/*max_ahead_ms=*/INT64_MAX, options_.idle_after_ms) {}
   uint32_t TopicIndex(const std::string& topic);
   void HandlePartitionEvent(const connectors::Record& record, int64_t now_ms);
   Status HandleRecord(const connectors::Record& record);
@@ -84,7 +85,7 @@ class RouteStage {
   std::unique_ptr<ShuffleRouter> router_;
   std::unique_ptr<connectors::KafkaSource> input_;
   std::unique_ptr<connectors::KafkaProducer> producer_;
-  PartitionTime partition_time_;
+  PartitionTime partition_time_;  // its times and idleness, reported in marks; nothing paused
   std::vector<std::string> topic_names_;
   struct Read {  // the last offset read of an input partition
     uint32_t topic;

@@ -42,7 +42,6 @@ Result<std::unique_ptr<ScaleOut>> ScaleOut::Open(const RuntimeOptions& options,
   route.repartition_topic = repartition;
   route.partitions = so.partitions;
   route.allowed_lateness_ms = options.engine.allowed_lateness_ms;
-  route.future_limit_ms = options.future_limit_ms;
   route.idle_after_ms = options.partition_idle_timeout_ms > 0
                             ? options.partition_idle_timeout_ms
                             : std::max<int64_t>(options.engine.allowed_lateness_ms, 1000);
