@@ -4,6 +4,7 @@
 #include <cctype>
 #include <charconv>
 #include <set>
+#include <string_view>
 #include <tuple>
 #include <type_traits>
 
@@ -566,6 +567,40 @@ ParsedConfig ParseConfigProblems(const std::string& text,
       st.Bool("enabled", c.state_enabled);
       st.String("path", c.state_path);
       st.Duration("checkpoint_interval", c.checkpoint_interval_ms, 1);
+    }
+    {
+      Section so = top.Child("scale_out");
+      so.Bool("enabled", c.scale_out.enabled);
+      so.String("application_id", c.scale_out.application_id);
+      so.Integer("partitions", c.scale_out.partitions, 1, 10000);
+      // The internal topics are named after the id: Kafka allows 249 characters of
+      // [A-Za-z0-9._-] in a topic name, and the longest suffix is "-repartition".
+      const std::string& id = c.scale_out.application_id;
+      if (so.Has("application_id") &&
+          (id.empty() || id.size() > 249 - std::string_view("-repartition").size() ||
+           id.find_first_not_of(
+               "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") !=
+               std::string::npos)) {
+        so.ItemError("application_id",
+                     "names the internal topics <application_id>-repartition and the consumer "
+                     "groups: use 1 to 237 of the characters A-Z a-z 0-9 . _ -, not '" +
+                         id + "'");
+      }
+      if (c.scale_out.enabled) {
+        if (c.source_kind != "kafka") {
+          so.ItemError("enabled", "needs `source: kafka` (not " + c.source_kind + ")");
+        } else if (!c.kafka.topic_regex.empty()) {
+          so.ItemError("enabled",
+                       "reads the partition counts of kafka.topics: name the topics instead of "
+                       "kafka.topic_regex");
+        } else if (c.kafka.format != "json") {
+          so.ItemError("enabled", "reads JSON events only, not kafka.format " + c.kafka.format);
+        } else if (!c.kafka.dead_letter_topic.empty()) {
+          so.ItemError("enabled",
+                       "does not send rejected events to kafka.dead_letter_topic yet: remove it "
+                       "(rejected events are counted)");
+        }
+      }
     }
     {
       Section h = top.Child("http");

@@ -74,6 +74,13 @@ struct SentryConfig {
   std::string capture;  // a JSON Lines file receiving every accepted event (debugging)
 };
 
+// `scale_out:`: several instances share the evaluation through Kafka (docs/scale_out.md).
+struct ScaleOutConfig {
+  bool enabled = false;
+  std::string application_id;  // "": kafka.group_id; names the internal topics and groups
+  int partitions = 8;          // of the repartition topic: at most this many instances evaluate
+};
+
 struct Config {
   std::string base_dir;  // the config file's folder; relative paths resolve against it
   std::vector<std::string> rules;
@@ -116,6 +123,7 @@ struct Config {
   bool state_enabled = true;
   std::string state_path;  // "": the outbox path + ".state"
   int64_t checkpoint_interval_ms = 10000;
+  ScaleOutConfig scale_out;
 };
 
 // ParseConfig's work keeping everything: the configuration as far as it could be read (defaults

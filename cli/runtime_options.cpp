@@ -117,7 +117,8 @@ Result<service::RuntimeOptions> RuntimeOptionsFrom(const Config& config, const E
     };
   }
   o.outbox_path = ResolvePath(config.base_dir, config.outbox_path);
-  if (config.state_enabled) {
+  // Scale-out keeps its windows in memory only for now (docs/scale_out.md): no checkpoints.
+  if (config.state_enabled && !config.scale_out.enabled) {
     o.state_path =
         ResolvePath(config.base_dir,
                     config.state_path.empty() ? config.outbox_path + ".state" : config.state_path);
@@ -155,6 +156,11 @@ Result<service::RuntimeOptions> RuntimeOptionsFrom(const Config& config, const E
   o.unassigned_partition_hold_ms = UnassignedPartitionHoldMs(config.kafka.properties);
   o.future_limit_ms = config.future_limit_ms;
   o.checkpoint_interval_ms = config.checkpoint_interval_ms;
+  o.scale_out.enabled = config.scale_out.enabled;
+  o.scale_out.application_id = config.scale_out.application_id.empty()
+                                   ? config.kafka.group_id
+                                   : config.scale_out.application_id;
+  o.scale_out.partitions = config.scale_out.partitions;
   return o;
 }
 

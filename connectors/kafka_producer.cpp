@@ -72,7 +72,8 @@ KafkaProducer::~KafkaProducer() {
 
 Status KafkaProducer::Produce(const std::string& topic, std::string_view payload,
                               int64_t timestamp_ms, std::span<const KafkaHeader> headers,
-                              std::string_view key, std::chrono::milliseconds queue_full_timeout) {
+                              std::string_view key, std::chrono::milliseconds queue_full_timeout,
+                              int32_t partition) {
   RdKafka::Headers* kafka_headers = nullptr;
   if (!headers.empty()) {
     kafka_headers = RdKafka::Headers::create();
@@ -84,9 +85,9 @@ Status KafkaProducer::Produce(const std::string& topic, std::string_view payload
   for (int64_t waited = 0;; waited += kPollMs) {
     // RK_MSG_COPY: the payload belongs to the caller (it may be a source's reused buffer).
     RdKafka::ErrorCode err = producer_->produce(
-        topic, RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY,
-        const_cast<char*>(payload.data()), payload.size(), key.empty() ? nullptr : key.data(),
-        key.size(), timestamp_ms, kafka_headers, nullptr);
+        topic, partition < 0 ? RdKafka::Topic::PARTITION_UA : partition,
+        RdKafka::Producer::RK_MSG_COPY, const_cast<char*>(payload.data()), payload.size(),
+        key.empty() ? nullptr : key.data(), key.size(), timestamp_ms, kafka_headers, nullptr);
     if (err == RdKafka::ERR_NO_ERROR) {
       producer_->poll(0);  // serve delivery reports
       return Status::Ok();

@@ -35,12 +35,13 @@ class KafkaProducer {
   static Result<std::unique_ptr<KafkaProducer>> Open(const KafkaClientOptions& options);
   ~KafkaProducer();  // flushes for up to 10 s
 
-  // Queues one message (partition chosen by librdkafka from the key, or sticky when empty).
-  // timestamp_ms 0 means now. Waits while librdkafka's queue is full; Unavailable if it stays
-  // full for `queue_full_timeout`.
+  // Queues one message to `partition`, or with -1 to the partition librdkafka chooses from the
+  // key (sticky when empty). timestamp_ms 0 means now. Waits while librdkafka's queue is full;
+  // Unavailable if it stays full for `queue_full_timeout`.
   Status Produce(const std::string& topic, std::string_view payload, int64_t timestamp_ms = 0,
                  std::span<const KafkaHeader> headers = {}, std::string_view key = {},
-                 std::chrono::milliseconds queue_full_timeout = std::chrono::seconds(30));
+                 std::chrono::milliseconds queue_full_timeout = std::chrono::seconds(30),
+                 int32_t partition = -1);
   // Waits until every queued message is delivered or failed; Unavailable when some failed
   // (since the last Flush) or are still queued at the timeout.
   Status Flush(std::chrono::milliseconds timeout);

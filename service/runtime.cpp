@@ -30,6 +30,7 @@
 #include "service/notification_fields.h"
 #include "service/progress_file.h"
 #include "service/restore_horizon.h"
+#include "service/scale_out.h"
 #include "service/status_page_data.h"
 
 namespace klaxon::service {
@@ -221,7 +222,9 @@ Status Runtime::Start() {
   auto kafka_log = [this](LogLevel level, std::string_view message) {
     log_.Log(level, "kafka", {{"detail", std::string(message)}});
   };
-  if (options_.source_kind == "kafka") {
+  if (options_.source_kind == "kafka" && options_.scale_out.enabled) {
+    if (Status st = StartScaleOut(loaded_->bundle.rules); !st.ok()) return st;
+  } else if (options_.source_kind == "kafka") {
     connectors::KafkaSourceOptions options = options_.kafka;
     options.client.log = kafka_log;
     options.partition_events = true;
@@ -366,6 +369,10 @@ Status Runtime::Start() {
 }
 
 Status Runtime::Reload() {
+  if (scale_out_) {
+    return Status::FailedPrecondition(
+        "reload is not supported with scale_out yet: restart the instance to load new rules");
+  }
   Result<std::unique_ptr<Loaded>> next = Load(loaded_->engine.get());
   if (!next.ok()) {
     last_reload_successful_ = false;
@@ -1005,6 +1012,13 @@ int Runtime::Run() {
                                          ? INT64_MAX
                                          : now_ms + options_.future_limit_ms);
     if (partition_time_) partition_time_->SetMaxTime(AheadBound(now_ms));
+    if (scale_out_) {  // both stages of scale-out in place of the source and the engine
+      if (!ScaleOutPass(now_ms, tick, last_snapshot)) {
+        code = 1;
+        break;
+      }
+      continue;
+    }
     // Read what the source has into free batches for the decoders; wait for input only when
     // nothing is in flight.
     connectors::NextStatus last = connectors::NextStatus::kRecord;
@@ -1129,11 +1143,14 @@ int Runtime::Run() {
   }
   MarkProcessed();
   SaveProgress(true);
-  if (Status st = source_->Commit(); !st.ok()) {
-    log_.Error("offset commit failed", {{"error", st.message()}});
-  }
-  if (Status st = source_->Close(); !st.ok()) {
-    log_.Error("source close failed", {{"error", st.message()}});
+  if (scale_out_) StopScaleOut();
+  if (source_ != nullptr) {
+    if (Status st = source_->Commit(); !st.ok()) {
+      log_.Error("offset commit failed", {{"error", st.message()}});
+    }
+    if (Status st = source_->Close(); !st.ok()) {
+      log_.Error("source close failed", {{"error", st.message()}});
+    }
   }
   PublishSnapshot();
   if (admin_) admin_->Stop();

@@ -47,6 +47,8 @@ struct Record;
 
 namespace klaxon::service {
 
+class ScaleOut;
+
 class Runtime {
  public:
   // Wall-clock time is read only from `clock` (checkpoint stamps and intervals, idle ticks, the
@@ -140,6 +142,13 @@ class Runtime {
   // Copies what the admin server shows into a new RuntimeSnapshot and swaps it in.
   void PublishSnapshot();
   Status StartSentry(const connectors::KafkaClientOptions* kafka);
+  // Scale-out (runtime_scale_out.cpp): both stages replace the source and the engine; the
+  // outbox, delivery and the admin server are the same.
+  Status StartScaleOut(const RuleSet& rules);
+  // One pass of both stages, their notifications stored; false on a fatal error (logged).
+  bool ScaleOutPass(int64_t now_ms, std::chrono::milliseconds wait,
+                    std::chrono::steady_clock::time_point& last_snapshot);
+  void StopScaleOut();
   std::string SilenceForm(const std::string& form,
                           const std::map<std::string, std::string>& fields);
   int64_t NowMs() const;
@@ -153,6 +162,7 @@ class Runtime {
   std::unique_ptr<connectors::Source> source_;
   connectors::KafkaSource* kafka_ = nullptr;  // source_ when it is Kafka
   std::unique_ptr<connectors::KafkaProducer> dead_letters_;
+  std::unique_ptr<ScaleOut> scale_out_;  // scale_out enabled: in place of source_
   std::unique_ptr<Delivery> delivery_;
   std::unique_ptr<actions::Dispatcher> dispatcher_;
   std::unique_ptr<AdminServer> admin_;

@@ -39,6 +39,14 @@ using RuleLoader = std::function<Result<RuleBundle>()>;
 using SentryOptionsFn =
     std::function<Result<ingest::SentryIngestOptions>(const connectors::KafkaClientOptions*)>;
 
+// Scale-out (docs/scale_out.md): stage 1 routes every (rule, group) through the repartition
+// topic to the instance that owns it, stage 2 evaluates the partitions of it assigned here.
+struct ScaleOutOptions {
+  bool enabled = false;
+  std::string application_id;  // names <application_id>-repartition and the consumer groups
+  int partitions = 8;          // of the repartition topic
+};
+
 struct RuntimeOptions {
   RuleLoader load_rules;
   EngineOptions engine;
@@ -76,6 +84,7 @@ struct RuntimeOptions {
   int64_t unassigned_partition_hold_ms = 0;
   int64_t future_limit_ms = kDefaultFutureLimitMs;
   int64_t checkpoint_interval_ms = 10000;
+  ScaleOutOptions scale_out;  // enabled: kafka only, no state store
 };
 
 }  // namespace klaxon::service

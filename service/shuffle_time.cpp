@@ -8,10 +8,10 @@
 namespace klaxon::service {
 namespace {
 
-constexpr uint8_t kStateVersion = 1;
+constexpr uint8_t kStateVersion = 2;  // 2: the rule of the highest record
 constexpr uint8_t kReported = 1;
 constexpr uint8_t kIdle = 2;
-constexpr size_t kPartitionBytes = 8 + 8 + 1;  // highest offset, time, flags
+constexpr size_t kPartitionBytes = 8 + 4 + 8 + 1;  // highest offset and rule, time, flags
 
 }  // namespace
 
@@ -51,12 +51,16 @@ ShuffleTime::Partition* ShuffleTime::Get(std::string_view topic, int32_t partiti
   return &partitions[static_cast<size_t>(partition)];
 }
 
-bool ShuffleTime::Accept(const ShuffleSource& source) {
+bool ShuffleTime::Accept(const ShuffleSource& source, uint32_t rule) {
   bool added = false;
   Partition* p = Get(source.topic, source.partition, added);
-  if (p == nullptr || source.offset <= p->highest_offset) return false;
+  if (p == nullptr || source.offset < p->highest_offset ||
+      (source.offset == p->highest_offset && rule <= p->highest_rule)) {
+    return false;
+  }
   const Partition before = *p;
   p->highest_offset = source.offset;
+  p->highest_rule = rule;
   p->time = std::max(p->time, source.partition_time_ms);
   p->reported = true;
   p->idle = false;
@@ -143,6 +147,7 @@ void ShuffleTime::SaveState(std::string& out) const {
     w.U32(static_cast<uint32_t>(topic.partitions.size()));
     for (const Partition& p : topic.partitions) {
       w.I64(p.highest_offset);
+      w.U32(p.highest_rule);
       w.I64(p.time);
       w.U8(static_cast<uint8_t>((p.reported ? kReported : 0) | (p.idle ? kIdle : 0)));
     }
@@ -165,6 +170,7 @@ Status ShuffleTime::RestoreState(std::string_view bytes) {
     topic.partitions.resize(r.Count(kPartitionBytes));
     for (Partition& p : topic.partitions) {
       p.highest_offset = r.I64();
+      p.highest_rule = r.U32();
       p.time = r.I64();
       const uint8_t flags = r.U8();
       if ((flags & ~(kReported | kIdle)) != 0) r.Fail();

@@ -13,10 +13,12 @@
 // record again; when every partition is idle the newest time of all is the watermark.
 //
 // A stage-1 failover re-sends what was read after the last input commit. Per input partition a
-// task keeps the highest input offset it accepted; a record at or below it is a re-send and is
-// refused. That is exact because one owner reads a partition in offset order and its producer
-// keeps that order per repartition partition (see docs/scale_out.md for what a still-running
-// former owner can do without transactions).
+// task keeps the highest input offset it accepted and the rule of the last record accepted at
+// it (an event of several rules is several records with one offset, sent in rule order); a
+// record at or below that (offset, rule) is a re-send and is refused. That is exact because one
+// owner reads a partition in offset order and its producer keeps that order per repartition
+// partition (see docs/scale_out.md for what a still-running former owner can do without
+// transactions).
 //
 // Reported times never move back: a new owner re-reading from an older commit reports older
 // times, which change nothing. The state (per partition: time, highest offset, idle) is saved
@@ -48,6 +50,7 @@ class ShuffleTime {
   struct Partition {
     int64_t time = kNone;         // the newest event time reported; kNone before any
     int64_t highest_offset = -1;  // the highest input offset accepted; -1 before any
+    uint32_t highest_rule = 0;    // the rule of the last record accepted at highest_offset
     bool reported = false;        // a record or a mark has come for it
     bool idle = false;            // its last report said idle, and no record came since
   };
@@ -57,11 +60,13 @@ class ShuffleTime {
   // partitions past a topic's count. Reports of partitions still listed are kept.
   void SetInputs(const std::vector<InputTopic>& topics);
 
-  // A record: false when its input offset is at or below the highest accepted for its input
-  // partition (a re-send: drop it). Otherwise notes the offset and the partition's time, and
-  // the partition is no longer idle. A partition not listed yet is added (the metadata was
-  // older than the record), and with it the partitions below it.
-  bool Accept(const ShuffleSource& source);
+  // A record of rule index `rule`: false when its input offset is below the highest accepted
+  // for its input partition, or equal to it and its rule at or below the rule accepted there
+  // (a re-send: drop it). An event matching several rules gives one record per rule, sent in
+  // rule order with the same input offset: each is accepted once. Otherwise notes the offset and
+  // the partition's time, and the partition is no longer idle. A partition not listed yet is added
+  // (the metadata was older than the record), and with it the partitions below it.
+  bool Accept(const ShuffleSource& source, uint32_t rule = 0);
   // A watermark mark: the partition's time, and whether it is idle.
   void Mark(const ShuffleMark& mark);
 
@@ -69,6 +74,8 @@ class ShuffleTime {
   // has reported no time yet. When every partition is idle, the newest time of all. It can go
   // back when partitions are added (SetInputs); the engine's own watermark never does.
   int64_t Watermark() const { return watermark_; }
+  // Every partition listed has reported and is idle: the input is caught up and quiet.
+  bool AllIdle() const { return unreported_ == 0 && all_idle_ && !topics_.empty(); }
   // Partitions listed that no report has come for yet.
   size_t unreported() const { return unreported_; }
   // The partition's state; nullopt when it is not listed.

@@ -88,6 +88,34 @@ TEST_CASE("a re-sent record is refused; each input partition on its own") {
   CHECK(t.Accept(Src("crashes", 1, 1, 100)));
 }
 
+TEST_CASE("an event of several rules: one record per rule at one offset, each accepted once") {
+  ShuffleTime t;
+  t.SetInputs({{.name = "errors", .partitions = 1}});
+  // Stage 1 sends an event's records in rule order (rules 1 and 3 here).
+  CHECK(t.Accept(Src("errors", 0, 10, 100), 1));
+  CHECK(t.Accept(Src("errors", 0, 10, 100), 3));
+  CHECK(t.Find("errors", 0)->highest_rule == 3);
+  // A stage-1 failover sends them again: both refused, and so is rule 2 (in order it would have
+  // come before rule 3).
+  CHECK_FALSE(t.Accept(Src("errors", 0, 10, 100), 1));
+  CHECK_FALSE(t.Accept(Src("errors", 0, 10, 100), 2));
+  CHECK_FALSE(t.Accept(Src("errors", 0, 10, 100), 3));
+  // The first owner died after rule 1's record of offset 11: rule 3's, sent by the new owner,
+  // was never evaluated.
+  CHECK(t.Accept(Src("errors", 0, 11, 100), 1));
+  CHECK_FALSE(t.Accept(Src("errors", 0, 11, 100), 1));
+  CHECK(t.Accept(Src("errors", 0, 11, 100), 3));
+  // The next offset starts again at any rule.
+  CHECK(t.Accept(Src("errors", 0, 12, 100), 0));
+  // Saved and restored with the state.
+  std::string saved;
+  t.SaveState(saved);
+  ShuffleTime restored;
+  REQUIRE(restored.RestoreState(saved).ok());
+  CHECK_FALSE(restored.Accept(Src("errors", 0, 12, 100), 0));
+  CHECK(restored.Accept(Src("errors", 0, 12, 100), 1));
+}
+
 TEST_CASE("reported time never moves back") {
   ShuffleTime t;
   t.SetInputs({{.name = "errors", .partitions = 1}});
@@ -278,13 +306,13 @@ TEST_CASE("the state survives a checkpoint, and a broken one is refused") {
     std::string other = saved;
     other[0] = 9;
     CHECK(t.RestoreState(other).message() ==
-          "shuffle time state: version 9; this Klaxon reads version 1");
+          "shuffle time state: version 9; this Klaxon reads version 2");
     other = saved;
     other.back() = 0x40;  // crashes/0's flags
     CHECK(t.RestoreState(other).code() == StatusCode::kInvalidArgument);
     // A partition count larger than the bytes could hold sizes nothing.
     std::string huge;
-    huge += '\x01';
+    huge += '\x02';
     huge += std::string("\x01\x00\x00\x00", 4);        // one topic
     huge += std::string("\x01\x00\x00\x00", 4) + "e";  // named "e"
     huge += std::string("\xff\xff\xff\xff", 4);        // 4 billion partitions

@@ -1,0 +1,47 @@
+// ScaleOut: both stages of scale-out in one `klaxon run` instance (docs/scale_out.md): the
+// internal topic created and checked (KafkaAdmin), stage 1 (RouteStage) routing the input to
+// <application_id>-repartition, stage 2 (EvalStage) evaluating the repartition partitions
+// assigned here. Every instance runs both; Kafka's group protocol decides who owns what.
+//
+// Not thread-safe: the run loop's thread drives it. Reads no clock.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "engine/engine.h"
+#include "engine/notification.h"
+#include "service/eval_stage.h"
+#include "service/log_sink.h"
+#include "service/route_stage.h"
+#include "service/runtime_options.h"
+
+namespace klaxon::service {
+
+class ScaleOut {
+ public:
+  // Creates <application_id>-repartition (or checks its partition count and cleanup policy),
+  // reads the input topics' partition counts (they must exist) and joins both consumer groups.
+  // `options.engine` as the runtime uses it; `options.kafka.client` has the log set.
+  static Result<std::unique_ptr<ScaleOut>> Open(const RuntimeOptions& options, const RuleSet& rules,
+                                                LogSink& log);
+
+  // One pass of both stages; notifications are appended to `out`.
+  Status Pass(int64_t now_ms, std::chrono::milliseconds wait, std::vector<Notification>& out);
+  // The notifications so far are in the outbox (EvalStage::Stored).
+  void Stored() { eval_->Stored(); }
+  Status Close();
+
+  bool assigned() const { return route_->assigned() || eval_->assigned(); }
+  const RouteStage::Counters& route_counters() const { return route_->counters(); }
+  EvalStage::Counters eval_counters() const { return eval_->counters(); }
+
+ private:
+  std::unique_ptr<RouteStage> route_;
+  std::unique_ptr<EvalStage> eval_;
+};
+
+}  // namespace klaxon::service

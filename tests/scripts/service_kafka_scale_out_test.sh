@@ -1,0 +1,135 @@
+#!/usr/bin/env bash
+# scale_out (docs/scale_out.md): klaxon run routes every (rule, group) through the repartition
+# topic to the instance that owns it, so instances sharing one consumer group notify exactly
+# what klaxon replay computes. The outage log is spread over every partition of an 8-partition
+# topic, so every group (`group by environment` above all) has events in every input partition.
+#   one   one instance with scale_out on, the log there before it starts (a backlog)
+#   two   two instances in one group with stable membership (group.instance.id), both
+#         assigned before the log is produced: each evaluates a share of the repartition
+#         partitions, and the receiver gets replay's notifications, each once, under one key
+# Without scale_out, two such instances each count the events of their own input partitions
+# only and disagree with replay (issue 14).
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+export KLAXON_KAFKA_PARTITIONS=8
+start_broker
+outage_want
+events=$(zcat "$log" | wc -l)
+
+# The log in time order, each line keyed by its number: the keys spread it over every partition,
+# and a live producer fills them all at once (partition by partition, the first one's 90
+# minutes would come while the others, caught up, let time pass them).
+python3 - "$log" "$WORK/keyed.tsv" <<'PY'
+import gzip, sys
+with open(sys.argv[2], "w") as out:
+    for i, line in enumerate(gzip.open(sys.argv[1], "rt")):
+        out.write(f"{i}\t{line}")
+PY
+produce() {  # produce TOPIC: the log, spread over its 8 partitions
+  kcat -P -b "$BROKERS" -t "$1" -K $'\t' -l "$WORK/keyed.tsv" || fail "cannot produce"
+}
+# produce_live TOPIC: the log's first 8 events (3 s of event time) one to each partition, and
+# 3 s later the rest. A partition that never delivered anything is idle as soon as it is read to
+# its end and holds no time back (as in the single stage), so a log that starts while every
+# partition is empty would let the partitions one instance reads first run ahead of those the
+# other reads (docs/scale_out.md). The instances wait 30 s (engine.partition_idle_timeout)
+# before a partition that did deliver counts as idle, so the pause does not let time pass.
+produce_live() {
+  for p in 0 1 2 3 4 5 6 7; do
+    sed -n "$((p + 1))p" "$WORK/keyed.tsv" | cut -f2- | kcat -P -b "$BROKERS" -t "$1" -p "$p" ||
+      fail "cannot produce"
+  done
+  sleep 3
+  tail -n +9 "$WORK/keyed.tsv" | kcat -P -b "$BROKERS" -t "$1" -K $'\t' || fail "cannot produce"
+}
+# An empty 8-partition topic (scale_out reads the input topics' partition counts at start).
+create_topic() {
+  echo '{}' | kcat -P -b "$BROKERS" -t "$1" -p 0 || fail "cannot create $1"
+}
+
+# start NAME TOPIC APPLICATION_ID: klaxon run with scale_out (its pid in PID_OF[NAME]).
+declare -A PID_OF
+start() {
+  local name=$1 topic=$2 app=$3
+  cat >"$WORK/$name.yaml" <<YAML
+rules: [$rules]
+source: kafka
+kafka:
+  brokers: $BROKERS
+  topics: [$topic]
+  group_id: $app
+  properties: {group.instance.id: $name, session.timeout.ms: "6000"}
+outbox: {path: $WORK/$name.db}
+http: {allow: [127.0.0.1]}
+admin: {listen: "127.0.0.1:0"}
+scale_out: {enabled: true, application_id: $app, partitions: 8}
+engine: {partition_idle_timeout: 30s}
+YAML
+  "$KLAXON_BIN" run --config "$WORK/$name.yaml" 2>"$WORK/$name.log" &
+  PID_OF[$name]=$!
+  PIDS+=($!)
+  [ -n "$(admin_port "$WORK/$name.log")" ] || {
+    tail "$WORK/$name.log"
+    fail "$name: did not start"
+  }
+}
+
+# check NAME...: waits for replay's notifications, compares, stops the instances and checks
+# their totals (every event read, none late, every record evaluated by some instance).
+check() {
+  for _ in $(seq 1800); do
+    received_keys "$WORK/hook.jsonl" | awk -v last="$last" '$1 <= last' | sort >"$WORK/got"
+    cmp -s "$WORK/want" "$WORK/got" && break
+    sleep 0.1
+  done
+  sleep 2  # anything extra would arrive now
+  received_keys "$WORK/hook.jsonl" | awk -v last="$last" '$1 <= last' | sort >"$WORK/got"
+  local pids=() name
+  for name in "$@"; do pids+=("${PID_OF[$name]}"); done
+  for pid in "${pids[@]}"; do kill -TERM "$pid"; done
+  for pid in "${pids[@]}"; do
+    while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
+  done
+  if ! diff "$WORK/want" "$WORK/got" >"$WORK/diff"; then
+    cat "$WORK/diff"
+    for name in "$@"; do grep -E 'scale-out|revoked|error' "$WORK/$name.log" | tail -5; done
+    fail "$*: scale-out and replay disagree"
+  fi
+  single_keys "$WORK/hook.jsonl" || fail "$*: a notification under several keys"
+  local read=0 line
+  for name in "$@"; do
+    line=$(grep 'msg="scale-out totals"' "$WORK/$name.log") || fail "$name: no totals"
+    echo "  $name: ${line#*msg=\"scale-out totals\" }"
+    grep -q ' late=0 ' <<<"$line" || fail "$name: events evaluated late"
+    grep -q ' duplicates=0 ' <<<"$line" || fail "$name: re-sent records"
+    grep -q ' invalid=0 ' <<<"$line" || fail "$name: invalid repartition messages"
+    grep -q ' evaluated=0 ' <<<"$line" && fail "$name: evaluated nothing (the work was not split)"
+    read=$((read + $(sed -n 's/.* input_records=\([0-9]*\) .*/\1/p' <<<"$line")))
+  done
+  [ "$read" -ge "$events" ] || fail "$*: $read of $events input records read"
+}
+
+# one: a single instance, the log already there.
+produce one
+start one one klaxon-one
+check one
+echo "$(date +%T) one instance with scale_out: ok"
+
+# two: both instances in the group before the log comes.
+: >"$WORK/hook.jsonl"
+create_topic two
+start a two klaxon-two
+start b two klaxon-two
+for _ in $(seq 300); do
+  grep -q 'repartition partition assigned' "$WORK/b.log" &&
+    grep -q 'input partition assigned' "$WORK/b.log" && break
+  sleep 0.1
+done
+grep -q 'repartition partition assigned' "$WORK/b.log" || fail "b: no repartition partition"
+sleep 3 # the rebalance that made room for b is complete on a's side too
+produce_live two
+events=$((events + 1)) # the empty event that created the topic
+check a b
+echo "$(date +%T) two instances in one group with scale_out: ok"
+echo "scale_out: ok ($want notifications in each scenario, equal to replay)"
