@@ -10,6 +10,8 @@
 #   keyed       the same log on an 8-partition topic keyed by the `service` tag (as producers key
 #               by project or service, and as the stream-runtime issue set it up) vs a
 #               1-partition one, state on
+#   noise       the 1-partition topic against itself (p1 vs p1): the spread of a ratio of two
+#               identical configurations in one session, what "within noise" means here
 #   alignment   the 8-partition topic with event-time alignment in effect (the default
 #               engine.max_partition_skew) vs practically off (max_partition_skew 30d)
 #   memory      EVENTS small events spread evenly over one hour of event time and a rule with a
@@ -20,7 +22,8 @@
 # /metrics (bench/klaxon_rate.py) over the whole topic and up to 90 % of it (the end of a backlog
 # on several partitions is read one partition after the other, each once the others went idle),
 # the peak RSS from /proc (VmHWM) once every event was read.
-# usage: bench/service_kafka_ab_bench.sh BUILD_DIR checkpoint|partitions|keyed|alignment|memory [EVENTS]
+# usage: bench/service_kafka_ab_bench.sh BUILD_DIR checkpoint|partitions|keyed|noise|alignment|memory
+#        [EVENTS]
 #        [ROUNDS]
 set -euo pipefail
 build=${1:?BUILD_DIR}
@@ -50,7 +53,7 @@ for line in sys.stdin:
 
 fetch_buffer=""
 case "$mode" in
-  checkpoint | partitions | keyed | alignment)
+  checkpoint | partitions | keyed | noise | alignment)
     "$root/bench/bench_rules.py" >"$work/bench.rules"
     "$root/bench/repeat_outage.py" "$events" >"$work/events.jsonl"
     ;;
@@ -90,7 +93,8 @@ rm -f "$work/events.jsonl"
 
 # run_once N NAME TOPIC STATE [ENGINE]: run N, one `klaxon run` over TOPIC from the start (consumer
 # group klaxon-ab-N; ENGINE, if given, the keys of the `engine` section); prints "rate
-# rate_to_90% peak_rss_MB checkpoints last_checkpoint_bytes last_checkpoint_seconds pauses".
+# rate_to_90% peak_rss_MB checkpoints last_checkpoint_bytes last_checkpoint_seconds pauses
+# resume_wait_s cpu_s" (cpu_s: the process's user + system CPU seconds up to the last event).
 run_once() {
   local n=$1 name=$2 topic=$3 state=$4 engine=${5:-} pid admin rate rss metrics
   cat >"$work/$name.yaml" <<YAML
@@ -109,6 +113,8 @@ YAML
   admin="http://127.0.0.1:$(sed -n 's/.*msg="admin server listening".* port=\([0-9]*\).*/\1/p' "$work/run-$n.log")"
   rate=$("$root/bench/klaxon_rate.py" "$admin" "$events" 0.9)
   rss=$(awk '/^VmHWM/ { printf "%.0f", $2 / 1024 }' "/proc/$pid/status")
+  cpu=$(awk -v hz="$(getconf CLK_TCK)" '{ sub(/.*\) /, ""); printf "%.2f", ($12 + $13) / hz }' \
+    "/proc/$pid/stat")
   metrics=$(curl -s "$admin/metrics")
   kill -TERM "$pid"
   wait "$pid" || true
@@ -117,18 +123,20 @@ YAML
     $1 == "klaxon_state_checkpoint_bytes" { b = $2 }
     $1 == "klaxon_state_checkpoint_duration_seconds" { d = $2 }
     $1 == "klaxon_kafka_partition_pauses_total" { p = $2 }
-    END { printf "%d %d %.4f %d", c, b, d, p }' <<<"$metrics")"
+    $1 == "klaxon_kafka_partition_resume_wait_seconds_total" { w = $2 }
+    END { printf "%d %d %.4f %d %.2f", c, b, d, p, w }' <<<"$metrics") $cpu"
 }
 
 case "$mode" in
   checkpoint) a=(on p1 true) b=(off p1 false) ;;
   partitions) a=(p8 p8 true) b=(p1 p1 true) ;;
   keyed) a=(p8k p8k true) b=(p1 p1 true) ;;
+  noise) a=(p1a p1 true) b=(p1b p1 true) ;;
   alignment) a=(p8 p8 true) b=(p8-30d p8 true "max_partition_skew: 30d") ;;
   memory) a=(on p1 true) b=(off p1 false) ;;
 esac
 echo "$(date -u +%FT%TZ) $mode, $events events, $rounds rounds, checkpoint_interval $interval, load: $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "round config  events/s  to_90%/s  peak_rss_MB  checkpoints  checkpoint_bytes  checkpoint_s  pauses"
+echo "round config  events/s  to_90%/s  peak_rss_MB  checkpoints  checkpoint_bytes  checkpoint_s  pauses  resume_wait_s  cpu_s"
 n=0
 ratios=() ratios90=()
 for r in $(seq "$rounds"); do
@@ -136,9 +144,9 @@ for r in $(seq "$rounds"); do
   for which in "${order[@]}"; do
     declare -n cfg=$which
     n=$((n + 1))
-    read -r rate rate90 rss ckpts bytes secs pauses < <(run_once "$n" "${cfg[@]}")
-    printf '%5s %-6s %9s %9s %12s %12s %17s %13s %7s\n' "$r" "${cfg[0]}" "$rate" "$rate90" "$rss" \
-      "$ckpts" "$bytes" "$secs" "$pauses"
+    read -r rate rate90 rss ckpts bytes secs pauses wait cpu < <(run_once "$n" "${cfg[@]}")
+    printf '%5s %-6s %9s %9s %12s %12s %17s %13s %7s %14s %6s\n' "$r" "${cfg[0]}" "$rate" "$rate90" \
+      "$rss" "$ckpts" "$bytes" "$secs" "$pauses" "$wait" "$cpu"
     eval "${which}_rate_$r=$rate ${which}_r90_$r=$rate90 ${which}_rss_$r=$rss"
     unset -n cfg
   done
