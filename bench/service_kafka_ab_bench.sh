@@ -32,6 +32,8 @@ events=${3:-1000000}
 rounds=${4:-3}
 interval=${KLAXON_BENCH_CHECKPOINT_INTERVAL:-10s}  # state.checkpoint_interval of the runs
 # KLAXON_BENCH_KAFKA: more keys of every run's `kafka` section, e.g. "statistics_interval: 1s"
+# KLAXON_BENCH_PERF: a folder; each run is sampled by `perf record` from the admin server's start
+# to its last event, into FOLDER/run-N-CONFIG.data (`perf report -i ... --sort comm,sym`)
 . "$(dirname "$0")/kafka_bench_lib.sh"
 cache="${KLAXON_KAFKA_CACHE:-$HOME/.cache/klaxon/kafka-${KLAXON_KAFKA_VERSION:-4.1.1}}"
 
@@ -111,7 +113,13 @@ YAML
   pids+=($pid)
   for _ in $(seq 200); do grep -qs 'admin server listening' "$work/run-$n.log" && break; sleep 0.05; done
   admin="http://127.0.0.1:$(sed -n 's/.*msg="admin server listening".* port=\([0-9]*\).*/\1/p' "$work/run-$n.log")"
+  local perf_pid=""
+  if [ -n "${KLAXON_BENCH_PERF:-}" ]; then
+    perf record -q -F 499 -p "$pid" -o "$KLAXON_BENCH_PERF/run-$n-$name.data" >/dev/null 2>&1 &
+    perf_pid=$!
+  fi
   rate=$("$root/bench/klaxon_rate.py" "$admin" "$events" 0.9)
+  if [ -n "$perf_pid" ]; then kill -INT "$perf_pid"; wait "$perf_pid" || true; fi
   rss=$(awk '/^VmHWM/ { printf "%.0f", $2 / 1024 }' "/proc/$pid/status")
   cpu=$(awk -v hz="$(getconf CLK_TCK)" '{ sub(/.*\) /, ""); printf "%.2f", ($12 + $13) / hz }' \
     "/proc/$pid/stat")
