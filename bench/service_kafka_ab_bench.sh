@@ -32,6 +32,8 @@ events=${3:-1000000}
 rounds=${4:-3}
 interval=${KLAXON_BENCH_CHECKPOINT_INTERVAL:-10s}  # state.checkpoint_interval of the runs
 # KLAXON_BENCH_KAFKA: more keys of every run's `kafka` section, e.g. "statistics_interval: 1s"
+# KLAXON_BENCH_ENGINE: keys of the `engine` section of runs that set none, e.g.
+# "max_partition_skew: 30d"
 # KLAXON_BENCH_PERF: a folder; each run is sampled by `perf record` from the admin server's start
 # to its last event, into FOLDER/run-N-CONFIG.data (`perf report -i ... --sort comm,sym`)
 . "$(dirname "$0")/kafka_bench_lib.sh"
@@ -98,7 +100,7 @@ rm -f "$work/events.jsonl"
 # rate_to_90% peak_rss_MB checkpoints last_checkpoint_bytes last_checkpoint_seconds pauses
 # resume_wait_s cpu_s" (cpu_s: the process's user + system CPU seconds up to the last event).
 run_once() {
-  local n=$1 name=$2 topic=$3 state=$4 engine=${5:-} pid admin rate rss metrics
+  local n=$1 name=$2 topic=$3 state=$4 engine=${5:-${KLAXON_BENCH_ENGINE:-}} pid admin rate rss metrics
   cat >"$work/$name.yaml" <<YAML
 rules: [$work/bench.rules]
 source: kafka
