@@ -98,7 +98,9 @@ rm -f "$work/events.jsonl"
 # run_once N NAME TOPIC STATE [ENGINE]: run N, one `klaxon run` over TOPIC from the start (consumer
 # group klaxon-ab-N; ENGINE, if given, the keys of the `engine` section); prints "rate
 # rate_to_90% peak_rss_MB checkpoints last_checkpoint_bytes last_checkpoint_seconds pauses
-# resume_wait_s cpu_s" (cpu_s: the process's user + system CPU seconds up to the last event).
+# resume_wait_s cpu_s rx_MB" (cpu_s: the process's user + system CPU seconds up to the last
+# event; rx_MB: what it received on its TCP connections by then (`ss`, bytes_received), so the
+# messages fetched again after a pause that dropped them count twice).
 run_once() {
   local n=$1 name=$2 topic=$3 state=$4 engine=${5:-${KLAXON_BENCH_ENGINE:-}} pid admin rate rss metrics
   cat >"$work/$name.yaml" <<YAML
@@ -125,6 +127,9 @@ YAML
   rss=$(awk '/^VmHWM/ { printf "%.0f", $2 / 1024 }' "/proc/$pid/status")
   cpu=$(awk -v hz="$(getconf CLK_TCK)" '{ sub(/.*\) /, ""); printf "%.2f", ($12 + $13) / hz }' \
     "/proc/$pid/stat")
+  rx=$(ss -tinpH 2>/dev/null | awk -v p="pid=$pid," 'index($0, p) { getline
+    if (match($0, /bytes_received:[0-9]+/)) s += substr($0, RSTART + 15, RLENGTH - 15) }
+    END { printf "%.0f", s / 1048576 }')
   metrics=$(curl -s "$admin/metrics")
   kill -TERM "$pid"
   wait "$pid" || true
@@ -134,7 +139,7 @@ YAML
     $1 == "klaxon_state_checkpoint_duration_seconds" { d = $2 }
     $1 == "klaxon_kafka_partition_pauses_total" { p = $2 }
     $1 == "klaxon_kafka_partition_resume_wait_seconds_total" { w = $2 }
-    END { printf "%d %d %.4f %d %.2f", c, b, d, p, w }' <<<"$metrics") $cpu"
+    END { printf "%d %d %.4f %d %.2f", c, b, d, p, w }' <<<"$metrics") $cpu $rx"
 }
 
 case "$mode" in
@@ -146,7 +151,7 @@ case "$mode" in
   memory) a=(on p1 true) b=(off p1 false) ;;
 esac
 echo "$(date -u +%FT%TZ) $mode, $events events, $rounds rounds, checkpoint_interval $interval, load: $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "round config  events/s  to_90%/s  peak_rss_MB  checkpoints  checkpoint_bytes  checkpoint_s  pauses  resume_wait_s  cpu_s"
+echo "round config  events/s  to_90%/s  peak_rss_MB  checkpoints  checkpoint_bytes  checkpoint_s  pauses  resume_wait_s  cpu_s  rx_MB"
 n=0
 ratios=() ratios90=()
 for r in $(seq "$rounds"); do
@@ -154,9 +159,9 @@ for r in $(seq "$rounds"); do
   for which in "${order[@]}"; do
     declare -n cfg=$which
     n=$((n + 1))
-    read -r rate rate90 rss ckpts bytes secs pauses wait cpu < <(run_once "$n" "${cfg[@]}")
-    printf '%5s %-6s %9s %9s %12s %12s %17s %13s %7s %14s %6s\n' "$r" "${cfg[0]}" "$rate" "$rate90" \
-      "$rss" "$ckpts" "$bytes" "$secs" "$pauses" "$wait" "$cpu"
+    read -r rate rate90 rss ckpts bytes secs pauses wait cpu rx < <(run_once "$n" "${cfg[@]}")
+    printf '%5s %-6s %9s %9s %12s %12s %17s %13s %7s %14s %6s %6s\n' "$r" "${cfg[0]}" "$rate" \
+      "$rate90" "$rss" "$ckpts" "$bytes" "$secs" "$pauses" "$wait" "$cpu" "$rx"
     eval "${which}_rate_$r=$rate ${which}_r90_$r=$rate90 ${which}_rss_$r=$rss"
     unset -n cfg
   done
