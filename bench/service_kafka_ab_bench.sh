@@ -23,8 +23,7 @@
 # on several partitions is read one partition after the other, each once the others went idle),
 # the peak RSS from /proc (VmHWM) once every event was read.
 # usage: bench/service_kafka_ab_bench.sh BUILD_DIR checkpoint|partitions|keyed|noise|alignment|memory
-#        [EVENTS]
-#        [ROUNDS]
+#        [EVENTS] [ROUNDS]
 set -euo pipefail
 build=${1:?BUILD_DIR}
 mode=${2:?checkpoint, partitions, keyed, alignment or memory}
