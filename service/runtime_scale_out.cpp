@@ -26,7 +26,13 @@ bool Runtime::ScaleOutPass(int64_t now_ms, std::chrono::milliseconds wait,
   Queue(notes_);
   FlushNotifications();
   // The records behind what the outbox holds may be committed; not while some wait.
-  if (RetryUnstored(/*now_regardless=*/false)) scale_out_->Stored();
+  if (RetryUnstored(/*now_regardless=*/false)) {
+    if (Status st = scale_out_->Stored(now_ms); !st.ok()) {
+      log_.Error("scale-out stopped: this instance can no longer checkpoint",
+                 {{"error", st.message()}});
+      return false;
+    }
+  }
   const auto now = std::chrono::steady_clock::now();
   if (now - last_snapshot >= std::chrono::milliseconds(200)) {
     PublishSnapshot();
@@ -36,7 +42,14 @@ bool Runtime::ScaleOutPass(int64_t now_ms, std::chrono::milliseconds wait,
 }
 
 void Runtime::StopScaleOut() {
-  if (unstored_.empty()) scale_out_->Stored();
+  if (unstored_.empty()) {
+    if (Status st = scale_out_->Stored(clock_.NowMs(), /*force=*/true); !st.ok()) {
+      log_.Error(
+          "scale-out: the last checkpoint was not committed; the next owner evaluates "
+          "again from the one before",
+          {{"error", st.message()}});
+    }
+  }
   const RouteStage::Counters& r = scale_out_->route_counters();
   const EvalStage::Counters e = scale_out_->eval_counters();
   log_.Info("scale-out totals", {{"input_records", std::to_string(r.records)},

@@ -31,8 +31,9 @@ class ScaleOut {
 
   // One pass of both stages; notifications are appended to `out`.
   Status Pass(int64_t now_ms, std::chrono::milliseconds wait, std::vector<Notification>& out);
-  // The notifications so far are in the outbox (EvalStage::Stored).
-  void Stored() { eval_->Stored(); }
+  // The notifications so far are in the outbox (EvalStage::Stored): stage 2 checkpoints every
+  // commit interval (now with `force`). An error means this instance was fenced and must stop.
+  Status Stored(int64_t now_ms, bool force = false) { return eval_->Stored(now_ms, force); }
   Status Close();
 
   bool assigned() const { return route_->assigned() || eval_->assigned(); }
