@@ -65,9 +65,9 @@ Result<int64_t> ReadPartition(const KafkaClientOptions& options, const std::stri
   Status status = Status::Ok();
   for (bool end = false; !end && status.ok();) {
     if (std::chrono::steady_clock::now() >= deadline) {
-      status = Status::Unavailable("reading " + where + ": its end was not reached in " +
-                                   std::to_string(timeout.count() / 1000) +
-                                   " s (brokers unreachable, or a transaction still open)");
+      status =
+          Status::Unavailable("reading " + where + ": its end was not reached in " +
+                              std::to_string(timeout.count() / 1000) + " s (brokers unreachable?)");
       break;
     }
     std::unique_ptr<RdKafka::Message> m(consumer->consume(200));

@@ -1,8 +1,9 @@
 // ReadPartition: one partition of a topic read from its beginning to its end, outside any
 // consumer group: scale-out's restore of a task from its changelog partition
 // (docs/scale_out.md). Reads with isolation.level=read_committed, so records of aborted or
-// still open transactions are never seen, and the end is the last stable offset: a dead
-// instance's open transaction holds the end back until the broker aborts it.
+// still open transactions are never seen: the end is the last stable offset, before the first
+// record of a transaction still open. (Scale-out waits first until no transaction that sent
+// offsets for the task is open: KafkaSource::CommittedOffset.)
 #pragma once
 
 #include <chrono>
@@ -23,7 +24,7 @@ using PartitionRecordFn = std::function<Status(int64_t offset, std::string_view 
                                                std::optional<std::string_view> value)>;
 
 // Returns the number of records read; Unavailable when the end is not reached within `timeout`
-// (brokers unreachable, or a transaction kept open), naming the topic and partition.
+// (brokers unreachable), naming the topic and partition.
 Result<int64_t> ReadPartition(const KafkaClientOptions& options, const std::string& topic,
                               int32_t partition, std::chrono::milliseconds timeout,
                               const PartitionRecordFn& on_record);

@@ -61,7 +61,12 @@ void Runtime::StopScaleOut() {
                                  {"late", std::to_string(e.late)},
                                  {"rejected", std::to_string(e.rejected)},
                                  {"invalid", std::to_string(e.invalid)},
-                                 {"tasks", std::to_string(e.tasks)}});
+                                 {"tasks", std::to_string(e.tasks)},
+                                 {"restores", std::to_string(e.restores)},
+                                 {"checkpoints", std::to_string(e.commits)},
+                                 {"checkpoint_failures", std::to_string(e.commit_failures)},
+                                 {"changelog_records", std::to_string(e.changelog_records)},
+                                 {"changelog_bytes", std::to_string(e.changelog_bytes)}});
   if (Status st = scale_out_->Close(); !st.ok()) {
     log_.Error("scale-out close failed", {{"error", st.message()}});
   }
