@@ -155,9 +155,15 @@ Status EvalStage::Checkpoint() {
   uint64_t records = 0;
   uint64_t bytes = 0;
   auto produce = [&](int32_t partition, std::optional<std::string_view> value) {
-    ++records;
-    bytes += key_.size() + (value ? value->size() : 0);
-    return changelog_->Produce(options_.changelog_topic, partition, key_, value);
+    auto emit = [&](std::string_view key, std::optional<std::string_view> v) {
+      ++records;
+      bytes += key.size() + (v ? v->size() : 0);
+      return changelog_->Produce(options_.changelog_topic, partition, key, v);
+    };
+    if (!value) return emit(key_, std::nullopt);
+    return EmitChangelogValue(
+        key_, *value, kMaxChangelogValue,
+        [&](std::string_view key, std::string_view v) { return emit(key, v); });
   };
   for (auto& [partition, task] : tasks_) {
     if (!st.ok()) break;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "engine/hash.h"
 #include "engine/state_codec.h"
 
 namespace klaxon::service {
@@ -11,6 +12,17 @@ namespace {
 constexpr char kTask = 'T';
 constexpr char kHead = 'H';
 constexpr char kRow = 'R';
+constexpr char kChunk = 'C';
+constexpr uint8_t kManifest = 0xC1;  // a value's first byte: chunked (not a format version)
+
+std::string ChunkKey(std::string_view key, uint64_t index) {
+  std::string out(1, kChunk);
+  StateWriter w(out);
+  w.Var(key.size());
+  out.append(key);
+  w.Var(index);
+  return out;
+}
 
 Status Corrupt(std::string_view key, std::string_view what) {
   std::string printable;
@@ -64,6 +76,22 @@ void EncodeRow(uint64_t generation, uint64_t rank, std::string_view bytes, std::
   w.Str(bytes);
 }
 
+Status EmitChangelogValue(std::string_view key, std::string_view value, size_t max_bytes,
+                          const std::function<Status(std::string_view, std::string_view)>& emit) {
+  if (value.size() <= max_bytes) return emit(key, value);
+  uint64_t count = 0;
+  for (size_t at = 0; at < value.size(); at += max_bytes, ++count) {
+    if (Status st = emit(ChunkKey(key, count), value.substr(at, max_bytes)); !st.ok()) return st;
+  }
+  std::string manifest;
+  StateWriter w(manifest);
+  w.U8(kManifest);
+  w.Var(count);
+  w.Var(value.size());
+  w.U64(Fnv1a64(value));
+  return emit(key, manifest);
+}
+
 void ChangelogCollector::Add(std::string_view key, std::optional<std::string_view> value) {
   auto it = latest_.find(key);
   if (!value) {
@@ -87,8 +115,30 @@ Status ChangelogCollector::Finish(std::optional<TaskHead>& task,
                                   std::map<std::string, RestoredEngine>& engines) {
   task.reset();
   engines.clear();
+  // Chunked values are put together first (and their chunks left out below).
+  for (auto& [key, value] : latest_) {
+    if (value.empty() || static_cast<uint8_t>(value[0]) != kManifest) continue;
+    StateReader r(value);
+    r.U8();
+    const uint64_t count = r.Var();
+    const uint64_t length = r.Var();
+    const uint64_t hash = r.U64();
+    if (!r.ok() || r.Left() != 0 || count > latest_.size()) return Corrupt(key, "corrupt manifest");
+    std::string whole;
+    for (uint64_t i = 0; i < count; ++i) {
+      auto chunk = latest_.find(ChunkKey(key, i));
+      if (chunk == latest_.end()) return Corrupt(key, "a chunk is missing");
+      if (whole.size() + chunk->second.size() > length) return Corrupt(key, "chunks too long");
+      whole.append(chunk->second);
+    }
+    if (whole.size() != length || Fnv1a64(whole) != hash) {
+      return Corrupt(key, "chunks do not match their manifest");
+    }
+    value = std::move(whole);
+  }
   // Heads first (keys sort 'H' < 'R' < 'T'), so each row finds its engine's generation.
   for (const auto& [key, value] : latest_) {
+    if (!key.empty() && key[0] == kChunk) continue;  // part of a value put together above
     StateReader r(value);
     if (r.U8() != kChangelogVersion) {
       return Corrupt(key, r.ok() ? "written by another version of Klaxon (format " +

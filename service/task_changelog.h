@@ -6,6 +6,10 @@
 //                         and its ShuffleTime (event time and de-duplication per input partition)
 //   "H" rule id           the head of the task's engine of that rule (Engine::SaveStateChanges)
 //   "R" rule id, slot     one group of that engine (its row), or a tombstone when the slot is empty
+//   "C" key, index        a chunk of a value larger than a Kafka message may be (an engine's head
+//                         holds the events waiting for lateness): the value under the key itself
+//                         is then a manifest (chunk count, length, FNV-1a), written after its
+//                         chunks in the same transaction
 // Values start with a format version. Heads and rows carry the engine's generation: it grows at
 // every save that lists every group (the first after a start or a failed commit), and a restore
 // takes only the rows of its head's generation, so rows of groups that died before a full save
@@ -19,6 +23,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -46,6 +51,12 @@ std::string RowKey(std::string_view rule_id, uint32_t slot);
 void EncodeTaskHead(const TaskHead& head, std::string& out);
 void EncodeEngineHead(uint64_t generation, std::string_view head, std::string& out);
 void EncodeRow(uint64_t generation, uint64_t rank, std::string_view bytes, std::string& out);
+
+// The records of one value: the value itself when it is at most `max_bytes`, otherwise its
+// chunks and then the manifest under `key`. `emit` is called in the order to produce them.
+inline constexpr size_t kMaxChangelogValue = 512 * 1024;
+Status EmitChangelogValue(std::string_view key, std::string_view value, size_t max_bytes,
+                          const std::function<Status(std::string_view, std::string_view)>& emit);
 
 // One engine's state as a restore finds it: the head and the rows of its generation.
 struct RestoredEngine {

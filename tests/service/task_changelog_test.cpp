@@ -65,6 +65,49 @@ TEST_CASE("changelog: a restore takes the latest head and the rows of its genera
   CHECK(b.rows[0].bytes == "b-7");
 }
 
+TEST_CASE("changelog: a value larger than a message goes in chunks and comes back whole") {
+  std::string head(2500, 'h');
+  for (size_t i = 0; i < head.size(); ++i) head[i] = static_cast<char>('a' + i % 26);
+  std::string v;
+  EncodeEngineHead(3, head, v);
+  std::vector<std::pair<std::string, std::string>> records;
+  auto emit = [&](std::string_view key, std::string_view value) {
+    records.emplace_back(key, value);
+    return Status::Ok();
+  };
+  REQUIRE(EmitChangelogValue(EngineHeadKey("r"), v, 1000, emit).ok());
+  REQUIRE(records.size() == 4);  // three chunks, then the manifest under the key
+  CHECK(records.back().first == EngineHeadKey("r"));
+
+  auto restore = [&](const std::vector<std::pair<std::string, std::string>>& recs) {
+    ChangelogCollector c;
+    // An older, smaller value under the same key comes first and is replaced.
+    std::string small;
+    EncodeEngineHead(1, "old", small);
+    c.Add(EngineHeadKey("r"), small);
+    for (const auto& [key, value] : recs) c.Add(key, value);
+    std::optional<TaskHead> task;
+    std::map<std::string, RestoredEngine> engines;
+    Status st = c.Finish(task, engines);
+    return std::make_pair(st, st.ok() ? std::string(engines.at("r").head) : std::string());
+  };
+  auto [ok, restored] = restore(records);
+  REQUIRE_MESSAGE(ok.ok(), ok.message());
+  CHECK(restored == head);
+
+  auto missing = records;
+  missing.erase(missing.begin() + 1);
+  CHECK(restore(missing).first.message().find("a chunk is missing") != std::string::npos);
+  auto altered = records;
+  altered[1].second[10] ^= 1;
+  CHECK(restore(altered).first.message().find("chunks do not match their manifest") !=
+        std::string::npos);
+  // A value that fits is written as it is.
+  records.clear();
+  REQUIRE(EmitChangelogValue("T", "abc", 1000, emit).ok());
+  CHECK(records == std::vector<std::pair<std::string, std::string>>{{"T", "abc"}});
+}
+
 TEST_CASE("changelog: an empty partition restores nothing") {
   ChangelogCollector c;
   std::optional<TaskHead> task;
