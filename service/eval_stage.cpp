@@ -231,6 +231,14 @@ EvalStage::Counters EvalStage::counters() const {
   return c;
 }
 
+std::vector<EvalStage::TaskInfo> EvalStage::Tasks() const {
+  std::vector<TaskInfo> out;
+  for (const auto& [partition, task] : tasks_) {
+    out.push_back({partition, task.restoring, task.advanced_to});
+  }
+  return out;
+}
+
 EvalStage::Task* EvalStage::FindTask(int32_t partition) {
   auto it = tasks_.find(partition);
   return it == tasks_.end() ? nullptr : &it->second;
@@ -286,6 +294,13 @@ Status EvalStage::Pass(int64_t now_ms, std::chrono::milliseconds wait,
       }
     }
   }
+  for (int32_t partition : to_restore_) {
+    const auto start = std::chrono::steady_clock::now();
+    if (Status st = Assign(partition, now_ms); !st.ok()) return st;
+    counters_.restore_seconds +=
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  }
+  to_restore_.clear();
   connectors::Record message;
   bool got_message = false;
   for (size_t n = 0; n < kMaxMessagesPerPass; ++n) {
@@ -294,8 +309,13 @@ Status EvalStage::Pass(int64_t now_ms, std::chrono::milliseconds wait,
     if (!next.ok()) return next.status();
     if (*next == connectors::NextStatus::kPartition) {
       if (message.partition_event == connectors::PartitionEvent::kAssigned) {
-        if (Status st = Assign(message.partition, now_ms); !st.ok()) return st;
+        // Restored at the start of the next pass: nothing after this event is read before.
+        tasks_.erase(message.partition);
+        tasks_[message.partition].restoring = true;
+        to_restore_.push_back(message.partition);
+        break;
       } else if (message.partition_event == connectors::PartitionEvent::kRevoked) {
+        std::erase(to_restore_, message.partition);
         if (tasks_.erase(message.partition) != 0) {
           log_.Info("repartition partition revoked: its next owner restores it from the changelog",
                     {{"partition", std::to_string(message.partition)}});

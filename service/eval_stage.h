@@ -59,6 +59,12 @@ class EvalStage {
     uint64_t commit_failures = 0;  // aborted; retried at the next interval
     uint64_t changelog_records = 0;
     uint64_t changelog_bytes = 0;
+    double restore_seconds = 0;
+  };
+  struct TaskInfo {
+    int32_t partition = -1;
+    bool restoring = false;
+    int64_t watermark_ms = ShuffleTime::kNone;
   };
 
   // `rules`: the rule set every instance routes by (records name rules by Rule::id).
@@ -78,7 +84,11 @@ class EvalStage {
   Status Close();
 
   bool assigned() const { return repartition_->assigned(); }
+  // Partitions assigned whose state is not restored yet: the next Pass restores them before it
+  // reads anything else (so a snapshot published in between shows them, and readiness is false).
+  bool restoring() const { return !to_restore_.empty(); }
   Counters counters() const;
+  std::vector<TaskInfo> Tasks() const;
 
  private:
   // An engine's changelog bookkeeping (service/task_changelog.h).
@@ -92,6 +102,7 @@ class EvalStage {
     std::vector<EngineLog> logs;                   // by rule index
     int64_t next_offset = -1;  // after the last repartition message read; -1: none read
     bool dirty = false;        // read or moved since the last checkpoint
+    bool restoring = false;    // in to_restore_
     int64_t advanced_to = ShuffleTime::kNone;  // what the engines were last moved to
     int64_t newest = ShuffleTime::kNone;       // the highest watermark ShuffleTime gave
     int64_t newest_wall_ms = 0;                // the wall clock when it came
@@ -120,6 +131,7 @@ class EvalStage {
   std::unique_ptr<connectors::KafkaSource> repartition_;
   std::unique_ptr<connectors::KafkaTransactionalProducer> changelog_;
   std::map<int32_t, Task> tasks_;
+  std::vector<int32_t> to_restore_;  // assigned, restored at the start of the next Pass
   int64_t last_commit_ms_ = INT64_MIN;
   StateChanges changes_;             // reused
   std::string key_, value_;          // reused

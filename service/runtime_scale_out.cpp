@@ -34,7 +34,9 @@ bool Runtime::ScaleOutPass(int64_t now_ms, std::chrono::milliseconds wait,
     }
   }
   const auto now = std::chrono::steady_clock::now();
-  if (now - last_snapshot >= std::chrono::milliseconds(200)) {
+  // While tasks wait to be restored (the next pass restores them), the snapshot says so at once:
+  // readiness is false and the metrics show them.
+  if (now - last_snapshot >= std::chrono::milliseconds(200) || scale_out_->restoring()) {
     PublishSnapshot();
     last_snapshot = now;
   }

@@ -113,6 +113,34 @@ Status ScaleOut::Pass(int64_t now_ms, std::chrono::milliseconds wait,
   return eval_->Pass(now_ms, half, out);
 }
 
+void ScaleOut::Snapshot(ScaleOutSnapshot& out) const {
+  const RouteStage::Counters& r = route_->counters();
+  const EvalStage::Counters e = eval_->counters();
+  out.input_records = r.records;
+  out.input_rejected = r.rejected;
+  out.routed = r.routed;
+  out.marks_sent = r.marks;
+  out.evaluated = e.records;
+  out.duplicates = e.duplicates;
+  out.marks = e.marks;
+  out.invalid = e.invalid;
+  out.late = e.late;
+  out.rejected = e.rejected;
+  out.restores = e.restores;
+  out.restored_records = e.restored_records;
+  out.checkpoints = e.commits;
+  out.checkpoint_failures = e.commit_failures;
+  out.changelog_records = e.changelog_records;
+  out.changelog_bytes = e.changelog_bytes;
+  out.restore_seconds = e.restore_seconds;
+  out.tasks.clear();
+  out.restoring = 0;
+  for (const EvalStage::TaskInfo& t : eval_->Tasks()) {
+    out.tasks.push_back({t.partition, t.restoring, t.watermark_ms});
+    if (t.restoring) ++out.restoring;
+  }
+}
+
 Status ScaleOut::Close() {
   Status routed = route_->Close();
   Status evaluated = eval_->Close();

@@ -18,6 +18,7 @@
 #include "service/log_sink.h"
 #include "service/route_stage.h"
 #include "service/runtime_options.h"
+#include "service/runtime_snapshot.h"
 
 namespace klaxon::service {
 
@@ -37,6 +38,9 @@ class ScaleOut {
   Status Close();
 
   bool assigned() const { return route_->assigned() || eval_->assigned(); }
+  bool restoring() const { return eval_->restoring(); }
+  // Both stages' totals and stage 2's tasks, for the run loop's snapshot.
+  void Snapshot(ScaleOutSnapshot& out) const;
   const RouteStage::Counters& route_counters() const { return route_->counters(); }
   EvalStage::Counters eval_counters() const { return eval_->counters(); }
 
