@@ -37,6 +37,9 @@ Result<std::unique_ptr<EvalStage>> EvalStage::Open(EvalStageOptions options, Rul
   // Offsets are committed only in the changelog's transactions, and read only once stable.
   source.auto_commit_interval_ms = 0;
   source.client.properties["isolation.level"] = "read_committed";
+  // Incremental rebalancing: an instance joining or leaving moves only the partitions that
+  // change owner; the others keep their task (no restore, nothing evaluated again).
+  source.client.properties.try_emplace("partition.assignment.strategy", "cooperative-sticky");
   Result<std::unique_ptr<connectors::KafkaSource>> consumer = connectors::KafkaSource::Open(source);
   if (!consumer.ok()) return consumer.status();
   stage->repartition_ = std::move(consumer).value();
