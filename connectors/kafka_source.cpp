@@ -156,6 +156,31 @@ Status KafkaSource::Start() {
   return Status::Ok();
 }
 
+rd_kafka_t* KafkaSource::c_handle() { return consumer_->c_ptr(); }
+
+Result<std::vector<int64_t>> KafkaSource::CommittedOffsets(const std::string& topic,
+                                                           const std::vector<int32_t>& partitions,
+                                                           std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  std::string last_error;
+  while (std::chrono::steady_clock::now() < deadline) {
+    std::vector<RdKafka::TopicPartition*> list;
+    for (int32_t p : partitions) list.push_back(RdKafka::TopicPartition::create(topic, p));
+    RdKafka::ErrorCode err = consumer_->committed(list, 5000);
+    std::vector<int64_t> offsets;
+    for (RdKafka::TopicPartition* tp : list) {
+      if (err == RdKafka::ERR_NO_ERROR && tp->err() != RdKafka::ERR_NO_ERROR) err = tp->err();
+      offsets.push_back(tp->offset() < 0 ? -1 : tp->offset());
+    }
+    RdKafka::TopicPartition::destroy(list);
+    if (err == RdKafka::ERR_NO_ERROR) return offsets;
+    // A pending transactional commit (UNSTABLE_OFFSET_COMMIT), the coordinator moving: again.
+    last_error = RdKafka::err2str(err);
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return Status::Unavailable("the committed offsets of " + topic + ": " + last_error);
+}
+
 void KafkaSource::DestroyTaken() {
   for (rd_kafka_message_t* m : taken_) {
     if (m != nullptr) rd_kafka_message_destroy(m);  // null: held (see Hold)
