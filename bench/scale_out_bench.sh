@@ -14,7 +14,17 @@
 #   profile     1 instance with scale_out under `perf record` (user space, DWARF call graphs):
 #               the CPU share of each thread and of stage 1 (RouteStage) and stage 2 (EvalStage)
 #               inclusive of what they call (perf report --children)
-# usage: bench/scale_out_bench.sh BUILD_DIR throughput|profile [EVENTS] [ROUNDS]
+#   failover    events produced live (200/s, event time now, every other one `level: fatal`) to
+#               the 8-partition topic; 2 instances with scale_out, static membership and
+#               session.timeout.ms KLAXON_BENCH_SESSION_TIMEOUT (default 10000, as
+#               docs/operations.md suggests), one rule notifying every fatal event into a log
+#               file. The rule has one group, so one repartition partition and one owner. Once
+#               both have run 20 s, the owner (the instance whose stage 2 evaluates) is killed
+#               with SIGKILL; measured: the time to the first notification after the kill (from
+#               the survivor, the new owner: the dead one writes nothing more) and to the first
+#               one of an event produced after the kill. ROUNDS rounds, a new application each.
+#               No warm standbys exist yet: every failover restores from the changelog.
+# usage: bench/scale_out_bench.sh BUILD_DIR throughput|profile|failover [EVENTS] [ROUNDS]
 set -euo pipefail
 build=${1:?BUILD_DIR}
 mode=${2:?throughput or profile}
@@ -143,6 +153,95 @@ PY
     perf report -i "$work/perf.data" --children --sort symbol --stdio -g none 2>/dev/null |
       grep -E '^ +[0-9].*(RouteStage|EvalStage|ScaleOut|Runtime|Engine|simdjson|rd_kafka|Decod)' |
       head -40
+    ;;
+  failover)
+    session=${KLAXON_BENCH_SESSION_TIMEOUT:-10000}
+    java -cp "$cache/libs/*" "$root/bench/create_topic.java" "$brokers" live 8
+    python3 - <<'PY' | kcat -P -b "$brokers" -t live -K $'\t' -X linger.ms=5 &
+import json, sys, time
+start, n = time.time(), 0
+while True:
+    delay = start + n / 200 - time.time()
+    if delay > 0:
+        time.sleep(delay)
+    level = "fatal" if n % 2 == 0 else "error"
+    print(f"{n}\t" + json.dumps({"timestamp": round(time.time(), 3), "level": level,
+                                  "tags": {"service": "orders-api"}, "message": "m"}), flush=True)
+    n += 1
+PY
+    pids+=($!)
+    echo "$(date -u +%FT%TZ) failover, session.timeout.ms $session, $rounds rounds, load: $(cut -d' ' -f1-3 /proc/loadavg)"
+    for r in $(seq "$rounds"); do
+      app=fo-$r
+      cat >"$work/$app.rules" <<RULES
+action sink = log(path: "$work/$app.jsonl")
+rule every-fatal {
+  when level:fatal
+  then sink
+}
+RULES
+      urls=() started_pids=()
+      for name in a b; do
+        cat >"$work/$app-$name.yaml" <<YAML
+rules: [$work/$app.rules]
+source: kafka
+kafka:
+  brokers: $brokers
+  topics: [live]
+  group_id: $app
+  properties: {group.instance.id: $name, session.timeout.ms: "$session"}
+outbox: {path: $work/$app-$name.db}
+admin: {listen: "127.0.0.1:0"}
+scale_out: {enabled: true, application_id: $app, partitions: 8}
+YAML
+        "$klaxon" run --config "$work/$app-$name.yaml" --log.level=info 2>"$work/$app-$name.log" &
+        pids+=($!)
+        started_pids+=($!)
+      done
+      for name in a b; do urls+=("$(admin_of "$app-$name")"); done
+      sleep 20
+      owner=""
+      for i in 0 1; do
+        e1=$(curl -s "${urls[i]}/metrics" | awk '$1 == "klaxon_scale_out_records_total{result=\"evaluated\"}" { print $2 }')
+        sleep 1
+        e2=$(curl -s "${urls[i]}/metrics" | awk '$1 == "klaxon_scale_out_records_total{result=\"evaluated\"}" { print $2 }')
+        [ "${e2:-0}" != "${e1:-0}" ] && owner=$i
+      done
+      [ -n "$owner" ] || { echo "round $r: no instance evaluates the rule" >&2; exit 1; }
+      survivor=$((1 - owner))
+      read -r fail_first fail_new first_at < <(python3 - "$work/$app.jsonl" "${started_pids[owner]}" <<'PY'
+import datetime, json, os, signal, sys, time
+path, pid = sys.argv[1], int(sys.argv[2])
+size = os.path.getsize(path)
+killed = time.time()
+os.kill(pid, signal.SIGKILL)
+first = first_new = None
+first_at = ""
+while time.time() - killed < 180 and first_new is None:
+    with open(path) as f:
+        f.seek(size)
+        lines = f.read().splitlines()
+    now = time.time()
+    for line in lines:
+        at = datetime.datetime.fromisoformat(json.loads(line)["at"].replace("Z", "+00:00"))
+        if first is None:
+            first, first_at = now, json.loads(line)["at"]
+        if at.timestamp() > killed:
+            first_new = now
+            break
+    time.sleep(0.01)
+fmt = lambda t: f"{t - killed:.2f}" if t else "none"
+print(fmt(first), fmt(first_new), first_at or "-")
+PY
+)
+      sleep 1
+      restores=$(curl -s "${urls[survivor]}/metrics" | awk '$1 == "klaxon_scale_out_restores_total" { print $2 }')
+      kill -TERM "${started_pids[survivor]}"
+      wait "${started_pids[survivor]}" || true
+      echo "round $r: owner ${app}-$([ "$owner" = 0 ] && echo a || echo b) killed; first notification" \
+        "from the new owner after ${fail_first} s (event time $first_at), first of an event after the" \
+        "kill after ${fail_new} s; survivor's restores: ${restores:-?} (load $(cut -d' ' -f1 /proc/loadavg))"
+    done
     ;;
   *) echo "unknown mode $mode" >&2; exit 2 ;;
 esac
