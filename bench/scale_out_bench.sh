@@ -24,6 +24,7 @@
 #               the survivor, the new owner: the dead one writes nothing more) and to the first
 #               one of an event produced after the kill. ROUNDS rounds, a new application each.
 #               No warm standbys exist yet: every failover restores from the changelog.
+# Needs the stage counters on /metrics (klaxon_scale_out_*, since the changelog).
 # usage: bench/scale_out_bench.sh BUILD_DIR throughput|profile|failover [EVENTS] [ROUNDS]
 set -euo pipefail
 build=${1:?BUILD_DIR}
@@ -44,10 +45,12 @@ rule none {
 RULES
 "$klaxon" check "$work/bench.rules" >/dev/null
 "$klaxon" check "$work/none.rules" >/dev/null
-echo "producing $events events to an 8-partition topic..." >&2
-java -cp "$cache/libs/*" "$root/bench/create_topic.java" "$brokers" input 8
-"$root/bench/repeat_outage.py" "$events" | kcat -P -b "$brokers" -t input -X linger.ms=50 \
-  -X batch.num.messages=10000 -X queue.buffering.max.messages=1000000
+if [ "$mode" != failover ]; then
+  echo "producing $events events to an 8-partition topic..." >&2
+  java -cp "$cache/libs/*" "$root/bench/create_topic.java" "$brokers" input 8
+  "$root/bench/repeat_outage.py" "$events" | kcat -P -b "$brokers" -t input -X linger.ms=50 \
+    -X batch.num.messages=10000 -X queue.buffering.max.messages=1000000
+fi
 data=$(sed -n 's/^DATA=//p' "$KLAXON_KAFKA_RUN"/state* 2>/dev/null | head -1)
 [ -n "$data" ] || data=$KLAXON_KAFKA_RUN
 
@@ -152,7 +155,7 @@ PY
     echo "CPU inclusive of callees, the stages' entry points (perf report --children):"
     perf report -i "$work/perf.data" --children --sort symbol --stdio -g none 2>/dev/null |
       grep -E '^ +[0-9].*(RouteStage|EvalStage|ScaleOut|Runtime|Engine|simdjson|rd_kafka|Decod)' |
-      head -40
+      cut -c1-160 | sed 's/ *$//' | head -40
     ;;
   failover)
     session=${KLAXON_BENCH_SESSION_TIMEOUT:-10000}
@@ -165,8 +168,12 @@ while True:
     if delay > 0:
         time.sleep(delay)
     level = "fatal" if n % 2 == 0 else "error"
-    print(f"{n}\t" + json.dumps({"timestamp": round(time.time(), 3), "level": level,
-                                  "tags": {"service": "orders-api"}, "message": "m"}), flush=True)
+    try:
+        print(f"{n}\t" + json.dumps({"timestamp": round(time.time(), 3), "level": level,
+                                      "tags": {"service": "orders-api"}, "message": "m"}),
+              flush=True)
+    except BrokenPipeError:  # kcat stopped at the end of the benchmark
+        sys.exit(0)
     n += 1
 PY
     pids+=($!)
