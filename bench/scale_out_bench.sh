@@ -156,6 +156,13 @@ PY
     perf report -i "$work/perf.data" --children --sort symbol --stdio -g none 2>/dev/null |
       grep -E '^ +[0-9].*(RouteStage|EvalStage|ScaleOut|Runtime|Engine|simdjson|rd_kafka|Decod)' |
       cut -c1-160 | sed 's/ *$//' | head -40
+    echo "CPU in the function itself, the top 15 (perf report --no-children):"
+    perf report -i "$work/perf.data" --no-children --sort symbol --stdio -g none 2>/dev/null |
+      grep -E '^ +[0-9]' | cut -c1-160 | sed 's/ *$//' | head -15
+    echo "where SaveStateChanges spends its own time (perf annotate, the hottest lines):"
+    perf annotate -i "$work/perf.data" --stdio -l \
+      'klaxon::(anonymous namespace)::EngineImpl::SaveStateChanges' 2>/dev/null |
+      grep -E '^ +[0-9]+\.[0-9]+ ' | sort -rn | head -8 | cut -c1-160
     ;;
   failover)
     session=${KLAXON_BENCH_SESSION_TIMEOUT:-10000}
