@@ -12,8 +12,9 @@
 #               start. After each scale-out run: the bytes of its repartition topic in the
 #               broker's log directory, per input event, and its records per input event.
 #   profile     1 instance with scale_out under `perf record` (user space, DWARF call graphs):
-#               the CPU share of each thread and of stage 1 (RouteStage) and stage 2 (EvalStage)
-#               inclusive of what they call (perf report --children)
+#               the CPU share of each thread, of stage 1 (RouteStage) and stage 2 (EvalStage)
+#               inclusive of what they call (perf report --children), and the top functions by
+#               their own time
 #   failover    events produced live (200/s, event time now, every other one `level: fatal`) to
 #               the 8-partition topic; 2 instances with scale_out, static membership and
 #               session.timeout.ms KLAXON_BENCH_SESSION_TIMEOUT (default 10000, as
@@ -159,10 +160,6 @@ PY
     echo "CPU in the function itself, the top 15 (perf report --no-children):"
     perf report -i "$work/perf.data" --no-children --sort symbol --stdio -g none 2>/dev/null |
       grep -E '^ +[0-9]' | cut -c1-160 | sed 's/ *$//' | head -15
-    echo "where SaveStateChanges spends its own time (perf annotate, the hottest lines):"
-    perf annotate -i "$work/perf.data" --stdio -l \
-      'klaxon::(anonymous namespace)::EngineImpl::SaveStateChanges' 2>/dev/null |
-      grep -E '^ +[0-9]+\.[0-9]+ ' | sort -rn | head -8 | cut -c1-160
     ;;
   failover)
     session=${KLAXON_BENCH_SESSION_TIMEOUT:-10000}
