@@ -3,10 +3,11 @@
 # broker (scripts/kafka-broker), on the Kafka benchmark's log (bench/repeat_outage.py) and 100
 # rules (bench/bench_rules.py), the log produced beforehand to an 8-partition topic (a backlog).
 #   throughput  events/s and CPU microseconds per event (/proc/PID/stat of every instance,
-#               bench/scale_out_progress.py) of (KLAXON_BENCH_CONFIGS, default all): the single-stage path (1 instance, scale_out off:
-#               the baseline), and 1, 2 and 3 instances with `scale_out: {enabled: true}` in one
-#               group; then 1 instance with scale_out and rules that match no event (stage 1's
-#               decode, match and watermark marks with nothing to route: "so1-none"). ROUNDS
+#               bench/scale_out_progress.py) of (KLAXON_BENCH_CONFIGS, default all): the
+#               single-stage path ("single": 1 instance, scale_out off: the baseline), and 1, 2
+#               and 3 instances with `scale_out: {enabled: true}` in one group ("so1" to "so3"),
+#               and 1 instance with scale_out and rules that match no event (stage 1's decode,
+#               match and watermark marks with nothing to route: "so1-none"). ROUNDS
 #               rounds, the order reversed every other round. Every run is a new application id
 #               (new consumer groups, repartition topic and changelog) reading the topic from the
 #               start. After each scale-out run: the bytes of its repartition topic in the
@@ -29,7 +30,7 @@
 # usage: bench/scale_out_bench.sh BUILD_DIR throughput|profile|failover [EVENTS] [ROUNDS]
 set -euo pipefail
 build=${1:?BUILD_DIR}
-mode=${2:?throughput or profile}
+mode=${2:?throughput, profile or failover}
 events=${3:-300000}
 rounds=${4:-3}
 . "$(dirname "$0")/kafka_bench_lib.sh"
@@ -110,6 +111,7 @@ case "$mode" in
     echo "$(date -u +%FT%TZ) $events events, $rounds rounds, $(nproc) cores, load: $(cut -d' ' -f1-3 /proc/loadavg)"
     echo "round config    events/s  cpu_us/event  input   routed  eval/dup/late/inv  cpu_s_each  window_s  changelog_B/ev  checkpoints  repart_B/ev  rec/ev"
     run=0
+    rate_single=()
     for r in $(seq "$rounds"); do
       order=("${configs[@]}")
       if [ $((r % 2)) = 0 ]; then
@@ -133,8 +135,9 @@ import statistics, sys
 name, n = sys.argv[1], int(sys.argv[2])
 v = list(map(float, sys.argv[3:]))
 rates, cpus, base = v[:n], v[n:2 * n], v[2 * n:]
+relative = f"{statistics.median(rates) / statistics.median(base):5.2f}" if base else "-"
 print(f"  {name:9s} {statistics.median(rates):8.0f}/s {statistics.median(cpus):7.1f} us/event "
-      f"{statistics.median(rates) / statistics.median(base):5.2f}")
+      f"{relative}")
 PY
       unset -n rates cpus base
     done
