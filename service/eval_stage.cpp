@@ -229,6 +229,7 @@ Status EvalStage::Checkpoint() {
     ++counters_.commits;
     counters_.changelog_records += records;
     counters_.changelog_bytes += bytes;
+    last_commit_bytes_ = bytes;
     for (auto& [partition, task] : tasks_) task.dirty = false;
     return Status::Ok();
   }
@@ -406,8 +407,14 @@ Status EvalStage::Pass(int64_t now_ms, std::chrono::milliseconds wait,
 }
 
 Status EvalStage::Stored(int64_t now_ms, bool force) {
-  if (!force && last_commit_ms_ != INT64_MIN &&
-      now_ms - last_commit_ms_ < options_.commit_interval_ms) {
+  // Every commit interval, or less often after a large checkpoint: each engine's head holds the
+  // events waiting out the lateness and is written whole, so the interval grows with what the
+  // last checkpoint wrote and the changelog is written at about changelog_bytes_per_second.
+  const int64_t interval = std::max<int64_t>(
+      options_.commit_interval_ms,
+      static_cast<int64_t>(last_commit_bytes_ * 1000 /
+                           std::max<uint64_t>(1, options_.changelog_bytes_per_second)));
+  if (!force && last_commit_ms_ != INT64_MIN && now_ms - last_commit_ms_ < interval) {
     return Status::Ok();
   }
   last_commit_ms_ = now_ms;

@@ -42,6 +42,9 @@ struct EvalStageOptions {
   // How often the tasks' state and offsets are committed (Kafka Streams' commit.interval.ms):
   // what a new owner evaluates again after a failover.
   int64_t commit_interval_ms = 1000;
+  // The interval grows past commit_interval_ms so that checkpoints write about this many bytes a
+  // second on average: a task's held events are rewritten at each (docs/operations.md).
+  uint64_t changelog_bytes_per_second = 4 << 20;
   std::chrono::milliseconds restore_timeout{std::chrono::minutes(2)};
 };
 
@@ -140,6 +143,7 @@ class EvalStage {
   std::vector<int32_t> to_restore_;            // assigned, restored at the start of the next Pass
   std::optional<connectors::Record> pending_;  // read after an assignment, before its restore
   int64_t last_commit_ms_ = INT64_MIN;
+  uint64_t last_commit_bytes_ = 0;
   StateChanges changes_;             // reused
   std::string key_, value_;          // reused
   std::vector<Notification> notes_;  // reused
