@@ -118,7 +118,9 @@ Status KafkaAdmin::CreateTopic(const TopicSpec& spec) {
   if (new_topic == nullptr) {
     return Status::InvalidArgument("kafka topic '" + spec.name + "': " + error);
   }
-  for (const auto& [name, value] : spec.configs) {
+  std::map<std::string, std::string> configs = spec.created_with;
+  for (const auto& [name, value] : spec.configs) configs[name] = value;
+  for (const auto& [name, value] : configs) {
     if (rd_kafka_NewTopic_set_config(new_topic.get(), name.c_str(), value.c_str()) !=
         RD_KAFKA_RESP_ERR_NO_ERROR) {
       return Status::InvalidArgument("kafka topic '" + spec.name + "': bad config " + name);

@@ -30,6 +30,8 @@ struct TopicSpec {
   // Set when the topic is created, and required of an existing topic (cleanup.policy is
   // compared as a set: "compact,delete" is not "compact").
   std::map<std::string, std::string> configs = {};
+  // Set when the topic is created only: tuning an operator may change later.
+  std::map<std::string, std::string> created_with = {};
 };
 
 class KafkaAdmin {

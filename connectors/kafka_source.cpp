@@ -156,6 +156,30 @@ Status KafkaSource::Start() {
   return Status::Ok();
 }
 
+rd_kafka_t* KafkaSource::c_handle() { return consumer_->c_ptr(); }
+
+Result<int64_t> KafkaSource::CommittedOffset(const std::string& topic, int32_t partition,
+                                             std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  std::string last_error;
+  while (std::chrono::steady_clock::now() < deadline) {
+    std::vector<RdKafka::TopicPartition*> list = {
+        RdKafka::TopicPartition::create(topic, partition)};
+    const RdKafka::ErrorCode err = consumer_->committed(list, 5000);
+    const int64_t offset = list[0]->offset();
+    const RdKafka::ErrorCode partition_err = list[0]->err();
+    RdKafka::TopicPartition::destroy(list);
+    if (err == RdKafka::ERR_NO_ERROR && partition_err == RdKafka::ERR_NO_ERROR) {
+      return offset < 0 ? -1 : offset;
+    }
+    // A pending transactional commit (UNSTABLE_OFFSET_COMMIT), the coordinator moving: again.
+    last_error = RdKafka::err2str(err != RdKafka::ERR_NO_ERROR ? err : partition_err);
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return Status::Unavailable("the committed offset of " + topic + " [" + std::to_string(partition) +
+                             "]: " + last_error);
+}
+
 void KafkaSource::DestroyTaken() {
   for (rd_kafka_message_t* m : taken_) {
     if (m != nullptr) rd_kafka_message_destroy(m);  // null: held (see Hold)

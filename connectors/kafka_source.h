@@ -28,6 +28,7 @@
 
 struct rd_kafka_queue_s;
 struct rd_kafka_message_s;
+struct rd_kafka_s;
 
 namespace RdKafka {
 class KafkaConsumer;
@@ -114,6 +115,16 @@ class KafkaSource final : public Source {
   // Synchronous; retries for up to ~3 s while the group coordinator is unknown.
   Status Commit() override;
   Status Close() override;
+
+  // The group's committed offset of a partition (-1 when none), read from the coordinator. With
+  // isolation.level=read_committed in the properties, an offset sent in a transaction still
+  // open is not returned: the call waits (up to `timeout`, then Unavailable) until that
+  // transaction ends, so what it returns is stable (scale-out's restore barrier).
+  Result<int64_t> CommittedOffset(const std::string& topic, int32_t partition,
+                                  std::chrono::milliseconds timeout);
+  // The underlying librdkafka handle: its group metadata for transactions
+  // (KafkaTransactionalProducer::Commit).
+  rd_kafka_s* c_handle();
 
   // Thread-safe.
   bool assigned() const { return assigned_partitions_.load() > 0; }

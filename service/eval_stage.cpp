@@ -3,6 +3,9 @@
 #include <algorithm>
 #include <utility>
 
+#include "connectors/kafka_partition_reader.h"
+#include "service/task_changelog.h"
+
 namespace klaxon::service {
 
 namespace {
@@ -20,18 +23,220 @@ Result<std::unique_ptr<EvalStage>> EvalStage::Open(EvalStageOptions options, Rul
   for (size_t i = 0; i < stage->rules_.rules.size(); ++i) {
     stage->rule_index_.emplace(stage->rules_.rules[i].id, static_cast<uint32_t>(i));
   }
+  // The transactional producer first: it fences an earlier process of this instance and aborts
+  // its open transaction, so the committed offsets the consumer reads are stable sooner.
+  Result<std::unique_ptr<connectors::KafkaTransactionalProducer>> producer =
+      connectors::KafkaTransactionalProducer::Open(stage->options_.transactions);
+  if (!producer.ok()) {
+    return Status(producer.status().code(),
+                  "scale_out: the changelog's transactions: " + producer.status().message());
+  }
+  stage->changelog_ = std::move(producer).value();
   connectors::KafkaSourceOptions source = stage->options_.repartition;
   source.partition_events = true;
+  // Offsets are committed only in the changelog's transactions, and read only once stable.
+  source.auto_commit_interval_ms = 0;
+  source.client.properties["isolation.level"] = "read_committed";
   Result<std::unique_ptr<connectors::KafkaSource>> consumer = connectors::KafkaSource::Open(source);
   if (!consumer.ok()) return consumer.status();
   stage->repartition_ = std::move(consumer).value();
   return stage;
 }
 
+Result<std::unique_ptr<Engine>> EvalStage::NewEngine(uint32_t rule) {
+  // One engine per rule: a record is one (rule, group), and the event it carries must count
+  // for that rule only (its other rules' groups are owned elsewhere).
+  RuleSet one;
+  one.rules.push_back(rules_.rules[rule]);
+  one.actions = rules_.actions;
+  Result<std::unique_ptr<Engine>> created = Engine::Create(std::move(one), engine_);
+  if (!created.ok()) return created.status();
+  (*created)->SetMaxEventTime(max_event_time_ms_);
+  return created;
+}
+
+Status EvalStage::Assign(int32_t partition, int64_t now_ms) {
+  const std::string& topic = options_.repartition.topics.front();
+  const std::string where = std::to_string(partition);
+  tasks_.erase(partition);
+  Task& task = tasks_[partition];
+  task.engines.resize(rules_.rules.size());
+  task.logs.resize(rules_.rules.size());
+  // The barrier: the committed offset is stable once no transaction that sent offsets for this
+  // partition is open (a previous owner's last checkpoint is committed or aborted), and so is
+  // the changelog it wrote with them.
+  Result<int64_t> committed =
+      repartition_->CommittedOffset(topic, partition, options_.restore_timeout);
+  if (!committed.ok()) return committed.status();
+  ChangelogCollector collector;
+  Result<int64_t> read = connectors::ReadPartition(
+      options_.transactions.client, options_.changelog_topic, partition, options_.restore_timeout,
+      [&](int64_t, std::string_view key, std::optional<std::string_view> value) {
+        collector.Add(key, value);
+        return Status::Ok();
+      });
+  if (!read.ok()) return read.status();
+  std::optional<TaskHead> head;
+  std::map<std::string, RestoredEngine> engines;
+  if (Status st = collector.Finish(head, engines); !st.ok()) {
+    return Status(st.code(), "restoring repartition partition " + where + " from " +
+                                 options_.changelog_topic + ": " + st.message());
+  }
+  if (!head) {
+    if (*committed >= 0) {
+      log_.Warn(
+          "repartition partition assigned with committed offsets but nothing in its changelog "
+          "(the changelog topic was deleted or recreated?): its windows start empty",
+          {{"partition", where}, {"committed_offset", std::to_string(*committed)}});
+    }
+    task.time.SetInputs(options_.inputs);
+    log_.Info("repartition partition assigned: evaluating its (rule, group)s here",
+              {{"partition", where}, {"restored", "nothing to restore"}});
+    return Status::Ok();
+  }
+  if (Status st = task.time.RestoreState(head->shuffle_time); !st.ok()) {
+    return Status(st.code(), "restoring repartition partition " + where + ": " + st.message());
+  }
+  task.time.SetInputs(options_.inputs);
+  task.next_offset = *committed;
+  task.advanced_to = head->advanced_to;
+  task.newest = head->newest;
+  task.newest_wall_ms = now_ms;
+  if (*committed != head->next_offset) {
+    log_.Warn(
+        "the changelog's offset and the group's committed offset differ (offsets reset by "
+        "hand?): evaluating from the committed offset",
+        {{"partition", where},
+         {"changelog_offset", std::to_string(head->next_offset)},
+         {"committed_offset", std::to_string(*committed)}});
+  }
+  size_t groups = 0;
+  for (auto& [rule_id, restored] : engines) {
+    auto index = rule_index_.find(rule_id);
+    if (index == rule_index_.end()) continue;  // a rule no longer in the rule set
+    Result<std::unique_ptr<Engine>> engine = NewEngine(index->second);
+    if (!engine.ok()) return engine.status();
+    if (Status st = (*engine)->RestoreChanges(restored.head, restored.rows); !st.ok()) {
+      return Status(st.code(), "restoring repartition partition " + where + ", rule " + rule_id +
+                                   ": " + st.message());
+    }
+    EngineLog& log = task.logs[index->second];
+    log.generation = restored.generation;
+    if ((*engine)->ContinueChanges(restored.last_rank)) {
+      for (const StateGroupView& row : restored.rows) {
+        if (row.slot >= log.rank_by_slot.size()) log.rank_by_slot.resize(row.slot + 1, 0);
+        log.rank_by_slot[row.slot] = row.rank;
+      }
+    }
+    groups += restored.rows.size();
+    task.engines[index->second] = std::move(engine).value();
+  }
+  ++counters_.restores;
+  counters_.restored_records += static_cast<uint64_t>(*read);
+  log_.Info("repartition partition assigned: restored from the changelog",
+            {{"partition", where},
+             {"offset", std::to_string(head->next_offset)},
+             {"engines", std::to_string(engines.size())},
+             {"groups", std::to_string(groups)},
+             {"changelog_records", std::to_string(*read)},
+             {"state_bytes", std::to_string(collector.bytes())}});
+  return Status::Ok();
+}
+
+Status EvalStage::Checkpoint() {
+  std::vector<connectors::CommitOffset> offsets;
+  for (const auto& [partition, task] : tasks_) {
+    if (task.dirty && task.next_offset >= 0) {
+      offsets.push_back({options_.repartition.topics.front(), partition, task.next_offset});
+    }
+  }
+  if (offsets.empty()) return Status::Ok();
+  Status st = changelog_->Begin();
+  uint64_t records = 0;
+  uint64_t bytes = 0;
+  auto produce = [&](int32_t partition, std::optional<std::string_view> value) {
+    auto emit = [&](std::string_view key, std::optional<std::string_view> v) {
+      ++records;
+      bytes += key.size() + (v ? v->size() : 0);
+      return changelog_->Produce(options_.changelog_topic, partition, key, v);
+    };
+    if (!value) return emit(key_, std::nullopt);
+    return EmitChangelogValue(
+        key_, *value, kMaxChangelogValue,
+        [&](std::string_view key, std::string_view v) { return emit(key, v); });
+  };
+  for (auto& [partition, task] : tasks_) {
+    if (!st.ok()) break;
+    if (!task.dirty || task.next_offset < 0) continue;
+    for (size_t i = 0; i < task.engines.size() && st.ok(); ++i) {
+      Engine* engine = task.engines[i].get();
+      if (engine == nullptr) continue;
+      EngineLog& log = task.logs[i];
+      if (st = engine->SaveStateChanges(changes_); !st.ok()) break;
+      if (changes_.full) {
+        ++log.generation;  // rows of earlier generations are void from here on
+        log.rank_by_slot.clear();
+      }
+      const std::string& rule_id = rules_.rules[i].id;
+      for (size_t g = 0; g < changes_.group_count && st.ok(); ++g) {
+        const StateGroupRow& row = changes_.groups[g];
+        key_ = RowKey(rule_id, row.slot);
+        if (row.slot >= log.rank_by_slot.size()) log.rank_by_slot.resize(row.slot + 1, 0);
+        uint64_t& rank = log.rank_by_slot[row.slot];
+        if (row.bytes.empty()) {
+          rank = 0;
+          st = produce(partition, std::nullopt);
+          continue;
+        }
+        if (row.rank != 0) rank = row.rank;
+        EncodeRow(log.generation, rank, row.bytes, value_);
+        st = produce(partition, value_);
+      }
+      if (!st.ok()) break;
+      key_ = EngineHeadKey(rule_id);
+      EncodeEngineHead(log.generation, changes_.head, value_);
+      st = produce(partition, value_);
+    }
+    if (!st.ok()) break;
+    TaskHead head{task.next_offset, task.advanced_to, task.newest, {}};
+    task.time.SaveState(head.shuffle_time);
+    key_ = TaskHeadKey();
+    EncodeTaskHead(head, value_);
+    st = produce(partition, value_);
+  }
+  if (st.ok())
+    st = changelog_->Commit(offsets, *repartition_, std::chrono::seconds(30));
+  else if (Status aborted = changelog_->Abort(std::chrono::seconds(30)); !aborted.ok())
+    st = aborted;
+  if (st.ok()) {
+    ++counters_.commits;
+    counters_.changelog_records += records;
+    counters_.changelog_bytes += bytes;
+    for (auto& [partition, task] : tasks_) task.dirty = false;
+    return Status::Ok();
+  }
+  // Nothing of this checkpoint is visible: the next one lists every group again.
+  ++counters_.commit_failures;
+  for (auto& [partition, task] : tasks_) {
+    for (auto& engine : task.engines) {
+      if (engine) engine->ResendAllChanges();
+    }
+  }
+  return st;
+}
+
 EvalStage::Counters EvalStage::counters() const {
   Counters c = counters_;
   c.tasks = tasks_.size();
   return c;
+}
+
+std::vector<EvalStage::TaskInfo> EvalStage::Tasks() const {
+  std::vector<TaskInfo> out;
+  for (const auto& [partition, task] : tasks_) {
+    out.push_back({partition, task.restoring, task.advanced_to});
+  }
+  return out;
 }
 
 EvalStage::Task* EvalStage::FindTask(int32_t partition) {
@@ -52,15 +257,9 @@ Status EvalStage::Evaluate(Task& task, uint32_t rule, std::string_view event,
                            std::vector<Notification>& out) {
   std::unique_ptr<Engine>& engine = task.engines[rule];
   if (!engine) {
-    // One engine per rule: a record is one (rule, group), and the event it carries must count
-    // for that rule only (its other rules' groups are owned elsewhere).
-    RuleSet one;
-    one.rules.push_back(rules_.rules[rule]);
-    one.actions = rules_.actions;
-    Result<std::unique_ptr<Engine>> created = Engine::Create(std::move(one), engine_);
+    Result<std::unique_ptr<Engine>> created = NewEngine(rule);
     if (!created.ok()) return created.status();
     engine = std::move(created).value();
-    engine->SetMaxEventTime(max_event_time_ms_);
     if (task.advanced_to != ShuffleTime::kNone) engine->AdvanceTo(task.advanced_to, notes_);
     notes_.clear();  // a new engine has no groups: nothing to say
   }
@@ -75,6 +274,7 @@ Status EvalStage::Evaluate(Task& task, uint32_t rule, std::string_view event,
 void EvalStage::Advance(Task& task, int64_t to, std::vector<Notification>& out) {
   if (to == ShuffleTime::kNone || to <= task.advanced_to) return;
   task.advanced_to = to;
+  task.dirty = true;
   for (size_t i = 0; i < task.engines.size(); ++i) {
     if (!task.engines[i]) continue;
     task.engines[i]->AdvanceTo(to, notes_);
@@ -94,6 +294,13 @@ Status EvalStage::Pass(int64_t now_ms, std::chrono::milliseconds wait,
       }
     }
   }
+  for (int32_t partition : to_restore_) {
+    const auto start = std::chrono::steady_clock::now();
+    if (Status st = Assign(partition, now_ms); !st.ok()) return st;
+    counters_.restore_seconds +=
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  }
+  to_restore_.clear();
   connectors::Record message;
   bool got_message = false;
   for (size_t n = 0; n < kMaxMessagesPerPass; ++n) {
@@ -102,17 +309,16 @@ Status EvalStage::Pass(int64_t now_ms, std::chrono::milliseconds wait,
     if (!next.ok()) return next.status();
     if (*next == connectors::NextStatus::kPartition) {
       if (message.partition_event == connectors::PartitionEvent::kAssigned) {
-        Task& task = tasks_[message.partition];
-        task.time.SetInputs(options_.inputs);
-        task.engines.resize(rules_.rules.size());
-        log_.Info("repartition partition assigned: evaluating its (rule, group)s here",
-                  {{"partition", std::to_string(message.partition)}});
+        // Restored at the start of the next pass: nothing after this event is read before.
+        tasks_.erase(message.partition);
+        tasks_[message.partition].restoring = true;
+        to_restore_.push_back(message.partition);
+        break;
       } else if (message.partition_event == connectors::PartitionEvent::kRevoked) {
+        std::erase(to_restore_, message.partition);
         if (tasks_.erase(message.partition) != 0) {
-          log_.Warn(
-              "repartition partition revoked: its windows are dropped (their state does not "
-              "move between instances yet; docs/scale_out.md)",
-              {{"partition", std::to_string(message.partition)}});
+          log_.Info("repartition partition revoked: its next owner restores it from the changelog",
+                    {{"partition", std::to_string(message.partition)}});
         }
       }
       continue;
@@ -121,8 +327,8 @@ Status EvalStage::Pass(int64_t now_ms, std::chrono::milliseconds wait,
     got_message = true;
     Task* task = FindTask(message.partition);
     if (task == nullptr) continue;  // revoked meanwhile: counts for nothing
-    unstored_.push_back(message);
-    unstored_.back().payload = {};
+    task->next_offset = message.offset + 1;
+    task->dirty = true;
     Result<ShuffleKind> kind = DecodeShuffle(message.payload, record_, mark_);
     if (!kind.ok()) {
       ++counters_.invalid;
@@ -166,15 +372,20 @@ Status EvalStage::Pass(int64_t now_ms, std::chrono::milliseconds wait,
   return Status::Ok();
 }
 
-void EvalStage::Stored() {
-  for (const connectors::Record& r : unstored_) repartition_->MarkProcessed(r);
-  unstored_.clear();
+Status EvalStage::Stored(int64_t now_ms, bool force) {
+  if (!force && last_commit_ms_ != INT64_MIN &&
+      now_ms - last_commit_ms_ < options_.commit_interval_ms) {
+    return Status::Ok();
+  }
+  last_commit_ms_ = now_ms;
+  Status st = Checkpoint();
+  if (st.ok()) return st;
+  if (st.code() == StatusCode::kFailedPrecondition) return st;  // fenced: another took over
+  log_.Warn("scale-out checkpoint not committed; tried again at the next interval",
+            {{"error", st.message()}});
+  return Status::Ok();
 }
 
-Status EvalStage::Close() {
-  Status committed = repartition_->Commit();
-  Status closed = repartition_->Close();
-  return committed.ok() ? closed : committed;
-}
+Status EvalStage::Close() { return repartition_->Close(); }
 
 }  // namespace klaxon::service

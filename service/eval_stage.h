@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "connectors/kafka_source.h"
+#include "connectors/kafka_transaction.h"
 #include "engine/engine.h"
 #include "engine/notification.h"
 #include "service/log_sink.h"
@@ -34,6 +35,12 @@ struct EvalStageOptions {
   connectors::KafkaSourceOptions repartition;   // the repartition topic, group <id>-eval
   std::vector<ShuffleTime::InputTopic> inputs;  // every partition of the input topics
   int64_t future_limit_ms = kDefaultFutureLimitMs;
+  std::string changelog_topic;                            // <application_id>-changelog
+  connectors::TransactionalProducerOptions transactions;  // its producer (transactional.id)
+  // How often the tasks' state and offsets are committed (Kafka Streams' commit.interval.ms):
+  // what a new owner evaluates again after a failover.
+  int64_t commit_interval_ms = 1000;
+  std::chrono::milliseconds restore_timeout{std::chrono::minutes(2)};
 };
 
 class EvalStage {
@@ -46,6 +53,18 @@ class EvalStage {
     uint64_t late = 0;      // evaluated older than the task's watermark allowed
     uint64_t rejected = 0;  // refused by the engine (a timestamp past engine.future_limit)
     uint64_t tasks = 0;     // assigned now
+    uint64_t restores = 0;  // tasks restored from the changelog (with state in it)
+    uint64_t restored_records = 0;
+    uint64_t commits = 0;          // checkpoints committed
+    uint64_t commit_failures = 0;  // aborted; retried at the next interval
+    uint64_t changelog_records = 0;
+    uint64_t changelog_bytes = 0;
+    double restore_seconds = 0;
+  };
+  struct TaskInfo {
+    int32_t partition = -1;
+    bool restoring = false;
+    int64_t watermark_ms = ShuffleTime::kNone;
   };
 
   // `rules`: the rule set every instance routes by (records name rules by Rule::id).
@@ -57,25 +76,46 @@ class EvalStage {
   // is idle, on from the newest event time with the wall clock `now_ms`, as the single-stage
   // run loop does). Notifications are appended to `out`.
   Status Pass(int64_t now_ms, std::chrono::milliseconds wait, std::vector<Notification>& out);
-  // The notifications of the passes so far are in the outbox: their records may be committed.
-  void Stored();
+  // The notifications of the passes so far are in the outbox: the tasks' state may be
+  // checkpointed (every commit interval from `now_ms`, or now with `force`). A failed commit is
+  // retried at the next one; an error only when this instance was fenced (another took over its
+  // transactional id or its partitions) and must stop.
+  Status Stored(int64_t now_ms, bool force = false);
   Status Close();
 
   bool assigned() const { return repartition_->assigned(); }
+  // Partitions assigned whose state is not restored yet: the next Pass restores them before it
+  // reads anything else (so a snapshot published in between shows them, and readiness is false).
+  bool restoring() const { return !to_restore_.empty(); }
   Counters counters() const;
+  std::vector<TaskInfo> Tasks() const;
 
  private:
+  // An engine's changelog bookkeeping (service/task_changelog.h).
+  struct EngineLog {
+    uint64_t generation = 0;
+    std::vector<uint64_t> rank_by_slot;  // the rank last written for each slot
+  };
   struct Task {
     ShuffleTime time;
     std::vector<std::unique_ptr<Engine>> engines;  // by rule index; null until a record comes
-    int64_t advanced_to = ShuffleTime::kNone;      // what the engines were last moved to
-    int64_t newest = ShuffleTime::kNone;           // the highest watermark ShuffleTime gave
-    int64_t newest_wall_ms = 0;                    // the wall clock when it came
+    std::vector<EngineLog> logs;                   // by rule index
+    int64_t next_offset = -1;  // after the last repartition message read; -1: none read
+    bool dirty = false;        // read or moved since the last checkpoint
+    bool restoring = false;    // in to_restore_
+    int64_t advanced_to = ShuffleTime::kNone;  // what the engines were last moved to
+    int64_t newest = ShuffleTime::kNone;       // the highest watermark ShuffleTime gave
+    int64_t newest_wall_ms = 0;                // the wall clock when it came
   };
 
   EvalStage(EvalStageOptions options, RuleSet rules, EngineOptions engine, LogSink& log)
       : options_(std::move(options)), rules_(std::move(rules)), engine_(engine), log_(log) {}
   Task* FindTask(int32_t partition);
+  Result<std::unique_ptr<Engine>> NewEngine(uint32_t rule);
+  // A partition assigned here: its task, restored from the changelog.
+  Status Assign(int32_t partition, int64_t now_ms);
+  // Every dirty task's state and offsets, in one transaction.
+  Status Checkpoint();
   // The event of an accepted record of rule `rule`, into the task's engine of that rule.
   Status Evaluate(Task& task, uint32_t rule, std::string_view event,
                   std::vector<Notification>& out);
@@ -89,11 +129,15 @@ class EvalStage {
   LogSink& log_;
   std::map<std::string, uint32_t, std::less<>> rule_index_;  // Rule::id -> index
   std::unique_ptr<connectors::KafkaSource> repartition_;
+  std::unique_ptr<connectors::KafkaTransactionalProducer> changelog_;
   std::map<int32_t, Task> tasks_;
-  std::vector<connectors::Record> unstored_;  // evaluated, notifications not stored yet
-  std::vector<Notification> notes_;           // reused
-  ShuffleRecord record_;                      // reused
-  ShuffleMark mark_;                          // reused
+  std::vector<int32_t> to_restore_;  // assigned, restored at the start of the next Pass
+  int64_t last_commit_ms_ = INT64_MIN;
+  StateChanges changes_;             // reused
+  std::string key_, value_;          // reused
+  std::vector<Notification> notes_;  // reused
+  ShuffleRecord record_;             // reused
+  ShuffleMark mark_;                 // reused
   int64_t max_event_time_ms_ = INT64_MAX;
   int64_t errors_at_last_message_ = 0;  // the consumer's transient errors then
   Counters counters_;

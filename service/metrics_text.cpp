@@ -9,6 +9,63 @@
 
 namespace klaxon::service {
 
+namespace {
+
+// scale_out (docs/scale_out.md): stage 1's routing, stage 2's tasks, their checkpoints and
+// restores from the changelog.
+void WriteScaleOut(PromText& p, const ScaleOutSnapshot& so) {
+  p.Family("klaxon_scale_out_input_records_total", "counter",
+           "Stage 1: input records read (rejected ones included).");
+  p.Sample("klaxon_scale_out_input_records_total", {}, static_cast<double>(so.input_records));
+  p.Family("klaxon_scale_out_routed_records_total", "counter",
+           "Stage 1: repartition records produced, one per (rule, group) an event falls in.");
+  p.Sample("klaxon_scale_out_routed_records_total", {}, static_cast<double>(so.routed));
+  p.Family("klaxon_scale_out_records_total", "counter",
+           "Stage 2: repartition records by what became of them.");
+  p.Sample("klaxon_scale_out_records_total", {{"result", "evaluated"}},
+           static_cast<double>(so.evaluated));
+  p.Sample("klaxon_scale_out_records_total", {{"result", "duplicate"}},
+           static_cast<double>(so.duplicates));
+  p.Sample("klaxon_scale_out_records_total", {{"result", "invalid"}},
+           static_cast<double>(so.invalid));
+  p.Sample("klaxon_scale_out_records_total", {{"result", "late"}}, static_cast<double>(so.late));
+  p.Family("klaxon_scale_out_tasks", "gauge",
+           "Stage 2: repartition partitions assigned here, restoring from the changelog or "
+           "active.");
+  p.Sample("klaxon_scale_out_tasks", {{"state", "restoring"}}, static_cast<double>(so.restoring));
+  p.Sample("klaxon_scale_out_tasks", {{"state", "active"}},
+           static_cast<double>(so.tasks.size() - so.restoring));
+  p.Family("klaxon_scale_out_task_watermark_seconds", "gauge",
+           "Stage 2: the event time a task's windows were evaluated to.");
+  for (const ScaleOutSnapshot::Task& t : so.tasks) {
+    if (t.watermark_ms == INT64_MIN) continue;
+    p.Sample("klaxon_scale_out_task_watermark_seconds",
+             {{"partition", std::to_string(t.partition)}},
+             static_cast<double>(t.watermark_ms) / 1000.0);
+  }
+  p.Family("klaxon_scale_out_restores_total", "counter",
+           "Tasks restored from the changelog (with state in it).");
+  p.Sample("klaxon_scale_out_restores_total", {}, static_cast<double>(so.restores));
+  p.Family("klaxon_scale_out_restored_records_total", "counter",
+           "Changelog records read by restores.");
+  p.Sample("klaxon_scale_out_restored_records_total", {}, static_cast<double>(so.restored_records));
+  p.Family("klaxon_scale_out_restore_seconds_total", "counter",
+           "Time spent restoring tasks (the run loop waits for it).");
+  p.Sample("klaxon_scale_out_restore_seconds_total", {}, so.restore_seconds);
+  p.Family("klaxon_scale_out_checkpoints_total", "counter",
+           "Checkpoints committed: the tasks' state and offsets in one transaction.");
+  p.Sample("klaxon_scale_out_checkpoints_total", {}, static_cast<double>(so.checkpoints));
+  p.Family("klaxon_scale_out_checkpoint_failures_total", "counter",
+           "Checkpoints aborted (retried at the next interval).");
+  p.Sample("klaxon_scale_out_checkpoint_failures_total", {},
+           static_cast<double>(so.checkpoint_failures));
+  p.Family("klaxon_scale_out_changelog_bytes_total", "counter",
+           "Bytes written to the changelog (keys and values).");
+  p.Sample("klaxon_scale_out_changelog_bytes_total", {}, static_cast<double>(so.changelog_bytes));
+}
+
+}  // namespace
+
 std::string MetricsText(const RuntimeSnapshot& s, const RunHistograms& histograms) {
   const EngineStats& stats = s.stats;
   const RunCounters& counters = s.counters;
@@ -171,6 +228,7 @@ std::string MetricsText(const RuntimeSnapshot& s, const RunHistograms& histogram
     p.Sample("klaxon_state_last_checkpoint_timestamp_seconds", {},
              static_cast<double>(counters.checkpoint_time_ms) / 1000.0);
   }
+  if (s.has_scale_out) WriteScaleOut(p, s.scale_out);
   WriteProcessMetrics(p, s.start_time_ms);
   return p.text();
 }

@@ -301,10 +301,15 @@ Status Runtime::Start() {
   };
   handlers.ready = [this] {
     const std::shared_ptr<const RuntimeSnapshot> s = board_.Latest();
-    return started_.load() && !stopping_.load() && s->source_ready && s->counters.unstored == 0;
+    return started_.load() && !stopping_.load() && s->source_ready && s->counters.unstored == 0 &&
+           s->scale_out.restoring == 0;
   };
   handlers.not_ready_reason = [this] {
     const std::shared_ptr<const RuntimeSnapshot> s = board_.Latest();
+    if (s->scale_out.restoring > 0) {
+      return std::to_string(s->scale_out.restoring) +
+             " repartition partition(s) restoring their state from the changelog";
+    }
     if (s->counters.unstored == 0) return std::string();
     return std::to_string(s->counters.unstored) +
            " notifications could not be stored in the outbox yet (retrying; no checkpoint "
@@ -1206,6 +1211,10 @@ void Runtime::PublishSnapshot() {
     s->dispatcher = dispatcher_->Stats();
   }
   s->source_ready = kafka_ == nullptr || kafka_->assigned();
+  if (scale_out_) {
+    s->has_scale_out = true;
+    scale_out_->Snapshot(s->scale_out);
+  }
   if (kafka_ != nullptr) {
     s->has_kafka = true;
     s->kafka.lag = kafka_->Lag();

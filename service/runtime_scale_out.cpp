@@ -26,9 +26,17 @@ bool Runtime::ScaleOutPass(int64_t now_ms, std::chrono::milliseconds wait,
   Queue(notes_);
   FlushNotifications();
   // The records behind what the outbox holds may be committed; not while some wait.
-  if (RetryUnstored(/*now_regardless=*/false)) scale_out_->Stored();
+  if (RetryUnstored(/*now_regardless=*/false)) {
+    if (Status st = scale_out_->Stored(now_ms); !st.ok()) {
+      log_.Error("scale-out stopped: this instance can no longer checkpoint",
+                 {{"error", st.message()}});
+      return false;
+    }
+  }
   const auto now = std::chrono::steady_clock::now();
-  if (now - last_snapshot >= std::chrono::milliseconds(200)) {
+  // While tasks wait to be restored (the next pass restores them), the snapshot says so at once:
+  // readiness is false and the metrics show them.
+  if (now - last_snapshot >= std::chrono::milliseconds(200) || scale_out_->restoring()) {
     PublishSnapshot();
     last_snapshot = now;
   }
@@ -36,7 +44,14 @@ bool Runtime::ScaleOutPass(int64_t now_ms, std::chrono::milliseconds wait,
 }
 
 void Runtime::StopScaleOut() {
-  if (unstored_.empty()) scale_out_->Stored();
+  if (unstored_.empty()) {
+    if (Status st = scale_out_->Stored(clock_.NowMs(), /*force=*/true); !st.ok()) {
+      log_.Error(
+          "scale-out: the last checkpoint was not committed; the next owner evaluates "
+          "again from the one before",
+          {{"error", st.message()}});
+    }
+  }
   const RouteStage::Counters& r = scale_out_->route_counters();
   const EvalStage::Counters e = scale_out_->eval_counters();
   log_.Info("scale-out totals", {{"input_records", std::to_string(r.records)},
@@ -48,7 +63,12 @@ void Runtime::StopScaleOut() {
                                  {"late", std::to_string(e.late)},
                                  {"rejected", std::to_string(e.rejected)},
                                  {"invalid", std::to_string(e.invalid)},
-                                 {"tasks", std::to_string(e.tasks)}});
+                                 {"tasks", std::to_string(e.tasks)},
+                                 {"restores", std::to_string(e.restores)},
+                                 {"checkpoints", std::to_string(e.commits)},
+                                 {"checkpoint_failures", std::to_string(e.commit_failures)},
+                                 {"changelog_records", std::to_string(e.changelog_records)},
+                                 {"changelog_bytes", std::to_string(e.changelog_bytes)}});
   if (Status st = scale_out_->Close(); !st.ok()) {
     log_.Error("scale-out close failed", {{"error", st.message()}});
   }

@@ -50,6 +50,22 @@ struct KafkaSnapshot {
   std::map<std::string, uint64_t> skipped_by_type;
 };
 
+// scale_out (docs/scale_out.md): both stages' totals and stage 2's tasks.
+struct ScaleOutSnapshot {
+  struct Task {
+    int32_t partition = -1;            // of the repartition topic
+    bool restoring = false;            // assigned, its state not restored from the changelog yet
+    int64_t watermark_ms = INT64_MIN;  // what its engines were moved to; INT64_MIN: not yet
+  };
+  uint64_t input_records = 0, input_rejected = 0, routed = 0, marks_sent = 0;
+  uint64_t evaluated = 0, duplicates = 0, marks = 0, invalid = 0, late = 0, rejected = 0;
+  uint64_t restores = 0, restored_records = 0, checkpoints = 0, checkpoint_failures = 0;
+  uint64_t changelog_records = 0, changelog_bytes = 0;
+  double restore_seconds = 0;  // time spent restoring tasks, in all
+  std::vector<Task> tasks;
+  size_t restoring = 0;  // tasks restoring
+};
+
 struct RuntimeSnapshot {
   int64_t start_time_ms = 0;
   EngineStats stats;
@@ -78,6 +94,8 @@ struct RuntimeSnapshot {
   std::shared_ptr<const std::map<std::string, std::vector<report::Point>>> history;
   int64_t history_span_ms = 0;
   bool source_ready = false;  // not Kafka, or Kafka with partitions assigned
+  bool has_scale_out = false;
+  ScaleOutSnapshot scale_out;
 };
 
 // The one place a snapshot changes hands: the run loop swaps in a new one, readers take a

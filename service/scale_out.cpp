@@ -3,9 +3,36 @@
 #include <algorithm>
 #include <utility>
 
+#include <unistd.h>
+
+#include <cstdio>
+
 #include "connectors/kafka_admin.h"
+#include "engine/hash.h"
 
 namespace klaxon::service {
+
+namespace {
+
+// The changelog's producer names the instance: the same name after a restart fences the process
+// before it and aborts its open transaction at once; two instances never share one. The static
+// membership name when there is one; otherwise the host and the outbox (one `klaxon run` per
+// outbox: InstanceLock).
+std::string TransactionalId(const RuntimeOptions& options) {
+  std::string id = options.scale_out.application_id + "-eval-";
+  if (auto it = options.kafka.client.properties.find("group.instance.id");
+      it != options.kafka.client.properties.end() && !it->second.empty()) {
+    return id + it->second;
+  }
+  char host[256] = "";
+  if (gethostname(host, sizeof(host) - 1) != 0) host[0] = '\0';
+  char hash[17];
+  std::snprintf(hash, sizeof(hash), "%016llx",
+                static_cast<unsigned long long>(Fnv1a64(options.outbox_path)));
+  return id + host + "-" + hash;
+}
+
+}  // namespace
 
 Result<std::unique_ptr<ScaleOut>> ScaleOut::Open(const RuntimeOptions& options,
                                                  const RuleSet& rules, LogSink& log) {
@@ -17,6 +44,18 @@ Result<std::unique_ptr<ScaleOut>> ScaleOut::Open(const RuntimeOptions& options,
   connectors::TopicSpec spec{
       .name = repartition, .partitions = so.partitions, .configs = {{"cleanup.policy", "delete"}}};
   if (Status st = (*admin)->EnsureTopic(spec); !st.ok()) {
+    return Status(st.code(), "scale_out: " + st.message());
+  }
+  // The tasks' state: one partition per repartition partition, compacted (the latest value of
+  // each key is the state). Small segments let compaction keep up, since a restore reads the
+  // whole partition.
+  const std::string changelog = so.application_id + "-changelog";
+  connectors::TopicSpec changelog_spec{
+      .name = changelog,
+      .partitions = so.partitions,
+      .configs = {{"cleanup.policy", "compact"}},
+      .created_with = {{"segment.ms", "600000"}, {"min.cleanable.dirty.ratio", "0.1"}}};
+  if (Status st = (*admin)->EnsureTopic(changelog_spec); !st.ok()) {
     return Status(st.code(), "scale_out: " + st.message());
   }
   // Stage 2 waits for every partition of the input topics, owned by whichever instance.
@@ -34,6 +73,9 @@ Result<std::unique_ptr<ScaleOut>> ScaleOut::Open(const RuntimeOptions& options,
   eval.repartition.topics = {repartition};
   eval.repartition.group_id = so.application_id + "-eval";
   eval.future_limit_ms = options.future_limit_ms;
+  eval.changelog_topic = changelog;
+  eval.transactions.client = client;
+  eval.transactions.transactional_id = TransactionalId(options);
 
   RouteStageOptions route;
   route.input = options.kafka;
@@ -69,6 +111,34 @@ Status ScaleOut::Pass(int64_t now_ms, std::chrono::milliseconds wait,
   const auto half = std::max(wait / 2, std::chrono::milliseconds(1));
   if (Status st = route_->Pass(now_ms, half); !st.ok()) return st;
   return eval_->Pass(now_ms, half, out);
+}
+
+void ScaleOut::Snapshot(ScaleOutSnapshot& out) const {
+  const RouteStage::Counters& r = route_->counters();
+  const EvalStage::Counters e = eval_->counters();
+  out.input_records = r.records;
+  out.input_rejected = r.rejected;
+  out.routed = r.routed;
+  out.marks_sent = r.marks;
+  out.evaluated = e.records;
+  out.duplicates = e.duplicates;
+  out.marks = e.marks;
+  out.invalid = e.invalid;
+  out.late = e.late;
+  out.rejected = e.rejected;
+  out.restores = e.restores;
+  out.restored_records = e.restored_records;
+  out.checkpoints = e.commits;
+  out.checkpoint_failures = e.commit_failures;
+  out.changelog_records = e.changelog_records;
+  out.changelog_bytes = e.changelog_bytes;
+  out.restore_seconds = e.restore_seconds;
+  out.tasks.clear();
+  out.restoring = 0;
+  for (const EvalStage::TaskInfo& t : eval_->Tasks()) {
+    out.tasks.push_back({t.partition, t.restoring, t.watermark_ms});
+    if (t.restoring) ++out.restoring;
+  }
 }
 
 Status ScaleOut::Close() {

@@ -18,6 +18,7 @@
 #include "service/log_sink.h"
 #include "service/route_stage.h"
 #include "service/runtime_options.h"
+#include "service/runtime_snapshot.h"
 
 namespace klaxon::service {
 
@@ -31,11 +32,15 @@ class ScaleOut {
 
   // One pass of both stages; notifications are appended to `out`.
   Status Pass(int64_t now_ms, std::chrono::milliseconds wait, std::vector<Notification>& out);
-  // The notifications so far are in the outbox (EvalStage::Stored).
-  void Stored() { eval_->Stored(); }
+  // The notifications so far are in the outbox (EvalStage::Stored): stage 2 checkpoints every
+  // commit interval (now with `force`). An error means this instance was fenced and must stop.
+  Status Stored(int64_t now_ms, bool force = false) { return eval_->Stored(now_ms, force); }
   Status Close();
 
   bool assigned() const { return route_->assigned() || eval_->assigned(); }
+  bool restoring() const { return eval_->restoring(); }
+  // Both stages' totals and stage 2's tasks, for the run loop's snapshot.
+  void Snapshot(ScaleOutSnapshot& out) const;
   const RouteStage::Counters& route_counters() const { return route_->counters(); }
   EvalStage::Counters eval_counters() const { return eval_->counters(); }
 

@@ -113,6 +113,21 @@ check() {
 # one: a single instance, the log already there.
 produce one
 start one one klaxon-one
+# Its tasks are restored (from an empty changelog) and checkpointed, and /metrics says so.
+port=$(admin_port "$WORK/one.log")
+for _ in $(seq 300); do
+  curl -s "http://127.0.0.1:$port/metrics" >"$WORK/metrics" || true
+  grep -q '^klaxon_scale_out_tasks{state="active"} 8$' "$WORK/metrics" &&
+    ! grep -q '^klaxon_scale_out_checkpoints_total 0$' "$WORK/metrics" &&
+    grep -q '^klaxon_scale_out_task_watermark_seconds{' "$WORK/metrics" && break
+  sleep 0.1
+done
+grep -q '^klaxon_scale_out_tasks{state="active"} 8$' "$WORK/metrics" ||
+  fail "one: /metrics shows no 8 active tasks: $(grep scale_out_tasks "$WORK/metrics")"
+grep -q '^klaxon_scale_out_checkpoints_total 0$' "$WORK/metrics" && fail "one: no checkpoint"
+grep -q '^klaxon_scale_out_task_watermark_seconds{' "$WORK/metrics" ||
+  fail "one: no task watermark"
+curl -sf "http://127.0.0.1:$port/-/ready" >/dev/null || fail "one: not ready with its tasks restored"
 check one
 echo "$(date +%T) one instance with scale_out: ok"
 
