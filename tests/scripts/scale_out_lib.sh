@@ -94,7 +94,8 @@ PY
 # so_start NAME TOPIC APPLICATION_ID [STATIC]: klaxon run with scale_out, its state (the outbox)
 # in the directory $WORK/NAME (a machine of its own), its log in $WORK/NAME.log (appended: a
 # name started again keeps the earlier run's lines), its pid in PID_OF[NAME]. STATIC names its
-# static membership (group.instance.id); without it the instance is a dynamic member.
+# static membership (group.instance.id); without it the instance is a dynamic member. A
+# partition quiet for SO_IDLE_TIMEOUT (default 30 s) counts as idle.
 declare -A PID_OF
 so_start() {
   local name=$1 topic=$2 app=$3 static=${4:-}
@@ -113,7 +114,7 @@ outbox: {path: $WORK/$name/outbox.db}
 http: {allow: [127.0.0.1]}
 admin: {listen: "127.0.0.1:0"}
 scale_out: {enabled: true, application_id: $app, partitions: 8}
-engine: {partition_idle_timeout: 30s}
+engine: {partition_idle_timeout: ${SO_IDLE_TIMEOUT:-30s}}
 YAML
   local start_line=$(($(cat "$WORK/$name.log" 2>/dev/null | wc -l) + 1))
   "$KLAXON_BIN" run --config "$WORK/$name.yaml" 2>>"$WORK/$name.log" &
@@ -216,4 +217,12 @@ so_metric() {
   local port
   port=$(sed -n 's/.*msg="admin server listening".* port=\([0-9]*\).*/\1/p' "$WORK/$1.log" | tail -1)
   curl -s "http://127.0.0.1:$port/metrics" | awk -v m="$2" '$1 == m { printf "%d\n", $2 }'
+}
+
+# so_committed GROUP: the sum of GROUP's committed offsets, read with Kafka's Admin API (without
+# joining the group).
+so_committed() {
+  local libs="${KLAXON_KAFKA_CACHE:-$HOME/.cache/klaxon/kafka-${KLAXON_KAFKA_VERSION:-4.1.1}}/libs"
+  java -cp "$libs/*" "$SRC/tests/scripts/committed_offsets.java" "$BROKERS" "$1" 2>/dev/null |
+    awk '{ sum += $3 } END { print sum + 0 }'
 }

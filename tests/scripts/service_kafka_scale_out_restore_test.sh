@@ -15,6 +15,7 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/scale_out_lib.sh"
 
+export SO_IDLE_TIMEOUT=60s # the first instance waits for its commits before it stops
 so_want
 half=$((events / 2))
 
@@ -27,9 +28,10 @@ restore() {
   TOTAL_READ=0
   so_produce "$topic" 1 "$half"
   so_start "$first" "$topic" "$app" "$static"
+  local started=$SECONDS
   # It has read the half (klaxon_scale_out_input_records_total; a build without that metric
   # gets the quiet period below only), evaluated its records and delivered their notifications:
-  # the outbox empty and nothing new for two seconds. All well inside the 30 s after which quiet
+  # the outbox empty and nothing new for two seconds. All well inside the 60 s after which quiet
   # partitions count as idle and event time would follow the wall clock.
   local read="" seen=-1 quiet=0 now
   for _ in $(seq 120); do
@@ -46,7 +48,30 @@ restore() {
     seen=$now
   done
   [ -z "$read" ] || [ "$read" -ge "$half" ] || fail "$first: read $read of $half events"
-  echo "  $first: $(wc -l <"$WORK/hook.jsonl") notifications from the first half"
+  # Both groups' offsets committed: the input group's at the half's end (stage 1 commits an
+  # input offset only once its records are in the repartition topic), then one more commit of the
+  # eval group (its offsets grow with the watermark marks that keep coming), which covers those
+  # records. The second instance starts from them, not from the beginning, so only the state
+  # restored from the changelog can carry the first half's episodes on: without this wait a
+  # kill -9 before the first commits would make the second instance read everything again.
+  local input=0 eval=0 since=0 deadline=$((SECONDS + 30))
+  while [ "$SECONDS" -lt "$deadline" ]; do
+    input=$(so_committed "$app")
+    [ "$input" -ge "$half" ] && break
+    sleep 0.5
+  done
+  [ "$input" -ge "$half" ] || fail "$first: $input of $half input offsets committed"
+  since=$(so_committed "$app-eval")
+  while [ "$SECONDS" -lt "$deadline" ]; do
+    eval=$(so_committed "$app-eval")
+    [ "$eval" -gt "$since" ] && break
+    sleep 0.5
+  done
+  [ "$eval" -gt "$since" ] || fail "$first: the eval group committed nothing after the input"
+  echo "  $first: $(wc -l <"$WORK/hook.jsonl") notifications from the first half; offsets committed: input $input, repartition $eval (after $((SECONDS - started)) s)"
+  # Past the idle timeout, event time would have followed the wall clock: not this test's story.
+  [ $((SECONDS - started)) -lt 50 ] ||
+    fail "$first: the waits took $((SECONDS - started)) s, too close to the 60 s idle timeout"
   "$stop" "$first"
   [ "$stop" = so_stop ] && so_totals "$first"
   rm -rf "${WORK:?}/$first"
