@@ -27,10 +27,16 @@ class LogEvents final : public RdKafka::EventCb {
 
 }  // namespace
 
-Result<int64_t> ReadPartition(const KafkaClientOptions& options, const std::string& topic,
-                              int32_t partition, std::chrono::milliseconds timeout,
-                              const PartitionRecordFn& on_record) {
-  const std::string where = topic + " [" + std::to_string(partition) + "]";
+Result<int64_t> ReadPartitions(const KafkaClientOptions& options, const std::string& topic,
+                               const std::vector<int32_t>& partitions,
+                               std::chrono::milliseconds timeout,
+                               const PartitionRecordFn& on_record) {
+  if (partitions.empty()) return 0;
+  std::string where = topic + " [";
+  for (size_t i = 0; i < partitions.size(); ++i) {
+    where += (i ? "," : "") + std::to_string(partitions[i]);
+  }
+  where += "]";
   auto conf = internal::NewGlobalConf(options);
   if (!conf.ok()) return conf.status();
   // Assigned, never subscribed: no group is joined and nothing is committed; group.id is only
@@ -52,8 +58,11 @@ Result<int64_t> ReadPartition(const KafkaClientOptions& options, const std::stri
   std::unique_ptr<RdKafka::KafkaConsumer> consumer(
       RdKafka::KafkaConsumer::create(conf->get(), error));
   if (!consumer) return Status::InvalidArgument("changelog reader: " + error);
-  std::vector<RdKafka::TopicPartition*> assignment = {
-      RdKafka::TopicPartition::create(topic, partition, RdKafka::Topic::OFFSET_BEGINNING)};
+  std::vector<RdKafka::TopicPartition*> assignment;
+  for (int32_t p : partitions) {
+    assignment.push_back(
+        RdKafka::TopicPartition::create(topic, p, RdKafka::Topic::OFFSET_BEGINNING));
+  }
   const RdKafka::ErrorCode assigned = consumer->assign(assignment);
   RdKafka::TopicPartition::destroy(assignment);
   if (assigned != RdKafka::ERR_NO_ERROR) {
@@ -63,7 +72,8 @@ Result<int64_t> ReadPartition(const KafkaClientOptions& options, const std::stri
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   int64_t count = 0;
   Status status = Status::Ok();
-  for (bool end = false; !end && status.ok();) {
+  std::vector<int32_t> open = partitions;  // not at their end yet
+  while (!open.empty() && status.ok()) {
     if (std::chrono::steady_clock::now() >= deadline) {
       status =
           Status::Unavailable("reading " + where + ": its end was not reached in " +
@@ -82,11 +92,11 @@ Result<int64_t> ReadPartition(const KafkaClientOptions& options, const std::stri
         if (m->payload() != nullptr) {
           value = std::string_view(static_cast<const char*>(m->payload()), m->len());
         }
-        status = on_record(m->offset(), key, value);
+        status = on_record(m->partition(), m->offset(), key, value);
         break;
       }
       case RdKafka::ERR__PARTITION_EOF:
-        end = true;
+        std::erase(open, m->partition());
         break;
       case RdKafka::ERR__TIMED_OUT:
         break;

@@ -158,26 +158,27 @@ Status KafkaSource::Start() {
 
 rd_kafka_t* KafkaSource::c_handle() { return consumer_->c_ptr(); }
 
-Result<int64_t> KafkaSource::CommittedOffset(const std::string& topic, int32_t partition,
-                                             std::chrono::milliseconds timeout) {
+Result<std::vector<int64_t>> KafkaSource::CommittedOffsets(const std::string& topic,
+                                                           const std::vector<int32_t>& partitions,
+                                                           std::chrono::milliseconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   std::string last_error;
   while (std::chrono::steady_clock::now() < deadline) {
-    std::vector<RdKafka::TopicPartition*> list = {
-        RdKafka::TopicPartition::create(topic, partition)};
-    const RdKafka::ErrorCode err = consumer_->committed(list, 5000);
-    const int64_t offset = list[0]->offset();
-    const RdKafka::ErrorCode partition_err = list[0]->err();
-    RdKafka::TopicPartition::destroy(list);
-    if (err == RdKafka::ERR_NO_ERROR && partition_err == RdKafka::ERR_NO_ERROR) {
-      return offset < 0 ? -1 : offset;
+    std::vector<RdKafka::TopicPartition*> list;
+    for (int32_t p : partitions) list.push_back(RdKafka::TopicPartition::create(topic, p));
+    RdKafka::ErrorCode err = consumer_->committed(list, 5000);
+    std::vector<int64_t> offsets;
+    for (RdKafka::TopicPartition* tp : list) {
+      if (err == RdKafka::ERR_NO_ERROR && tp->err() != RdKafka::ERR_NO_ERROR) err = tp->err();
+      offsets.push_back(tp->offset() < 0 ? -1 : tp->offset());
     }
+    RdKafka::TopicPartition::destroy(list);
+    if (err == RdKafka::ERR_NO_ERROR) return offsets;
     // A pending transactional commit (UNSTABLE_OFFSET_COMMIT), the coordinator moving: again.
-    last_error = RdKafka::err2str(err != RdKafka::ERR_NO_ERROR ? err : partition_err);
+    last_error = RdKafka::err2str(err);
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
-  return Status::Unavailable("the committed offset of " + topic + " [" + std::to_string(partition) +
-                             "]: " + last_error);
+  return Status::Unavailable("the committed offsets of " + topic + ": " + last_error);
 }
 
 void KafkaSource::DestroyTaken() {

@@ -116,12 +116,14 @@ class KafkaSource final : public Source {
   Status Commit() override;
   Status Close() override;
 
-  // The group's committed offset of a partition (-1 when none), read from the coordinator. With
-  // isolation.level=read_committed in the properties, an offset sent in a transaction still
-  // open is not returned: the call waits (up to `timeout`, then Unavailable) until that
-  // transaction ends, so what it returns is stable (scale-out's restore barrier).
-  Result<int64_t> CommittedOffset(const std::string& topic, int32_t partition,
-                                  std::chrono::milliseconds timeout);
+  // The group's committed offsets of partitions of `topic` (-1 where none), read from the
+  // coordinator, in the order asked. With isolation.level=read_committed in the properties, an
+  // offset sent in a transaction still open is not returned: the call waits (up to `timeout`,
+  // then Unavailable) until that transaction ends, so what it returns is stable (scale-out's
+  // restore barrier).
+  Result<std::vector<int64_t>> CommittedOffsets(const std::string& topic,
+                                                const std::vector<int32_t>& partitions,
+                                                std::chrono::milliseconds timeout);
   // The underlying librdkafka handle: its group metadata for transactions
   // (KafkaTransactionalProducer::Commit).
   rd_kafka_s* c_handle();

@@ -37,6 +37,9 @@ Result<std::unique_ptr<EvalStage>> EvalStage::Open(EvalStageOptions options, Rul
   // Offsets are committed only in the changelog's transactions, and read only once stable.
   source.auto_commit_interval_ms = 0;
   source.client.properties["isolation.level"] = "read_committed";
+  // Incremental rebalancing: an instance joining or leaving moves only the partitions that
+  // change owner; the others keep their task (no restore, nothing evaluated again).
+  source.client.properties.try_emplace("partition.assignment.strategy", "cooperative-sticky");
   Result<std::unique_ptr<connectors::KafkaSource>> consumer = connectors::KafkaSource::Open(source);
   if (!consumer.ok()) return consumer.status();
   stage->repartition_ = std::move(consumer).value();
@@ -55,27 +58,41 @@ Result<std::unique_ptr<Engine>> EvalStage::NewEngine(uint32_t rule) {
   return created;
 }
 
-Status EvalStage::Assign(int32_t partition, int64_t now_ms) {
+Status EvalStage::Restore(const std::vector<int32_t>& partitions, int64_t now_ms) {
   const std::string& topic = options_.repartition.topics.front();
+  // The barrier: a committed offset is stable once no transaction that sent offsets for its
+  // partition is open (a previous owner's last checkpoint is committed or aborted), and so is
+  // the changelog written with them.
+  Result<std::vector<int64_t>> committed =
+      repartition_->CommittedOffsets(topic, partitions, options_.restore_timeout);
+  if (!committed.ok()) return committed.status();
+  std::map<int32_t, ChangelogCollector> collectors;
+  std::map<int32_t, int64_t> records;
+  Result<int64_t> read = connectors::ReadPartitions(
+      options_.transactions.client, options_.changelog_topic, partitions, options_.restore_timeout,
+      [&](int32_t partition, int64_t, std::string_view key, std::optional<std::string_view> value) {
+        collectors[partition].Add(key, value);
+        ++records[partition];
+        return Status::Ok();
+      });
+  if (!read.ok()) return read.status();
+  for (size_t i = 0; i < partitions.size(); ++i) {
+    if (Status st = RestoreTask(partitions[i], (*committed)[i], collectors[partitions[i]],
+                                records[partitions[i]], now_ms);
+        !st.ok()) {
+      return st;
+    }
+  }
+  return Status::Ok();
+}
+
+Status EvalStage::RestoreTask(int32_t partition, int64_t committed, ChangelogCollector& collector,
+                              int64_t records, int64_t now_ms) {
   const std::string where = std::to_string(partition);
   tasks_.erase(partition);
   Task& task = tasks_[partition];
   task.engines.resize(rules_.rules.size());
   task.logs.resize(rules_.rules.size());
-  // The barrier: the committed offset is stable once no transaction that sent offsets for this
-  // partition is open (a previous owner's last checkpoint is committed or aborted), and so is
-  // the changelog it wrote with them.
-  Result<int64_t> committed =
-      repartition_->CommittedOffset(topic, partition, options_.restore_timeout);
-  if (!committed.ok()) return committed.status();
-  ChangelogCollector collector;
-  Result<int64_t> read = connectors::ReadPartition(
-      options_.transactions.client, options_.changelog_topic, partition, options_.restore_timeout,
-      [&](int64_t, std::string_view key, std::optional<std::string_view> value) {
-        collector.Add(key, value);
-        return Status::Ok();
-      });
-  if (!read.ok()) return read.status();
   std::optional<TaskHead> head;
   std::map<std::string, RestoredEngine> engines;
   if (Status st = collector.Finish(head, engines); !st.ok()) {
@@ -83,11 +100,11 @@ Status EvalStage::Assign(int32_t partition, int64_t now_ms) {
                                  options_.changelog_topic + ": " + st.message());
   }
   if (!head) {
-    if (*committed >= 0) {
+    if (committed >= 0) {
       log_.Warn(
           "repartition partition assigned with committed offsets but nothing in its changelog "
           "(the changelog topic was deleted or recreated?): its windows start empty",
-          {{"partition", where}, {"committed_offset", std::to_string(*committed)}});
+          {{"partition", where}, {"committed_offset", std::to_string(committed)}});
     }
     task.time.SetInputs(options_.inputs);
     log_.Info("repartition partition assigned: evaluating its (rule, group)s here",
@@ -98,17 +115,17 @@ Status EvalStage::Assign(int32_t partition, int64_t now_ms) {
     return Status(st.code(), "restoring repartition partition " + where + ": " + st.message());
   }
   task.time.SetInputs(options_.inputs);
-  task.next_offset = *committed;
+  task.next_offset = committed;
   task.advanced_to = head->advanced_to;
   task.newest = head->newest;
   task.newest_wall_ms = now_ms;
-  if (*committed != head->next_offset) {
+  if (committed != head->next_offset) {
     log_.Warn(
         "the changelog's offset and the group's committed offset differ (offsets reset by "
         "hand?): evaluating from the committed offset",
         {{"partition", where},
          {"changelog_offset", std::to_string(head->next_offset)},
-         {"committed_offset", std::to_string(*committed)}});
+         {"committed_offset", std::to_string(committed)}});
   }
   size_t groups = 0;
   for (auto& [rule_id, restored] : engines) {
@@ -132,13 +149,13 @@ Status EvalStage::Assign(int32_t partition, int64_t now_ms) {
     task.engines[index->second] = std::move(engine).value();
   }
   ++counters_.restores;
-  counters_.restored_records += static_cast<uint64_t>(*read);
+  counters_.restored_records += static_cast<uint64_t>(records);
   log_.Info("repartition partition assigned: restored from the changelog",
             {{"partition", where},
              {"offset", std::to_string(head->next_offset)},
              {"engines", std::to_string(engines.size())},
              {"groups", std::to_string(groups)},
-             {"changelog_records", std::to_string(*read)},
+             {"changelog_records", std::to_string(records)},
              {"state_bytes", std::to_string(collector.bytes())}});
   return Status::Ok();
 }
@@ -282,6 +299,42 @@ void EvalStage::Advance(Task& task, int64_t to, std::vector<Notification>& out) 
   }
 }
 
+Status EvalStage::Handle(const connectors::Record& message, int64_t now_ms,
+                         std::vector<Notification>& out) {
+  Task* task = FindTask(message.partition);
+  if (task == nullptr) return Status::Ok();  // revoked meanwhile: counts for nothing
+  task->next_offset = message.offset + 1;
+  task->dirty = true;
+  Result<ShuffleKind> kind = DecodeShuffle(message.payload, record_, mark_);
+  if (!kind.ok()) {
+    ++counters_.invalid;
+    log_.Warn("skipping a repartition message", {{"partition", std::to_string(message.partition)},
+                                                 {"offset", std::to_string(message.offset)},
+                                                 {"error", kind.status().message()}});
+    return Status::Ok();
+  }
+  if (*kind == ShuffleKind::kMark) {
+    ++counters_.marks;
+    task->time.Mark(mark_);
+  } else if (auto rule = rule_index_.find(record_.rule_id);
+             rule == rule_index_.end() || !record_.event_json) {
+    // Another rule set (an instance not restarted after a rule change), or a record without
+    // the event this version evaluates from.
+    ++counters_.invalid;
+  } else if (!task->time.Accept(record_.source, rule->second)) {
+    ++counters_.duplicates;
+  } else if (Status st = Evaluate(*task, rule->second, *record_.event_json, out); !st.ok()) {
+    return st;
+  }
+  const int64_t watermark = task->time.Watermark();
+  if (watermark != ShuffleTime::kNone && watermark > task->newest) {
+    task->newest = watermark;
+    task->newest_wall_ms = now_ms;
+  }
+  Advance(*task, watermark, out);
+  return Status::Ok();
+}
+
 Status EvalStage::Pass(int64_t now_ms, std::chrono::milliseconds wait,
                        std::vector<Notification>& out) {
   const int64_t max_time =
@@ -294,26 +347,30 @@ Status EvalStage::Pass(int64_t now_ms, std::chrono::milliseconds wait,
       }
     }
   }
-  for (int32_t partition : to_restore_) {
+  if (!to_restore_.empty()) {
     const auto start = std::chrono::steady_clock::now();
-    if (Status st = Assign(partition, now_ms); !st.ok()) return st;
+    if (Status st = Restore(to_restore_, now_ms); !st.ok()) return st;
+    to_restore_.clear();
     counters_.restore_seconds +=
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   }
-  to_restore_.clear();
-  connectors::Record message;
   bool got_message = false;
+  if (pending_) {  // read before the restore: its task is ready now
+    got_message = true;
+    if (Status st = Handle(*pending_, now_ms, out); !st.ok()) return st;
+    pending_.reset();
+  }
+  connectors::Record message;
   for (size_t n = 0; n < kMaxMessagesPerPass; ++n) {
     Result<connectors::NextStatus> next =
         repartition_->Next(n == 0 ? wait : std::chrono::milliseconds(0), &message);
     if (!next.ok()) return next.status();
     if (*next == connectors::NextStatus::kPartition) {
       if (message.partition_event == connectors::PartitionEvent::kAssigned) {
-        // Restored at the start of the next pass: nothing after this event is read before.
+        // Restored at the start of the next pass, with every partition assigned with it.
         tasks_.erase(message.partition);
         tasks_[message.partition].restoring = true;
         to_restore_.push_back(message.partition);
-        break;
       } else if (message.partition_event == connectors::PartitionEvent::kRevoked) {
         std::erase(to_restore_, message.partition);
         if (tasks_.erase(message.partition) != 0) {
@@ -324,38 +381,14 @@ Status EvalStage::Pass(int64_t now_ms, std::chrono::milliseconds wait,
       continue;
     }
     if (*next != connectors::NextStatus::kRecord) break;
+    if (!to_restore_.empty()) {
+      // Nothing is evaluated before the restore (the next pass): the pass ends here, so the
+      // snapshot shows the tasks restoring. The message stays valid until the next Next().
+      pending_ = message;
+      break;
+    }
     got_message = true;
-    Task* task = FindTask(message.partition);
-    if (task == nullptr) continue;  // revoked meanwhile: counts for nothing
-    task->next_offset = message.offset + 1;
-    task->dirty = true;
-    Result<ShuffleKind> kind = DecodeShuffle(message.payload, record_, mark_);
-    if (!kind.ok()) {
-      ++counters_.invalid;
-      log_.Warn("skipping a repartition message", {{"partition", std::to_string(message.partition)},
-                                                   {"offset", std::to_string(message.offset)},
-                                                   {"error", kind.status().message()}});
-      continue;
-    }
-    if (*kind == ShuffleKind::kMark) {
-      ++counters_.marks;
-      task->time.Mark(mark_);
-    } else if (auto rule = rule_index_.find(record_.rule_id);
-               rule == rule_index_.end() || !record_.event_json) {
-      // Another rule set (an instance not restarted after a rule change), or a record without
-      // the event this version evaluates from.
-      ++counters_.invalid;
-    } else if (!task->time.Accept(record_.source, rule->second)) {
-      ++counters_.duplicates;
-    } else if (Status st = Evaluate(*task, rule->second, *record_.event_json, out); !st.ok()) {
-      return st;
-    }
-    const int64_t watermark = task->time.Watermark();
-    if (watermark != ShuffleTime::kNone && watermark > task->newest) {
-      task->newest = watermark;
-      task->newest_wall_ms = now_ms;
-    }
-    Advance(*task, watermark, out);
+    if (Status st = Handle(message, now_ms, out); !st.ok()) return st;
   }
   // Caught up and quiet everywhere: event time follows the wall clock from the newest time,
   // so flatlines and resolves go out on time while nothing arrives (as in the single stage).

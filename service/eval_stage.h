@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -28,6 +29,7 @@
 #include "service/log_sink.h"
 #include "service/shuffle_record.h"
 #include "service/shuffle_time.h"
+#include "service/task_changelog.h"
 
 namespace klaxon::service {
 
@@ -112,8 +114,12 @@ class EvalStage {
       : options_(std::move(options)), rules_(std::move(rules)), engine_(engine), log_(log) {}
   Task* FindTask(int32_t partition);
   Result<std::unique_ptr<Engine>> NewEngine(uint32_t rule);
-  // A partition assigned here: its task, restored from the changelog.
-  Status Assign(int32_t partition, int64_t now_ms);
+  // Partitions assigned here: their tasks, restored from the changelog at once.
+  Status Restore(const std::vector<int32_t>& partitions, int64_t now_ms);
+  Status RestoreTask(int32_t partition, int64_t committed, ChangelogCollector& collector,
+                     int64_t records, int64_t now_ms);
+  // One repartition message of an assigned task.
+  Status Handle(const connectors::Record& message, int64_t now_ms, std::vector<Notification>& out);
   // Every dirty task's state and offsets, in one transaction.
   Status Checkpoint();
   // The event of an accepted record of rule `rule`, into the task's engine of that rule.
@@ -131,7 +137,8 @@ class EvalStage {
   std::unique_ptr<connectors::KafkaSource> repartition_;
   std::unique_ptr<connectors::KafkaTransactionalProducer> changelog_;
   std::map<int32_t, Task> tasks_;
-  std::vector<int32_t> to_restore_;  // assigned, restored at the start of the next Pass
+  std::vector<int32_t> to_restore_;            // assigned, restored at the start of the next Pass
+  std::optional<connectors::Record> pending_;  // read after an assignment, before its restore
   int64_t last_commit_ms_ = INT64_MIN;
   StateChanges changes_;             // reused
   std::string key_, value_;          // reused

@@ -110,7 +110,8 @@ void PartitionTime::End(Key key, int64_t now_ms, int64_t end_offset,
   Partition* p = FindAssigned(key);
   if (p == nullptr || p->idle) return;
   p->end_offset = end_offset;
-  if (p->time != kNone && idle_after_ms_ > 0 && !BacklogElsewhere(key, now_ms, behind)) {
+  if (wait_before_idle_ ||
+      (p->time != kNone && idle_after_ms_ > 0 && !BacklogElsewhere(key, now_ms, behind))) {
     p->caught_up_since = now_ms;
   } else {
     // Empty so far, or a backlog elsewhere is read first: nothing it gets next can be

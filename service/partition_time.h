@@ -63,6 +63,13 @@ class PartitionTime {
   PartitionTime(int64_t max_ahead_ms, int64_t idle_after_ms)
       : max_ahead_ms_(max_ahead_ms), idle_after_ms_(idle_after_ms) {}
 
+  // A partition read to its end becomes idle only once caught up for idle_after_ms, even when
+  // it delivered nothing here yet or a backlog is read elsewhere. Scale-out's stage 1: a
+  // partition this instance got in a rebalance delivered to the instance before it, and the
+  // time it reached there holds stage 2 back until this instance finds it quiet; the other
+  // partitions of the input are read by other instances, so none of them says a backlog is read.
+  void WaitBeforeIdle() { wait_before_idle_ = true; }
+
   // A partition assigned again keeps the time it had: the caller goes on reading it where it
   // stopped (KafkaSourceOptions::resume_own_position), so its events continue from there. A
   // revoked one goes on holding time back for idle_after_ms: a rebalance revokes every
@@ -124,6 +131,7 @@ class PartitionTime {
 
   int64_t max_ahead_ms_;
   int64_t idle_after_ms_;
+  bool wait_before_idle_ = false;
   int64_t unassigned_hold_ms_ = 0;
   int64_t max_time_ms_ = std::numeric_limits<int64_t>::max();
   std::vector<Partition> partitions_;

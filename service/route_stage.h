@@ -71,7 +71,9 @@ class RouteStage {
   RouteStage(RouteStageOptions options, LogSink& log)
       : options_(std::move(options)),
         log_(log),
-        partition_time_(/*max_ahead_ms=*/INT64_MAX, options_.idle_after_ms) {}
+        partition_time_(/*max_ahead_ms=*/INT64_MAX, options_.idle_after_ms) {
+    partition_time_.WaitBeforeIdle();
+  }
   uint32_t TopicIndex(const std::string& topic);
   void HandlePartitionEvent(const connectors::Record& record, int64_t now_ms);
   Status HandleRecord(const connectors::Record& record);

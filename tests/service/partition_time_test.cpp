@@ -251,6 +251,28 @@ TEST_CASE("partition time: caught up while another partition reads a backlog, it
   CHECK(t.Watermark() == 80'000);
 }
 
+TEST_CASE("partition time: waiting before idle, no end makes a partition idle before the timeout") {
+  // Scale-out's stage 1: a partition got in a rebalance delivered to another instance before.
+  PartitionTime t(1'000, 1'000);
+  t.WaitBeforeIdle();
+  for (int32_t p = 0; p < 2; ++p) t.Assign({0, p});
+  t.Observe({0, 1}, 0);
+  for (int32_t p = 0; p < 2; ++p) t.Written({0, p}, 1'000'000);
+  const int64_t now = 1'000'000 + PartitionTime::kBacklogAgeMs;
+  // Partition 0 delivered nothing here, and partition 1 reads a backlog: still not idle.
+  t.End({0, 0}, now, /*end_offset=*/0, kAllLag);
+  CHECK(t.HasCaughtUp());
+  CHECK(t.Watermark() == kNone);
+  std::vector<PartitionTime::Partition> expired;
+  t.ExpireIdle(now + 999, expired);
+  CHECK(expired.empty());
+  CHECK(t.Watermark() == kNone);
+  t.ExpireIdle(now + 1'000, expired);
+  REQUIRE(expired.size() == 1);
+  CHECK(expired[0].key == Key{0, 0});
+  CHECK(t.Watermark() == 0);
+}
+
 TEST_CASE("partition time: a backlog is read by a partition that is not at its own end") {
   PartitionTime t(10'000, 1'000);
   t.Assign({0, 0});

@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# scale_out through a rebalance storm (issue 14): while the outage log is produced live to an
+# 8-partition topic over about a minute, instances join and leave the deployment every few
+# seconds, by SIGTERM and by kill -9, so the tasks of the repartition topic move again and again
+# (each move a restore from the changelog). One instance stays throughout and finishes alone.
+# The receiver must get exactly replay's notifications (repeats under the same key allowed:
+# a moved task evaluates again what followed its last checkpoint) and no notification under two
+# keys. Without the changelog every move dropped the windows of the moved tasks and this lost
+# notifications.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+export KLAXON_KAFKA_PARTITIONS=8
+start_broker
+outage_want
+
+python3 - "$log" "$WORK/keyed.tsv" <<'PY'
+import gzip, sys
+with open(sys.argv[2], "w") as out:
+    for i, line in enumerate(gzip.open(sys.argv[1], "rt")):
+        out.write(f"{i}\t{line}")
+PY
+topic=storm
+echo '{}' | kcat -P -b "$BROKERS" -t "$topic" -p 0 || fail "cannot create $topic"
+
+declare -A PID_OF
+start() {  # start NAME: an instance of the deployment (static membership, 6 s sessions)
+  local name=$1
+  cat >"$WORK/$name.yaml" <<YAML
+rules: [$rules]
+source: kafka
+kafka:
+  brokers: $BROKERS
+  topics: [$topic]
+  group_id: storm
+  properties: {group.instance.id: $name, session.timeout.ms: "6000"}
+outbox: {path: $WORK/$name.db}
+http: {allow: [127.0.0.1]}
+admin: {listen: "127.0.0.1:0"}
+scale_out: {enabled: true, application_id: storm, partitions: 8}
+engine: {partition_idle_timeout: 30s}
+YAML
+  "$KLAXON_BIN" run --config "$WORK/$name.yaml" 2>>"$WORK/$name.log" &
+  PID_OF[$name]=$!
+  PIDS+=($!)
+}
+stop() {  # stop NAME SIGNAL
+  local pid=${PID_OF[$1]}
+  kill "-$2" "$pid" 2>/dev/null || true
+  while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
+}
+
+start a
+for _ in $(seq 300); do
+  grep -q 'repartition partition assigned' "$WORK/a.log" && grep -q 'input partition assigned' "$WORK/a.log" && break
+  sleep 0.1
+done
+grep -q 'repartition partition assigned' "$WORK/a.log" || fail "a: no repartition partition"
+
+# The first 8 events one to each partition (none counts idle before it delivered), then the rest
+# in 12 chunks 5 s apart, while b, c and d come and go.
+for p in 0 1 2 3 4 5 6 7; do
+  sed -n "$((p + 1))p" "$WORK/keyed.tsv" | cut -f2- | kcat -P -b "$BROKERS" -t "$topic" -p "$p" ||
+    fail "cannot produce"
+done
+tail -n +9 "$WORK/keyed.tsv" >"$WORK/rest.tsv"
+lines=$(wc -l <"$WORK/rest.tsv")
+chunk=$(((lines + 11) / 12))
+split -l "$chunk" -d -a 2 "$WORK/rest.tsv" "$WORK/chunk."
+storm=(
+  "start b" "start c" "stop b KILL" "start d" "stop c TERM" "start b"
+  "stop d KILL" "start c" "stop b TERM" "stop c KILL" "start d" "stop d TERM"
+)
+i=0
+for f in "$WORK"/chunk.*; do
+  kcat -P -b "$BROKERS" -t "$topic" -K $'\t' -l "$f" || fail "cannot produce"
+  echo "$(date +%T) chunk $i; ${storm[$i]}"
+  ${storm[$i]}
+  i=$((i + 1))
+  sleep 5
+done
+
+# a finishes alone: every notification replay computes, then nothing more.
+for _ in $(seq 1800); do
+  received_keys "$WORK/hook.jsonl" | awk -v last="$last" '$1 <= last' | sort -u >"$WORK/got"
+  cmp -s "$WORK/want" "$WORK/got" && break
+  sleep 0.1
+done
+sleep 2
+received_keys "$WORK/hook.jsonl" | awk -v last="$last" '$1 <= last' | sort -u >"$WORK/got"
+stop a TERM
+restores=0
+for name in a b c d; do
+  n=$(grep -c 'restored from the changelog' "$WORK/$name.log" || true)
+  restores=$((restores + n))
+  grep 'msg="scale-out totals"' "$WORK/$name.log" | sed "s/^/  $name: /; s/ts=[^ ]* level=info //"
+done
+if ! diff "$WORK/want" "$WORK/got" >"$WORK/diff"; then
+  cat "$WORK/diff"
+  for name in a b c d; do grep -E 'level=(warn|error)' "$WORK/$name.log" | tail -5; done
+  fail "the storm: scale-out and replay disagree"
+fi
+single_keys "$WORK/hook.jsonl" || fail "a notification under several keys"
+[ "$restores" -ge 8 ] || fail "only $restores restores with state: the storm moved too little"
+repeats=$(($(received_keys "$WORK/hook.jsonl" | wc -l) - $(received_keys "$WORK/hook.jsonl" | sort -u | wc -l)))
+echo "scale_out storm: ok ($want notifications equal to replay, $restores restores with state, $repeats repeated under their key)"
