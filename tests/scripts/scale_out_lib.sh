@@ -15,7 +15,8 @@ so_want() {
   start_broker
   start_receiver hook
   export HOOK_URL="$RECEIVER_URL" HOOK_SECRET="whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
-  local outage="$SRC/tests/scripts/e2e/outage.rules" keyed="$SRC/tests/scripts/e2e/partition_keyed.rules"
+  local outage="$SRC/tests/scripts/e2e/outage.rules"
+  local keyed="$SRC/tests/scripts/e2e/partition_keyed.rules"
   rules="$outage, $keyed"
   log="$SRC/examples/events/outage.jsonl.gz"
   "$KLAXON_BIN" replay "$outage" "$keyed" --events "$log" --format json | replay_keys |
@@ -23,7 +24,8 @@ so_want() {
   want=$(wc -l <"$WORK/want")
   [ "$want" -ge 15 ] || fail "replay gave only $want notifications"
   grep -q ' search-errors ' "$WORK/want" && grep -q ' token-errors ' "$WORK/want" &&
-    grep -q ' orders-db-errors ' "$WORK/want" || fail "replay misses a rule shape: $(cat "$WORK/want")"
+    grep -q ' orders-db-errors ' "$WORK/want" ||
+    fail "replay misses a rule shape: $(cat "$WORK/want")"
   last=$(tail -1 "$WORK/want" | cut -d' ' -f1)
   events=$(zcat "$log" | wc -l)
   python3 - "$log" "$WORK/keyed.tsv" "$WORK/partition.txt" <<'PY'
@@ -192,7 +194,8 @@ for line in open(sys.argv[1]):
 print(repeats)
 PY
 )
-  echo "  $what: $want notifications equal to replay's, each under one key; $repeats sent again under their key"
+  echo "  $what: $want notifications equal to replay's, each under one key;" \
+    "$repeats sent again under their key"
 }
 
 # so_totals NAME [DUPLICATES_OK]: NAME's `scale-out totals` line (logged at a clean stop): nothing
@@ -215,7 +218,8 @@ so_totals() {
 # (empty when NAME does not have it).
 so_metric() {
   local port
-  port=$(sed -n 's/.*msg="admin server listening".* port=\([0-9]*\).*/\1/p' "$WORK/$1.log" | tail -1)
+  port=$(sed -n 's/.*msg="admin server listening".* port=\([0-9]*\).*/\1/p' "$WORK/$1.log" |
+    tail -1)
   curl -s "http://127.0.0.1:$port/metrics" | awk -v m="$2" '$1 == m { printf "%d\n", $2 }'
 }
 
@@ -225,4 +229,14 @@ so_committed() {
   local libs="${KLAXON_KAFKA_CACHE:-$HOME/.cache/klaxon/kafka-${KLAXON_KAFKA_VERSION:-4.1.1}}/libs"
   java -cp "$libs/*" "$SRC/tests/scripts/committed_offsets.java" "$BROKERS" "$1" 2>/dev/null |
     awk '{ sum += $3 } END { print sum + 0 }'
+}
+
+# so_wait_committed GROUP MIN SECONDS: waits up to SECONDS until GROUP's committed offsets sum to
+# MIN or more; prints the last sum.
+so_wait_committed() {
+  local sum deadline=$((SECONDS + $3))
+  while sum=$(so_committed "$1") && [ "$sum" -lt "$2" ] && [ "$SECONDS" -lt "$deadline" ]; do
+    sleep 0.5
+  done
+  echo "$sum"
 }

@@ -58,4 +58,5 @@ so_stop c d
 # last committed, so duplicates are expected after its kill -9. Nothing is late: a restored task
 # has the event time of its checkpoint, and the records after it are newer.
 for name in b c d; do so_totals "$name" duplicates_ok; done
-echo "scale_out failover: ok ($want notifications equal to replay's across kill -9, SIGTERM and a join)"
+echo "scale_out failover: ok ($want notifications equal to replay's across kill -9, SIGTERM," \
+  "a join)"

@@ -39,7 +39,8 @@ restore() {
     read=$(so_metric "$first" klaxon_scale_out_input_records_total)
     now=$(wc -l <"$WORK/hook.jsonl")
     [ -z "$read" ] || [ "$read" -ge "$half" ] || continue
-    if [ "$now" -gt 0 ] && [ "$now" = "$seen" ] && [ "$(so_metric "$first" klaxon_outbox_size)" = 0 ]; then
+    if [ "$now" -gt 0 ] && [ "$now" = "$seen" ] &&
+      [ "$(so_metric "$first" klaxon_outbox_size)" = 0 ]; then
       quiet=$((quiet + 1))
       [ "$quiet" -ge 4 ] && break
     else
@@ -54,21 +55,14 @@ restore() {
   # records. The second instance starts from them, not from the beginning, so only the state
   # restored from the changelog can carry the first half's episodes on: without this wait a
   # kill -9 before the first commits would make the second instance read everything again.
-  local input=0 eval=0 since=0 deadline=$((SECONDS + 30))
-  while [ "$SECONDS" -lt "$deadline" ]; do
-    input=$(so_committed "$app")
-    [ "$input" -ge "$half" ] && break
-    sleep 0.5
-  done
+  local input eval since
+  input=$(so_wait_committed "$app" "$half" 20)
   [ "$input" -ge "$half" ] || fail "$first: $input of $half input offsets committed"
   since=$(so_committed "$app-eval")
-  while [ "$SECONDS" -lt "$deadline" ]; do
-    eval=$(so_committed "$app-eval")
-    [ "$eval" -gt "$since" ] && break
-    sleep 0.5
-  done
+  eval=$(so_wait_committed "$app-eval" $((since + 1)) 10)
   [ "$eval" -gt "$since" ] || fail "$first: the eval group committed nothing after the input"
-  echo "  $first: $(wc -l <"$WORK/hook.jsonl") notifications from the first half; offsets committed: input $input, repartition $eval (after $((SECONDS - started)) s)"
+  echo "  $first: $(wc -l <"$WORK/hook.jsonl") notifications from the first half; offsets" \
+    "committed: input $input, repartition $eval (after $((SECONDS - started)) s)"
   # Past the idle timeout, event time would have followed the wall clock: not this test's story.
   [ $((SECONDS - started)) -lt 50 ] ||
     fail "$first: the waits took $((SECONDS - started)) s, too close to the 60 s idle timeout"
