@@ -79,6 +79,7 @@ struct ScaleOutConfig {
   bool enabled = false;
   std::string application_id;  // "": kafka.group_id; names the internal topics and groups
   int partitions = 8;          // of the repartition topic: at most this many instances evaluate
+  bool warm_standby = false;   // keep the state of the tasks assigned elsewhere ready
 };
 
 struct Config {

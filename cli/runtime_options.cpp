@@ -161,6 +161,7 @@ Result<service::RuntimeOptions> RuntimeOptionsFrom(const Config& config, const E
                                    ? config.kafka.group_id
                                    : config.scale_out.application_id;
   o.scale_out.partitions = config.scale_out.partitions;
+  o.scale_out.warm_standby = config.scale_out.warm_standby;
   return o;
 }
 

@@ -11,6 +11,8 @@ namespace klaxon::service {
 namespace {
 
 constexpr size_t kMaxMessagesPerPass = 4096;
+// Changelog records a pass gives the standbys at most: following must not hold evaluation up.
+constexpr size_t kMaxStandbyRecordsPerPass = 16384;
 
 }  // namespace
 
@@ -43,6 +45,12 @@ Result<std::unique_ptr<EvalStage>> EvalStage::Open(EvalStageOptions options, Rul
   Result<std::unique_ptr<connectors::KafkaSource>> consumer = connectors::KafkaSource::Open(source);
   if (!consumer.ok()) return consumer.status();
   stage->repartition_ = std::move(consumer).value();
+  if (stage->options_.warm_standby) {
+    Result<std::unique_ptr<connectors::PartitionReader>> reader = connectors::PartitionReader::Open(
+        stage->options_.transactions.client, stage->options_.changelog_topic, "standby reader");
+    if (!reader.ok()) return reader.status();
+    stage->standby_reader_ = std::move(reader).value();
+  }
   return stage;
 }
 
@@ -66,10 +74,25 @@ Status EvalStage::Restore(const std::vector<int32_t>& partitions, int64_t now_ms
   Result<std::vector<int64_t>> committed =
       repartition_->CommittedOffsets(topic, partitions, options_.restore_timeout);
   if (!committed.ok()) return committed.status();
+  // A warm standby has the partition up to its position: only what follows is read.
   std::map<int32_t, ChangelogCollector> collectors;
   std::map<int32_t, int64_t> records;
+  std::map<int32_t, int64_t> from;
+  std::map<int32_t, int64_t> warm;  // partitions a standby had: the records it had read
+  for (int32_t p : partitions) {
+    from[p] = connectors::kFromBeginning;
+    auto standby = standbys_.find(p);
+    // A standby that has read nothing yet is no help: the partition is read from its beginning.
+    if (standby == standbys_.end() || standby_reader_->Position(p) < 0) continue;
+    from[p] = standby_reader_->Position(p);
+    collectors[p] = std::move(standby->second.collector);
+    warm[p] = standby->second.records;
+    standbys_.erase(standby);
+    ++counters_.standby_restores;
+  }
+  standbys_stale_ = true;
   Result<int64_t> read = connectors::ReadPartitions(
-      options_.transactions.client, options_.changelog_topic, partitions, options_.restore_timeout,
+      options_.transactions.client, options_.changelog_topic, from, options_.restore_timeout,
       [&](int32_t partition, int64_t, std::string_view key, std::optional<std::string_view> value) {
         collectors[partition].Add(key, value);
         ++records[partition];
@@ -77,8 +100,10 @@ Status EvalStage::Restore(const std::vector<int32_t>& partitions, int64_t now_ms
       });
   if (!read.ok()) return read.status();
   for (size_t i = 0; i < partitions.size(); ++i) {
+    auto standby = warm.find(partitions[i]);
     if (Status st = RestoreTask(partitions[i], (*committed)[i], collectors[partitions[i]],
-                                records[partitions[i]], now_ms);
+                                records[partitions[i]],
+                                standby == warm.end() ? -1 : standby->second, now_ms);
         !st.ok()) {
       return st;
     }
@@ -87,7 +112,7 @@ Status EvalStage::Restore(const std::vector<int32_t>& partitions, int64_t now_ms
 }
 
 Status EvalStage::RestoreTask(int32_t partition, int64_t committed, ChangelogCollector& collector,
-                              int64_t records, int64_t now_ms) {
+                              int64_t records, int64_t standby_records, int64_t now_ms) {
   const std::string where = std::to_string(partition);
   tasks_.erase(partition);
   Task& task = tasks_[partition];
@@ -150,13 +175,15 @@ Status EvalStage::RestoreTask(int32_t partition, int64_t committed, ChangelogCol
   }
   ++counters_.restores;
   counters_.restored_records += static_cast<uint64_t>(records);
-  log_.Info("repartition partition assigned: restored from the changelog",
-            {{"partition", where},
-             {"offset", std::to_string(head->next_offset)},
-             {"engines", std::to_string(engines.size())},
-             {"groups", std::to_string(groups)},
-             {"changelog_records", std::to_string(records)},
-             {"state_bytes", std::to_string(collector.bytes())}});
+  log_.Info(
+      "repartition partition assigned: restored from the changelog",
+      {{"partition", where},
+       {"offset", std::to_string(head->next_offset)},
+       {"engines", std::to_string(engines.size())},
+       {"groups", std::to_string(groups)},
+       {"changelog_records", std::to_string(records)},
+       {"standby_records", standby_records < 0 ? "no standby" : std::to_string(standby_records)},
+       {"state_bytes", std::to_string(collector.bytes())}});
   return Status::Ok();
 }
 
@@ -247,6 +274,59 @@ EvalStage::Counters EvalStage::counters() const {
   Counters c = counters_;
   c.tasks = tasks_.size();
   return c;
+}
+
+std::vector<EvalStage::StandbyInfo> EvalStage::Standbys() const {
+  std::vector<StandbyInfo> out;
+  for (const auto& [partition, standby] : standbys_) {
+    out.push_back({partition, standby_reader_->Lag(partition), standby.collector.bytes()});
+  }
+  return out;
+}
+
+Status EvalStage::FollowStandbys() {
+  if (!standby_reader_) return Status::Ok();
+  if (standbys_stale_) {
+    // Every task not assigned here (nor being restored); a task revoked from here is read again
+    // from the beginning of its changelog partition.
+    std::map<int32_t, Standby> standbys;
+    std::map<int32_t, int64_t> from;
+    for (int32_t p = 0; p < options_.task_count; ++p) {
+      if (tasks_.contains(p)) continue;
+      auto known = standbys_.find(p);
+      if (known != standbys_.end()) {
+        standbys[p] = std::move(known->second);
+        from[p] = standby_reader_->Position(p);
+      } else {
+        standbys[p] = Standby{};
+        from[p] = connectors::kFromBeginning;
+      }
+    }
+    if (Status st = standby_reader_->Assign(from); !st.ok()) {
+      log_.Warn("warm standby: changelog partitions not assigned; retried at the next pass",
+                {{"error", st.message()}});
+      return Status::Ok();
+    }
+    standbys_ = std::move(standbys);
+    standbys_stale_ = false;
+  }
+  Result<int64_t> read = standby_reader_->Poll(
+      std::chrono::milliseconds(0), kMaxStandbyRecordsPerPass,
+      [&](int32_t partition, int64_t, std::string_view key, std::optional<std::string_view> value) {
+        auto standby = standbys_.find(partition);
+        if (standby == standbys_.end()) return Status::Ok();
+        standby->second.collector.Add(key, value);
+        ++standby->second.records;
+        return Status::Ok();
+      });
+  if (!read.ok()) {
+    // A standby is an optimisation: a restore without it reads the whole partition.
+    log_.Warn("warm standby: changelog not followed; retried at the next pass",
+              {{"error", read.status().message()}});
+    return Status::Ok();
+  }
+  counters_.standby_records += static_cast<uint64_t>(*read);
+  return Status::Ok();
 }
 
 std::vector<EvalStage::TaskInfo> EvalStage::Tasks() const {
@@ -355,6 +435,7 @@ Status EvalStage::Pass(int64_t now_ms, std::chrono::milliseconds wait,
     counters_.restore_seconds +=
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   }
+  if (Status st = FollowStandbys(); !st.ok()) return st;
   bool got_message = false;
   if (pending_) {  // read before the restore: its task is ready now
     got_message = true;
@@ -372,8 +453,10 @@ Status EvalStage::Pass(int64_t now_ms, std::chrono::milliseconds wait,
         tasks_.erase(message.partition);
         tasks_[message.partition].restoring = true;
         to_restore_.push_back(message.partition);
+        standbys_stale_ = true;
       } else if (message.partition_event == connectors::PartitionEvent::kRevoked) {
         std::erase(to_restore_, message.partition);
+        standbys_stale_ = true;
         if (tasks_.erase(message.partition) != 0) {
           log_.Info("repartition partition revoked: its next owner restores it from the changelog",
                     {{"partition", std::to_string(message.partition)}});

@@ -6,9 +6,11 @@
 // the single-stage path's (same rule, group and episode, so the same idempotency keys); the
 // caller stores them in the outbox, then calls Stored so the records behind them are committed.
 //
-// Not built yet (docs/scale_out.md): a task's state is in memory only. A partition revoked
-// from this process (a rebalance: an instance joins or leaves) drops its task, and the
-// instance it moves to starts that task with empty windows from the committed offset.
+// A task's state (its engines and ShuffleTime) is checkpointed to the compacted changelog topic
+// in one Kafka transaction with its repartition offsets, and restored from it when the task is
+// assigned here (service/task_changelog.h). With warm standbys, this instance also follows the
+// changelog partitions of the tasks assigned elsewhere, so that taking one over reads only what
+// was written since (Kafka Streams' standby replicas).
 //
 // Not thread-safe: the run loop's thread drives it. Reads no clock: time is passed in.
 #pragma once
@@ -22,6 +24,7 @@
 #include <string_view>
 #include <vector>
 
+#include "connectors/kafka_partition_reader.h"
 #include "connectors/kafka_source.h"
 #include "connectors/kafka_transaction.h"
 #include "engine/engine.h"
@@ -46,6 +49,10 @@ struct EvalStageOptions {
   // second on average: a task's held events are rewritten at each (docs/operations.md).
   uint64_t changelog_bytes_per_second = 4 << 20;
   std::chrono::milliseconds restore_timeout{std::chrono::minutes(2)};
+  // Follow the changelog of every task not assigned here (`scale_out.warm_standby`); needs
+  // task_count, the partitions of the repartition topic.
+  bool warm_standby = false;
+  int32_t task_count = 0;
 };
 
 class EvalStage {
@@ -65,11 +72,18 @@ class EvalStage {
     uint64_t changelog_records = 0;
     uint64_t changelog_bytes = 0;
     double restore_seconds = 0;
+    uint64_t standby_restores = 0;  // restores that started from a warm standby
+    uint64_t standby_records = 0;   // changelog records followed by standbys
   };
   struct TaskInfo {
     int32_t partition = -1;
     bool restoring = false;
     int64_t watermark_ms = ShuffleTime::kNone;
+  };
+  struct StandbyInfo {
+    int32_t partition = -1;
+    int64_t lag = 0;   // changelog records not followed yet (as the broker last reported)
+    size_t bytes = 0;  // the latest value of each key, kept for a restore
   };
 
   // `rules`: the rule set every instance routes by (records name rules by Rule::id).
@@ -94,6 +108,7 @@ class EvalStage {
   bool restoring() const { return !to_restore_.empty(); }
   Counters counters() const;
   std::vector<TaskInfo> Tasks() const;
+  std::vector<StandbyInfo> Standbys() const;
 
  private:
   // An engine's changelog bookkeeping (service/task_changelog.h).
@@ -113,14 +128,25 @@ class EvalStage {
     int64_t newest_wall_ms = 0;                // the wall clock when it came
   };
 
+  // A task assigned elsewhere, followed in its changelog partition.
+  struct Standby {
+    ChangelogCollector collector;
+    int64_t records = 0;
+  };
+
   EvalStage(EvalStageOptions options, RuleSet rules, EngineOptions engine, LogSink& log)
       : options_(std::move(options)), rules_(std::move(rules)), engine_(engine), log_(log) {}
   Task* FindTask(int32_t partition);
   Result<std::unique_ptr<Engine>> NewEngine(uint32_t rule);
   // Partitions assigned here: their tasks, restored from the changelog at once.
   Status Restore(const std::vector<int32_t>& partitions, int64_t now_ms);
+  // `records`: read from the changelog now; `standby_records`: read before by a warm standby
+  // (-1: none was there).
   Status RestoreTask(int32_t partition, int64_t committed, ChangelogCollector& collector,
-                     int64_t records, int64_t now_ms);
+                     int64_t records, int64_t standby_records, int64_t now_ms);
+  // Standbys for every task not assigned here (after an assignment changed), then what their
+  // changelog partitions have now.
+  Status FollowStandbys();
   // One repartition message of an assigned task.
   Status Handle(const connectors::Record& message, int64_t now_ms, std::vector<Notification>& out);
   // Every dirty task's state and offsets, in one transaction.
@@ -142,6 +168,9 @@ class EvalStage {
   std::map<int32_t, Task> tasks_;
   std::vector<int32_t> to_restore_;            // assigned, restored at the start of the next Pass
   std::optional<connectors::Record> pending_;  // read after an assignment, before its restore
+  std::unique_ptr<connectors::PartitionReader> standby_reader_;  // warm_standby only
+  std::map<int32_t, Standby> standbys_;
+  bool standbys_stale_ = true;  // the assignment changed since standbys_ was set
   int64_t last_commit_ms_ = INT64_MIN;
   uint64_t last_commit_bytes_ = 0;
   StateChanges changes_;             // reused

@@ -30,11 +30,25 @@ void WriteScaleOut(PromText& p, const ScaleOutSnapshot& so) {
            static_cast<double>(so.invalid));
   p.Sample("klaxon_scale_out_records_total", {{"result", "late"}}, static_cast<double>(so.late));
   p.Family("klaxon_scale_out_tasks", "gauge",
-           "Stage 2: repartition partitions assigned here, restoring from the changelog or "
-           "active.");
+           "Stage 2: repartition partitions assigned here (restoring from the changelog or "
+           "active) and warm standbys of those assigned elsewhere.");
   p.Sample("klaxon_scale_out_tasks", {{"state", "restoring"}}, static_cast<double>(so.restoring));
   p.Sample("klaxon_scale_out_tasks", {{"state", "active"}},
            static_cast<double>(so.tasks.size() - so.restoring));
+  p.Sample("klaxon_scale_out_tasks", {{"state", "standby"}},
+           static_cast<double>(so.standbys.size()));
+  p.Family("klaxon_scale_out_standby_lag_records", "gauge",
+           "Warm standbys: changelog records of the task not followed yet (what taking it over "
+           "would read first).");
+  for (const ScaleOutSnapshot::Standby& s : so.standbys) {
+    p.Sample("klaxon_scale_out_standby_lag_records", {{"partition", std::to_string(s.partition)}},
+             static_cast<double>(s.lag));
+  }
+  p.Family("klaxon_scale_out_standby_bytes", "gauge",
+           "Warm standbys: the state kept for taking their tasks over.");
+  size_t standby_bytes = 0;
+  for (const ScaleOutSnapshot::Standby& s : so.standbys) standby_bytes += s.bytes;
+  p.Sample("klaxon_scale_out_standby_bytes", {}, static_cast<double>(standby_bytes));
   p.Family("klaxon_scale_out_task_watermark_seconds", "gauge",
            "Stage 2: the event time a task's windows were evaluated to.");
   for (const ScaleOutSnapshot::Task& t : so.tasks) {
@@ -46,6 +60,9 @@ void WriteScaleOut(PromText& p, const ScaleOutSnapshot& so) {
   p.Family("klaxon_scale_out_restores_total", "counter",
            "Tasks restored from the changelog (with state in it).");
   p.Sample("klaxon_scale_out_restores_total", {}, static_cast<double>(so.restores));
+  p.Family("klaxon_scale_out_standby_restores_total", "counter",
+           "Restores that started from a warm standby (read only what followed it).");
+  p.Sample("klaxon_scale_out_standby_restores_total", {}, static_cast<double>(so.standby_restores));
   p.Family("klaxon_scale_out_restored_records_total", "counter",
            "Changelog records read by restores.");
   p.Sample("klaxon_scale_out_restored_records_total", {}, static_cast<double>(so.restored_records));

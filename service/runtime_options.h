@@ -45,6 +45,7 @@ struct ScaleOutOptions {
   bool enabled = false;
   std::string application_id;  // names <application_id>-repartition and the consumer groups
   int partitions = 8;          // of the repartition topic
+  bool warm_standby = false;   // follow the changelog of the tasks assigned elsewhere
 };
 
 struct RuntimeOptions {

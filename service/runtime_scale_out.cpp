@@ -65,6 +65,8 @@ void Runtime::StopScaleOut() {
                                  {"invalid", std::to_string(e.invalid)},
                                  {"tasks", std::to_string(e.tasks)},
                                  {"restores", std::to_string(e.restores)},
+                                 {"standby_restores", std::to_string(e.standby_restores)},
+                                 {"standby_records", std::to_string(e.standby_records)},
                                  {"checkpoints", std::to_string(e.commits)},
                                  {"checkpoint_failures", std::to_string(e.commit_failures)},
                                  {"changelog_records", std::to_string(e.changelog_records)},

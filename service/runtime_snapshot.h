@@ -63,6 +63,14 @@ struct ScaleOutSnapshot {
   uint64_t changelog_records = 0, changelog_bytes = 0;
   double restore_seconds = 0;  // time spent restoring tasks, in all
   std::vector<Task> tasks;
+  // Warm standbys: tasks assigned elsewhere whose changelog this instance follows.
+  struct Standby {
+    int32_t partition = -1;
+    int64_t lag = 0;   // changelog records not followed yet
+    size_t bytes = 0;  // state kept for a restore
+  };
+  std::vector<Standby> standbys;
+  uint64_t standby_restores = 0, standby_records = 0;
   size_t restoring = 0;  // tasks restoring
 };
 

@@ -76,6 +76,8 @@ Result<std::unique_ptr<ScaleOut>> ScaleOut::Open(const RuntimeOptions& options,
   eval.changelog_topic = changelog;
   eval.transactions.client = client;
   eval.transactions.transactional_id = TransactionalId(options);
+  eval.warm_standby = so.warm_standby;
+  eval.task_count = so.partitions;
 
   RouteStageOptions route;
   route.input = options.kafka;
@@ -101,7 +103,8 @@ Result<std::unique_ptr<ScaleOut>> ScaleOut::Open(const RuntimeOptions& options,
            {{"topic", repartition},
             {"partitions", std::to_string(so.partitions)},
             {"group", so.application_id},
-            {"eval_group", so.application_id + "-eval"}});
+            {"eval_group", so.application_id + "-eval"},
+            {"warm_standby", so.warm_standby ? "true" : "false"}});
   return scale_out;
 }
 
@@ -138,6 +141,12 @@ void ScaleOut::Snapshot(ScaleOutSnapshot& out) const {
   for (const EvalStage::TaskInfo& t : eval_->Tasks()) {
     out.tasks.push_back({t.partition, t.restoring, t.watermark_ms});
     if (t.restoring) ++out.restoring;
+  }
+  out.standby_restores = e.standby_restores;
+  out.standby_records = e.standby_records;
+  out.standbys.clear();
+  for (const EvalStage::StandbyInfo& s : eval_->Standbys()) {
+    out.standbys.push_back({s.partition, s.lag, s.bytes});
   }
 }
 

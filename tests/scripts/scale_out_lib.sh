@@ -97,7 +97,8 @@ PY
 # in the directory $WORK/NAME (a machine of its own), its log in $WORK/NAME.log (appended: a
 # name started again keeps the earlier run's lines), its pid in PID_OF[NAME]. STATIC names its
 # static membership (group.instance.id); without it the instance is a dynamic member. A
-# partition quiet for SO_IDLE_TIMEOUT (default 30 s) counts as idle.
+# partition quiet for SO_IDLE_TIMEOUT (default 30 s) counts as idle; SO_WARM_STANDBY=true gives
+# every instance warm standbys.
 declare -A PID_OF
 so_start() {
   local name=$1 topic=$2 app=$3 static=${4:-}
@@ -115,7 +116,7 @@ kafka:
 outbox: {path: $WORK/$name/outbox.db}
 http: {allow: [127.0.0.1]}
 admin: {listen: "127.0.0.1:0"}
-scale_out: {enabled: true, application_id: $app, partitions: 8}
+scale_out: {enabled: true, application_id: $app, partitions: 8, warm_standby: ${SO_WARM_STANDBY:-false}}
 engine: {partition_idle_timeout: ${SO_IDLE_TIMEOUT:-30s}}
 YAML
   local start_line=$(($(cat "$WORK/$name.log" 2>/dev/null | wc -l) + 1))
@@ -221,6 +222,12 @@ so_metric() {
   port=$(sed -n 's/.*msg="admin server listening".* port=\([0-9]*\).*/\1/p' "$WORK/$1.log" |
     tail -1)
   curl -s "http://127.0.0.1:$port/metrics" | awk -v m="$2" '$1 == m { printf "%d\n", $2 }'
+}
+
+# so_total NAME FIELD: FIELD of NAME's last `scale-out totals` line (0 when missing).
+so_total() {
+  grep 'msg="scale-out totals"' "$WORK/$1.log" | tail -1 |
+    sed -n "s/.* $2=\([0-9]*\).*/\1/p" | awk '{ print $1 + 0 } END { if (NR == 0) print 0 }'
 }
 
 # so_committed GROUP: the sum of GROUP's committed offsets, read with Kafka's Admin API (without

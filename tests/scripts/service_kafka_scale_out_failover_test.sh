@@ -10,12 +10,16 @@
 # through one partition). Delivery is at least once: a task moved after its last checkpoint
 # evaluates the records since then again, so a notification may arrive twice under its key (the
 # test prints how many did).
+# Every instance keeps warm standbys (scale_out.warm_standby): a task taken over starts from the
+# copy its new owner kept and reads only the changelog written since; d, which joins late, reads
+# the changelog from its beginning. The test checks that standbys were used.
 # a's outbox dies with it: a notification a computed and checkpointed but had not delivered yet
 # would be lost, as on any lost machine; to a local receiver that window is milliseconds.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/scale_out_lib.sh"
 
+export SO_WARM_STANDBY=true
 so_want
 topic=failover app=klaxon-failover
 so_topic "$topic"
@@ -26,6 +30,11 @@ so_assigned a
 so_assigned b
 so_assigned c
 sleep 3 # the rebalance that made room for c is complete on a's and b's side too
+# c keeps a standby of each task assigned to a and b.
+port=$(admin_port "$WORK/c.log")
+standbys=$(curl -s "http://127.0.0.1:$port/metrics" |
+  awk '$1 == "klaxon_scale_out_tasks{state=\"standby\"}" { print $2 }')
+[ "${standbys:-0}" -gt 0 ] || fail "c: no warm standbys (klaxon_scale_out_tasks: ${standbys:-missing})"
 
 start=$SECONDS
 so_produce_live "$topic" 72 &
@@ -58,5 +67,8 @@ so_stop c d
 # last committed, so duplicates are expected after its kill -9. Nothing is late: a restored task
 # has the event time of its checkpoint, and the records after it are newer.
 for name in b c d; do so_totals "$name" duplicates_ok; done
+warm=$(($(so_total b standby_restores) + $(so_total c standby_restores) + $(so_total d standby_restores)))
+[ "$warm" -gt 0 ] || fail "no task was taken over from a warm standby"
+echo "  restores from a warm standby: $warm"
 echo "scale_out failover: ok ($want notifications equal to replay's across kill -9, SIGTERM," \
   "a join)"
