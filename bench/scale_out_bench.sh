@@ -25,7 +25,11 @@
 #               with SIGKILL; measured: the time to the first notification after the kill (from
 #               the survivor, the new owner: the dead one writes nothing more) and to the first
 #               one of an event produced after the kill. ROUNDS rounds, a new application each.
-#               No warm standbys exist yet: every failover restores from the changelog.
+#               KLAXON_BENCH_WARM_STANDBY: "false", "true" or "both" (default false; both
+#               alternates them round by round, without first), KLAXON_BENCH_LATENESS: the
+#               engine's allowed_lateness (default 5s), KLAXON_BENCH_BACKLOG_USERS: N events
+#               from the last 30 minutes first, one user each, counted per user by a second rule
+#               (N groups of state spread over the tasks; default 0).
 # Needs the stage counters on /metrics (klaxon_scale_out_*, since the changelog).
 # usage: bench/scale_out_bench.sh BUILD_DIR throughput|profile|failover [EVENTS] [ROUNDS]
 set -euo pipefail
@@ -166,7 +170,24 @@ PY
     ;;
   failover)
     session=${KLAXON_BENCH_SESSION_TIMEOUT:-10000}
+    lateness=${KLAXON_BENCH_LATENESS:-5s}
+    standby_mode=${KLAXON_BENCH_WARM_STANDBY:-false}
     java -cp "$cache/libs/*" "$root/bench/create_topic.java" "$brokers" live 8
+    # State to restore: a backlog of events from the last 30 minutes, one user each, counted per
+    # user by a second rule, so every task holds many groups.
+    backlog=${KLAXON_BENCH_BACKLOG_USERS:-0}
+    if [ "$backlog" -gt 0 ]; then
+      python3 - "$backlog" <<'PY' | kcat -P -b "$brokers" -t live -K $'\t' -X linger.ms=50 \
+        -X batch.num.messages=10000 -X queue.buffering.max.messages=1000000
+import json, sys, time
+n = int(sys.argv[1])
+start = time.time() - 1800
+for i in range(n):
+    print(f"u{i}\t" + json.dumps({"timestamp": round(start + i * 1700 / n, 3), "level": "error",
+                                  "user": {"id": f"u{i}"}, "tags": {"service": "orders-api"},
+                                  "message": "m"}))
+PY
+    fi
     python3 - <<'PY' | kcat -P -b "$brokers" -t live -K $'\t' -X linger.ms=5 &
 import json, sys, time
 start, n = time.time(), 0
@@ -184,13 +205,22 @@ while True:
     n += 1
 PY
     pids+=($!)
-    echo "$(date -u +%FT%TZ) failover, session.timeout.ms $session, $rounds rounds, load: $(cut -d' ' -f1-3 /proc/loadavg)"
+    echo "$(date -u +%FT%TZ) failover, session.timeout.ms $session, allowed_lateness $lateness, warm_standby $standby_mode, $rounds rounds, load: $(cut -d' ' -f1-3 /proc/loadavg)"
     for r in $(seq "$rounds"); do
-      app=fo-$r
+      app=fo-$r-$$
+      standby=$standby_mode
+      [ "$standby_mode" = both ] && standby=$([ $((r % 2)) = 1 ] && echo false || echo true)
       cat >"$work/$app.rules" <<RULES
 action sink = log(path: "$work/$app.jsonl")
 rule every-fatal {
   when level:fatal
+  then sink
+}
+RULES
+      [ "$backlog" -gt 0 ] && cat >>"$work/$app.rules" <<'RULES'
+rule per-user {
+  when frequency > 1000000/1h
+  group by user.id
   then sink
 }
 RULES
@@ -206,7 +236,8 @@ kafka:
   properties: {group.instance.id: $name, session.timeout.ms: "$session"}
 outbox: {path: $work/$app-$name.db}
 admin: {listen: "127.0.0.1:0"}
-scale_out: {enabled: true, application_id: $app, partitions: 8}
+engine: {allowed_lateness: $lateness}
+scale_out: {enabled: true, application_id: $app, partitions: 8, warm_standby: $standby}
 YAML
         "$klaxon" run --config "$work/$app-$name.yaml" --log.level=info 2>"$work/$app-$name.log" &
         pids+=($!)
@@ -223,7 +254,7 @@ YAML
       done
       [ -n "$owner" ] || { echo "round $r: no instance evaluates the rule" >&2; exit 1; }
       survivor=$((1 - owner))
-      read -r fail_first fail_new first_at < <(python3 - "$work/$app.jsonl" "${started_pids[owner]}" <<'PY'
+      read -r fail_first fail_new first_at killed_at < <(python3 - "$work/$app.jsonl" "${started_pids[owner]}" <<'PY'
 import datetime, json, os, signal, sys, time
 path, pid = sys.argv[1], int(sys.argv[2])
 size = os.path.getsize(path)
@@ -245,16 +276,51 @@ while time.time() - killed < 180 and first_new is None:
             break
     time.sleep(0.01)
 fmt = lambda t: f"{t - killed:.2f}" if t else "none"
-print(fmt(first), fmt(first_new), first_at or "-")
+print(fmt(first), fmt(first_new), first_at or "-", f"{killed:.3f}")
 PY
 )
       sleep 1
-      restores=$(curl -s "${urls[survivor]}/metrics" | awk '$1 == "klaxon_scale_out_restores_total" { print $2 }')
+      # When the survivor had the dead owner's tasks restored (its log's line for each), from
+      # the kill: the group noticing and rebalancing, then the restore.
+      survivor_name=$([ "$survivor" = 0 ] && echo a || echo b)
+      restored_after=$(python3 - "$work/$app-$survivor_name.log" "$killed_at" <<'PY'
+import datetime, re, sys
+killed, last, inputs, read, groups, state = float(sys.argv[2]), None, None, "", 0, 0
+for line in open(sys.argv[1]):
+    ts = re.match(r"ts=(\S+)", line)
+    if not ts:
+        continue
+    at = datetime.datetime.fromisoformat(ts.group(1).replace("Z", "+00:00")).timestamp()
+    if at <= killed:
+        continue
+    if "input partition assigned" in line and inputs is None:
+        inputs = at
+    if "read from the changelog" in line:
+        fields = dict(re.findall(r"(\w+)=(\S+)", line))
+        read = (f"barrier {float(fields['barrier_seconds']):.2f} s, read {float(fields['read_seconds']):.2f} s"
+                f" ({fields['records']} records)")
+    if "restored from the changelog" in line and at > killed:
+        fields = dict(re.findall(r"(\w+)=(\S+)", line))
+        groups += int(fields.get("groups", 0))
+        state += int(fields.get("state_bytes", 0))
+    if "repartition partition assigned" in line:
+        last = at
+fmt = lambda t: f"{t - killed:.2f}" if t else "none"
+print(f"{fmt(last)} (input partitions after {fmt(inputs)}; {read or 'no restore line'};"
+      f" {groups} groups, {state} state bytes)")
+PY
+)
+      metrics=$(curl -s "${urls[survivor]}/metrics")
+      restores=$(awk '$1 == "klaxon_scale_out_restores_total" { print $2 }' <<<"$metrics")
+      warm=$(awk '$1 == "klaxon_scale_out_standby_restores_total" { print $2 }' <<<"$metrics")
+      restore_s=$(awk '$1 == "klaxon_scale_out_restore_seconds_total" { print $2 }' <<<"$metrics")
       kill -TERM "${started_pids[survivor]}"
       wait "${started_pids[survivor]}" || true
       echo "round $r: owner ${app}-$([ "$owner" = 0 ] && echo a || echo b) killed; first notification" \
         "from the new owner after ${fail_first} s (event time $first_at), first of an event after the" \
-        "kill after ${fail_new} s; survivor's restores: ${restores:-?} (load $(cut -d' ' -f1 /proc/loadavg))"
+        "kill after ${fail_new} s; its tasks restored on the survivor after ${restored_after} s;" \
+        "warm_standby $standby, survivor's restores: ${restores:-?} (from a" \
+        "standby: ${warm:-?}, ${restore_s:-?} s restoring in all) (load $(cut -d' ' -f1 /proc/loadavg))"
     done
     ;;
   *) echo "unknown mode $mode" >&2; exit 2 ;;

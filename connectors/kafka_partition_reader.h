@@ -53,6 +53,12 @@ class PartitionReader {
   // when the topic or partition is missing or not readable (ACLs); other errors are retried.
   Result<int64_t> Poll(std::chrono::milliseconds wait, size_t max_records,
                        const PartitionRecordFn& on_record);
+  // Reads on until the position of each of `partitions` reaches the partition's end as the broker
+  // gives it now (for read_committed, its last stable offset): everything committed so far.
+  // Records of the other partitions read meanwhile go to `on_record` too. Unavailable when that
+  // takes longer than `timeout`.
+  Result<int64_t> ReadToEnd(const std::vector<int32_t>& partitions,
+                            std::chrono::milliseconds timeout, const PartitionRecordFn& on_record);
   // The next offset to read; kFromBeginning before the first record.
   int64_t Position(int32_t partition) const;
   // Reached its last stable offset since the last record read.

@@ -67,6 +67,12 @@ Result<std::unique_ptr<Engine>> EvalStage::NewEngine(uint32_t rule) {
 }
 
 Status EvalStage::Restore(const std::vector<int32_t>& partitions, int64_t now_ms) {
+  // Logged with how long the barrier and the read took: a failover's restore part.
+  const auto started = std::chrono::steady_clock::now();
+  auto seconds_since = [](std::chrono::steady_clock::time_point t) {
+    return std::to_string(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count());
+  };
   const std::string& topic = options_.repartition.topics.front();
   // The barrier: a committed offset is stable once no transaction that sent offsets for its
   // partition is open (a previous owner's last checkpoint is committed or aborted), and so is
@@ -74,31 +80,61 @@ Status EvalStage::Restore(const std::vector<int32_t>& partitions, int64_t now_ms
   Result<std::vector<int64_t>> committed =
       repartition_->CommittedOffsets(topic, partitions, options_.restore_timeout);
   if (!committed.ok()) return committed.status();
-  // A warm standby has the partition up to its position: only what follows is read.
+  const std::string barrier_seconds = seconds_since(started);
+  const auto reading = std::chrono::steady_clock::now();
+  // A warm standby has the partition up to its position: its reader, already following it,
+  // reads on to the end; the other partitions are read whole.
   std::map<int32_t, ChangelogCollector> collectors;
   std::map<int32_t, int64_t> records;
-  std::map<int32_t, int64_t> from;
+  std::map<int32_t, int64_t> cold;  // read from the beginning
+  std::vector<int32_t> tails;       // read on by the standby reader
   std::map<int32_t, int64_t> warm;  // partitions a standby had: the records it had read
   for (int32_t p : partitions) {
-    from[p] = connectors::kFromBeginning;
     auto standby = standbys_.find(p);
     // A standby that has read nothing yet is no help: the partition is read from its beginning.
-    if (standby == standbys_.end() || standby_reader_->Position(p) < 0) continue;
-    from[p] = standby_reader_->Position(p);
+    if (standby == standbys_.end() || standby_reader_->Position(p) < 0) {
+      if (standby != standbys_.end()) standbys_.erase(standby);
+      cold[p] = connectors::kFromBeginning;
+      continue;
+    }
+    tails.push_back(p);
     collectors[p] = std::move(standby->second.collector);
     warm[p] = standby->second.records;
     standbys_.erase(standby);
     ++counters_.standby_restores;
   }
   standbys_stale_ = true;
-  Result<int64_t> read = connectors::ReadPartitions(
-      options_.transactions.client, options_.changelog_topic, from, options_.restore_timeout,
-      [&](int32_t partition, int64_t, std::string_view key, std::optional<std::string_view> value) {
-        collectors[partition].Add(key, value);
-        ++records[partition];
-        return Status::Ok();
-      });
-  if (!read.ok()) return read.status();
+  auto collect = [&](int32_t partition, int64_t, std::string_view key,
+                     std::optional<std::string_view> value) {
+    if (auto standby = standbys_.find(partition); standby != standbys_.end()) {
+      standby->second.collector.Add(key, value);  // another standby's, read meanwhile
+      ++standby->second.records;
+      ++counters_.standby_records;
+      return Status::Ok();
+    }
+    collectors[partition].Add(key, value);
+    ++records[partition];
+    return Status::Ok();
+  };
+  int64_t read = 0;
+  if (!tails.empty()) {
+    Result<int64_t> tail = standby_reader_->ReadToEnd(tails, options_.restore_timeout, collect);
+    if (!tail.ok()) return tail.status();
+    read += *tail;
+  }
+  Result<int64_t> whole =
+      connectors::ReadPartitions(options_.transactions.client, options_.changelog_topic, cold,
+                                 options_.restore_timeout, collect);
+  if (!whole.ok()) return whole.status();
+  read += *whole;
+  std::string list;
+  for (int32_t p : partitions) list += (list.empty() ? "" : ",") + std::to_string(p);
+  log_.Info("repartition partitions read from the changelog",
+            {{"partitions", list},
+             {"from_standby", std::to_string(warm.size())},
+             {"records", std::to_string(read)},
+             {"barrier_seconds", barrier_seconds},
+             {"read_seconds", seconds_since(reading)}});
   for (size_t i = 0; i < partitions.size(); ++i) {
     auto standby = warm.find(partitions[i]);
     if (Status st = RestoreTask(partitions[i], (*committed)[i], collectors[partitions[i]],

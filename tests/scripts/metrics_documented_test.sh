@@ -23,13 +23,7 @@ YAML
 "$KLAXON_BIN" run --config "$WORK/klaxon.yaml" 2>"$WORK/run.log" &
 pid=$!
 PIDS+=($pid)
-admin=""
-for _ in $(seq 100); do
-  admin=$(sed -n 's/.*msg="admin server listening".* port=\([0-9]*\).*/\1/p' "$WORK/run.log" \
-    2>/dev/null || true)
-  [ -n "$admin" ] && break
-  sleep 0.1
-done
+admin=$(admin_port "$WORK/run.log")
 [ -n "$admin" ] || fail "no admin port in the log"
 # Wait until every partition reported its event time (the last families to appear).
 for _ in $(seq 300); do
@@ -49,13 +43,7 @@ echo 'scale_out: {enabled: true, partitions: 1}' >>"$WORK/so.yaml"
 "$KLAXON_BIN" run --config "$WORK/so.yaml" 2>"$WORK/so.log" &
 pid=$!
 PIDS+=($pid)
-admin=""
-for _ in $(seq 100); do
-  admin=$(sed -n 's/.*msg="admin server listening".* port=\([0-9]*\).*/\1/p' "$WORK/so.log" \
-    2>/dev/null || true)
-  [ -n "$admin" ] && break
-  sleep 0.1
-done
+admin=$(admin_port "$WORK/so.log")
 [ -n "$admin" ] || { tail "$WORK/so.log"; fail "scale_out: no admin port in the log"; }
 for _ in $(seq 300); do
   curl -s "http://127.0.0.1:$admin/metrics" >"$WORK/so-metrics" || true
