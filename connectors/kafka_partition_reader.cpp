@@ -46,9 +46,12 @@ Result<std::unique_ptr<PartitionReader>> PartitionReader::Open(const KafkaClient
   // Assigned, never subscribed: no group is joined and nothing is committed; group.id is only
   // what librdkafka's consumer requires.
   const std::pair<const char*, const char*> settings[] = {
-      {"group.id", "klaxon-changelog-reader"}, {"enable.auto.commit", "false"},
-      {"enable.auto.offset.store", "false"},   {"enable.partition.eof", "true"},
-      {"isolation.level", "read_committed"},   {"queued.max.messages.kbytes", "65536"},
+      {"group.id", "klaxon-changelog-reader"},
+      {"enable.auto.commit", "false"},
+      {"enable.auto.offset.store", "false"},
+      {"enable.partition.eof", "true"},
+      {"isolation.level", "read_committed"},
+      {"queued.max.messages.kbytes", "65536"},
       {"auto.offset.reset", "earliest"},
       // The end of a partition is known from a fetch that returned nothing: waiting the default
       // 500 ms for one would add that to every restore, once or twice (a transaction marker
