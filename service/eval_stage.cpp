@@ -13,6 +13,7 @@ namespace {
 constexpr size_t kMaxMessagesPerPass = 4096;
 // Changelog records a pass gives the standbys at most: following must not hold evaluation up.
 constexpr size_t kMaxStandbyRecordsPerPass = 16384;
+constexpr int64_t kFailureLogIntervalMs = 60000;
 
 }  // namespace
 
@@ -538,10 +539,26 @@ Status EvalStage::Stored(int64_t now_ms, bool force) {
   }
   last_commit_ms_ = now_ms;
   Status st = Checkpoint();
-  if (st.ok()) return st;
+  if (st.ok()) {
+    if (failures_unlogged_ > 0 || failure_logged_ms_ != INT64_MIN) {
+      log_.Info("scale-out checkpoints committed again",
+                {{"failed_since_last_line", std::to_string(failures_unlogged_)}});
+    }
+    failure_logged_ms_ = INT64_MIN;
+    failures_unlogged_ = 0;
+    return st;
+  }
   if (st.code() == StatusCode::kFailedPrecondition) return st;  // fenced: another took over
-  log_.Warn("scale-out checkpoint not committed; tried again at the next interval",
-            {{"error", st.message()}});
+  // Every interval fails while the brokers are away: one line a minute, with the count.
+  if (failure_logged_ms_ == INT64_MIN || now_ms - failure_logged_ms_ >= kFailureLogIntervalMs) {
+    log_.Warn(
+        "scale-out checkpoint not committed; tried again at the next interval",
+        {{"error", st.message()}, {"failed_since_last_line", std::to_string(failures_unlogged_)}});
+    failure_logged_ms_ = now_ms;
+    failures_unlogged_ = 0;
+  } else {
+    ++failures_unlogged_;
+  }
   return Status::Ok();
 }
 

@@ -173,6 +173,8 @@ class EvalStage {
   bool standbys_stale_ = true;  // the assignment changed since standbys_ was set
   int64_t last_commit_ms_ = INT64_MIN;
   uint64_t last_commit_bytes_ = 0;
+  int64_t failure_logged_ms_ = INT64_MIN;  // a failed checkpoint is logged once a minute
+  uint64_t failures_unlogged_ = 0;
   StateChanges changes_;             // reused
   std::string key_, value_;          // reused
   std::vector<Notification> notes_;  // reused
