@@ -208,6 +208,8 @@ Status EvalStage::RestoreTask(int32_t partition, int64_t committed, ChangelogCol
       }
     }
     groups += restored.rows.size();
+    task.counted.resize(rules_.rules.size());
+    task.counted[index->second] = (*engine)->Stats().rules[0];  // counted by its earlier owner
     task.engines[index->second] = std::move(engine).value();
   }
   ++counters_.restores;
@@ -311,6 +313,42 @@ EvalStage::Counters EvalStage::counters() const {
   Counters c = counters_;
   c.tasks = tasks_.size();
   return c;
+}
+
+void EvalStage::Count(Task& task) {
+  totals_.resize(rules_.rules.size());
+  task.counted.resize(rules_.rules.size());
+  for (size_t i = 0; i < task.engines.size(); ++i) {
+    if (!task.engines[i]) continue;
+    const RuleStats& now = task.engines[i]->Stats().rules[0];
+    RuleStats& before = task.counted[i];
+    // A counter lower than before is a restored engine's own: counted from there on.
+    auto add = [](uint64_t now_value, uint64_t before_value, uint64_t& total) {
+      if (now_value > before_value) total += now_value - before_value;
+    };
+    add(now.matches, before.matches, totals_[i].matches);
+    add(now.notifications, before.notifications, totals_[i].notifications);
+    add(now.groups_dropped, before.groups_dropped, totals_[i].groups_dropped);
+    before = now;
+  }
+}
+
+void EvalStage::CollectRules(std::vector<RuleStats>& rules, std::vector<ActiveAlert>& alerts) {
+  for (auto& [partition, task] : tasks_) Count(task);
+  rules = totals_;  // the counters; the gauges are summed over the tasks here now
+  for (auto& [partition, task] : tasks_) {
+    for (size_t i = 0; i < task.engines.size(); ++i) {
+      if (!task.engines[i]) continue;
+      const RuleStats& now = task.engines[i]->Stats().rules[0];
+      rules[i].groups += now.groups;
+      rules[i].firing += now.firing;
+      rules[i].pending += now.pending;
+      for (ActiveAlert& alert : task.engines[i]->ActiveAlerts()) {
+        alert.rule_index = static_cast<uint32_t>(i);
+        alerts.push_back(std::move(alert));
+      }
+    }
+  }
 }
 
 std::vector<EvalStage::StandbyInfo> EvalStage::Standbys() const {
@@ -487,6 +525,7 @@ Status EvalStage::Pass(int64_t now_ms, std::chrono::milliseconds wait,
     if (*next == connectors::NextStatus::kPartition) {
       if (message.partition_event == connectors::PartitionEvent::kAssigned) {
         // Restored at the start of the next pass, with every partition assigned with it.
+        if (Task* known = FindTask(message.partition); known != nullptr) Count(*known);
         tasks_.erase(message.partition);
         tasks_[message.partition].restoring = true;
         to_restore_.push_back(message.partition);
@@ -494,6 +533,7 @@ Status EvalStage::Pass(int64_t now_ms, std::chrono::milliseconds wait,
       } else if (message.partition_event == connectors::PartitionEvent::kRevoked) {
         std::erase(to_restore_, message.partition);
         standbys_stale_ = true;
+        if (Task* revoked = FindTask(message.partition); revoked != nullptr) Count(*revoked);
         if (tasks_.erase(message.partition) != 0) {
           log_.Info("repartition partition revoked: its next owner restores it from the changelog",
                     {{"partition", std::to_string(message.partition)}});

@@ -109,6 +109,9 @@ class EvalStage {
   Counters counters() const;
   std::vector<TaskInfo> Tasks() const;
   std::vector<StandbyInfo> Standbys() const;
+  // The rules' statistics over every task of this instance (klaxon_rule_* metrics: counters
+  // stay monotonic as tasks come and go) and their active alerts, by rule index of the whole set.
+  void CollectRules(std::vector<RuleStats>& rules, std::vector<ActiveAlert>& alerts);
 
  private:
   // An engine's changelog bookkeeping (service/task_changelog.h).
@@ -126,6 +129,7 @@ class EvalStage {
     int64_t advanced_to = ShuffleTime::kNone;  // what the engines were last moved to
     int64_t newest = ShuffleTime::kNone;       // the highest watermark ShuffleTime gave
     int64_t newest_wall_ms = 0;                // the wall clock when it came
+    std::vector<RuleStats> counted;            // by rule index: what totals_ has of its engines
   };
 
   // A task assigned elsewhere, followed in its changelog partition.
@@ -147,6 +151,8 @@ class EvalStage {
   // Standbys for every task not assigned here (after an assignment changed), then what their
   // changelog partitions have now.
   Status FollowStandbys();
+  // Adds what the task's engines counted since the last call to totals_.
+  void Count(Task& task);
   // One repartition message of an assigned task.
   Status Handle(const connectors::Record& message, int64_t now_ms, std::vector<Notification>& out);
   // Every dirty task's state and offsets, in one transaction.
@@ -173,6 +179,7 @@ class EvalStage {
   bool standbys_stale_ = true;  // the assignment changed since standbys_ was set
   int64_t last_commit_ms_ = INT64_MIN;
   uint64_t last_commit_bytes_ = 0;
+  std::vector<RuleStats> totals_;          // by rule index: matches, notifications, groups dropped
   int64_t failure_logged_ms_ = INT64_MIN;  // a failed checkpoint is logged once a minute
   uint64_t failures_unlogged_ = 0;
   StateChanges changes_;             // reused

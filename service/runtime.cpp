@@ -1214,6 +1214,8 @@ void Runtime::PublishSnapshot() {
   if (scale_out_) {
     s->has_scale_out = true;
     scale_out_->Snapshot(s->scale_out);
+    s->alerts.clear();
+    scale_out_->CollectRules(s->stats.rules, s->alerts);
   }
   if (kafka_ != nullptr) {
     s->has_kafka = true;

@@ -41,6 +41,11 @@ class ScaleOut {
   bool restoring() const { return eval_->restoring(); }
   // Both stages' totals and stage 2's tasks, for the run loop's snapshot.
   void Snapshot(ScaleOutSnapshot& out) const;
+  // Stage 2's rules statistics and active alerts (EvalStage::CollectRules), in place of the
+  // single-stage engine's, which evaluates nothing in this mode.
+  void CollectRules(std::vector<RuleStats>& rules, std::vector<ActiveAlert>& alerts) {
+    eval_->CollectRules(rules, alerts);
+  }
   const RouteStage::Counters& route_counters() const { return route_->counters(); }
   EvalStage::Counters eval_counters() const { return eval_->counters(); }
 
