@@ -351,6 +351,25 @@ void EvalStage::CollectRules(std::vector<RuleStats>& rules, std::vector<ActiveAl
   }
 }
 
+int64_t EvalStage::Watermark() const {
+  int64_t lowest = ShuffleTime::kNone;
+  for (const auto& [partition, task] : tasks_) {
+    if (task.restoring || task.advanced_to == ShuffleTime::kNone) continue;
+    if (lowest == ShuffleTime::kNone || task.advanced_to < lowest) lowest = task.advanced_to;
+  }
+  return lowest;
+}
+
+uint64_t EvalStage::HeldEvents() const {
+  uint64_t held = 0;
+  for (const auto& [partition, task] : tasks_) {
+    for (const auto& engine : task.engines) {
+      if (engine) held += engine->HeldEvents();
+    }
+  }
+  return held;
+}
+
 std::vector<EvalStage::StandbyInfo> EvalStage::Standbys() const {
   std::vector<StandbyInfo> out;
   for (const auto& [partition, standby] : standbys_) {

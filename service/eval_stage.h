@@ -112,6 +112,10 @@ class EvalStage {
   // The rules' statistics over every task of this instance (klaxon_rule_* metrics: counters
   // stay monotonic as tasks come and go) and their active alerts, by rule index of the whole set.
   void CollectRules(std::vector<RuleStats>& rules, std::vector<ActiveAlert>& alerts);
+  // The lowest watermark of the tasks here (ShuffleTime::kNone before any) and the events their
+  // engines hold for lateness.
+  int64_t Watermark() const;
+  uint64_t HeldEvents() const;
 
  private:
   // An engine's changelog bookkeeping (service/task_changelog.h).

@@ -88,8 +88,11 @@ Status RouteStage::HandleRecord(const connectors::Record& record) {
     }
   }
   if (!found) last_read_.push_back({topic, record.partition, record.offset});
-  if (record.truncated || decoder_->Decode(record.payload, event_) != RejectReason::kNone) {
+  const RejectReason reason =
+      record.truncated ? RejectReason::kTooLarge : decoder_->Decode(record.payload, event_);
+  if (reason != RejectReason::kNone) {
     ++counters_.rejected;  // no event time, nothing to route
+    ++counters_.rejected_by_reason[static_cast<int>(reason)];
     return Status::Ok();
   }
   const PartitionTime::Key key{topic, record.partition};

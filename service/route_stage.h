@@ -49,8 +49,9 @@ class RouteStage {
   struct Counters {
     uint64_t records = 0;   // input records read
     uint64_t rejected = 0;  // not decodable (invalid JSON, no timestamp, ...): sent nowhere
-    uint64_t routed = 0;    // repartition records produced
-    uint64_t marks = 0;     // watermark marks produced
+    uint64_t rejected_by_reason[static_cast<int>(RejectReason::kCount_)] = {};
+    uint64_t routed = 0;  // repartition records produced
+    uint64_t marks = 0;   // watermark marks produced
   };
 
   // `rules`: the rules to route by (their matching only; no window state is kept).

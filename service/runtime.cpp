@@ -1216,6 +1216,7 @@ void Runtime::PublishSnapshot() {
     scale_out_->Snapshot(s->scale_out);
     s->alerts.clear();
     scale_out_->CollectRules(s->stats.rules, s->alerts);
+    scale_out_->EngineFigures(s->stats, s->watermark_ms, s->held_events);
   }
   if (kafka_ != nullptr) {
     s->has_kafka = true;

@@ -150,6 +150,22 @@ void ScaleOut::Snapshot(ScaleOutSnapshot& out) const {
   }
 }
 
+void ScaleOut::EngineFigures(EngineStats& stats, int64_t& watermark_ms, uint64_t& held) const {
+  const RouteStage::Counters& r = route_->counters();
+  const EvalStage::Counters e = eval_->counters();
+  stats.received = r.records;
+  stats.accepted = r.records - r.rejected;
+  stats.late = e.late;
+  for (int i = 0; i < static_cast<int>(RejectReason::kCount_); ++i) {
+    stats.rejected[i] = r.rejected_by_reason[i];
+  }
+  // Stage 2 refuses only events past engine.future_limit (its own clock).
+  stats.rejected[static_cast<int>(RejectReason::kFutureTimestamp)] += e.rejected;
+  const int64_t lowest = eval_->Watermark();
+  watermark_ms = lowest == ShuffleTime::kNone ? INT64_MIN : lowest;
+  held = eval_->HeldEvents();
+}
+
 Status ScaleOut::Close() {
   Status routed = route_->Close();
   Status evaluated = eval_->Close();

@@ -46,6 +46,9 @@ class ScaleOut {
   void CollectRules(std::vector<RuleStats>& rules, std::vector<ActiveAlert>& alerts) {
     eval_->CollectRules(rules, alerts);
   }
+  // The engine-level figures of the run loop's snapshot: events read and rejected by stage 1,
+  // evaluated late or refused by stage 2, the lowest task watermark and the events held.
+  void EngineFigures(EngineStats& stats, int64_t& watermark_ms, uint64_t& held) const;
   const RouteStage::Counters& route_counters() const { return route_->counters(); }
   EvalStage::Counters eval_counters() const { return eval_->counters(); }
 
