@@ -596,10 +596,6 @@ ParsedConfig ParseConfigProblems(const std::string& text,
                        "kafka.topic_regex");
         } else if (c.kafka.format != "json") {
           so.ItemError("enabled", "reads JSON events only, not kafka.format " + c.kafka.format);
-        } else if (!c.kafka.dead_letter_topic.empty()) {
-          so.ItemError("enabled",
-                       "does not send rejected events to kafka.dead_letter_topic yet: remove it "
-                       "(rejected events are counted)");
         }
       }
     }

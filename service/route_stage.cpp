@@ -34,6 +34,15 @@ Result<std::unique_ptr<RouteStage>> RouteStage::Open(RouteStageOptions options,
   Result<std::unique_ptr<connectors::KafkaProducer>> p = connectors::KafkaProducer::Open(producer);
   if (!p.ok()) return p.status();
   stage->producer_ = std::move(p).value();
+  if (!stage->options_.dead_letter_topic.empty()) {
+    // Its own producer: a dead-letter topic that refuses writes loses those copies (logged and
+    // counted, as in the single stage), never the routing.
+    connectors::KafkaClientOptions dead = stage->options_.producer;
+    dead.properties["acks"] = "all";
+    Result<std::unique_ptr<connectors::KafkaProducer>> d = connectors::KafkaProducer::Open(dead);
+    if (!d.ok()) return d.status();
+    stage->dead_letters_ = std::move(d).value();
+  }
   connectors::KafkaSourceOptions input = stage->options_.input;
   input.partition_events = true;
   // Offsets are marked only once acknowledged; a partition assigned again goes on from where
@@ -93,7 +102,7 @@ Status RouteStage::HandleRecord(const connectors::Record& record) {
   if (reason != RejectReason::kNone) {
     ++counters_.rejected;  // no event time, nothing to route
     ++counters_.rejected_by_reason[static_cast<int>(reason)];
-    return Status::Ok();
+    return DeadLetter(record, reason);
   }
   const PartitionTime::Key key{topic, record.partition};
   partition_time_.Observe(key, event_.time_ms);
@@ -116,6 +125,23 @@ Status RouteStage::HandleRecord(const connectors::Record& record) {
     if (Status st = Send(route.partition); !st.ok()) return st;
     ++counters_.routed;
   }
+  return Status::Ok();
+}
+
+Status RouteStage::DeadLetter(const connectors::Record& record, RejectReason reason) {
+  if (!dead_letters_) return Status::Ok();
+  const std::string partition = std::to_string(record.partition);
+  const std::string offset = std::to_string(record.offset);
+  const connectors::KafkaHeader headers[] = {{"klaxon-reason", RejectReasonName(reason)},
+                                             {"klaxon-source-topic", record.topic},
+                                             {"klaxon-source-partition", partition},
+                                             {"klaxon-source-offset", offset}};
+  if (Status st = dead_letters_->Produce(options_.dead_letter_topic, record.payload, 0, headers);
+      !st.ok()) {
+    log_.Error("cannot produce to the dead-letter topic", {{"error", st.message()}});
+    return Status::Ok();
+  }
+  ++counters_.dead_lettered;
   return Status::Ok();
 }
 
@@ -171,8 +197,10 @@ Status RouteStage::Pass(int64_t now_ms, std::chrono::milliseconds wait) {
     (void)producer_->Flush(std::chrono::milliseconds(0));  // serves delivery reports
     return Status::Ok();
   }
-  // Every record produced from these offsets is acknowledged before they may be committed.
+  // Every record produced from these offsets is acknowledged before they may be committed; a
+  // dead letter has an answer (failures are logged by the producer and counted).
   if (Status st = producer_->Flush(kAckTimeout); !st.ok()) return st;
+  if (dead_letters_) (void)dead_letters_->Flush(kAckTimeout);
   for (const connectors::Record& r : unacked_) input_->MarkProcessed(r);
   unacked_.clear();
   return Status::Ok();
@@ -180,6 +208,7 @@ Status RouteStage::Pass(int64_t now_ms, std::chrono::milliseconds wait) {
 
 Status RouteStage::Close() {
   Status flushed = producer_->Flush(kAckTimeout);
+  if (dead_letters_) (void)dead_letters_->Flush(kAckTimeout);
   if (flushed.ok()) {
     for (const connectors::Record& r : unacked_) input_->MarkProcessed(r);
     unacked_.clear();

@@ -42,6 +42,9 @@ struct RouteStageOptions {
   int64_t allowed_lateness_ms = 5000;
   // How often every input partition's time is sent to every repartition partition.
   int64_t mark_interval_ms = 200;
+  // Rejected input records go there with their reason and source in headers (kafka.
+  // dead_letter_topic), acknowledged before their offsets are committed; empty: counted only.
+  std::string dead_letter_topic;
 };
 
 class RouteStage {
@@ -52,6 +55,7 @@ class RouteStage {
     uint64_t rejected_by_reason[static_cast<int>(RejectReason::kCount_)] = {};
     uint64_t routed = 0;  // repartition records produced
     uint64_t marks = 0;   // watermark marks produced
+    uint64_t dead_lettered = 0;  // rejected records produced to the dead-letter topic
   };
 
   // `rules`: the rules to route by (their matching only; no window state is kept).
@@ -80,6 +84,8 @@ class RouteStage {
   Status HandleRecord(const connectors::Record& record);
   Status SendMarks();
   Status Send(int32_t partition);
+  // A rejected record to the dead-letter topic (a failure is logged, never stops routing).
+  Status DeadLetter(const connectors::Record& record, RejectReason reason);
 
   RouteStageOptions options_;
   LogSink& log_;
@@ -88,6 +94,7 @@ class RouteStage {
   std::unique_ptr<ShuffleRouter> router_;
   std::unique_ptr<connectors::KafkaSource> input_;
   std::unique_ptr<connectors::KafkaProducer> producer_;
+  std::unique_ptr<connectors::KafkaProducer> dead_letters_;  // dead_letter_topic set only
   PartitionTime partition_time_;  // its times and idleness, reported in marks; nothing paused
   std::vector<std::string> topic_names_;
   struct Read {  // the last offset read of an input partition

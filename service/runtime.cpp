@@ -1217,6 +1217,7 @@ void Runtime::PublishSnapshot() {
     s->alerts.clear();
     scale_out_->CollectRules(s->stats.rules, s->alerts);
     scale_out_->EngineFigures(s->stats, s->watermark_ms, s->held_events);
+    s->counters.dead_lettered = scale_out_->route_counters().dead_lettered;
   }
   if (kafka_ != nullptr) {
     s->has_kafka = true;

@@ -57,6 +57,7 @@ void Runtime::StopScaleOut() {
   log_.Info("scale-out totals", {{"input_records", std::to_string(r.records)},
                                  {"input_rejected", std::to_string(r.rejected)},
                                  {"routed", std::to_string(r.routed)},
+                                 {"dead_lettered", std::to_string(r.dead_lettered)},
                                  {"marks_sent", std::to_string(r.marks)},
                                  {"evaluated", std::to_string(e.records)},
                                  {"duplicates", std::to_string(e.duplicates)},

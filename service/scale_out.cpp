@@ -84,6 +84,7 @@ Result<std::unique_ptr<ScaleOut>> ScaleOut::Open(const RuntimeOptions& options,
   route.input.group_id = so.application_id;
   route.producer = client;
   route.repartition_topic = repartition;
+  route.dead_letter_topic = options.dead_letter_topic;
   route.partitions = so.partitions;
   route.allowed_lateness_ms = options.engine.allowed_lateness_ms;
   route.idle_after_ms = options.partition_idle_timeout_ms > 0

@@ -60,6 +60,7 @@ kafka:
   topics: [$topic]
   group_id: $app
   properties: {group.instance.id: $name, session.timeout.ms: "6000"}
+  dead_letter_topic: dead-$app
 outbox: {path: $WORK/$name.db}
 http: {allow: [127.0.0.1]}
 admin: {listen: "127.0.0.1:0"}
@@ -194,4 +195,13 @@ produce_live two
 events=$((events + 1)) # the empty event that created the topic
 check a b
 echo "$(date +%T) two instances in one group with scale_out: ok"
+# The empty event that created the topic was rejected by stage 1 and dead-lettered, with its
+# reason and source in headers.
+kcat -C -b "$BROKERS" -t dead-klaxon-two -e -q -f '%s %h\n' >"$WORK/dead.txt" ||
+  fail "cannot read the dead-letter topic"
+grep -q '^{} .*klaxon-reason=missing_timestamp.*klaxon-source-topic=two' "$WORK/dead.txt" ||
+  fail "two: no dead letter for the rejected event: $(head -3 "$WORK/dead.txt")"
+[ "$(wc -l <"$WORK/dead.txt")" = 1 ] || fail "two: $(wc -l <"$WORK/dead.txt") dead letters, 1 expected"
+grep -q ' dead_lettered=1 ' <<<"$(grep -h 'msg="scale-out totals"' "$WORK/a.log" "$WORK/b.log")" ||
+  fail "two: no instance counted the dead letter"
 echo "scale_out: ok ($want notifications in each scenario, equal to replay)"
