@@ -6,7 +6,9 @@
 # The receiver must get exactly replay's notifications (repeats under the same key allowed:
 # a moved task evaluates again what followed its last checkpoint) and no notification under two
 # keys. Without the changelog every move dropped the windows of the moved tasks and this lost
-# notifications.
+# notifications. a and c keep warm standbys (scale_out.warm_standby), b and d do not: a task
+# moves between both kinds, and a, which takes over the tasks of every instance that leaves,
+# must have restored some from its standbys.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -25,7 +27,8 @@ echo '{}' | kcat -P -b "$BROKERS" -t "$topic" -p 0 || fail "cannot create $topic
 
 declare -A PID_OF
 start() {  # start NAME: an instance of the deployment (static membership, 6 s sessions)
-  local name=$1
+  local name=$1 standby=false
+  case $name in a | c) standby=true ;; esac
   cat >"$WORK/$name.yaml" <<YAML
 rules: [$rules]
 source: kafka
@@ -37,7 +40,7 @@ kafka:
 outbox: {path: $WORK/$name.db}
 http: {allow: [127.0.0.1]}
 admin: {listen: "127.0.0.1:0"}
-scale_out: {enabled: true, application_id: storm, partitions: 8}
+scale_out: {enabled: true, application_id: storm, partitions: 8, warm_standby: $standby}
 engine: {partition_idle_timeout: 30s}
 YAML
   "$KLAXON_BIN" run --config "$WORK/$name.yaml" 2>>"$WORK/$name.log" &
@@ -102,5 +105,7 @@ if ! diff "$WORK/want" "$WORK/got" >"$WORK/diff"; then
 fi
 single_keys "$WORK/hook.jsonl" || fail "a notification under several keys"
 [ "$restores" -ge 8 ] || fail "only $restores restores with state: the storm moved too little"
+grep 'msg="scale-out totals"' "$WORK/a.log" | grep -q ' standby_restores=0 ' &&
+  fail "a took tasks over without its warm standbys"
 repeats=$(($(received_keys "$WORK/hook.jsonl" | wc -l) - $(received_keys "$WORK/hook.jsonl" | sort -u | wc -l)))
 echo "scale_out storm: ok ($want notifications equal to replay, $restores restores with state, $repeats repeated under their key)"
