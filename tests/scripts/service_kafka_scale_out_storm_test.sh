@@ -11,8 +11,8 @@
 # must have restored some from its standbys.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/scale_out_lib.sh"
 
-export KLAXON_KAFKA_PARTITIONS=8
 start_broker
 outage_want
 
@@ -25,34 +25,13 @@ PY
 topic=storm
 echo '{}' | kcat -P -b "$BROKERS" -t "$topic" -p 0 || fail "cannot create $topic"
 
-declare -A PID_OF
-start() {  # start NAME: an instance of the deployment (static membership, 6 s sessions)
-  local name=$1 standby=false
-  case $name in a | c) standby=true ;; esac
-  cat >"$WORK/$name.yaml" <<YAML
-rules: [$rules]
-source: kafka
-kafka:
-  brokers: $BROKERS
-  topics: [$topic]
-  group_id: storm
-  properties: {group.instance.id: $name, session.timeout.ms: "6000"}
-outbox: {path: $WORK/$name.db}
-http: {allow: [127.0.0.1]}
-admin: {listen: "127.0.0.1:0"}
-scale_out: {enabled: true, application_id: storm, partitions: 8, warm_standby: $standby}
-engine: {partition_idle_timeout: 30s}
-YAML
-  "$KLAXON_BIN" run --config "$WORK/$name.yaml" 2>>"$WORK/$name.log" &
-  PID_OF[$name]=$!
-  PIDS+=($!)
+# start NAME: an instance of the deployment (static membership NAME, 6 s sessions); a and c
+# with warm standbys.
+start() {
+  local standby=false
+  case $1 in a | c) standby=true ;; esac
+  SO_WARM_STANDBY=$standby so_start "$1" "$topic" storm "$1"
 }
-stop() {  # stop NAME SIGNAL
-  local pid=${PID_OF[$1]}
-  kill "-$2" "$pid" 2>/dev/null || true
-  while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
-}
-
 start a
 for _ in $(seq 300); do
   grep -q 'repartition partition assigned' "$WORK/a.log" && grep -q 'input partition assigned' "$WORK/a.log" && break
@@ -71,8 +50,8 @@ lines=$(wc -l <"$WORK/rest.tsv")
 chunk=$(((lines + 11) / 12))
 split -l "$chunk" -d -a 2 "$WORK/rest.tsv" "$WORK/chunk."
 storm=(
-  "start b" "start c" "stop b KILL" "start d" "stop c TERM" "start b"
-  "stop d KILL" "start c" "stop b TERM" "stop c KILL" "start d" "stop d TERM"
+  "start b" "start c" "so_kill b" "start d" "so_stop c" "start b"
+  "so_kill d" "start c" "so_stop b" "so_kill c" "start d" "so_stop d"
 )
 i=0
 for f in "$WORK"/chunk.*; do
@@ -91,7 +70,7 @@ for _ in $(seq 1800); do
 done
 sleep 2
 received_keys "$WORK/hook.jsonl" | awk -v last="$last" '$1 <= last' | sort -u >"$WORK/got"
-stop a TERM
+so_stop a
 restores=0
 for name in a b c d; do
   n=$(grep -c 'restored from the changelog' "$WORK/$name.log" || true)
