@@ -57,6 +57,18 @@ wait_http() {
   return 1
 }
 
+# wait_body URL SECONDS PATTERN OUT: fetches URL into OUT until its body has a line matching
+# PATTERN (grep -E), for up to SECONDS; fails (returns 1) with OUT holding the last answer.
+wait_body() {
+  local url=$1 seconds=$2 pattern=$3 out=$4
+  for _ in $(seq $((seconds * 10))); do
+    curl -s "$url" >"$out" 2>/dev/null || true
+    grep -qE "$pattern" "$out" && return 0
+    sleep 0.1
+  done
+  return 1
+}
+
 # admin_port LOG: waits up to 10 s for `klaxon run`'s "admin server listening" line in LOG and
 # prints the port it names (nothing when it never came).
 admin_port() {

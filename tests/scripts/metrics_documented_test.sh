@@ -45,12 +45,8 @@ pid=$!
 PIDS+=($pid)
 admin=$(admin_port "$WORK/so.log")
 [ -n "$admin" ] || { tail "$WORK/so.log"; fail "scale_out: no admin port in the log"; }
-for _ in $(seq 300); do
-  curl -s "http://127.0.0.1:$admin/metrics" >"$WORK/so-metrics" || true
-  grep -q '^klaxon_scale_out_task_watermark_seconds' "$WORK/so-metrics" && break
-  sleep 0.1
-done
-grep -q '^klaxon_scale_out_task_watermark_seconds' "$WORK/so-metrics" ||
+wait_body "http://127.0.0.1:$admin/metrics" 30 '^klaxon_scale_out_task_watermark_seconds' \
+  "$WORK/so-metrics" ||
   { tail "$WORK/so.log"; fail "scale_out: no task watermark on /metrics"; }
 kill -TERM "$pid"
 wait "$pid" || fail "klaxon run with scale_out exited with $?"

@@ -165,12 +165,8 @@ for line in open(sys.argv[1]):
 kcat -P -b "$BROKERS" -t alerts -K $'\t' -l "$WORK/alerts.tsv" || fail "cannot produce"
 start al alerts klaxon-alerts
 port=$(admin_port "$WORK/al.log")
-for _ in $(seq 250); do
-  curl -s "http://127.0.0.1:$port/api/v1/alerts" >"$WORK/alerts.json" || true
-  grep -q '"rule":"payments-timeouts","state":"firing"' "$WORK/alerts.json" && break
-  sleep 0.1
-done
-grep -q '"rule":"payments-timeouts","state":"firing"' "$WORK/alerts.json" ||
+wait_body "http://127.0.0.1:$port/api/v1/alerts" 25 '"rule":"payments-timeouts","state":"firing"' \
+  "$WORK/alerts.json" ||
   fail "al: /api/v1/alerts does not list payments-timeouts firing: $(head -c 400 "$WORK/alerts.json")"
 curl -s "http://127.0.0.1:$port/metrics" |
   grep -q '^klaxon_rule_firing_alerts{rule="payments-timeouts"} 1' ||
