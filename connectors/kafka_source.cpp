@@ -158,6 +158,20 @@ Status KafkaSource::Start() {
 
 rd_kafka_t* KafkaSource::c_handle() { return consumer_->c_ptr(); }
 
+Result<std::pair<int64_t, int64_t>> KafkaSource::QueryOffsets(const std::string& topic,
+                                                              int32_t partition,
+                                                              std::chrono::milliseconds timeout) {
+  int64_t low = 0;
+  int64_t high = 0;
+  const RdKafka::ErrorCode err = consumer_->query_watermark_offsets(
+      topic, partition, &low, &high, static_cast<int>(timeout.count()));
+  if (err != RdKafka::ERR_NO_ERROR) {
+    return Status::Unavailable("the offsets of " + topic + " [" + std::to_string(partition) +
+                               "]: " + RdKafka::err2str(err));
+  }
+  return std::make_pair(low, high);
+}
+
 Result<std::vector<int64_t>> KafkaSource::CommittedOffsets(const std::string& topic,
                                                            const std::vector<int32_t>& partitions,
                                                            std::chrono::milliseconds timeout) {

@@ -124,6 +124,10 @@ class KafkaSource final : public Source {
   Result<std::vector<int64_t>> CommittedOffsets(const std::string& topic,
                                                 const std::vector<int32_t>& partitions,
                                                 std::chrono::milliseconds timeout);
+  // A partition's first and end offsets as its leader gives them now (the end is the last stable
+  // offset with isolation.level=read_committed), of any topic; Unavailable after `timeout`.
+  Result<std::pair<int64_t, int64_t>> QueryOffsets(const std::string& topic, int32_t partition,
+                                                   std::chrono::milliseconds timeout);
   // The underlying librdkafka handle: its group metadata for transactions
   // (KafkaTransactionalProducer::Commit).
   rd_kafka_s* c_handle();

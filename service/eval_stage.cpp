@@ -151,6 +151,8 @@ Status EvalStage::Restore(const std::vector<int32_t>& partitions, int64_t now_ms
 Status EvalStage::RestoreTask(int32_t partition, int64_t committed, ChangelogCollector& collector,
                               int64_t records, int64_t standby_records, int64_t now_ms) {
   const std::string where = std::to_string(partition);
+  const Task* waiting = FindTask(partition);
+  const int64_t lag = waiting != nullptr ? waiting->restore_lag : -1;  // as it was shown
   tasks_.erase(partition);
   Task& task = tasks_[partition];
   task.engines.resize(rules_.rules.size());
@@ -221,6 +223,7 @@ Status EvalStage::RestoreTask(int32_t partition, int64_t committed, ChangelogCol
        {"engines", std::to_string(engines.size())},
        {"groups", std::to_string(groups)},
        {"changelog_records", std::to_string(records)},
+       {"restore_lag", std::to_string(lag)},
        {"standby_records", standby_records < 0 ? "no standby" : std::to_string(standby_records)},
        {"state_bytes", std::to_string(collector.bytes())}});
   return Status::Ok();
@@ -351,6 +354,21 @@ void EvalStage::CollectRules(std::vector<RuleStats>& rules, std::vector<ActiveAl
   }
 }
 
+void EvalStage::MeasureRestores() {
+  for (int32_t p : to_restore_) {
+    Task* task = FindTask(p);
+    if (task == nullptr || task->restore_lag >= 0) continue;
+    Result<std::pair<int64_t, int64_t>> offsets =
+        repartition_->QueryOffsets(options_.changelog_topic, p, std::chrono::milliseconds(1000));
+    if (!offsets.ok()) continue;  // the restore itself reports trouble
+    int64_t from = offsets->first;
+    if (standby_reader_ && standbys_.contains(p) && standby_reader_->Position(p) >= 0) {
+      from = standby_reader_->Position(p);
+    }
+    task->restore_lag = std::max<int64_t>(0, offsets->second - from);
+  }
+}
+
 int64_t EvalStage::Watermark() const {
   int64_t lowest = ShuffleTime::kNone;
   for (const auto& [partition, task] : tasks_) {
@@ -426,7 +444,7 @@ Status EvalStage::FollowStandbys() {
 std::vector<EvalStage::TaskInfo> EvalStage::Tasks() const {
   std::vector<TaskInfo> out;
   for (const auto& [partition, task] : tasks_) {
-    out.push_back({partition, task.restoring, task.advanced_to});
+    out.push_back({partition, task.restoring, task.advanced_to, task.restore_lag});
   }
   return out;
 }
@@ -570,6 +588,7 @@ Status EvalStage::Pass(int64_t now_ms, std::chrono::milliseconds wait,
     got_message = true;
     if (Status st = Handle(message, now_ms, out); !st.ok()) return st;
   }
+  if (!to_restore_.empty()) MeasureRestores();  // shown until the next pass restores them
   // Caught up and quiet everywhere: event time follows the wall clock from the newest time,
   // so flatlines and resolves go out on time while nothing arrives (as in the single stage).
   // Not while the consumer reports Kafka trouble: an outage must not look like quiet.

@@ -79,6 +79,7 @@ class EvalStage {
     int32_t partition = -1;
     bool restoring = false;
     int64_t watermark_ms = ShuffleTime::kNone;
+    int64_t restore_lag = -1;  // restoring: changelog records to read (about); -1 not known
   };
   struct StandbyInfo {
     int32_t partition = -1;
@@ -130,6 +131,7 @@ class EvalStage {
     int64_t next_offset = -1;  // after the last repartition message read; -1: none read
     bool dirty = false;        // read or moved since the last checkpoint
     bool restoring = false;    // in to_restore_
+    int64_t restore_lag = -1;  // restoring: changelog records it has to read, -1 not known
     int64_t advanced_to = ShuffleTime::kNone;  // what the engines were last moved to
     int64_t newest = ShuffleTime::kNone;       // the highest watermark ShuffleTime gave
     int64_t newest_wall_ms = 0;                // the wall clock when it came
@@ -155,6 +157,9 @@ class EvalStage {
   // Standbys for every task not assigned here (after an assignment changed), then what their
   // changelog partitions have now.
   Status FollowStandbys();
+  // For the tasks waiting for their restore: how much of the changelog each will read (shown
+  // while they wait; one round trip to the partition's leader each).
+  void MeasureRestores();
   // Adds what the task's engines counted since the last call to totals_.
   void Count(Task& task);
   // One repartition message of an assigned task.

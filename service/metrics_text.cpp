@@ -37,6 +37,13 @@ void WriteScaleOut(PromText& p, const ScaleOutSnapshot& so) {
            static_cast<double>(so.tasks.size() - so.restoring));
   p.Sample("klaxon_scale_out_tasks", {{"state", "standby"}},
            static_cast<double>(so.standbys.size()));
+  p.Family("klaxon_scale_out_restore_lag_records", "gauge",
+           "Tasks waiting for their restore: changelog records each will read first (about).");
+  for (const ScaleOutSnapshot::Task& t : so.tasks) {
+    if (!t.restoring || t.restore_lag < 0) continue;
+    p.Sample("klaxon_scale_out_restore_lag_records", {{"partition", std::to_string(t.partition)}},
+             static_cast<double>(t.restore_lag));
+  }
   p.Family("klaxon_scale_out_standby_lag_records", "gauge",
            "Warm standbys: changelog records of the task not followed yet (what taking it over "
            "would read first).");

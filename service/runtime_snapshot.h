@@ -56,6 +56,7 @@ struct ScaleOutSnapshot {
     int32_t partition = -1;            // of the repartition topic
     bool restoring = false;            // assigned, its state not restored from the changelog yet
     int64_t watermark_ms = INT64_MIN;  // what its engines were moved to; INT64_MIN: not yet
+    int64_t restore_lag = -1;          // restoring: changelog records to read; -1 not known
   };
   uint64_t input_records = 0, input_rejected = 0, routed = 0, marks_sent = 0;
   uint64_t evaluated = 0, duplicates = 0, marks = 0, invalid = 0, late = 0, rejected = 0;

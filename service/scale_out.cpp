@@ -140,7 +140,7 @@ void ScaleOut::Snapshot(ScaleOutSnapshot& out) const {
   out.tasks.clear();
   out.restoring = 0;
   for (const EvalStage::TaskInfo& t : eval_->Tasks()) {
-    out.tasks.push_back({t.partition, t.restoring, t.watermark_ms});
+    out.tasks.push_back({t.partition, t.restoring, t.watermark_ms, t.restore_lag});
     if (t.restoring) ++out.restoring;
   }
   out.standby_restores = e.standby_restores;

@@ -76,6 +76,15 @@ restore() {
     fail "$variant: the first and second instance together disagree with replay"
   }
   so_stop "$second"
+  # Each restore was measured while it waited (klaxon_scale_out_restore_lag_records): at least
+  # the records it then read (the offsets also count transaction markers).
+  grep 'restored from the changelog' "$WORK/$second.log" | python3 -c '
+import re, sys
+lines = [dict(re.findall(r"(\w+)=(\S+)", l)) for l in sys.stdin]
+bad = [l for l in lines if not 0 < int(l["changelog_records"]) <= int(l["restore_lag"])]
+if not lines or bad:
+    sys.exit("restores measured wrong: " + str(bad or "no restore"))' ||
+    fail "$variant: the restore lag shown is not what the restore read"
   # After kill -9, the first instance's input offsets since its last commit are read again:
   # the records they give are re-sends, dropped by stage 2 (counted as duplicates).
   so_totals "$second" "$([ "$stop" = so_kill ] && echo duplicates_ok)"
