@@ -98,7 +98,9 @@ class Section {
 
   void Bool(const std::string& key, bool& out) {
     Parsed(key, out, [](const std::string& text) -> Result<bool> {
-      if (text == "true" || text == "false") return text == "true";
+      // YAML 1.2's core schema spellings.
+      if (text == "true" || text == "True" || text == "TRUE") return true;
+      if (text == "false" || text == "False" || text == "FALSE") return false;
       return Status::InvalidArgument("must be true or false, not '" + text + "'");
     });
   }

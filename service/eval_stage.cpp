@@ -102,7 +102,6 @@ Status EvalStage::Restore(const std::vector<int32_t>& partitions, int64_t now_ms
     collectors[p] = std::move(standby->second.collector);
     warm[p] = standby->second.records;
     standbys_.erase(standby);
-    ++counters_.standby_restores;
   }
   standbys_stale_ = true;
   auto collect = [&](int32_t partition, int64_t, std::string_view key,
@@ -215,6 +214,7 @@ Status EvalStage::RestoreTask(int32_t partition, int64_t committed, ChangelogCol
     task.engines[index->second] = std::move(engine).value();
   }
   ++counters_.restores;
+  if (standby_records >= 0) ++counters_.standby_restores;  // state restored from a standby
   counters_.restored_records += static_cast<uint64_t>(records);
   log_.Info(
       "repartition partition assigned: restored from the changelog",

@@ -29,6 +29,9 @@ void WriteScaleOut(PromText& p, const ScaleOutSnapshot& so) {
   p.Sample("klaxon_scale_out_records_total", {{"result", "invalid"}},
            static_cast<double>(so.invalid));
   p.Sample("klaxon_scale_out_records_total", {{"result", "late"}}, static_cast<double>(so.late));
+  // Past engine.future_limit by the owner's clock: one per (rule, group) record of the event.
+  p.Sample("klaxon_scale_out_records_total", {{"result", "future_timestamp"}},
+           static_cast<double>(so.rejected));
   p.Family("klaxon_scale_out_tasks", "gauge",
            "Stage 2: repartition partitions assigned here (restoring from the changelog or "
            "active) and warm standbys of those assigned elsewhere.");

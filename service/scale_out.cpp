@@ -41,6 +41,18 @@ Result<std::unique_ptr<ScaleOut>> ScaleOut::Open(const RuntimeOptions& options,
   const std::string repartition = so.application_id + "-repartition";
   Result<std::unique_ptr<connectors::KafkaAdmin>> admin = connectors::KafkaAdmin::Open(client);
   if (!admin.ok()) return admin.status();
+  // Stage 2 waits for every partition of the input topics, owned by whichever instance. Read
+  // first: a start refused for a missing input topic creates no internal topic.
+  EvalStageOptions eval;
+  for (const std::string& topic : options.kafka.topics) {
+    Result<int> count = (*admin)->PartitionCount(topic);
+    if (!count.ok()) {
+      return Status(count.status().code(),
+                    "scale_out: the partitions of input topic " + topic +
+                        " (create it before starting): " + count.status().message());
+    }
+    eval.inputs.push_back({topic, *count});
+  }
   connectors::TopicSpec spec{
       .name = repartition, .partitions = so.partitions, .configs = {{"cleanup.policy", "delete"}}};
   if (Status st = (*admin)->EnsureTopic(spec); !st.ok()) {
@@ -57,17 +69,6 @@ Result<std::unique_ptr<ScaleOut>> ScaleOut::Open(const RuntimeOptions& options,
       .created_with = {{"segment.ms", "600000"}, {"min.cleanable.dirty.ratio", "0.1"}}};
   if (Status st = (*admin)->EnsureTopic(changelog_spec); !st.ok()) {
     return Status(st.code(), "scale_out: " + st.message());
-  }
-  // Stage 2 waits for every partition of the input topics, owned by whichever instance.
-  EvalStageOptions eval;
-  for (const std::string& topic : options.kafka.topics) {
-    Result<int> count = (*admin)->PartitionCount(topic);
-    if (!count.ok()) {
-      return Status(count.status().code(),
-                    "scale_out: the partitions of input topic " + topic +
-                        " (create it before starting): " + count.status().message());
-    }
-    eval.inputs.push_back({topic, *count});
   }
   eval.repartition = options.kafka;
   eval.repartition.topics = {repartition};
@@ -160,8 +161,6 @@ void ScaleOut::EngineFigures(EngineStats& stats, int64_t& watermark_ms, uint64_t
   for (int i = 0; i < static_cast<int>(RejectReason::kCount_); ++i) {
     stats.rejected[i] = r.rejected_by_reason[i];
   }
-  // Stage 2 refuses only events past engine.future_limit (its own clock).
-  stats.rejected[static_cast<int>(RejectReason::kFutureTimestamp)] += e.rejected;
   const int64_t lowest = eval_->Watermark();
   watermark_ms = lowest == ShuffleTime::kNone ? INT64_MIN : lowest;
   held = eval_->HeldEvents();
