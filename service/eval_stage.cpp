@@ -1,6 +1,7 @@
 #include "service/eval_stage.h"
 
 #include <algorithm>
+#include <filesystem>
 #include <utility>
 
 #include "actions/event_use.h"
@@ -15,6 +16,9 @@ constexpr size_t kMaxMessagesPerPass = 4096;
 // Changelog records a pass gives the standbys at most: following must not hold evaluation up.
 constexpr size_t kMaxStandbyRecordsPerPass = 16384;
 constexpr int64_t kFailureLogIntervalMs = 60000;
+// How often the local caches are told the changelog's end (a round trip per task): a restart
+// reads at most this much of its tasks' changelogs beyond the cache.
+constexpr int64_t kCacheMarkIntervalMs = 10000;
 
 }  // namespace
 
@@ -37,6 +41,14 @@ Result<std::unique_ptr<EvalStage>> EvalStage::Open(EvalStageOptions options, Rul
                   "scale_out: the changelog's transactions: " + producer.status().message());
   }
   stage->changelog_ = std::move(producer).value();
+  if (!stage->options_.cache_dir.empty()) {
+    std::error_code ec;
+    std::filesystem::create_directories(stage->options_.cache_dir, ec);
+    if (ec) {
+      return Status::InvalidArgument("scale_out: cannot create the local cache directory " +
+                                     stage->options_.cache_dir + ": " + ec.message());
+    }
+  }
   connectors::KafkaSourceOptions source = stage->options_.repartition;
   source.partition_events = true;
   // Offsets are committed only in the changelog's transactions, and read only once stable.
@@ -89,15 +101,34 @@ Status EvalStage::Restore(const std::vector<int32_t>& partitions, int64_t now_ms
   // reads on to the end; the other partitions are read whole.
   std::map<int32_t, ChangelogCollector> collectors;
   std::map<int32_t, int64_t> records;
-  std::map<int32_t, int64_t> cold;  // read from the beginning
-  std::vector<int32_t> tails;       // read on by the standby reader
-  std::map<int32_t, int64_t> warm;  // partitions a standby had: the records it had read
+  std::map<int32_t, int64_t> cold;   // read from the beginning
+  std::vector<int32_t> tails;        // read on by the standby reader
+  std::map<int32_t, int64_t> warm;   // partitions a standby had: the records it had read
+  std::map<int32_t, int64_t> local;  // partitions the local cache had: the records it gave
   for (int32_t p : partitions) {
     auto standby = standbys_.find(p);
-    // A standby that has read nothing yet is no help: the partition is read from its beginning.
+    // A standby that has read nothing yet is no help: the partition is read from its beginning,
+    // or from where the local cache is whole.
     if (standby == standbys_.end() || standby_reader_->Position(p) < 0) {
       if (standby != standbys_.end()) standbys_.erase(standby);
       cold[p] = connectors::kFromBeginning;
+      if (Cached* cached = LoadCache(p)) {
+        Result<std::pair<int64_t, int64_t>> offsets =
+            repartition_->QueryOffsets(options_.changelog_topic, p, options_.restore_timeout);
+        if (!offsets.ok()) return offsets.status();
+        if (cached->end <= offsets->second) {
+          collectors[p] = std::move(cached->collector);
+          cold[p] = cached->end;
+          local[p] = cached->records;
+        } else {
+          log_.Warn(
+              "the local cache of a repartition partition is ahead of its changelog (the "
+              "changelog topic was recreated?): read from the changelog whole",
+              {{"partition", std::to_string(p)},
+               {"cache_offset", std::to_string(cached->end)},
+               {"changelog_end", std::to_string(offsets->second)}});
+        }
+      }
       continue;
     }
     tails.push_back(p);
@@ -106,7 +137,8 @@ Status EvalStage::Restore(const std::vector<int32_t>& partitions, int64_t now_ms
     standbys_.erase(standby);
   }
   standbys_stale_ = true;
-  auto collect = [&](int32_t partition, int64_t, std::string_view key,
+  std::map<int32_t, int64_t> read_to;  // after the last record read, per partition restored
+  auto collect = [&](int32_t partition, int64_t offset, std::string_view key,
                      std::optional<std::string_view> value) {
     if (auto standby = standbys_.find(partition); standby != standbys_.end()) {
       standby->second.collector.Add(key, value);  // another standby's, read meanwhile
@@ -116,6 +148,7 @@ Status EvalStage::Restore(const std::vector<int32_t>& partitions, int64_t now_ms
     }
     collectors[partition].Add(key, value);
     ++records[partition];
+    read_to[partition] = offset + 1;
     return Status::Ok();
   };
   int64_t read = 0;
@@ -134,23 +167,82 @@ Status EvalStage::Restore(const std::vector<int32_t>& partitions, int64_t now_ms
   log_.Info("repartition partitions read from the changelog",
             {{"partitions", list},
              {"from_standby", std::to_string(warm.size())},
+             {"from_local_cache", std::to_string(local.size())},
              {"records", std::to_string(read)},
              {"barrier_seconds", barrier_seconds},
              {"read_seconds", seconds_since(reading)}});
   for (size_t i = 0; i < partitions.size(); ++i) {
-    auto standby = warm.find(partitions[i]);
-    if (Status st = RestoreTask(partitions[i], (*committed)[i], collectors[partitions[i]],
-                                records[partitions[i]],
-                                standby == warm.end() ? -1 : standby->second, now_ms);
+    const int32_t p = partitions[i];
+    auto standby = warm.find(p);
+    // The image read is the local cache from here on: whole below the offset after the last
+    // record read (or where reading started, when it read nothing).
+    std::optional<TaskCache> cache;
+    if (!options_.cache_dir.empty()) {
+      int64_t end = 0;
+      if (auto it = read_to.find(p); it != read_to.end()) {
+        end = it->second;
+      } else if (standby != warm.end()) {
+        end = std::max<int64_t>(0, standby_reader_->Position(p));
+      } else if (cold.contains(p) && cold[p] >= 0) {
+        end = cold[p];
+      }
+      Result<TaskCache> written =
+          TaskCache::Write(TaskCache::PathFor(options_.cache_dir, p), collectors[p], end);
+      if (written.ok()) {
+        cache.emplace(std::move(written).value());
+      } else {
+        log_.Warn(
+            "the local cache of a repartition partition could not be written: its next "
+            "restore here reads the changelog whole",
+            {{"partition", std::to_string(p)}, {"error", written.status().message()}});
+      }
+    }
+    auto from_cache = local.find(p);
+    const int64_t local_records = from_cache == local.end() ? -1 : from_cache->second;
+    if (Status st =
+            RestoreTask(p, (*committed)[i], collectors[p], records[p],
+                        standby == warm.end() ? -1 : standby->second, local_records, now_ms);
         !st.ok()) {
       return st;
     }
+    if (cache) tasks_[p].cache = std::move(cache);
   }
+  cached_.clear();
   return Status::Ok();
 }
 
+EvalStage::Cached* EvalStage::LoadCache(int32_t partition) {
+  if (options_.cache_dir.empty()) return nullptr;
+  if (auto it = cached_.find(partition); it != cached_.end()) return &it->second;
+  const std::string path = TaskCache::PathFor(options_.cache_dir, partition);
+  Cached cached;
+  Result<std::optional<int64_t>> end = TaskCache::Load(path, cached.collector, cached.records);
+  if (!end.ok()) {
+    log_.Warn(
+        "the local cache of a repartition partition could not be read: read from the "
+        "changelog whole",
+        {{"partition", std::to_string(partition)}, {"error", end.status().message()}});
+    return nullptr;
+  }
+  if (!end->has_value()) return nullptr;
+  cached.end = **end;
+  return &cached_.emplace(partition, std::move(cached)).first->second;
+}
+
+void EvalStage::DropCache(Task& task, int32_t partition, const Status& why) {
+  if (!task.cache) return;
+  std::error_code ec;
+  std::filesystem::remove(task.cache->path(), ec);
+  task.cache.reset();
+  log_.Warn(
+      "the local cache of a repartition partition failed and is dropped: its next "
+      "restore here reads the changelog whole",
+      {{"partition", std::to_string(partition)}, {"error", why.message()}});
+}
+
 Status EvalStage::RestoreTask(int32_t partition, int64_t committed, ChangelogCollector& collector,
-                              int64_t records, int64_t standby_records, int64_t now_ms) {
+                              int64_t records, int64_t standby_records, int64_t local_records,
+                              int64_t now_ms) {
   const std::string where = std::to_string(partition);
   const Task* waiting = FindTask(partition);
   const int64_t lag = waiting != nullptr ? waiting->restore_lag : -1;  // as it was shown
@@ -218,6 +310,7 @@ Status EvalStage::RestoreTask(int32_t partition, int64_t committed, ChangelogCol
   ++counters_.restores;
   if (standby_records >= 0) ++counters_.standby_restores;  // state restored from a standby
   counters_.restored_records += static_cast<uint64_t>(records);
+  if (local_records > 0) counters_.local_records += static_cast<uint64_t>(local_records);
   log_.Info(
       "repartition partition assigned: restored from the changelog",
       {{"partition", where},
@@ -227,25 +320,72 @@ Status EvalStage::RestoreTask(int32_t partition, int64_t committed, ChangelogCol
        {"changelog_records", std::to_string(records)},
        {"restore_lag", std::to_string(lag)},
        {"standby_records", standby_records < 0 ? "no standby" : std::to_string(standby_records)},
+       {"local_records", local_records < 0 ? "no local cache" : std::to_string(local_records)},
        {"state_bytes", std::to_string(collector.bytes())}});
   return Status::Ok();
 }
 
-Status EvalStage::Checkpoint() {
+Status EvalStage::Checkpoint(bool mark_cache) {
   std::vector<connectors::CommitOffset> offsets;
   for (const auto& [partition, task] : tasks_) {
     if (task.dirty && task.next_offset >= 0) {
       offsets.push_back({options_.repartition.topics.front(), partition, task.next_offset});
     }
   }
-  if (offsets.empty()) return Status::Ok();
+  // The local caches hold every committed record of their tasks: the changelog's end now
+  // vouches for them, and after this checkpoint's commit for its records too.
+  auto mark_caches = [&](bool committed) {
+    for (auto& [partition, task] : tasks_) {
+      if (!task.cache) continue;
+      if (!committed) {
+        if (Status st = task.cache->Abort(); !st.ok()) DropCache(task, partition, st);
+        continue;
+      }
+      std::optional<int64_t> end;
+      if (mark_cache) {
+        Result<std::pair<int64_t, int64_t>> ends = repartition_->QueryOffsets(
+            options_.changelog_topic, partition, std::chrono::milliseconds(5000));
+        if (ends.ok()) end = ends->second;  // else at the next mark
+      }
+      if (Status st = task.cache->Commit(end); !st.ok()) {
+        DropCache(task, partition, st);
+      } else if (end && task.cache->Oversized()) {
+        // Written whole again from what it holds (nothing follows its last end).
+        ChangelogCollector image;
+        int64_t loaded = 0;
+        Result<std::optional<int64_t>> whole = TaskCache::Load(task.cache->path(), image, loaded);
+        if (!whole.ok() || !whole->has_value()) {
+          DropCache(task, partition,
+                    whole.ok() ? Status::Internal("no end in it") : whole.status());
+          continue;
+        }
+        Result<TaskCache> rewritten = TaskCache::Write(task.cache->path(), image, **whole);
+        if (!rewritten.ok()) {
+          DropCache(task, partition, rewritten.status());
+        } else {
+          task.cache = std::move(rewritten).value();
+        }
+      }
+    }
+  };
+  if (offsets.empty()) {
+    if (mark_cache) mark_caches(true);
+    return Status::Ok();
+  }
   Status st = changelog_->Begin();
   uint64_t records = 0;
   uint64_t bytes = 0;
+  Task* current = nullptr;
+  int32_t current_partition = 0;
   auto produce = [&](int32_t partition, std::optional<std::string_view> value) {
     auto emit = [&](std::string_view key, std::optional<std::string_view> v) {
       ++records;
       bytes += key.size() + (v ? v->size() : 0);
+      if (current != nullptr && current->cache) {
+        if (Status c = current->cache->Add(key, v); !c.ok()) {
+          DropCache(*current, current_partition, c);
+        }
+      }
       return changelog_->Produce(options_.changelog_topic, partition, key, v);
     };
     if (!value) return emit(key_, std::nullopt);
@@ -256,6 +396,8 @@ Status EvalStage::Checkpoint() {
   for (auto& [partition, task] : tasks_) {
     if (!st.ok()) break;
     if (!task.dirty || task.next_offset < 0) continue;
+    current = &task;
+    current_partition = partition;
     for (size_t i = 0; i < task.engines.size() && st.ok(); ++i) {
       Engine* engine = task.engines[i].get();
       if (engine == nullptr) continue;
@@ -302,8 +444,10 @@ Status EvalStage::Checkpoint() {
     counters_.changelog_bytes += bytes;
     last_commit_bytes_ = bytes;
     for (auto& [partition, task] : tasks_) task.dirty = false;
+    mark_caches(true);
     return Status::Ok();
   }
+  mark_caches(false);
   // Nothing of this checkpoint is visible: the next one lists every group again.
   ++counters_.commit_failures;
   for (auto& [partition, task] : tasks_) {
@@ -367,6 +511,8 @@ void EvalStage::MeasureRestores() {
     int64_t from = offsets->first;
     if (standby_reader_ && standbys_.contains(p) && standby_reader_->Position(p) >= 0) {
       from = standby_reader_->Position(p);
+    } else if (Cached* cached = LoadCache(p); cached != nullptr && cached->end <= offsets->second) {
+      from = std::max(from, cached->end);
     }
     task->restore_lag = std::max<int64_t>(0, offsets->second - from);
   }
@@ -654,7 +800,11 @@ Status EvalStage::Stored(int64_t now_ms, bool force) {
     return Status::Ok();
   }
   last_commit_ms_ = now_ms;
-  Status st = Checkpoint();
+  const bool mark_cache =
+      !options_.cache_dir.empty() &&
+      (force || cache_marked_ms_ == INT64_MIN || now_ms - cache_marked_ms_ >= kCacheMarkIntervalMs);
+  Status st = Checkpoint(mark_cache);
+  if (st.ok() && mark_cache) cache_marked_ms_ = now_ms;
   if (st.ok()) {
     if (failures_unlogged_ > 0 || failure_logged_ms_ != INT64_MIN) {
       log_.Info("scale-out checkpoints committed again",

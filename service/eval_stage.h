@@ -32,6 +32,7 @@
 #include "service/log_sink.h"
 #include "service/shuffle_record.h"
 #include "service/shuffle_time.h"
+#include "service/task_cache.h"
 #include "service/task_changelog.h"
 
 namespace klaxon::service {
@@ -53,6 +54,9 @@ struct EvalStageOptions {
   // task_count, the partitions of the repartition topic.
   bool warm_standby = false;
   int32_t task_count = 0;
+  // Where each task's changelog is kept on this machine (service/task_cache.h), so that a task
+  // assigned here again reads only what its changelog got since; empty: none.
+  std::string cache_dir;
 };
 
 class EvalStage {
@@ -74,6 +78,7 @@ class EvalStage {
     double restore_seconds = 0;
     uint64_t standby_restores = 0;  // restores that started from a warm standby
     uint64_t standby_records = 0;   // changelog records followed by standbys
+    uint64_t local_records = 0;     // changelog records restored from the local cache
   };
   struct TaskInfo {
     int32_t partition = -1;
@@ -136,6 +141,13 @@ class EvalStage {
     int64_t newest = ShuffleTime::kNone;       // the highest watermark ShuffleTime gave
     int64_t newest_wall_ms = 0;                // the wall clock when it came
     std::vector<RuleStats> counted;            // by rule index: what totals_ has of its engines
+    std::optional<TaskCache> cache;            // its changelog on this machine, when kept
+  };
+  // A task's local cache, read while the task waited for its restore.
+  struct Cached {
+    ChangelogCollector collector;
+    int64_t end = 0;  // the changelog offset it is whole below
+    int64_t records = 0;
   };
 
   // A task assigned elsewhere, followed in its changelog partition.
@@ -153,7 +165,8 @@ class EvalStage {
   // `records`: read from the changelog now; `standby_records`: read before by a warm standby
   // (-1: none was there).
   Status RestoreTask(int32_t partition, int64_t committed, ChangelogCollector& collector,
-                     int64_t records, int64_t standby_records, int64_t now_ms);
+                     int64_t records, int64_t standby_records, int64_t local_records,
+                     int64_t now_ms);
   // Standbys for every task not assigned here (after an assignment changed), then what their
   // changelog partitions have now.
   Status FollowStandbys();
@@ -164,8 +177,13 @@ class EvalStage {
   void Count(Task& task);
   // One repartition message of an assigned task.
   Status Handle(const connectors::Record& message, int64_t now_ms, std::vector<Notification>& out);
-  // Every dirty task's state and offsets, in one transaction.
-  Status Checkpoint();
+  // Every dirty task's state and offsets, in one transaction; with `mark_cache`, the local
+  // caches are told the changelog's end after it.
+  Status Checkpoint(bool mark_cache);
+  // The local cache of a task to be restored: loaded (once), or nullptr when there is none.
+  Cached* LoadCache(int32_t partition);
+  // A task's local cache failed: it is dropped and its file removed (the changelog has all).
+  void DropCache(Task& task, int32_t partition, const Status& why);
   // An accepted record (record_) of rule `rule`, into the task's engine of that rule.
   Status Evaluate(Task& task, uint32_t rule, std::vector<Notification>& out);
   void Advance(Task& task, int64_t to, std::vector<Notification>& out);
@@ -185,6 +203,8 @@ class EvalStage {
   std::unique_ptr<connectors::KafkaTransactionalProducer> changelog_;
   std::map<int32_t, Task> tasks_;
   std::vector<int32_t> to_restore_;            // assigned, restored at the start of the next Pass
+  std::map<int32_t, Cached> cached_;           // local caches loaded for tasks to restore
+  int64_t cache_marked_ms_ = INT64_MIN;        // the wall clock when the caches were last told
   std::optional<connectors::Record> pending_;  // read after an assignment, before its restore
   std::unique_ptr<connectors::PartitionReader> standby_reader_;  // warm_standby only
   std::map<int32_t, Standby> standbys_;

@@ -70,6 +70,7 @@ void Runtime::StopScaleOut() {
                                  {"restores", std::to_string(e.restores)},
                                  {"standby_restores", std::to_string(e.standby_restores)},
                                  {"standby_records", std::to_string(e.standby_records)},
+                                 {"local_records", std::to_string(e.local_records)},
                                  {"checkpoints", std::to_string(e.commits)},
                                  {"checkpoint_failures", std::to_string(e.commit_failures)},
                                  {"changelog_records", std::to_string(e.changelog_records)},

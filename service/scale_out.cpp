@@ -79,6 +79,8 @@ Result<std::unique_ptr<ScaleOut>> ScaleOut::Open(const RuntimeOptions& options,
   eval.transactions.transactional_id = TransactionalId(options);
   eval.warm_standby = so.warm_standby;
   eval.task_count = so.partitions;
+  // Beside the outbox, which one process holds at a time (service/instance_lock.h).
+  eval.cache_dir = options.outbox_path + ".changelog";
 
   RouteStageOptions route;
   route.input = options.kafka;

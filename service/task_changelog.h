@@ -76,6 +76,11 @@ class ChangelogCollector {
   // rule id, its engine. InvalidArgument naming the key for a record that does not decode.
   Status Finish(std::optional<TaskHead>& task, std::map<std::string, RestoredEngine>& engines);
   size_t keys() const { return latest_.size(); }
+  // The latest value of each key, in key order (service/task_cache.h writes them).
+  template <typename Fn>
+  void ForEach(Fn&& fn) const {
+    for (const auto& [key, value] : latest_) fn(std::string_view(key), std::string_view(value));
+  }
   size_t bytes() const { return bytes_; }
 
  private:

@@ -9,6 +9,9 @@
 #   term  the first instance stops with SIGTERM; both are dynamic members of the group
 #   kill  the first instance is killed with kill -9; the second has its static membership name
 #         (group.instance.id), so it takes the partitions at once and fences the dead one
+#   term-local, kill-local  the same, but the second instance starts on the first one's
+#         directory: each task's changelog kept there (service/task_cache.h) gives the state,
+#         and only what the changelog got after it is read
 # The first instance is stopped only once its notifications were delivered: a fresh machine has
 # lost its outbox, and what it held undelivered is gone with it; this test is about the state.
 set -euo pipefail
@@ -19,11 +22,12 @@ export SO_IDLE_TIMEOUT=60s # the first instance waits for its commits before it 
 so_want
 half=$((events / 2))
 
-# restore VARIANT STOP [STATIC]: the scenario above, stopping the first instance with STOP
-# (so_stop or so_kill).
+# restore VARIANT STOP [STATIC [SAME_DIRECTORY]]: the scenario above, stopping the first instance
+# with STOP (so_stop or so_kill); with SAME_DIRECTORY the second starts on the first's directory.
 restore() {
-  local variant=$1 stop=$2 static=${3:-} topic=restore-$1 app=klaxon-restore-$1
-  local first=$variant-first second=$variant-second
+  local variant=$1 stop=$2 static=${3:-} same=${4:-} topic=restore-$1 app=klaxon-restore-$1
+  local first=$variant-first second=$variant-second from_line=1
+  [ -n "$same" ] && second=$first
   : >"$WORK/hook.jsonl"
   TOTAL_READ=0
   so_produce "$topic" 1 "$half"
@@ -64,11 +68,18 @@ restore() {
   echo "  $first: $(wc -l <"$WORK/hook.jsonl") notifications from the first half; offsets" \
     "committed: input $input, repartition $eval (after $((SECONDS - started)) s)"
   # Past the idle timeout, event time would have followed the wall clock: not this test's story.
-  [ $((SECONDS - started)) -lt 50 ] ||
+  local limit=50
+  [ -n "$same" ] && [ "$stop" = so_kill ] && limit=38 # and 11 s to wait below
+  [ $((SECONDS - started)) -lt "$limit" ] ||
     fail "$first: the waits took $((SECONDS - started)) s, too close to the 60 s idle timeout"
+  # Killed on its own directory: first a mark of its local caches (every 10 s) after those
+  # checkpoints, so that the cache holds some of the state (a kill before that is correct too,
+  # the changelog then gives it all, but shows nothing of the cache).
+  [ -n "$same" ] && [ "$stop" = so_kill ] && sleep 11
   "$stop" "$first"
   [ "$stop" = so_stop ] && so_totals "$first"
-  rm -rf "${WORK:?}/$first"
+  [ -n "$same" ] && from_line=$(($(wc -l <"$WORK/$first.log") + 1))
+  [ -n "$same" ] || rm -rf "${WORK:?}/$first"
   so_produce "$topic" $((half + 1)) "$events"
   so_start "$second" "$topic" "$app" "$static"
   so_compare "$variant" 120 || {
@@ -78,12 +89,25 @@ restore() {
   so_stop "$second"
   # Each restore was measured while it waited (klaxon_scale_out_restore_lag_records): at least
   # the records it then read (the offsets also count transaction markers).
-  grep 'restored from the changelog' "$WORK/$second.log" | python3 -c '
+  # With the first one's directory, every restore starts from its local cache (the changelog may
+  # have nothing after it).
+  tail -n +"$from_line" "$WORK/$second.log" | grep 'restored from the changelog' |
+    python3 -c '
 import re, sys
 lines = [dict(re.findall(r"(\w+)=(\S+)", l)) for l in sys.stdin]
-bad = [l for l in lines if not 0 < int(l["changelog_records"]) <= int(l["restore_lag"])]
+local = sys.argv[1] == "local"
+least = 0 if local else 1
+bad = [l for l in lines if not least <= int(l["changelog_records"]) <= int(l["restore_lag"])]
+if local:  # every restore started from the cache (empty when no end offset covered a record)
+    bad += [l for l in lines if not l["local_records"].isdigit()]
+    if not bad and sum(int(l["local_records"]) for l in lines) == 0:
+        bad = ["no record came from the local cache"]
 if not lines or bad:
-    sys.exit("restores measured wrong: " + str(bad or "no restore"))' ||
+    sys.exit("restores measured wrong: " + str(bad or "no restore"))
+if local:
+    print("  local cache: %d records, then %d read from the changelog" % (
+        sum(int(l["local_records"]) for l in lines), sum(int(l["changelog_records"]) for l in lines)))
+' "$([ -n "$same" ] && echo local)" ||
     fail "$variant: the restore lag shown is not what the restore read"
   # After kill -9, the first instance's input offsets since its last commit are read again:
   # the records they give are re-sends, dropped by stage 2 (counted as duplicates).
@@ -92,9 +116,11 @@ if not lines or bad:
     fail "$variant: $TOTAL_READ of $events input records read"
   [ "$TOTAL_READ" -ge $((events - half)) ] ||
     fail "$variant: $TOTAL_READ of the second half's $((events - half)) input records read"
-  echo "$(date +%T) restore after $variant on a fresh directory: ok"
+  echo "$(date +%T) restore after $variant on $([ -n "$same" ] && echo "the same" || echo "a fresh") directory: ok"
 }
 
 restore term so_stop
 restore kill so_kill restore-kill
+restore term-local so_stop "" same
+restore kill-local so_kill restore-kill-local same
 echo "scale_out restore: ok ($want notifications in each scenario, equal to replay)"
