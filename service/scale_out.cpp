@@ -134,6 +134,8 @@ void ScaleOut::Snapshot(ScaleOutSnapshot& out) const {
   out.input_rejected = r.rejected;
   out.routed = r.routed;
   out.marks_sent = r.marks;
+  out.route_transactions = r.transactions;
+  out.route_aborts = r.aborted;
   out.evaluated = e.records;
   out.duplicates = e.duplicates;
   out.marks = e.marks;
