@@ -98,7 +98,7 @@ PY
 # name started again keeps the earlier run's lines), its pid in PID_OF[NAME]. STATIC names its
 # static membership (group.instance.id); without it the instance is a dynamic member. A
 # partition quiet for SO_IDLE_TIMEOUT (default 30 s) counts as idle; SO_WARM_STANDBY=true gives
-# every instance warm standbys.
+# every instance warm standbys, SO_EXACTLY_ONCE=true runs stage 1 in transactions.
 declare -A PID_OF
 so_start() {
   local name=$1 topic=$2 app=$3 static=${4:-}
@@ -116,7 +116,8 @@ kafka:
 outbox: {path: $WORK/$name/outbox.db}
 http: {allow: [127.0.0.1]}
 admin: {listen: "127.0.0.1:0"}
-scale_out: {enabled: true, application_id: $app, partitions: 8, warm_standby: ${SO_WARM_STANDBY:-false}}
+scale_out: {enabled: true, application_id: $app, partitions: 8, warm_standby: ${SO_WARM_STANDBY:-false},
+  exactly_once: ${SO_EXACTLY_ONCE:-false}}
 engine: {partition_idle_timeout: ${SO_IDLE_TIMEOUT:-30s}}
 YAML
   local start_line=$(($(cat "$WORK/$name.log" 2>/dev/null | wc -l) + 1))
