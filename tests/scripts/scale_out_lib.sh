@@ -144,6 +144,16 @@ so_assigned() {
   fail "$1: no partitions assigned"
 }
 
+# so_start_three TOPIC APPLICATION_ID: instances a, b and c (static membership, names a, b, c)
+# on TOPIC, once each holds partitions of both stages and the rebalance that made room for c is
+# complete on a's and b's side too.
+so_start_three() {
+  local name
+  for name in a b c; do so_start "$name" "$1" "$2" "$name"; done
+  for name in a b c; do so_assigned "$name"; done
+  sleep 3
+}
+
 # so_stop NAME...: SIGTERM (a clean stop) and waits for the processes to end.
 so_stop() {
   local name
@@ -216,8 +226,8 @@ so_totals() {
   TOTAL_READ=$((TOTAL_READ + $(sed -n 's/.* input_records=\([0-9]*\) .*/\1/p' <<<"$line")))
 }
 
-# so_metric NAME METRIC: an unlabelled metric's value on NAME's admin server, as an integer
-# (empty when NAME does not have it).
+# so_metric NAME METRIC: a metric's value on NAME's admin server, as an integer (empty when NAME
+# does not have it); METRIC with its labels as /metrics writes them, e.g. 'x{result="y"}'.
 so_metric() {
   local port
   port=$(sed -n 's/.*msg="admin server listening".* port=\([0-9]*\).*/\1/p' "$WORK/$1.log" |
