@@ -193,7 +193,17 @@ Status RouteStage::Send(int32_t partition) {
     if (Status st = txn_->Begin(); !st.ok()) return st;
     txn_open_ = true;
   }
-  return txn_->Produce(options_.repartition_topic, partition, {}, bytes_);
+  Status st = txn_->Produce(options_.repartition_topic, partition, {}, bytes_);
+  return st.code() == StatusCode::kFailedPrecondition ? Fenced(st) : st;
+}
+
+Status RouteStage::Fenced(const Status& st) const {
+  return Status::FailedPrecondition(
+      "scale_out.exactly_once: stage 1's transactional id " +
+      options_.transactions.transactional_id +
+      " was fenced (another process runs under it: two instances with one group.instance.id?) "
+      "or its producer failed for good: " +
+      st.message());
 }
 
 void RouteStage::NoteUncommitted(uint32_t topic, int32_t partition, int64_t offset) {
@@ -246,13 +256,7 @@ Status RouteStage::CommitTransaction() {
     uncommitted_.clear();
     return Status::Ok();
   }
-  if (st.code() == StatusCode::kFailedPrecondition) {
-    return Status::FailedPrecondition(
-        "scale_out.exactly_once: stage 1's transactional id " +
-        options_.transactions.transactional_id +
-        " was fenced (another process runs under it) or its producer failed for good: " +
-        st.message());
-  }
+  if (st.code() == StatusCode::kFailedPrecondition) return Fenced(st);
   // Aborted (a rebalance fenced the group metadata, a broker did not answer): nothing of it is
   // visible, so its input is read again.
   if (Status aborted = txn_->Abort(kAckTimeout); !aborted.ok()) return aborted;

@@ -106,6 +106,8 @@ class RouteStage {
   void NoteUncommitted(uint32_t topic, int32_t partition, int64_t offset);
   bool Assigned(PartitionTime::Key key) const;
   Status CommitTransaction();
+  // The error that stops the instance when its transactional producer is fenced or failed.
+  Status Fenced(const Status& st) const;
   // After an abort: the partitions read since the last commit go back to it (their position
   // and their time).
   Status Rewind();
