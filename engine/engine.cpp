@@ -67,6 +67,7 @@ class EngineImpl final : public Engine {
   std::unique_ptr<EventDecoder> NewDecoder() const override;
   ProcessResult ProcessDecoded(DecodedEvent& decoded, RejectReason reason,
                                std::vector<Notification>& out) override;
+  ProcessResult ProcessRouted(const RoutedEvent& routed, std::vector<Notification>& out) override;
   void AdvanceTo(int64_t now_ms, std::vector<Notification>& out) override;
   size_t MatchRules(const DecodedEvent& ev, std::vector<RuleMatch>& out) override;
   void Flush(std::vector<Notification>& out) override;
@@ -92,6 +93,13 @@ class EngineImpl final : public Engine {
   void TakeStateFrom(EngineImpl& prev);
   uint32_t TakePooledEvent();
   ProcessResult Admit(uint32_t idx, RejectReason reason, std::vector<Notification>& out);
+  // A routed event as the fields of `ev`; kInvalidMessage when it cannot be one.
+  RejectReason FillRouted(const RoutedEvent& routed, DecodedEvent& ev) const;
+  // The rule's group and values in `ev`, and a ratio's sides (MatchRules' entry).
+  void FillMatch(const CompiledRule& cr, const DecodedEvent& ev, RuleMatch& m) const;
+  // A held event as snapshots keep it: its JSON, or a routed event's own encoding.
+  std::string HeldBytes(const DecodedEvent& ev) const;
+  RejectReason DecodeHeld(std::string_view bytes, DecodedEvent& ev);
   void Accept(DecodedEvent* ev, uint32_t idx, std::vector<Notification>& out);
   void Run(int64_t target);
   void Evaluate(const DecodedEvent& ev);
@@ -265,7 +273,7 @@ void EngineImpl::TakeStateFrom(EngineImpl& prev) {
   // Events still held back are decoded again for the new field table.
   for (const Held& h : prev.queue_.held()) {
     auto ev = std::make_unique<DecodedEvent>();
-    if (decoder_->Decode(prev.pool_[h.idx]->raw, *ev) != RejectReason::kNone) {
+    if (DecodeHeld(prev.HeldBytes(*prev.pool_[h.idx]), *ev) != RejectReason::kNone) {
       queue_.Done(h.seq);
       continue;
     }
@@ -306,6 +314,62 @@ ProcessResult EngineImpl::ProcessDecoded(DecodedEvent& decoded, RejectReason rea
   // dead-letters it); the pooled event it was swapped with returns to the pool.
   if (result.rejected != RejectReason::kNone) std::swap(*pool_[idx], decoded);
   return result;
+}
+
+ProcessResult EngineImpl::ProcessRouted(const RoutedEvent& routed, std::vector<Notification>& out) {
+  const uint32_t idx = TakePooledEvent();
+  return Admit(idx, FillRouted(routed, *pool_[idx]), out);
+}
+
+RejectReason EngineImpl::FillRouted(const RoutedEvent& r, DecodedEvent& ev) const {
+  if (r.rule >= compiled_.size()) return RejectReason::kInvalidMessage;
+  const CompiledRule& cr = compiled_[r.rule];
+  if (r.group.size() != cr.group_fields.size()) return RejectReason::kInvalidMessage;
+  const Condition::Kind kind = cr.rule->condition.kind;
+  const bool has_values = kind == Condition::Kind::kUnique || kind == Condition::Kind::kNewValue;
+  if (!has_values && !r.values.empty()) return RejectReason::kInvalidMessage;
+  ev.routed = true;
+  ev.rule = r.rule;
+  ev.denominator = r.denominator;
+  ev.numerator = r.numerator;
+  ev.time_ms = r.time_ms;
+  ev.raw.assign(r.raw);
+  ev.arena.clear();
+  ev.values.clear();
+  auto push = [&ev](uint32_t field, std::string_view text, ValueType type) {
+    ev.values.push_back({.field = field,
+                         .offset = static_cast<uint32_t>(ev.arena.size()),
+                         .length = static_cast<uint32_t>(text.size()),
+                         .type = type});
+    ev.arena.append(text);
+  };
+  // Values grouped by field in field order, as the decoder leaves them; only this rule's.
+  const size_t fields = fields_.fields().size();
+  ev.field_begin.assign(fields + 1, 0);
+  for (uint32_t f = 0; f < fields; ++f) {
+    ev.field_begin[f] = static_cast<uint32_t>(ev.values.size());
+    const auto g = std::find(cr.group_fields.begin(), cr.group_fields.end(), f);
+    const std::optional<std::string_view>* group =
+        g == cr.group_fields.end() ? nullptr : &r.group[g - cr.group_fields.begin()];
+    if (has_values && f == cr.value_field) {
+      // One field both grouped by and counted: the group is its first value, the values are
+      // all but those without text; a first value without text (absent group) leads.
+      if (group != nullptr) {
+        if (group->has_value() && (r.values.empty() || r.values.front() != **group)) {
+          return RejectReason::kInvalidMessage;
+        }
+        if (!group->has_value() && !r.values.empty()) push(f, {}, ValueType::kPresent);
+      }
+      for (std::string_view v : r.values) push(f, v, ValueType::kString);
+    } else if (group != nullptr && group->has_value()) {
+      push(f, **group, ValueType::kString);
+    }
+  }
+  ev.field_begin[fields] = static_cast<uint32_t>(ev.values.size());
+  ev.event_id_offset = static_cast<uint32_t>(ev.arena.size());
+  ev.event_id_length = static_cast<uint32_t>(r.event_id.size());
+  ev.arena.append(r.event_id);
+  return RejectReason::kNone;
 }
 
 ProcessResult EngineImpl::Admit(uint32_t idx, RejectReason reason, std::vector<Notification>& out) {
@@ -382,6 +446,13 @@ void EngineImpl::Run(int64_t target) {
 }
 
 void EngineImpl::Evaluate(const DecodedEvent& ev) {
+  if (ev.routed) {  // matched upstream: its one rule, group and sides as given
+    CompiledRule& cr = compiled_[ev.rule];
+    const bool counts = !cr.counts_some || ev.denominator;
+    if (counts) ++cr.state->stats.matches;
+    ApplyRule(cr, ev, counts);
+    return;
+  }
   index_.Candidates(ev, candidates_);
   // With thousands of rules each match costs a few cache misses (rule, state, group, ring).
   // Issue them for all candidates at once, level by level, so they overlap.
@@ -433,30 +504,92 @@ size_t EngineImpl::MatchRules(const DecodedEvent& ev, std::vector<RuleMatch>& ou
     // its denominator too: they move the group's clock).
     if (!cr.index_exact && !cr.filter.Eval(ev)) continue;
     if (n == out.size()) out.emplace_back();
-    RuleMatch& m = out[n++];
-    m.rule = r;
-    m.group.clear();
-    // As BuildGroupKey: a field's first value; absent, or present without a value, is null.
-    for (uint32_t f : cr.group_fields) {
-      const DecodedValue* v = ev.Begin(f);
-      if (v == ev.End(f) || v->type == ValueType::kPresent) {
-        m.group.emplace_back(std::nullopt);
-      } else {
-        m.group.emplace_back(ev.Text(*v));
-      }
-    }
-    // As the window kinds' Add: what unique / new-value count, what a ratio counts.
-    m.values.clear();
-    const Condition::Kind kind = cr.rule->condition.kind;
-    if (kind == Condition::Kind::kUnique || kind == Condition::Kind::kNewValue) {
-      for (const DecodedValue* v = ev.Begin(cr.value_field); v != ev.End(cr.value_field); ++v) {
-        if (v->type != ValueType::kPresent) m.values.push_back(ev.Text(*v));
-      }
-    }
-    m.denominator = kind == Condition::Kind::kRatio && cr.kind->Counts(cr, ev);
-    m.numerator = m.denominator && cr.numerator.Eval(ev);
+    FillMatch(cr, ev, out[n++]);
   }
   return n;
+}
+
+void EngineImpl::FillMatch(const CompiledRule& cr, const DecodedEvent& ev, RuleMatch& m) const {
+  m.rule = cr.index;
+  m.group.clear();
+  // As BuildGroupKey: a field's first value; absent, or present without a value, is null.
+  for (uint32_t f : cr.group_fields) {
+    const DecodedValue* v = ev.Begin(f);
+    if (v == ev.End(f) || v->type == ValueType::kPresent) {
+      m.group.emplace_back(std::nullopt);
+    } else {
+      m.group.emplace_back(ev.Text(*v));
+    }
+  }
+  // As the window kinds' Add: what unique / new-value count, what a ratio counts.
+  m.values.clear();
+  const Condition::Kind kind = cr.rule->condition.kind;
+  if (kind == Condition::Kind::kUnique || kind == Condition::Kind::kNewValue) {
+    for (const DecodedValue* v = ev.Begin(cr.value_field); v != ev.End(cr.value_field); ++v) {
+      if (v->type != ValueType::kPresent) m.values.push_back(ev.Text(*v));
+    }
+  }
+  if (ev.routed) {
+    m.denominator = ev.denominator;
+    m.numerator = ev.numerator;
+    return;
+  }
+  m.denominator = kind == Condition::Kind::kRatio && cr.kind->Counts(cr, ev);
+  m.numerator = m.denominator && cr.numerator.Eval(ev);
+}
+
+// A routed event's encoding in snapshots: a NUL byte (no JSON text starts with one), a version,
+// then its rule's id (indices change with a reload), time, id, sides, group, values and JSON.
+constexpr uint8_t kRoutedHeldVersion = 1;
+
+std::string EngineImpl::HeldBytes(const DecodedEvent& ev) const {
+  if (!ev.routed) return ev.raw;
+  RuleMatch m;
+  FillMatch(compiled_[ev.rule], ev, m);
+  std::string out;
+  StateWriter w(out);
+  w.U8(0);
+  w.U8(kRoutedHeldVersion);
+  w.Str(rules_.rules[ev.rule].id);
+  w.I64(ev.time_ms);
+  w.Str(ev.EventId());
+  w.U8(static_cast<uint8_t>((m.denominator ? 1 : 0) | (m.numerator ? 2 : 0)));
+  w.U32(static_cast<uint32_t>(m.group.size()));
+  for (const std::optional<std::string_view>& g : m.group) {
+    w.U8(g.has_value() ? 1 : 0);
+    if (g.has_value()) w.Str(*g);
+  }
+  w.U32(static_cast<uint32_t>(m.values.size()));
+  for (std::string_view v : m.values) w.Str(v);
+  w.Str(ev.raw);
+  return out;
+}
+
+RejectReason EngineImpl::DecodeHeld(std::string_view bytes, DecodedEvent& ev) {
+  if (bytes.empty() || bytes.front() != '\0') return decoder_->Decode(bytes, ev);
+  StateReader r(bytes.substr(1));
+  if (r.U8() != kRoutedHeldVersion) return RejectReason::kInvalidMessage;
+  RoutedEvent routed;
+  const std::string_view rule_id = r.Str();
+  const auto rule = std::find_if(rules_.rules.begin(), rules_.rules.end(),
+                                 [&](const Rule& x) { return x.id == rule_id; });
+  routed.rule = static_cast<uint32_t>(rule - rules_.rules.begin());  // past the end: refused
+  routed.time_ms = r.I64();
+  routed.event_id = r.Str();
+  const uint8_t sides = r.U8();
+  routed.denominator = (sides & 1) != 0;
+  routed.numerator = (sides & 2) != 0;
+  std::vector<std::optional<std::string_view>> group(r.Count(1));
+  for (auto& g : group) {
+    if (r.U8() != 0) g = r.Str();
+  }
+  std::vector<std::string_view> values(r.Count(4));
+  for (auto& v : values) v = r.Str();
+  routed.group = group;
+  routed.values = values;
+  routed.raw = r.Str();
+  if (!r.ok() || r.Left() != 0) return RejectReason::kInvalidMessage;
+  return FillRouted(routed, ev);
 }
 
 // ---- groups --------------------------------------------------------------------------------
@@ -831,7 +964,7 @@ void EngineImpl::SaveEnginePart(StateWriter& w) const {
   for (const Held& h : held) {
     w.I64(h.time);
     w.U64(h.seq);
-    w.Str(pool_[h.idx]->Raw());
+    w.Str(HeldBytes(*pool_[h.idx]));
   }
 }
 
@@ -1410,7 +1543,7 @@ void EngineImpl::CommitRestore(RestoredPart& part, std::vector<std::unique_ptr<R
   std::vector<uint64_t> still_pending;
   for (const RestoredPart::HeldRaw& h : part.held) {
     auto ev = std::make_unique<DecodedEvent>();
-    if (decoder_->Decode(h.raw, *ev) != RejectReason::kNone) continue;  // done, as in a reload
+    if (DecodeHeld(h.raw, *ev) != RejectReason::kNone) continue;  // done, as in a reload
     ev->time_ms = h.time;
     ev->sequence = h.seq;
     events.push_back(std::move(ev));

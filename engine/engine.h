@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -31,6 +32,8 @@ struct EngineOptions {
   size_t max_depth = 64;
   // Keep event ids in window state so notifications can say which events fired them.
   bool explain = false;
+  // Decode `event_id` even without explain: a routing stage sends it on (RoutedEvent).
+  bool decode_event_id = false;
   // true: the watermark follows the newest event time admitted (one ordered input: a file,
   // stdin, one partition). false: only AdvanceTo moves it, because the caller tracks event
   // time per input partition and passes the minimum (service/partition_time.h); events are
@@ -173,6 +176,22 @@ struct RuleMatch {
   bool numerator = false;
 };
 
+// An event for one rule and group as a routing stage matched it (a RuleMatch, the event's time
+// and id: scale-out's repartition record), evaluated without the event's fields
+// (Engine::ProcessRouted). Views, valid for the call.
+struct RoutedEvent {
+  uint32_t rule = 0;  // index in Rules()
+  int64_t time_ms = 0;
+  std::string_view event_id;
+  std::span<const std::optional<std::string_view>> group;  // as RuleMatch::group
+  std::span<const std::string_view> values;                // as RuleMatch::values
+  bool denominator = false;
+  bool numerator = false;
+  // What notifications carry as the event (templates, payloads, a one-shot rule's idempotency
+  // key): the event's JSON, or as much of it as the caller has; may be empty.
+  std::string_view raw;
+};
+
 class Engine {
  public:
   // Validates and indexes the rules. When `previous` is given, the state of every rule whose
@@ -194,6 +213,14 @@ class Engine {
   virtual std::unique_ptr<EventDecoder> NewDecoder() const = 0;
   virtual ProcessResult ProcessDecoded(DecodedEvent& ev, RejectReason decoded,
                                        std::vector<Notification>& out) = 0;
+
+  // Evaluates an event a routing stage matched: the rule's filter is not evaluated again, and
+  // the group, the values and a ratio's sides are taken as given, so the result equals
+  // Process(raw) of the whole event in an engine holding that rule alone. Time, lateness and
+  // EngineOptions::max_event_time_ms are judged as for any event. A rule index out of range, or
+  // a group or values that cannot come from one event, is rejected as kInvalidMessage. Held
+  // events are saved in snapshots as routed (by rule id) and restored so.
+  virtual ProcessResult ProcessRouted(const RoutedEvent& ev, std::vector<Notification>& out) = 0;
 
   // Moves the watermark to `now_ms` (never backwards): releases held events with time <= now
   // minus the allowed lateness and emits time-driven notifications (resolve, flatline,

@@ -829,7 +829,9 @@ EventDecoder::EventDecoder(const std::vector<FieldRef>& fields, const EngineOpti
   }
   if (!m.derived.empty()) m.AddSentryParts();
   if (!options.timestamp_path.empty()) m.nodes[m.Path(options.timestamp_path, -1)].timestamp = true;
-  if (options.explain) m.nodes[m.Child(0, "event_id")].event_id = true;
+  if (options.explain || options.decode_event_id) {
+    m.nodes[m.Child(0, "event_id")].event_id = true;
+  }
   for (Node& node : m.nodes) {
     for (const auto& [name, child] : node.children) node.plain_children &= PlainName(name);
     for (const auto& [name, field] : node.tag_fields) node.plain_children &= PlainName(name);
@@ -864,6 +866,7 @@ RejectReason EventDecoder::DecodeInPlace(DecodedEvent& out) {
   out.values.clear();
   out.event_id_length = 0;
   out.time_ms = 0;
+  out.routed = false;
   if (m.MaybeTooDeep(raw)) {
     simdjson::dom::element ignored;
     auto err = m.dom_parser.parse(out.raw.data(), out.raw.size(), false).get(ignored);

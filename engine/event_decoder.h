@@ -39,6 +39,12 @@ struct DecodedEvent {
   std::vector<uint32_t> field_begin;  // values of field f: [field_begin[f], field_begin[f+1])
   uint32_t event_id_offset = 0;
   uint32_t event_id_length = 0;
+  // A routed event (Engine::ProcessRouted): the one rule it is for, and a ratio's sides, as a
+  // routing stage matched them; `values` then hold only that rule's fields. False once decoded.
+  bool routed = false;
+  bool denominator = false;
+  bool numerator = false;
+  uint32_t rule = 0;
 
   std::string_view Raw() const { return raw; }
   std::string_view Text(const DecodedValue& v) const {

@@ -32,7 +32,7 @@ class Ratio final : public RunRingWindow {
     if (!counts) return;
     GroupExtra& x = st.groups[slot].X();
     x.b.Push(ev.time_ms, cr.merge_ms);
-    if (cr.numerator.Eval(ev)) x.a.Push(ev.time_ms, cr.merge_ms);
+    if (ev.routed ? ev.numerator : cr.numerator.Eval(ev)) x.a.Push(ev.time_ms, cr.merge_ms);
   }
 
   void Evaluate(const CompiledRule& cr, RuleState& st, uint32_t slot, int64_t t) const override {

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <utility>
 
+#include "actions/event_use.h"
 #include "connectors/kafka_partition_reader.h"
 #include "service/task_changelog.h"
 
@@ -25,6 +26,7 @@ Result<std::unique_ptr<EvalStage>> EvalStage::Open(EvalStageOptions options, Rul
       new EvalStage(std::move(options), std::move(rules), task_engine, log));
   for (size_t i = 0; i < stage->rules_.rules.size(); ++i) {
     stage->rule_index_.emplace(stage->rules_.rules[i].id, static_cast<uint32_t>(i));
+    stage->sent_event_.push_back(actions::RuleReadsEvent(stage->rules_.rules[i], stage->rules_));
   }
   // The transactional producer first: it fences an earlier process of this instance and aborts
   // its open transaction, so the committed offsets the consumer reads are stable sooner.
@@ -348,6 +350,7 @@ void EvalStage::CollectRules(std::vector<RuleStats>& rules, std::vector<ActiveAl
       rules[i].pending += now.pending;
       for (ActiveAlert& alert : task.engines[i]->ActiveAlerts()) {
         alert.rule_index = static_cast<uint32_t>(i);
+        if (!sent_event_[i]) alert.trigger.clear();  // the stub's title says nothing
         alerts.push_back(std::move(alert));
       }
     }
@@ -463,8 +466,31 @@ void EvalStage::Append(uint32_t rule, std::vector<Notification>& notes,
   notes.clear();
 }
 
-Status EvalStage::Evaluate(Task& task, uint32_t rule, std::string_view event,
-                           std::vector<Notification>& out) {
+namespace {
+
+// What notifications of a rule whose records carry no event get as the event: its id alone,
+// which is all they read of it (actions/event_use.h).
+void EventIdStub(std::string_view id, std::string& out) {
+  out.assign("{\"event_id\":\"");
+  for (const char c : id) {
+    if (c == '"' || c == '\\') {
+      out.push_back('\\');
+      out.push_back(c);
+    } else if (static_cast<unsigned char>(c) < 0x20) {
+      static constexpr char kHex[] = "0123456789abcdef";
+      out.append("\\u00");
+      out.push_back(kHex[(c >> 4) & 0xf]);
+      out.push_back(kHex[c & 0xf]);
+    } else {
+      out.push_back(c);
+    }
+  }
+  out.append("\"}");
+}
+
+}  // namespace
+
+Status EvalStage::Evaluate(Task& task, uint32_t rule, std::vector<Notification>& out) {
   std::unique_ptr<Engine>& engine = task.engines[rule];
   if (!engine) {
     Result<std::unique_ptr<Engine>> created = NewEngine(rule);
@@ -473,7 +499,22 @@ Status EvalStage::Evaluate(Task& task, uint32_t rule, std::string_view event,
     if (task.advanced_to != ShuffleTime::kNone) engine->AdvanceTo(task.advanced_to, notes_);
     notes_.clear();  // a new engine has no groups: nothing to say
   }
-  const ProcessResult r = engine->Process(event, notes_);
+  std::string_view raw;
+  if (record_.event_json) {
+    raw = *record_.event_json;
+  } else if (!record_.event_id.empty()) {
+    EventIdStub(record_.event_id, stub_);
+    raw = stub_;
+  }
+  const RoutedEvent routed{.rule = 0,  // the engine holds this rule alone
+                           .time_ms = record_.event_time_ms,
+                           .event_id = record_.event_id,
+                           .group = record_.group,
+                           .values = record_.values,
+                           .denominator = record_.denominator,
+                           .numerator = record_.numerator,
+                           .raw = raw};
+  const ProcessResult r = engine->ProcessRouted(routed, notes_);
   if (r.late) ++counters_.late;
   if (r.rejected != RejectReason::kNone) ++counters_.rejected;
   ++counters_.records;
@@ -509,14 +550,11 @@ Status EvalStage::Handle(const connectors::Record& message, int64_t now_ms,
   if (*kind == ShuffleKind::kMark) {
     ++counters_.marks;
     task->time.Mark(mark_);
-  } else if (auto rule = rule_index_.find(record_.rule_id);
-             rule == rule_index_.end() || !record_.event_json) {
-    // Another rule set (an instance not restarted after a rule change), or a record without
-    // the event this version evaluates from.
-    ++counters_.invalid;
+  } else if (auto rule = rule_index_.find(record_.rule_id); rule == rule_index_.end()) {
+    ++counters_.invalid;  // another rule set (an instance not restarted after a rule change)
   } else if (!task->time.Accept(record_.source, rule->second)) {
     ++counters_.duplicates;
-  } else if (Status st = Evaluate(*task, rule->second, *record_.event_json, out); !st.ok()) {
+  } else if (Status st = Evaluate(*task, rule->second, out); !st.ok()) {
     return st;
   }
   const int64_t watermark = task->time.Watermark();

@@ -166,9 +166,8 @@ class EvalStage {
   Status Handle(const connectors::Record& message, int64_t now_ms, std::vector<Notification>& out);
   // Every dirty task's state and offsets, in one transaction.
   Status Checkpoint();
-  // The event of an accepted record of rule `rule`, into the task's engine of that rule.
-  Status Evaluate(Task& task, uint32_t rule, std::string_view event,
-                  std::vector<Notification>& out);
+  // An accepted record (record_) of rule `rule`, into the task's engine of that rule.
+  Status Evaluate(Task& task, uint32_t rule, std::vector<Notification>& out);
   void Advance(Task& task, int64_t to, std::vector<Notification>& out);
   // Notifications of a one-rule engine name its rule 0: the rule's index in the whole set.
   void Append(uint32_t rule, std::vector<Notification>& notes, std::vector<Notification>& out);
@@ -178,6 +177,10 @@ class EvalStage {
   EngineOptions engine_;
   LogSink& log_;
   std::map<std::string, uint32_t, std::less<>> rule_index_;  // Rule::id -> index
+  // Per rule: its records carry the event JSON (actions/event_use.h); the others only its id,
+  // which is what notifications carry of the event then (stub_).
+  std::vector<bool> sent_event_;
+  std::string stub_;  // reused
   std::unique_ptr<connectors::KafkaSource> repartition_;
   std::unique_ptr<connectors::KafkaTransactionalProducer> changelog_;
   std::map<int32_t, Task> tasks_;

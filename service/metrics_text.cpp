@@ -27,6 +27,13 @@ void WriteScaleOut(PromText& p, const ScaleOutSnapshot& so) {
            static_cast<double>(so.route_transactions));
   p.Sample("klaxon_scale_out_route_transactions_total", {{"result", "aborted"}},
            static_cast<double>(so.route_aborts));
+  p.Family("klaxon_scale_out_routed_bytes_total", "counter",
+           "Stage 1: bytes of the repartition records produced (marks left out).");
+  p.Sample("klaxon_scale_out_routed_bytes_total", {}, static_cast<double>(so.routed_bytes));
+  p.Family("klaxon_scale_out_routed_events_total", "counter",
+           "Stage 1: repartition records produced with the event JSON (their rule's "
+           "notifications read the event beyond its id).");
+  p.Sample("klaxon_scale_out_routed_events_total", {}, static_cast<double>(so.routed_events));
   p.Family("klaxon_scale_out_records_total", "counter",
            "Stage 2: repartition records by what became of them.");
   p.Sample("klaxon_scale_out_records_total", {{"result", "evaluated"}},

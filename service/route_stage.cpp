@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <utility>
 
+#include "actions/event_use.h"
+
 namespace klaxon::service {
 
 namespace {
@@ -22,7 +24,14 @@ Result<std::unique_ptr<RouteStage>> RouteStage::Open(RouteStageOptions options,
                                                      const EngineOptions& engine_options,
                                                      LogSink& log) {
   std::unique_ptr<RouteStage> stage(new RouteStage(std::move(options), log));
-  Result<std::unique_ptr<Engine>> engine = Engine::Create(rules, engine_options);
+  // The owner gets the event id always (explanations, and the id payloads show), the event
+  // itself only for the rules whose notifications read more of it (actions/event_use.h).
+  EngineOptions routing = engine_options;
+  routing.decode_event_id = true;
+  for (const Rule& rule : rules.rules) {
+    stage->sends_event_.push_back(actions::RuleReadsEvent(rule, rules));
+  }
+  Result<std::unique_ptr<Engine>> engine = Engine::Create(rules, routing);
   if (!engine.ok()) return engine.status();
   stage->engine_ = std::move(engine).value();
   stage->decoder_ = stage->engine_->NewDecoder();
@@ -156,13 +165,13 @@ Status RouteStage::HandleRecord(const connectors::Record& record) {
                              .partition_time_ms = partition_time};
   for (const ShuffleRoute& route : router_->Route(event_)) {
     FillShuffleRecord(route, event_, source, record_);
-    // Stage 2 evaluates the event itself with the rule's own engine (docs/scale_out.md, "Open
-    // questions": the JSON is sent with every record for now).
-    record_.event_json = event_.Raw();
+    if (sends_event_[route.rule]) record_.event_json = event_.Raw();
     bytes_.clear();
     EncodeShuffleRecord(record_, bytes_);
     if (Status st = Send(route.partition); !st.ok()) return st;
     ++counters_.routed;
+    counters_.routed_bytes += bytes_.size();
+    if (record_.event_json) ++counters_.routed_events;
   }
   return Status::Ok();
 }

@@ -67,6 +67,8 @@ class RouteStage {
     uint64_t rejected = 0;  // not decodable (invalid JSON, no timestamp, ...): sent nowhere
     uint64_t rejected_by_reason[static_cast<int>(RejectReason::kCount_)] = {};
     uint64_t routed = 0;         // repartition records produced
+    uint64_t routed_bytes = 0;   // ... their bytes
+    uint64_t routed_events = 0;  // ... of them carrying the event JSON
     uint64_t marks = 0;          // watermark marks produced
     uint64_t dead_lettered = 0;  // rejected records produced to the dead-letter topic
     uint64_t transactions = 0;   // exactly_once: transactions committed
@@ -131,6 +133,7 @@ class RouteStage {
     int64_t offset;
   };
   std::vector<Read> last_read_;
+  std::vector<bool> sends_event_;            // per rule: its records carry the event JSON
   std::vector<connectors::Record> unacked_;  // read, produced, not acknowledged yet
   DecodedEvent event_;                       // reused
   ShuffleRecord record_;                     // reused

@@ -57,6 +57,8 @@ void Runtime::StopScaleOut() {
   log_.Info("scale-out totals", {{"input_records", std::to_string(r.records)},
                                  {"input_rejected", std::to_string(r.rejected)},
                                  {"routed", std::to_string(r.routed)},
+                                 {"routed_bytes", std::to_string(r.routed_bytes)},
+                                 {"routed_events", std::to_string(r.routed_events)},
                                  {"dead_lettered", std::to_string(r.dead_lettered)},
                                  {"marks_sent", std::to_string(r.marks)},
                                  {"route_transactions", std::to_string(r.transactions)},

@@ -133,6 +133,8 @@ void ScaleOut::Snapshot(ScaleOutSnapshot& out) const {
   out.input_records = r.records;
   out.input_rejected = r.rejected;
   out.routed = r.routed;
+  out.routed_bytes = r.routed_bytes;
+  out.routed_events = r.routed_events;
   out.marks_sent = r.marks;
   out.route_transactions = r.transactions;
   out.route_aborts = r.aborted;

@@ -165,9 +165,10 @@ Result<ShuffleKind> DecodeShuffle(std::string_view bytes, ShuffleRecord& record,
   Reader r(bytes);
   if (bytes.empty()) return Status::InvalidArgument("repartition message: empty");
   const uint8_t version = r.Byte("version");
-  if (version != kShuffleVersion) {
+  if (version < kShuffleOldestVersion || version > kShuffleVersion) {
     return Status::InvalidArgument("repartition message: version " + std::to_string(version) +
-                                   "; this Klaxon reads version " +
+                                   "; this Klaxon reads versions " +
+                                   std::to_string(kShuffleOldestVersion) + " to " +
                                    std::to_string(kShuffleVersion));
   }
   const uint8_t kind_byte = r.Byte("kind");

@@ -23,7 +23,11 @@
 
 namespace klaxon::service {
 
-inline constexpr uint8_t kShuffleVersion = 1;
+// 2: a record may leave the event out (its rule's notifications read only its id). Version 1,
+// where every record carries it, reads the same; an instance reading only version 1 would count
+// records without it as invalid, so it refuses version 2 by its number instead.
+inline constexpr uint8_t kShuffleVersion = 2;
+inline constexpr uint8_t kShuffleOldestVersion = 1;
 inline constexpr int64_t kShuffleNoTime = std::numeric_limits<int64_t>::min();
 
 enum class ShuffleKind : uint8_t { kRecord = 1, kMark = 2 };
@@ -49,8 +53,8 @@ struct ShuffleRecord {
   bool numerator = false;                // a ratio rule's event in the numerator's filter
   bool denominator = false;              // ... in the denominator's
   std::vector<std::string_view> values;  // the unique(...) / new(...) field's values
-  // The event itself, only when evaluating the rule needs it (templates, payloads, a rule that
-  // notifies once per event: its idempotency key includes the event).
+  // The event itself, only when the rule's notifications read more of it than its id
+  // (actions/event_use.h: templates, payloads, a rule that notifies once per event).
   std::optional<std::string_view> event_json;
 };
 

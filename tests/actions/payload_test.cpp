@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "actions/action.h"
+#include "actions/event_use.h"
 #include "actions/render.h"
 #include "actions/signing.h"
 #include "tests/actions/actions_test_util.h"
@@ -368,6 +369,39 @@ TEST_CASE("CreateAction validates arguments with positions") {
   REQUIRE(!kind.ok());
   CHECK(kind.status().message().find("unknown action kind `slak`") != std::string::npos);
   CHECK(BuiltinActionKinds().size() == 5);
+}
+
+}  // namespace
+}  // namespace klaxon::actions
+
+namespace klaxon::actions {
+namespace {
+
+// Scale-out sends a rule's owner only the event id unless ActionReadsEvent says a payload reads
+// more (actions/event_use.h): a payload that starts reading an event field must say so there.
+TEST_CASE("Payloads that do not read the event beyond its id render alike from the id alone") {
+  Rule rule = SampleRule();
+  rule.description = "Runbook: https://runbooks.example.com/{{group.service}}";
+  REQUIRE_FALSE(TemplateReadsEvent(rule.summary));
+  REQUIRE_FALSE(TemplateReadsEvent(rule.description));
+  Notification whole = SampleNotification(AlertState::kFiring);
+  const json event = json::parse(whole.event_json);
+  REQUIRE(event.contains("event_id"));
+  Notification id_only = whole;
+  id_only.event_json = json{{"event_id", event["event_id"]}}.dump();
+  for (const std::string kind : {"slack", "pagerduty", "jira", "jira3", "webhook", "log"}) {
+    CAPTURE(kind);
+    auto action = Make(kind);
+    auto render = [&](const Notification& n) {
+      auto reqs = PreviewRequests(*action, n, rule, kNow);
+      REQUIRE(reqs.ok());
+      std::string out;
+      for (const HttpRequest& r : *reqs) out += FormatRequest(r) + "----\n";
+      return out;
+    };
+    const bool reads = ActionReadsEvent(DefFor(kind));
+    CHECK((render(whole) == render(id_only)) == !reads);
+  }
 }
 
 }  // namespace

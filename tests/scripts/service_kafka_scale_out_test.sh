@@ -167,6 +167,51 @@ grep -q '^klaxon_scale_out_task_watermark_seconds{' "$WORK/metrics" ||
 curl -sf "http://127.0.0.1:$port/-/ready" >/dev/null || fail "one: not ready with its tasks restored"
 check one
 echo "$(date +%T) one instance with scale_out: ok"
+one_bytes=$(grep -h 'msg="scale-out totals"' "$WORK/one.log" |
+  sed -n 's/.* routed=\([0-9]*\) routed_bytes=\([0-9]*\) routed_events=\([0-9]*\) .*/\1 \2 \3/p')
+
+# ids: the rules' notifications read only the event id (a log action, templates without
+# event fields), so stage 1 sends the owner no event JSON, only the one-shot rule's; the
+# notifications are still replay's, and each firing line names an event of the log (but
+# the absence's).
+sed -e 's/^action hook = .*/&\naction audit = log(path: "'"${WORK//\//\\/}"'\/audit.jsonl")/' \
+  -e '/^rule new-release-crash/,/^}/!s/then hook/then audit/' "$rules" >"$WORK/audit.rules"
+grep -c 'then audit' "$WORK/audit.rules" | grep -qx 4 || fail "ids: the audit rules were not made"
+"$KLAXON_BIN" replay "$WORK/audit.rules" --events "$log" --format json |
+  grep -v '"new-release-crash"' | replay_keys | sort >"$WORK/want.audit"
+saved_rules=$rules
+rules="$WORK/audit.rules"
+start ids one klaxon-ids
+rules=$saved_rules
+for _ in $(seq 1800); do
+  [ -f "$WORK/audit.jsonl" ] && replay_keys <"$WORK/audit.jsonl" | sort >"$WORK/got.audit" &&
+    cmp -s "$WORK/want.audit" "$WORK/got.audit" && break
+  sleep 0.1
+done
+diff "$WORK/want.audit" "$WORK/got.audit" || fail "ids: scale-out without the event and replay disagree"
+python3 - "$WORK/audit.jsonl" "$log" <<'PY' || fail "ids: a firing line without an event of the log"
+import gzip, json, sys
+ids = {json.loads(l).get("event_id") for l in gzip.open(sys.argv[2], "rt")}
+# checkout-silent fires on an absence: no event triggered it.
+firing = [n for n in map(json.loads, open(sys.argv[1]))
+          if n["state"] == "firing" and n["rule"] != "checkout-silent"]
+assert firing, "no firing line"
+for n in firing:
+    assert n.get("event_id") in ids, n
+PY
+kill -TERM "${PID_OF[ids]}"
+wait "${PID_OF[ids]}" || fail "ids: exited with $?"
+ids_bytes=$(grep -h 'msg="scale-out totals"' "$WORK/ids.log" |
+  sed -n 's/.* routed=\([0-9]*\) routed_bytes=\([0-9]*\) routed_events=\([0-9]*\) .*/\1 \2 \3/p')
+read -r one_routed one_total one_events <<<"$one_bytes"
+read -r ids_routed ids_total ids_events <<<"$ids_bytes"
+[ "$one_events" = "$one_routed" ] || fail "one: $one_events of $one_routed records carried the event"
+[ "$ids_events" -gt 0 ] && [ "$ids_events" -lt $((ids_routed / 10)) ] ||
+  fail "ids: $ids_events of $ids_routed records carried the event"
+[ $((ids_total / ids_routed * 4)) -lt $((one_total / one_routed)) ] ||
+  fail "ids: $((ids_total / ids_routed)) bytes per record, with every event $((one_total / one_routed))"
+echo "$(date +%T) records without the event: ok ($((ids_total / ids_routed)) bytes per record," \
+  "$((one_total / one_routed)) with the event)"
 
 # alerts: stage 2's alerts are the instance's. The log up to 01:00, when payments-timeouts has
 # been firing since 00:52 (replay); every partition delivers up to about then, so the tasks'

@@ -205,13 +205,21 @@ TEST_CASE("hostile repartition messages are refused, naming what is wrong") {
     CHECK(Error(mark.substr(0, mark.size() - 1)) == "repartition message: truncated in mark flags");
   }
   SUBCASE("another version") {
-    for (const char version : {'\x00', '\x02', '\xff'}) {
+    for (const char version : {'\x00', '\x03', '\xff'}) {
       std::string b = record;
       b[0] = version;
       CHECK(Error(b) == "repartition message: version " +
                             std::to_string(static_cast<uint8_t>(version)) +
-                            "; this Klaxon reads version 1");
+                            "; this Klaxon reads versions 1 to 2");
     }
+    std::string old = record;  // version 1 reads alike
+    old[0] = 1;
+    ShuffleRecord r;
+    ShuffleMark m;
+    REQUIRE(DecodeShuffle(old, r, m).ok());
+    ShuffleRecord now;
+    REQUIRE(DecodeShuffle(record, now, m).ok());
+    CheckSame(r, now);
   }
   SUBCASE("an unknown kind or flags") {
     std::string b = record;
