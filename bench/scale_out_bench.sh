@@ -7,7 +7,9 @@
 #               single-stage path ("single": 1 instance, scale_out off: the baseline), and 1, 2
 #               and 3 instances with `scale_out: {enabled: true}` in one group ("so1" to "so3"),
 #               and 1 instance with scale_out and rules that match no event (stage 1's decode,
-#               match and watermark marks with nothing to route: "so1-none"). ROUNDS
+#               match and watermark marks with nothing to route: "so1-none"); not by default,
+#               "so1-eo" to "so3-eo": those with `scale_out.exactly_once` (stage 1 in
+#               transactions). ROUNDS
 #               rounds, the order reversed every other round. Every run is a new application id
 #               (new consumer groups, repartition topic and changelog) reading the topic from the
 #               start. After each scale-out run: the bytes of its repartition topic in the
@@ -29,7 +31,8 @@
 #               alternates them round by round, without first), KLAXON_BENCH_LATENESS: the
 #               engine's allowed_lateness (default 5s), KLAXON_BENCH_BACKLOG_USERS: N events
 #               from the last 30 minutes first, one user each, counted per user by a second rule
-#               (N groups of state spread over the tasks; default 0).
+#               (N groups of state spread over the tasks; default 0),
+#               KLAXON_BENCH_EXACTLY_ONCE: scale_out.exactly_once (default false).
 # Needs the stage counters on /metrics (klaxon_scale_out_*, since the changelog).
 # usage: bench/scale_out_bench.sh BUILD_DIR throughput|profile|failover [EVENTS] [ROUNDS]
 set -euo pipefail
@@ -64,14 +67,14 @@ data=$(sed -n 's/^DATA=//p' "$KLAXON_KAFKA_RUN"/state* 2>/dev/null | head -1)
 # consumer group APP), its pid and admin URL appended to started.
 started=()
 start() {
-  local n=$1 name=$2 rules=$3 scale_out=$4 app=$5 port
+  local n=$1 name=$2 rules=$3 scale_out=$4 app=$5 exactly_once=${6:-false} port
   cat >"$work/$name.yaml" <<YAML
 rules: [$rules]
 source: kafka
 kafka: {brokers: $brokers, topics: [input], group_id: $app}
 outbox: {path: $work/$name.db}
 admin: {listen: "127.0.0.1:0"}
-scale_out: {enabled: $scale_out, application_id: $app, partitions: 8}
+scale_out: {enabled: $scale_out, application_id: $app, partitions: 8, exactly_once: $exactly_once}
 YAML
   ${wrap:-} "$klaxon" run --config "$work/$name.yaml" --log.level=info 2>"$work/$name.log" &
   pids+=($!)
@@ -89,14 +92,15 @@ admin_of() {  # admin_of NAME: the admin URL once the instance listens
 # cpu_per_instance window changelog_bytes/event checkpoints repartition_bytes/event
 # records/event".
 run_once() {
-  local run=$1 config=$2 k rules=$work/bench.rules scale_out=true i args=() app=so-$1 bytes
+  local run=$1 config=$2 k rules=$work/bench.rules scale_out=true i args=() app=so-$1 bytes eo=false
   case "$config" in
     single) k=1 scale_out=false ;;
     so1-none) k=1 rules=$work/none.rules ;;
+    so*-eo) k=${config#so} k=${k%-eo} eo=true ;;
     so*) k=${config#so} ;;
   esac
   started=()
-  for i in $(seq "$k"); do start "$run" "$app-$i" "$rules" "$scale_out" "$app"; done
+  for i in $(seq "$k"); do start "$run" "$app-$i" "$rules" "$scale_out" "$app" "$eo"; done
   for i in $(seq "$k"); do args+=("$(admin_of "$app-$i"),${started[$((i - 1))]}"); done
   read -r rate cpu input routed results per window cbpe ckpts < <("$root/bench/scale_out_progress.py" \
     "$events" "${args[@]}")
@@ -205,7 +209,7 @@ while True:
     n += 1
 PY
     pids+=($!)
-    echo "$(date -u +%FT%TZ) failover, session.timeout.ms $session, allowed_lateness $lateness, warm_standby $standby_mode, $rounds rounds, load: $(cut -d' ' -f1-3 /proc/loadavg)"
+    echo "$(date -u +%FT%TZ) failover, session.timeout.ms $session, allowed_lateness $lateness, warm_standby $standby_mode, exactly_once ${KLAXON_BENCH_EXACTLY_ONCE:-false}, $rounds rounds, load: $(cut -d' ' -f1-3 /proc/loadavg)"
     for r in $(seq "$rounds"); do
       app=fo-$r-$$
       standby=$standby_mode
@@ -237,7 +241,8 @@ kafka:
 outbox: {path: $work/$app-$name.db}
 admin: {listen: "127.0.0.1:0"}
 engine: {allowed_lateness: $lateness}
-scale_out: {enabled: true, application_id: $app, partitions: 8, warm_standby: $standby}
+scale_out: {enabled: true, application_id: $app, partitions: 8, warm_standby: $standby,
+  exactly_once: ${KLAXON_BENCH_EXACTLY_ONCE:-false}}
 YAML
         "$klaxon" run --config "$work/$app-$name.yaml" --log.level=info 2>"$work/$app-$name.log" &
         pids+=($!)

@@ -576,6 +576,7 @@ ParsedConfig ParseConfigProblems(const std::string& text,
       so.String("application_id", c.scale_out.application_id);
       so.Integer("partitions", c.scale_out.partitions, 1, 10000);
       so.Bool("warm_standby", c.scale_out.warm_standby);
+      so.Bool("exactly_once", c.scale_out.exactly_once);
       // The internal topics are named after the id: Kafka allows 249 characters of
       // [A-Za-z0-9._-] in a topic name, and the longest suffix is "-repartition".
       const std::string& id = c.scale_out.application_id;

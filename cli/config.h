@@ -80,6 +80,7 @@ struct ScaleOutConfig {
   std::string application_id;  // "": kafka.group_id; names the internal topics and groups
   int partitions = 8;          // of the repartition topic: at most this many instances evaluate
   bool warm_standby = false;   // keep the state of the tasks assigned elsewhere ready
+  bool exactly_once = false;   // stage 1 in Kafka transactions: nothing re-sent after a failover
 };
 
 struct Config {

@@ -162,6 +162,7 @@ Result<service::RuntimeOptions> RuntimeOptionsFrom(const Config& config, const E
                                    : config.scale_out.application_id;
   o.scale_out.partitions = config.scale_out.partitions;
   o.scale_out.warm_standby = config.scale_out.warm_standby;
+  o.scale_out.exactly_once = config.scale_out.exactly_once;
   return o;
 }
 

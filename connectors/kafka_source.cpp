@@ -451,6 +451,36 @@ KafkaSource::PartitionState* KafkaSource::FindPartition(std::string_view topic, 
   return nullptr;
 }
 
+Status KafkaSource::Seek(const std::string& topic, int32_t partition, int64_t offset,
+                         std::chrono::milliseconds timeout) {
+  const std::string name = topic + " [" + std::to_string(partition) + "]";
+  PartitionState* state = closed_ ? nullptr : FindPartition(topic, partition);
+  if (state == nullptr) return Status::FailedPrecondition("kafka seek " + name + ": not assigned");
+  const auto of_it = [&](rd_kafka_message_t* m) {
+    if (m == nullptr || m->rkt == nullptr || m->partition != partition ||
+        topic != rd_kafka_topic_name(m->rkt)) {
+      return false;
+    }
+    rd_kafka_message_destroy(m);
+    return true;
+  };
+  // Only what is not handed out yet: those before handed_out_ may be held (null) or in use.
+  taken_.erase(
+      std::remove_if(taken_.begin() + static_cast<ptrdiff_t>(handed_out_), taken_.end(), of_it),
+      taken_.end());
+  std::erase_if(resumed_, of_it);
+  std::erase_if(state->set_aside, of_it);
+  std::unique_ptr<RdKafka::TopicPartition> tp(
+      RdKafka::TopicPartition::create(topic, partition, offset));
+  const RdKafka::ErrorCode err =
+      consumer_->seek(*tp, static_cast<int>(std::min<int64_t>(timeout.count(), INT32_MAX)));
+  if (err != RdKafka::ERR_NO_ERROR) {
+    return Status::Unavailable("kafka seek " + name + " to " + std::to_string(offset) + ": " +
+                               RdKafka::err2str(err));
+  }
+  return Status::Ok();
+}
+
 void KafkaSource::MarkProcessed(const Record& record) {
   if (closed_) return;
   PartitionState* state = FindPartition(record.topic, record.partition);

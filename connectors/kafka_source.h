@@ -111,6 +111,13 @@ class KafkaSource final : public Source {
   // or in Kafka past the last one taken, as far as the last fetch response told (its high
   // watermark; no request is made). False while unknown.
   bool Behind(const std::string& topic, int32_t partition);
+  // Reads an assigned partition again from `offset`: the records handed out from there on are
+  // handed out again (scale-out's stage 1 after an aborted transaction, whose records no one
+  // will see). Its messages taken and not handed out yet are dropped; librdkafka drops those it
+  // fetched before the seek. FailedPrecondition when the partition is not assigned here,
+  // Unavailable when librdkafka does not confirm the seek within `timeout`.
+  Status Seek(const std::string& topic, int32_t partition, int64_t offset,
+              std::chrono::milliseconds timeout);
   void MarkProcessed(const Record& record) override;
   // Synchronous; retries for up to ~3 s while the group coordinator is unknown.
   Status Commit() override;

@@ -85,8 +85,18 @@ Status KafkaTransactionalProducer::Produce(const std::string& topic, int32_t par
                                            std::string_view key,
                                            std::optional<std::string_view> value) {
   // A tombstone is a null value, not an empty one.
-  return producer_->Produce(topic, value ? *value : std::string_view(), 0, {}, key,
-                            std::chrono::seconds(30), partition);
+  Status st = producer_->Produce(topic, value ? *value : std::string_view(), 0, {}, key,
+                                 std::chrono::seconds(30), partition);
+  if (st.ok()) return st;
+  // Fenced (another process took over the transactional id) or failed for good: say so, as
+  // Commit does, so the caller stops rather than tries again.
+  char reason[512] = "";
+  if (rd_kafka_fatal_error(producer_->c_handle(), reason, sizeof(reason)) !=
+      RD_KAFKA_RESP_ERR_NO_ERROR) {
+    open_ = false;
+    return Status::FailedPrecondition("kafka transaction produce: " + std::string(reason));
+  }
+  return st;
 }
 
 Status KafkaTransactionalProducer::Commit(std::span<const CommitOffset> offsets,

@@ -58,7 +58,7 @@ class KafkaTransactionalProducer {
 
   Status Begin();
   // Queues a record of the open transaction; `value` nullopt is a tombstone (compaction removes
-  // the key).
+  // the key). FailedPrecondition when the producer is fenced or failed for good.
   Status Produce(const std::string& topic, int32_t partition, std::string_view key,
                  std::optional<std::string_view> value);
   // Sends `offsets` for `consumer`'s group and commits the transaction. On failure the

@@ -20,6 +20,13 @@ void WriteScaleOut(PromText& p, const ScaleOutSnapshot& so) {
   p.Family("klaxon_scale_out_routed_records_total", "counter",
            "Stage 1: repartition records produced, one per (rule, group) an event falls in.");
   p.Sample("klaxon_scale_out_routed_records_total", {}, static_cast<double>(so.routed));
+  p.Family("klaxon_scale_out_route_transactions_total", "counter",
+           "Stage 1 with scale_out.exactly_once: transactions committed, and aborted (their "
+           "input read again).");
+  p.Sample("klaxon_scale_out_route_transactions_total", {{"result", "committed"}},
+           static_cast<double>(so.route_transactions));
+  p.Sample("klaxon_scale_out_route_transactions_total", {{"result", "aborted"}},
+           static_cast<double>(so.route_aborts));
   p.Family("klaxon_scale_out_routed_bytes_total", "counter",
            "Stage 1: bytes of the repartition records produced (marks left out).");
   p.Sample("klaxon_scale_out_routed_bytes_total", {}, static_cast<double>(so.routed_bytes));

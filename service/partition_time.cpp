@@ -72,6 +72,17 @@ void PartitionTime::Restore(Key key, int64_t time, int64_t now_ms) {
   Recompute();
 }
 
+void PartitionTime::Rewind(Key key, int64_t time) {
+  Partition* p = Find(key);
+  if (p == nullptr) return;
+  p->time = time;
+  if (p->assigned) {
+    p->caught_up_since = kNone;
+    p->idle = false;
+  }
+  Recompute();
+}
+
 void PartitionTime::Observe(Key key, int64_t event_time_ms) {
   Partition* p = FindAssigned(key);
   if (p == nullptr) return;

@@ -87,6 +87,10 @@ class PartitionTime {
   // How long a restored partition waits to be assigned (0: not at all). The caller derives it
   // from the consumer group's session timeout.
   void SetUnassignedHold(int64_t hold_ms) { unassigned_hold_ms_ = hold_ms; }
+  // The caller reads the partition again from an earlier position (scale-out's stage 1 after
+  // an aborted transaction): its time goes back to `time`, the newest event time before that
+  // position (kNone: none known), and an assigned one is no longer caught up or idle.
+  void Rewind(Key key, int64_t time);
   // The newest event time a partition may take: the wall clock plus the allowed lateness,
   // moved on by the run loop. An event stamped further ahead (accepted, within the engine's
   // future limit) is evaluated once the others' time reaches it, but does not drag its

@@ -46,6 +46,7 @@ struct ScaleOutOptions {
   std::string application_id;  // names <application_id>-repartition and the consumer groups
   int partitions = 8;          // of the repartition topic
   bool warm_standby = false;   // follow the changelog of the tasks assigned elsewhere
+  bool exactly_once = false;   // stage 1 in Kafka transactions (consume-transform-produce)
 };
 
 struct RuntimeOptions {

@@ -61,6 +61,8 @@ void Runtime::StopScaleOut() {
                                  {"routed_events", std::to_string(r.routed_events)},
                                  {"dead_lettered", std::to_string(r.dead_lettered)},
                                  {"marks_sent", std::to_string(r.marks)},
+                                 {"route_transactions", std::to_string(r.transactions)},
+                                 {"route_aborts", std::to_string(r.aborted)},
                                  {"evaluated", std::to_string(e.records)},
                                  {"duplicates", std::to_string(e.duplicates)},
                                  {"late", std::to_string(e.late)},

@@ -59,6 +59,7 @@ struct ScaleOutSnapshot {
     int64_t restore_lag = -1;          // restoring: changelog records to read; -1 not known
   };
   uint64_t input_records = 0, input_rejected = 0, routed = 0, marks_sent = 0;
+  uint64_t route_transactions = 0, route_aborts = 0;  // stage 1's, with exactly_once
   uint64_t routed_bytes = 0, routed_events = 0;
   uint64_t evaluated = 0, duplicates = 0, marks = 0, invalid = 0, late = 0, rejected = 0;
   uint64_t restores = 0, restored_records = 0, checkpoints = 0, checkpoint_failures = 0;

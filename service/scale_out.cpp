@@ -1,6 +1,7 @@
 #include "service/scale_out.h"
 
 #include <algorithm>
+#include <string_view>
 #include <utility>
 
 #include <unistd.h>
@@ -14,12 +15,14 @@ namespace klaxon::service {
 
 namespace {
 
-// The changelog's producer names the instance: the same name after a restart fences the process
-// before it and aborts its open transaction at once; two instances never share one. The static
-// membership name when there is one; otherwise the host and the outbox (one `klaxon run` per
-// outbox: InstanceLock).
-std::string TransactionalId(const RuntimeOptions& options) {
-  std::string id = options.scale_out.application_id + "-eval-";
+// A stage's transactional producer names the instance: the same name after a restart fences the
+// process before it and aborts its open transaction at once; two instances never share one. The
+// static membership name when there is one; otherwise the host and the outbox (one `klaxon run`
+// per outbox: InstanceLock). `stage` ("eval": the changelog's, "route": stage 1's with
+// exactly_once) comes before the instance's name, so no instance's name can make one stage's id
+// equal another instance's id of the other stage.
+std::string TransactionalId(const RuntimeOptions& options, std::string_view stage) {
+  std::string id = options.scale_out.application_id + "-" + std::string(stage) + "-";
   if (auto it = options.kafka.client.properties.find("group.instance.id");
       it != options.kafka.client.properties.end() && !it->second.empty()) {
     return id + it->second;
@@ -76,7 +79,7 @@ Result<std::unique_ptr<ScaleOut>> ScaleOut::Open(const RuntimeOptions& options,
   eval.future_limit_ms = options.future_limit_ms;
   eval.changelog_topic = changelog;
   eval.transactions.client = client;
-  eval.transactions.transactional_id = TransactionalId(options);
+  eval.transactions.transactional_id = TransactionalId(options, "eval");
   eval.warm_standby = so.warm_standby;
   eval.task_count = so.partitions;
   // Beside the outbox, which one process holds at a time (service/instance_lock.h).
@@ -93,6 +96,11 @@ Result<std::unique_ptr<ScaleOut>> ScaleOut::Open(const RuntimeOptions& options,
   route.idle_after_ms = options.partition_idle_timeout_ms > 0
                             ? options.partition_idle_timeout_ms
                             : std::max<int64_t>(options.engine.allowed_lateness_ms, 1000);
+  route.exactly_once = so.exactly_once;
+  if (so.exactly_once) {
+    route.transactions.client = client;
+    route.transactions.transactional_id = TransactionalId(options, "route");
+  }
 
   auto scale_out = std::unique_ptr<ScaleOut>(new ScaleOut());
   Result<std::unique_ptr<RouteStage>> route_stage =
@@ -108,7 +116,8 @@ Result<std::unique_ptr<ScaleOut>> ScaleOut::Open(const RuntimeOptions& options,
             {"partitions", std::to_string(so.partitions)},
             {"group", so.application_id},
             {"eval_group", so.application_id + "-eval"},
-            {"warm_standby", so.warm_standby ? "true" : "false"}});
+            {"warm_standby", so.warm_standby ? "true" : "false"},
+            {"exactly_once", so.exactly_once ? "true" : "false"}});
   return scale_out;
 }
 
@@ -129,6 +138,8 @@ void ScaleOut::Snapshot(ScaleOutSnapshot& out) const {
   out.routed_bytes = r.routed_bytes;
   out.routed_events = r.routed_events;
   out.marks_sent = r.marks;
+  out.route_transactions = r.transactions;
+  out.route_aborts = r.aborted;
   out.evaluated = e.records;
   out.duplicates = e.duplicates;
   out.marks = e.marks;

@@ -98,7 +98,7 @@ PY
 # name started again keeps the earlier run's lines), its pid in PID_OF[NAME]. STATIC names its
 # static membership (group.instance.id); without it the instance is a dynamic member. A
 # partition quiet for SO_IDLE_TIMEOUT (default 30 s) counts as idle; SO_WARM_STANDBY=true gives
-# every instance warm standbys.
+# every instance warm standbys, SO_EXACTLY_ONCE=true runs stage 1 in transactions.
 declare -A PID_OF
 so_start() {
   local name=$1 topic=$2 app=$3 static=${4:-}
@@ -116,7 +116,8 @@ kafka:
 outbox: {path: $WORK/$name/outbox.db}
 http: {allow: [127.0.0.1]}
 admin: {listen: "127.0.0.1:0"}
-scale_out: {enabled: true, application_id: $app, partitions: 8, warm_standby: ${SO_WARM_STANDBY:-false}}
+scale_out: {enabled: true, application_id: $app, partitions: 8, warm_standby: ${SO_WARM_STANDBY:-false},
+  exactly_once: ${SO_EXACTLY_ONCE:-false}}
 engine: {partition_idle_timeout: ${SO_IDLE_TIMEOUT:-30s}}
 YAML
   local start_line=$(($(cat "$WORK/$name.log" 2>/dev/null | wc -l) + 1))
@@ -141,6 +142,16 @@ so_assigned() {
     sleep 0.1
   done
   fail "$1: no partitions assigned"
+}
+
+# so_start_three TOPIC APPLICATION_ID: instances a, b and c (static membership, names a, b, c)
+# on TOPIC, once each holds partitions of both stages and the rebalance that made room for c is
+# complete on a's and b's side too.
+so_start_three() {
+  local name
+  for name in a b c; do so_start "$name" "$1" "$2" "$name"; done
+  for name in a b c; do so_assigned "$name"; done
+  sleep 3
 }
 
 # so_stop NAME...: SIGTERM (a clean stop) and waits for the processes to end.
@@ -215,8 +226,8 @@ so_totals() {
   TOTAL_READ=$((TOTAL_READ + $(sed -n 's/.* input_records=\([0-9]*\) .*/\1/p' <<<"$line")))
 }
 
-# so_metric NAME METRIC: an unlabelled metric's value on NAME's admin server, as an integer
-# (empty when NAME does not have it).
+# so_metric NAME METRIC: a metric's value on NAME's admin server, as an integer (empty when NAME
+# does not have it); METRIC with its labels as /metrics writes them, e.g. 'x{result="y"}'.
 so_metric() {
   local port
   port=$(sed -n 's/.*msg="admin server listening".* port=\([0-9]*\).*/\1/p' "$WORK/$1.log" |

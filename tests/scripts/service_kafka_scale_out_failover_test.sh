@@ -23,13 +23,7 @@ export SO_WARM_STANDBY=true
 so_want
 topic=failover app=klaxon-failover
 so_topic "$topic"
-so_start a "$topic" "$app" a
-so_start b "$topic" "$app" b
-so_start c "$topic" "$app" c
-so_assigned a
-so_assigned b
-so_assigned c
-sleep 3 # the rebalance that made room for c is complete on a's and b's side too
+so_start_three "$topic" "$app"
 # c keeps a standby of each task assigned to a and b.
 port=$(admin_port "$WORK/c.log")
 standbys=$(curl -s "http://127.0.0.1:$port/metrics" |

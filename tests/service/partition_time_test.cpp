@@ -69,6 +69,37 @@ TEST_CASE(
   CHECK(t.Watermark() == 7'000);  // everything read: the newest time of all
 }
 
+TEST_CASE("partition time: a rewound partition goes back to the time before its position") {
+  // Scale-out's stage 1 with exactly_once: an aborted transaction's input is read again, and the
+  // time it reports must not run ahead of the events it sends again.
+  PartitionTime t(100'000, 1'000);
+  t.Assign({0, 0});
+  t.Assign({0, 1});
+  t.Observe({0, 0}, 5'000);
+  t.Observe({0, 1}, 6'000);
+  t.End({0, 1}, 0, 10, kNoLag);
+  std::vector<PartitionTime::Partition> expired;
+  t.ExpireIdle(1'000, expired);
+  REQUIRE(t.partitions()[1].idle);
+  CHECK(t.Watermark() == 5'000);
+  t.Observe({0, 0}, 9'000);
+  CHECK(t.Watermark() == 9'000);  // every other partition is idle
+  t.Rewind({0, 0}, 5'000);
+  CHECK(t.partitions()[0].time == 5'000);
+  CHECK(t.Watermark() == 5'000);
+  t.Rewind({0, 1}, 4'000);  // read again: no longer idle, it holds time back
+  CHECK_FALSE(t.partitions()[1].idle);
+  CHECK(t.Watermark() == 4'000);
+  t.Rewind({0, 1}, kNone);  // nothing of it committed yet: it holds everything back
+  CHECK(t.Watermark() == kNone);
+  t.Revoke({0, 0}, 2'000);
+  t.Rewind({0, 0}, 3'000);  // a revoked one keeps the time for a reassignment
+  CHECK(t.partitions()[0].time == 3'000);
+  CHECK_FALSE(t.partitions()[0].assigned);
+  t.Rewind({0, 9}, 1'000);  // unknown: nothing happens
+  CHECK(t.partitions().size() == 2);
+}
+
 TEST_CASE("partition time: a revoked partition holds time until it expires or comes back") {
   PartitionTime t(10'000, 1'000);
   std::vector<PartitionTime::Partition> expired;
