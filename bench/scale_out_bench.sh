@@ -108,7 +108,7 @@ run_once() {
   for p in "${started[@]}"; do wait "$p" || true; done
   bytes=$(find "$data" -path "*/$app-repartition-*" -name '*.log' -printf '%s\n' 2>/dev/null |
     awk '{ s += $1 } END { print s + 0 }')
-  rm -f "$work/$app"-*.db*
+  rm -rf "$work/$app"-*.db*
   echo "$rate $cpu $input $routed $results $per $window $cbpe $ckpts" \
     "$(python3 -c "print(f'{$bytes / $events:.0f} {$routed / $events:.2f}')")"
 }
