@@ -22,7 +22,7 @@ constexpr uint64_t kOversizeSlack = 16u << 20;
 
 Status IoError(const std::string& what, const std::string& path) {
   return Status::IoError("scale_out's local cache: " + what + " " + path + ": " +
-                             std::strerror(errno));
+                         std::strerror(errno));
 }
 
 void AppendFrame(std::string_view body, std::string& out) {
@@ -170,8 +170,7 @@ Result<TaskCache> TaskCache::Write(const std::string& path, const ChangelogColle
   std::error_code ec;
   if (st.ok()) std::filesystem::rename(aside, path, ec);
   if (st.ok() && ec)
-    st = Status::IoError("scale_out's local cache: cannot rename " + aside + ": " +
-                             ec.message());
+    st = Status::IoError("scale_out's local cache: cannot rename " + aside + ": " + ec.message());
   if (!st.ok()) {
     std::filesystem::remove(aside, ec);
     return st;
