@@ -31,6 +31,8 @@ events=${3:-1000000}
 rounds=${4:-3}
 interval=${KLAXON_BENCH_CHECKPOINT_INTERVAL:-10s}  # state.checkpoint_interval of the runs
 # KLAXON_BENCH_KAFKA: more keys of every run's `kafka` section, e.g. "statistics_interval: 1s"
+# KLAXON_BENCH_KAFKA_A: more keys of the first configuration's `kafka` section only (a variant
+# against the second), e.g. 'properties: {max.partition.fetch.bytes: "262144"}'
 # KLAXON_BENCH_ENGINE: keys of the `engine` section of runs that set none, e.g.
 # "max_partition_skew: 30d"
 # KLAXON_BENCH_PERF: a folder; each run is sampled by `perf record` from the admin server's start
@@ -102,10 +104,14 @@ rm -f "$work/events.jsonl"
 # messages fetched again after a pause that dropped them count twice).
 run_once() {
   local n=$1 name=$2 topic=$3 state=$4 engine=${5:-${KLAXON_BENCH_ENGINE:-}} pid admin rate rss metrics
+  local kafka_extra=${KLAXON_BENCH_KAFKA:-}
+  if [ "$name" = "${a[0]}" ] && [ -n "${KLAXON_BENCH_KAFKA_A:-}" ]; then
+    kafka_extra="${kafka_extra:+$kafka_extra, }$KLAXON_BENCH_KAFKA_A"
+  fi
   cat >"$work/$name.yaml" <<YAML
 rules: [$work/bench.rules]
 source: kafka
-kafka: {brokers: $brokers, topics: [$topic], group_id: klaxon-ab-$n$fetch_buffer${KLAXON_BENCH_KAFKA:+, $KLAXON_BENCH_KAFKA}}
+kafka: {brokers: $brokers, topics: [$topic], group_id: klaxon-ab-$n$fetch_buffer${kafka_extra:+, $kafka_extra}}
 state: {enabled: $state, checkpoint_interval: $interval}
 outbox: {path: $work/outbox-$n.db}
 admin: {listen: "127.0.0.1:0"}

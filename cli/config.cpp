@@ -65,23 +65,30 @@ class Section {
     return Section(Get(key), Key(key), env_, read_file_, errors_);
   }
 
-  void String(const std::string& key, std::string& out) {
+  // Whether the key (or KEY_file) gave a value. A key written without one (`key:`, `~`, `null`)
+  // is an error rather than its default, so a half-filled config does not start with a value
+  // nobody chose.
+  bool String(const std::string& key, std::string& out) {
     Use(key);
     Use(key + "_file");
-    if (YAML::Node file = Get(key + "_file"); file && !file.IsNull()) {
+    if (YAML::Node file = Get(key + "_file"); file) {
       std::string path;
-      if (!Scalar(key + "_file", file, path)) return;
+      if (file.IsNull()) return NoValue(key + "_file", file);
+      if (!Scalar(key + "_file", file, path)) return false;
       Result<std::string> content = read_file_(path);
       if (!content.ok()) {
         Error(MarkOf(file), Key(key + "_file"), content.status().message());
-        return;
+        return false;
       }
       std::string value = std::move(content).value();
       while (!value.empty() && (value.back() == '\n' || value.back() == '\r')) value.pop_back();
       out = std::move(value);
-      return;
+      return true;
     }
-    if (YAML::Node n = Get(key); n && !n.IsNull()) Scalar(key, n, out);
+    YAML::Node n = Get(key);
+    if (!n) return false;
+    if (n.IsNull()) return NoValue(key, n);
+    return Scalar(key, n, out);
   }
 
   // A string that must be one of `choices`.
@@ -109,8 +116,7 @@ class Section {
   template <typename T, typename Parse>
   void Parsed(const std::string& key, T& out, Parse parse) {
     std::string text;
-    String(key, text);
-    if (text.empty()) return;
+    if (!String(key, text)) return;
     Result<T> value = parse(text);
     if (!value.ok()) {
       ValueError(key, value.status().message());
@@ -247,7 +253,8 @@ class Section {
     known_.insert(key);
   }
   YAML::Node Get(const std::string& key) const {
-    if (!node_ || !node_.IsMap()) return YAML::Node();
+    if (!node_ || !node_.IsMap())
+      return YAML::Node(YAML::NodeType::Undefined);  // absent, unlike a key without a value
     return node_[key];
   }
   std::string Key(const std::string& key) const { return path_.empty() ? key : path_ + "." + key; }
@@ -259,6 +266,11 @@ class Section {
     YAML::Node file = Get(key + "_file");
     Error(MarkOf(file && !file.IsNull() ? file : Get(key)), Key(key), message);
   }
+  bool NoValue(const std::string& key, const YAML::Node& n) {
+    Error(MarkOf(n), Key(key), "has no value: give one, or leave the key out for its default");
+    return false;
+  }
+
   bool Scalar(const std::string& key, const YAML::Node& n, std::string& out) {
     if (!n.IsScalar()) {
       Error(MarkOf(n), Key(key), "must be a single value");
@@ -334,7 +346,11 @@ Result<int64_t> ParseCount(const std::string& text, int64_t min, int64_t max) {
   const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
   if (text.empty() || text[0] == '-' || end != text.data() + text.size() ||
       (ec != std::errc() && ec != std::errc::result_out_of_range)) {
-    return Status::InvalidArgument("must be a non-negative whole number, not '" + text + "'");
+    return Status::InvalidArgument(std::string(min > 0 ? "must be a whole number from " +
+                                                             std::to_string(min) + " to " +
+                                                             std::to_string(max)
+                                                       : "must be a non-negative whole number") +
+                                   ", not '" + text + "'");
   }
   if (ec == std::errc::result_out_of_range || value < min || value > max) {
     return Status::InvalidArgument("'" + text + "' is out of range (" + std::to_string(min) +

@@ -80,11 +80,13 @@ sentry:
         "  klaxon.yaml:7:12: sentry.projects[1].id: project id 42 appears twice\n"
         "  klaxon.yaml:7:39: sentry.projects[1].rate_limit: invalid rate '5/week' (use e.g. 10/s, "
         "600/min, 1000/h)\n"
-        "  klaxon.yaml:8:12: sentry.projects[2].id: must be a non-negative whole number, not 'x'\n"
+        "  klaxon.yaml:8:12: sentry.projects[2].id: must be a whole number from 1 to "
+        "9007199254740992, not 'x'\n"
         "  klaxon.yaml:8:12: sentry.projects[2].id: a project needs its numeric `id` (the DSN's)\n"
         "  klaxon.yaml:8:30: sentry.projects[2].keys: list the project's public DSN keys (none may "
         "be empty)\n"
-        "  klaxon.yaml:9:15: sentry.queue_size: must be a non-negative whole number, not '-1'");
+        "  klaxon.yaml:9:15: sentry.queue_size: must be a whole number from 1 to 100000000, not "
+        "'-1'");
 }
 
 TEST_CASE("sentry: source: sentry needs projects; a file source cannot have the block") {

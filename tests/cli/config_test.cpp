@@ -75,9 +75,34 @@ log: {formatt: json}
   CHECK(m.find("source: must be kafka, file, stdin or sentry, not 'kafak'") != std::string::npos);
   CHECK(m.find("kafka.brokers: environment variable NOPE is not set") != std::string::npos);
   CHECK(m.find("engine.allowed_lateness: invalid duration 'soon'") != std::string::npos);
-  CHECK(m.find("engine.max_groups_per_rule: must be a non-negative whole number") !=
+  CHECK(m.find("engine.max_groups_per_rule: must be a whole number from 1 to 100000000") !=
         std::string::npos);
   CHECK(m.find("log.formatt: unknown key") != std::string::npos);
+}
+
+TEST_CASE("a key written without a value is an error, not its default") {
+  auto c = Parse(R"(
+rules: [a.rules]
+source: kafka
+kafka: {topics: [t], brokers: "b:9092", group_id: }
+scale_out:
+  enabled: true
+  application_id:
+  partitions: ~
+  exactly_once: ""
+  warm_standby: null
+)");
+  REQUIRE_FALSE(c.ok());
+  const std::string& m = c.status().message();
+  const std::string no_value = ": has no value: give one, or leave the key out for its default";
+  CHECK(m.find("kafka.group_id" + no_value) != std::string::npos);
+  CHECK(m.find("scale_out.application_id" + no_value) != std::string::npos);
+  CHECK(m.find("scale_out.partitions" + no_value) != std::string::npos);
+  CHECK(m.find("scale_out.warm_standby" + no_value) != std::string::npos);
+  CHECK(m.find("scale_out.exactly_once: must be true or false, not ''") != std::string::npos);
+  // Sections and keys left out still take their defaults.
+  auto ok = Parse("rules: [a.rules]\nsource: kafka\nkafka: {topics: [t], brokers: \"b:9092\"}\n");
+  CHECK(ok.ok());
 }
 
 TEST_CASE("invalid YAML names the line") {
