@@ -147,7 +147,8 @@ Result<std::unique_ptr<KafkaDeadLetterProducer>> KafkaDeadLetterProducer::Open(
 
 KafkaDeadLetterProducer::~KafkaDeadLetterProducer() { (void)Close(); }
 
-Status KafkaDeadLetterProducer::Send(const Record& original, std::string_view reason) {
+Status KafkaDeadLetterProducer::Send(const Record& original, std::string_view reason,
+                                     std::string_view detail) {
   if (closed_) return Status::FailedPrecondition("dead letters: closed");
   char partition[16];
   char offset[24];
@@ -159,10 +160,12 @@ Status KafkaDeadLetterProducer::Send(const Record& original, std::string_view re
       {"klaxon-source-topic", original.topic},
       {"klaxon-source-partition", std::string_view(partition, partition_len)},
       {"klaxon-source-offset", std::string_view(offset, offset_len)},
+      {"klaxon-detail", detail},
   };
   // The original timestamp travels along, so the dead letter sorts where the event did.
   const int64_t timestamp = original.broker_timestamp_ms > 0 ? original.broker_timestamp_ms : 0;
-  Status status = producer_->Produce(topic_, original.payload, timestamp, headers);
+  Status status = producer_->Produce(topic_, original.payload, timestamp,
+                                     std::span(headers, detail.empty() ? 4 : 5), original.key);
   if (status.ok()) ++sent_;
   return status;
 }

@@ -73,15 +73,18 @@ struct DeadLetterOptions {
   std::string topic;  // dead_letter_topic
 };
 
-// Sends rejected records, byte for byte, to the dead-letter topic with headers
-// `klaxon-reason`, `klaxon-source-topic`, `klaxon-source-partition` and `klaxon-source-offset`
-// (file sources: empty topic, partition -1, offset = line number).
+// Sends rejected records to the dead-letter topic as Kafka Connect's dead-letter queue does:
+// value and key byte for byte and the original timestamp, so a dead letter can be produced back
+// to the partition it came from, with headers `klaxon-reason`, `klaxon-source-topic`,
+// `klaxon-source-partition`, `klaxon-source-offset` (file sources: empty topic, partition -1,
+// offset = line number) and, when there is one, `klaxon-detail` (why it was invalid). The one
+// writer of dead letters: the single-stage run loop and scale-out's stage 1 both use it.
 class KafkaDeadLetterProducer {
  public:
   static Result<std::unique_ptr<KafkaDeadLetterProducer>> Open(const DeadLetterOptions& options);
   ~KafkaDeadLetterProducer();
 
-  Status Send(const Record& original, std::string_view reason);
+  Status Send(const Record& original, std::string_view reason, std::string_view detail = {});
   Status Flush(std::chrono::milliseconds timeout) { return producer_->Flush(timeout); }
   // Flushes; Unavailable when dead letters could not be delivered. Idempotent.
   Status Close(std::chrono::milliseconds timeout = std::chrono::seconds(10));

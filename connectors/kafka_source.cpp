@@ -292,6 +292,7 @@ bool KafkaSource::NextPartitionEvent(Record* record) {
   record->partition = e.partition;
   record->offset = -1;
   record->payload = {};
+  record->key = {};
   record->broker_timestamp_ms = -1;
   record->truncated = false;
   record->partition_event = e.event;
@@ -318,6 +319,9 @@ Result<NextStatus> KafkaSource::Next(std::chrono::milliseconds timeout, Record* 
         record->offset = m->offset;
         record->payload = std::string_view(static_cast<const char*>(m->payload),
                                            m->payload != nullptr ? m->len : 0);
+        record->key = m->key != nullptr
+                          ? std::string_view(static_cast<const char*>(m->key), m->key_len)
+                          : std::string_view();
         rd_kafka_timestamp_type_t type = RD_KAFKA_TIMESTAMP_NOT_AVAILABLE;
         const int64_t ts = rd_kafka_message_timestamp(m, &type);
         record->broker_timestamp_ms = type == RD_KAFKA_TIMESTAMP_NOT_AVAILABLE ? -1 : ts;
@@ -332,6 +336,7 @@ Result<NextStatus> KafkaSource::Next(std::chrono::milliseconds timeout, Record* 
         record->partition = m->partition;
         record->offset = m->offset;
         record->payload = {};
+        record->key = {};
         record->broker_timestamp_ms = -1;
         record->truncated = false;
         record->partition_event = PartitionEvent::kEnd;

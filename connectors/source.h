@@ -29,7 +29,10 @@ enum class PartitionEvent : uint8_t {
 
 struct Record {
   std::string_view payload;  // valid until the next call to Next()
-  std::string topic;         // empty for files
+  // The Kafka message's key, valid as long as `payload`; empty without one (and for files).
+  // Dead letters keep it, so they can be produced back to their partition.
+  std::string_view key;
+  std::string topic;  // empty for files
   int32_t partition = -1;
   int64_t offset = -1;  // Kafka offset, or the 1-based line number for files
   int64_t broker_timestamp_ms = -1;

@@ -10,6 +10,7 @@ void DecodePool::Batch::Add(const connectors::Record& record, connectors::HeldPa
   Item& item = items[size++];
   item.truncated = record.truncated;
   item.topic.assign(record.topic);
+  item.key.assign(record.key);  // keys are short: reuses the string's capacity
   item.partition = record.partition;
   item.offset = record.offset;
   item.broker_timestamp_ms = record.broker_timestamp_ms;

@@ -41,6 +41,7 @@ class DecodePool {
     std::string skipped_type;
     const char* detail = "";
     std::string topic;
+    std::string key;  // the Kafka message's key, for its dead letter (empty without one)
     int32_t partition = -1;
     int64_t offset = -1;  // Kafka offset, or line number for files
     int64_t broker_timestamp_ms = -1;

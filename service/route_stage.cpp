@@ -65,7 +65,9 @@ Result<std::unique_ptr<RouteStage>> RouteStage::Open(RouteStageOptions options,
     // counted, as in the single stage), never the routing.
     connectors::KafkaClientOptions dead = stage->options_.producer;
     dead.properties["acks"] = "all";
-    Result<std::unique_ptr<connectors::KafkaProducer>> d = connectors::KafkaProducer::Open(dead);
+    Result<std::unique_ptr<connectors::KafkaDeadLetterProducer>> d =
+        connectors::KafkaDeadLetterProducer::Open(
+            {.client = dead, .topic = stage->options_.dead_letter_topic});
     if (!d.ok()) return d.status();
     stage->dead_letters_ = std::move(d).value();
   }
@@ -178,14 +180,7 @@ Status RouteStage::HandleRecord(const connectors::Record& record) {
 
 Status RouteStage::DeadLetter(const connectors::Record& record, RejectReason reason) {
   if (!dead_letters_) return Status::Ok();
-  const std::string partition = std::to_string(record.partition);
-  const std::string offset = std::to_string(record.offset);
-  const connectors::KafkaHeader headers[] = {{"klaxon-reason", RejectReasonName(reason)},
-                                             {"klaxon-source-topic", record.topic},
-                                             {"klaxon-source-partition", partition},
-                                             {"klaxon-source-offset", offset}};
-  if (Status st = dead_letters_->Produce(options_.dead_letter_topic, record.payload, 0, headers);
-      !st.ok()) {
+  if (Status st = dead_letters_->Send(record, RejectReasonName(reason)); !st.ok()) {
     log_.Error("cannot produce to the dead-letter topic", {{"error", st.message()}});
     return Status::Ok();
   }

@@ -123,7 +123,7 @@ class RouteStage {
   std::unique_ptr<ShuffleRouter> router_;
   std::unique_ptr<connectors::KafkaSource> input_;
   std::unique_ptr<connectors::KafkaProducer> producer_;
-  std::unique_ptr<connectors::KafkaProducer> dead_letters_;      // dead_letter_topic set only
+  std::unique_ptr<connectors::KafkaDeadLetterProducer> dead_letters_;  // dead_letter_topic set
   std::unique_ptr<connectors::KafkaTransactionalProducer> txn_;  // exactly_once (no producer_)
   PartitionTime partition_time_;  // its times and idleness, reported in marks; nothing paused
   std::vector<std::string> topic_names_;

@@ -276,8 +276,9 @@ Status Runtime::Start() {
     // between runs.
     if (!state_) LoadProgress();
     if (!options_.dead_letter_topic.empty()) {
-      Result<std::unique_ptr<connectors::KafkaProducer>> producer =
-          connectors::KafkaProducer::Open(client_options);
+      Result<std::unique_ptr<connectors::KafkaDeadLetterProducer>> producer =
+          connectors::KafkaDeadLetterProducer::Open(
+              {.client = client_options, .topic = options_.dead_letter_topic});
       if (!producer.ok()) return producer.status();
       dead_letters_ = std::move(producer).value();
     }
@@ -515,18 +516,13 @@ int64_t Runtime::DeadLetter(const DecodePool::Item& record, RejectReason reason)
                                 {"partition", std::to_string(record.partition)},
                                 {"offset", std::to_string(record.offset)}});
   if (!dead_letters_) return 0;
-  const std::string reason_name = RejectReasonName(reason);
-  const std::string partition = std::to_string(record.partition);
-  const std::string offset = std::to_string(record.offset);
-  const connectors::KafkaHeader headers[] = {{"klaxon-reason", reason_name},
-                                             {"klaxon-source-topic", record.topic},
-                                             {"klaxon-source-partition", partition},
-                                             {"klaxon-source-offset", offset},
-                                             {"klaxon-detail", record.detail}};
-  // klaxon-detail (why a message was invalid_message) only when there is one.
-  const size_t header_count = record.detail[0] != '\0' ? 5 : 4;
-  Status st = dead_letters_->Produce(options_.dead_letter_topic, record.event.raw, 0,
-                                     std::span(headers, header_count));
+  dead_letter_.payload = record.event.raw;  // a rejected event keeps the record's bytes
+  dead_letter_.key = record.key;
+  dead_letter_.topic.assign(record.topic);
+  dead_letter_.partition = record.partition;
+  dead_letter_.offset = record.offset;
+  dead_letter_.broker_timestamp_ms = record.broker_timestamp_ms;
+  Status st = dead_letters_->Send(dead_letter_, RejectReasonName(reason), record.detail);
   if (!st.ok()) {
     log_.Error("cannot produce to the dead-letter topic", {{"error", st.message()}});
     return 0;

@@ -41,7 +41,7 @@
 namespace klaxon::connectors {
 class Source;
 class KafkaSource;
-class KafkaProducer;
+class KafkaDeadLetterProducer;
 struct Record;
 }  // namespace klaxon::connectors
 
@@ -161,7 +161,8 @@ class Runtime {
   std::unique_ptr<ingest::SentryIngest> sentry_;  // the Sentry endpoint; outlives source_
   std::unique_ptr<connectors::Source> source_;
   connectors::KafkaSource* kafka_ = nullptr;  // source_ when it is Kafka
-  std::unique_ptr<connectors::KafkaProducer> dead_letters_;
+  std::unique_ptr<connectors::KafkaDeadLetterProducer> dead_letters_;
+  connectors::Record dead_letter_;       // the rejected record as its dead letter gives it (reused)
   std::unique_ptr<ScaleOut> scale_out_;  // scale_out enabled: in place of source_
   std::unique_ptr<Delivery> delivery_;
   std::unique_ptr<actions::Dispatcher> dispatcher_;

@@ -75,6 +75,7 @@ struct Consumed {
   std::string topic;
   int32_t partition;
   int64_t offset;
+  std::string key;
 };
 
 inline KafkaClientOptions ClientOptions(const std::string& brokers, LogSink& sink) {
@@ -113,7 +114,8 @@ inline std::vector<Consumed> ConsumeN(KafkaSource& source, size_t want, bool mar
     auto next = source.Next(std::chrono::milliseconds(100), &record);
     REQUIRE_MESSAGE(next.ok(), next.status().message());
     if (*next != NextStatus::kRecord) continue;
-    out.push_back({std::string(record.payload), record.topic, record.partition, record.offset});
+    out.push_back({std::string(record.payload), record.topic, record.partition, record.offset,
+                   std::string(record.key)});
     if (mark) source.MarkProcessed(record);
   }
   return out;

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <map>
+#include <optional>
 #include <set>
 #include <thread>
 
@@ -43,6 +44,7 @@ TEST_CASE("KafkaSource delivers produced messages in order, with position and re
     CHECK(got[i].offset == i);
     CHECK(got[i].partition == 0);
     CHECK(got[i].topic == "events");
+    CHECK(got[i].key == "k" + std::to_string(i));
   }
   CHECK(source->assigned());
   CHECK(source->assigned_partitions() == 1);
@@ -457,6 +459,7 @@ TEST_CASE("KafkaSource follows a topic regex") {
 // Reads one message with its headers from `topic` through a plain librdkafka consumer.
 struct RawMessage {
   std::string payload;
+  std::optional<std::string> key;
   std::map<std::string, std::string> headers;
   int64_t timestamp = -1;
 };
@@ -477,6 +480,7 @@ std::vector<RawMessage> ReadRaw(const std::string& brokers, const std::string& t
     if (m->err() != RdKafka::ERR_NO_ERROR) continue;
     RawMessage raw;
     raw.payload.assign(static_cast<const char*>(m->payload()), m->len());
+    if (const std::string* key = m->key()) raw.key = *key;
     raw.timestamp = m->timestamp().timestamp;
     if (RdKafka::Headers* headers = m->headers()) {
       for (const auto& h : headers->get_all()) {
@@ -489,7 +493,7 @@ std::vector<RawMessage> ReadRaw(const std::string& brokers, const std::string& t
   return out;
 }
 
-TEST_CASE("KafkaDeadLetterProducer sends the original bytes with the reason and source") {
+TEST_CASE("KafkaDeadLetterProducer sends the original bytes and key with the reason and source") {
   MockCluster cluster;
   cluster.CreateTopic("dlq", 1);
   testing::LogSink sink;
@@ -500,6 +504,8 @@ TEST_CASE("KafkaDeadLetterProducer sends the original bytes with the reason and 
   const std::string bad_bytes("not json \xff\xfe\x00 at all", 17);
   Record record;
   record.payload = bad_bytes;
+  const std::string key("orders-api\x00\xff", 12);  // any bytes, as Kafka keys are
+  record.key = key;
   record.topic = "events";
   record.partition = 3;
   record.offset = 1234567890123;
@@ -508,7 +514,7 @@ TEST_CASE("KafkaDeadLetterProducer sends the original bytes with the reason and 
   Record from_file;
   from_file.payload = "{";
   from_file.offset = 7;
-  REQUIRE((*dlq)->Send(from_file, "not_json").ok());
+  REQUIRE((*dlq)->Send(from_file, "not_json", "line 7: unexpected end").ok());
   CHECK((*dlq)->sent() == 2);
   Status closed = (*dlq)->Close();
   CHECK_MESSAGE(closed.ok(), closed.message());
@@ -518,6 +524,8 @@ TEST_CASE("KafkaDeadLetterProducer sends the original bytes with the reason and 
   auto got = ReadRaw(cluster.brokers(), "dlq", 2);
   REQUIRE(got.size() == 2);
   CHECK(got[0].payload == bad_bytes);
+  CHECK(got[0].key == key);
+  CHECK(got[0].headers.count("klaxon-detail") == 0);
   CHECK(got[0].headers["klaxon-reason"] == "invalid_utf8");
   CHECK(got[0].headers["klaxon-source-topic"] == "events");
   CHECK(got[0].headers["klaxon-source-partition"] == "3");
@@ -527,6 +535,8 @@ TEST_CASE("KafkaDeadLetterProducer sends the original bytes with the reason and 
   CHECK(got[1].headers["klaxon-reason"] == "not_json");
   CHECK(got[1].headers["klaxon-source-topic"] == "");
   CHECK(got[1].headers["klaxon-source-offset"] == "7");
+  CHECK(got[1].headers["klaxon-detail"] == "line 7: unexpected end");
+  CHECK_FALSE(got[1].key.has_value());  // none in, none out
 }
 
 TEST_CASE("KafkaDeadLetterProducer reports undeliverable dead letters on close") {

@@ -19,8 +19,11 @@ want=$(wc -l <"$WORK/want")
 zcat "$log" | kcat -P -b "$BROKERS" -t outage -z lz4 || fail "cannot produce the log"
 # Four bad messages: counted by reason, sent to the dead-letter topic, never stopping the run.
 # The last is stamped in 2100, past engine.future_limit: the engine rejects it, not the decoder.
-printf '%s\n' 'not json' '{"message":"no timestamp"}' '[1,2,3]' '{"timestamp":4102444800}' |
-  kcat -P -b "$BROKERS" -t outage || fail "cannot produce"
+# Keyed, as producers key by project: a dead letter keeps its key and timestamp, so it can be
+# produced back to the partition it came from.
+printf '%s\n' 'bad-1|not json' 'bad-2|{"message":"no timestamp"}' 'bad-3|[1,2,3]' \
+  'bad-4|{"timestamp":4102444800}' | kcat -P -b "$BROKERS" -t outage -K '|' ||
+  fail "cannot produce"
 
 cat >"$WORK/klaxon.yaml" <<YAML
 rules: [$rules]
@@ -53,11 +56,18 @@ grep -q '^klaxon_events_rejected_total{reason="missing_timestamp"} 1$' <<<"$metr
 grep -q '^klaxon_events_rejected_total{reason="not_object"} 1$' <<<"$metrics" || fail "not_object not counted"
 grep -q '^klaxon_events_rejected_total{reason="future_timestamp"} 1$' <<<"$metrics" || fail "future_timestamp not counted"
 grep -q '^klaxon_events_dead_lettered_total 4$' <<<"$metrics" || fail "dead-lettered: $(grep dead_lettered <<<"$metrics")"
-dead=$(timeout 30 kcat -C -b "$BROKERS" -t outage-dead-letters -o beginning -c 4 -q -f '%h|%s\n') ||
-  fail "dead-letter topic: $dead"
-grep -q 'klaxon-reason=invalid_json.*|not json$' <<<"$dead" || fail "dead letters: $dead"
-grep -q 'klaxon-reason=missing_timestamp' <<<"$dead" || fail "dead letters: $dead"
-grep -q 'klaxon-reason=future_timestamp.*|{"timestamp":4102444800}$' <<<"$dead" || fail "dead letters: $dead"
+dead=$(timeout 30 kcat -C -b "$BROKERS" -t outage-dead-letters -o beginning -c 4 -q \
+  -f '%k|%T|%h|%s\n') || fail "dead-letter topic: $dead"
+grep -q '^bad-1|.*klaxon-reason=invalid_json.*|not json$' <<<"$dead" || fail "dead letters: $dead"
+grep -q '^bad-2|.*klaxon-reason=missing_timestamp' <<<"$dead" || fail "dead letters: $dead"
+grep -q '^bad-4|.*klaxon-reason=future_timestamp.*|{"timestamp":4102444800}$' <<<"$dead" ||
+  fail "dead letters: $dead"
+# Each with its original's timestamp (CreateTime, set by kcat when it produced them).
+originals=$(timeout 30 kcat -C -b "$BROKERS" -t outage -o beginning -e -q -f '%k|%T\n' | grep '^bad-') ||
+  fail "cannot read the originals"
+while IFS='|' read -r key ts _; do
+  grep -qx "$key|$ts" <<<"$originals" || fail "dead letter $key stamped $ts; originals: $originals"
+done <<<"$dead"
 grep -q '^klaxon_rule_notifications_total{rule="orders-db-errors"} 2$' <<<"$metrics" ||
   fail "per-rule notifications metric missing"
 

@@ -45,7 +45,7 @@ produce_live() {
 }
 # An empty 8-partition topic (scale_out reads the input topics' partition counts at start).
 create_topic() {
-  echo '{}' | kcat -P -b "$BROKERS" -t "$1" -p 0 || fail "cannot create $1"
+  echo 'first|{}' | kcat -P -b "$BROKERS" -t "$1" -p 0 -K '|' || fail "cannot create $1"
 }
 
 # start NAME TOPIC APPLICATION_ID: klaxon run with scale_out (its pid in PID_OF[NAME]).
@@ -255,10 +255,10 @@ events=$((events + 1)) # the empty event that created the topic
 check a b
 echo "$(date +%T) two instances in one group with scale_out: ok"
 # The empty event that created the topic was rejected by stage 1 and dead-lettered, with its
-# reason and source in headers.
-kcat -C -b "$BROKERS" -t dead-klaxon-two -e -q -f '%s %h\n' >"$WORK/dead.txt" ||
+# key, reason and source in headers.
+kcat -C -b "$BROKERS" -t dead-klaxon-two -e -q -f '%k %s %h\n' >"$WORK/dead.txt" ||
   fail "cannot read the dead-letter topic"
-grep -q '^{} .*klaxon-reason=missing_timestamp.*klaxon-source-topic=two' "$WORK/dead.txt" ||
+grep -q '^first {} .*klaxon-reason=missing_timestamp.*klaxon-source-topic=two' "$WORK/dead.txt" ||
   fail "two: no dead letter for the rejected event: $(head -3 "$WORK/dead.txt")"
 [ "$(wc -l <"$WORK/dead.txt")" = 1 ] || fail "two: $(wc -l <"$WORK/dead.txt") dead letters, 1 expected"
 grep -q ' dead_lettered=1 ' <<<"$(grep -h 'msg="scale-out totals"' "$WORK/a.log" "$WORK/b.log")" ||
