@@ -56,7 +56,7 @@ RULES
 "$klaxon" check "$work/none.rules" >/dev/null
 if [ "$mode" != failover ]; then
   echo "producing $events events to an 8-partition topic..." >&2
-  java -cp "$cache/libs/*" "$root/bench/create_topic.java" "$brokers" input 8
+  java -cp "$cache/libs/*" "$root/scripts/create_topic.java" "$brokers" input 8
   "$root/bench/repeat_outage.py" "$events" | kcat -P -b "$brokers" -t input -X linger.ms=50 \
     -X batch.num.messages=10000 -X queue.buffering.max.messages=1000000
 fi
@@ -176,7 +176,7 @@ PY
     session=${KLAXON_BENCH_SESSION_TIMEOUT:-10000}
     lateness=${KLAXON_BENCH_LATENESS:-5s}
     standby_mode=${KLAXON_BENCH_WARM_STANDBY:-false}
-    java -cp "$cache/libs/*" "$root/bench/create_topic.java" "$brokers" live 8
+    java -cp "$cache/libs/*" "$root/scripts/create_topic.java" "$brokers" live 8
     # State to restore: a backlog of events from the last 30 minutes, one user each, counted per
     # user by a second rule, so every task holds many groups.
     backlog=${KLAXON_BENCH_BACKLOG_USERS:-0}

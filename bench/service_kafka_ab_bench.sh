@@ -87,11 +87,11 @@ esac
 echo "producing $events events..." >&2
 produce p1 "$work/events.jsonl"
 if [ "$mode" = partitions ] || [ "$mode" = alignment ]; then
-  java -cp "$cache/libs/*" "$root/bench/create_topic.java" "$brokers" p8 8
+  java -cp "$cache/libs/*" "$root/scripts/create_topic.java" "$brokers" p8 8
   produce p8 "$work/events.jsonl"
 fi
 if [ "$mode" = keyed ]; then
-  java -cp "$cache/libs/*" "$root/bench/create_topic.java" "$brokers" p8k 8
+  java -cp "$cache/libs/*" "$root/scripts/create_topic.java" "$brokers" p8k 8
   produce_keyed p8k "$work/events.jsonl"
 fi
 rm -f "$work/events.jsonl"

@@ -36,6 +36,25 @@ got="$(timeout 60 kcat -C -b "$brokers" -t "$topic" -o beginning -c 3 -q)" \
   || fail "kcat could not consume"
 [ "$got" = $'{"n":1}\n{"n":2}\n{"n":3}' ] || fail "consumed '$got'"
 
+# create-topic: the partitions asked for; a clear error for a topic that exists or a bad count.
+"$BROKER" create-topic klaxon-eight 8 2>"$KLAXON_KAFKA_RUN/create.err" ||
+  fail "create-topic failed: $(cat "$KLAXON_KAFKA_RUN/create.err")"
+partitions="$(kcat -L -b "$brokers" -t klaxon-eight | grep -c 'partition [0-9]*, leader')"
+[ "$partitions" = 8 ] || fail "klaxon-eight has $partitions partitions, 8 asked"
+if "$BROKER" create-topic klaxon-eight 8 2>"$KLAXON_KAFKA_RUN/create.err"; then
+  fail "create-topic of an existing topic succeeded"
+fi
+grep -q "cannot create topic klaxon-eight: .*already exists" "$KLAXON_KAFKA_RUN/create.err" ||
+  fail "existing topic: $(cat "$KLAXON_KAFKA_RUN/create.err")"
+for bad in "x 0" "x -1" "x many" "x"; do
+  # shellcheck disable=SC2086
+  if "$BROKER" create-topic $bad 2>"$KLAXON_KAFKA_RUN/create.err"; then
+    fail "create-topic $bad succeeded"
+  fi
+  grep -q "usage: .*create-topic NAME PARTITIONS" "$KLAXON_KAFKA_RUN/create.err" ||
+    fail "create-topic $bad: $(cat "$KLAXON_KAFKA_RUN/create.err")"
+done
+
 data="$(sed -n 's/^DATA=//p' "$KLAXON_KAFKA_RUN/state")"
 pid="$(sed -n 's/^PID=//p' "$KLAXON_KAFKA_RUN/state")"
 [ -d "$data" ] || fail "no data dir $data"
