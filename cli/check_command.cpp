@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <ostream>
@@ -22,9 +23,10 @@ namespace fs = std::filesystem;
 
 constexpr const char* kCheckUsage =
     "usage: klaxon check [--format text|json] PATH...\n"
-    "       klaxon check --config FILE\n"
+    "       klaxon check --config FILE [--SECTION.KEY=VALUE ...]\n"
     "  Checks rule files (*.rules; folders are searched recursively), or a `klaxon run`\n"
-    "  configuration with the rule files it names and the secrets its actions read.\n"
+    "  configuration with the rule files it names and the secrets its actions read, with the\n"
+    "  same flags `klaxon run` would be given (they override the file's keys).\n"
     "  Exit status: 0 all good (warnings allowed), 1 errors found, 2 usage or I/O error (a bad\n"
     "  option, no paths, a path that does not exist or cannot be read).\n";
 
@@ -33,6 +35,7 @@ constexpr const char* kCheckUsage =
 int RunCheck(const Args& args, std::ostream& out, std::ostream& err) {
   bool json = false;
   std::string config_path;
+  std::map<std::string, std::string> overrides;  // --SECTION.KEY=VALUE, with --config only
   std::vector<std::string> paths;
   FlagParser flags("check", kCheckUsage);
   // A service configuration and the rule files it names (cli/preflight.h).
@@ -46,12 +49,19 @@ int RunCheck(const Args& args, std::ostream& out, std::ostream& err) {
     json = value == "json";
     return Status::Ok();
   });
+  flags.Other([&overrides](const std::string& key, const std::string& value) {
+    overrides[key] = value;
+    return Status::Ok();
+  });
   if (std::optional<int> done = flags.Parse(args, paths, out, err)) return *done;
   if (!config_path.empty()) {
     if (!paths.empty() || json) {
       return flags.UsageError("--config takes no rule files and no --format", err);
     }
-    return CheckConfigFile(config_path, out, err);
+    return CheckConfigFile(config_path, overrides, out, err);
+  }
+  if (!overrides.empty()) {
+    return flags.UsageError("--" + overrides.begin()->first + " sets a key of --config FILE", err);
   }
   if (paths.empty()) return flags.UsageError("no rule files given", err);
   Result<std::vector<std::string>> collected = CollectRuleFiles(paths);

@@ -143,14 +143,16 @@ std::vector<std::string> StartProblems(const std::string& text,
   return problems;
 }
 
-int CheckConfigFile(const std::string& path, std::ostream& out, std::ostream& err) {
+int CheckConfigFile(const std::string& path, const std::map<std::string, std::string>& overrides,
+                    std::ostream& out, std::ostream& err) {
   Result<std::string> text = ReadConfigFile(path);
   if (!text.ok()) {
     err << "klaxon check: " << text.status().message() << "\n";
     return 2;
   }
   Config config;
-  const std::vector<std::string> problems = StartProblems(*text, {}, path, ProcessEnv(), config);
+  const std::vector<std::string> problems =
+      StartProblems(*text, overrides, path, ProcessEnv(), config);
   if (!problems.empty()) {
     err << path << ": " << problems.size() << (problems.size() == 1 ? " problem" : " problems")
         << ":\n";

@@ -33,7 +33,9 @@ std::vector<std::string> StartProblems(const std::string& text,
                                        const std::string& config_path, const EnvLookup& env,
                                        Config& config);
 
-// `klaxon check --config FILE`: 0 ok, 1 problems found (listed on `err`), 2 unreadable file.
-int CheckConfigFile(const std::string& path, std::ostream& out, std::ostream& err);
+// `klaxon check --config FILE [--SECTION.KEY=VALUE ...]`: the configuration `klaxon run` would
+// start with those flags. 0 ok, 1 problems found (listed on `err`), 2 unreadable file.
+int CheckConfigFile(const std::string& path, const std::map<std::string, std::string>& overrides,
+                    std::ostream& out, std::ostream& err);
 
 }  // namespace klaxon::cli

@@ -104,6 +104,29 @@ TEST_CASE("check --config: a valid configuration, a broken one, usage and I/O er
   CHECK(Check({"--config", good, "x.rules"}).code == 2);
 }
 
+TEST_CASE("check --config takes run's --SECTION.KEY flags and judges them as run does") {
+  // Before: check refused them, so a deployment's flags could not be checked before a start.
+  Dir dir;
+  dir.Write("ok.rules",
+            "action out = log(path: \"-\")\nrule r {\n  when frequency > 5/min\n"
+            "  then out\n}\n");
+  const std::string config = dir.Write("fl.yaml", "rules: [ok.rules]\nkafka: {topics: [t]}\n");
+  Outcome o = Check({"--config", config, "--engine.max_depth=0", "--log.format", "json"});
+  CAPTURE(o.err);
+  CHECK(o.code == 1);
+  CHECK(o.err.find(config + ": 1 problem:\n  --engine.max_depth: '0' is out of range") == 0);
+  o = Check({"--config", config, "--engine.max_depth=8", "--kafka.group_id=alerts"});
+  CHECK(o.code == 0);
+  CHECK(o.out == config + ": OK\n");
+  o = Check({"--config", config, "--kafka.nope=1"});
+  CHECK(o.code == 1);
+  CHECK(o.err.find("--kafka.nope: unknown key") != std::string::npos);
+  // Without --config there is nothing for them to set.
+  o = Check({"--engine.max_depth=8", "ok.rules"});
+  CHECK(o.code == 2);
+  CHECK(o.err.find("klaxon check: --engine.max_depth sets a key of --config FILE") == 0);
+}
+
 TEST_CASE("a bad flag value is reported against the flag, not the file's line") {
   // Before: `--outbox.drain_timeout=abc` was reported as fl.yaml:6:18, where the file had 3s.
   Dir dir;
