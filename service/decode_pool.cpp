@@ -10,7 +10,6 @@ void DecodePool::Batch::Add(const connectors::Record& record, connectors::HeldPa
   Item& item = items[size++];
   item.truncated = record.truncated;
   item.topic.assign(record.topic);
-  item.key.assign(record.key);  // keys are short: reuses the string's capacity
   item.partition = record.partition;
   item.offset = record.offset;
   item.broker_timestamp_ms = record.broker_timestamp_ms;
@@ -18,8 +17,10 @@ void DecodePool::Batch::Add(const connectors::Record& record, connectors::HeldPa
   item.held = std::move(held);
   if (item.held) {
     item.held_payload = record.payload;
+    item.held_key = record.key;
   } else {
     EventDecoder::ReserveRaw(record.payload, item.event);
+    item.key.assign(record.key);
   }
 }
 
@@ -122,7 +123,13 @@ void DecodePool::DecodeMessage(Item& item, EventDecoder& decoder,
       item.detail = o.error;
     }
   }
-  item.held.Reset();  // the source's bytes are not needed any more
+  ReleaseHeld(item);
+}
+
+void DecodePool::ReleaseHeld(Item& item) {
+  if (!item.held) return;
+  item.key.assign(item.held_key);  // reuses the string's capacity
+  item.held.Reset();               // the source's bytes are not needed any more
 }
 
 void DecodePool::Work(std::unique_ptr<EventDecoder> decoder,
@@ -146,7 +153,7 @@ void DecodePool::Work(std::unique_ptr<EventDecoder> decoder,
       }
       if (item.held) {
         EventDecoder::ReserveRaw(item.held_payload, item.event);
-        item.held.Reset();  // the source's bytes are not needed any more
+        ReleaseHeld(item);
       }
       item.reason = item.truncated ? RejectReason::kTooLarge : decoder->DecodeInPlace(item.event);
     }

@@ -33,6 +33,7 @@ class DecodePool {
     // releases them, so the copy is made on the decoding thread (not the caller's).
     connectors::HeldPayload held;
     std::string_view held_payload;
+    std::string_view held_key;
     RejectReason reason = RejectReason::kNone;
     bool truncated = false;  // over the source's size limit: not decoded
     // With a message format (kafka.format sentry_ingest): a message of another type, counted
@@ -41,7 +42,9 @@ class DecodePool {
     std::string skipped_type;
     const char* detail = "";
     std::string topic;
-    std::string key;  // the Kafka message's key, for its dead letter (empty without one)
+    // The Kafka message's key, for its dead letter (empty without one); copied by the worker
+    // from a held message, like its bytes.
+    std::string key;
     int32_t partition = -1;
     int64_t offset = -1;  // Kafka offset, or line number for files
     int64_t broker_timestamp_ms = -1;
@@ -94,6 +97,8 @@ class DecodePool {
     std::string message;
     std::string json;
   };
+  // Copies a held message's key and lets the source's bytes go.
+  static void ReleaseHeld(Item& item);
   // Converts the item's message and decodes the event it carries.
   static void DecodeMessage(Item& item, EventDecoder& decoder,
                             connectors::SentryIngestFormat& format, Scratch& scratch);

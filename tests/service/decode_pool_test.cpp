@@ -15,25 +15,36 @@ namespace {
 using testing::Event;
 using testing::TypeEngine;
 
-// Bytes held for the pool, as KafkaSource::Hold does, counting their releases.
+// Bytes held for the pool, as KafkaSource::Hold does, counting their releases. A release
+// overwrites the key, as the source's buffer would be reused.
 struct HeldBytes {
   std::string bytes;
+  std::string key;
   int released = 0;
   connectors::HeldPayload Hold() {
-    return connectors::HeldPayload(this, [](void* p) { ++static_cast<HeldBytes*>(p)->released; });
+    return connectors::HeldPayload(this, [](void* p) {
+      auto* held = static_cast<HeldBytes*>(p);
+      ++held->released;
+      held->key.assign(held->key.size(), '#');
+    });
   }
 };
 
-TEST_CASE("decode pool: held payloads are copied and released by the workers") {
+TEST_CASE("decode pool: held payloads and keys are copied and released by the workers") {
   auto engine = TypeEngine();
   std::vector<HeldBytes> sources(40);
-  for (int i = 0; i < 40; ++i) sources[i].bytes = Event(i + 1);
+  for (int i = 0; i < 40; ++i) {
+    sources[i].bytes = Event(i + 1);
+    // Past the small-string buffer: a real copy.
+    if (i % 2 == 0) sources[i].key = "orders-api.production.key-" + std::to_string(i);
+  }
   {
     DecodePool pool([&] { return engine->NewDecoder(); }, 2, 3);
     DecodePool::Batch* batch = pool.Open();
     for (int i = 0; i < 20; ++i) {
       connectors::Record record;
       record.payload = sources[i].bytes;
+      record.key = sources[i].key;
       record.offset = i;
       batch->Add(record, sources[i].Hold());
     }
@@ -43,6 +54,8 @@ TEST_CASE("decode pool: held payloads are copied and released by the workers") {
     for (int i = 0; i < 20; ++i) {
       CHECK(sources[i].released == 1);
       CHECK(done->items[i].event.Raw() == sources[i].bytes);
+      CHECK(done->items[i].key ==
+            (i % 2 == 0 ? "orders-api.production.key-" + std::to_string(i) : std::string()));
       CHECK((done->items[i].reason == RejectReason::kNone) == (i % 7 != 2));  // Event(i + 1)
     }
     pool.Release(done);
@@ -56,6 +69,24 @@ TEST_CASE("decode pool: held payloads are copied and released by the workers") {
     CHECK(sources[20].released == 0);
   }
   for (int i = 0; i < 40; ++i) CHECK(sources[i].released == 1);
+}
+
+TEST_CASE("decode pool: a record added without holding its bytes keeps its key") {
+  auto engine = TypeEngine();
+  DecodePool pool([&] { return engine->NewDecoder(); }, 1, 1);
+  DecodePool::Batch* batch = pool.Open();
+  std::string key = "checkout.eu-west-1.partition-key";
+  const std::string bytes = Event(1);
+  connectors::Record record;
+  record.payload = bytes;
+  record.key = key;
+  batch->Add(record);
+  key.assign(key.size(), '#');  // the source moved on
+  pool.Submit(batch);
+  DecodePool::Batch* done = pool.TakeDecoded(true);
+  REQUIRE(done == batch);
+  CHECK(done->items[0].key == "checkout.eu-west-1.partition-key");
+  pool.Release(done);
 }
 
 TEST_CASE("decode pool: batches return in submission order with the engine's decoding") {
