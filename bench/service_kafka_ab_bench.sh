@@ -33,6 +33,9 @@ interval=${KLAXON_BENCH_CHECKPOINT_INTERVAL:-10s}  # state.checkpoint_interval o
 # KLAXON_BENCH_KAFKA: more keys of every run's `kafka` section, e.g. "statistics_interval: 1s"
 # KLAXON_BENCH_KAFKA_A: more keys of the first configuration's `kafka` section only (a variant
 # against the second), e.g. 'properties: {max.partition.fetch.bytes: "262144"}'
+# KLAXON_BENCH_BUILD_A: another build folder whose klaxon runs the first configuration (an
+# earlier commit against this one, e.g. with `noise`)
+# KLAXON_BENCH_KEYED_P1=1: the 1-partition topic keyed by the `service` tag too
 # KLAXON_BENCH_ENGINE: keys of the `engine` section of runs that set none, e.g.
 # "max_partition_skew: 30d"
 # KLAXON_BENCH_PERF: a folder; each run is sampled by `perf record` from the admin server's start
@@ -85,7 +88,11 @@ PY
 esac
 "$klaxon" check "$work/bench.rules" >/dev/null
 echo "producing $events events..." >&2
-produce p1 "$work/events.jsonl"
+if [ "${KLAXON_BENCH_KEYED_P1:-}" = 1 ]; then
+  produce_keyed p1 "$work/events.jsonl"
+else
+  produce p1 "$work/events.jsonl"
+fi
 if [ "$mode" = partitions ] || [ "$mode" = alignment ]; then
   java -cp "$cache/libs/*" "$root/scripts/create_topic.java" "$brokers" p8 8
   produce p8 "$work/events.jsonl"
@@ -104,9 +111,12 @@ rm -f "$work/events.jsonl"
 # messages fetched again after a pause that dropped them count twice).
 run_once() {
   local n=$1 name=$2 topic=$3 state=$4 engine=${5:-${KLAXON_BENCH_ENGINE:-}} pid admin rate rss metrics
-  local kafka_extra=${KLAXON_BENCH_KAFKA:-}
+  local kafka_extra=${KLAXON_BENCH_KAFKA:-} bin=$klaxon
   if [ "$name" = "${a[0]}" ] && [ -n "${KLAXON_BENCH_KAFKA_A:-}" ]; then
     kafka_extra="${kafka_extra:+$kafka_extra, }$KLAXON_BENCH_KAFKA_A"
+  fi
+  if [ "$name" = "${a[0]}" ] && [ -n "${KLAXON_BENCH_BUILD_A:-}" ]; then
+    bin="$KLAXON_BENCH_BUILD_A/cli/klaxon"
   fi
   cat >"$work/$name.yaml" <<YAML
 rules: [$work/bench.rules]
@@ -117,7 +127,7 @@ outbox: {path: $work/outbox-$n.db}
 admin: {listen: "127.0.0.1:0"}
 ${engine:+engine: {$engine\}}
 YAML
-  "$klaxon" run --config "$work/$name.yaml" --log.level=info 2>"$work/run-$n.log" &
+  "$bin" run --config "$work/$name.yaml" --log.level=info 2>"$work/run-$n.log" &
   pid=$!
   pids+=($pid)
   for _ in $(seq 200); do grep -qs 'admin server listening' "$work/run-$n.log" && break; sleep 0.05; done
